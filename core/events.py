@@ -1,0 +1,120 @@
+"""Domain events: past-tense facts, each appended to the hash-chained event log."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of every event; `actor` is who caused it ("person:3", "system", "scheduler")."""
+
+    type: ClassVar[str] = "event"
+    actor: str = "system"
+
+    def data(self) -> dict[str, Any]:
+        """Return the event's payload (everything but the actor) as plain JSON values."""
+        out = dataclasses.asdict(self)
+        out.pop("actor")
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderTransitioned(DomainEvent):
+    """An order moved from one status to another by a named transition."""
+
+    type: ClassVar[str] = "order.transitioned"
+    order_id: int
+    transition: str
+    from_status: str
+    to_status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderReady(DomainEvent):
+    """The restaurant marked the meal ready for pickup."""
+
+    type: ClassVar[str] = "order.ready"
+    order_id: int
+    restaurant_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerTransactionRecorded(DomainEvent):
+    """A balanced set of postings was written to the ledger."""
+
+    type: ClassVar[str] = "ledger.transaction"
+    tx_id: int
+    kind: str
+    ref: str
+    postings: list[list[Any]]  # [[account, amount_paise], ...] in posting order
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityChanged(DomainEvent):
+    """A restaurant's daily alms capacity was reserved, released or completed."""
+
+    type: ClassVar[str] = "capacity.changed"
+    restaurant_id: int
+    day: str
+    change: str  # reserve | release | complete
+    order_id: int
+    used: int
+    pledged: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterChanged(DomainEvent):
+    """A governed parameter took a new value."""
+
+    type: ClassVar[str] = "parameter.changed"
+    name: str
+    old: int | None
+    new: int
+    source: str  # setup | proposal:<id>
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleApplied(DomainEvent):
+    """Someone applied to act as a restaurant or a worker."""
+
+    type: ClassVar[str] = "role.applied"
+    person_id: int
+    role: str
+    entity_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleDecided(DomainEvent):
+    """An admin approved or rejected an application."""
+
+    type: ClassVar[str] = "role.decided"
+    person_id: int
+    role: str
+    entity_id: int
+    approved: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopUpShortfall(DomainEvent):
+    """The guarantee pool could not cover the full daily minimum top-ups of a day."""
+
+    type: ClassVar[str] = "topup.shortfall"
+    day: str
+    needed: int
+    paid: int
+    worker_ids: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityMismatch(DomainEvent):
+    """Daily reconciliation found a capacity counter that disagrees with the orders."""
+
+    type: ClassVar[str] = "capacity.mismatch"
+    restaurant_id: int
+    day: str
+    counter: int
+    orders: int

@@ -1,0 +1,98 @@
+"""Shared fixtures: fresh SQLite and PostgreSQL databases, Redis, and the CI 'required' rule."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_sync
+
+from core.storage.db import Database
+from core.storage.migrate import upgrade
+
+# .ci/run sets this: a test that needs PostgreSQL, Redis or Chromium then fails instead of skipping.
+REQUIRED = os.environ.get("KETPAAR_REQUIRE_SERVICES") == "1"
+PG_ADMIN_URL = os.environ.get("KETPAAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KETPAAR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what: str, reason: str) -> None:
+    """Skip (on a bare machine) or fail (in CI) a test whose server is missing."""
+    message = f"{what} is not available: {reason}"
+    if REQUIRED:
+        pytest.fail(message + " (KETPAAR_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh, migrated SQLite database for one test."""
+    path = tmp_path / "ketpaar.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for the session, dropped at the end."""
+    name = f"ketpaar_t_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        unavailable("PostgreSQL", str(exc).strip())
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    """A Database on the session's PostgreSQL database (tests use fresh ids, not cleanup)."""
+    db = Database(pg_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_db")
+    else:
+        yield request.getfixturevalue("pg_db")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL, once it answers PING."""
+    try:
+        client = redis_sync.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis_sync.RedisError as exc:
+        unavailable("Redis", str(exc))
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix unique to one test, so tests never see each other's keys."""
+    return f"ketpaar-test:{uuid.uuid4().hex[:12]}:"
