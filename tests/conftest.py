@@ -72,12 +72,11 @@ async def pg_db(pg_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    """Each test using it runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_db")
-    else:
-        yield request.getfixturevalue("pg_db")
+def db(request: pytest.FixtureRequest) -> Database:
+    """Each test using it runs once on SQLite and once on PostgreSQL.
+
+    A plain (sync) fixture: pytest-asyncio cannot set up an async fixture from inside another."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,16 +57,30 @@ class Database:
             _tune_sqlite(self.engine)
         # SQLite has one writer; queueing here avoids busy-waiting inside the driver.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # The write transaction open in the current task, joined by nested write() calls so that
+        # an adapter on the same database (the SQL job board) commits atomically with the caller.
+        self._current: ContextVar[AsyncConnection | None] = ContextVar(f"ketpaar_tx_{id(self)}", default=None)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """Open a read-write transaction; commits on success, rolls back on error."""
+        """Open a read-write transaction (or join the one this task has open); commit on success."""
+        if (current := self._current.get()) is not None:
+            yield current
+            return
         if self._write_lock is None:
             async with self.engine.begin() as conn:
-                yield conn
+                token = self._current.set(conn)
+                try:
+                    yield conn
+                finally:
+                    self._current.reset(token)
             return
         async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+            token = self._current.set(conn)
+            try:
+                yield conn
+            finally:
+                self._current.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -21,5 +22,20 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database schema to `revision` (blocking; run it in a thread from async code)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database schema to `revision` (blocking).
+
+    Alembic's env runs its own event loop, so it gets a thread of its own: that works
+    whether or not the caller is inside a running loop."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            command.upgrade(alembic_config(url), revision)
+        except BaseException as exc:  # handed back to the caller below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="alembic-upgrade")
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]

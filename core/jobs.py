@@ -1,0 +1,79 @@
+"""Scheduled jobs: each idempotent, each callable directly with an injected clock."""
+
+from __future__ import annotations
+
+import logging
+from core.board.base import JobBoard
+from core.events import CapacityMismatch
+from core.ledger import service as money
+from core.orders import service as orders
+from core.orders.lifecycle import CAPACITY_HELD, Status
+from core.storage.uow import Store
+
+log = logging.getLogger(__name__)
+
+
+async def end_of_day_topup(store: Store, day: str | None = None) -> dict[int, int]:
+    """Top up yesterday's (or `day`'s) workers to the daily minimum from the guarantee pool."""
+    async with store.uow() as uow:
+        return await money.daily_minimum_topup(uow, day or money.previous_day(uow.at))
+
+
+async def open_capacity_day(store: Store) -> int:
+    """Start today's capacity counters at each restaurant's pledge (the daily reset)."""
+    async with store.uow() as uow:
+        restaurants = await uow.restaurants.approved()
+        for r in restaurants:
+            await uow.restaurants.open_day(r.id, uow.day)
+        return len(restaurants)
+
+
+async def reconcile_capacity(store: Store, day: str) -> list[CapacityMismatch]:
+    """Compare each counter of a day with its orders; record every mismatch."""
+    async with store.uow() as uow:
+        if not await uow.job_runs.claim("reconcile_capacity", day):
+            return []
+        held = await uow.orders.held_capacity(day, tuple(CAPACITY_HELD))
+        done = await uow.orders.held_capacity(day, (Status.DELIVERED, Status.SETTLED, Status.DELIVERY_FAILED))
+        found = []
+        for rid, _pledged, reserved, completed in await uow.restaurants.counters(day):
+            expected = held.get(rid, 0) + done.get(rid, 0)
+            if reserved + completed != expected:
+                mismatch = CapacityMismatch(
+                    actor="scheduler", restaurant_id=rid, day=day, counter=reserved + completed, orders=expected
+                )
+                uow.record(mismatch)
+                found.append(mismatch)
+        return found
+
+
+async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
+    """Make the board agree with the orders after any failure between the two steps."""
+    fixed = {"posted": 0, "removed": 0, "claims_applied": 0, "released": 0}
+    async with store.reader() as uow:
+        on_board = await uow.orders.find(statuses=[Status.ON_BOARD], limit=10_000)
+        params = await uow.params.current()
+        restaurants = {o.restaurant_id: await uow.restaurants.get(o.restaurant_id or 0) for o in on_board}
+    entries = {e.job.order_id: e for e in await board.entries()}
+    for order in on_board:
+        entry = entries.pop(order.id, None)
+        if entry is None:
+            r = restaurants[order.restaurant_id]
+            assert r is not None
+            await board.post(orders.job_for(order, r, params))
+            fixed["posted"] += 1
+        elif entry.claimed_by is not None:
+            # The board decided a winner but the order never heard: roll the claim forward.
+            async with store.uow() as uow:
+                worker = await uow.workers.get(entry.claimed_by)
+                if worker is None:
+                    await board.release(order.id)
+                    fixed["released"] += 1
+                    continue
+                await orders.claim(uow, order.id, worker, board, "system")
+            fixed["claims_applied"] += 1
+    for order_id in entries:  # jobs whose orders left ON_BOARD
+        await board.remove(order_id)
+        fixed["removed"] += 1
+    return fixed
+

@@ -1,0 +1,98 @@
+"""Money movements: deposits, escrow, refunds, settlement, the daily minimum top-up."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.clock import local_day
+from core.events import TopUpShortfall
+from core.ledger.model import (
+    DEPOSITS,
+    POOL,
+    Posting,
+    Transaction,
+    donor_account,
+    escrow_account,
+    pro_rate,
+    settlement,
+    transfer,
+    worker_account,
+)
+from core.orders.model import Order
+from core.storage.uow import UnitOfWork
+
+# Ledger kinds that count as a worker's earnings for the daily minimum.
+EARNING_KINDS = ("settle",)
+
+
+async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, actor: str, memo: str) -> int:
+    """Credit a donor's balance with money received outside (cash, UPI, card)."""
+    if amount <= 0:
+        raise ValueError("a deposit must be a positive number of paise")
+    return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
+
+
+async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> int:
+    """Move the order's total from the donor's balance into its escrow account."""
+    tx = transfer("fund", f"order:{order.id}", donor_account(order.donor_id), escrow_account(order.id), order.total)
+    return await uow.ledger.record(tx, actor)
+
+
+async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amount: int | None = None) -> int:
+    """Return escrowed money (all of it unless `amount`) to the donor; 0 paise is a no-op."""
+    held = await uow.ledger.balance(escrow_account(order.id))
+    value = held if amount is None else min(amount, held)
+    if value <= 0:
+        return 0
+    await uow.ledger.record(
+        transfer("refund", f"order:{order.id}:{ref}", escrow_account(order.id), donor_account(order.donor_id), value),
+        actor,
+    )
+    return value
+
+
+async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
+    """Pay out a delivered order's escrow exactly as the governed splits say."""
+    params = await uow.params.current()
+    assert order.restaurant_id is not None and order.worker_id is not None
+    tx = settlement(
+        order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, order.tip,
+        params.fee_shares,
+    )  # fmt: skip
+    return await uow.ledger.record(tx, actor)
+
+
+def previous_day(at: datetime) -> str:
+    """The business day before the one `at` falls in."""
+    return local_day(at - timedelta(days=1))
+
+
+async def daily_minimum_topup(uow: UnitOfWork, day: str) -> dict[int, int]:
+    """Top up every worker who earned something on `day` but less than the daily minimum.
+
+    Idempotent per day; never drives the pool negative (pro-rated, shortfall recorded)."""
+    if await uow.ledger.existing("topup", day) is not None or not await uow.job_runs.claim("topup", day):
+        return {}
+    params = await uow.params.current()
+    earned = await uow.ledger.credits_on_day("worker:", day, EARNING_KINDS)
+    needs = {
+        int(acct.split(":")[1]): params.daily_minimum - amount
+        for acct, amount in earned.items()
+        if 0 < amount < params.daily_minimum
+    }
+    if not needs:
+        return {}
+    pool = max(await uow.ledger.balance(POOL), 0)
+    paid = {w: v for w, v in pro_rate(needs, pool).items() if v > 0}
+    if paid:
+        lines = [Posting(worker_account(w), v) for w, v in sorted(paid.items())]
+        lines.append(Posting(POOL, -sum(paid.values())))
+        await uow.ledger.record(Transaction("topup", day, tuple(lines), "daily minimum"), "scheduler")
+    if sum(paid.values()) < sum(needs.values()):
+        uow.record(
+            TopUpShortfall(
+                actor="scheduler", day=day, needed=sum(needs.values()), paid=sum(paid.values()),
+                worker_ids=sorted(needs),
+            )
+        )  # fmt: skip
+    return paid

@@ -1,0 +1,151 @@
+"""The Order aggregate: status changes only through the lifecycle table, each one an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.events import DomainEvent, OrderReady, OrderTransitioned
+from core.orders.lifecycle import Status, target
+
+
+@dataclass
+class Order:
+    """One meal for one seeker, from a donor's photo to settlement."""
+
+    id: int
+    donor_id: int
+    status: Status
+    seeker_lat: float
+    seeker_lng: float
+    zone: str
+    created_at: str
+    version: int = 0
+    restaurant_id: int | None = None
+    menu_item_id: int | None = None
+    meal_name: str | None = None
+    meal_price: int = 0
+    delivery_fee: int = 0
+    tip: int = 0
+    worker_id: int | None = None
+    seeker_photo: str | None = None
+    delivery_photo: str | None = None
+    delivery_lat: float | None = None
+    delivery_lng: float | None = None
+    screening: dict[str, Any] = field(default_factory=dict)
+    tried_restaurants: list[int] = field(default_factory=list)
+    capacity_day: str | None = None
+    ready_at: str | None = None
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def total(self) -> int:
+        """What the donor pays in paise: meal + delivery fee + tip."""
+        return self.meal_price + self.delivery_fee + self.tip
+
+    def _move(self, transition: str, actor: str, **details: Any) -> None:
+        """Apply a transition from the table, bump the version, record the event."""
+        old = self.status
+        self.status = target(self.id, transition, old)
+        self.version += 1
+        self.events.append(
+            OrderTransitioned(
+                actor=actor,
+                order_id=self.id,
+                transition=transition,
+                from_status=old.value,
+                to_status=self.status.value,
+                details=details,
+            )
+        )
+
+    def screen(self, result: dict[str, Any], actor: str) -> None:
+        """Record a passed screening."""
+        self.screening = result
+        self._move("screen", actor, screening=result)
+
+    def reject_duplicate(self, result: dict[str, Any], actor: str) -> None:
+        """Stop: this seeker was fed recently nearby."""
+        self.screening = result
+        self._move("reject_duplicate", actor, screening=result)
+
+    def reject_unsafe(self, result: dict[str, Any], actor: str) -> None:
+        """Stop: the location is not safe enough for a worker."""
+        self.screening = result
+        self._move("reject_unsafe", actor, screening=result)
+
+    def choose_meal(
+        self, restaurant_id: int, item_id: int, name: str, price: int, fee: int, tip: int
+    ) -> None:
+        """Set the meal and amounts before funding (no status change)."""
+        self.restaurant_id, self.menu_item_id, self.meal_name = restaurant_id, item_id, name
+        self.meal_price, self.delivery_fee, self.tip = price, fee, tip
+
+    def fund(self, actor: str, source: str) -> None:
+        """Money for the whole order is now in escrow."""
+        self._move("fund", actor, amount=self.total, source=source)
+
+    def send(self, day: str, actor: str) -> None:
+        """Hand the order to its restaurant (capacity reserved for `day`)."""
+        self.capacity_day = day
+        assert self.restaurant_id is not None
+        self.tried_restaurants.append(self.restaurant_id)
+        self._move("send", actor, restaurant_id=self.restaurant_id, meal=self.meal_name)
+
+    def reroute(self, restaurant_id: int, item_id: int, name: str, price: int, actor: str) -> int:
+        """Give the order to the next restaurant; return the paise to refund (price difference)."""
+        refund = self.meal_price - price
+        if refund < 0:
+            raise ValueError("a rerouted meal may not cost more than what was paid")
+        previous = self.restaurant_id
+        self.restaurant_id, self.menu_item_id, self.meal_name = restaurant_id, item_id, name
+        self.meal_price = price
+        self.tried_restaurants.append(restaurant_id)
+        self._move("reroute", actor, previous=previous, restaurant_id=restaurant_id, refund=refund)
+        return refund
+
+    def decline(self, actor: str, reason: str) -> None:
+        """No restaurant could take the order."""
+        self._move("decline", actor, reason=reason)
+
+    def accept(self, actor: str) -> None:
+        """The restaurant will cook the meal."""
+        self._move("accept", actor, restaurant_id=self.restaurant_id)
+
+    def post(self, actor: str) -> None:
+        """The delivery job is open on the board."""
+        self._move("post", actor, zone=self.zone)
+
+    def mark_ready(self, at: datetime, actor: str) -> None:
+        """The restaurant says the meal is packed (no status change)."""
+        self.ready_at = at.isoformat()
+        self.version += 1
+        assert self.restaurant_id is not None
+        self.events.append(OrderReady(actor=actor, order_id=self.id, restaurant_id=self.restaurant_id))
+
+    def claim(self, worker_id: int, actor: str) -> None:
+        """A worker won the claim."""
+        self.worker_id = worker_id
+        self._move("claim", actor, worker_id=worker_id)
+
+    def pickup(self, actor: str) -> None:
+        """The worker has the meal."""
+        self._move("pickup", actor, worker_id=self.worker_id)
+
+    def deliver(self, photo: str, lat: float, lng: float, actor: str) -> None:
+        """The seeker has the meal; proof photo and location recorded."""
+        self.delivery_photo, self.delivery_lat, self.delivery_lng = photo, lat, lng
+        self._move("deliver", actor, worker_id=self.worker_id)
+
+    def fail_delivery(self, actor: str, reason: str) -> None:
+        """The seeker could not be found."""
+        self._move("fail_delivery", actor, reason=reason)
+
+    def settle(self, actor: str, tx_id: int) -> None:
+        """Escrow paid out."""
+        self._move("settle", actor, tx_id=tx_id)
+
+    def cancel(self, actor: str, refund: int) -> None:
+        """Stopped before pickup; escrow refunded."""
+        self._move("cancel", actor, refund=refund)

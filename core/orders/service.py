@@ -1,0 +1,280 @@
+"""Order handlers: each moves one order through the lifecycle inside a unit of work."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core import geo
+from core.board.base import ClaimResult, Job, JobBoard
+from core.clock import LOCAL_TZ
+from core.ledger import service as money
+from core.ledger.model import split_fee
+from core.orders.lifecycle import CAPACITY_HELD, Status
+from core.orders.model import Order
+from core.params import Params
+from core.people import Person, Restaurant, Worker
+from core.screening import Screener, ScreeningRequest
+from core.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class OrderError(Exception):
+    """A command about an order that cannot be carried out; `code` names why."""
+
+    def __init__(self, code: str, order_id: int | None = None) -> None:
+        super().__init__(f"{code} (order {order_id})")
+        self.code, self.order_id = code, order_id
+
+
+@dataclass(frozen=True)
+class MealOption:
+    """A meal a donor can pick: which restaurant, which item, what it costs, how far."""
+
+    restaurant_id: int
+    restaurant_name: str
+    item_id: int
+    item_name: str
+    price: int
+    distance_m: int
+
+
+def _minute_of_day(uow: UnitOfWork) -> int:
+    local = uow.at.astimezone(LOCAL_TZ)
+    return local.hour * 60 + local.minute
+
+
+async def meal_options(
+    uow: UnitOfWork, lat: float, lng: float, *, exclude: tuple[int, ...] = (), max_price: int | None = None
+) -> list[MealOption]:
+    """Meals of open, approved restaurants in range with capacity left, nearest first."""
+    params = await uow.params.current()
+    minute = _minute_of_day(uow)
+    options: list[MealOption] = []
+    for r in await uow.restaurants.approved():
+        distance = geo.distance_m(lat, lng, r.lat, r.lng)
+        if r.id in exclude or distance > params.restaurant_radius_m or not r.is_open_at(minute):
+            continue
+        if await uow.restaurants.remaining(r.id, uow.day) <= 0:
+            continue
+        for item in r.menu:
+            if max_price is None or item.price <= max_price:
+                options.append(MealOption(r.id, r.name, item.id, item.name, item.price, round(distance)))
+    options.sort(key=lambda o: (o.distance_m, o.restaurant_id, o.price))
+    return options
+
+
+async def start_order(
+    uow: UnitOfWork, donor: Person, lat: float, lng: float, photo_id: str | None, screener: Screener
+) -> Order:
+    """Create a draft from the donor's photo and location and screen it at once."""
+    order = Order(
+        id=0, donor_id=donor.id, status=Status.DRAFT, seeker_lat=lat, seeker_lng=lng,
+        zone=geo.encode(lat, lng, 5), created_at=uow.now, seeker_photo=photo_id,
+    )  # fmt: skip
+    await uow.orders.add(order)
+    result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id))
+    verdict = {"pass": order.screen, "duplicate": order.reject_duplicate, "unsafe": order.reject_unsafe}
+    verdict[result.verdict](result.as_dict(), donor.actor)
+    await uow.orders.save(order, 0)
+    return order
+
+
+async def load(uow: UnitOfWork, order_id: int) -> Order:
+    """Load an order for change (row-locked on PostgreSQL) or raise OrderError('not_found')."""
+    order = await uow.orders.get(order_id, lock=True)
+    if order is None:
+        raise OrderError("not_found", order_id)
+    return order
+
+
+async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int) -> Order:
+    """Price the chosen meal, move the money into escrow and send it to a restaurant."""
+    order = await load(uow, order_id)
+    if order.donor_id != donor.id:
+        raise OrderError("not_yours", order_id)
+    version = order.version
+    chosen = next((o for o in await meal_options(uow, order.seeker_lat, order.seeker_lng) if o.item_id == item_id), None)
+    if chosen is None:
+        raise OrderError("meal_unavailable", order_id)
+    params = await uow.params.current()
+    order.choose_meal(chosen.restaurant_id, chosen.item_id, chosen.item_name, chosen.price, params.delivery_fee, max(tip, 0))
+    if order.status is not Status.SCREENED:
+        raise OrderError("not_screened", order_id)
+    await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
+    order.fund(donor.actor, source="balance")
+    if await uow.restaurants.reserve(chosen.restaurant_id, uow.day, order.id):
+        order.send(uow.day, donor.actor)
+    else:
+        order.tried_restaurants.append(chosen.restaurant_id)
+        await _send_elsewhere_or_decline(uow, order, donor.actor, first=True)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, *, first: bool) -> None:
+    """Try the next nearest restaurant with a meal within the price paid; else refund all."""
+    options = await meal_options(
+        uow, order.seeker_lat, order.seeker_lng, exclude=tuple(order.tried_restaurants), max_price=order.meal_price
+    )
+    # Per restaurant, the meal closest to what was paid (nearest restaurant first).
+    best: dict[int, MealOption] = {}
+    for o in options:
+        if o.restaurant_id not in best or o.price > best[o.restaurant_id].price:
+            best[o.restaurant_id] = o
+    for option in sorted(best.values(), key=lambda o: o.distance_m):
+        if not await uow.restaurants.reserve(option.restaurant_id, uow.day, order.id):
+            continue
+        if first:
+            refund = order.meal_price - option.price
+            order.choose_meal(option.restaurant_id, option.item_id, option.item_name, option.price,
+                              order.delivery_fee, order.tip)  # fmt: skip
+            order.send(uow.day, actor)
+        else:
+            refund = order.reroute(option.restaurant_id, option.item_id, option.item_name, option.price, actor)
+        if refund:
+            await money.refund_escrow(uow, order, f"reroute:{option.restaurant_id}", actor, refund)
+        return
+    await money.refund_escrow(uow, order, "declined", actor)
+    order.decline(actor, reason="no restaurant could take it")
+
+
+async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
+    """The restaurant says no: release its capacity and pass the order on, or refund."""
+    order = await _restaurant_order(uow, order_id, restaurant, Status.AT_RESTAURANT)
+    version = order.version
+    assert order.capacity_day is not None
+    await uow.restaurants.release(restaurant.id, order.capacity_day, order.id)
+    await _send_elsewhere_or_decline(uow, order, actor, first=False)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def _restaurant_order(uow: UnitOfWork, order_id: int, restaurant: Restaurant, status: Status) -> Order:
+    order = await load(uow, order_id)
+    if order.restaurant_id != restaurant.id:
+        raise OrderError("not_yours", order_id)
+    if order.status is not status:
+        raise OrderError(f"already_{order.status.value}", order_id)
+    return order
+
+
+def job_for(order: Order, restaurant: Restaurant, params: Params) -> Job:
+    """What workers see before claiming: restaurant, approximate drop area, pay."""
+    pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
+    distance = geo.distance_m(restaurant.lat, restaurant.lng, order.seeker_lat, order.seeker_lng)
+    payload = {
+        "restaurant": restaurant.name, "restaurant_area": restaurant.address,
+        "drop_area": geo.approximate_area(order.seeker_lat, order.seeker_lng),
+        "pay": pay, "meal": order.meal_name, "distance_m": round(distance),
+    }  # fmt: skip
+    return Job(order.id, restaurant.zone, order_posted_at(order), payload)
+
+
+def order_posted_at(order: Order) -> float:
+    """The board's ordering key for an order: when it was created (epoch seconds)."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(order.created_at).timestamp()
+
+
+async def accept(uow: UnitOfWork, order_id: int, restaurant: Restaurant, board: JobBoard, actor: str) -> Order:
+    """The restaurant will cook: the delivery job goes on the board."""
+    order = await _restaurant_order(uow, order_id, restaurant, Status.AT_RESTAURANT)
+    version = order.version
+    order.accept(actor)
+    order.post(actor)
+    await uow.orders.save(order, version)
+    job = job_for(order, restaurant, await uow.params.current())
+    uow.later(lambda: board.post(job))
+    return order
+
+
+async def mark_ready(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
+    """The meal is packed and waiting for the worker."""
+    order = await load(uow, order_id)
+    if order.restaurant_id != restaurant.id:
+        raise OrderError("not_yours", order_id)
+    if order.status not in (Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED) or order.ready_at:
+        raise OrderError(f"already_{order.status.value}", order_id)
+    version = order.version
+    order.mark_ready(uow.at, actor)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def claim(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard, actor: str) -> ClaimResult:
+    """First claim wins on the board; the order follows in this transaction or the board is undone."""
+    result = await board.claim(order_id, worker.id)
+    if not result.won:
+        return result
+    try:
+        order = await load(uow, order_id)
+        if order.status is Status.CLAIMED and order.worker_id == worker.id:
+            return result  # a double tap after a win
+        if order.status is not Status.ON_BOARD:
+            uow.later(lambda: board.remove(order_id))
+            return ClaimResult(order_id, False, None)
+        version = order.version
+        order.claim(worker.id, actor)
+        await uow.orders.save(order, version)
+    except BaseException:
+        try:
+            await board.release(order_id)
+        except Exception:
+            # A board joined to this failing transaction rolls back with it; any other
+            # leftover claim is rolled forward or released by jobs.reconcile_board.
+            log.warning("could not release claim of order %s; reconciliation will", order_id)
+        raise
+    uow.later(lambda: board.remove(order_id))
+    return result
+
+
+async def _worker_order(uow: UnitOfWork, order_id: int, worker: Worker, status: Status) -> Order:
+    order = await load(uow, order_id)
+    if order.worker_id != worker.id:
+        raise OrderError("not_yours", order_id)
+    if order.status is not status:
+        raise OrderError(f"already_{order.status.value}", order_id)
+    return order
+
+
+async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, actor: str) -> Order:
+    """The worker has the meal in hand."""
+    order = await _worker_order(uow, order_id, worker, Status.CLAIMED)
+    version = order.version
+    order.pickup(actor)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def deliver(
+    uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str, lat: float, lng: float, actor: str
+) -> tuple[Order, int]:
+    """The seeker has the meal: record proof, complete capacity, settle; return (order, tx id)."""
+    order = await _worker_order(uow, order_id, worker, Status.PICKED_UP)
+    version = order.version
+    order.deliver(photo_id, lat, lng, actor)
+    assert order.restaurant_id is not None and order.capacity_day is not None
+    await uow.restaurants.complete(order.restaurant_id, order.capacity_day, order.id)
+    tx_id = await money.settle_order(uow, order, actor)
+    order.settle("system", tx_id)
+    await uow.orders.save(order, version)
+    return order, tx_id
+
+
+async def cancel(uow: UnitOfWork, order_id: int, donor: Person, board: JobBoard) -> tuple[Order, int]:
+    """Stop an order before pickup: refund its escrow, release capacity; return (order, refund)."""
+    order = await load(uow, order_id)
+    if order.donor_id != donor.id and not donor.is_admin:
+        raise OrderError("not_yours", order_id)
+    version = order.version
+    held_capacity = order.status in CAPACITY_HELD
+    refund = await money.refund_escrow(uow, order, "cancel", donor.actor)
+    order.cancel(donor.actor, refund)  # raises IllegalTransition after pickup
+    if held_capacity and order.restaurant_id and order.capacity_day:
+        await uow.restaurants.release(order.restaurant_id, order.capacity_day, order.id)
+    await uow.orders.save(order, version)
+    uow.later(lambda: board.remove(order_id))
+    return order, refund

@@ -1,0 +1,88 @@
+"""Applications to act as a restaurant or worker, and their approval by an admin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core import geo
+from core.events import RoleApplied, RoleDecided
+from core.people import Approval, Person, Restaurant, Worker
+from core.storage.uow import UnitOfWork
+
+
+class RegistrationError(Exception):
+    """An application that cannot be made or decided; `code` names why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def apply_restaurant(
+    uow: UnitOfWork,
+    person: Person,
+    *,
+    name: str,
+    lat: float,
+    lng: float,
+    address: str,
+    menu: Sequence[tuple[str, int]],
+    daily_capacity: int,
+    open_minute: int = 0,
+    close_minute: int = 1440,
+    approved: bool = False,
+) -> Restaurant:
+    """Register a restaurant, pending approval unless set up by an admin."""
+    if await uow.restaurants.by_person(person.id):
+        raise RegistrationError("already_registered")
+    restaurant = await uow.restaurants.create(
+        person_id=person.id, name=name, address=address, lat=lat, lng=lng, zone=geo.encode(lat, lng, 5),
+        daily_capacity=daily_capacity, menu=menu, open_minute=open_minute, close_minute=close_minute,
+        status=Approval.APPROVED if approved else Approval.PENDING,
+    )  # fmt: skip
+    uow.record(RoleApplied(actor=person.actor, person_id=person.id, role="restaurant", entity_id=restaurant.id))
+    if approved:
+        uow.record(RoleDecided(actor="setup", person_id=person.id, role="restaurant", entity_id=restaurant.id, approved=True))
+    return restaurant
+
+
+async def apply_worker(
+    uow: UnitOfWork, person: Person, *, name: str, lat: float, lng: float, approved: bool = False, online: bool = False
+) -> Worker:
+    """Register a delivery worker in the zone of a shared location."""
+    if await uow.workers.by_person(person.id):
+        raise RegistrationError("already_registered")
+    worker = await uow.workers.create(
+        person_id=person.id, name=name, lat=lat, lng=lng, zone=geo.encode(lat, lng, 5),
+        status=Approval.APPROVED if approved else Approval.PENDING, online=online,
+    )  # fmt: skip
+    uow.record(RoleApplied(actor=person.actor, person_id=person.id, role="worker", entity_id=worker.id))
+    if approved:
+        uow.record(RoleDecided(actor="setup", person_id=person.id, role="worker", entity_id=worker.id, approved=True))
+    return worker
+
+
+async def decide(uow: UnitOfWork, admin: Person, role: str, entity_id: int, approve: bool) -> Person:
+    """Approve or reject a pending application; return the applicant."""
+    if not admin.is_admin:
+        raise RegistrationError("not_admin")
+    status = Approval.APPROVED if approve else Approval.REJECTED
+    entity: Restaurant | Worker | None
+    if role == "restaurant":
+        entity = await uow.restaurants.get(entity_id)
+        if entity and entity.status is Approval.PENDING:
+            await uow.restaurants.set_status(entity_id, status)
+    else:
+        entity = await uow.workers.get(entity_id)
+        if entity and entity.status is Approval.PENDING:
+            await uow.workers.update(entity_id, status=status.value, online=approve)
+    if entity is None:
+        raise RegistrationError("not_found")
+    if entity.status is not Approval.PENDING:
+        raise RegistrationError(f"already_{entity.status.value}")
+    uow.record(RoleDecided(actor=admin.actor, person_id=entity.person_id, role=role, entity_id=entity_id, approved=approve))
+    applicant = await uow.people.get(entity.person_id)
+    assert applicant is not None
+    if approve:
+        await uow.people.update(applicant.id, is_member=True)  # approved restaurants and workers join the cooperative
+    return applicant

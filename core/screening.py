@@ -1,0 +1,46 @@
+"""Seeker screening interface; the default passes and says so (real checks come later)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ScreeningRequest:
+    """What is known about a seeker when screening."""
+
+    donor_id: int
+    lat: float
+    lng: float
+    at: datetime
+    photo_id: str | None
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """A verdict: proceed, duplicate or unsafe, with details kept on the order."""
+
+    verdict: str  # pass | duplicate | unsafe
+    method: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form stored with the order and in its event."""
+        return {"verdict": self.verdict, "method": self.method, **self.details}
+
+
+class Screener(Protocol):
+    """Duplicate-seeker and location-safety checks."""
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        """Judge a seeker request."""
+
+
+class PassThroughScreener:
+    """Lets every request through and records that no real check ran."""
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        """Pass, marked as unchecked."""
+        return ScreeningResult("pass", "pass-through", {"checked": False})

@@ -1,0 +1,208 @@
+"""Ledger, event chain and parameter repositories."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
+from core.ledger.chain import ChainedEvent, canonical_json, event_body, link_hash
+from core.ledger.model import InsufficientFunds, Transaction, is_guarded
+from core.params import PARAM_NAMES, Params
+from core.storage.schema import chain_head, events, ledger_transactions, parameters, postings
+from core.storage.sqlhelpers import is_postgres
+
+
+class LedgerRepo:
+    """Balanced transactions in integer paise; balances are sums of postings."""
+
+    def __init__(self, conn: AsyncConnection, now: str, day: str, collect: Any) -> None:
+        self.conn, self.now, self.day, self._collect = conn, now, day, collect
+
+    async def existing(self, kind: str, ref: str) -> int | None:
+        """The id of an already recorded transaction with this kind and ref."""
+        q = select(ledger_transactions.c.id).where(
+            ledger_transactions.c.kind == kind, ledger_transactions.c.ref == ref
+        )
+        return (await self.conn.execute(q)).scalar_one_or_none()
+
+    async def record(self, tx: Transaction, actor: str = "system") -> int:
+        """Write a transaction (once per kind+ref) after checking guarded balances; return its id."""
+        if (found := await self.existing(tx.kind, tx.ref)) is not None:
+            return found
+        debits: dict[str, int] = {}
+        for p in tx.postings:
+            debits[p.account] = debits.get(p.account, 0) + p.amount
+        for account in sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)):
+            await self._lock(account)
+            balance = await self.balance(account)
+            if balance + debits[account] < 0:
+                raise InsufficientFunds(account, balance, -debits[account])
+        result = await self.conn.execute(
+            ledger_transactions.insert().values(
+                kind=tx.kind, ref=tx.ref, memo=tx.memo, occurred_at=self.now, day=self.day
+            )
+        )
+        tx_id = int(result.inserted_primary_key[0])
+        await self.conn.execute(
+            postings.insert(),
+            [{"tx_id": tx_id, "account": p.account, "amount": p.amount} for p in tx.postings],
+        )
+        self._collect(
+            [
+                LedgerTransactionRecorded(
+                    actor=actor,
+                    tx_id=tx_id,
+                    kind=tx.kind,
+                    ref=tx.ref,
+                    postings=[[p.account, p.amount] for p in tx.postings],
+                )
+            ]
+        )
+        return tx_id
+
+    async def _lock(self, account: str) -> None:
+        """Serialise spending from one account across connections (PostgreSQL)."""
+        if is_postgres(self.conn):
+            await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account})
+
+    async def balance(self, account: str) -> int:
+        """Sum of an account's postings in paise."""
+        q = select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == account)
+        return int((await self.conn.execute(q)).scalar_one())
+
+    async def balances(self, prefix: str = "") -> dict[str, int]:
+        """Every account (optionally under a prefix) with its balance."""
+        q = select(postings.c.account, func.sum(postings.c.amount)).group_by(postings.c.account)
+        if prefix:
+            q = q.where(postings.c.account.startswith(prefix))
+        return {a: int(b) for a, b in await self.conn.execute(q)}
+
+    async def credits_on_day(self, prefix: str, day: str, kinds: Sequence[str]) -> dict[str, int]:
+        """Per account under `prefix`, the paise credited on a business day by these kinds."""
+        lt = ledger_transactions
+        q = (
+            select(postings.c.account, func.sum(postings.c.amount))
+            .join(lt, lt.c.id == postings.c.tx_id)
+            .where(postings.c.account.startswith(prefix), lt.c.day == day, lt.c.kind.in_(list(kinds)))
+            .group_by(postings.c.account)
+        )
+        return {a: int(b) for a, b in await self.conn.execute(q)}
+
+    async def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+        """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
+        q = (
+            select(ledger_transactions.c.id, ledger_transactions.c.kind, ledger_transactions.c.ref,
+                   postings.c.account, postings.c.amount)
+            .join(postings, postings.c.tx_id == ledger_transactions.c.id)
+            .order_by(ledger_transactions.c.id, postings.c.id)
+        )  # fmt: skip
+        current: tuple[int, str, str, list[list[Any]]] | None = None
+        for tx_id, kind, ref, account, amount in await self.conn.execute(q):
+            if current is None or current[0] != tx_id:
+                if current is not None:
+                    yield current
+                current = (tx_id, kind, ref, [])
+            current[3].append([account, int(amount)])
+        if current is not None:
+            yield current
+
+
+class ChainRepo:
+    """The append-only, hash-chained event log."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def append(self, items: Sequence[DomainEvent], occurred_at: str) -> None:
+        """Append events after the locked head, in order."""
+        if not items:
+            return
+        q = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+        if is_postgres(self.conn):
+            q = q.with_for_update()
+        seq, prev = (await self.conn.execute(q)).one()
+        rows = []
+        for ev in items:
+            seq += 1
+            data = json.loads(canonical_json(ev.data()))  # exactly what will be stored and re-read
+            body = event_body(seq, ev.type, occurred_at, ev.actor, data)
+            digest = link_hash(prev, body)
+            rows.append(
+                {"seq": seq, "type": ev.type, "occurred_at": occurred_at, "actor": ev.actor,
+                 "data": canonical_json(data), "prev_hash": prev, "hash": digest}
+            )  # fmt: skip
+            prev = digest
+        await self.conn.execute(events.insert(), rows)
+        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
+
+    async def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest event."""
+        q = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+        seq, digest = (await self.conn.execute(q)).one()
+        return int(seq), str(digest)
+
+    async def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
+        """Every stored event in seq order, read in batches."""
+        after = 0
+        while True:
+            q = select(events).where(events.c.seq > after).order_by(events.c.seq).limit(batch)
+            rows = list(await self.conn.execute(q))
+            if not rows:
+                return
+            for r in rows:
+                yield ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
+            after = rows[-1].seq
+
+    async def of_type(self, type_: str) -> list[ChainedEvent]:
+        """Events of one type, in order."""
+        rows = await self.conn.execute(select(events).where(events.c.type == type_).order_by(events.c.seq))
+        return [ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash) for r in rows]
+
+
+class ParamRepo:
+    """Governed parameters with their full history."""
+
+    def __init__(self, conn: AsyncConnection, now: str, collect: Any) -> None:
+        self.conn, self.now, self._collect = conn, now, collect
+
+    async def current(self) -> Params:
+        """The latest value of every parameter (defaults for any never set)."""
+        latest = select(parameters.c.name, func.max(parameters.c.id).label("id")).group_by(parameters.c.name).subquery()
+        q = select(parameters.c.name, parameters.c.value).join(latest, latest.c.id == parameters.c.id)
+        values = {name: int(value) for name, value in await self.conn.execute(q) if name in PARAM_NAMES}
+        return replace(Params(), **values)
+
+    async def ensure_initial(self, initial: Params) -> None:
+        """Record setup values for parameters that have never been set."""
+        initial.validate()
+        known = {n for (n,) in await self.conn.execute(select(parameters.c.name).distinct())}
+        for name in PARAM_NAMES:
+            if name not in known:
+                await self._write(name, None, getattr(initial, name), "setup")
+
+    async def change(self, name: str, value: int, source: str) -> None:
+        """Give a parameter a new value (from a passed proposal or setup)."""
+        if name not in PARAM_NAMES:
+            raise KeyError(name)
+        current = await self.current()
+        replace(current, **{name: value}).validate()
+        await self._write(name, getattr(current, name), value, source)
+
+    async def _write(self, name: str, old: int | None, new: int, source: str) -> None:
+        await self.conn.execute(
+            parameters.insert().values(name=name, value=new, changed_at=self.now, source=source)
+        )
+        self._collect([ParameterChanged(actor="system", name=name, old=old, new=new, source=source)])
+
+    async def history(self, name: str) -> list[tuple[int, str, str]]:
+        """(value, changed_at, source) of every value a parameter has had."""
+        q = select(parameters.c.value, parameters.c.changed_at, parameters.c.source).where(
+            parameters.c.name == name
+        )
+        return [(int(v), c, s) for v, c, s in await self.conn.execute(q.order_by(parameters.c.id))]

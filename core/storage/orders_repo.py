@@ -1,0 +1,110 @@
+"""Order repository: load and save the aggregate with an optimistic version check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.orders.lifecycle import Status
+from core.orders.model import Order
+from core.storage.schema import orders
+
+_FIELDS = (
+    "donor_id", "status", "version", "restaurant_id", "menu_item_id", "meal_name", "meal_price",
+    "delivery_fee", "tip", "worker_id", "seeker_lat", "seeker_lng", "zone", "seeker_photo",
+    "delivery_photo", "delivery_lat", "delivery_lng", "capacity_day", "ready_at", "created_at",
+)  # fmt: skip
+
+
+class ConcurrentUpdate(Exception):
+    """Raised when an order changed since it was loaded."""
+
+
+def _row_values(order: Order, now: str) -> dict[str, Any]:
+    values = {name: getattr(order, name) for name in _FIELDS}
+    values["status"] = order.status.value
+    values["screening"] = json.dumps(order.screening, sort_keys=True)
+    values["tried_restaurants"] = json.dumps(order.tried_restaurants)
+    values["updated_at"] = now
+    return values
+
+
+def _order(row: Any) -> Order:
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values["status"] = Status(row.status)
+    return Order(
+        id=row.id,
+        screening=json.loads(row.screening),
+        tried_restaurants=json.loads(row.tried_restaurants),
+        **values,
+    )
+
+
+class OrderRepo:
+    """Orders; saving hands the aggregate's recorded events to the unit of work."""
+
+    def __init__(self, conn: AsyncConnection, now: str, collect: Any) -> None:
+        self.conn, self.now, self._collect = conn, now, collect
+
+    async def add(self, order: Order) -> Order:
+        """Insert a new order and give it its id."""
+        values = _row_values(order, self.now)
+        result = await self.conn.execute(orders.insert().values(**values))
+        order.id = int(result.inserted_primary_key[0])
+        return order
+
+    async def get(self, order_id: int, *, lock: bool = False) -> Order | None:
+        """Load an order (row-locked on PostgreSQL when `lock`)."""
+        q = select(orders).where(orders.c.id == order_id)
+        if lock and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        return _order(row) if row else None
+
+    async def save(self, order: Order, loaded_version: int) -> None:
+        """Write the order back if nobody changed it meanwhile; collect its events."""
+        result = await self.conn.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.version == loaded_version)
+            .values(**_row_values(order, self.now))
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"order {order.id} changed since version {loaded_version}")
+        self._collect(order.events)
+        order.events = []
+
+    async def find(
+        self,
+        *,
+        donor_id: int | None = None,
+        restaurant_id: int | None = None,
+        worker_id: int | None = None,
+        statuses: Sequence[Status] | None = None,
+        limit: int = 50,
+    ) -> list[Order]:
+        """Orders matching the given filters, newest first."""
+        q = select(orders)
+        if donor_id is not None:
+            q = q.where(orders.c.donor_id == donor_id)
+        if restaurant_id is not None:
+            q = q.where(orders.c.restaurant_id == restaurant_id)
+        if worker_id is not None:
+            q = q.where(orders.c.worker_id == worker_id)
+        if statuses is not None:
+            q = q.where(orders.c.status.in_([s.value for s in statuses]))
+        rows = await self.conn.execute(q.order_by(orders.c.id.desc()).limit(limit))
+        return [_order(r) for r in rows]
+
+    async def held_capacity(self, day: str, statuses: Sequence[Status]) -> dict[int, int]:
+        """Per restaurant, how many orders of a capacity day are in the given states."""
+        q = select(orders.c.restaurant_id).where(
+            orders.c.capacity_day == day, orders.c.status.in_([s.value for s in statuses])
+        )
+        out: dict[int, int] = {}
+        for (rid,) in await self.conn.execute(q):
+            out[rid] = out.get(rid, 0) + 1
+        return out

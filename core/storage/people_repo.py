@@ -1,0 +1,307 @@
+"""Repositories for people, restaurants (with menus and daily capacity) and workers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.people import Approval, MenuItem, Person, Restaurant, Worker
+from core.storage.schema import capacity_days, capacity_log, menu_items, people, restaurants, workers
+from core.storage.sqlhelpers import insert_ignore
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        row.id, row.channel, row.address, row.name, row.language, row.is_admin, row.is_member
+    )
+
+
+class PeopleRepo:
+    """People by id or by channel address."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def get(self, person_id: int) -> Person | None:
+        """Load one person."""
+        row = (await self.conn.execute(select(people).where(people.c.id == person_id))).first()
+        return _person(row) if row else None
+
+    async def find(self, channel: str, address: str) -> Person | None:
+        """Find someone by channel address."""
+        q = select(people).where(people.c.channel == channel, people.c.address == address)
+        row = (await self.conn.execute(q)).first()
+        return _person(row) if row else None
+
+    async def get_or_create(
+        self, channel: str, address: str, *, language: str = "en", is_admin: bool = False
+    ) -> Person:
+        """Return the person at this address, creating them on first contact."""
+        await insert_ignore(
+            self.conn,
+            people,
+            {
+                "channel": channel,
+                "address": address,
+                "language": language,
+                "is_admin": is_admin,
+                "is_member": False,
+                "created_at": self.now,
+            },
+            ["channel", "address"],
+        )
+        person = await self.find(channel, address)
+        assert person is not None
+        if is_admin and not person.is_admin:
+            await self.update(person.id, is_admin=True)
+            person = await self.get(person.id)
+            assert person is not None
+        return person
+
+    async def update(self, person_id: int, **values: Any) -> None:
+        """Change name, language or flags."""
+        await self.conn.execute(update(people).where(people.c.id == person_id).values(**values))
+
+    async def admins(self) -> list[Person]:
+        """Everyone who approves applications."""
+        rows = await self.conn.execute(select(people).where(people.c.is_admin.is_(True)))
+        return [_person(r) for r in rows]
+
+
+def _restaurant(row: Any, menu: Sequence[MenuItem]) -> Restaurant:
+    return Restaurant(
+        row.id,
+        row.person_id,
+        row.name,
+        row.address,
+        row.lat,
+        row.lng,
+        row.zone,
+        row.daily_capacity,
+        row.open_minute,
+        row.close_minute,
+        Approval(row.status),
+        tuple(menu),
+    )
+
+
+class RestaurantRepo:
+    """Restaurants, their alms menus and their daily capacity counters."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def create(
+        self,
+        *,
+        person_id: int,
+        name: str,
+        address: str,
+        lat: float,
+        lng: float,
+        zone: str,
+        daily_capacity: int,
+        menu: Sequence[tuple[str, int]],
+        open_minute: int = 0,
+        close_minute: int = 1440,
+        status: Approval = Approval.PENDING,
+    ) -> Restaurant:
+        """Register a restaurant with its menu."""
+        result = await self.conn.execute(
+            restaurants.insert().values(
+                person_id=person_id,
+                name=name,
+                address=address,
+                lat=lat,
+                lng=lng,
+                zone=zone,
+                daily_capacity=daily_capacity,
+                open_minute=open_minute,
+                close_minute=close_minute,
+                status=status.value,
+                created_at=self.now,
+            )
+        )
+        rid = int(result.inserted_primary_key[0])
+        for item_name, price in menu:
+            await self.conn.execute(
+                menu_items.insert().values(restaurant_id=rid, name=item_name, price=price, active=True)
+            )
+        found = await self.get(rid)
+        assert found is not None
+        return found
+
+    async def _menus(self, ids: Sequence[int]) -> dict[int, list[MenuItem]]:
+        q = (
+            select(menu_items)
+            .where(menu_items.c.restaurant_id.in_(ids), menu_items.c.active.is_(True))
+            .order_by(menu_items.c.price, menu_items.c.id)
+        )
+        out: dict[int, list[MenuItem]] = {i: [] for i in ids}
+        for r in await self.conn.execute(q):
+            out[r.restaurant_id].append(MenuItem(r.id, r.restaurant_id, r.name, r.price))
+        return out
+
+    async def _load(self, where: Any) -> list[Restaurant]:
+        rows = list(await self.conn.execute(select(restaurants).where(where).order_by(restaurants.c.id)))
+        menus = await self._menus([r.id for r in rows])
+        return [_restaurant(r, menus[r.id]) for r in rows]
+
+    async def get(self, restaurant_id: int) -> Restaurant | None:
+        """Load one restaurant with its menu."""
+        found = await self._load(restaurants.c.id == restaurant_id)
+        return found[0] if found else None
+
+    async def by_person(self, person_id: int) -> Restaurant | None:
+        """The restaurant a person runs, if any."""
+        found = await self._load(restaurants.c.person_id == person_id)
+        return found[0] if found else None
+
+    async def approved(self) -> list[Restaurant]:
+        """Every approved restaurant."""
+        return await self._load(restaurants.c.status == Approval.APPROVED.value)
+
+    async def set_status(self, restaurant_id: int, status: Approval) -> None:
+        """Approve or reject."""
+        await self.conn.execute(
+            update(restaurants).where(restaurants.c.id == restaurant_id).values(status=status.value)
+        )
+
+    async def _ensure_day(self, restaurant_id: int, day: str) -> None:
+        """Open a day's counter at the restaurant's current pledge (idempotent)."""
+        pledged = select(restaurants.c.daily_capacity).where(restaurants.c.id == restaurant_id)
+        value = (await self.conn.execute(pledged)).scalar_one()
+        await insert_ignore(
+            self.conn,
+            capacity_days,
+            {"restaurant_id": restaurant_id, "day": day, "pledged": value, "reserved": 0, "completed": 0},
+            ["restaurant_id", "day"],
+        )
+
+    async def open_day(self, restaurant_id: int, day: str) -> None:
+        """Create the day's capacity counter if it does not exist yet."""
+        await self._ensure_day(restaurant_id, day)
+
+    async def remaining(self, restaurant_id: int, day: str) -> int:
+        """Meals still available for the day."""
+        await self._ensure_day(restaurant_id, day)
+        row = (
+            await self.conn.execute(
+                select(capacity_days).where(
+                    capacity_days.c.restaurant_id == restaurant_id, capacity_days.c.day == day
+                )
+            )
+        ).one()
+        return int(row.pledged - row.reserved - row.completed)
+
+    async def reserve(self, restaurant_id: int, day: str, order_id: int) -> bool:
+        """Take one unit of the day's capacity if any is left (one conditional UPDATE)."""
+        await self._ensure_day(restaurant_id, day)
+        c = capacity_days.c
+        result = await self.conn.execute(
+            update(capacity_days)
+            .where(
+                c.restaurant_id == restaurant_id,
+                c.day == day,
+                c.reserved + c.completed < c.pledged,
+            )
+            .values(reserved=c.reserved + 1)
+        )
+        if result.rowcount:
+            await self._log(restaurant_id, day, order_id, "reserve")
+        return bool(result.rowcount)
+
+    async def release(self, restaurant_id: int, day: str, order_id: int) -> None:
+        """Give back a reserved unit (reject, cancel)."""
+        await self._shift(restaurant_id, day, order_id, "release", reserved=-1)
+
+    async def complete(self, restaurant_id: int, day: str, order_id: int) -> None:
+        """Turn a reserved unit into a delivered one."""
+        await self._shift(restaurant_id, day, order_id, "complete", reserved=-1, completed=1)
+
+    async def _shift(
+        self, restaurant_id: int, day: str, order_id: int, change: str, *, reserved: int, completed: int = 0
+    ) -> None:
+        c = capacity_days.c
+        await self.conn.execute(
+            update(capacity_days)
+            .where(and_(c.restaurant_id == restaurant_id, c.day == day, c.reserved > 0))
+            .values(reserved=c.reserved + reserved, completed=c.completed + completed)
+        )
+        await self._log(restaurant_id, day, order_id, change)
+
+    async def _log(self, restaurant_id: int, day: str, order_id: int, change: str) -> None:
+        await self.conn.execute(
+            capacity_log.insert().values(
+                restaurant_id=restaurant_id, day=day, order_id=order_id, change=change, at=self.now
+            )
+        )
+
+    async def counters(self, day: str) -> list[tuple[int, int, int, int]]:
+        """(restaurant_id, pledged, reserved, completed) for every counter of a day."""
+        rows = await self.conn.execute(select(capacity_days).where(capacity_days.c.day == day))
+        return [(r.restaurant_id, r.pledged, r.reserved, r.completed) for r in rows]
+
+    async def used(self, restaurant_id: int, day: str) -> int:
+        """Reserved plus completed units for the day."""
+        q = select(func.coalesce(func.sum(capacity_days.c.reserved + capacity_days.c.completed), 0)).where(
+            capacity_days.c.restaurant_id == restaurant_id, capacity_days.c.day == day
+        )
+        return int((await self.conn.execute(q)).scalar_one())
+
+
+def _worker(row: Any) -> Worker:
+    return Worker(row.id, row.person_id, row.name, row.lat, row.lng, row.zone, row.online, Approval(row.status))
+
+
+class WorkerRepo:
+    """Delivery workers, their zones and whether they are online."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def create(
+        self, *, person_id: int, name: str, lat: float, lng: float, zone: str, status: Approval, online: bool = False
+    ) -> Worker:
+        """Register a worker."""
+        result = await self.conn.execute(
+            workers.insert().values(
+                person_id=person_id,
+                name=name,
+                lat=lat,
+                lng=lng,
+                zone=zone,
+                online=online,
+                status=status.value,
+                created_at=self.now,
+            )
+        )
+        found = await self.get(int(result.inserted_primary_key[0]))
+        assert found is not None
+        return found
+
+    async def get(self, worker_id: int) -> Worker | None:
+        """Load one worker."""
+        row = (await self.conn.execute(select(workers).where(workers.c.id == worker_id))).first()
+        return _worker(row) if row else None
+
+    async def by_person(self, person_id: int) -> Worker | None:
+        """The worker record of a person, if any."""
+        row = (await self.conn.execute(select(workers).where(workers.c.person_id == person_id))).first()
+        return _worker(row) if row else None
+
+    async def update(self, worker_id: int, **values: Any) -> None:
+        """Change status, online flag or zone."""
+        await self.conn.execute(update(workers).where(workers.c.id == worker_id).values(**values))
+
+    async def online_in(self, zones: Sequence[str]) -> list[Worker]:
+        """Approved, online workers whose zone is one of these cells."""
+        q = select(workers).where(
+            workers.c.zone.in_(list(zones)),
+            workers.c.online.is_(True),
+            workers.c.status == Approval.APPROVED.value,
+        )
+        return [_worker(r) for r in await self.conn.execute(q.order_by(workers.c.id))]

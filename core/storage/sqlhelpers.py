@@ -1,0 +1,24 @@
+"""Small dialect helpers shared by the repositories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def insert_ignore(
+    conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str]
+) -> bool:
+    """Insert a row unless one with the same keys exists; tell whether it was inserted."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    """Tell whether the connection is to PostgreSQL."""
+    return conn.dialect.name == "postgresql"

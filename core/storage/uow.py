@@ -1,0 +1,96 @@
+"""Unit of work: one transaction, its repositories, its events chained at commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.bus import MessageBus
+from core.clock import Clock, local_day
+from core.events import DomainEvent
+from core.params import Params
+from core.storage.db import Database
+from core.storage.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
+from core.storage.messaging_repo import ConversationRepo, InboxRepo, JobRunRepo, OutboxRepo, PhotoRepo
+from core.storage.orders_repo import OrderRepo
+from core.storage.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    """Repositories sharing one transaction; events are collected and chained at commit."""
+
+    def __init__(self, conn: AsyncConnection, at: datetime) -> None:
+        self.conn = conn
+        self.at = at
+        self.now = at.isoformat()
+        self.day = local_day(at)
+        self.events: list[DomainEvent] = []
+        self.after_commit: list[AfterCommit] = []
+        self.people = PeopleRepo(conn, self.now)
+        self.restaurants = RestaurantRepo(conn, self.now)
+        self.workers = WorkerRepo(conn, self.now)
+        self.orders = OrderRepo(conn, self.now, self.record_all)
+        self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
+        self.chain = ChainRepo(conn)
+        self.params = ParamRepo(conn, self.now, self.record_all)
+        self.inbox = InboxRepo(conn, self.now)
+        self.outbox = OutboxRepo(conn, self.now)
+        self.conversations = ConversationRepo(conn, self.now)
+        self.photos = PhotoRepo(conn, self.now)
+        self.job_runs = JobRunRepo(conn, self.now)
+
+    def record(self, event: DomainEvent) -> None:
+        """Collect one event for the bus and the chain."""
+        self.events.append(event)
+
+    def record_all(self, events: Iterable[DomainEvent]) -> None:
+        """Collect several events."""
+        self.events.extend(events)
+
+    def later(self, callback: AfterCommit) -> None:
+        """Run a side effect outside the database once the transaction has committed."""
+        self.after_commit.append(callback)
+
+
+class Store:
+    """Opens units of work on a database with a clock and a bus."""
+
+    def __init__(self, db: Database, clock: Clock, bus: MessageBus | None = None) -> None:
+        self.db, self.clock, self.bus = db, clock, bus or MessageBus()
+
+    @asynccontextmanager
+    async def uow(self) -> AsyncIterator[UnitOfWork]:
+        """A read-write unit of work: bus handlers, then chain append, then commit."""
+        async with self.db.write() as conn:
+            uow = UnitOfWork(conn, self.clock.now())
+            yield uow
+            await self.bus.dispatch(uow)
+            await uow.chain.append(uow.events, uow.now)
+        for callback in uow.after_commit:
+            try:
+                await callback()
+            except Exception:
+                # The committed change stands; reconciliation repairs the side effect.
+                log.exception("after-commit side effect failed; reconciliation will retry it")
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[UnitOfWork]:
+        """A read-only unit of work (it must record no events)."""
+        async with self.db.read() as conn:
+            uow = UnitOfWork(conn, self.clock.now())
+            yield uow
+            if uow.events:
+                raise RuntimeError("a read-only unit of work recorded events")
+
+    async def params(self) -> Params:
+        """The current governed parameters."""
+        async with self.reader() as uow:
+            return await uow.params.current()

@@ -1,0 +1,60 @@
+"""Test helpers: ledger invariants and a seeded cooperative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.ledger.chain import verify
+from core.people import Person, Restaurant, Worker
+from core.registration import apply_restaurant, apply_worker
+from core.storage.uow import Store
+
+CHENNAI = (13.0827, 80.2707)
+
+
+async def assert_ledger_invariants(store: Store) -> None:
+    """Every transaction balances, the chain verifies, and every ledger tx is in the chain as recorded."""
+    async with store.reader() as uow:
+        recorded = {}
+        async for tx_id, _kind, _ref, lines in uow.ledger.transactions():
+            assert sum(a for _, a in lines) == 0, f"transaction {tx_id} is unbalanced"
+            recorded[tx_id] = lines
+        events = [e async for e in uow.chain.stream()]
+    result = verify(events)
+    assert result.ok, f"chain broken at {result.broken_seq}: {result.reason}"
+    chained = {e.data["tx_id"]: e.data["postings"] for e in events if e.type == "ledger.transaction"}
+    assert chained == recorded
+
+
+@dataclass
+class Coop:
+    """A small seeded cooperative."""
+
+    admin: Person
+    donor: Person
+    restaurants: list[Restaurant]
+    workers: list[Worker]
+
+
+async def seed_coop(store: Store, tag: str, *, capacity: int = 20, n_workers: int = 2) -> Coop:
+    """Two approved restaurants near Chennai central, online workers, an admin and a donor."""
+    lat, lng = CHENNAI
+    async with store.uow() as uow:
+        await uow.params.ensure_initial(await uow.params.current())
+        admin = await uow.people.get_or_create("test", f"{tag}-admin", is_admin=True)
+        donor = await uow.people.get_or_create("test", f"{tag}-donor")
+        rests = []
+        for i, (dlat, menu) in enumerate([(0.002, [("Curd rice", 6000), ("Sambar rice", 7000)]),
+                                          (0.004, [("Lemon rice", 5500), ("Veg biryani", 8000)])]):  # fmt: skip
+            owner = await uow.people.get_or_create("test", f"{tag}-rest-{i + 1}")
+            rests.append(
+                await apply_restaurant(
+                    uow, owner, name=f"{tag} Kitchen {i + 1}", lat=lat + dlat, lng=lng, address=f"{i + 1} Anna Salai",
+                    menu=menu, daily_capacity=capacity, approved=True,
+                )  # fmt: skip
+            )
+        workers = []
+        for i in range(n_workers):
+            p = await uow.people.get_or_create("test", f"{tag}-worker-{i + 1}")
+            workers.append(await apply_worker(uow, p, name=f"Worker {i + 1}", lat=lat, lng=lng, approved=True, online=True))
+    return Coop(admin, donor, rests, workers)
