@@ -48,15 +48,20 @@ async def reconcile_capacity(store: Store, day: str) -> list[CapacityMismatch]:
 
 
 async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
-    """Make the board agree with the orders after any failure between the two steps."""
+    """Make the board agree with the orders after any failure between the two steps.
+
+    Open jobs belong to ON_BOARD orders; claimed entries to CLAIMED orders (kept until pickup
+    so late tappers learn who won); anything else is removed."""
     fixed = {"posted": 0, "removed": 0, "claims_applied": 0, "released": 0}
     async with store.reader() as uow:
-        on_board = await uow.orders.find(statuses=[Status.ON_BOARD], limit=10_000)
+        live = await uow.orders.find(statuses=[Status.ON_BOARD, Status.CLAIMED], limit=10_000)
         params = await uow.params.current()
-        restaurants = {o.restaurant_id: await uow.restaurants.get(o.restaurant_id or 0) for o in on_board}
+        restaurants = {o.restaurant_id: await uow.restaurants.get(o.restaurant_id or 0) for o in live}
     entries = {e.job.order_id: e for e in await board.entries()}
-    for order in on_board:
+    for order in live:
         entry = entries.pop(order.id, None)
+        if order.status is Status.CLAIMED:
+            continue  # its entry (if any) stays until pickup
         if entry is None:
             r = restaurants[order.restaurant_id]
             assert r is not None
@@ -72,8 +77,7 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
                     continue
                 await orders.claim(uow, order.id, worker, board, "system")
             fixed["claims_applied"] += 1
-    for order_id in entries:  # jobs whose orders left ON_BOARD
+    for order_id in entries:  # jobs whose orders have moved on
         await board.remove(order_id)
         fixed["removed"] += 1
     return fixed
-

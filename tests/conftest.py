@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -95,3 +96,29 @@ def redis_url() -> str:
 def redis_prefix() -> str:
     """A key prefix unique to one test, so tests never see each other's keys."""
     return f"ketpaar-test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def app_env(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[dict[str, object]]:
+    """A running app (in-process ASGI) on a fresh SQLite database with the demo users."""
+    import httpx
+
+    from core.clock import FixedClock
+    from tests.chat import Chat
+    from webhooks.app import create_app
+    from webhooks.demo import seed_demo
+    from webhooks.settings import Settings
+
+    db_path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, db_path)
+    clock = FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon in Chennai
+    settings = Settings(database_url=f"sqlite:///{db_path}", data_dir=tmp_path / "var", scheduler=False,
+                        secret_key="test-secret")  # fmt: skip
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        await seed_demo(runtime.store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield {"app": app, "runtime": runtime, "client": client, "clock": clock,
+                   "chat": Chat(client, runtime.processor.drain)}  # fmt: skip

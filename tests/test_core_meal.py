@@ -45,7 +45,7 @@ async def test_worked_example_meal_80_fee_30_tip_10_settles_exactly(store: Store
     async with store.uow() as uow:
         assert (await orders.claim(uow, order.id, coop.workers[0], board, "w")).won
     async with store.uow() as uow:
-        await orders.pickup(uow, order.id, coop.workers[0], "w")
+        await orders.pickup(uow, order.id, coop.workers[0], board, "w")
         _, tx_id = await orders.deliver(uow, order.id, coop.workers[0], "photo", *CHENNAI, "w")
     async with store.reader() as uow:
         assert (await uow.orders.get(order.id)).status is Status.SETTLED  # type: ignore[union-attr]

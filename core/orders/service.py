@@ -227,7 +227,7 @@ async def claim(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard,
             # leftover claim is rolled forward or released by jobs.reconcile_board.
             log.warning("could not release claim of order %s; reconciliation will", order_id)
         raise
-    uow.later(lambda: board.remove(order_id))
+    # The claimed entry stays on the board until pickup, so later taps learn who won.
     return result
 
 
@@ -240,12 +240,13 @@ async def _worker_order(uow: UnitOfWork, order_id: int, worker: Worker, status: 
     return order
 
 
-async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, actor: str) -> Order:
-    """The worker has the meal in hand."""
+async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard, actor: str) -> Order:
+    """The worker has the meal in hand; the job leaves the board."""
     order = await _worker_order(uow, order_id, worker, Status.CLAIMED)
     version = order.version
     order.pickup(actor)
     await uow.orders.save(order, version)
+    uow.later(lambda: board.remove(order_id))
     return order
 
 

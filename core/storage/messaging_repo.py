@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.storage.schema import conversations, inbox, job_runs, outbox, photos
@@ -40,6 +40,14 @@ class InboxRepo:
         )
         row = (await self.conn.execute(q)).first()
         return (int(row.id), json.loads(row.payload)) if row else None
+
+    async def lock_sender(self, channel: str, address: str) -> bool:
+        """Hold one sender's messages for this transaction, so several app processes keep
+        their order (PostgreSQL advisory lock; SQLite writers are serialised anyway)."""
+        if self.conn.dialect.name != "postgresql":
+            return True
+        q = text("SELECT pg_try_advisory_xact_lock(hashtext(:k))")
+        return bool((await self.conn.execute(q, {"k": f"inbox:{channel}:{address}"})).scalar_one())
 
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""

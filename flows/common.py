@@ -1,0 +1,143 @@
+"""Commands for everyone: help, balance, cancel, deposits by admins, and polite fallbacks."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from core.ledger import service as money_service
+from core.ledger.model import donor_account, restaurant_account, worker_account
+from core.orders import service as orders
+from core.orders.lifecycle import IllegalTransition, Status
+from core.people import Approval
+from flows.context import FlowContext
+from flows.i18n import money, translator
+from flows.messages import Inbound, Outbound
+
+OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
+
+
+def payload_args(msg: Inbound) -> list[str]:
+    """The arguments after the verb of a button payload."""
+    return (msg.choice or "").split(":")[1:]
+
+
+def payload_int(msg: Inbound, index: int = 0) -> int | None:
+    """One integer argument of a button payload, or None when it is malformed."""
+    args = payload_args(msg)
+    try:
+        return int(args[index])
+    except (IndexError, ValueError):
+        return None
+
+
+async def help_(ctx: FlowContext, msg: Inbound) -> None:
+    """Explain what this person can do, by role."""
+    _ = ctx._
+    lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
+    lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
+    if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
+        lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
+    if (w := await ctx.uow.workers.by_person(ctx.person.id)) and w.status is Approval.APPROVED:
+        lines.append(_("Worker: /online, /offline, /jobs – open jobs near you; share your location to change zone."))
+    if ctx.person.is_admin:
+        lines.append(_("Admin: /deposit <user> <rupees> records cash or UPI received."))
+    lines.append(_("/start – register as a restaurant or delivery worker"))
+    await ctx.reply("\n".join(lines))
+
+
+async def balance(ctx: FlowContext, msg: Inbound) -> None:
+    """Show donor balance, worker earnings and restaurant receivables that apply."""
+    _, lang, ledger = ctx._, ctx.person.language, ctx.uow.ledger
+    lines = [_("Your balance: {amount}").format(amount=money(await ledger.balance(donor_account(ctx.person.id)), lang))]
+    if w := await ctx.uow.workers.by_person(ctx.person.id):
+        earned = await ledger.balance(worker_account(w.id))
+        lines.append(_("Your earnings: {amount}").format(amount=money(earned, lang)))
+    if r := await ctx.uow.restaurants.by_person(ctx.person.id):
+        owed = await ledger.balance(restaurant_account(r.id))
+        lines.append(_("Owed to {name}: {amount}").format(name=r.name, amount=money(owed, lang)))
+    await ctx.reply("\n".join(lines))
+
+
+async def cancel(ctx: FlowContext, msg: Inbound) -> None:
+    """Stop the current step, or cancel the newest order that can still be cancelled."""
+    _ = ctx._
+    if ctx.step and not ctx.step.startswith("donor_meal"):
+        ctx.goto(None)
+        await ctx.reply(_("Stopped. Nothing was changed."))
+        return
+    ctx.goto(None)
+    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=OPEN_FOR_CANCEL, limit=1)
+    if not open_orders:
+        await ctx.reply(_("There is nothing to cancel."))
+        return
+    await cancel_one(ctx, open_orders[0].id)
+
+
+async def cancel_one(ctx: FlowContext, order_id: int) -> None:
+    """Cancel one order with refund and say what happened."""
+    _ = ctx._
+    try:
+        order, refund = await orders.cancel(ctx.uow, order_id, ctx.person, ctx.services.board)
+    except IllegalTransition:
+        await ctx.reply(_("Order #{id} can no longer be cancelled: the meal is already on its way.").format(id=order_id))
+        return
+    except orders.OrderError:
+        await ctx.reply(_("That order is not yours to cancel."))
+        return
+    ctx.goto(None)
+    if refund:
+        text = _("Order #{id} cancelled. {amount} is back in your balance.")
+    else:
+        text = _("Order #{id} cancelled.")
+    await ctx.reply(text.format(id=order.id, amount=money(refund, ctx.person.language)))
+
+
+def parse_rupees(text: str) -> int | None:
+    """Read an amount typed in rupees ("500", "₹1,000", "60.50") as paise; None if unreadable."""
+    cleaned = text.replace("₹", "").replace(",", "").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        return None
+    return int(value * 100)
+
+
+async def deposit(ctx: FlowContext, msg: Inbound) -> None:
+    """/deposit <user> <rupees>: an admin records cash or UPI received for a donor."""
+    _ = ctx._
+    if not ctx.person.is_admin:
+        await ctx.reply(_("Only an admin can record deposits."))
+        return
+    parts = msg.text.split()
+    amount = parse_rupees(parts[2]) if len(parts) == 3 else None
+    if amount is None:
+        await ctx.reply(_("Usage: /deposit <user> <rupees>, for example /deposit donor-1 500"))
+        return
+    channel, _sep, address = parts[1].rpartition(":")
+    target = await ctx.uow.people.get_or_create(channel or ctx.person.channel, address)
+    ref = f"admin:{ctx.person.id}:{ctx.uow.now}:{target.id}"
+    await money_service.record_deposit(ctx.uow, target.id, amount, ref, ctx.person.actor, "cash/UPI recorded by admin")
+    balance_now = await ctx.uow.ledger.balance(donor_account(target.id))
+    lang = ctx.person.language
+    await ctx.reply(
+        _("Recorded {amount} for {user}. Their balance is now {balance}.").format(
+            amount=money(amount, lang), user=parts[1], balance=money(balance_now, lang)
+        )
+    )
+    t = translator(target.language)
+    await ctx.tell(target, Outbound(t("{amount} was added to your balance. Thank you!").format(
+        amount=money(amount, target.language))))  # fmt: skip
+
+
+async def unknown(ctx: FlowContext, msg: Inbound) -> None:
+    """Anything unexpected gets a helpful answer, never silence."""
+    _ = ctx._
+    if msg.kind == "choice":
+        text = _("That button is no longer active. Send /help to see what you can do.")
+    elif msg.kind == "location":
+        text = _("Thanks for the location, but I was not expecting one now. To feed someone, send their photo first.")
+    else:
+        text = _("Sorry, I did not understand that. Send /help to see what you can do.")
+    await ctx.reply(text)

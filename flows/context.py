@@ -1,0 +1,82 @@
+"""What a flow step works with: the person, their saved state, and ways to reply or notify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.board.base import JobBoard
+from core.people import Person
+from core.photos import LocalPhotoStore
+from core.screening import Screener
+from core.storage.uow import UnitOfWork
+from flows.i18n import Translator, translator
+from flows.messages import Choice, Outbound
+
+# Channels whose messages are read by polling the outbox rather than pushed by a sender.
+POLLED_CHANNELS = frozenset({"webchat", "test"})
+
+
+@dataclass(frozen=True)
+class Services:
+    """Long-lived collaborators, built once by the composition root."""
+
+    board: JobBoard
+    screener: Screener
+    photos: LocalPhotoStore
+    admins: frozenset[tuple[str, str]] = frozenset()
+
+
+async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:
+    """Store a message for a person in the outbox (sent after commit by their channel).
+
+    Its buttons become the person's current choices, so a typed "1" or "yes" answers them."""
+    await uow.outbox.enqueue(
+        person.channel, person.address, message.to_payload(), delivered=person.channel in POLLED_CHANNELS
+    )
+    if message.choices:
+        state = await uow.conversations.get(person.id)
+        state["choices"] = [[c.label, c.payload] for c in message.choices]
+        await uow.conversations.put(person.id, state)
+
+
+@dataclass
+class FlowContext:
+    """One inbound message being handled inside one unit of work."""
+
+    uow: UnitOfWork
+    services: Services
+    person: Person
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def _(self) -> Translator:
+        """Translate into the sender's language."""
+        return translator(self.person.language)
+
+    @property
+    def step(self) -> str | None:
+        """The question the person was last asked, if any."""
+        return self.state.get("step")
+
+    def goto(self, step: str | None, **data: Any) -> None:
+        """Move to a step, keeping only the data given (and prior data when step is unchanged)."""
+        self.state["step"] = step
+        self.state["data"] = {**self.state.get("data", {}), **data} if data else self.state.get("data", {})
+        if step is None:
+            self.state["data"] = {}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Answers collected in the current step sequence."""
+        return self.state.setdefault("data", {})
+
+    async def reply(self, text: str, choices: tuple[Choice, ...] = (), photo_id: str | None = None,
+                    **meta: Any) -> None:  # fmt: skip
+        """Answer the sender; remember the buttons so typed numbers and labels work too."""
+        self.state["choices"] = [[c.label, c.payload] for c in choices]
+        await deliver_to(self.uow, self.person, Outbound(text, choices, photo_id, meta=meta))
+
+    async def tell(self, person: Person, message: Outbound) -> None:
+        """Send a message to someone else."""
+        await deliver_to(self.uow, person, message)

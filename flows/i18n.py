@@ -1,0 +1,53 @@
+"""Translations (gettext catalogs under locales/) and CLDR formatting through Babel."""
+
+from __future__ import annotations
+
+import gettext
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from babel.numbers import format_currency
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LANGUAGES = ("en", "ta")
+DEFAULT_LANGUAGE = "en"
+_CLDR = {"en": "en_IN", "ta": "ta_IN"}
+
+
+class Translator(Protocol):
+    """A gettext function bound to one language."""
+
+    def __call__(self, message: str) -> str: ...
+
+
+@lru_cache(maxsize=8)
+def catalog(language: str) -> gettext.NullTranslations:
+    """The compiled catalog of a language (English ids fall through untranslated)."""
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    return gettext.translation("ketpaar", localedir=str(LOCALES_DIR), languages=[lang], fallback=True)
+
+
+def translator(language: str) -> Translator:
+    """Return `_` for a language."""
+    return catalog(language).gettext
+
+
+def plural(language: str, singular: str, plural_form: str, n: int) -> str:
+    """Pick the plural form for a count in a language."""
+    return catalog(language).ngettext(singular, plural_form, n)
+
+
+def money(paise: int, language: str) -> str:
+    """Format paise as rupees with Indian grouping: ₹1,00,000 or ₹60.50."""
+    rupees = Decimal(paise) / 100
+    fmt = "¤#,##,##0" if paise % 100 == 0 else "¤#,##,##0.00"
+    return format_currency(rupees, "INR", format=fmt, locale=_CLDR.get(language, "en_IN"), currency_digits=False)
+
+
+def distance(metres: int, language: str) -> str:
+    """A short distance: 350 m or 1.2 km."""
+    if metres < 1000:
+        return f"{metres} m"
+    return f"{metres / 1000:.1f} km"

@@ -1,0 +1,213 @@
+"""Tell the other people involved when something happens: bus handlers, one per event kind."""
+
+from __future__ import annotations
+
+from core import geo
+from core.bus import MessageBus
+from core.events import DomainEvent, LedgerTransactionRecorded, OrderReady, OrderTransitioned, RoleApplied, RoleDecided, TopUpShortfall
+from core.ledger.model import split_fee
+from core.orders.model import Order
+from core.people import Person
+from core.storage.uow import UnitOfWork
+from flows.context import deliver_to
+from flows.i18n import money, translator
+from flows.messages import Choice, Outbound
+from flows.onboarding import application_message, decision_message, restaurant_summary
+
+
+async def _person(uow: UnitOfWork, person_id: int | None) -> Person | None:
+    return await uow.people.get(person_id) if person_id else None
+
+
+async def _restaurant_owner(uow: UnitOfWork, restaurant_id: int | None) -> Person | None:
+    r = await uow.restaurants.get(restaurant_id or 0)
+    return await _person(uow, r.person_id) if r else None
+
+
+async def _worker_person(uow: UnitOfWork, worker_id: int | None) -> Person | None:
+    w = await uow.workers.get(worker_id or 0)
+    return await _person(uow, w.person_id) if w else None
+
+
+def order_for_restaurant(lang: str, order: Order) -> Outbound:
+    """A new order as the restaurant sees it, with Accept / Reject."""
+    _ = translator(lang)
+    text = _("New order #{id}: {meal} ({price}) for a person near {area}. Can you cook it?").format(
+        id=order.id, meal=order.meal_name, price=money(order.meal_price, lang),
+        area=geo.approximate_area(order.seeker_lat, order.seeker_lng),
+    )  # fmt: skip
+    return Outbound(text, (Choice(_("Accept"), f"accept:{order.id}"), Choice(_("Reject"), f"reject:{order.id}")))
+
+
+async def on_order_transitioned(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Route an order's transition to the people who need to hear of it."""
+    assert isinstance(event, OrderTransitioned)
+    order = await uow.orders.get(event.order_id)
+    if order is None:
+        return
+    handler = _BY_TRANSITION.get(event.transition)
+    if handler is not None:
+        await handler(uow, order, event)
+
+
+async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if owner := await _restaurant_owner(uow, order.restaurant_id):
+        await deliver_to(uow, owner, order_for_restaurant(owner.language, order))
+    if event.transition == "reroute" and (donor := await _person(uow, order.donor_id)):
+        _, lang = translator(donor.language), donor.language
+        r = await uow.restaurants.get(order.restaurant_id or 0)
+        refund = int(event.details.get("refund", 0))
+        text = _("The first restaurant could not cook order #{id}, so {restaurant} will make {meal}.").format(
+            id=order.id, restaurant=r.name if r else "", meal=order.meal_name)
+        if refund:
+            text += " " + _("{amount} of the difference is back in your balance.").format(amount=money(refund, lang))
+        await deliver_to(uow, donor, Outbound(text))
+
+
+async def _declined(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if donor := await _person(uow, order.donor_id):
+        _ = translator(donor.language)
+        await deliver_to(uow, donor, Outbound(
+            _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.").format(
+                id=order.id, amount=money(order.total, donor.language))))  # fmt: skip
+
+
+async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    r = await uow.restaurants.get(order.restaurant_id or 0)
+    if r is None:
+        return
+    if donor := await _person(uow, order.donor_id):
+        _ = translator(donor.language)
+        await deliver_to(uow, donor, Outbound(_("{restaurant} accepted order #{id} and is cooking. Now finding a delivery worker.").format(
+            restaurant=r.name, id=order.id)))  # fmt: skip
+    params = await uow.params.current()
+    pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
+    for w in await uow.workers.online_in(geo.neighbourhood(r.zone)):
+        if person := await _person(uow, w.person_id):
+            _, lang = translator(person.language), person.language
+            text = _("New job #{id}: pick up at {restaurant} ({address}), drop near {area}. Pay {pay}.").format(
+                id=order.id, restaurant=r.name, address=r.address,
+                area=geo.approximate_area(order.seeker_lat, order.seeker_lng), pay=money(pay, lang))  # fmt: skip
+            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={"job": order.id}))
+
+
+async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    w = await uow.workers.get(order.worker_id or 0)
+    name = w.name if w else ""
+    for person in (await _person(uow, order.donor_id), await _restaurant_owner(uow, order.restaurant_id)):
+        if person:
+            _ = translator(person.language)
+            await deliver_to(uow, person, Outbound(_("{name} will deliver order #{id}.").format(name=name, id=order.id)))
+
+
+async def _picked_up(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if donor := await _person(uow, order.donor_id):
+        _ = translator(donor.language)
+        await deliver_to(uow, donor, Outbound(_("Order #{id} was picked up and is on its way.").format(id=order.id)))
+
+
+async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if donor := await _person(uow, order.donor_id):
+        _ = translator(donor.language)
+        await deliver_to(uow, donor, Outbound(
+            _("Order #{id} was delivered. Thank you for feeding someone today!").format(id=order.id),
+            photo_id=order.delivery_photo))  # fmt: skip
+    if owner := await _restaurant_owner(uow, order.restaurant_id):
+        _ = translator(owner.language)
+        await deliver_to(uow, owner, Outbound(_("Order #{id} was delivered. {amount} is credited to you.").format(
+            id=order.id, amount=money(order.meal_price, owner.language))))  # fmt: skip
+
+
+async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if event.from_status in ("draft", "screened"):
+        return  # nobody but the donor knew of it
+    for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
+        if person:
+            _ = translator(person.language)
+            await deliver_to(uow, person, Outbound(_("Order #{id} was cancelled by the donor. No need to continue with it.").format(id=order.id)))
+
+
+_BY_TRANSITION = {
+    "send": _sent,
+    "reroute": _sent,
+    "decline": _declined,
+    "post": _posted,
+    "claim": _claimed,
+    "pickup": _picked_up,
+    "settle": _settled,
+    "cancel": _cancelled,
+}
+
+
+async def on_order_ready(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell the claiming worker that the meal is packed."""
+    assert isinstance(event, OrderReady)
+    order = await uow.orders.get(event.order_id)
+    if order and (person := await _worker_person(uow, order.worker_id)):
+        _ = translator(person.language)
+        await deliver_to(uow, person, Outbound(_("Order #{id} is packed and ready for pickup.").format(id=order.id)))
+
+
+async def on_role_applied(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Ask every admin to approve a new restaurant or worker."""
+    assert isinstance(event, RoleApplied)
+    if event.actor == "setup":
+        return
+    applicant = await uow.people.get(event.person_id)
+    for admin in await uow.people.admins():
+        lang = admin.language
+        if event.role == "restaurant":
+            r = await uow.restaurants.get(event.entity_id)
+            if r is None:
+                continue
+            summary = restaurant_summary(lang, r.name, r.address, r.daily_capacity, [(m.name, m.price) for m in r.menu])
+        else:
+            w = await uow.workers.get(event.entity_id)
+            if w is None:
+                continue
+            summary = f"{w.name} · {geo.approximate_area(w.lat, w.lng)}"
+        if applicant:
+            summary += f" · {applicant.channel}:{applicant.address}"
+        await deliver_to(uow, admin, application_message(lang, event.role, event.entity_id, summary))
+
+
+async def on_role_decided(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell the applicant the decision."""
+    assert isinstance(event, RoleDecided)
+    if event.actor == "setup":
+        return
+    if applicant := await uow.people.get(event.person_id):
+        await deliver_to(uow, applicant, decision_message(applicant.language, event.role, event.approved))
+
+
+async def on_ledger_transaction(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell workers about a daily-minimum top-up they received."""
+    assert isinstance(event, LedgerTransactionRecorded)
+    if event.kind != "topup":
+        return
+    for account, amount in event.postings:
+        if str(account).startswith("worker:") and (person := await _worker_person(uow, int(str(account).split(":")[1]))):
+            _ = translator(person.language)
+            await deliver_to(uow, person, Outbound(_("Your earnings for {day} were topped up by {amount} from the guarantee pool.").format(
+                day=event.ref, amount=money(int(amount), person.language))))  # fmt: skip
+
+
+async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Announce a pool shortfall to the affected workers and the admins."""
+    assert isinstance(event, TopUpShortfall)
+    people = [await _worker_person(uow, w) for w in event.worker_ids] + list(await uow.people.admins())
+    for person in people:
+        if person:
+            _, lang = translator(person.language), person.language
+            await deliver_to(uow, person, Outbound(_("The guarantee pool was short on {day}: {paid} of {needed} in top-ups could be paid, shared fairly.").format(
+                day=event.day, paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
+
+
+def register(bus: MessageBus) -> None:
+    """Subscribe every notification handler."""
+    bus.on(OrderTransitioned, on_order_transitioned)
+    bus.on(OrderReady, on_order_ready)
+    bus.on(RoleApplied, on_role_applied)
+    bus.on(RoleDecided, on_role_decided)
+    bus.on(LedgerTransactionRecorded, on_ledger_transaction)
+    bus.on(TopUpShortfall, on_topup_shortfall)

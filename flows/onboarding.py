@@ -1,0 +1,268 @@
+"""Registration: choose a role; restaurants and workers apply and admins approve by button."""
+
+from __future__ import annotations
+
+import re
+
+from core import geo
+from core.people import Approval
+from core.registration import RegistrationError, apply_restaurant, apply_worker, decide as decide_application
+from flows.common import parse_rupees, payload_args, payload_int
+from flows.context import FlowContext
+from flows.i18n import money, translator
+from flows.messages import Choice, Inbound, Outbound
+
+MAX_MENU_ITEMS = 10
+MAX_CAPACITY = 1000
+
+
+async def start(ctx: FlowContext, msg: Inbound) -> None:
+    """Greet and offer the three ways to take part."""
+    _ = ctx._
+    ctx.goto(None)
+    await ctx.reply(
+        _("Welcome to Ketpaar. Together we feed people in need. What would you like to do?"),
+        (
+            Choice(_("Feed someone"), "role:donor"),
+            Choice(_("I run a restaurant"), "role:restaurant"),
+            Choice(_("I deliver meals"), "role:worker"),
+        ),
+    )
+
+
+async def choose_role(ctx: FlowContext, msg: Inbound) -> None:
+    """Start the chosen path."""
+    _ = ctx._
+    role = payload_args(msg)[0] if payload_args(msg) else ""
+    if role == "restaurant":
+        if await ctx.uow.restaurants.by_person(ctx.person.id):
+            await ctx.reply(_("You have already registered a restaurant."))
+            return
+        ctx.goto("rest_name")
+        await ctx.reply(_("What is your restaurant's name?"))
+    elif role == "worker":
+        if await ctx.uow.workers.by_person(ctx.person.id):
+            await ctx.reply(_("You are already registered as a delivery worker."))
+            return
+        ctx.goto("worker_name")
+        await ctx.reply(_("What is your name?"))
+    else:
+        ctx.goto(None)
+        await ctx.reply(_("Send a photo of the person who needs a meal. Please ask them first if they agree."))
+
+
+def _clean_name(text: str) -> str | None:
+    name = " ".join(text.split())
+    return name if 2 <= len(name) <= 80 and not name.startswith("/") else None
+
+
+async def rest_name(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the restaurant's name, then ask where it is."""
+    _ = ctx._
+    name = _clean_name(msg.text) if msg.kind == "text" else None
+    if name is None:
+        await ctx.reply(_("Please type the restaurant's name (2 to 80 letters)."))
+        return
+    ctx.goto("rest_location", name=name)
+    await ctx.reply(_("Share the restaurant's location (attach → Location)."))
+
+
+async def rest_location(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the location, then ask for the street address."""
+    _ = ctx._
+    if not await require_location(ctx, msg):
+        return
+    ctx.goto("rest_address", lat=msg.lat, lng=msg.lng)
+    await ctx.reply(_("What is the street address, so workers can find you?"))
+
+
+async def rest_address(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the address, then ask for the alms menu."""
+    _ = ctx._
+    address = " ".join(msg.text.split()) if msg.kind == "text" else ""
+    if not 3 <= len(address) <= 200:
+        await ctx.reply(_("Please type the street address."))
+        return
+    ctx.goto("rest_menu", address=address)
+    await ctx.reply(_("Send your alms meals, one per line with the price in rupees, for example:\nCurd rice 60\nSambar rice 70"))
+
+
+_MENU_LINE = re.compile(r"^\s*(.+?)\s*[-:–]?\s*₹?\s*(\d+(?:\.\d{1,2})?)\s*$")
+
+
+def parse_menu(text: str) -> list[tuple[str, int]] | None:
+    """Read "name price" lines into (name, paise); None if any line is unreadable."""
+    items = []
+    for line in (ln for ln in text.splitlines() if ln.strip()):
+        match = _MENU_LINE.match(line)
+        price = parse_rupees(match.group(2)) if match else None
+        if match is None or price is None or not 2 <= len(match.group(1)) <= 80:
+            return None
+        items.append((match.group(1), price))
+    return items if 0 < len(items) <= MAX_MENU_ITEMS else None
+
+
+async def rest_menu(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the menu, then ask for the daily capacity."""
+    _ = ctx._
+    menu = parse_menu(msg.text) if msg.kind == "text" else None
+    if menu is None:
+        await ctx.reply(_("I could not read that menu. Send one meal per line, a name and a price, e.g. Curd rice 60 (at most 10 meals)."))
+        return
+    ctx.goto("rest_capacity", menu=menu)
+    await ctx.reply(_("How many alms meals can you cook each day?"))
+
+
+async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the capacity, then ask for the opening hours."""
+    _ = ctx._
+    text = msg.text.strip() if msg.kind == "text" else ""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
+        await ctx.reply(_("Please send a number of meals per day, for example 20."))
+        return
+    ctx.goto("rest_hours", capacity=int(text))
+    await ctx.reply(_("When do you take orders? Send hours like 11-22, or 'all day'."))
+
+
+def parse_hours(text: str) -> tuple[int, int] | None:
+    """Read "11-22", "7:30-21" or "all day" into minutes after midnight."""
+    said = text.strip().casefold()
+    if said in {"all day", "24", "24h", "always"}:
+        return 0, 1440
+    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*[-–to ]+\s*(\d{1,2})(?::(\d{2}))?", said)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+        return None
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    return (start, end) if start != end else None
+
+
+async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
+    """Register the restaurant and ask the admins to approve it."""
+    _ = ctx._
+    hours = parse_hours(msg.text) if msg.kind == "text" else None
+    if hours is None:
+        await ctx.reply(_("Please send hours like 11-22, or 'all day'."))
+        return
+    d = ctx.data
+    try:
+        await apply_restaurant(
+            ctx.uow, ctx.person, name=d["name"], lat=d["lat"], lng=d["lng"], address=d["address"],
+            menu=[(n, p) for n, p in d["menu"]], daily_capacity=d["capacity"], open_minute=hours[0],
+            close_minute=hours[1],
+        )  # fmt: skip
+    except RegistrationError:
+        await ctx.reply(_("You have already registered a restaurant."))
+        ctx.goto(None)
+        return
+    await ctx.uow.people.update(ctx.person.id, name=d["name"])
+    ctx.goto(None)
+    await ctx.reply(_("Thank you! {name} is registered and waiting for an admin's approval.").format(name=d["name"]))
+
+
+async def worker_name(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the worker's name, then their zone."""
+    _ = ctx._
+    name = _clean_name(msg.text) if msg.kind == "text" else None
+    if name is None:
+        await ctx.reply(_("Please type your name (2 to 80 letters)."))
+        return
+    ctx.goto("worker_location", name=name)
+    await ctx.reply(_("Share your location: you will see delivery jobs around it."))
+
+
+async def worker_location(ctx: FlowContext, msg: Inbound) -> None:
+    """Register the worker and ask the admins to approve them."""
+    _ = ctx._
+    if not await require_location(ctx, msg):
+        return
+    assert msg.lat is not None and msg.lng is not None
+    try:
+        await apply_worker(ctx.uow, ctx.person, name=ctx.data["name"], lat=msg.lat, lng=msg.lng)
+    except RegistrationError:
+        await ctx.reply(_("You are already registered as a delivery worker."))
+        ctx.goto(None)
+        return
+    await ctx.uow.people.update(ctx.person.id, name=ctx.data["name"])
+    ctx.goto(None)
+    await ctx.reply(_("Thank you! You are registered and waiting for an admin's approval."))
+
+
+async def require_location(ctx: FlowContext, msg: Inbound) -> bool:
+    """Check that a message is a real location; otherwise ask again politely."""
+    _ = ctx._
+    if msg.kind != "location" or msg.lat is None or msg.lng is None:
+        await ctx.reply(_("Please share a location (attach → Location)."))
+        return False
+    if not geo.valid_coordinates(msg.lat, msg.lng):
+        await ctx.reply(_("That location is not a real place on the map. Please share it again."))
+        return False
+    return True
+
+
+async def decide(ctx: FlowContext, msg: Inbound) -> None:
+    """An admin approves or rejects an application by button."""
+    _ = ctx._
+    approve = (msg.choice or "").startswith("approve:")
+    args = payload_args(msg)
+    role, entity_id = (args[0] if args else ""), payload_int(msg, 1)
+    if role not in ("restaurant", "worker") or entity_id is None:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    try:
+        applicant = await decide_application(ctx.uow, ctx.person, role, entity_id, approve)
+    except RegistrationError as exc:
+        text = {
+            "not_admin": _("Only an admin can approve applications."),
+            "not_found": _("That application no longer exists."),
+        }.get(exc.code, _("That application was already decided."))
+        await ctx.reply(text)
+        return
+    done = _("Approved {name}.") if approve else _("Rejected {name}.")
+    await ctx.reply(done.format(name=applicant.display_name))
+
+
+def application_message(language: str, role: str, entity_id: int, summary: str) -> Outbound:
+    """What admins receive for a new application, with Approve / Reject buttons."""
+    _ = translator(language)
+    title = _("New restaurant to approve:") if role == "restaurant" else _("New delivery worker to approve:")
+    return Outbound(
+        f"{title}\n{summary}",
+        (Choice(_("Approve"), f"approve:{role}:{entity_id}"), Choice(_("Reject"), f"deny:{role}:{entity_id}")),
+    )
+
+
+def restaurant_summary(language: str, name: str, address: str, capacity: int, menu: list[tuple[str, int]]) -> str:
+    """One-paragraph description of a restaurant application."""
+    _ = translator(language)
+    meals = ", ".join(f"{n} {money(p, language)}" for n, p in menu)
+    return _("{name}, {address}. {capacity} meals a day: {meals}").format(
+        name=name, address=address, capacity=capacity, meals=meals
+    )
+
+
+def decision_message(language: str, role: str, approved: bool) -> Outbound:
+    """What the applicant hears after the decision."""
+    _ = translator(language)
+    if not approved:
+        return Outbound(_("Sorry, your application was not approved. Reply /help if you have questions."))
+    if role == "restaurant":
+        return Outbound(_("Your restaurant is approved. Orders will arrive here with Accept and Reject buttons."))
+    return Outbound(
+        _("You are approved as a delivery worker and online. Send /jobs to see open jobs, /offline to pause."),
+        (Choice(_("Show jobs"), "jobs:"),),
+    )
+
+
+STEPS = {
+    "rest_name": rest_name,
+    "rest_location": rest_location,
+    "rest_address": rest_address,
+    "rest_menu": rest_menu,
+    "rest_capacity": rest_capacity,
+    "rest_hours": rest_hours,
+    "worker_name": worker_name,
+    "worker_location": worker_location,
+}

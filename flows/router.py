@@ -1,0 +1,103 @@
+"""Entry point of every conversation: who is writing, what they mean, which step answers."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable
+
+from core.storage.uow import UnitOfWork
+from flows import common, donor, onboarding, restaurant, worker
+from flows.context import FlowContext, Services
+from flows.messages import Inbound
+
+Step = Callable[[FlowContext, Inbound], Awaitable[None]]
+
+COMMANDS: dict[str, Step] = {
+    "/start": onboarding.start,
+    "/help": common.help_,
+    "/balance": common.balance,
+    "/cancel": common.cancel,
+    "/deposit": common.deposit,
+    "/online": worker.go_online,
+    "/offline": worker.go_offline,
+    "/jobs": worker.list_jobs,
+    "/orders": donor.list_orders,
+}
+
+# Button payloads are "verb:arg:arg"; the verb picks the handler.
+BUTTONS: dict[str, Step] = {
+    "role": onboarding.choose_role,
+    "approve": onboarding.decide,
+    "deny": onboarding.decide,
+    "meal": donor.choose_meal,
+    "tip": donor.choose_tip,
+    "pay": donor.pay,
+    "cancel": donor.cancel_order,
+    "accept": restaurant.accept,
+    "reject": restaurant.reject,
+    "ready": restaurant.ready,
+    "claim": worker.claim,
+    "pickup": worker.pickup,
+    "delivered": worker.start_delivery,
+    "jobs": worker.list_jobs,
+}
+
+STEPS: dict[str, Step] = {
+    **onboarding.STEPS,
+    **donor.STEPS,
+    **worker.STEPS,
+}
+
+_YES = {"yes", "y", "ok"}
+_NO = {"no", "n"}
+
+
+def normalise(text: str) -> str:
+    """NFC, trimmed, case-folded: how typed text is compared."""
+    return unicodedata.normalize("NFC", text).strip().casefold()
+
+
+def typed_choice(ctx: FlowContext, text: str) -> str | None:
+    """Map a typed number, label or yes/no onto the buttons the person was last shown."""
+    choices = ctx.state.get("choices") or []
+    said = normalise(text)
+    if said.isdigit() and 1 <= int(said) <= len(choices):
+        return str(choices[int(said) - 1][1])
+    for label, payload in choices:
+        if normalise(label) == said:
+            return str(payload)
+    if len(choices) == 2 and (said in _YES or said in _NO):
+        return str(choices[0 if said in _YES else 1][1])
+    return None
+
+
+async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
+    """Handle one inbound message completely inside the caller's unit of work."""
+    is_admin = (msg.channel, msg.address) in services.admins
+    person = await uow.people.get_or_create(
+        msg.channel, msg.address, language=msg.language_hint or "en", is_admin=is_admin
+    )
+    ctx = FlowContext(uow, services, person, await uow.conversations.get(person.id))
+    await _route(ctx, msg)
+    await uow.conversations.put(person.id, ctx.state)
+
+
+async def _route(ctx: FlowContext, msg: Inbound) -> None:
+    if msg.kind == "text":
+        command = msg.text.strip().split(maxsplit=1)[0].lower() if msg.text.strip() else ""
+        if command in COMMANDS:
+            return await COMMANDS[command](ctx, msg)
+        if (payload := typed_choice(ctx, msg.text)) is not None:
+            msg = Inbound(msg.channel, msg.address, "choice", choice=payload)
+    if msg.kind == "choice" and msg.choice:
+        verb = msg.choice.split(":", 1)[0]
+        if verb in BUTTONS:
+            return await BUTTONS[verb](ctx, msg)
+        return await common.unknown(ctx, msg)
+    if ctx.step in STEPS:
+        return await STEPS[ctx.step](ctx, msg)
+    if msg.kind == "photo":
+        return await donor.photo_received(ctx, msg)
+    if msg.kind == "location":
+        return await worker.location_outside_step(ctx, msg)
+    return await common.unknown(ctx, msg)

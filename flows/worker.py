@@ -1,0 +1,188 @@
+"""The worker's part: go online, see every open job nearby, claim, pick up, deliver."""
+
+from __future__ import annotations
+
+from core import geo
+from core.ledger.model import split_fee, worker_account
+from core.orders import service as orders
+from core.people import Approval, Worker
+from flows.common import payload_int
+from flows.context import FlowContext
+from flows.donor import store_photo
+from flows.i18n import distance, money
+from flows.messages import Choice, Inbound
+from flows.onboarding import require_location
+
+MAX_JOBS_SHOWN = 10
+
+
+async def _own_worker(ctx: FlowContext) -> Worker | None:
+    worker = await ctx.uow.workers.by_person(ctx.person.id)
+    if worker is None or worker.status is not Approval.APPROVED:
+        await ctx.reply(ctx._("Only an approved delivery worker can do that. Send /start to register."))
+        return None
+    return worker
+
+
+async def go_online(ctx: FlowContext, msg: Inbound) -> None:
+    """Start receiving new jobs."""
+    if worker := await _own_worker(ctx):
+        await ctx.uow.workers.update(worker.id, online=True)
+        await ctx.reply(ctx._("You are online. New jobs near you will arrive here."), (Choice(ctx._("Show jobs"), "jobs:"),))
+
+
+async def go_offline(ctx: FlowContext, msg: Inbound) -> None:
+    """Stop receiving new jobs."""
+    if worker := await _own_worker(ctx):
+        await ctx.uow.workers.update(worker.id, online=False)
+        await ctx.reply(ctx._("You are offline. Send /online when you want jobs again."))
+
+
+def job_text(ctx: FlowContext, order_id: int, payload: dict[str, object]) -> str:
+    """What a worker sees of a job before claiming: restaurant, drop area, distance, pay."""
+    lang = ctx.person.language
+    return ctx._("Job #{id}: pick up at {restaurant} ({address}), drop near {area}, {distance}. Pay {pay}.").format(
+        id=order_id, restaurant=payload.get("restaurant"), address=payload.get("restaurant_area"),
+        area=payload.get("drop_area"), distance=distance(int(payload.get("distance_m", 0) or 0), lang),  # type: ignore[call-overload]
+        pay=money(int(payload.get("pay", 0) or 0), lang),  # type: ignore[call-overload]
+    )  # fmt: skip
+
+
+async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
+    """Every open job in the worker's zone and the cells around it, oldest first."""
+    _ = ctx._
+    worker = await _own_worker(ctx)
+    if worker is None:
+        return
+    jobs = await ctx.services.board.open_jobs(geo.neighbourhood(worker.zone))
+    if not jobs:
+        await ctx.reply(_("No open jobs near you right now. New ones will arrive here while you are online."))
+        return
+    for job in jobs[:MAX_JOBS_SHOWN]:
+        await ctx.reply(job_text(ctx, job.order_id, job.payload), (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
+    if len(jobs) > MAX_JOBS_SHOWN:
+        await ctx.reply(_("{count} more jobs are open; claim one of these first.").format(count=len(jobs) - MAX_JOBS_SHOWN))
+
+
+async def claim(ctx: FlowContext, msg: Inbound) -> None:
+    """First tap wins; the winner gets the seeker's photo and exact location."""
+    _ = ctx._
+    worker, order_id = await _own_worker(ctx), payload_int(msg)
+    if worker is None or order_id is None:
+        return
+    result = await orders.claim(ctx.uow, order_id, worker, ctx.services.board, ctx.person.actor)
+    if not result.won:
+        winner = await ctx.uow.workers.get(result.winner) if result.winner else None
+        if winner is not None:
+            await ctx.reply(_("Job #{id} was taken by {name}, who was faster this time.").format(id=order_id, name=winner.name))
+        else:
+            await ctx.reply(_("Job #{id} is no longer available.").format(id=order_id))
+        return
+    order = await ctx.uow.orders.get(order_id)
+    assert order is not None
+    restaurant = await ctx.uow.restaurants.get(order.restaurant_id or 0)
+    assert restaurant is not None
+    await ctx.reply(
+        _("Job #{id} is yours. Pick up {meal} at {restaurant}, {address}. Then take it to the person in the photo at {lat:.5f}, {lng:.5f}.").format(
+            id=order.id, meal=order.meal_name, restaurant=restaurant.name, address=restaurant.address,
+            lat=order.seeker_lat, lng=order.seeker_lng),
+        (Choice(_("Picked up"), f"pickup:{order.id}"),),
+        photo_id=order.seeker_photo,
+        location=[order.seeker_lat, order.seeker_lng],
+    )  # fmt: skip
+
+
+async def pickup(ctx: FlowContext, msg: Inbound) -> None:
+    """The worker has the meal."""
+    _ = ctx._
+    worker, order_id = await _own_worker(ctx), payload_int(msg)
+    if worker is None or order_id is None:
+        return
+    try:
+        order = await orders.pickup(ctx.uow, order_id, worker, ctx.services.board, ctx.person.actor)
+    except orders.OrderError as exc:
+        await ctx.reply(_job_problem(ctx, exc))
+        return
+    await ctx.reply(
+        _("Picked up order #{id}. When the person has the meal, tap Delivered.").format(id=order.id),
+        (Choice(_("Delivered"), f"delivered:{order.id}"),),
+    )
+
+
+def _job_problem(ctx: FlowContext, exc: orders.OrderError) -> str:
+    _ = ctx._
+    if exc.code == "not_yours":
+        return _("Job #{id} is not yours.").format(id=exc.order_id)
+    if exc.code == "already_cancelled":
+        return _("Job #{id} was cancelled by the donor. Sorry for the trouble.").format(id=exc.order_id)
+    return _("Job #{id} has already moved on; nothing to do.").format(id=exc.order_id)
+
+
+async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
+    """Ask for the delivery photo."""
+    _ = ctx._
+    worker, order_id = await _own_worker(ctx), payload_int(msg)
+    if worker is None or order_id is None:
+        return
+    order = await ctx.uow.orders.get(order_id)
+    if order is None or order.worker_id != worker.id or order.status.value != "picked_up":
+        await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
+        return
+    ctx.goto("deliver_photo", order=order_id)
+    await ctx.reply(_("Send a photo of the delivered meal."))
+
+
+async def deliver_photo(ctx: FlowContext, msg: Inbound) -> None:
+    """Take the proof photo, then ask for the location."""
+    _ = ctx._
+    if msg.kind != "photo":
+        await ctx.reply(_("Please send a photo of the delivered meal (or /cancel)."))
+        return
+    photo_id = await store_photo(ctx, msg, "delivery")
+    if photo_id is None:
+        return
+    ctx.goto("deliver_location", photo=photo_id)
+    await ctx.reply(_("Thank you. Now share your location (attach → Location)."))
+
+
+async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
+    """Complete the delivery; settlement pays everyone at once."""
+    _, lang = ctx._, ctx.person.language
+    worker = await _own_worker(ctx)
+    if worker is None or not await require_location(ctx, msg):
+        return
+    assert msg.lat is not None and msg.lng is not None
+    order_id = int(ctx.data["order"])
+    try:
+        order, _tx = await orders.deliver(ctx.uow, order_id, worker, ctx.data["photo"], msg.lat, msg.lng, ctx.person.actor)
+    except orders.OrderError as exc:
+        ctx.goto(None)
+        await ctx.reply(_job_problem(ctx, exc))
+        return
+    ctx.goto(None)
+    params = await ctx.uow.params.current()
+    fee_part = split_fee(order.delivery_fee, *params.fee_shares).worker
+    earned = await ctx.uow.ledger.balance(worker_account(worker.id))
+    await ctx.reply(
+        _("Delivered order #{id}. Thank you! You earned {total} ({fee} delivery + {tip} tip). Your earnings: {earned}.").format(
+            id=order.id, total=money(fee_part + order.tip, lang), fee=money(fee_part, lang),
+            tip=money(order.tip, lang), earned=money(earned, lang)),
+        (Choice(_("Show jobs"), "jobs:"),),
+    )  # fmt: skip
+
+
+async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
+    """A worker sharing a location moves their zone; anyone else is told what to do."""
+    _ = ctx._
+    worker = await ctx.uow.workers.by_person(ctx.person.id)
+    if worker is None:
+        await ctx.reply(_("Thanks for the location, but I was not expecting one now. To feed someone, send their photo first."))
+        return
+    if not await require_location(ctx, msg):
+        return
+    assert msg.lat is not None and msg.lng is not None
+    await ctx.uow.workers.update(worker.id, lat=msg.lat, lng=msg.lng, zone=geo.encode(msg.lat, msg.lng, 5))
+    await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
+
+
+STEPS = {"deliver_photo": deliver_photo, "deliver_location": deliver_location}

@@ -1,0 +1,103 @@
+"""A transcript driver for conversation tests over the web-chat API (in-process ASGI)."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from PIL import Image
+
+LINE = re.compile(r"^\s*(\S+)\s+([<>])\s?(.*)$")
+
+
+def make_photo(color: tuple[int, int, int] = (180, 120, 90), size: tuple[int, int] = (320, 240)) -> bytes:
+    """A small JPEG made on the spot (no real person in it)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+@dataclass
+class Inbox:
+    """What one user has received and not yet matched."""
+
+    cursor: int = 0
+    unread: list[dict[str, Any]] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Chat:
+    """Runs transcripts: `user > text|[photo]|[location a, b]|[tap Label]`, `user < expected text [Button]`."""
+
+    def __init__(self, client: httpx.AsyncClient, drain: Any) -> None:
+        self.client, self.drain = client, drain
+        self.inboxes: dict[str, Inbox] = {}
+
+    async def run(self, transcript: str) -> None:
+        """Play a transcript line by line, asserting every expectation."""
+        for raw in transcript.strip().splitlines():
+            if not raw.strip() or raw.strip().startswith("#"):
+                continue
+            match = LINE.match(raw)
+            assert match, f"unreadable transcript line: {raw!r}"
+            user, arrow, rest = match.groups()
+            if arrow == ">":
+                await self.send(user, rest.strip())
+            else:
+                await self.expect(user, rest.strip())
+
+    async def send(self, user: str, what: str) -> httpx.Response:
+        """Send text, a photo, a location or a button tap as `user`."""
+        if what.startswith("[photo"):
+            response = await self.client.post(f"/webchat/{user}/messages", files={"photo": ("p.jpg", make_photo(), "image/jpeg")})
+        elif what.startswith("[location"):
+            lat, lng = (float(x) for x in what[len("[location"):-1].split(","))
+            response = await self.client.post(f"/webchat/{user}/messages", json={"location": {"lat": lat, "lng": lng}})
+        elif what.startswith("[tap "):
+            response = await self.client.post(f"/webchat/{user}/messages", json={"button": self.button(user, what[5:-1])})
+        else:
+            response = await self.client.post(f"/webchat/{user}/messages", json={"text": what})
+        assert response.status_code == 202, response.text
+        await self.drain()
+        return response
+
+    async def fetch(self, user: str) -> Inbox:
+        """Pull new messages for a user."""
+        box = self.inboxes.setdefault(user, Inbox())
+        response = await self.client.get(f"/webchat/{user}/messages", params={"after": box.cursor})
+        body = response.json()
+        box.unread.extend(body["messages"])
+        box.seen.extend(body["messages"])
+        box.cursor = body["cursor"]
+        return box
+
+    def button(self, user: str, label_prefix: str) -> str:
+        """The payload of the newest button whose label starts with the given text."""
+        box = self.inboxes.get(user, Inbox())
+        for message in reversed(box.seen):
+            for b in message["buttons"]:
+                if b["label"].startswith(label_prefix):
+                    return str(b["payload"])
+        raise AssertionError(f"{user} has no button starting {label_prefix!r}; saw {[m['text'] for m in box.seen[-5:]]}")
+
+    async def expect(self, user: str, expected: str) -> dict[str, Any]:
+        """Consume messages until one contains the expected text (and the [buttons] named)."""
+        buttons = re.findall(r"\[([^\]]+)\]", expected)
+        text = re.sub(r"\s*\[[^\]]+\]", "", expected).strip()
+        box = await self.fetch(user)
+        while box.unread:
+            message = box.unread.pop(0)
+            labels = [b["label"] for b in message["buttons"]]
+            if text in message["text"] and all(any(lab.startswith(b) for lab in labels) for b in buttons if b != "photo"):
+                if "photo" in buttons:
+                    assert message["image_url"], f"expected a photo with {message['text']!r}"
+                return message
+        raise AssertionError(f"{user} did not receive {expected!r}; recent: {[m['text'] for m in box.seen[-6:]]}")
+
+    async def nothing_for(self, user: str) -> None:
+        """Assert the user has no unread message."""
+        box = await self.fetch(user)
+        assert not box.unread, f"{user} got unexpected messages: {[m['text'] for m in box.unread]}"

@@ -1,0 +1,67 @@
+"""The whole meal by chat, from a seeker's photo to settled payouts, on the web-chat channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import assert_ledger_invariants
+
+MEAL = """
+    donor-1  > [photo]
+    donor-1  < share the location
+    donor-1  > [location 13.0827, 80.2707]
+    donor-1  < Meals near this person [Veg biryani] [Curd rice] [Cancel]
+    donor-1  > [tap Veg biryani]
+    donor-1  < tip for the delivery worker [No tip] [Tip ₹10]
+    donor-1  > [tap Tip ₹10]
+    donor-1  < Meal ₹80 + delivery ₹30 + tip ₹10 = ₹120 [Pay ₹120] [Cancel]
+    donor-1  > [tap Pay]
+    donor-1  < Paid ₹120. Order #1 for Veg biryani is with Saravana Kitchen
+    rest-2   < New order #1: Veg biryani (₹80) [Accept] [Reject]
+    rest-2   > [tap Accept]
+    rest-2   < Accepted order #1 [Ready]
+    donor-1  < Saravana Kitchen accepted order #1
+    worker-1 < New job #1: pick up at Saravana Kitchen [Claim]
+    worker-2 < New job #1 [Claim]
+    worker-3 < New job #1 [Claim]
+    worker-1 > [tap Claim]
+    worker-1 < Job #1 is yours [Picked up] [photo]
+    worker-2 > [tap Claim]
+    worker-2 < Job #1 was taken by Murugan, who was faster this time.
+    donor-1  < Murugan will deliver order #1
+    rest-2   < Murugan will deliver order #1
+    rest-2   > [tap Ready]
+    rest-2   < Order #1 is marked ready
+    worker-1 < Order #1 is packed and ready
+    worker-1 > [tap Picked up]
+    donor-1  < Order #1 was picked up
+    worker-1 < Picked up order #1 [Delivered]
+    worker-1 > [tap Delivered]
+    worker-1 < Send a photo of the delivered meal
+    worker-1 > [photo]
+    worker-1 < share your location
+    worker-1 > [location 13.0829, 80.2709]
+    worker-1 < You earned ₹34 (₹24 delivery + ₹10 tip)
+    donor-1  < Order #1 was delivered [photo]
+    rest-2   < Order #1 was delivered. ₹80 is credited to you.
+"""
+
+
+async def test_a_meal_goes_from_photo_to_settled_payouts_by_chat(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run(MEAL)
+    store = app_env["runtime"].store
+    async with store.reader() as uow:
+        balances = await uow.ledger.balances()
+        rest2 = await uow.restaurants.by_person((await uow.people.find("webchat", "rest-2")).id)
+        worker1 = await uow.workers.by_person((await uow.people.find("webchat", "worker-1")).id)
+        donor = await uow.people.find("webchat", "donor-1")
+    assert balances == {
+        "external:deposits": -100_000,
+        f"donor:{donor.id}": 88_000,
+        "escrow:order:1": 0,
+        f"restaurant:{rest2.id}": 8_000,
+        f"worker:{worker1.id}": 3_400,
+        "pool:guarantee": 300,
+        "fund:infra": 300,
+    }
+    await assert_ledger_invariants(store)

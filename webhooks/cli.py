@@ -1,0 +1,107 @@
+"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify, scheduled jobs by hand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from core import jobs
+from core.audit import audit
+from core.storage.migrate import upgrade
+from webhooks.demo import seed_demo
+from webhooks.runtime import build_runtime
+from webhooks.settings import Settings
+
+
+async def _demo_seed(settings: Settings) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        created = await seed_demo(runtime.store)
+    finally:
+        await runtime.close()
+    print("demo users created" if created else "demo users already exist")
+    return 0
+
+
+async def _verify(settings: Settings) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        started = time.perf_counter()
+        report = await audit(runtime.store)
+        elapsed = time.perf_counter() - started
+    finally:
+        await runtime.close()
+    print(f"events: {report.events}")
+    print(f"transactions: {report.transactions}")
+    print(f"head: {report.head}")
+    if report.ok:
+        print(f"OK ({elapsed:.2f} s)")
+        return 0
+    print(f"BROKEN at seq {report.broken_seq}: {report.problem}" if report.broken_seq else f"BROKEN: {report.problem}")
+    return 1
+
+
+async def _run_job(settings: Settings, name: str, day: str | None) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        if name == "topup":
+            print(await jobs.end_of_day_topup(runtime.store, day))
+        elif name == "open-day":
+            print(await jobs.open_capacity_day(runtime.store))
+        elif name == "reconcile-capacity":
+            from core.ledger.service import previous_day
+
+            print(await jobs.reconcile_capacity(runtime.store, day or previous_day(runtime.store.clock.now())))
+        else:
+            print(await jobs.reconcile_board(runtime.store, runtime.board))
+    finally:
+        await runtime.close()
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from webhooks.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run one command."""
+    parser = argparse.ArgumentParser(prog="ketpaar", description="Ketpaar food cooperative service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="apply database migrations")
+    seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
+    seed.add_argument("--if-empty", action="store_true", help="(default behaviour) do nothing if they exist")
+    ledger = sub.add_parser("ledger", help="ledger tools")
+    ledger.add_argument("action", choices=["verify"])
+    job = sub.add_parser("job", help="run a scheduled job now")
+    job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board"])
+    job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    if args.command == "demo-seed":
+        return asyncio.run(_demo_seed(settings))
+    if args.command == "ledger":
+        return asyncio.run(_verify(settings))
+    return asyncio.run(_run_job(settings, args.name, args.day))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Service settings from the environment (prefix KETPAAR_), with embedded defaults."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import fields
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.params import Params
+
+
+class Settings(BaseSettings):
+    """Everything configurable; unset means the embedded default (SQLite, no Redis)."""
+
+    model_config = SettingsConfigDict(env_prefix="KETPAAR_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/ketpaar.db"
+    redis_url: str | None = None  # unset: the job board lives in the database
+    redis_prefix: str = "ketpaar:"
+    admins: str = "webchat:admin"  # comma-separated channel:address
+    data_dir: Path = Path("./var")
+    secret_key: str | None = None  # signs photo links; generated into data_dir when unset
+    scheduler: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Initial values of the governed parameters (used only until a proposal changes them).
+    delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
+    worker_share_bp: int = Params.worker_share_bp
+    pool_share_bp: int = Params.pool_share_bp
+    infra_share_bp: int = Params.infra_share_bp
+    daily_minimum: int = Params.daily_minimum
+    safety_threshold_bp: int = Params.safety_threshold_bp
+    duplicate_window_min: int = Params.duplicate_window_min
+    duplicate_radius_m: int = Params.duplicate_radius_m
+    face_match_threshold_bp: int = Params.face_match_threshold_bp
+    photo_retention_days: int = Params.photo_retention_days
+    campaign_max_minutes: int = Params.campaign_max_minutes
+    min_contribution: int = Params.min_contribution
+    proposal_quorum_bp: int = Params.proposal_quorum_bp
+    proposal_majority_bp: int = Params.proposal_majority_bp
+    voting_period_hours: int = Params.voting_period_hours
+    restaurant_radius_m: int = Params.restaurant_radius_m
+
+    def initial_params(self) -> Params:
+        """The parameters' setup values."""
+        return Params(**{f.name: getattr(self, f.name) for f in fields(Params)})
+
+    def admin_addresses(self) -> frozenset[tuple[str, str]]:
+        """Admins as (channel, address) pairs."""
+        pairs = (a.strip().split(":", 1) for a in self.admins.split(",") if ":" in a)
+        return frozenset((c.strip(), addr.strip()) for c, addr in pairs)
+
+    def resolved_secret(self) -> bytes:
+        """The signing key: configured, or created once under data_dir and kept."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
