@@ -66,7 +66,8 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Stopped. Nothing was changed."))
         return
     ctx.goto(None)
-    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=OPEN_FOR_CANCEL, limit=1)
+    # Include picked-up orders so the donor hears why it is too late, rather than "nothing".
+    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*OPEN_FOR_CANCEL, Status.PICKED_UP), limit=1)
     if not open_orders:
         await ctx.reply(_("There is nothing to cancel."))
         return
@@ -126,8 +127,8 @@ async def deposit(ctx: FlowContext, msg: Inbound) -> None:
             amount=money(amount, lang), user=parts[1], balance=money(balance_now, lang)
         )
     )
-    t = translator(target.language)
-    await ctx.tell(target, Outbound(t("{amount} was added to your balance. Thank you!").format(
+    t_ = translator(target.language)
+    await ctx.tell(target, Outbound(t_("{amount} was added to your balance. Thank you!").format(
         amount=money(amount, target.language))))  # fmt: skip
 
 

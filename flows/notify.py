@@ -7,7 +7,7 @@ from core.bus import MessageBus
 from core.events import DomainEvent, LedgerTransactionRecorded, OrderReady, OrderTransitioned, RoleApplied, RoleDecided, TopUpShortfall
 from core.ledger.model import split_fee
 from core.orders.model import Order
-from core.people import Person
+from core.people import Approval, Person
 from core.storage.uow import UnitOfWork
 from flows.context import deliver_to
 from flows.i18n import money, translator
@@ -151,19 +151,17 @@ async def on_order_ready(event: DomainEvent, uow: UnitOfWork) -> None:
 async def on_role_applied(event: DomainEvent, uow: UnitOfWork) -> None:
     """Ask every admin to approve a new restaurant or worker."""
     assert isinstance(event, RoleApplied)
-    if event.actor == "setup":
-        return
     applicant = await uow.people.get(event.person_id)
     for admin in await uow.people.admins():
         lang = admin.language
         if event.role == "restaurant":
             r = await uow.restaurants.get(event.entity_id)
-            if r is None:
-                continue
+            if r is None or r.status is not Approval.PENDING:
+                continue  # set up already approved (demo, admin setup): nothing to ask
             summary = restaurant_summary(lang, r.name, r.address, r.daily_capacity, [(m.name, m.price) for m in r.menu])
         else:
             w = await uow.workers.get(event.entity_id)
-            if w is None:
+            if w is None or w.status is not Approval.PENDING:
                 continue
             summary = f"{w.name} · {geo.approximate_area(w.lat, w.lng)}"
         if applicant:

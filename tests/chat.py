@@ -57,7 +57,7 @@ class Chat:
             lat, lng = (float(x) for x in what[len("[location"):-1].split(","))
             response = await self.client.post(f"/webchat/{user}/messages", json={"location": {"lat": lat, "lng": lng}})
         elif what.startswith("[tap "):
-            response = await self.client.post(f"/webchat/{user}/messages", json={"button": self.button(user, what[5:-1])})
+            response = await self.client.post(f"/webchat/{user}/messages", json={"button": await self.button(user, what[5:-1])})
         else:
             response = await self.client.post(f"/webchat/{user}/messages", json={"text": what})
         assert response.status_code == 202, response.text
@@ -74,9 +74,9 @@ class Chat:
         box.cursor = body["cursor"]
         return box
 
-    def button(self, user: str, label_prefix: str) -> str:
+    async def button(self, user: str, label_prefix: str) -> str:
         """The payload of the newest button whose label starts with the given text."""
-        box = self.inboxes.get(user, Inbox())
+        box = await self.fetch(user)
         for message in reversed(box.seen):
             for b in message["buttons"]:
                 if b["label"].startswith(label_prefix):

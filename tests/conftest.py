@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
@@ -98,9 +99,9 @@ def redis_prefix() -> str:
     return f"ketpaar-test:{uuid.uuid4().hex[:12]}:"
 
 
-@pytest.fixture
-async def app_env(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[dict[str, object]]:
-    """A running app (in-process ASGI) on a fresh SQLite database with the demo users."""
+@asynccontextmanager
+async def running_app(db_path: Path, data_dir: Path, **app_kwargs: object) -> AsyncIterator[dict[str, object]]:
+    """Start the app in-process on an existing database file; yield its parts."""
     import httpx
 
     from core.clock import FixedClock
@@ -109,12 +110,9 @@ async def app_env(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[dict[s
     from webhooks.demo import seed_demo
     from webhooks.settings import Settings
 
-    db_path = tmp_path / "app.db"
-    shutil.copy(sqlite_template, db_path)
-    clock = FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon in Chennai
-    settings = Settings(database_url=f"sqlite:///{db_path}", data_dir=tmp_path / "var", scheduler=False,
-                        secret_key="test-secret")  # fmt: skip
-    app = create_app(settings, clock=clock)
+    clock = app_kwargs.pop("clock", None) or FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon IST
+    settings = Settings(database_url=f"sqlite:///{db_path}", data_dir=data_dir, scheduler=False, secret_key="test-secret")
+    app = create_app(settings, clock=clock, **app_kwargs)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         await seed_demo(runtime.store)
@@ -122,3 +120,18 @@ async def app_env(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[dict[s
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield {"app": app, "runtime": runtime, "client": client, "clock": clock,
                    "chat": Chat(client, runtime.processor.drain)}  # fmt: skip
+
+
+@pytest.fixture
+def app_db(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A fresh migrated SQLite file for an app test."""
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
+@pytest.fixture
+async def app_env(app_db: Path, tmp_path: Path) -> AsyncIterator[dict[str, object]]:
+    """A running app (in-process ASGI) on a fresh SQLite database with the demo users."""
+    async with running_app(app_db, tmp_path / "var") as env:
+        yield env

@@ -129,11 +129,13 @@ class PhotoTooLarge(Exception):
 async def _read_photo(request: Request) -> tuple[dict[str, Any], bytes]:
     """Read the multipart `photo` field, refusing oversize files before they are kept."""
     form = await request.form(max_files=1, max_fields=5)
-    upload = form.get("photo")
-    if not isinstance(upload, UploadFile):
-        raise webchat.WebchatInputError('send the image in a form field named "photo"')
-    data = await upload.read(MAX_BYTES + 1)
-    await form.close()
+    try:
+        upload = form.get("photo")
+        if not isinstance(upload, UploadFile):
+            raise webchat.WebchatInputError('send the image in a form field named "photo"')
+        data = await upload.read(MAX_BYTES + 1)
+    finally:
+        await form.close()
     if len(data) > MAX_BYTES:
         raise PhotoTooLarge
     if not data:

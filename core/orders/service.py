@@ -10,7 +10,7 @@ from core.board.base import ClaimResult, Job, JobBoard
 from core.clock import LOCAL_TZ
 from core.ledger import service as money
 from core.ledger.model import split_fee
-from core.orders.lifecycle import CAPACITY_HELD, Status
+from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.params import Params
 from core.people import Person, Restaurant, Worker
@@ -271,9 +271,10 @@ async def cancel(uow: UnitOfWork, order_id: int, donor: Person, board: JobBoard)
     if order.donor_id != donor.id and not donor.is_admin:
         raise OrderError("not_yours", order_id)
     version = order.version
+    target(order.id, "cancel", order.status)  # refuse (IllegalTransition) before moving any money
     held_capacity = order.status in CAPACITY_HELD
     refund = await money.refund_escrow(uow, order, "cancel", donor.actor)
-    order.cancel(donor.actor, refund)  # raises IllegalTransition after pickup
+    order.cancel(donor.actor, refund)
     if held_capacity and order.restaurant_id and order.capacity_day:
         await uow.restaurants.release(order.restaurant_id, order.capacity_day, order.id)
     await uow.orders.save(order, version)

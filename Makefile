@@ -1,0 +1,48 @@
+# Two commands do all set-up: `make run` and `make test` (each creates .venv and installs into it).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+POS    := $(wildcard locales/*/LC_MESSAGES/ketpaar.po)
+MOS    := $(POS:.po=.mo)
+
+.PHONY: install run test i18n catalogs clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Compiled catalogs are build products (not committed): built here for run and test.
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -D ketpaar -i $< -o $@
+
+catalogs: $(MOS)
+
+# Extract every user-facing string, merge into the en/ta catalogs, compile.
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k t_ --no-location --sort-output -o locales/ketpaar.pot . >/dev/null
+	$(BIN)/pybabel update -i locales/ketpaar.pot -d locales -D ketpaar --no-fuzzy-matching >/dev/null
+	$(MAKE) catalogs
+
+run: install catalogs
+	$(BIN)/ketpaar migrate
+	$(BIN)/ketpaar demo-seed
+	@echo "Ketpaar web chat: http://$(HOST):$(PORT)/"
+	$(BIN)/ketpaar serve --host $(HOST) --port $(PORT)
+
+test: install catalogs
+	$(BIN)/pytest
+
+bench: install catalogs
+	$(BIN)/python benchmarks/meal_scenarios.py
+	$(BIN)/python benchmarks/verify_chain.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

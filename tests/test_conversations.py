@@ -1,0 +1,266 @@
+"""Conversation paths beyond the happy meal: rejections, cancels, registration, bad input, restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.screening import ScreeningRequest, ScreeningResult
+from tests.chat import make_photo
+from tests.conftest import running_app
+from tests.helpers import assert_ledger_invariants
+
+ORDER_CURD_RICE = """
+    donor-1 > [photo]
+    donor-1 > [location 13.0827, 80.2707]
+    donor-1 < Meals near this person [Curd rice]
+    donor-1 > [tap Curd rice]
+    donor-1 > [tap No tip]
+    donor-1 < Meal ₹60 + delivery ₹30 + tip ₹0 = ₹90
+    donor-1 > [tap Pay]
+    donor-1 < Paid ₹90. Order #1 for Curd rice is with Annapoorna Mess
+    rest-1  < New order #1: Curd rice (₹60) [Accept] [Reject]
+"""
+
+
+async def balance_of(env: dict[str, Any], account_of: str, address: str) -> int:
+    """The ledger balance of a demo user's donor/restaurant account."""
+    async with env["runtime"].store.reader() as uow:
+        person = await uow.people.find("webchat", address)
+        if account_of == "restaurant":
+            r = await uow.restaurants.by_person(person.id)
+            return int(await uow.ledger.balance(f"restaurant:{r.id}"))
+        return int(await uow.ledger.balance(f"donor:{person.id}"))
+
+
+async def test_a_rejected_order_goes_to_the_next_restaurant_with_the_difference_refunded(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(ORDER_CURD_RICE + """
+        rest-1  > [tap Reject]
+        rest-1  < Rejected order #1. It has been passed on.
+        rest-2  < New order #1: Idli and sambar (4) (₹50) [Accept] [Reject]
+        donor-1 < Saravana Kitchen will make Idli and sambar (4). ₹10 of the difference is back in your balance.
+        rest-2  > [tap Accept]
+        worker-1 < New job #1 [Claim]
+    """)
+    assert await balance_of(app_env, "donor", "donor-1") == 100_000 - 9_000 + 1_000
+    await assert_ledger_invariants(app_env["runtime"].store)
+
+
+async def test_when_every_restaurant_rejects_the_donor_is_refunded_in_full(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run(ORDER_CURD_RICE + """
+        rest-1  > [tap Reject]
+        rest-2  < New order #1 [Accept] [Reject]
+        rest-2  > no
+        donor-1 < Sorry, no restaurant nearby could cook order #1. ₹80 is back in your balance.
+    """)
+    assert await balance_of(app_env, "donor", "donor-1") == 100_000
+    await assert_ledger_invariants(app_env["runtime"].store)
+
+
+async def test_cancel_before_pickup_refunds_and_tells_the_restaurant(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run(ORDER_CURD_RICE + """
+        rest-1  > 1
+        rest-1  < Accepted order #1 [Ready]
+        donor-1 > /cancel
+        donor-1 < Order #1 cancelled. ₹90 is back in your balance.
+        rest-1  < Order #1 was cancelled by the donor.
+        worker-1 > /jobs
+        worker-1 < No open jobs near you right now.
+        rest-1  > [tap Ready]
+        rest-1  < Order #1 was cancelled by the donor.
+    """)
+    assert await balance_of(app_env, "donor", "donor-1") == 100_000
+    await assert_ledger_invariants(app_env["runtime"].store)
+
+
+async def test_cancel_after_pickup_is_refused_politely(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run(ORDER_CURD_RICE + """
+        rest-1   > [tap Accept]
+        worker-2 > /jobs
+        worker-2 < Job #1 [Claim]
+        worker-2 > [tap Claim]
+        worker-2 > [tap Picked up]
+        donor-1  > /cancel
+        donor-1  < Order #1 can no longer be cancelled: the meal is already on its way.
+    """)
+    assert await balance_of(app_env, "donor", "donor-1") == 100_000 - 9_000
+
+
+async def test_a_restaurant_registers_by_chat_and_an_admin_approves_it(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run("""
+        cook-9 > /start
+        cook-9 < What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
+        cook-9 > [tap I run a restaurant]
+        cook-9 < restaurant's name
+        cook-9 > Amma Unavagam
+        cook-9 > [location 13.0850, 80.2750]
+        cook-9 < street address
+        cook-9 > 7 Mount Road
+        cook-9 < Send your alms meals
+        cook-9 > Pongal forty
+        cook-9 < I could not read that menu
+        cook-9 > Pongal 40
+        cook-9 < How many alms meals
+        cook-9 > /cancel
+        cook-9 < Stopped. Nothing was changed.
+        cook-9 > [tap I run a restaurant]
+        cook-9 > Amma Unavagam
+        cook-9 > [location 13.0850, 80.2750]
+        cook-9 > 7 Mount Road
+        cook-9 > Pongal 40
+        cook-9 < How many alms meals
+        cook-9 > lots
+        cook-9 < Please send a number of meals per day
+        cook-9 > 15
+        cook-9 > 7-21
+        cook-9 < Amma Unavagam is registered and waiting for an admin's approval.
+        admin  < Amma Unavagam, 7 Mount Road. 15 meals a day: Pongal ₹40 [Approve] [Reject]
+        admin  > [tap Approve]
+        admin  < Approved Amma Unavagam.
+        cook-9 < Your restaurant is approved.
+        admin  > [tap Approve]
+        admin  < already decided
+    """)
+
+
+async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run("""
+        rider-7 > /start
+        rider-7 > [tap I deliver meals]
+        rider-7 > Selvi
+        rider-7 > [location 95, 80.27]
+        rider-7 < not a real place on the map
+        rider-7 > [location 13.0830, 80.2700]
+        rider-7 < waiting for an admin's approval
+        rider-7 > /jobs
+        rider-7 < Only an approved delivery worker can do that.
+        admin   < Selvi [Approve] [Reject]
+        admin   > [tap Approve]
+        rider-7 < You are approved as a delivery worker [Show jobs]
+        rider-7 > [tap Show jobs]
+        rider-7 < No open jobs near you right now.
+    """)
+
+
+async def test_admin_records_a_deposit_and_others_cannot(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run("""
+        admin    > /deposit donor-9 250.50
+        admin    < Recorded ₹250.50 for donor-9. Their balance is now ₹250.50.
+        donor-9  < ₹250.50 was added to your balance.
+        donor-9  > /balance
+        donor-9  < Your balance: ₹250.50
+        donor-1  > /deposit donor-1 100000
+        donor-1  < Only an admin can record deposits.
+        admin    > /deposit donor-9 -5
+        admin    < Usage: /deposit <user> <rupees>
+    """)
+    await assert_ledger_invariants(app_env["runtime"].store)
+
+
+async def test_bad_input_gets_a_polite_reply_never_silence(app_env: dict[str, Any]) -> None:
+    chat, client = app_env["chat"], app_env["client"]
+    response = await client.post("/webchat/donor-1/messages", files={"photo": ("x.jpg", b"not an image at all", "image/jpeg")})
+    assert response.status_code == 202
+    await chat.drain()
+    await chat.expect("donor-1", "That file is not a photo I can use.")
+    truncated = make_photo()[:400]
+    await client.post("/webchat/donor-1/messages", files={"photo": ("t.jpg", truncated, "image/jpeg")})
+    await chat.drain()
+    await chat.expect("donor-1", "I could not read that photo.")
+    await chat.run("""
+        donor-1 > hello there
+        donor-1 < Sorry, I did not understand that. Send /help
+        donor-1 > /frobnicate
+        donor-1 < Sorry, I did not understand that.
+        donor-1 > [location 13.08, 80.27]
+        donor-1 < I was not expecting one now
+        donor-1 > [photo]
+        donor-1 > [location -91, 500]
+        donor-1 < not a real place on the map
+        donor-1 > where?
+        donor-1 < Please share a location
+    """)
+    await client.post("/webchat/worker-1/messages", json={"button": "frobnicate:1"})
+    await chat.drain()
+    await chat.expect("worker-1", "That button is no longer active.")
+    response = await client.post("/webchat/worker-1/messages", json={"button": "claim:9999"})
+    await chat.drain()
+    await chat.expect("worker-1", "Job #9999 is no longer available.")
+
+
+async def test_the_api_refuses_malformed_requests_with_clear_errors(app_env: dict[str, Any]) -> None:
+    client = app_env["client"]
+    bad = [
+        (await client.post("/webchat/donor-1/messages", content=b"{nope", headers={"content-type": "application/json"}), 400),
+        (await client.post("/webchat/donor-1/messages", json={"text": ""}), 422),
+        (await client.post("/webchat/donor-1/messages", json={"text": "a", "button": "b"}), 422),
+        (await client.post("/webchat/donor-1/messages", json={"location": {"lat": "x"}}), 422),
+        (await client.post("/webchat/bad%20user/messages", json={"text": "hi"}), 400),
+        (await client.post("/webchat/donor-1/messages", files={"photo": ("big.jpg", b"0" * (10 * 1024 * 1024 + 1), "image/jpeg")}), 413),
+        (await client.post("/webchat/donor-1/messages", files={"file": ("a.jpg", b"x", "image/jpeg")}), 422),
+    ]
+    for response, status in bad:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]
+
+
+async def test_a_redelivered_message_is_processed_once(app_env: dict[str, Any]) -> None:
+    client, chat = app_env["client"], app_env["chat"]
+    headers = {"Idempotency-Key": "same-message-1"}
+    first = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-5 100"}, headers=headers)
+    second = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-5 100"}, headers=headers)
+    await chat.drain()
+    assert first.json() == {"id": first.json()["id"], "duplicate": False}
+    assert second.json() == {"id": first.json()["id"], "duplicate": True}
+    await chat.run("""
+        donor-5 > /balance
+        donor-5 < Your balance: ₹100
+    """)
+
+
+async def test_a_double_tap_on_pay_charges_once(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(ORDER_CURD_RICE)
+    await chat.send("donor-1", "[tap Pay]")
+    await chat.expect("donor-1", "Order #1 is already paid.")
+    assert await balance_of(app_env, "donor", "donor-1") == 100_000 - 9_000
+
+
+async def test_a_restart_mid_conversation_loses_nothing(app_db: Path, tmp_path: Path) -> None:
+    async with running_app(app_db, tmp_path / "var") as env:
+        await env["chat"].run("""
+            donor-1 > [photo]
+            donor-1 < share the location
+        """)
+        # A message that arrived but was not processed before the crash: stored, not handled.
+        async with env["runtime"].store.uow() as uow:
+            await uow.inbox.store("webchat", "before-crash", "donor-1", {"kind": "location", "lat": 13.0827, "lng": 80.2707})
+    async with running_app(app_db, tmp_path / "var") as env:
+        await env["runtime"].processor.drain()  # recovery after start processes the stored message
+        await env["chat"].run("""
+            donor-1 < Meals near this person [Curd rice]
+        """)
+
+
+class ExplodingScreener:
+    """A screener that fails, standing in for any crash in the middle of a conversation."""
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        raise RuntimeError("screening service exploded")
+
+
+async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message(app_db: Path, tmp_path: Path) -> None:
+    async with running_app(app_db, tmp_path / "var", screener=ExplodingScreener()) as env:
+        await env["chat"].run("""
+            donor-1 > [photo]
+            donor-1 > [location 13.0827, 80.2707]
+            donor-1 < Sorry, something went wrong on our side. Your message is saved
+        """)
+        async with env["runtime"].store.reader() as uow:
+            failed = await uow.conn.exec_driver_sql("SELECT status, error FROM inbox WHERE status = 'failed'")
+            rows = failed.all()
+            orders = await uow.orders.find(limit=10)
+        assert [r[0] for r in rows] == ["failed"] and "exploded" in rows[0][1]
+        assert orders == []  # the half-done order was rolled back with the failure
+        await assert_ledger_invariants(env["runtime"].store)
