@@ -66,6 +66,19 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_fresh_url(pg_url: str) -> Iterator[str]:
+    """A brand-new migrated PostgreSQL database for one test that needs fresh ids."""
+    name = f"ketpaar_f_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 async def pg_db(pg_url: str) -> AsyncIterator[Database]:
     """A Database on the session's PostgreSQL database (tests use fresh ids, not cleanup)."""
     db = Database(pg_url)
@@ -100,8 +113,10 @@ def redis_prefix() -> str:
 
 
 @asynccontextmanager
-async def running_app(db_path: Path, data_dir: Path, **app_kwargs: object) -> AsyncIterator[dict[str, object]]:
-    """Start the app in-process on an existing database file; yield its parts."""
+async def running_app(
+    db_path: Path | str, data_dir: Path, redis_url: str | None = None, redis_prefix: str = "ketpaar:", **app_kwargs: object
+) -> AsyncIterator[dict[str, object]]:
+    """Start the app in-process on a database (SQLite file or URL) and optional Redis; yield its parts."""
     import httpx
 
     from core.clock import FixedClock
@@ -111,7 +126,9 @@ async def running_app(db_path: Path, data_dir: Path, **app_kwargs: object) -> As
     from webhooks.settings import Settings
 
     clock = app_kwargs.pop("clock", None) or FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon IST
-    settings = Settings(database_url=f"sqlite:///{db_path}", data_dir=data_dir, scheduler=False, secret_key="test-secret")
+    url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
+    settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
+                        redis_url=redis_url, redis_prefix=redis_prefix)  # fmt: skip
     app = create_app(settings, clock=clock, **app_kwargs)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime

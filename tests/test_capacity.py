@@ -110,7 +110,7 @@ async def test_reconciliation_finds_no_mismatch_on_a_consistent_day(store: Store
     async with store.uow() as uow:
         assert (await orders.claim(uow, delivered.id, worker, board, "w")).won
     async with store.uow() as uow:
-        await orders.pickup(uow, delivered.id, worker, "w")
+        await orders.pickup(uow, delivered.id, worker, board, "w")
         await orders.deliver(uow, delivered.id, worker, "photo", *CHENNAI, "w")
 
     assert await reconcile_capacity(store, day) == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
 
 MEAL = """
@@ -65,3 +67,14 @@ async def test_a_meal_goes_from_photo_to_settled_payouts_by_chat(app_env: dict[s
         "fund:infra": 300,
     }
     await assert_ledger_invariants(store)
+
+
+async def test_the_same_meal_runs_on_postgresql_and_redis(pg_fresh_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> None:
+    async with running_app(pg_fresh_url, tmp_path / "var", redis_url=redis_url, redis_prefix=redis_prefix) as env:
+        assert type(env["runtime"].board).__name__ == "RedisJobBoard"
+        await env["chat"].run(MEAL)
+        async with env["runtime"].store.reader() as uow:
+            balances = await uow.ledger.balances()
+        assert balances["pool:guarantee"] == 300 and balances["fund:infra"] == 300
+        assert sum(balances.values()) == 0
+        await assert_ledger_invariants(env["runtime"].store)

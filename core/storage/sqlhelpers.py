@@ -15,8 +15,10 @@ async def insert_ignore(
     """Insert a row unless one with the same keys exists; tell whether it was inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    result = await conn.execute(stmt)
-    return bool(result.rowcount)
+    # Without preserve_rowcount an INSERT's rowcount is -1 on psycopg (async), i.e. "inserted"
+    # even when the conflict skipped it.
+    result = await conn.execute(stmt.execution_options(preserve_rowcount=True))
+    return result.rowcount == 1
 
 
 def is_postgres(conn: AsyncConnection) -> bool:
