@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from core import geo
 from core.people import Approval
 from core.registration import RegistrationError, apply_restaurant, apply_worker, decide as decide_application
 from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
-from flows.i18n import money, translator
+from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
 
 MAX_MENU_ITEMS = 10
 MAX_CAPACITY = 1000
 
 
+LANGUAGE_CHOICES = (Choice("தமிழ்", "lang:ta"), Choice("English", "lang:en"))
+
+
+async def ask_language(ctx: FlowContext, msg: Inbound) -> None:
+    """Offer Tamil or English (asked in both, since we may not know which the person reads)."""
+    await ctx.reply("மொழியைத் தேர்ந்தெடுக்கவும் · Choose your language", LANGUAGE_CHOICES)
+
+
+async def set_language(ctx: FlowContext, msg: Inbound) -> None:
+    """Store the chosen language; every later message to this person uses it."""
+    language = (payload_args(msg) or ["en"])[0]
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    await ctx.uow.people.update(ctx.person.id, language=language)
+    ctx.person = replace(ctx.person, language=language)
+    first_time = not ctx.state.get("language_chosen")
+    ctx.state["language_chosen"] = True
+    if first_time:
+        await welcome(ctx)
+    else:
+        await ctx.reply(ctx._("Done. I will write to you in English from now on."))
+
+
 async def start(ctx: FlowContext, msg: Inbound) -> None:
-    """Greet and offer the three ways to take part."""
-    _ = ctx._
+    """Greet and offer the three ways to take part (asking the language the first time)."""
     ctx.goto(None)
+    if not ctx.state.get("language_chosen"):
+        await ask_language(ctx, msg)
+        return
+    await welcome(ctx)
+
+
+async def welcome(ctx: FlowContext) -> None:
+    """The welcome message with the three roles."""
+    _ = ctx._
     await ctx.reply(
         _("Welcome to Ketpaar. Together we feed people in need. What would you like to do?"),
         (

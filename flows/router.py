@@ -22,11 +22,25 @@ COMMANDS: dict[str, Step] = {
     "/offline": worker.go_offline,
     "/jobs": worker.list_jobs,
     "/orders": donor.list_orders,
+    "/language": onboarding.ask_language,
 }
+
+# Typed words people use for the commands, in Tamil, transliterated and plain English.
+ALIASES: dict[str, str] = {
+    "உதவி": "/help", "udhavi": "/help", "help": "/help",
+    "வேலைகள்": "/jobs", "வேலை": "/jobs", "velai": "/jobs", "jobs": "/jobs",
+    "மொழி": "/language", "mozhi": "/language", "language": "/language",
+    "இருப்பு": "/balance", "balance": "/balance",
+    "ரத்து": "/cancel", "நிறுத்து": "/cancel", "cancel": "/cancel", "stop": "/cancel",
+    "தொடங்கு": "/start", "start": "/start", "வணக்கம்": "/start", "vanakkam": "/start",
+    "ஆன்லைன்": "/online", "online": "/online", "ஆஃப்லைன்": "/offline", "offline": "/offline",
+    "ஆர்டர்கள்": "/orders", "orders": "/orders",
+}  # fmt: skip
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Step] = {
     "role": onboarding.choose_role,
+    "lang": onboarding.set_language,
     "approve": onboarding.decide,
     "deny": onboarding.decide,
     "meal": donor.choose_meal,
@@ -48,13 +62,25 @@ STEPS: dict[str, Step] = {
     **worker.STEPS,
 }
 
-_YES = {"yes", "y", "ok"}
-_NO = {"no", "n"}
+_YES = {"yes", "y", "ok", "ஆம்", "ஆமாம்", "சரி", "aam", "aama", "aamam", "sari", "seri"}
+_NO = {"no", "n", "இல்லை", "வேண்டாம்", "illai", "illa", "venam", "vendam"}
+_TAMIL_DIGITS = str.maketrans("௦௧௨௩௪௫௬௭௮௯", "0123456789")
 
 
 def normalise(text: str) -> str:
-    """NFC, trimmed, case-folded: how typed text is compared."""
-    return unicodedata.normalize("NFC", text).strip().casefold()
+    """NFC, trimmed, case-folded, Tamil digits as ASCII: how typed text is compared."""
+    return unicodedata.normalize("NFC", text).strip().casefold().translate(_TAMIL_DIGITS).rstrip(".!")
+
+
+def command_of(text: str) -> str:
+    """The command a typed message means ("/jobs", "வேலைகள்", "jobs" → "/jobs"), or ""."""
+    words = normalise(text).split(maxsplit=1)
+    if not words:
+        return ""
+    first = words[0]
+    if first.startswith("/"):
+        return first.split("@", 1)[0]  # Telegram adds @botname in groups
+    return ALIASES.get(normalise(text), "")
 
 
 def typed_choice(ctx: FlowContext, text: str) -> str | None:
@@ -84,7 +110,7 @@ async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
 
 async def _route(ctx: FlowContext, msg: Inbound) -> None:
     if msg.kind == "text":
-        command = msg.text.strip().split(maxsplit=1)[0].lower() if msg.text.strip() else ""
+        command = command_of(msg.text)
         if command in COMMANDS:
             return await COMMANDS[command](ctx, msg)
         if (payload := typed_choice(ctx, msg.text)) is not None:

@@ -9,7 +9,7 @@ from core.people import Approval, Worker
 from flows.common import payload_int
 from flows.context import FlowContext
 from flows.donor import store_photo
-from flows.i18n import distance, money
+from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
 
@@ -61,7 +61,10 @@ async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
     for job in jobs[:MAX_JOBS_SHOWN]:
         await ctx.reply(job_text(ctx, job.order_id, job.payload), (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
     if len(jobs) > MAX_JOBS_SHOWN:
-        await ctx.reply(_("{count} more jobs are open; claim one of these first.").format(count=len(jobs) - MAX_JOBS_SHOWN))
+        more = len(jobs) - MAX_JOBS_SHOWN
+        text = plural(ctx.person.language, "{count} more job is open; claim one of these first.",
+                      "{count} more jobs are open; claim one of these first.", more)  # fmt: skip
+        await ctx.reply(text.format(count=more))
 
 
 async def claim(ctx: FlowContext, msg: Inbound) -> None:

