@@ -41,7 +41,7 @@ async def test_worked_example_meal_80_fee_30_tip_10_settles_exactly(store: Store
     assert order.status is Status.AT_RESTAURANT
     async with store.uow() as uow:
         await orders.accept(uow, order.id, coop.restaurants[1], board, "r")
-    assert [j.order_id for j in await board.open_jobs([coop.restaurants[1].zone])] == [order.id]
+    assert order.id in [j.order_id for j in await board.open_jobs([coop.restaurants[1].zone])]
     async with store.uow() as uow:
         assert (await orders.claim(uow, order.id, coop.workers[0], board, "w")).won
     async with store.uow() as uow:
