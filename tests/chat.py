@@ -30,7 +30,8 @@ class Inbox:
 
 
 class Chat:
-    """Runs transcripts: `user > text|[photo]|[location a, b]|[tap Label]`, `user < expected text [Button]`."""
+    """Runs transcripts: `user > text|[photo]|[location a, b]|[tap Label]|[press payload-prefix]`,
+    `user < expected text [Button]`."""
 
     def __init__(self, client: httpx.AsyncClient, drain: Any) -> None:
         self.client, self.drain = client, drain
@@ -56,6 +57,8 @@ class Chat:
         elif what.startswith("[location"):
             lat, lng = (float(x) for x in what[len("[location"):-1].split(","))
             response = await self.client.post(f"/webchat/{user}/messages", json={"location": {"lat": lat, "lng": lng}})
+        elif what.startswith("[press "):
+            response = await self.client.post(f"/webchat/{user}/messages", json={"button": await self.payload(user, what[7:-1])})
         elif what.startswith("[tap "):
             response = await self.client.post(f"/webchat/{user}/messages", json={"button": await self.button(user, what[5:-1])})
         else:
@@ -82,6 +85,15 @@ class Chat:
                 if b["label"].startswith(label_prefix):
                     return str(b["payload"])
         raise AssertionError(f"{user} has no button starting {label_prefix!r}; saw {[m['text'] for m in box.seen[-5:]]}")
+
+    async def payload(self, user: str, prefix: str) -> str:
+        """The newest button payload starting with a prefix (language-independent taps)."""
+        box = await self.fetch(user)
+        for message in reversed(box.seen):
+            for b in message["buttons"]:
+                if b["payload"].startswith(prefix):
+                    return str(b["payload"])
+        raise AssertionError(f"{user} has no button with payload {prefix!r}")
 
     async def expect(self, user: str, expected: str) -> dict[str, Any]:
         """Consume messages until one contains the expected text (and the [buttons] named)."""
