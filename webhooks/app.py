@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         while True:
             async with runtime.store.reader() as uow:
                 rows = await uow.outbox.for_recipient(webchat.CHANNEL, user, after)
-            if rows or asyncio.get_running_loop().time() >= deadline:
+            if rows or asyncio.get_running_loop().time() >= deadline or await request.is_disconnected():
                 break
             await asyncio.sleep(POLL_INTERVAL_S)  # long polling: a bounded wait for new messages
         messages = [webchat.render(runtime.secret, user, i, p) for i, p in rows]

@@ -1,0 +1,93 @@
+"""Twilio webhooks (WhatsApp, SMS) and the signed media links Twilio fetches our photos from."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from bot import sms, whatsapp
+from bot.twilio_common import InboundWindow, MediaError, TwilioConfig, fetch_media, media_link_valid
+from core.photos import MAX_BYTES
+
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, media_type="application/xml")
+
+
+def twilio_router(
+    get_runtime: Callable[[Request], Any], config: TwilioConfig, *, window: InboundWindow | None = None
+) -> APIRouter:
+    """Routes for Twilio; `get_runtime(request)` gives the Runtime, `window` (optional) notes
+    WhatsApp inbound times when the channel is not given a database-backed `last_inbound_at`."""
+    router = APIRouter()
+    validator = RequestValidator(config.webhook_signing_key or config.auth_token)
+
+    async def verified_form(request: Request) -> FormData | None:
+        """The posted form if X-Twilio-Signature matches public_url + path + query, else None."""
+        signature = request.headers.get("x-twilio-signature")
+        form = await request.form(max_files=0, max_fields=200)
+        if not signature:
+            return None
+        query = f"?{request.url.query}" if request.url.query else ""
+        url = config.public_url.rstrip("/") + request.url.path + query
+        algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
+        return form if validator.validate(url, form, signature, algorithm) else None
+
+    async def store(request: Request, channel: str, form: FormData, payload: dict[str, Any]) -> Response:
+        """Fetch an attached photo, then hand the message to the inbox (deduplicated by MessageSid)."""
+        sid, address = form.get("MessageSid") or form.get("SmsMessageSid"), form.get("From")
+        if not isinstance(sid, str) or not isinstance(address, str) or not sid or not address:
+            return JSONResponse({"error": "MessageSid and From are required"}, status_code=400)
+        photo = None
+        if payload["kind"] == "photo":
+            try:
+                photo = await fetch_media(config, str(whatsapp.image_url(form)), MAX_BYTES)
+            except MediaError as exc:  # kept as text, so the person gets an answer rather than silence
+                log.warning("photo of %s %s not fetched: %s", channel, sid, exc)
+                payload = {**payload, "kind": "text", "media_error": str(exc)}
+        if channel == whatsapp.CHANNEL and window is not None:
+            window.note(address)
+        await get_runtime(request).processor.receive(channel, sid, address, payload, photo)
+        return _twiml()
+
+    @router.post("/webhooks/twilio/whatsapp")
+    async def whatsapp_inbound(request: Request) -> Response:
+        form = await verified_form(request)
+        if form is None:
+            return JSONResponse({"error": "invalid Twilio signature"}, status_code=403)
+        return await store(request, whatsapp.CHANNEL, form, whatsapp.whatsapp_payload(form))
+
+    @router.post("/webhooks/twilio/sms")
+    async def sms_inbound(request: Request) -> Response:
+        form = await verified_form(request)
+        if form is None:
+            return JSONResponse({"error": "invalid Twilio signature"}, status_code=403)
+        if whatsapp.image_url(form):  # MMS, where carriers support it
+            payload: dict[str, Any] = {"kind": "photo", "text": str(form.get("Body") or "")}
+        else:
+            payload = sms.sms_payload(str(form.get("Body") or ""))
+        return await store(request, sms.CHANNEL, form, payload)
+
+    @router.get("/media/{photo_id}")
+    async def media(photo_id: str, request: Request, exp: int = 0, sig: str = "") -> Response:
+        runtime = get_runtime(request)
+        if not media_link_valid(runtime.secret, photo_id, exp, sig):
+            return JSONResponse({"error": "this media link is not valid or has expired"}, status_code=403)
+        async with runtime.store.reader() as uow:
+            record = await uow.photos.get(photo_id)
+        data = await runtime.services.photos.get(photo_id) if record else None
+        if data is None:
+            return JSONResponse({"error": "this photo is no longer available"}, status_code=404)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+    return router
