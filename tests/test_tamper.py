@@ -40,6 +40,14 @@ async def fresh_meal(store: Store) -> int:
     return tx_id
 
 
+async def a_deposit(store: Store) -> int:
+    """One recorded deposit (a ledger transaction and its chained event); return its tx id."""
+    tag = uuid.uuid4().hex[:8]
+    async with store.uow() as uow:
+        donor = await uow.people.get_or_create("test", f"{tag}-donor")
+        return await money.record_deposit(uow, donor.id, 10_000, f"dep-{tag}", "admin", "cash")
+
+
 async def posting_ids(db: Database, tx_id: int) -> list[int]:
     async with db.read() as conn:
         return list((await conn.scalars(text("SELECT id FROM postings WHERE tx_id = :t ORDER BY id"), {"t": tx_id})))
@@ -146,7 +154,7 @@ async def test_a_deleted_posting_fails_the_audit(sqlite_db: Database) -> None:
 )  # fmt: skip
 async def test_postgres_refuses_to_change_the_log_or_the_postings(pg_db: Database, sql: str, refusal: str) -> None:
     store = Store(pg_db, FixedClock(NOON))
-    tx_id = await fresh_meal(store)
+    tx_id = await a_deposit(store)
     async with store.reader() as uow:
         seq, _ = await uow.chain.head()
 
