@@ -159,7 +159,7 @@ async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
 def parse_hours(text: str) -> tuple[int, int] | None:
     """Read "11-22", "7:30-21" or "all day" into minutes after midnight."""
     said = text.strip().casefold()
-    if said in {"all day", "24", "24h", "always"}:
+    if said in {"all day", "24", "24h", "always", "நாள் முழுவதும்", "முழு நாள்", "எப்போதும்"}:
         return 0, 1440
     match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*[-–to ]+\s*(\d{1,2})(?::(\d{2}))?", said)
     if not match:

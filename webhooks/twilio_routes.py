@@ -20,12 +20,19 @@ log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
 def _twiml() -> Response:
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 
 def twilio_router(
-    get_runtime: Callable[[Request], Any], config: TwilioConfig, *, window: InboundWindow | None = None
+    get_runtime: Callable[[Request], Any],
+    config: TwilioConfig,
+    *,
+    window: InboundWindow | None = None,
 ) -> APIRouter:
     """Routes for Twilio; `get_runtime(request)` gives the Runtime, `window` (optional) notes
     WhatsApp inbound times when the channel is not given a database-backed `last_inbound_at`."""
@@ -40,19 +47,22 @@ def twilio_router(
             return None
         query = f"?{request.url.query}" if request.url.query else ""
         url = config.public_url.rstrip("/") + request.url.path + query
-        algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
+        settings = request.headers.get("x-twilio-webhooks-signature-settings")
+        algorithm = get_signature_algorithm(settings)
         return form if validator.validate(url, form, signature, algorithm) else None
 
-    async def store(request: Request, channel: str, form: FormData, payload: dict[str, Any]) -> Response:
-        """Fetch an attached photo, then hand the message to the inbox (deduplicated by MessageSid)."""
+    async def store(
+        request: Request, channel: str, form: FormData, payload: dict[str, Any]
+    ) -> Response:
+        """Fetch an attached photo, then hand the message to the inbox (deduplicated by sid)."""
         sid, address = form.get("MessageSid") or form.get("SmsMessageSid"), form.get("From")
         if not isinstance(sid, str) or not isinstance(address, str) or not sid or not address:
-            return JSONResponse({"error": "MessageSid and From are required"}, status_code=400)
+            return _error(400, "MessageSid and From are required")
         photo = None
         if payload["kind"] == "photo":
             try:
                 photo = await fetch_media(config, str(whatsapp.image_url(form)), MAX_BYTES)
-            except MediaError as exc:  # kept as text, so the person gets an answer rather than silence
+            except MediaError as exc:  # kept as text: the person gets an answer, not silence
                 log.warning("photo of %s %s not fetched: %s", channel, sid, exc)
                 payload = {**payload, "kind": "text", "media_error": str(exc)}
         if channel == whatsapp.CHANNEL and window is not None:
@@ -64,14 +74,14 @@ def twilio_router(
     async def whatsapp_inbound(request: Request) -> Response:
         form = await verified_form(request)
         if form is None:
-            return JSONResponse({"error": "invalid Twilio signature"}, status_code=403)
+            return _error(403, "invalid Twilio signature")
         return await store(request, whatsapp.CHANNEL, form, whatsapp.whatsapp_payload(form))
 
     @router.post("/webhooks/twilio/sms")
     async def sms_inbound(request: Request) -> Response:
         form = await verified_form(request)
         if form is None:
-            return JSONResponse({"error": "invalid Twilio signature"}, status_code=403)
+            return _error(403, "invalid Twilio signature")
         if whatsapp.image_url(form):  # MMS, where carriers support it
             payload: dict[str, Any] = {"kind": "photo", "text": str(form.get("Body") or "")}
         else:
@@ -82,12 +92,13 @@ def twilio_router(
     async def media(photo_id: str, request: Request, exp: int = 0, sig: str = "") -> Response:
         runtime = get_runtime(request)
         if not media_link_valid(runtime.secret, photo_id, exp, sig):
-            return JSONResponse({"error": "this media link is not valid or has expired"}, status_code=403)
+            return _error(403, "this media link is not valid or has expired")
         async with runtime.store.reader() as uow:
             record = await uow.photos.get(photo_id)
         data = await runtime.services.photos.get(photo_id) if record else None
         if data is None:
-            return JSONResponse({"error": "this photo is no longer available"}, status_code=404)
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+            return _error(404, "this photo is no longer available")
+        headers = {"Cache-Control": "private, no-store"}
+        return Response(data, media_type="image/jpeg", headers=headers)
 
     return router
