@@ -131,8 +131,9 @@ def test_every_english_message_fits_two_sms_segments() -> None:
     assert _report("en", ENGLISH_MAX_SEGMENTS) == []
 
 
-@pytest.mark.xfail(strict=False, reason="the Tamil translation is in progress; this reports the long ones")
 def test_every_tamil_message_fits_three_sms_segments() -> None:
+    # Tamil is UCS-2 (67 units a part): 16 longer messages need a third part; short SMS-only
+    # variants to bring them to two are noted on the Tamil issue.
     rendered = _rendered("ta")
     assert rendered, "no Tamil translations yet"
     assert _report("ta", TAMIL_MAX_SEGMENTS) == []
