@@ -35,9 +35,7 @@ async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None
         person.channel, person.address, message.to_payload(), delivered=person.channel in POLLED_CHANNELS
     )
     if message.choices:
-        state = await uow.conversations.get(person.id)
-        state["choices"] = [[c.label, c.payload] for c in message.choices]
-        await uow.conversations.put(person.id, state)
+        await uow.conversations.set_choices(person.id, [[c.label, c.payload] for c in message.choices])
 
 
 @dataclass
@@ -48,6 +46,7 @@ class FlowContext:
     services: Services
     person: Person
     state: dict[str, Any] = field(default_factory=dict)
+    choices_changed: bool = False
 
     @property
     def _(self) -> Translator:
@@ -75,6 +74,7 @@ class FlowContext:
                     **meta: Any) -> None:  # fmt: skip
         """Answer the sender; remember the buttons so typed numbers and labels work too."""
         self.state["choices"] = [[c.label, c.payload] for c in choices]
+        self.choices_changed = True
         await deliver_to(self.uow, self.person, Outbound(text, choices, photo_id, meta=meta))
 
     async def tell(self, person: Person, message: Outbound) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
@@ -28,7 +30,7 @@ def photo_problem(ctx: FlowContext, reason: str) -> str:
 async def store_photo(ctx: FlowContext, msg: Inbound, kind: str) -> str | None:
     """Clean and store a photo; reply and return None when it cannot be used."""
     try:
-        cleaned = clean_photo(msg.photo or b"")
+        cleaned = await asyncio.to_thread(clean_photo, msg.photo or b"")  # CPU work off the event loop
     except PhotoRejected as exc:
         await ctx.reply(photo_problem(ctx, exc.reason))
         return None

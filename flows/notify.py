@@ -100,6 +100,12 @@ async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> N
             await deliver_to(uow, person, Outbound(_("{name} will deliver order #{id}.").format(name=name, id=order.id)))
 
 
+def job_taken_text(language: str, order_id: int, name: str) -> str:
+    """What an earlier job offer turns into once someone has claimed it."""
+    _ = translator(language)
+    return _("Job #{id} was taken by {name}. Send /jobs to see the open ones.").format(id=order_id, name=name)
+
+
 async def _picked_up(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
         _ = translator(donor.language)

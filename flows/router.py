@@ -106,6 +106,8 @@ async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
     ctx = FlowContext(uow, services, person, await uow.conversations.get(person.id))
     await _route(ctx, msg)
     await uow.conversations.put(person.id, ctx.state)
+    if ctx.choices_changed:
+        await uow.conversations.set_choices(person.id, ctx.state.get("choices", []))
 
 
 async def _route(ctx: FlowContext, msg: Inbound) -> None:

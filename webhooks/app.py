@@ -18,12 +18,15 @@ from core.audit import audit
 from core.clock import Clock
 from core.photos import MAX_BYTES
 from core.screening import Screener
+from bot.twilio_common import TwilioConfig
+from webhooks.telegram_routes import telegram_router
+from webhooks.twilio_routes import twilio_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 
 STATIC = Path(__file__).with_name("static")
 MAX_WAIT_S = 25.0
-POLL_INTERVAL_S = 0.2
+POLL_INTERVAL_S = 0.5
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -32,10 +35,11 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, screener: Screener | None = None) -> FastAPI:
     """Build the app; the runtime is created in the lifespan, never at import."""
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await build_runtime(settings or Settings(), clock=clock, screener=screener)
+        runtime = await build_runtime(settings, clock=clock, screener=screener)
         app.state.runtime = runtime
         await start_background(runtime)
         try:
@@ -48,6 +52,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     def rt(request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime
         return runtime
+
+    # Provider webhooks: a channel whose settings are absent is simply off.
+    if settings.telegram_bot_token:
+        app.include_router(telegram_router(rt))
+    twilio = TwilioConfig.from_settings(settings)
+    if twilio.enabled:
+        app.include_router(twilio_router(rt, twilio))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -91,7 +102,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 rows = await uow.outbox.for_recipient(webchat.CHANNEL, user, after)
             if rows or asyncio.get_running_loop().time() >= deadline or await request.is_disconnected():
                 break
-            await asyncio.sleep(POLL_INTERVAL_S)  # long polling: a bounded wait for new messages
+            # Long polling: woken at once by this process's commits, re-read every interval
+            # for messages committed by other app processes.
+            await runtime.store.outbox_changed(POLL_INTERVAL_S)
         messages = [webchat.render(runtime.secret, user, i, p) for i, p in rows]
         return JSONResponse({"messages": messages, "cursor": rows[-1][0] if rows else after})
 

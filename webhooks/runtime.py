@@ -1,31 +1,46 @@
-"""The composition root: builds engines, board, bus, flows, inbox processor and scheduler."""
+"""The composition root: builds engines, board, bus, flows, channels, inbox, outbox, scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.error import TelegramError
 
+from bot.channel import ChannelSender
+from bot.outbox_sender import OutboxSender
 from bot.processor import InboxProcessor
+from bot.sms import SmsChannel
+from bot.telegram import TelegramChannel, edit_job_messages
+from bot.twilio_common import TwilioConfig
+from bot.whatsapp import WhatsAppChannel
 from core.board.base import JobBoard
 from core.board.redis_board import RedisJobBoard
 from core.board.sql import SqlJobBoard
 from core.bus import MessageBus
 from core.clock import Clock, SystemClock
+from core.events import DomainEvent, OrderTransitioned
 from core.photos import LocalPhotoStore
 from core.screening import PassThroughScreener, Screener
 from core.storage.db import Database
 from core.storage.migrate import upgrade
-from core.storage.uow import Store
+from core.storage.uow import Store, UnitOfWork
 from flows import notify, router
 from flows.context import Services
+from flows.messages import Inbound
+from flows.notify import job_taken_text
 from webhooks.scheduler import build_scheduler
 from webhooks.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Channels where a duplicate costs the person money or trust more than a rare loss does:
+# after a crash mid-send they are held as `unknown` for an operator instead of resent.
+AT_MOST_ONCE = ("sms", "whatsapp")
 
 
 @dataclass
@@ -39,15 +54,70 @@ class Runtime:
     services: Services
     processor: InboxProcessor
     secret: bytes
+    senders: dict[str, ChannelSender] = field(default_factory=dict)
+    telegram: TelegramChannel | None = None
+    twilio: TwilioConfig | None = None
+    outbox: OutboxSender | None = None
     scheduler: AsyncIOScheduler | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Stop the scheduler, finish queued work, close connections."""
+        """Stop background work, finish queued messages, close connections."""
+        self.stop.set()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.processor.drain()
+        await asyncio.gather(*self.tasks)
+        if self.telegram is not None:
+            await self.telegram.close()
         await self.board.close()
         await self.db.dispose()
+
+
+def register_job_offer_edits(bus: MessageBus, store: Store, telegram: TelegramChannel) -> None:
+    """After a claim commits, edit the other workers' Telegram offers to say it was taken."""
+
+    async def on_transition(event: DomainEvent, uow: UnitOfWork) -> None:
+        if not isinstance(event, OrderTransitioned) or event.transition != "claim":
+            return
+        worker = await uow.workers.get(int(event.details["worker_id"]))
+        winner = await uow.people.get(worker.person_id) if worker else None
+        order_id, name = event.order_id, worker.name if worker else ""
+
+        async def edit() -> None:
+            async with store.reader() as reader:
+                rows = await reader.outbox.sent_with_meta("telegram", "job", order_id)
+                people = [await reader.people.find("telegram", r.address) for r in rows]
+            languages = {p.address: p.language for p in people if p is not None}
+            exclude = {winner.address} if winner is not None and winner.channel == "telegram" else set()
+            await edit_job_messages(store, telegram, order_id,
+                                    lambda chat: job_taken_text(languages.get(chat, "en"), order_id, name),
+                                    exclude=exclude)  # fmt: skip
+
+        uow.later(edit)
+
+    bus.on(OrderTransitioned, on_transition)
+
+
+def twilio_senders(config: TwilioConfig, store: Store, secret: bytes) -> dict[str, ChannelSender]:
+    """The SMS and WhatsApp senders, when Twilio is configured."""
+    if not config.enabled:
+        return {}
+    senders: dict[str, ChannelSender] = {}
+    sms = SmsChannel(config) if config.sms_from else None
+    if sms is not None:
+        senders["sms"] = sms
+    if config.whatsapp_from:
+
+        async def last_inbound_at(address: str) -> datetime | None:
+            async with store.reader() as uow:
+                return await uow.inbox.last_received_at("whatsapp", address)
+
+        senders["whatsapp"] = WhatsAppChannel(
+            config, secret=secret, last_inbound_at=last_inbound_at, sms=sms, now=store.clock.now
+        )
+    return senders
 
 
 async def build_runtime(
@@ -66,15 +136,40 @@ async def build_runtime(
     board: JobBoard = RedisJobBoard(settings.redis_url, settings.redis_prefix) if settings.redis_url else SqlJobBoard(db)
     photos = LocalPhotoStore(settings.data_dir / "photos")
     services = Services(board, screener or PassThroughScreener(), photos, settings.admin_addresses())
-    processor = InboxProcessor(
-        store, partial(router.handle, services=services), LocalPhotoStore(settings.data_dir / "inbox-photos")
-    )
-    return Runtime(settings, db, store, board, services, processor, settings.resolved_secret())
+    secret = settings.resolved_secret()
+    senders: dict[str, ChannelSender] = {}
+    telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
+    if telegram is not None:
+        senders["telegram"] = telegram
+        register_job_offer_edits(bus, store, telegram)
+    twilio = TwilioConfig.from_settings(settings)
+    senders.update(twilio_senders(twilio, store, secret))
+    outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE) if senders else None
+    handle = partial(router.handle, services=services)
+
+    async def handle_and_wake(uow: UnitOfWork, msg: Inbound) -> None:
+        await handle(uow, msg)
+        if outbox is not None:
+
+            async def wake() -> None:
+                outbox.wake()
+
+            uow.later(wake)  # send the replies right after commit, not on the next poll
+
+    processor = InboxProcessor(store, handle_and_wake, LocalPhotoStore(settings.data_dir / "inbox-photos"))
+    return Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
 
 
 async def start_background(runtime: Runtime) -> None:
-    """Resume unprocessed messages and start the scheduled jobs."""
+    """Resume unprocessed messages; start the outbox sender and the scheduled jobs."""
     await runtime.processor.recover()
+    if runtime.telegram is not None:
+        try:
+            await runtime.telegram.start()  # getMe; sending works without it
+        except TelegramError as exc:
+            log.warning("telegram getMe failed at startup: %s", exc)
+    if runtime.outbox is not None and runtime.settings.outbox_sender:
+        runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board)
         runtime.scheduler.start()

@@ -24,7 +24,22 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     secret_key: str | None = None  # signs photo links; generated into data_dir when unset
     scheduler: bool = True
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8000"  # what providers call: signatures are checked against it
+    outbox_sender: bool = True  # deliver queued Telegram/WhatsApp/SMS messages from this process
+
+    # Telegram: no token = Telegram off.
+    telegram_bot_token: str | None = None
+    telegram_secret_token: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"  # a self-hosted Bot API server, or a test fake
+
+    # Twilio WhatsApp + SMS: no account sid / auth token = both off.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base: str | None = None  # REST base override (a relay, or a test fake)
+    twilio_whatsapp_from: str | None = None  # "whatsapp:+14155238886" or a Messaging Service "MG…"
+    twilio_sms_from: str | None = None  # "+1…" or "MG…"
+    twilio_whatsapp_template_sid: str | None = None  # approved "{{1}}" template, outside the 24 h window
+    twilio_fallback_to_sms: bool = True  # outside the window and no template: send by SMS
 
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")

@@ -63,7 +63,7 @@ def telegram_router(get_runtime: Callable[[Request], TelegramRuntime]) -> APIRou
         try:
             data = json.loads(body)
             parsed = parse_update(data, channel.bot)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A malformed update would be redelivered forever if refused; log it and move on.
             log.warning("telegram: unreadable update ignored: %s", exc)
             return JSONResponse({"ok": True, "ignored": True})
@@ -133,8 +133,17 @@ async def poll_forever(runtime: TelegramRuntime, channel: TelegramChannel, stop:
     await channel.bot.delete_webhook()
     offset, received = 0, 0
     while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            channel.bot.get_updates(offset=offset or None, timeout=timeout_s, allowed_updates=ALLOWED_UPDATES)
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():  # stopped mid-poll: nothing fetched is lost, it was not confirmed
+            fetch.cancel()
+            break
         try:
-            updates = await channel.bot.get_updates(offset=offset or None, timeout=timeout_s, allowed_updates=ALLOWED_UPDATES)
+            updates = fetch.result()
         except TelegramError as exc:
             log.warning("telegram: getUpdates failed: %s", exc)
             await _pause(stop, error_pause_s)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.storage.schema import conversations, inbox, job_runs, outbox, photos
-from core.storage.sqlhelpers import insert_ignore
+from core.storage.schema import chain_head, conversations, inbox, job_runs, outbox, photos
+from core.storage.sqlhelpers import insert_ignore, upsert
 
 
 class InboxRepo:
@@ -49,6 +52,12 @@ class InboxRepo:
         q = text("SELECT pg_try_advisory_xact_lock(hashtext(:k))")
         return bool((await self.conn.execute(q, {"k": f"inbox:{channel}:{address}"})).scalar_one())
 
+    async def last_received_at(self, channel: str, address: str) -> datetime | None:
+        """When this sender's newest message arrived (WhatsApp's 24-hour window)."""
+        q = select(func.max(inbox.c.received_at)).where(inbox.c.channel == channel, inbox.c.address == address)
+        raw = (await self.conn.execute(q)).scalar_one_or_none()
+        return datetime.fromisoformat(raw) if raw else None
+
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
         q = select(inbox.c.channel, inbox.c.address).where(inbox.c.status == "pending").distinct()
@@ -61,11 +70,52 @@ class InboxRepo:
         )
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One outbox message as the sender and operators see it."""
+
+    id: int
+    channel: str
+    address: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None = None
+    created_at: str = ""
+    provider_message_id: str | None = None
+
+
+_UNSENT = ("pending", "sending")  # a person's later messages wait behind these (order is kept)
+_GIVEN_UP = ("failed", "unknown")
+
+
+def _iso(at: datetime | str) -> str:
+    return at if isinstance(at, str) else at.isoformat()
+
+
 class OutboxRepo:
-    """Outbound messages, stored in the same transaction as the change that caused them."""
+    """Outbound messages, stored in the same transaction as the change that caused them.
+
+    Delivery status: pending → sending (claimed until `lease_until`) → sent | pending (retry
+    later) | failed (gave up: a permanent error or too many attempts) | unknown (see below).
+    Channels read by polling (web chat) are stored already `sent`, so they are never claimed.
+
+    Crash between the provider accepting a message and `mark_sent`: the providers have no
+    idempotency key, so nobody can tell afterwards whether the message went out. The row stays
+    `sending` until its lease expires; `recover_expired` then decides per channel:
+
+    * at-least-once (the default, e.g. Telegram): the row goes back to `pending` and is sent
+      again. A rare duplicate chat message is harmless — every button is idempotent in the flows
+      (a second "Claim" tap is answered "already taken") — while a lost one (a job offer, "your
+      meal was delivered") is not. `last_error` records that it may be a duplicate.
+    * at-most-once (channels listed in `hold`, e.g. SMS where each copy costs money): the row
+      becomes `unknown`, is listed by `failed()` next to the failed ones, and an operator resends
+      it with `retry_failed` only after checking with the person.
+    """
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self.enqueued: list[int] = []  # numbered in commit order by number_at_commit()
 
     async def enqueue(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> int:
         """Store a message for sending; `delivered` for channels read by polling (web chat)."""
@@ -76,23 +126,165 @@ class OutboxRepo:
                 sent_at=self.now if delivered else None, next_attempt_at=self.now,
             )
         )  # fmt: skip
-        return int(result.inserted_primary_key[0])
+        message_id = int(result.inserted_primary_key[0])
+        self.enqueued.append(message_id)
+        return message_id
+
+    async def number_at_commit(self) -> None:
+        """Give this transaction's messages their commit-ordered `seq` (called last, under the
+        chain-head row lock, so no transaction committing later can get a lower number)."""
+        if not self.enqueued:
+            return
+        q = select(chain_head.c.outbox_seq).where(chain_head.c.id == 1)
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        base = int((await self.conn.execute(q)).scalar_one())
+        first, last = min(self.enqueued), max(self.enqueued)
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id.in_(self.enqueued)).values(seq=base + 1 + outbox.c.id - first)
+        )
+        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(outbox_seq=base + 1 + last - first))
+        self.enqueued = []
 
     async def for_recipient(self, channel: str, address: str, after: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
-        """Messages to one recipient with id above a cursor, oldest first."""
+        """Committed messages to one recipient after a cursor (a `seq`), in commit order."""
         q = (
-            select(outbox.c.id, outbox.c.payload)
-            .where(outbox.c.channel == channel, outbox.c.address == address, outbox.c.id > after)
-            .order_by(outbox.c.id)
+            select(outbox.c.seq, outbox.c.payload)
+            .where(outbox.c.channel == channel, outbox.c.address == address, outbox.c.seq > after)
+            .order_by(outbox.c.seq)
             .limit(limit)
         )
         return [(int(i), json.loads(p)) for i, p in await self.conn.execute(q)]
 
-    async def last_id(self, channel: str, address: str) -> int:
-        """The newest message id for a recipient (0 if none)."""
-        q = select(outbox.c.id).where(outbox.c.channel == channel, outbox.c.address == address)
-        row = (await self.conn.execute(q.order_by(outbox.c.id.desc()).limit(1))).first()
-        return int(row.id) if row else 0
+    async def claim_due(self, channels: Collection[str], now: datetime | str | None = None,
+                        limit: int = 100, lease_seconds: float = 120) -> list[OutboxRow]:  # fmt: skip
+        """Take due rows for sending (each person's oldest unsent one only, so order is kept).
+
+        On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so several processes
+        share the work without waiting on each other; SQLite writers are serialised anyway."""
+        if not channels:
+            return []
+        at = _iso(now or self.now)
+        older = outbox.alias("older")
+        is_head = ~exists().where(
+            older.c.channel == outbox.c.channel, older.c.address == outbox.c.address,
+            older.c.id < outbox.c.id, older.c.status.in_(_UNSENT),
+        )  # fmt: skip
+        q = (
+            select(outbox.c.id, outbox.c.channel, outbox.c.address, outbox.c.payload, outbox.c.attempts,
+                   outbox.c.created_at)  # fmt: skip
+            .where(outbox.c.status == "pending", outbox.c.channel.in_(list(channels)),
+                   or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= at), is_head)  # fmt: skip
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True, of=outbox)
+        rows = list(await self.conn.execute(q))
+        if not rows:
+            return []
+        lease = (datetime.fromisoformat(at) + timedelta(seconds=lease_seconds)).isoformat()
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+            .values(status="sending", lease_until=lease, attempts=outbox.c.attempts + 1)
+        )  # fmt: skip
+        return [OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), "sending", int(r.attempts) + 1,
+                          created_at=r.created_at) for r in rows]  # fmt: skip
+
+    async def mark_sent(self, outbox_id: int, provider_message_id: str | None = None) -> None:
+        """The provider accepted the message."""
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id == outbox_id)
+            .values(status="sent", sent_at=self.now, provider_message_id=provider_message_id, lease_until=None)
+        )  # fmt: skip
+
+    async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime | str, *,
+                         count_attempt: bool = True) -> None:  # fmt: skip
+        """Not delivered this time: try again later (`count_attempt=False` for flood control,
+        which is the bot's fault, not the message's)."""
+        values: dict[str, Any] = {"status": "pending", "last_error": error[:2000],
+                                  "next_attempt_at": _iso(next_attempt_at), "lease_until": None}  # fmt: skip
+        if not count_attempt:
+            values["attempts"] = outbox.c.attempts - 1
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == "sending").values(**values)
+        )
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        """Give up on a message, visibly: it is listed by `failed()` and can be retried."""
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id == outbox_id, outbox.c.status.in_(_UNSENT))
+            .values(status="failed", last_error=error[:2000], lease_until=None)
+        )  # fmt: skip
+
+    async def recover_expired(self, now: datetime | str | None = None, hold: Collection[str] = (),
+                              channels: Collection[str] | None = None) -> tuple[int, int]:  # fmt: skip
+        """Take back rows whose sender died mid-send; return (requeued, held as unknown).
+
+        Rows another process is recovering right now are skipped (no lock waits, no deadlocks)."""
+        at = _iso(now or self.now)
+        q = select(outbox.c.id, outbox.c.channel).where(outbox.c.status == "sending", outbox.c.lease_until < at)
+        if channels is not None:
+            q = q.where(outbox.c.channel.in_(list(channels)))
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        stuck = list(await self.conn.execute(q))
+        held = [r.id for r in stuck if r.channel in hold]
+        requeued = [r.id for r in stuck if r.channel not in hold]
+        if held:
+            await self.conn.execute(update(outbox).where(outbox.c.id.in_(held)).values(
+                status="unknown", lease_until=None,
+                last_error="the sender stopped mid-send: it may or may not have been delivered; "
+                           "check with the person, then retry it if needed"))  # fmt: skip
+        if requeued:
+            await self.conn.execute(update(outbox).where(outbox.c.id.in_(requeued)).values(
+                status="pending", lease_until=None, next_attempt_at=at,
+                last_error="the sender stopped mid-send: sending again (may be a duplicate)"))  # fmt: skip
+        return len(requeued), len(held)
+
+    async def failed(self, limit: int = 100) -> list[OutboxRow]:
+        """Messages given up on (failed) or of unknown fate, newest first, for operators."""
+        q = select(outbox).where(outbox.c.status.in_(_GIVEN_UP)).order_by(outbox.c.id.desc()).limit(limit)
+        return [
+            OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), r.status, int(r.attempts),
+                      r.last_error, r.created_at, r.provider_message_id)  # fmt: skip
+            for r in await self.conn.execute(q)
+        ]
+
+    async def retry_failed(self, ids: Iterable[int] | None = None) -> int:
+        """Send failed/unknown messages again (the given ids, or all); return how many."""
+        q = update(outbox).where(outbox.c.status.in_(_GIVEN_UP))
+        if ids is not None:
+            q = q.where(outbox.c.id.in_(list(ids)))
+        result = await self.conn.execute(q.values(status="pending", attempts=0, next_attempt_at=self.now, lease_until=None))
+        return int(result.rowcount or 0)
+
+    async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
+        """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them.
+
+        The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
+        decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
+        needle = json.dumps({key: value}, ensure_ascii=False)[1:-1]  # '"job": 42'
+        q = select(outbox).where(
+            outbox.c.channel == channel, outbox.c.status == "sent", outbox.c.provider_message_id.is_not(None),
+            outbox.c.payload.like(f"%{needle}%"),
+        )  # fmt: skip
+        rows = []
+        for r in await self.conn.execute(q):
+            payload = json.loads(r.payload)
+            if payload.get("meta", {}).get(key) == value:
+                rows.append(OutboxRow(int(r.id), r.channel, r.address, payload, r.status, int(r.attempts),
+                                      r.last_error, r.created_at, r.provider_message_id))  # fmt: skip
+        return rows
+
+    async def by_provider_suffix(self, channel: str, suffix: str) -> OutboxRow | None:
+        """The sent message whose provider id ends with `suffix` (e.g. a Telegram poll's id)."""
+        q = select(outbox).where(outbox.c.channel == channel, outbox.c.provider_message_id.like(f"%{suffix}"))
+        r = (await self.conn.execute(q.order_by(outbox.c.id.desc()).limit(1))).first()
+        if r is None:
+            return None
+        return OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), r.status, int(r.attempts),
+                         r.last_error, r.created_at, r.provider_message_id)  # fmt: skip
 
 
 class ConversationRepo:
@@ -102,19 +294,29 @@ class ConversationRepo:
         self.conn, self.now = conn, now
 
     async def get(self, person_id: int) -> dict[str, Any]:
-        """The stored state, or an empty one."""
-        q = select(conversations.c.state).where(conversations.c.person_id == person_id)
-        raw = (await self.conn.execute(q)).scalar_one_or_none()
-        return json.loads(raw) if raw else {}
+        """The stored state with the last buttons under "choices", or an empty one."""
+        q = select(conversations.c.state, conversations.c.choices).where(conversations.c.person_id == person_id)
+        row = (await self.conn.execute(q)).first()
+        if row is None:
+            return {}
+        return {**json.loads(row.state), "choices": json.loads(row.choices)}
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
-        """Replace the stored state."""
-        raw = json.dumps(state, sort_keys=True)
-        changed = await self.conn.execute(
-            update(conversations).where(conversations.c.person_id == person_id).values(state=raw, updated_at=self.now)
-        )
-        if not changed.rowcount:
-            await self.conn.execute(conversations.insert().values(person_id=person_id, state=raw, updated_at=self.now))
+        """Replace the stored step and answers (buttons are written by set_choices)."""
+        raw = json.dumps({k: v for k, v in state.items() if k != "choices"}, sort_keys=True)
+        await upsert(
+            self.conn, conversations, {"person_id": person_id, "state": raw, "updated_at": self.now},
+            ["person_id"], ["state", "updated_at"],
+        )  # fmt: skip
+
+    async def set_choices(self, person_id: int, choices: list[list[str]]) -> None:
+        """Replace only the buttons a person was last shown."""
+        raw = json.dumps(choices, ensure_ascii=False)
+        await upsert(
+            self.conn, conversations,
+            {"person_id": person_id, "state": "{}", "choices": raw, "updated_at": self.now},
+            ["person_id"], ["choices", "updated_at"],
+        )  # fmt: skip
 
 
 class PhotoRepo:

@@ -151,6 +151,8 @@ chain_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # Last outbox sequence number, handed out under this row's lock at commit time.
+    Column("outbox_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 ledger_transactions = Table(
@@ -189,8 +191,11 @@ conversations = Table(
     "conversations",
     metadata,
     Column("person_id", Integer, primary_key=True, autoincrement=False),
-    Column("state", Text, nullable=False),  # JSON
+    Column("state", Text, nullable=False),  # JSON: step and answers so far
     Column("updated_at", String(32), nullable=False),
+    # JSON [[label, payload], ...]: the buttons last shown, kept apart from the step so a
+    # notification to someone mid-conversation never overwrites where they are.
+    Column("choices", Text, nullable=False, server_default="[]"),
 )
 
 inbox = Table(
@@ -222,7 +227,13 @@ outbox = Table(
     Column("created_at", String(32), nullable=False),
     Column("sent_at", String(32)),
     Column("last_error", Text),
+    Column("provider_message_id", String(64)),  # e.g. Telegram's message id, to edit it later
+    Column("lease_until", String(32)),  # while `sending`: when recovery may take the row back
+    # Commit-ordered number, set at commit under the chain-head lock: ids are handed out at
+    # insert time and may commit out of order on PostgreSQL, so polling clients use seq.
+    Column("seq", BigInteger),
 )
+Index("ix_outbox_recipient_seq", outbox.c.channel, outbox.c.address, outbox.c.seq)
 Index("ix_outbox_recipient", outbox.c.channel, outbox.c.address, outbox.c.id)
 Index("ix_outbox_status", outbox.c.status, outbox.c.next_attempt_at)
 

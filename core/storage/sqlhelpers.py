@@ -21,6 +21,16 @@ async def insert_ignore(
     return result.rowcount == 1
 
 
+async def upsert(
+    conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str], update: list[str]
+) -> None:
+    """Insert a row, or update the given columns of the existing one (one atomic statement)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+    await conn.execute(stmt)
+
+
 def is_postgres(conn: AsyncConnection) -> bool:
     """Tell whether the connection is to PostgreSQL."""
     return conn.dialect.name == "postgresql"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -65,6 +67,7 @@ class Store:
 
     def __init__(self, db: Database, clock: Clock, bus: MessageBus | None = None) -> None:
         self.db, self.clock, self.bus = db, clock, bus or MessageBus()
+        self._outbox_changed = asyncio.Event()  # set (and replaced) after commits with messages
 
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
@@ -74,6 +77,11 @@ class Store:
             yield uow
             await self.bus.dispatch(uow)
             await uow.chain.append(uow.events, uow.now)
+            wrote_messages = bool(uow.outbox.enqueued)
+            await uow.outbox.number_at_commit()
+        if wrote_messages:
+            self._outbox_changed, changed = asyncio.Event(), self._outbox_changed
+            changed.set()
         for callback in uow.after_commit:
             try:
                 await callback()
@@ -89,6 +97,12 @@ class Store:
             yield uow
             if uow.events:
                 raise RuntimeError("a read-only unit of work recorded events")
+
+    async def outbox_changed(self, timeout: float) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass
+        (other processes' commits are seen by the caller's next read)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox_changed.wait(), timeout)
 
     async def params(self) -> Params:
         """The current governed parameters."""

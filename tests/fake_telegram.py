@@ -1,0 +1,286 @@
+"""A small fake of the Telegram Bot API on 127.0.0.1 that records every call.
+
+It answers with complete objects (python-telegram-bot 22.8 insists on Bot API 9.6/10 fields such
+as a poll's `allows_revoting` and `members_only`), can be told to fail a method (e.g. 429 with
+`retry_after`), and can enforce Telegram's flood limits for benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+TOKEN = "123456:TEST-token"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Ketpaar", "username": "ketpaar_test_bot",
+            "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
+RAW_FIELDS = {"text", "caption", "question", "callback_query_id", "file_id", "url", "secret_token", "chat_id"}
+SENDS = {"sendMessage", "sendPhoto", "sendPoll", "sendLocation"}
+LIMITED = SENDS | {"editMessageText"}  # what flood control counts
+
+
+@dataclass
+class Call:
+    """One request the fake received, and what it answered."""
+
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float
+    file: bytes | None = None
+    result: Any = None  # what the fake answered (e.g. the Message with its message_id)
+
+
+@dataclass
+class FloodRule:
+    """A GCRA limit like Telegram's: `rate` per second with a `burst`, plus some slack."""
+
+    rate: float
+    burst: int = 1
+    slack_s: float = 0.05  # network jitter between our sender and this fake
+    tat: dict[str, float] = field(default_factory=dict)
+
+    def allow(self, key: str, now: float) -> bool:
+        interval, tolerance = 1 / self.rate, (self.burst - 1) / self.rate
+        tat = max(self.tat.get(key, now), now)
+        if tat - tolerance - self.slack_s > now:
+            return False
+        self.tat[key] = tat + interval
+        return True
+
+
+class FakeTelegram:
+    """The fake server; use as a context manager (`with FakeTelegram() as tg:`)."""
+
+    def __init__(self, token: str = TOKEN, *, enforce_limits: bool = False, latency_s: float = 0.0) -> None:
+        self.token, self.latency_s = token, latency_s
+        self.calls: list[Call] = []
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.updates: list[dict[str, Any]] = []
+        self.blocked: set[str] = set()  # chats that blocked the bot (403)
+        self.edits: dict[tuple[str, int], str] = {}
+        self._failures: dict[str, deque[tuple[int, str, int | None]]] = defaultdict(deque)
+        self._ids = itertools.count(1)
+        self._polls = itertools.count(5000)
+        self._lock = threading.Lock()
+        self._limits = (FloodRule(30, 1), FloodRule(1, 3)) if enforce_limits else None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ---- control from tests -------------------------------------------------------------
+    def fail(self, method: str, status: int = 429, description: str = "Too Many Requests: retry after 1",
+             retry_after: int | None = 1, times: int = 1) -> None:  # fmt: skip
+        """Make the next `times` calls of `method` fail this way."""
+        with self._lock:
+            self._failures[method].extend([(status, description, retry_after)] * times)
+
+    def add_file(self, file_id: str, data: bytes) -> None:
+        """A file the bot can fetch with getFile and download."""
+        self.files[file_id] = (f"photos/{file_id}.jpg", data)
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates."""
+        with self._lock:
+            self.updates.append(update)
+
+    def of(self, method: str, status: int = 200) -> list[Call]:
+        """Calls of one method that got this status."""
+        with self._lock:
+            return [c for c in self.calls if c.method == method and c.status == status]
+
+    def delivered(self) -> list[Call]:
+        """Every message actually accepted (sendMessage/Photo/Poll/Location with 200)."""
+        with self._lock:
+            return [c for c in self.calls if c.method in SENDS and c.status == 200]
+
+    def count_status(self, status: int) -> int:
+        """How many calls were answered with this HTTP status."""
+        with self._lock:
+            return sum(1 for c in self.calls if c.status == status)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> FakeTelegram:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", loop="asyncio", http="h11")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the fake Telegram server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    # ---- the API ------------------------------------------------------------------------
+    def app(self) -> FastAPI:
+        """The ASGI app serving /bot<token>/<method> and /file/bot<token>/<path>."""
+        app = FastAPI()
+
+        @app.api_route("/bot{token}/{method}", methods=["GET", "POST"])
+        async def api(token: str, method: str, request: Request) -> Response:
+            params, upload = await _read_params(request)
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            if token != self.token:
+                return self._answer(method, params, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            with self._lock:
+                status, body = self._handle(method, params, upload)
+            if method == "getUpdates" and not body["result"] and float(params.get("timeout") or 0) > 0:
+                body = await self._long_poll(params)
+            return self._answer(method, params, status, body, upload)
+
+        @app.get("/file/bot{token}/{path:path}")
+        async def download(token: str, path: str) -> Response:
+            found = [data for p, data in self.files.values() if p == path]
+            if token != self.token or not found:
+                return Response(status_code=404)
+            return Response(found[0], media_type="application/octet-stream")
+
+        return app
+
+    def _answer(self, method: str, params: dict[str, Any], status: int, body: dict[str, Any],
+                upload: bytes | None = None) -> JSONResponse:  # fmt: skip
+        with self._lock:
+            self.calls.append(Call(method, params, status, time.monotonic(), upload, body.get("result")))
+        return JSONResponse(body, status_code=status)
+
+    def _handle(self, method: str, params: dict[str, Any], upload: bytes | None) -> tuple[int, dict[str, Any]]:
+        if self._failures[method]:
+            status, description, retry_after = self._failures[method].popleft()
+            return status, _error(status, description, retry_after)
+        chat = str(params.get("chat_id", ""))
+        if method in SENDS and chat in self.blocked:
+            return 403, _error(403, "Forbidden: bot was blocked by the user")
+        if method in LIMITED and self._limits and not self._within_limits(chat):
+            return 429, _error(429, "Too Many Requests: retry after 1", 1)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return 404, _error(404, "Not Found: method not found")
+        return 200, {"ok": True, "result": handler(params, upload)}
+
+    def _within_limits(self, chat: str) -> bool:
+        assert self._limits is not None
+        overall, per_chat = self._limits
+        now = time.monotonic()
+        return per_chat.allow(chat, now) and overall.allow("", now)
+
+    async def _long_poll(self, params: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + float(params["timeout"])
+        while time.monotonic() < deadline and not (self._server and self._server.should_exit):
+            await asyncio.sleep(0.02)
+            with self._lock:
+                result = self._m_getUpdates(params, None)
+            if result:
+                return {"ok": True, "result": result}
+        return {"ok": True, "result": []}
+
+    def _message(self, chat: str, **content: Any) -> dict[str, Any]:
+        return {"message_id": next(self._ids), "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": _int(chat), "type": "private"}, **content}  # fmt: skip
+
+    def _m_getMe(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        return BOT_USER
+
+    def _m_sendMessage(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        extra = {"reply_markup": params["reply_markup"]} if params.get("reply_markup") else {}
+        return self._message(str(params["chat_id"]), text=params["text"], **extra)
+
+    def _m_sendPhoto(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        photo = [{"file_id": f"sent-{next(self._ids)}", "file_unique_id": "u", "width": 320, "height": 240,
+                  "file_size": len(upload or b"")}]  # fmt: skip
+        extra = {"reply_markup": params["reply_markup"]} if params.get("reply_markup") else {}
+        return self._message(str(params["chat_id"]), photo=photo, caption=params.get("caption", ""), **extra)
+
+    def _m_sendPoll(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        options = [{"text": o if isinstance(o, str) else o["text"], "voter_count": 0, "persistent_id": str(i)}
+                   for i, o in enumerate(params["options"])]  # fmt: skip
+        poll = {"id": str(next(self._polls)), "question": params["question"], "options": options,
+                "total_voter_count": 0, "is_closed": False, "is_anonymous": bool(params.get("is_anonymous", True)),
+                "type": params.get("type", "regular"), "allows_multiple_answers": False,
+                "allows_revoting": True, "members_only": False}  # fmt: skip
+        return self._message(str(params["chat_id"]), poll=poll)
+
+    def _m_sendLocation(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        location = {"latitude": float(params["latitude"]), "longitude": float(params["longitude"])}
+        return self._message(str(params["chat_id"]), location=location)
+
+    def _m_editMessageText(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        chat, message_id = str(params["chat_id"]), int(params["message_id"])
+        self.edits[(chat, message_id)] = params["text"]
+        return {"message_id": message_id, "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": {"id": _int(chat), "type": "private"}, "text": params["text"]}  # fmt: skip
+
+    def _m_answerCallbackQuery(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        return True
+
+    def _m_setWebhook(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        return True
+
+    def _m_deleteWebhook(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        return True
+
+    def _m_getFile(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        path, data = self.files[params["file_id"]]
+        return {"file_id": params["file_id"], "file_unique_id": "u", "file_size": len(data), "file_path": path}
+
+    def _m_getUpdates(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        offset = int(params.get("offset") or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are dropped
+        return list(self.updates[: int(params.get("limit") or 100)])
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return body
+
+
+def _int(chat: str) -> int | str:
+    return int(chat) if chat.lstrip("-").isdigit() else chat
+
+
+async def _read_params(request: Request) -> tuple[dict[str, Any], bytes | None]:
+    """Form fields (PTB JSON-encodes non-string values) or a JSON body; plus an uploaded file."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return dict(await request.json()), None
+    params: dict[str, Any] = {}
+    upload: bytes | None = None
+    form = await request.form()
+    try:
+        for key, value in form.multi_items():
+            if not isinstance(value, str):
+                upload = await value.read()
+                continue
+            if key in RAW_FIELDS:
+                params[key] = value
+                continue
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                params[key] = value
+    finally:
+        await form.close()
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            params[key] = "<upload>"
+    return params, upload
