@@ -48,3 +48,35 @@ def test_scheduled_jobs_run_by_hand_are_idempotent(env: Path, capsys: pytest.Cap
     assert main(["job", "reconcile-board"]) == 0
     assert main(["job", "open-day"]) == 0
     assert "2" in capsys.readouterr().out.splitlines()[-1]  # two restaurants opened for today
+
+
+def test_outbox_failed_lists_given_up_messages_and_retry_queues_them(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-seed"]) == 0
+    with sqlite3.connect(env) as conn:
+        conn.execute(
+            "INSERT INTO outbox (channel, address, payload, status, attempts, created_at, last_error) "
+            "VALUES ('telegram', '42', '{\"text\": \"New order #7\"}', 'failed', 15, '2026-11-23', 'Forbidden: bot was blocked')"
+        )
+    assert main(["outbox", "failed"]) == 0
+    out = capsys.readouterr().out
+    assert "telegram:42" in out and "bot was blocked" in out and "1 message(s)" in out
+    assert main(["outbox", "retry"]) == 0
+    assert "1 message(s) queued again" in capsys.readouterr().out
+    with sqlite3.connect(env) as conn:
+        assert conn.execute("SELECT status FROM outbox WHERE address = '42'").fetchone()[0] == "pending"
+
+
+def test_telegram_set_webhook_registers_the_public_url_with_the_secret(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fake_telegram import TOKEN, FakeTelegram
+
+    with FakeTelegram() as fake:
+        monkeypatch.setenv("KETPAAR_TELEGRAM_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("KETPAAR_TELEGRAM_SECRET_TOKEN", "s3cret")
+        monkeypatch.setenv("KETPAAR_TELEGRAM_API_BASE", fake.url)
+        monkeypatch.setenv("KETPAAR_OUTBOX_SENDER", "false")
+        assert main(["telegram-set-webhook", "--url", "https://coop.example"]) == 0
+        calls = fake.of("setWebhook")
+    assert "https://coop.example/webhooks/telegram" in capsys.readouterr().out
+    assert calls and calls[0].params["secret_token"] == "s3cret"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -13,7 +14,9 @@ from core import jobs
 from core.audit import audit
 from core.storage.migrate import upgrade
 from webhooks.demo import seed_demo
-from webhooks.runtime import build_runtime
+from bot.outbox_sender import OutboxSender
+from webhooks.runtime import build_runtime, start_background
+from webhooks.telegram_routes import poll_forever, set_webhook
 from webhooks.settings import Settings
 
 
@@ -63,6 +66,44 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
     return 0
 
 
+async def _outbox(settings: Settings, action: str, ids: list[int]) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        sender = OutboxSender(runtime.store, {})
+        if action == "failed":
+            rows = await sender.list_failed()
+            for row in rows:
+                text = str(row.payload.get("text", ""))[:60].replace("\n", " ")
+                print(f"{row.id}\t{row.status}\t{row.channel}:{row.address}\tattempts={row.attempts}\t{row.last_error or ''}\t{text}")
+            print(f"{len(rows)} message(s) failed or of unknown fate")
+        else:
+            print(f"{await sender.retry(ids or None)} message(s) queued again")
+    finally:
+        await runtime.close()
+    return 0
+
+
+async def _telegram(settings: Settings, action: str, url: str | None) -> int:
+    if not settings.telegram_bot_token:
+        print("KETPAAR_TELEGRAM_BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    runtime = await build_runtime(settings)
+    try:
+        assert runtime.telegram is not None
+        if action == "set-webhook":
+            print(await set_webhook(runtime.telegram, url or settings.public_url))
+            return 0
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop.set)
+        await start_background(runtime)
+        received = await poll_forever(runtime, runtime.telegram, runtime.stop)
+        print(f"stopped after {received} update(s)")
+        return 0
+    finally:
+        await runtime.close()
+
+
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
@@ -87,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
+    outbox = sub.add_parser("outbox", help="messages that could not be delivered")
+    outbox.add_argument("action", choices=["failed", "retry"])
+    outbox.add_argument("ids", nargs="*", type=int, help="with retry: these ids (default: all)")
+    sub.add_parser("telegram-poll", help="long-poll Telegram (development without a public URL)")
+    hook = sub.add_parser("telegram-set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret")
+    hook.add_argument("--url", help="public base URL (default KETPAAR_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -98,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo-seed":
         return asyncio.run(_demo_seed(settings))
+    if args.command == "outbox":
+        return asyncio.run(_outbox(settings, args.action, args.ids))
+    if args.command == "telegram-poll":
+        return asyncio.run(_telegram(settings, "poll", None))
+    if args.command == "telegram-set-webhook":
+        return asyncio.run(_telegram(settings, "set-webhook", args.url))
     if args.command == "ledger":
         return asyncio.run(_verify(settings))
     return asyncio.run(_run_job(settings, args.name, args.day))
