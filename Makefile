@@ -41,7 +41,8 @@ test: install catalogs
 
 bench: install catalogs
 	$(BIN)/python benchmarks/meal_scenarios.py
-	$(BIN)/python benchmarks/verify_chain.py
+	$(BIN)/python benchmarks/verify_chain.py --postgres
+	$(BIN)/python benchmarks/telegram_bench.py --compare
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
