@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Face-recognition weights come from an installed package, copied here by the install step.
+export DEEPFACE_HOME := $(CURDIR)/var/deepface
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d" " -f1)
 POS    := $(wildcard locales/*/LC_MESSAGES/ketpaar.po)
 MOS    := $(POS:.po=.mo)
@@ -16,7 +18,12 @@ $(STAMP): pyproject.toml requirements.lock
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+$(DEEPFACE_HOME)/.deepface/weights/dlib_face_recognition_resnet_model_v1.dat: $(STAMP)
+	$(BIN)/python scripts/install_face_weights.py
+
+WEIGHTS := $(DEEPFACE_HOME)/.deepface/weights/dlib_face_recognition_resnet_model_v1.dat
+
+install: $(STAMP) $(WEIGHTS)
 
 # Compiled catalogs are build products (not committed): built here for run and test.
 %.mo: %.po $(STAMP)
@@ -43,6 +50,7 @@ bench: install catalogs
 	$(BIN)/python benchmarks/meal_scenarios.py
 	$(BIN)/python benchmarks/verify_chain.py --postgres
 	$(BIN)/python benchmarks/telegram_bench.py --compare
+	$(BIN)/python benchmarks/faces_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -66,7 +67,7 @@ async def inbound(requests: int, fake: FakeTelegram) -> None:
             async def no_flows(uow: Any, msg: Any) -> None:
                 return None
 
-            store_only = InboxProcessor(runtime.store, no_flows, LocalPhotoStore(Path(tmp) / "staging"))
+            store_only = InboxProcessor(runtime.store, no_flows, LocalPhotoStore(Path(tmp) / "staging", os.urandom(32)))
             app = FastAPI()
             full = SimpleNamespace(store=runtime.store, processor=runtime.processor, telegram=channel)
             app.include_router(telegram_router(lambda request: full))

@@ -110,6 +110,23 @@ class TopUpShortfall(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PhotosDeleted(DomainEvent):
+    """Seeker or delivery photos were deleted (retention passed, or consent was refused)."""
+
+    type: ClassVar[str] = "photos.deleted"
+    count: int
+    reason: str  # retention | no_consent | replaced
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingsPurged(DomainEvent):
+    """Face embeddings past the duplicate window were deleted."""
+
+    type: ClassVar[str] = "embeddings.purged"
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class CapacityMismatch(DomainEvent):
     """Daily reconciliation found a capacity counter that disagrees with the orders."""
 

@@ -29,11 +29,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 800  # measured: dlib's descriptor separates people well at this size, and it is fast
 MAX_PIXELS = 40_000_000  # same guard as core.photos: refuse decompression bombs
+MIN_FACE_CONFIDENCE = 0.25  # deepface's capped dlib detector score; see embed_array
 DOMINANT_AREA_RATIO = 2.0  # one face at least this many times larger than the next is "the" face
 DIMENSIONS = 128
 MODEL_NAME = "Dlib"
 DETECTOR = "dlib"
-DEFAULT_HOME = Path("var") / "deepface"
+DEFAULT_HOME = Path(__file__).resolve().parents[1] / "var" / "deepface"  # the checkout's var/, whatever the cwd
 
 # deepface file name -> file name inside the face_recognition_models package. The names on the
 # left are the ones deepface 0.0.103 loads (deepface/models/facial_recognition/dlib/Dlib.py and
@@ -53,7 +54,8 @@ class FaceResult:
     """What one photo gave: a status and, when usable, the seeker's embedding.
 
     status: "ok" (one face, or one clearly largest), "none" (no face found),
-    "many" (several faces of similar size: ask for a photo of just the seeker).
+    "many" (several faces of similar size: ask for a photo of just the seeker),
+    "unavailable" (the model could not run; set by the screener, never by `embed`).
     """
 
     status: str
@@ -154,7 +156,8 @@ def load_model() -> Any:
                 + " (run scripts/install_face_weights.py)"
             )
         # deepface calls warnings.filterwarnings("ignore") at import, which would silence
-        # warnings for the whole process: keep its filter change to this block.
+        # warnings for the whole process: keep its filter change to this block. (Filters are
+        # process-global: load the model at start-up, see FaceAndSafetyScreener.warm_up.)
         with warnings.catch_warnings():
             from deepface import DeepFace
 
@@ -176,7 +179,7 @@ def decode(image_bytes: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
             img.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale (fast)
             img.load()
             rgb = ImageOps.exif_transpose(img).convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
         raise ValueError(f"unreadable image: {exc}") from None
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
@@ -194,21 +197,21 @@ def normalise(vector: Sequence[float] | np.ndarray) -> np.ndarray:
 def embed_array(bgr: np.ndarray) -> FaceResult:
     """Embed the single face in a BGR image (blocking; see `embed_async`)."""
     deepface = load_model()
-    height, width = bgr.shape[:2]
-    with _infer_lock, warnings.catch_warnings():
+    with _infer_lock:
         faces = deepface.represent(
             img_path=bgr, model_name=MODEL_NAME, detector_backend=DETECTOR,
             enforce_detection=False, align=True,
         )  # fmt: skip
-    # With enforce_detection=False deepface answers "no face" with the whole image at
-    # confidence 0; dlib's detector scores real detections above 0.
-    found = [
-        f for f in faces
-        if f.get("face_confidence", 0) > 0
-        or (f["facial_area"]["w"], f["facial_area"]["h"]) not in ((width, height), (height, width))
-    ]  # fmt: skip
+    # With enforce_detection=False deepface answers "no face" with the whole image, no eye
+    # positions and confidence 0; a face dlib found always has its landmarks' eye positions.
+    found = [f for f in faces if f["facial_area"].get("left_eye") is not None or f.get("face_confidence", 0) > 0]
     if not found:
         return FaceResult("none")
+    # dlib's HOG detector also fires weakly on patterns (a badge on a shirt scores ~0.1, real
+    # faces 0.4 and up): weak detections do not make a photo "many", and count only when
+    # nothing stronger was found.
+    strong = [f for f in found if f.get("face_confidence", 0) >= MIN_FACE_CONFIDENCE]
+    found = strong or [max(found, key=lambda f: f.get("face_confidence", 0))]
     found.sort(key=lambda f: f["facial_area"]["w"] * f["facial_area"]["h"], reverse=True)
     if len(found) > 1:
         first = found[0]["facial_area"]["w"] * found[0]["facial_area"]["h"]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
+from pathlib import Path
 from core.board.base import JobBoard
-from core.events import CapacityMismatch
+from core import safety
+from core.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders.lifecycle import CAPACITY_HELD, Status
+from core.photos import LocalPhotoStore
 from core.storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -81,3 +86,36 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
         await board.remove(order_id)
         fixed["removed"] += 1
     return fixed
+
+
+async def purge_expired_data(store: Store, photos: LocalPhotoStore) -> dict[str, int]:
+    """Delete photos past the retention parameter and face embeddings past the duplicate
+    window; both deletions go into the event log (privacy rules)."""
+    async with store.uow() as uow:
+        params = await uow.params.current()
+        before = (uow.at - timedelta(days=params.photo_retention_days)).isoformat()
+        old = await uow.photos.older_than(before)
+        for photo_id in old:
+            await photos.delete(photo_id)  # bytes first: a rollback must not leave them behind
+            await uow.photos.mark_deleted(photo_id)
+        embeddings = await uow.screening.purge_expired(uow.at)
+        if old:
+            uow.record(PhotosDeleted(actor="scheduler", count=len(old), reason="retention"))
+        if embeddings:
+            uow.record(EmbeddingsPurged(actor="scheduler", count=embeddings))
+    return {"photos": len(old), "embeddings": embeddings}
+
+
+# Below this many real outcomes the synthetic bootstrap set trains the safety model.
+MIN_REAL_OUTCOMES = 200
+
+
+async def retrain_safety(store: Store, data_dir: Path, key: bytes) -> safety.SafetyModel:
+    """Retrain the safety model from recorded delivery outcomes (bootstrap set until enough)."""
+    async with store.reader() as uow:
+        rows = await uow.screening.outcome_rows()
+    real = [(safety.SafetyFeatures.from_dict(f), ok) for f, ok in rows]
+    if len(real) < MIN_REAL_OUTCOMES or len({ok for _f, ok in real}) < 2:
+        log.info("safety model: %d real outcomes, training on the bootstrap set", len(real))
+        return await asyncio.to_thread(safety.load_or_train, data_dir, key)
+    return await asyncio.to_thread(safety.load_or_train, data_dir, key, real)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import secrets
 import warnings
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -52,15 +55,21 @@ def clean_photo(data: bytes) -> bytes:
 
 
 class LocalPhotoStore:
-    """Photo bytes as files named by random ids under one directory."""
+    """Photo bytes as files named by random ids under one directory, encrypted at rest with
+    AES-256-GCM (a fresh nonce per file, the photo id as associated data)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the photo key must be 32 bytes (AES-256)")
         self.root = root
+        self._aead = AESGCM(key)
 
     async def put(self, data: bytes) -> str:
-        """Store bytes; return the new photo id."""
+        """Encrypt and store bytes; return the new photo id."""
         photo_id = secrets.token_urlsafe(18)
-        await asyncio.to_thread(self._write, photo_id, data)
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, data, photo_id.encode())
+        await asyncio.to_thread(self._write, photo_id, sealed)
         return photo_id
 
     def _write(self, photo_id: str, data: bytes) -> None:
@@ -74,7 +83,11 @@ class LocalPhotoStore:
         path = self.root / photo_id
         if "/" in photo_id or not path.is_file():
             return None
-        return await asyncio.to_thread(path.read_bytes)
+        sealed = await asyncio.to_thread(path.read_bytes)
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], photo_id.encode())
+        except InvalidTag:
+            return None  # tampered, or written under another key: never served
 
     async def delete(self, photo_id: str) -> None:
         """Remove a photo's bytes."""

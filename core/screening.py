@@ -16,13 +16,16 @@ class ScreeningRequest:
     lng: float
     at: datetime
     photo_id: str | None
+    order_id: int | None = None
+    busy: str = "unknown"  # the donor's answers at the scene: yes | no | unknown
+    lit: str = "unknown"
 
 
 @dataclass(frozen=True)
 class ScreeningResult:
     """A verdict: proceed, duplicate or unsafe, with details kept on the order."""
 
-    verdict: str  # pass | duplicate | unsafe
+    verdict: str  # pass | duplicate | unsafe | retake (several faces: ask for a photo of one)
     method: str
     details: dict[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,9 @@ from core.storage.uow import UnitOfWork
 from flows.i18n import Translator, translator
 from flows.messages import Choice, Outbound
 
+# Channels that cannot carry photos: flows ask for other proof there.
+PHOTOLESS_CHANNELS = frozenset({"sms"})
+
 # Channels whose messages are read by polling the outbox rather than pushed by a sender.
 POLLED_CHANNELS = frozenset({"webchat", "test"})
 

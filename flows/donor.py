@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from core.events import PhotosDeleted
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.photos import PhotoRejected, clean_photo
-from flows.common import cancel_one, payload_int
+from flows.common import cancel_one, payload_args, payload_int
 from flows.context import FlowContext
-from flows.i18n import distance, money
+from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
 
@@ -40,33 +43,117 @@ async def store_photo(ctx: FlowContext, msg: Inbound, kind: str) -> str | None:
 
 
 async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
-    """A seeker's photo starts a request: ask where the person is."""
+    """A seeker's photo starts a request: first ask whether the person agreed to it."""
     _ = ctx._
+    if (old := ctx.data.get("photo")) and ctx.step in ("donor_consent", "donor_location"):
+        await discard_photo(ctx, old, "replaced")  # a better photo replaces the first
     photo_id = await store_photo(ctx, msg, "seeker")
     if photo_id is None:
         return
+    ctx.goto("donor_consent", photo=photo_id)
+    await ctx.reply(
+        _("Did the person agree to be photographed so they can receive a meal?"),
+        (Choice(_("Yes, they agreed"), "consent:yes"), Choice(_("No"), "consent:no")),
+    )
+
+
+async def discard_photo(ctx: FlowContext, photo_id: str, reason: str) -> None:
+    """Delete a seeker photo that will not be used; the deletion goes into the event log."""
+    await ctx.services.photos.delete(photo_id)
+    await ctx.uow.photos.mark_deleted(photo_id)
+    ctx.uow.record(PhotosDeleted(actor=ctx.person.actor, count=1, reason=reason))
+
+
+async def consent(ctx: FlowContext, msg: Inbound) -> None:
+    """Go on only with the person's consent; otherwise delete the photo and stop politely."""
+    _ = ctx._
+    photo_id = ctx.data.get("photo") if ctx.step == "donor_consent" else None
+    if photo_id is None:
+        await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return
+    if payload_args(msg)[:1] != ["yes"]:
+        await discard_photo(ctx, photo_id, "no_consent")
+        ctx.goto(None)
+        await ctx.reply(_("Thank you for asking them. The photo has been deleted. Without their agreement we cannot go ahead."))
+        return
+    prefetch = getattr(ctx.services.screener, "prefetch", None)
+    if prefetch is not None:
+        ctx.uow.later(_async(prefetch, photo_id))  # start the face embedding while the donor types
     ctx.goto("donor_location", photo=photo_id)
     await ctx.reply(_("Thank you. Now share the location where the person is (attach → Location)."))
 
 
+def _async(fn: Callable[[str], object], arg: str) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        fn(arg)
+
+    return run
+
+
+SCENES = {"busy_lit": ("yes", "yes"), "busy_dark": ("yes", "no"), "quiet_lit": ("no", "yes"),
+          "quiet_dark": ("no", "no"), "unsure": ("unknown", "unknown")}  # fmt: skip
+
+
 async def donor_location(ctx: FlowContext, msg: Inbound) -> None:
-    """Screen the request and offer meals nearby."""
+    """Take the location, then ask what the place is like (one tap)."""
     _ = ctx._
     if msg.kind == "photo":
-        return await photo_received(ctx, msg)  # a better photo replaces the first
+        return await photo_received(ctx, msg)
     if not await require_location(ctx, msg):
         return
-    assert msg.lat is not None and msg.lng is not None
-    order = await orders.start_order(ctx.uow, ctx.person, msg.lat, msg.lng, ctx.data.get("photo"), ctx.services.screener)
+    ctx.goto("donor_scene", lat=msg.lat, lng=msg.lng)
+    await ctx.reply(
+        _("What is the place like right now?"),
+        (Choice(_("Busy and well lit"), "scene:busy_lit"), Choice(_("Busy but dark"), "scene:busy_dark"),
+         Choice(_("Quiet but lit"), "scene:quiet_lit"), Choice(_("Quiet and dark"), "scene:quiet_dark"),
+         Choice(_("Not sure"), "scene:unsure")),
+    )  # fmt: skip
+
+
+async def scene(ctx: FlowContext, msg: Inbound) -> None:
+    """Screen the request (duplicate seeker, safety) and offer meals nearby."""
+    _ = ctx._
+    answer = (payload_args(msg) or [""])[0]
+    if ctx.step != "donor_scene" or answer not in SCENES:
+        await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return
+    busy, lit = SCENES[answer]
+    lat, lng = float(ctx.data["lat"]), float(ctx.data["lng"])
+    order = await orders.start_order(
+        ctx.uow, ctx.person, lat, lng, ctx.data.get("photo"), ctx.services.screener, busy=busy, lit=lit
+    )
+    ctx.goto(None)
+    if order.status is Status.CANCELLED:  # several faces in the photo
+        await ctx.reply(_("I can see more than one person in the photo. Please send a photo of just the person who needs the meal."))
+        return
     if order.status is Status.REJECTED_DUPLICATE:
-        ctx.goto(None)
-        await ctx.reply(_("This person was already given a meal recently near here, so this order will not go ahead. Thank you for caring."))
+        await ctx.reply(duplicate_text(ctx, order.screening))
         return
     if order.status is Status.REJECTED_UNSAFE:
-        ctx.goto(None)
-        await ctx.reply(_("This place does not look safe for a delivery right now. A busier or better-lit spot, or daylight, would help."))
+        await ctx.reply(unsafe_text(ctx, order.screening.get("reasons", [])))
         return
-    await offer_meals(ctx, order.id, msg.lat, msg.lng)
+    await offer_meals(ctx, order.id, lat, lng)
+
+
+def duplicate_text(ctx: FlowContext, screening: dict[str, Any]) -> str:
+    """Tell the donor plainly when and where this person was already given a meal."""
+    _ = ctx._
+    minutes = int(screening.get("minutes_ago", 0))
+    ago = plural(ctx.person.language, "{n} minute ago", "{n} minutes ago", minutes).format(n=minutes)
+    return _("This person was given a meal {ago}, {distance} from here, so this order will not go ahead. Thank you for caring.").format(
+        ago=ago, distance=distance(int(screening.get("distance_m", 0)), ctx.person.language))  # fmt: skip
+
+
+def unsafe_text(ctx: FlowContext, reasons: list[str]) -> str:
+    """Why the place is not safe enough, in plain words, and what would help."""
+    _ = ctx._
+    words = {
+        "dark": _("it is dark now"), "not_busy": _("the place is quiet"), "busy_unknown": _("we do not know if the place is busy"),
+        "not_lit": _("the place is not lit"), "lit_unknown": _("we do not know if the place is lit"),
+        "past_failures": _("deliveries near here have failed before"), "safety_reports": _("workers reported safety problems near here"),
+    }  # fmt: skip
+    why = "; ".join(words[r] for r in reasons if r in words) or _("the safety score is low")
+    return _("This place does not look safe for a delivery right now ({why}). A busier or better-lit spot, or daylight, would help.").format(why=why)
 
 
 async def offer_meals(ctx: FlowContext, order_id: int, lat: float, lng: float) -> None:
@@ -208,4 +295,14 @@ def status_text(ctx: FlowContext, status: Status) -> str:
     return words.get(status, status.value)
 
 
-STEPS = {"donor_location": donor_location}
+async def consent_step(ctx: FlowContext, msg: Inbound) -> None:
+    """While consent is pending: a new photo replaces the old one; anything else re-asks."""
+    if msg.kind == "photo":
+        return await photo_received(ctx, msg)
+    await ctx.reply(
+        ctx._("Did the person agree to be photographed so they can receive a meal?"),
+        (Choice(ctx._("Yes, they agreed"), "consent:yes"), Choice(ctx._("No"), "consent:no")),
+    )
+
+
+STEPS = {"donor_location": donor_location, "donor_consent": consent_step}

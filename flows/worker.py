@@ -7,7 +7,7 @@ from core.ledger.model import split_fee, worker_account
 from core.orders import service as orders
 from core.people import Approval, Worker
 from flows.common import payload_int
-from flows.context import FlowContext
+from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.donor import store_photo
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
@@ -131,6 +131,11 @@ async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
     if order is None or order.worker_id != worker.id or order.status.value != "picked_up":
         await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
         return
+    if ctx.person.channel in PHOTOLESS_CHANNELS:
+        # SMS carries no photos: the location (typed as numbers) is the proof of delivery there.
+        ctx.goto("deliver_location", order=order_id, photo=None)
+        await ctx.reply(_("Send your location as numbers, for example 13.0827, 80.2707."))
+        return
     ctx.goto("deliver_photo", order=order_id)
     await ctx.reply(_("Send a photo of the delivered meal."))
 
@@ -170,8 +175,32 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
         _("Delivered order #{id}. Thank you! You earned {total} ({fee} delivery + {tip} tip). Your earnings: {earned}.").format(
             id=order.id, total=money(fee_part + order.tip, lang), fee=money(fee_part, lang),
             tip=money(order.tip, lang), earned=money(earned, lang)),
-        (Choice(_("Show jobs"), "jobs:"),),
+        (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
+         Choice(_("Show jobs"), "jobs:")),
     )  # fmt: skip
+
+
+async def report(ctx: FlowContext, msg: Inbound) -> None:
+    """The worker's one-tap report after a delivery: it trains the location safety model."""
+    _ = ctx._
+    worker, order_id = await _own_worker(ctx), payload_int(msg)
+    kind = (msg.choice or "").rsplit(":", 1)[-1]
+    if worker is None or order_id is None or kind not in ("ok", "issue"):
+        return
+    order = await ctx.uow.orders.get(order_id)
+    if order is None or order.worker_id != worker.id or order.delivery_lat is None or order.delivery_lng is None:
+        await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
+        return
+    new = await ctx.uow.screening.add_report(
+        order.id, worker.id, kind == "ok", kind == "issue", order.delivery_lat, order.delivery_lng
+    )
+    if not new:
+        await ctx.reply(_("You already told us about job #{id}. Thank you!").format(id=order.id))
+    elif kind == "issue":
+        await ctx.reply(_("Thank you for telling us. Future requests near that place will be checked more carefully. Stay safe."),
+                        (Choice(_("Show jobs"), "jobs:"),))  # fmt: skip
+    else:
+        await ctx.reply(_("Thank you!"), (Choice(_("Show jobs"), "jobs:"),))
 
 
 async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:

@@ -128,6 +128,7 @@ async def running_app(
     clock = app_kwargs.pop("clock", None) or FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon IST
     url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
     settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
+                        screening=str(app_kwargs.pop("screening", "pass")),
                         redis_url=redis_url, redis_prefix=redis_prefix)  # fmt: skip
     app = create_app(settings, clock=clock, **app_kwargs)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):

@@ -12,7 +12,9 @@ from tests.helpers import assert_ledger_invariants
 
 ORDER_CURD_RICE = """
     donor-1 > [photo]
+    donor-1 > [press consent:yes]
     donor-1 > [location 13.0827, 80.2707]
+    donor-1 > [press scene:busy_lit]
     donor-1 < Meals near this person [Curd rice]
     donor-1 > [tap Curd rice]
     donor-1 > [tap No tip]
@@ -179,6 +181,7 @@ async def test_bad_input_gets_a_polite_reply_never_silence(app_env: dict[str, An
         donor-1 > [location 13.08, 80.27]
         donor-1 < I was not expecting one now
         donor-1 > [photo]
+        donor-1 > [press consent:yes]
         donor-1 > [location -91, 500]
         donor-1 < not a real place on the map
         donor-1 > where?
@@ -234,6 +237,7 @@ async def test_a_restart_mid_conversation_loses_nothing(app_db: Path, tmp_path: 
     async with running_app(app_db, tmp_path / "var") as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 > [press consent:yes]
             donor-1 < share the location
         """)
         # A message that arrived but was not processed before the crash: stored, not handled.
@@ -242,6 +246,8 @@ async def test_a_restart_mid_conversation_loses_nothing(app_db: Path, tmp_path: 
     async with running_app(app_db, tmp_path / "var") as env:
         await env["runtime"].processor.drain()  # recovery after start processes the stored message
         await env["chat"].run("""
+            donor-1 < What is the place like right now? [Busy and well lit]
+            donor-1 > [tap Busy and well lit]
             donor-1 < Meals near this person [Curd rice]
         """)
 
@@ -257,7 +263,9 @@ async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message
     async with running_app(app_db, tmp_path / "var", screener=ExplodingScreener()) as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 > [press consent:yes]
             donor-1 > [location 13.0827, 80.2707]
+            donor-1 > [press scene:busy_lit]
             donor-1 < Sorry, something went wrong on our side. Your message is saved
         """)
         async with env["runtime"].store.reader() as uow:

@@ -10,8 +10,10 @@ from tests.helpers import assert_ledger_invariants
 
 MEAL = """
     donor-1  > [photo]
+    donor-1  > [press consent:yes]
     donor-1  < share the location
     donor-1  > [location 13.0827, 80.2707]
+    donor-1  > [press scene:busy_lit]
     donor-1  < Meals near this person [Veg biryani] [Curd rice] [Cancel]
     donor-1  > [tap Veg biryani]
     donor-1  < tip for the delivery worker [No tip] [Tip ₹10]

@@ -13,7 +13,9 @@ MEAL_BY_PAYLOAD = """
     donor-1  > /start
     donor-1  > [press lang:ta]
     donor-1  > [photo]
+    donor-1  > [press consent:yes]
     donor-1  > [location 13.0827, 80.2707]
+    donor-1  > [press scene:busy_lit]
     donor-1  > [press meal:]
     donor-1  > [press tip:]
     donor-1  > [press pay:]

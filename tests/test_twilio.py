@@ -172,7 +172,7 @@ async def test_a_whatsapp_photo_is_fetched_with_basic_auth_and_reaches_the_donor
     assert response.status_code == 200
     assert [(c.auth, c.status) for c in env.fake.media_fetches] == [((ACCOUNT_SID, AUTH_TOKEN), 200)]
     assert (await env.stored("whatsapp", sid))[0]["kind"] == "photo"
-    assert "location" in (await env.outbox("whatsapp", address))[-1]["text"]  # the donor flow asks where
+    assert "agree to be photographed" in (await env.outbox("whatsapp", address))[-1]["text"]  # consent comes first
 
 
 async def test_media_on_a_foreign_host_is_not_fetched_with_our_credentials(env: Env) -> None:
@@ -362,8 +362,10 @@ async def test_a_restaurant_on_sms_receives_an_order_and_accepts_it_by_replying_
                                menu=(("Pongal", 4_500),), daily_capacity=10, approved=True)  # fmt: skip
     await env.chat.run("""
         donor-1 > [photo]
+        donor-1 > [press consent:yes]
         donor-1 < share the location
         donor-1 > [location 13.0827, 80.2707]
+        donor-1 > [press scene:busy_lit]
         donor-1 < Meals near this person [Pongal]
         donor-1 > [tap Pongal]
         donor-1 > [tap No tip]

@@ -152,11 +152,14 @@ def test_a_donor_sends_a_photo_and_a_location_and_sees_meals(page: Page, tmp_pat
     expect(page.locator("#who")).to_contain_text("donor-1")
     page.set_input_files("#photo", photo)
     expect(page.locator(".msg.me img")).to_be_visible()
+    consent = page.locator(".msg.bot", has_text="agree to be photographed")
+    consent.locator("button.choice", has_text="Yes, they agreed").click()
     expect(page.locator(".msg.bot").last).to_contain_text("share the location")
     page.fill("#lat", "13.0827")
     page.fill("#lng", "80.2707")
     page.click("#send-location")
     expect(page.locator(".msg.me").last).to_have_text("📍 13.0827, 80.2707")
+    page.locator(".msg.bot", has_text="What is the place like").locator("button.choice", has_text="Busy and well lit").click()
     meals = page.locator(".msg.bot", has_text="Meals near this person")
     expect(meals).to_be_visible()
     expect(meals.locator("button.choice", has_text="Veg biryani")).to_be_visible()
@@ -173,7 +176,7 @@ def test_a_donor_sends_a_photo_and_a_location_and_sees_meals(page: Page, tmp_pat
     expect(page.locator("#messages .hint")).to_contain_text("No messages yet")
     page.locator(".demo-user", has_text="donor-1").click()
     expect(page.locator(".msg.bot", has_text="Meals near this person")).to_be_visible()
-    expect(page.locator(".msg.me").last).to_have_text("📍 13.0827, 80.2707")
+    expect(page.locator(".msg.me").last).to_have_text("Busy and well lit")
 
 
 def test_the_page_needs_nothing_from_the_network() -> None:

@@ -21,6 +21,7 @@ from bot.whatsapp import WhatsAppChannel
 from core.board.base import JobBoard
 from core.board.redis_board import RedisJobBoard
 from core.board.sql import SqlJobBoard
+from core import jobs, safety
 from core.bus import MessageBus
 from core.clock import Clock, SystemClock
 from core.events import DomainEvent, OrderTransitioned
@@ -61,6 +62,12 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def retrain_safety(self) -> None:
+        """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
+        model = await jobs.retrain_safety(self.store, self.settings.data_dir / "safety", self.secret)
+        if hasattr(self.services.screener, "safety_model"):
+            self.services.screener.safety_model = model
 
     async def close(self) -> None:
         """Stop background work, finish queued messages, close connections."""
@@ -120,6 +127,20 @@ def twilio_senders(config: TwilioConfig, store: Store, secret: bytes) -> dict[st
     return senders
 
 
+async def build_screener(settings: Settings, store: Store, photos: LocalPhotoStore, secret: bytes) -> Screener:
+    """The seeker screener the settings ask for; the face model is loaded now, so missing
+    weights stop the start-up loudly instead of skipping duplicate checks."""
+    if settings.screening == "pass":
+        log.warning("KETPAAR_SCREENING=pass: seekers are not screened (tests and development only)")
+        return PassThroughScreener()
+    from core.screening_real import FaceAndSafetyScreener  # imports numpy/deepface: only when used
+
+    model = await asyncio.to_thread(safety.load_or_train, settings.data_dir / "safety", secret)
+    screener = FaceAndSafetyScreener(store, photos, model)
+    await screener.warm_up()
+    return screener
+
+
 async def build_runtime(
     settings: Settings, *, clock: Clock | None = None, screener: Screener | None = None, migrate: bool = True
 ) -> Runtime:
@@ -134,9 +155,12 @@ async def build_runtime(
     async with store.uow() as uow:
         await uow.params.ensure_initial(settings.initial_params())
     board: JobBoard = RedisJobBoard(settings.redis_url, settings.redis_prefix) if settings.redis_url else SqlJobBoard(db)
-    photos = LocalPhotoStore(settings.data_dir / "photos")
-    services = Services(board, screener or PassThroughScreener(), photos, settings.admin_addresses())
+    photo_key = settings.resolved_photo_key()  # refuses to start without one outside the demo
+    photos = LocalPhotoStore(settings.data_dir / "photos", photo_key)
     secret = settings.resolved_secret()
+    if screener is None:
+        screener = await build_screener(settings, store, photos, secret)
+    services = Services(board, screener, photos, settings.admin_addresses())
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -156,7 +180,7 @@ async def build_runtime(
 
             uow.later(wake)  # send the replies right after commit, not on the next poll
 
-    processor = InboxProcessor(store, handle_and_wake, LocalPhotoStore(settings.data_dir / "inbox-photos"))
+    processor = InboxProcessor(store, handle_and_wake, LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key))
     return Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
 
 
@@ -171,5 +195,5 @@ async def start_background(runtime: Runtime) -> None:
     if runtime.outbox is not None and runtime.settings.outbox_sender:
         runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
     if runtime.settings.scheduler:
-        runtime.scheduler = build_scheduler(runtime.store, runtime.board)
+        runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety)
         runtime.scheduler.start()

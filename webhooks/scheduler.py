@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -10,10 +12,13 @@ from core import jobs
 from core.board.base import JobBoard
 from core.clock import LOCAL_TZ
 from core.ledger.service import previous_day
+from core.photos import LocalPhotoStore
 from core.storage.uow import Store
 
 
-def build_scheduler(store: Store, board: JobBoard) -> AsyncIOScheduler:
+def build_scheduler(
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm."""
     scheduler = AsyncIOScheduler(timezone=LOCAL_TZ)
 
@@ -29,6 +34,14 @@ def build_scheduler(store: Store, board: JobBoard) -> AsyncIOScheduler:
     async def reconcile_board() -> None:
         await jobs.reconcile_board(store, board)
 
+    async def purge() -> None:
+        await jobs.purge_expired_data(store, photos)
+
+    scheduler.add_job(purge, IntervalTrigger(minutes=10), id="purge_expired_data", replace_existing=True,
+                      coalesce=True, max_instances=1)  # fmt: skip
+    if retrain is not None:
+        scheduler.add_job(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), id="retrain_safety",
+                          replace_existing=True, coalesce=True, misfire_grace_time=24 * 3600)  # fmt: skip
     scheduler.add_job(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), id="open_capacity_day",
                       replace_existing=True, misfire_grace_time=3600, coalesce=True)  # fmt: skip
     scheduler.add_job(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), id="end_of_day_topup",

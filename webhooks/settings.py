@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     admins: str = "webchat:admin"  # comma-separated channel:address
     data_dir: Path = Path("./var")
     secret_key: str | None = None  # signs photo links; generated into data_dir when unset
+    photo_key: str | None = None  # 64 hex chars: AES-256 key for photos at rest
+    screening: str = "faces"  # faces: duplicate-seeker and safety checks | pass: none (tests, development)
+    demo: bool = True  # demo: keys may be generated into data_dir; set false in production
     scheduler: bool = True
     public_url: str = "http://127.0.0.1:8000"  # what providers call: signatures are checked against it
     outbox_sender: bool = True  # deliver queued Telegram/WhatsApp/SMS messages from this process
@@ -67,6 +70,22 @@ class Settings(BaseSettings):
         """Admins as (channel, address) pairs."""
         pairs = (a.strip().split(":", 1) for a in self.admins.split(",") if ":" in a)
         return frozenset((c.strip(), addr.strip()) for c, addr in pairs)
+
+    def resolved_photo_key(self) -> bytes:
+        """The photo encryption key; outside the demo it must be configured."""
+        if self.photo_key:
+            key = bytes.fromhex(self.photo_key)
+            if len(key) != 32:
+                raise ValueError("KETPAAR_PHOTO_KEY must be 64 hex characters (32 bytes)")
+            return key
+        if not self.demo:
+            raise RuntimeError("KETPAAR_PHOTO_KEY is required when KETPAAR_DEMO=false: seeker photos are encrypted at rest")
+        path = self.data_dir / "photo.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return bytes.fromhex(path.read_text().strip())
 
     def resolved_secret(self) -> bytes:
         """The signing key: configured, or created once under data_dir and kept."""

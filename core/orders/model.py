@@ -133,7 +133,7 @@ class Order:
         """The worker has the meal."""
         self._move("pickup", actor, worker_id=self.worker_id)
 
-    def deliver(self, photo: str, lat: float, lng: float, actor: str) -> None:
+    def deliver(self, photo: str | None, lat: float, lng: float, actor: str) -> None:
         """The seeker has the meal; proof photo and location recorded."""
         self.delivery_photo, self.delivery_lat, self.delivery_lng = photo, lat, lng
         self._move("deliver", actor, worker_id=self.worker_id)

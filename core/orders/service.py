@@ -66,17 +66,22 @@ async def meal_options(
 
 
 async def start_order(
-    uow: UnitOfWork, donor: Person, lat: float, lng: float, photo_id: str | None, screener: Screener
+    uow: UnitOfWork, donor: Person, lat: float, lng: float, photo_id: str | None, screener: Screener,
+    *, busy: str = "unknown", lit: str = "unknown",
 ) -> Order:
-    """Create a draft from the donor's photo and location and screen it at once."""
+    """Create a draft from the donor's photo, location and scene answers and screen it at once."""
     order = Order(
         id=0, donor_id=donor.id, status=Status.DRAFT, seeker_lat=lat, seeker_lng=lng,
         zone=geo.encode(lat, lng, 5), created_at=uow.now, seeker_photo=photo_id,
     )  # fmt: skip
     await uow.orders.add(order)
-    result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id))
-    verdict = {"pass": order.screen, "duplicate": order.reject_duplicate, "unsafe": order.reject_unsafe}
-    verdict[result.verdict](result.as_dict(), donor.actor)
+    result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
+    if result.verdict == "retake":  # several faces: nothing was checked; the donor sends another
+        order.screening = result.as_dict()
+        order.cancel(donor.actor, refund=0)
+    else:
+        verdict = {"pass": order.screen, "duplicate": order.reject_duplicate, "unsafe": order.reject_unsafe}
+        verdict[result.verdict](result.as_dict(), donor.actor)
     await uow.orders.save(order, 0)
     return order
 
@@ -251,7 +256,7 @@ async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard
 
 
 async def deliver(
-    uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str, lat: float, lng: float, actor: str
+    uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str | None, lat: float, lng: float, actor: str
 ) -> tuple[Order, int]:
     """The seeker has the meal: record proof, complete capacity, settle; return (order, tx id)."""
     order = await _worker_order(uow, order_id, worker, Status.PICKED_UP)

@@ -331,6 +331,17 @@ class PhotoRepo:
             photos.insert().values(id=photo_id, kind=kind, owner_id=owner_id, content_type=content_type, created_at=self.now)
         )
 
+    async def mark_deleted(self, photo_id: str) -> None:
+        """Record that a photo's bytes were deleted (the record stays, for the audit trail)."""
+        await self.conn.execute(
+            update(photos).where(photos.c.id == photo_id, photos.c.deleted_at.is_(None)).values(deleted_at=self.now)
+        )
+
+    async def older_than(self, before: str, limit: int = 1000) -> list[str]:
+        """Ids of photos stored before a time and not yet deleted (for the retention purge)."""
+        q = select(photos.c.id).where(photos.c.created_at < before, photos.c.deleted_at.is_(None))
+        return [str(i) for (i,) in await self.conn.execute(q.order_by(photos.c.created_at).limit(limit))]
+
     async def get(self, photo_id: str) -> dict[str, Any] | None:
         """A photo's record, if it exists and was not deleted."""
         q = select(photos).where(photos.c.id == photo_id, photos.c.deleted_at.is_(None))

@@ -19,6 +19,7 @@ from core.storage.db import Database
 from core.storage.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
 from core.storage.messaging_repo import ConversationRepo, InboxRepo, JobRunRepo, OutboxRepo, PhotoRepo
 from core.storage.orders_repo import OrderRepo
+from core.storage.screening_repo import ScreeningRepo
 from core.storage.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.conversations = ConversationRepo(conn, self.now)
         self.photos = PhotoRepo(conn, self.now)
         self.job_runs = JobRunRepo(conn, self.now)
+        self.screening = ScreeningRepo(conn, self.now)
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""

@@ -1,0 +1,231 @@
+"""The real seeker screening: duplicate faces nearby and location safety.
+
+`FaceAndSafetyScreener.screen(request)` implements core.screening.Screener:
+
+1. Face. The seeker photo's embedding (core.faces) is compared with every embedding stored
+   within `duplicate_window_min` and `duplicate_radius_m` (governed Params) whose order has not
+   ended without a meal. Cosine ≥ face_match_threshold_bp / 10000 → verdict "duplicate", with
+   `minutes_ago` and `distance_m` for "this person was given a meal 35 minutes ago, 40 m from
+   here". No face → the check cannot run: the request passes with face="none",
+   face_confidence="low". Several faces of similar size → verdict "retake" (ask for a photo of
+   just the seeker); a photo where one face is at least twice as large as any other uses it.
+   If the face model cannot run (weights missing) the check is skipped loudly: face="unavailable",
+   an error in the log; `warm_up()` at start-up surfaces that before any donor does.
+2. Safety. core.safety scores hour, weekday, the sun's elevation, nearby delivery outcomes and
+   worker safety reports, and the donor's two answers. Below safety_threshold_bp / 10000 →
+   verdict "unsafe" with reason codes (core.safety.REASONS).
+
+Transactions. `screen` is called by core.orders.service.start_order inside the caller's unit of
+work. It reaches the database through `Database.write()`, which hands back the transaction the
+current task already has open (the mechanism SqlJobBoard uses), so the area lock, the candidate
+read, the new embedding and the safety assessment commit — or roll back — together with the
+order's status change. Called outside any transaction it opens and commits its own. Callers
+that prefer to be explicit use `screen_in(conn, request)` with their `uow.conn`.
+
+CPU. The embedding takes up to a second. `prefetch(photo_id)` starts it in the background as
+soon as the photo is stored (call it after commit, e.g. `uow.later`), so that by the time the
+donor shares the location `screen` only waits for a finished result instead of computing while
+the caller's transaction is open. Results are kept in memory for a few minutes, per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core import faces, safety
+from core.params import Params
+from core.screening import ScreeningRequest, ScreeningResult
+from core.storage.db import Database
+from core.storage.ledger_repo import ParamRepo
+from core.storage.screening_repo import ScreeningRepo, iso
+from core.storage.uow import Store
+
+log = logging.getLogger(__name__)
+
+METHOD = "face+safety"
+HISTORY_RADIUS_M = 300  # outcomes this close count as "near here" for safety
+HISTORY_DAYS = 180
+PREFETCH_TTL_S = 900
+PREFETCH_MAX = 256
+
+
+class PhotoSource(Protocol):
+    """Where seeker photos are read from (core.photos.LocalPhotoStore)."""
+
+    async def get(self, photo_id: str) -> bytes | None: ...
+
+
+# (connection, lat, lng, since) -> number of worker-reported safety problems near the place.
+IssueCounter = Callable[[AsyncConnection, float, float, datetime], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class SeekerScreeningRequest(ScreeningRequest):
+    """A screening request with what the real checks also use.
+
+    order_id links the stored embedding and assessment to the order (so that a cancelled
+    order does not block the seeker); busy and lit are the donor's answers (yes/no/unknown);
+    photo may carry the bytes when the caller already has them."""
+
+    order_id: int | None = None
+    busy: str = safety.UNKNOWN
+    lit: str = safety.UNKNOWN
+    photo: bytes | None = None
+
+
+async def reported_issues(conn: AsyncConnection, lat: float, lng: float, since: datetime) -> int:
+    """Safety issues workers reported near a place (their one tap after each delivery)."""
+    return await ScreeningRepo(conn).issues_near(lat, lng, HISTORY_RADIUS_M, since)
+
+
+class FaceAndSafetyScreener:
+    """Duplicate-seeker and location-safety screening on the service's own database."""
+
+    def __init__(
+        self,
+        store: Store | Database,
+        photos: PhotoSource,
+        safety_model: safety.SafetyModel | None = None,
+        *,
+        issue_counter: IssueCounter = reported_issues,
+        embedder: Callable[[bytes], Awaitable[faces.FaceResult]] = faces.embed_async,
+    ) -> None:
+        self._db = store.db if isinstance(store, Store) else store
+        self.photos = photos
+        self.safety_model: safety.SafetyModel = safety_model or safety.RuleModel()
+        self._issue_counter = issue_counter
+        self._embed = embedder
+        self._prefetched: dict[str, tuple[float, asyncio.Task[faces.FaceResult]]] = {}
+
+    # --- faces -------------------------------------------------------------------------------
+
+    def prefetch(self, photo_id: str) -> None:
+        """Start embedding a stored seeker photo in the background (returns at once)."""
+        self._expire_prefetched()
+        if photo_id not in self._prefetched:
+            task = asyncio.get_running_loop().create_task(self._embed_stored(photo_id), name=f"embed:{photo_id}")
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # never "never retrieved"
+            self._prefetched[photo_id] = (time.monotonic(), task)
+
+    async def warm_up(self) -> None:
+        """Load the face model now (call at start-up, so missing weights fail loudly there)."""
+        if self._embed is faces.embed_async:
+            await asyncio.to_thread(faces.load_model)
+
+    async def face(self, photo_id: str | None, photo: bytes | None = None) -> faces.FaceResult:
+        """The face in a seeker photo (from the prefetch cache when it was started)."""
+        if photo is not None:
+            return await self._safe_embed(photo)
+        if photo_id is None:
+            return faces.FaceResult("none")
+        entry = self._prefetched.pop(photo_id, None)
+        if entry is not None:
+            try:
+                return await entry[1]
+            except Exception:
+                log.exception("prefetched embedding of %s failed; trying again", photo_id)
+        return await self._embed_stored(photo_id)
+
+    async def _embed_stored(self, photo_id: str) -> faces.FaceResult:
+        data = await self.photos.get(photo_id)
+        if data is None:
+            return faces.FaceResult("none")
+        return await self._safe_embed(data)
+
+    async def _safe_embed(self, data: bytes) -> faces.FaceResult:
+        try:
+            return await self._embed(data)
+        except ValueError:  # not an image we can decode: same as no face
+            return faces.FaceResult("none")
+        except faces.FaceModelUnavailable:
+            # Fail open, loudly: a missing model must not stop every meal; the order carries
+            # face="unavailable" and operators see the error (warm_up catches it at start-up).
+            log.exception("face model unavailable: the duplicate check is skipped")
+            return faces.FaceResult("unavailable")
+
+    def _expire_prefetched(self) -> None:
+        now = time.monotonic()
+        for key, (started, task) in list(self._prefetched.items()):
+            if now - started > PREFETCH_TTL_S or len(self._prefetched) > PREFETCH_MAX:
+                task.cancel()
+                self._prefetched.pop(key, None)
+
+    # --- screening ---------------------------------------------------------------------------
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        """Screen a seeker request inside the caller's open transaction (see module docstring)."""
+        face = await self.face(request.photo_id, getattr(request, "photo", None))  # before any DB work
+        async with self._db.write() as conn:
+            return await self.screen_in(conn, request, face)
+
+    async def screen_in(
+        self, conn: AsyncConnection, request: ScreeningRequest, face: faces.FaceResult | None = None
+    ) -> ScreeningResult:
+        """Screen on an explicit connection; on "pass" the embedding and assessment are written
+        on it, so they share the caller's commit."""
+        if face is None:
+            face = await self.face(request.photo_id, getattr(request, "photo", None))
+        order_id = getattr(request, "order_id", None)
+        repo = ScreeningRepo(conn, iso(request.at))
+        params = await _params(conn, request.at)
+        face_details: dict[str, Any] = {"face": face.status, "faces": face.faces}
+
+        if face.status == "many":
+            return ScreeningResult("retake", METHOD, {**face_details, "reason": "many_faces"})
+
+        await repo.lock_area(request.lat, request.lng)
+        if face.ok:
+            assert face.embedding is not None
+            since = request.at - timedelta(minutes=params.duplicate_window_min)
+            found = await repo.candidates(since, request.lat, request.lng, params.duplicate_radius_m)
+            match = faces.find_duplicate([c.embedding for c in found], face.embedding, params.face_match_threshold_bp)
+            if match is not None:
+                prior = found[match.index]
+                minutes = (request.at - datetime.fromisoformat(prior.created_at)).total_seconds() / 60
+                return ScreeningResult("duplicate", METHOD, {
+                    **face_details, "duplicate_of_order": prior.order_id, "minutes_ago": max(int(minutes), 0),
+                    "distance_m": int(round(prior.distance_m)), "similarity_bp": int(match.similarity * 10_000),
+                    "window_min": params.duplicate_window_min, "radius_m": params.duplicate_radius_m,
+                })  # fmt: skip
+        else:
+            face_details["face_confidence"] = "low"  # no face (or no model): no duplicate check ran
+
+        history_since = request.at - timedelta(days=HISTORY_DAYS)
+        good, failed = await repo.outcomes_near(request.lat, request.lng, HISTORY_RADIUS_M, history_since)
+        issues = await self._issue_counter(conn, request.lat, request.lng, history_since)
+        features = safety.SafetyFeatures.at(
+            request.lat, request.lng, request.at, good=good, failed=failed, issues=issues,
+            busy=getattr(request, "busy", None), lit=getattr(request, "lit", None),
+        )  # fmt: skip
+        verdict = safety.assess(self.safety_model, features, params.safety_threshold_bp)
+        await repo.add_assessment(order_id, verdict.score_bp, verdict.model_version, features.as_dict())
+        safety_details = {"safety_bp": verdict.score_bp, "threshold_bp": verdict.threshold_bp, "model_version": verdict.model_version}
+        if not verdict.safe:
+            return ScreeningResult("unsafe", METHOD, {**face_details, **safety_details, "reasons": list(verdict.reasons)})
+
+        if face.ok:
+            assert face.embedding is not None
+            expires = request.at + timedelta(minutes=params.duplicate_window_min)
+            await repo.add_embedding(order_id, request.lat, request.lng, face.embedding, request.at, expires)
+        return ScreeningResult("pass", METHOD, {"checked": True, **face_details, **safety_details})
+
+
+async def _params(conn: AsyncConnection, at: datetime) -> Params:
+    def read_only(_events: object) -> None:
+        raise RuntimeError("screening reads parameters only")
+
+    return await ParamRepo(conn, at.isoformat(), read_only).current()
+
+
+async def purge_expired_embeddings(store: Store) -> int:
+    """Scheduled job: delete embeddings whose duplicate window has passed (privacy rule)."""
+    async with store.db.write() as conn:
+        return await ScreeningRepo(conn).purge_expired(store.clock.now())
