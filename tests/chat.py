@@ -36,6 +36,7 @@ class Chat:
     def __init__(self, client: httpx.AsyncClient, drain: Any) -> None:
         self.client, self.drain = client, drain
         self.inboxes: dict[str, Inbox] = {}
+        self.photos: dict[str, bytes] = {}
 
     async def run(self, transcript: str) -> None:
         """Play a transcript line by line, asserting every expectation."""
@@ -53,7 +54,9 @@ class Chat:
     async def send(self, user: str, what: str) -> httpx.Response:
         """Send text, a photo, a location or a button tap as `user`."""
         if what.startswith("[photo"):
-            response = await self.client.post(f"/webchat/{user}/messages", files={"photo": ("p.jpg", make_photo(), "image/jpeg")})
+            name = what[len("[photo"):-1].strip(": ")
+            data = self.photos[name] if name else make_photo()  # `[photo: name]` sends a registered image
+            response = await self.client.post(f"/webchat/{user}/messages", files={"photo": ("p.jpg", data, "image/jpeg")})
         elif what.startswith("[location"):
             lat, lng = (float(x) for x in what[len("[location"):-1].split(","))
             response = await self.client.post(f"/webchat/{user}/messages", json={"location": {"lat": lat, "lng": lng}})
