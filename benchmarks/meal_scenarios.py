@@ -1,7 +1,8 @@
 """End-to-end meal benchmark over the web-chat HTTP API: SQLite (embedded) vs PostgreSQL + Redis.
 
 Each scenario plays the meal of tests/test_meal_transcript.py by HTTP against a `ketpaar serve`
-subprocess: the admin records `/deposit bench-donor-<i> 500`; the donor sends a photo, a location,
+subprocess: the admin records `/deposit bench-donor-<i> 500`; the donor sends a photo, confirms
+consent, a location, the scene (busy, lit) — screened by the real face and safety checks —
 taps a meal, a tip and Pay; the restaurant taps Accept (later Ready); a free worker taps Claim,
 Picked up, Delivered, sends a photo and a location; the donor must get "Order #N was delivered".
 Restaurants and workers are shared by concurrent scenarios, so replies are matched by order id.
@@ -130,8 +131,10 @@ async def scenario(chat: Chat, i: int, restaurants: int, workers: asyncio.Queue[
     donor, kitchen = f"bench-donor-{i}", f"Bench Kitchen {i % restaurants + 1}"
     lat, lng = CHENNAI[0] + 0.00002 * (i % 50), CHENNAI[1] - 0.00002 * (i % 50)
     await chat.step("deposit", "admin", {"text": f"/deposit {donor} 500"}, donor, text("was added to your balance"))
-    await chat.step("photo", donor, jpeg(i), donor, text("share the location"))
-    m = await chat.step("location", donor, {"location": {"lat": lat, "lng": lng}}, donor, button("meal"))
+    await chat.step("photo", donor, jpeg(i), donor, button("consent"))
+    await chat.step("consent", donor, {"button": "consent:yes"}, donor, text("share the location"))
+    await chat.step("location", donor, {"location": {"lat": lat, "lng": lng}}, donor, button("scene"))
+    m = await chat.step("scene", donor, {"button": "scene:busy_lit"}, donor, button("meal"))
     meal = next(b["payload"] for b in m["buttons"] if f"· {kitchen} (" in b["label"])
     order = int(meal.split(":")[1])
     m = await chat.step("meal", donor, {"button": meal}, donor, button("tip", order))

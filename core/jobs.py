@@ -6,8 +6,9 @@ import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
-from core.board.base import JobBoard
+
 from core import safety
+from core.board.base import JobBoard
 from core.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted
 from core.ledger import service as money
 from core.orders import service as orders

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # above this Pillow's decompression-bomb guard stops the decode
 MAX_SIDE = 1600
+MAX_STORED_BYTES = 500 * 1024
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
@@ -49,8 +50,11 @@ def clean_photo(data: bytes) -> bytes:
     except (OSError, SyntaxError, ValueError):
         raise PhotoRejected("unreadable") from None
     upright.thumbnail((MAX_SIDE, MAX_SIDE))
-    out = io.BytesIO()
-    upright.save(out, "JPEG", quality=82, optimize=True)  # a fresh file: no EXIF, no GPS
+    for quality in (82, 70, 55, 40):  # a fresh file each time: no EXIF, no GPS
+        out = io.BytesIO()
+        upright.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= MAX_STORED_BYTES:
+            break
     return out.getvalue()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gettext
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+from babel.dates import format_date
 from babel.numbers import format_currency
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -44,6 +46,11 @@ def money(paise: int, language: str) -> str:
     rupees = Decimal(paise) / 100
     fmt = "¤#,##,##0" if paise % 100 == 0 else "¤#,##,##0.00"
     return format_currency(rupees, "INR", format=fmt, locale=_CLDR.get(language, "en_IN"), currency_digits=False)
+
+
+def day(iso_day: str, language: str) -> str:
+    """A business day in the person's locale: 22 Nov 2026 / 22 நவ., 2026."""
+    return format_date(date.fromisoformat(iso_day), format="medium", locale=_CLDR.get(language, "en_IN"))
 
 
 def distance(metres: int, language: str) -> str:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from core import geo
 from core.bus import MessageBus
-from core.events import DomainEvent, LedgerTransactionRecorded, OrderReady, OrderTransitioned, RoleApplied, RoleDecided, TopUpShortfall
+from core.events import (
+    DomainEvent,
+    LedgerTransactionRecorded,
+    OrderReady,
+    OrderTransitioned,
+    RoleApplied,
+    RoleDecided,
+    TopUpShortfall,
+)
 from core.ledger.model import split_fee
 from core.orders.model import Order
 from core.people import Approval, Person
 from core.storage.uow import UnitOfWork
 from flows.context import deliver_to
-from flows.i18n import money, translator
+from flows.i18n import day, money, translator
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
 
@@ -193,7 +201,7 @@ async def on_ledger_transaction(event: DomainEvent, uow: UnitOfWork) -> None:
         if str(account).startswith("worker:") and (person := await _worker_person(uow, int(str(account).split(":")[1]))):
             _ = translator(person.language)
             await deliver_to(uow, person, Outbound(_("Your earnings for {day} were topped up by {amount} from the guarantee pool.").format(
-                day=event.ref, amount=money(int(amount), person.language))))  # fmt: skip
+                day=day(event.ref, person.language), amount=money(int(amount), person.language))))  # fmt: skip
 
 
 async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
@@ -204,7 +212,7 @@ async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
         if person:
             _, lang = translator(person.language), person.language
             await deliver_to(uow, person, Outbound(_("The guarantee pool was short on {day}: {paid} of {needed} in top-ups could be paid, shared fairly.").format(
-                day=event.day, paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
+                day=day(event.day, lang), paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
 
 
 def register(bus: MessageBus) -> None:

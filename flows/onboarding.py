@@ -6,8 +6,8 @@ import re
 from dataclasses import replace
 
 from core import geo
-from core.people import Approval
-from core.registration import RegistrationError, apply_restaurant, apply_worker, decide as decide_application
+from core.registration import RegistrationError, apply_restaurant, apply_worker
+from core.registration import decide as decide_application
 from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator

@@ -80,3 +80,8 @@ def test_telegram_set_webhook_registers_the_public_url_with_the_secret(
         calls = fake.of("setWebhook")
     assert "https://coop.example/webhooks/telegram" in capsys.readouterr().out
     assert calls and calls[0].params["secret_token"] == "s3cret"
+
+
+def test_safety_train_trains_and_versions_a_model(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["safety", "train"]) == 0
+    assert "safety model: gb-" in capsys.readouterr().out

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from tests.channel_chat import CHANNELS, SMS_FROM, WA_FROM, RecordingTwilio, User, channel_app, users_on
+from tests.channel_chat import (
+    CHANNELS,
+    SMS_FROM,
+    WA_FROM,
+    RecordingTwilio,
+    User,
+    channel_app,
+    users_on,
+)
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import assert_ledger_invariants
 from tests.test_meal_transcript import MEAL

@@ -21,7 +21,11 @@ from sqlalchemy import insert
 from core import faces, safety
 from core.clock import FixedClock
 from core.screening import ScreeningRequest
-from core.screening_real import FaceAndSafetyScreener, SeekerScreeningRequest, purge_expired_embeddings
+from core.screening_real import (
+    FaceAndSafetyScreener,
+    SeekerScreeningRequest,
+    purge_expired_embeddings,
+)
 from core.storage.db import Database
 from core.storage.schema import orders, people
 from core.storage.screening_repo import ScreeningRepo
@@ -262,7 +266,6 @@ async def test_a_mirrored_recompressed_photo_of_the_same_person_is_caught_by_the
 
 
 from tests.test_faces import face_model  # noqa: E402,F401  (the session fixture, shared)
-
 
 # --- on PostgreSQL ---------------------------------------------------------------------------
 

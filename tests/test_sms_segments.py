@@ -5,7 +5,6 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 

@@ -14,15 +14,15 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from bot import webchat
+from bot.twilio_common import TwilioConfig
 from core.audit import audit
 from core.clock import Clock
 from core.photos import MAX_BYTES
 from core.screening import Screener
-from bot.twilio_common import TwilioConfig
-from webhooks.telegram_routes import telegram_router
-from webhooks.twilio_routes import twilio_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
+from webhooks.telegram_routes import telegram_router
+from webhooks.twilio_routes import twilio_router
 
 STATIC = Path(__file__).with_name("static")
 MAX_WAIT_S = 25.0

@@ -10,14 +10,14 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bot.outbox_sender import OutboxSender
 from core import jobs
 from core.audit import audit
 from core.storage.migrate import upgrade
 from webhooks.demo import seed_demo
-from bot.outbox_sender import OutboxSender
 from webhooks.runtime import build_runtime, start_background
-from webhooks.telegram_routes import poll_forever, set_webhook
 from webhooks.settings import Settings
+from webhooks.telegram_routes import poll_forever, set_webhook
 
 
 async def _demo_seed(settings: Settings) -> int:
@@ -104,6 +104,16 @@ async def _telegram(settings: Settings, action: str, url: str | None) -> int:
         await runtime.close()
 
 
+async def _train_safety(settings: Settings) -> int:
+    runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
+    try:
+        model = await jobs.retrain_safety(runtime.store, settings.data_dir / "safety", runtime.secret)
+    finally:
+        await runtime.close()
+    print(f"safety model: {getattr(model, 'version', type(model).__name__)}")
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
@@ -125,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed.add_argument("--if-empty", action="store_true", help="(default behaviour) do nothing if they exist")
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger.add_argument("action", choices=["verify"])
+    safety_cmd = sub.add_parser("safety", help="location safety model")
+    safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
@@ -151,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_telegram(settings, "poll", None))
     if args.command == "telegram-set-webhook":
         return asyncio.run(_telegram(settings, "set-webhook", args.url))
+    if args.command == "safety":
+        return asyncio.run(_train_safety(settings))
     if args.command == "ledger":
         return asyncio.run(_verify(settings))
     return asyncio.run(_run_job(settings, args.name, args.day))

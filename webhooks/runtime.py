@@ -18,10 +18,10 @@ from bot.sms import SmsChannel
 from bot.telegram import TelegramChannel, edit_job_messages
 from bot.twilio_common import TwilioConfig
 from bot.whatsapp import WhatsAppChannel
+from core import jobs, safety
 from core.board.base import JobBoard
 from core.board.redis_board import RedisJobBoard
 from core.board.sql import SqlJobBoard
-from core import jobs, safety
 from core.bus import MessageBus
 from core.clock import Clock, SystemClock
 from core.events import DomainEvent, OrderTransitioned

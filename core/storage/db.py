@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from contextvars import ContextVar
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event

@@ -9,7 +9,14 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.people import Approval, MenuItem, Person, Restaurant, Worker
-from core.storage.schema import capacity_days, capacity_log, menu_items, people, restaurants, workers
+from core.storage.schema import (
+    capacity_days,
+    capacity_log,
+    menu_items,
+    people,
+    restaurants,
+    workers,
+)
 from core.storage.sqlhelpers import insert_ignore
 
 

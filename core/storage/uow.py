@@ -17,10 +17,16 @@ from core.events import DomainEvent
 from core.params import Params
 from core.storage.db import Database
 from core.storage.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
-from core.storage.messaging_repo import ConversationRepo, InboxRepo, JobRunRepo, OutboxRepo, PhotoRepo
+from core.storage.messaging_repo import (
+    ConversationRepo,
+    InboxRepo,
+    JobRunRepo,
+    OutboxRepo,
+    PhotoRepo,
+)
 from core.storage.orders_repo import OrderRepo
-from core.storage.screening_repo import ScreeningRepo
 from core.storage.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.storage.screening_repo import ScreeningRepo
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,51 @@
+"""Notifications caused by scheduled jobs reach people in their language, with local dates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from core.board.sql import SqlJobBoard
+from core.bus import MessageBus
+from core.clock import FixedClock
+from core.jobs import end_of_day_topup
+from core.ledger import service as money
+from core.ledger.model import DEPOSITS, POOL, transfer
+from core.orders import service as orders
+from core.screening import PassThroughScreener
+from core.storage.db import Database
+from core.storage.uow import Store
+from flows import notify
+from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
+
+
+async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_language(sqlite_db: Database) -> None:
+    bus = MessageBus()
+    notify.register(bus)
+    store = Store(sqlite_db, FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC)), bus)
+    coop = await seed_coop(store, uuid.uuid4().hex[:8], n_workers=1)
+    board, worker = SqlJobBoard(sqlite_db), coop.workers[0]
+    async with store.uow() as uow:
+        await uow.people.update(worker.person_id, language="ta")
+        await uow.ledger.record(transfer("seed", "pool", DEPOSITS, POOL, 100_000))
+        await money.record_deposit(uow, coop.donor.id, 10_000, "d1", coop.admin.actor, "cash")
+        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
+    async with store.uow() as uow:
+        await orders.fund_and_send(uow, order.id, coop.donor, coop.restaurants[0].menu[0].id, tip=0)
+    for step in ("accept", "claim", "pickup", "deliver"):
+        async with store.uow() as uow:
+            if step == "accept":
+                await orders.accept(uow, order.id, coop.restaurants[0], board, "r")
+            elif step == "claim":
+                await orders.claim(uow, order.id, worker, board, "w")
+            elif step == "pickup":
+                await orders.pickup(uow, order.id, worker, board, "w")
+            else:
+                await orders.deliver(uow, order.id, worker, "p", *CHENNAI, "w")
+    paid = await end_of_day_topup(store, "2026-11-23")
+    assert paid == {worker.id: 50_000 - 2_400}
+    async with store.reader() as uow:
+        person = await uow.people.get(worker.person_id)
+        texts = [p["text"] for _, p in await uow.outbox.for_recipient(person.channel, person.address, 0)]
+    assert any("₹476" in t and "23 நவ., 2026" in t for t in texts), texts
+    await assert_ledger_invariants(store)
