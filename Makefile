@@ -7,7 +7,7 @@ PORT   ?= 8000
 # Face-recognition weights come from an installed package, copied here by the install step.
 export DEEPFACE_HOME := $(CURDIR)/var/deepface
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d" " -f1)
-POS    := $(wildcard locales/*/LC_MESSAGES/ketpaar.po)
+POS    := $(wildcard locales/*/LC_MESSAGES/ketpaar.po locales/*/LC_MESSAGES/ketpaar_sms.po)
 MOS    := $(POS:.po=.mo)
 
 .PHONY: install run test i18n catalogs clean bench

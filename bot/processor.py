@@ -105,6 +105,6 @@ class InboxProcessor:
         async with self.store.uow() as uow:
             await uow.inbox.finish(message_id, "failed", f"{type(exc).__name__}: {exc}")
             person = await uow.people.get_or_create(*sender)
-            _ = translator(person.language)
+            _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(
                 _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. Please try again in a moment.")))  # fmt: skip

@@ -127,7 +127,7 @@ async def deposit(ctx: FlowContext, msg: Inbound) -> None:
             amount=money(amount, lang), user=parts[1], balance=money(balance_now, lang)
         )
     )
-    t_ = translator(target.language)
+    t_ = translator(target.language, target.channel)
     await ctx.tell(target, Outbound(t_("{amount} was added to your balance. Thank you!").format(
         amount=money(amount, target.language))))  # fmt: skip
 

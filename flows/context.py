@@ -54,7 +54,7 @@ class FlowContext:
     @property
     def _(self) -> Translator:
         """Translate into the sender's language."""
-        return translator(self.person.language)
+        return translator(self.person.language, self.person.channel)
 
     @property
     def step(self) -> str | None:

@@ -31,9 +31,25 @@ def catalog(language: str) -> gettext.NullTranslations:
     return gettext.translation("ketpaar", localedir=str(LOCALES_DIR), languages=[lang], fallback=True)
 
 
-def translator(language: str) -> Translator:
-    """Return `_` for a language."""
-    return catalog(language).gettext
+@lru_cache(maxsize=8)
+def sms_catalog(language: str) -> gettext.NullTranslations:
+    """Short SMS variants (locales/<lang>/LC_MESSAGES/ketpaar_sms.po), where a language needs them."""
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    return gettext.translation("ketpaar_sms", localedir=str(LOCALES_DIR), languages=[lang], fallback=True)
+
+
+def translator(language: str, channel: str | None = None) -> Translator:
+    """Return `_` for a language; on SMS a shorter variant is preferred where one exists."""
+    main = catalog(language).gettext
+    if channel != "sms":
+        return main
+    short = sms_catalog(language).gettext
+
+    def sms(message: str) -> str:
+        text = short(message)
+        return text if text != message else main(message)
+
+    return sms
 
 
 def plural(language: str, singular: str, plural_form: str, n: int) -> str:

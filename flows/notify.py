@@ -62,7 +62,7 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
     if owner := await _restaurant_owner(uow, order.restaurant_id):
         await deliver_to(uow, owner, order_for_restaurant(owner.language, order))
     if event.transition == "reroute" and (donor := await _person(uow, order.donor_id)):
-        _, lang = translator(donor.language), donor.language
+        _, lang = translator(donor.language, donor.channel), donor.language
         r = await uow.restaurants.get(order.restaurant_id or 0)
         refund = int(event.details.get("refund", 0))
         text = _("The first restaurant could not cook order #{id}, so {restaurant} will make {meal}.").format(
@@ -74,7 +74,7 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
 
 async def _declined(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
-        _ = translator(donor.language)
+        _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(
             _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.").format(
                 id=order.id, amount=money(order.total, donor.language))))  # fmt: skip
@@ -85,14 +85,14 @@ async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> No
     if r is None:
         return
     if donor := await _person(uow, order.donor_id):
-        _ = translator(donor.language)
+        _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(_("{restaurant} accepted order #{id} and is cooking. Now finding a delivery worker.").format(
             restaurant=r.name, id=order.id)))  # fmt: skip
     params = await uow.params.current()
     pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
     for w in await uow.workers.online_in(geo.neighbourhood(r.zone)):
         if person := await _person(uow, w.person_id):
-            _, lang = translator(person.language), person.language
+            _, lang = translator(person.language, person.channel), person.language
             text = _("New job #{id}: pick up at {restaurant} ({address}), drop near {area}. Pay {pay}.").format(
                 id=order.id, restaurant=r.name, address=r.address,
                 area=geo.approximate_area(order.seeker_lat, order.seeker_lng), pay=money(pay, lang))  # fmt: skip
@@ -104,7 +104,7 @@ async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> N
     name = w.name if w else ""
     for person in (await _person(uow, order.donor_id), await _restaurant_owner(uow, order.restaurant_id)):
         if person:
-            _ = translator(person.language)
+            _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(_("{name} will deliver order #{id}.").format(name=name, id=order.id)))
 
 
@@ -116,18 +116,18 @@ def job_taken_text(language: str, order_id: int, name: str) -> str:
 
 async def _picked_up(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
-        _ = translator(donor.language)
+        _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(_("Order #{id} was picked up and is on its way.").format(id=order.id)))
 
 
 async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
-        _ = translator(donor.language)
+        _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(
             _("Order #{id} was delivered. Thank you for feeding someone today!").format(id=order.id),
             photo_id=order.delivery_photo))  # fmt: skip
     if owner := await _restaurant_owner(uow, order.restaurant_id):
-        _ = translator(owner.language)
+        _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_("Order #{id} was delivered. {amount} is credited to you.").format(
             id=order.id, amount=money(order.meal_price, owner.language))))  # fmt: skip
 
@@ -137,7 +137,7 @@ async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
         return  # nobody but the donor knew of it
     for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
         if person:
-            _ = translator(person.language)
+            _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(_("Order #{id} was cancelled by the donor. No need to continue with it.").format(id=order.id)))
 
 
@@ -158,7 +158,7 @@ async def on_order_ready(event: DomainEvent, uow: UnitOfWork) -> None:
     assert isinstance(event, OrderReady)
     order = await uow.orders.get(event.order_id)
     if order and (person := await _worker_person(uow, order.worker_id)):
-        _ = translator(person.language)
+        _ = translator(person.language, person.channel)
         await deliver_to(uow, person, Outbound(_("Order #{id} is packed and ready for pickup.").format(id=order.id)))
 
 
@@ -189,7 +189,7 @@ async def on_role_decided(event: DomainEvent, uow: UnitOfWork) -> None:
     if event.actor == "setup":
         return
     if applicant := await uow.people.get(event.person_id):
-        await deliver_to(uow, applicant, decision_message(applicant.language, event.role, event.approved))
+        await deliver_to(uow, applicant, decision_message(applicant.language, event.role, event.approved, applicant.channel))
 
 
 async def on_ledger_transaction(event: DomainEvent, uow: UnitOfWork) -> None:
@@ -199,7 +199,7 @@ async def on_ledger_transaction(event: DomainEvent, uow: UnitOfWork) -> None:
         return
     for account, amount in event.postings:
         if str(account).startswith("worker:") and (person := await _worker_person(uow, int(str(account).split(":")[1]))):
-            _ = translator(person.language)
+            _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(_("Your earnings for {day} were topped up by {amount} from the guarantee pool.").format(
                 day=day(event.ref, person.language), amount=money(int(amount), person.language))))  # fmt: skip
 
@@ -210,7 +210,7 @@ async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
     people = [await _worker_person(uow, w) for w in event.worker_ids] + list(await uow.people.admins())
     for person in people:
         if person:
-            _, lang = translator(person.language), person.language
+            _, lang = translator(person.language, person.channel), person.language
             await deliver_to(uow, person, Outbound(_("The guarantee pool was short on {day}: {paid} of {needed} in top-ups could be paid, shared fairly.").format(
                 day=day(event.day, lang), paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
 

@@ -275,9 +275,9 @@ def restaurant_summary(language: str, name: str, address: str, capacity: int, me
     )
 
 
-def decision_message(language: str, role: str, approved: bool) -> Outbound:
+def decision_message(language: str, role: str, approved: bool, channel: str | None = None) -> Outbound:
     """What the applicant hears after the decision."""
-    _ = translator(language)
+    _ = translator(language, channel)
     if not approved:
         return Outbound(_("Sorry, your application was not approved. Reply /help if you have questions."))
     if role == "restaurant":

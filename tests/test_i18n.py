@@ -185,8 +185,7 @@ def test_english_catalog_leaves_the_ids_as_the_text() -> None:
 def compiled() -> None:
     """Compile any missing or outdated .mo (normally `make test` has built them already)."""
     rebuilt = False
-    for language in i18n.LANGUAGES:
-        po = po_path(language)
+    for po in [po_path(lang) for lang in i18n.LANGUAGES] + sorted(LOCALES.glob("*/LC_MESSAGES/ketpaar_sms.po")):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
@@ -197,6 +196,7 @@ def compiled() -> None:
         rebuilt = True
     if rebuilt:  # forget catalogs loaded before the rebuild
         i18n.catalog.cache_clear()
+        i18n.sms_catalog.cache_clear()
         getattr(gettext, "_translations", {}).clear()
 
 
@@ -235,3 +235,21 @@ def test_money_uses_indian_grouping() -> None:
     assert i18n.money(6050, "en") == "₹60.50"
     assert i18n.money(6050, "ta") == "₹60.50"
     assert i18n.money(123_456_789, "en") == "₹12,34,567.89"
+
+
+def test_sms_variants_shorten_known_messages_with_the_same_placeholders() -> None:
+    main = {m.id: m.string for m in load(po_path("ta")) if m.id}
+    variants = [m for m in load(LOCALES / "ta" / "LC_MESSAGES" / "ketpaar_sms.po") if m.id]
+    assert variants
+    for m in variants:
+        assert m.id in main, f"SMS variant for a message that no longer exists: {m.id!r}"
+        assert TAMIL.search(m.string) and fields(m.string) == fields(m.id), m.id
+        assert len(m.string) < len(main[m.id]), f"the SMS variant is not shorter: {m.id!r}"
+
+
+def test_the_sms_channel_gets_the_short_variant_and_others_the_full_text(compiled: None) -> None:
+    msgid = "Sorry, no restaurant near there can take an order right now. Please try again later."
+    full, short = i18n.translator("ta")(msgid), i18n.translator("ta", "sms")(msgid)
+    assert TAMIL.search(full) and TAMIL.search(short) and len(short) < len(full)
+    assert i18n.translator("ta", "sms")("Thank you!") == i18n.translator("ta")("Thank you!")  # no variant: full
+    assert i18n.translator("en", "sms")(msgid) == msgid
