@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 
+from core.people import Person
 from core.storage.uow import UnitOfWork
 from flows import common, donor, onboarding, restaurant, worker
 from flows.context import FlowContext, Services
@@ -102,15 +103,25 @@ def typed_choice(ctx: FlowContext, text: str) -> str | None:
 
 async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
     """Handle one inbound message completely inside the caller's unit of work."""
-    is_admin = (msg.channel, msg.address) in services.admins
-    person = await uow.people.get_or_create(
-        msg.channel, msg.address, language=msg.language_hint or "en", is_admin=is_admin
-    )
+    person = await whatsapp_twin(uow, msg)
+    if person is None:
+        is_admin = (msg.channel, msg.address) in services.admins
+        person = await uow.people.get_or_create(
+            msg.channel, msg.address, language=msg.language_hint or "en", is_admin=is_admin
+        )
     ctx = FlowContext(uow, services, person, await uow.conversations.get(person.id))
     await _route(ctx, msg)
     await uow.conversations.put(person.id, ctx.state)
     if ctx.choices_changed:
         await uow.conversations.set_choices(person.id, ctx.state.get("choices", []))
+
+
+async def whatsapp_twin(uow: UnitOfWork, msg: Inbound) -> Person | None:
+    """An SMS from a number known only on WhatsApp is that WhatsApp person answering a message
+    that reached them by SMS (outside WhatsApp's 24-hour window): keep one conversation."""
+    if msg.channel != "sms" or await uow.people.find("sms", msg.address):
+        return None
+    return await uow.people.find("whatsapp", f"whatsapp:{msg.address}")
 
 
 async def _route(ctx: FlowContext, msg: Inbound) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 from core.clock import SystemClock
 from core.storage.db import Database
@@ -75,3 +76,34 @@ async def test_a_notification_does_not_overwrite_the_step_of_someone_mid_convers
     async with store.reader() as uow:
         state = await uow.conversations.get(person.id)
     assert state["step"] == "deliver_location" and state["choices"] == [["Claim", "claim:2"]]
+
+
+async def test_two_app_processes_handle_one_persons_messages_once_each_and_in_order(pg_url: str, tmp_path: Path) -> None:
+    from bot.processor import InboxProcessor
+    from core.photos import LocalPhotoStore
+    from core.storage.uow import UnitOfWork
+    from flows.messages import Inbound
+
+    handled: list[str] = []
+
+    async def handler(uow: UnitOfWork, msg: Inbound) -> None:
+        await uow.conn.exec_driver_sql("SELECT pg_sleep(0.002)")  # real work takes a moment
+        handled.append(msg.text)
+
+    dbs = [Database(pg_url), Database(pg_url)]  # two processes: two pools, no shared memory
+    staging = LocalPhotoStore(tmp_path, bytes(32))
+    a, b = (InboxProcessor(Store(db, SystemClock()), handler, staging) for db in dbs)
+    sender = f"+9198{uuid.uuid4().int % 10**8:08d}"
+    texts = [f"m{i:02d}" for i in range(20)]
+    async with a.store.uow() as uow:
+        for i, text in enumerate(texts):
+            await uow.inbox.store("sms", f"{sender}-{i}", sender, {"kind": "text", "text": text})
+    for _ in range(3):  # both processes are told about the sender, repeatedly
+        a.kick("sms", sender)
+        b.kick("sms", sender)
+    await asyncio.gather(a.drain(), b.drain())
+    await a.recover()  # whatever a busy process skipped is picked up again
+    await a.drain()
+    for db in dbs:
+        await db.dispose()
+    assert handled == texts

@@ -296,3 +296,30 @@ async def test_tamil_words_digits_and_aliases_are_understood(app_env: dict[str, 
         rest-1  > ஆம்
         rest-1  < Accepted order #1
     """)
+
+
+async def test_an_sms_reply_from_a_whatsapp_number_continues_that_conversation(app_env: dict[str, Any]) -> None:
+    # Outside WhatsApp's 24-hour window the order reached the restaurant by SMS; its SMS reply
+    # comes from the bare number and must act as the WhatsApp restaurant.
+    from core.registration import apply_restaurant
+
+    runtime = app_env["runtime"]
+    async with runtime.store.uow() as uow:
+        owner = await uow.people.get_or_create("whatsapp", "whatsapp:+919840000001")
+        await apply_restaurant(uow, owner, name="Kalyani Mess", lat=13.0828, lng=80.2707, address="1 Beach Road",
+                               menu=[("Pongal", 4_500)], daily_capacity=5, approved=True)  # fmt: skip
+    await app_env["chat"].run("""
+        donor-1 > [photo]
+        donor-1 > [press consent:yes]
+        donor-1 > [location 13.0827, 80.2707]
+        donor-1 > [press scene:busy_lit]
+        donor-1 > [tap Pongal]
+        donor-1 > [tap No tip]
+        donor-1 > [tap Pay]
+        donor-1 < Order #1 for Pongal is with Kalyani Mess
+    """)
+    await runtime.processor.receive("sms", "SM-reply-1", "+919840000001", {"kind": "text", "text": "1"})
+    await runtime.processor.drain()
+    await app_env["chat"].run("donor-1 < Kalyani Mess accepted order #1")
+    async with runtime.store.reader() as uow:
+        assert await uow.people.find("sms", "+919840000001") is None  # no second, empty person
