@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import psycopg
 from fastapi import APIRouter, FastAPI, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,6 +47,8 @@ from tests.fake_telegram import TOKEN, FakeTelegram  # noqa: E402
 from webhooks.telegram_routes import SECRET_HEADER, telegram_router  # noqa: E402
 
 SECRET = "bench-secret"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -58,9 +64,24 @@ def update(i: int) -> dict[str, Any]:
         "chat": {"id": user, "type": "private"}}}  # fmt: skip
 
 
-async def inbound(requests: int, fake: FakeTelegram) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with running_app(Path(tmp) / "bench.db", Path(tmp) / "var") as env:
+@contextlib.contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new PostgreSQL database on the local server, dropped afterwards."""
+    name = f"ketpaar_tgbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def inbound(requests: int, fake: FakeTelegram, postgres: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        db: Path | str = stack.enter_context(fresh_postgres()) if postgres else Path(tmp) / "bench.db"
+        redis = {"redis_url": REDIS, "redis_prefix": f"tgbench:{uuid.uuid4().hex[:8]}:"} if postgres else {}
+        async with running_app(db, Path(tmp) / "var", **redis) as env:  # type: ignore[arg-type]
             runtime: Any = env["runtime"]
             channel = TelegramChannel(TOKEN, secret_token=SECRET, api_base=fake.url)
 
@@ -148,10 +169,14 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.02, help="the fake's answer delay, seconds")
     parser.add_argument("--compare", action="store_true", help="also broadcast with the limiter off")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both",
+                        help="inbound on SQLite, on PostgreSQL + Redis, or both")  # fmt: skip
     args = parser.parse_args()
-    print(f"Inbound ({args.requests} updates per variant, in-process ASGI, SQLite, 50 senders):")
-    with FakeTelegram() as fake:
-        await inbound(args.requests, fake)
+    for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
+        label = "SQLite" if backend == "sqlite" else "PostgreSQL + Redis"
+        print(f"Inbound ({args.requests} updates per variant, in-process ASGI, {label}, 50 senders):")
+        with FakeTelegram() as fake:
+            await inbound(args.requests, fake, backend == "postgres")
     print(f"Broadcast of one job to {args.workers} workers (fake answers in {args.latency * 1000:.0f} ms, "
           "429 above 30/s per bot or ~1/s per chat):")  # fmt: skip
     await broadcast(args.workers, True, args.latency)
