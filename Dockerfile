@@ -7,7 +7,11 @@ COPY flows flows
 COPY bot bot
 COPY webhooks webhooks
 COPY locales locales
-RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -e . && \
+COPY scripts scripts
+COPY requirements.lock ./
+ENV DEEPFACE_HOME=/app/var/deepface
+RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -c requirements.lock -e . && \
+    .venv/bin/python scripts/install_face_weights.py && \
     for po in locales/*/LC_MESSAGES/ketpaar.po; do .venv/bin/pybabel compile -D ketpaar -i "$po" -o "${po%.po}.mo"; done
 ENV PATH="/app/.venv/bin:$PATH"
 EXPOSE 8000
