@@ -120,3 +120,22 @@ async def retrain_safety(store: Store, data_dir: Path, key: bytes) -> safety.Saf
         log.info("safety model: %d real outcomes, training on the bootstrap set", len(real))
         return await asyncio.to_thread(safety.load_or_train, data_dir, key)
     return await asyncio.to_thread(safety.load_or_train, data_dir, key, real)
+
+
+async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int = 30) -> int:
+    """Cancel screened requests the donor never paid for, so they stop holding the seeker's
+    face in the duplicate window (an unpaid request must not deny someone a meal)."""
+    async with store.reader() as uow:
+        cutoff = (uow.at - timedelta(minutes=older_than_min)).isoformat()
+        stale = [o for o in await uow.orders.find(statuses=[Status.DRAFT, Status.SCREENED], limit=1000)
+                 if o.created_at < cutoff]  # fmt: skip
+    cancelled = 0
+    for order in stale:
+        async with store.uow() as uow:
+            donor = await uow.people.get(order.donor_id)
+            current = await uow.orders.get(order.id)
+            if donor is None or current is None or current.status not in (Status.DRAFT, Status.SCREENED):
+                continue  # paid or cancelled meanwhile
+            await orders.cancel(uow, order.id, donor, board)
+            cancelled += 1
+    return cancelled

@@ -108,3 +108,26 @@ async def test_photos_are_encrypted_at_rest_and_purged_after_retention(app_db: P
         assert not (tmp_path / "var" / "photos" / photo_id).exists()
         async with runtime.store.reader() as uow:
             assert [e.data for e in await uow.chain.of_type("photos.deleted")] == [{"count": 1, "reason": "retention"}]
+
+
+async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_blocking_the_seeker(
+    app_db: Path, tmp_path: Path
+) -> None:
+    clock = FixedClock(NOON_IST)
+    async with running_app(app_db, tmp_path / "var", clock=clock) as env:
+        await env["chat"].run("""
+            donor-1 > [photo]
+            donor-1 > [tap Yes, they agreed]
+            donor-1 > [location 13.0827, 80.2707]
+            donor-1 > [tap Busy and well lit]
+            donor-1 < Meals near this person
+        """)
+        runtime: Any = env["runtime"]
+        clock.advance(minutes=29)
+        assert await jobs.cancel_stale_drafts(runtime.store, runtime.board) == 0
+        clock.advance(minutes=2)
+        assert await jobs.cancel_stale_drafts(runtime.store, runtime.board) == 1
+        async with runtime.store.reader() as uow:
+            (order,) = await uow.orders.find(limit=5)
+        assert order.status.value == "cancelled"
+        assert await jobs.cancel_stale_drafts(runtime.store, runtime.board) == 0

@@ -35,6 +35,7 @@ def build_scheduler(
         await jobs.reconcile_board(store, board)
 
     async def purge() -> None:
+        await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
 
     scheduler.add_job(purge, IntervalTrigger(minutes=10), id="purge_expired_data", replace_existing=True,
