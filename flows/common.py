@@ -8,6 +8,7 @@ from core.ledger import service as money_service
 from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
+from core.events import PhotosDeleted
 from core.people import Approval
 from flows.context import FlowContext
 from flows.i18n import money, translator
@@ -58,14 +59,29 @@ async def balance(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply("\n".join(lines))
 
 
+async def discard_photo(ctx: FlowContext, photo_id: str, reason: str) -> None:
+    """Delete a seeker photo that will not be used; the deletion goes into the event log."""
+    await ctx.services.photos.delete(photo_id)
+    await ctx.uow.photos.mark_deleted(photo_id)
+    ctx.uow.record(PhotosDeleted(actor=ctx.person.actor, count=1, reason=reason))
+
+
 async def cancel(ctx: FlowContext, msg: Inbound) -> None:
-    """Stop the current step, or cancel the newest order that can still be cancelled."""
+    """Stop the current step (deleting an unused seeker photo, cancelling an unpaid request),
+    or cancel the newest order that can still be cancelled."""
     _ = ctx._
-    if ctx.step and not ctx.step.startswith("donor_meal"):
-        ctx.goto(None)
+    step, data = ctx.step, dict(ctx.data)
+    ctx.goto(None)
+    if step in ("donor_consent", "donor_location", "donor_scene") and data.get("photo"):
+        await discard_photo(ctx, str(data["photo"]), "cancelled")
+        await ctx.reply(_("Stopped. The photo has been deleted."))
+        return
+    if step in ("donor_meal", "donor_tip", "donor_confirm") and data.get("order"):
+        await cancel_one(ctx, int(data["order"]))
+        return
+    if step:
         await ctx.reply(_("Stopped. Nothing was changed."))
         return
-    ctx.goto(None)
     # Include picked-up orders so the donor hears why it is too late, rather than "nothing".
     open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*OPEN_FOR_CANCEL, Status.PICKED_UP), limit=1)
     if not open_orders:

@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.events import PhotosDeleted
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.photos import PhotoRejected, clean_photo
-from flows.common import cancel_one, payload_args, payload_int
+from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
@@ -55,13 +54,6 @@ async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
         _("Did the person agree to be photographed so they can receive a meal?"),
         (Choice(_("Yes, they agreed"), "consent:yes"), Choice(_("No"), "consent:no")),
     )
-
-
-async def discard_photo(ctx: FlowContext, photo_id: str, reason: str) -> None:
-    """Delete a seeker photo that will not be used; the deletion goes into the event log."""
-    await ctx.services.photos.delete(photo_id)
-    await ctx.uow.photos.mark_deleted(photo_id)
-    ctx.uow.record(PhotosDeleted(actor=ctx.person.actor, count=1, reason=reason))
 
 
 async def consent(ctx: FlowContext, msg: Inbound) -> None:

@@ -323,3 +323,23 @@ async def test_an_sms_reply_from_a_whatsapp_number_continues_that_conversation(a
     await app_env["chat"].run("donor-1 < Kalyani Mess accepted order #1")
     async with runtime.store.reader() as uow:
         assert await uow.people.find("sms", "+919840000001") is None  # no second, empty person
+
+
+async def test_cancel_mid_request_deletes_the_photo_or_cancels_the_unpaid_order(app_env: dict[str, Any]) -> None:
+    await app_env["chat"].run("""
+        donor-1 > [photo]
+        donor-1 > [tap Yes, they agreed]
+        donor-1 > /cancel
+        donor-1 < Stopped. The photo has been deleted.
+        donor-1 > [photo]
+        donor-1 > [press consent:yes]
+        donor-1 > [location 13.0827, 80.2707]
+        donor-1 > [press scene:busy_lit]
+        donor-1 > [tap Curd rice]
+        donor-1 > ரத்து
+        donor-1 < Order #1 cancelled.
+    """)
+    async with app_env["runtime"].store.reader() as uow:
+        deleted = [e.data for e in await uow.chain.of_type("photos.deleted")]
+        order = await uow.orders.get(1)
+    assert deleted == [{"count": 1, "reason": "cancelled"}] and order.status.value == "cancelled"
