@@ -21,7 +21,7 @@ MAX_BACKOFF_S = 3600
 
 def backoff_seconds(attempts: int) -> int:
     """Wait after the n-th failed attempt: 2^n seconds, at most an hour (deterministic)."""
-    return min(2 ** min(attempts, 12), MAX_BACKOFF_S)
+    return int(min(2 ** min(attempts, 12), MAX_BACKOFF_S))
 
 
 class OutboxSender:

@@ -127,7 +127,7 @@ class TelegramChannel:
         return parts
 
     async def _send_part(self, chat: str, part: Part) -> Message:
-        if part.kind == "photo":
+        if part.kind == "photo" and part.photo is not None:
             return await self.bot.send_photo(chat, part.photo, caption=part.text or None, reply_markup=part.keyboard)
         if part.kind == "poll":
             return await self.bot.send_poll(chat, part.text, list(part.options), is_anonymous=False,

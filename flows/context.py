@@ -71,7 +71,8 @@ class FlowContext:
     @property
     def data(self) -> dict[str, Any]:
         """Answers collected in the current step sequence."""
-        return self.state.setdefault("data", {})
+        data: dict[str, Any] = self.state.setdefault("data", {})
+        return data
 
     async def reply(self, text: str, choices: tuple[Choice, ...] = (), photo_id: str | None = None,
                     **meta: Any) -> None:  # fmt: skip

@@ -92,7 +92,7 @@ class BoardEvents(AsyncIterator[dict[str, Any]]):
         if self._closed:
             return
         self._closed = True
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> BoardEvents:
         """Use as `async with await board.subscribe() as events:`."""

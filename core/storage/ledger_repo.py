@@ -15,7 +15,7 @@ from core.ledger.chain import ChainedEvent, canonical_json, event_body, link_has
 from core.ledger.model import InsufficientFunds, Transaction, is_guarded
 from core.params import PARAM_NAMES, Params
 from core.storage.schema import chain_head, events, ledger_transactions, parameters, postings
-from core.storage.sqlhelpers import is_postgres
+from core.storage.sqlhelpers import is_postgres, new_id
 
 
 class LedgerRepo:
@@ -48,7 +48,7 @@ class LedgerRepo:
                 kind=tx.kind, ref=tx.ref, memo=tx.memo, occurred_at=self.now, day=self.day
             )
         )
-        tx_id = int(result.inserted_primary_key[0])
+        tx_id = new_id(result)
         await self.conn.execute(
             postings.insert(),
             [{"tx_id": tx_id, "account": p.account, "amount": p.amount} for p in tx.postings],

@@ -12,7 +12,7 @@ from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.storage.schema import chain_head, conversations, inbox, job_runs, outbox, photos
-from core.storage.sqlhelpers import insert_ignore, upsert
+from core.storage.sqlhelpers import insert_ignore, new_id, upsert
 
 
 class InboxRepo:
@@ -126,7 +126,7 @@ class OutboxRepo:
                 sent_at=self.now if delivered else None, next_attempt_at=self.now,
             )
         )  # fmt: skip
-        message_id = int(result.inserted_primary_key[0])
+        message_id = new_id(result)
         self.enqueued.append(message_id)
         return message_id
 

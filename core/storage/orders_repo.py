@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.storage.schema import orders
+from core.storage.sqlhelpers import new_id
 
 _FIELDS = (
     "donor_id", "status", "version", "restaurant_id", "menu_item_id", "meal_name", "meal_price",
@@ -54,7 +55,7 @@ class OrderRepo:
         """Insert a new order and give it its id."""
         values = _row_values(order, self.now)
         result = await self.conn.execute(orders.insert().values(**values))
-        order.id = int(result.inserted_primary_key[0])
+        order.id = new_id(result)
         return order
 
     async def get(self, order_id: int, *, lock: bool = False) -> Order | None:

@@ -17,7 +17,7 @@ from core.storage.schema import (
     restaurants,
     workers,
 )
-from core.storage.sqlhelpers import insert_ignore
+from core.storage.sqlhelpers import insert_ignore, new_id
 
 
 def _person(row: Any) -> Person:
@@ -132,7 +132,7 @@ class RestaurantRepo:
                 created_at=self.now,
             )
         )
-        rid = int(result.inserted_primary_key[0])
+        rid = new_id(result)
         for item_name, price in menu:
             await self.conn.execute(
                 menu_items.insert().values(restaurant_id=rid, name=item_name, price=price, active=True)
@@ -286,7 +286,7 @@ class WorkerRepo:
                 created_at=self.now,
             )
         )
-        found = await self.get(int(result.inserted_primary_key[0]))
+        found = await self.get(new_id(result))
         assert found is not None
         return found
 

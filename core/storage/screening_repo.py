@@ -16,7 +16,7 @@ from core import geo
 from core.faces import from_bytes, to_bytes
 from core.storage.schema import orders
 from core.storage.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
-from core.storage.sqlhelpers import insert_ignore
+from core.storage.sqlhelpers import insert_ignore, new_id
 
 METRES_PER_DEGREE = 111_320.0
 
@@ -88,7 +88,7 @@ class ScreeningRepo:
                 expires_at=iso(expires_at), embedding=to_bytes(embedding),
             )
         )  # fmt: skip
-        return int(result.inserted_primary_key[0])
+        return new_id(result)
 
     async def candidates(self, since: datetime, lat: float, lng: float, radius_m: float) -> list[Candidate]:
         """Embeddings stored since `since` within radius_m of a point, nearest first.
@@ -132,7 +132,7 @@ class ScreeningRepo:
                 features=json.dumps(features, sort_keys=True), created_at=self.now,
             )
         )  # fmt: skip
-        return int(result.inserted_primary_key[0])
+        return new_id(result)
 
     async def assessments(self, order_id: int) -> list[dict[str, Any]]:
         """An order's safety assessments, oldest first."""

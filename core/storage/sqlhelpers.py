@@ -31,6 +31,14 @@ async def upsert(
     await conn.execute(stmt)
 
 
+def new_id(result: Any) -> int:
+    """The primary key an INSERT just created."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
+
+
 def is_postgres(conn: AsyncConnection) -> bool:
     """Tell whether the connection is to PostgreSQL."""
     return conn.dialect.name == "postgresql"
