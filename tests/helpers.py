@@ -36,9 +36,12 @@ class Coop:
     workers: list[Worker]
 
 
-async def seed_coop(store: Store, tag: str, *, capacity: int = 20, n_workers: int = 2) -> Coop:
-    """Two approved restaurants near Chennai central, online workers, an admin and a donor."""
-    lat, lng = CHENNAI
+async def seed_coop(
+    store: Store, tag: str, *, capacity: int = 20, n_workers: int = 2, at: tuple[float, float] = CHENNAI
+) -> Coop:
+    """Two approved restaurants near a place (Chennai central by default), online workers, an
+    admin and a donor."""
+    lat, lng = at
     async with store.uow() as uow:
         await uow.params.ensure_initial(await uow.params.current())
         admin = await uow.people.get_or_create("test", f"{tag}-admin", is_admin=True)

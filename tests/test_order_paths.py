@@ -16,11 +16,10 @@ from core.ledger.model import INFRA, POOL
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
 from core.orders.model import Order
-from core.registration import apply_restaurant, apply_worker
 from core.screening import PassThroughScreener
 from core.storage.db import Database
 from core.storage.uow import Store, UnitOfWork
-from tests.helpers import Coop, assert_ledger_invariants
+from tests.helpers import Coop, assert_ledger_invariants, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 DEPOSIT = 100_000
@@ -44,26 +43,10 @@ async def seed_apart(store: Store) -> tuple[Coop, tuple[float, float]]:
     """seed_coop's cooperative (same menus and distances) around a fresh place; (coop, seeker spot)."""
     tag = uuid.uuid4().hex[:8]
     lat, lng = -40.0 + next(_places) * 0.2, 150.0  # 0.2° ≈ 22 km apart; the radius is 5 km
+    coop = await seed_coop(store, tag, at=(lat, lng))
     async with store.uow() as uow:
-        await uow.params.ensure_initial(await uow.params.current())
-        admin = await uow.people.get_or_create("test", f"{tag}-admin", is_admin=True)
-        donor = await uow.people.get_or_create("test", f"{tag}-donor")
-        rests = []
-        for i, (dlat, menu) in enumerate([(0.002, [("Curd rice", 6000), ("Sambar rice", 7000)]),
-                                          (0.004, [("Lemon rice", 5500), ("Veg biryani", 8000)])]):  # fmt: skip
-            owner = await uow.people.get_or_create("test", f"{tag}-rest-{i + 1}")
-            rests.append(
-                await apply_restaurant(
-                    uow, owner, name=f"{tag} Kitchen {i + 1}", lat=lat + dlat, lng=lng, address=f"{i + 1} Beach Road",
-                    menu=menu, daily_capacity=20, approved=True,
-                )  # fmt: skip
-            )
-        workers = []
-        for i in range(2):
-            p = await uow.people.get_or_create("test", f"{tag}-worker-{i + 1}")
-            workers.append(await apply_worker(uow, p, name=f"Worker {i + 1}", lat=lat, lng=lng, approved=True, online=True))
-        await money.record_deposit(uow, donor.id, DEPOSIT, f"dep-{tag}", admin.actor, "cash")
-    return Coop(admin, donor, rests, workers), (lat, lng)
+        await money.record_deposit(uow, coop.donor.id, DEPOSIT, f"dep-{tag}", coop.admin.actor, "cash")
+    return coop, (lat, lng)
 
 
 async def send(store: Store, coop: Coop, spot: tuple[float, float], item_id: int, tip: int = 0) -> Order:
