@@ -147,7 +147,7 @@ async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, 
 
 async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
     """The restaurant says no: release its capacity and pass the order on, or refund."""
-    order = await _restaurant_order(uow, order_id, restaurant, Status.AT_RESTAURANT)
+    order = await _owned_order(uow, order_id, (Status.AT_RESTAURANT,), restaurant_id=restaurant.id)
     version = order.version
     assert order.capacity_day is not None
     await uow.restaurants.release(restaurant.id, order.capacity_day, order.id)
@@ -156,11 +156,17 @@ async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: 
     return order
 
 
-async def _restaurant_order(uow: UnitOfWork, order_id: int, restaurant: Restaurant, status: Status) -> Order:
+async def _owned_order(
+    uow: UnitOfWork, order_id: int, statuses: tuple[Status, ...], *, restaurant_id: int | None = None,
+    worker_id: int | None = None,
+) -> Order:
+    """Load an order that belongs to this restaurant or worker and is in one of `statuses`."""
     order = await load(uow, order_id)
-    if order.restaurant_id != restaurant.id:
+    if (restaurant_id is not None and order.restaurant_id != restaurant_id) or (
+        worker_id is not None and order.worker_id != worker_id
+    ):
         raise OrderError("not_yours", order_id)
-    if order.status is not status:
+    if order.status not in statuses:
         raise OrderError(f"already_{order.status.value}", order_id)
     return order
 
@@ -186,7 +192,7 @@ def order_posted_at(order: Order) -> float:
 
 async def accept(uow: UnitOfWork, order_id: int, restaurant: Restaurant, board: JobBoard, actor: str) -> Order:
     """The restaurant will cook: the delivery job goes on the board."""
-    order = await _restaurant_order(uow, order_id, restaurant, Status.AT_RESTAURANT)
+    order = await _owned_order(uow, order_id, (Status.AT_RESTAURANT,), restaurant_id=restaurant.id)
     version = order.version
     order.accept(actor)
     order.post(actor)
@@ -198,10 +204,10 @@ async def accept(uow: UnitOfWork, order_id: int, restaurant: Restaurant, board: 
 
 async def mark_ready(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
     """The meal is packed and waiting for the worker."""
-    order = await load(uow, order_id)
-    if order.restaurant_id != restaurant.id:
-        raise OrderError("not_yours", order_id)
-    if order.status not in (Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED) or order.ready_at:
+    order = await _owned_order(
+        uow, order_id, (Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED), restaurant_id=restaurant.id
+    )
+    if order.ready_at:
         raise OrderError(f"already_{order.status.value}", order_id)
     version = order.version
     order.mark_ready(uow.at, actor)
@@ -236,18 +242,9 @@ async def claim(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard,
     return result
 
 
-async def _worker_order(uow: UnitOfWork, order_id: int, worker: Worker, status: Status) -> Order:
-    order = await load(uow, order_id)
-    if order.worker_id != worker.id:
-        raise OrderError("not_yours", order_id)
-    if order.status is not status:
-        raise OrderError(f"already_{order.status.value}", order_id)
-    return order
-
-
 async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard, actor: str) -> Order:
     """The worker has the meal in hand; the job leaves the board."""
-    order = await _worker_order(uow, order_id, worker, Status.CLAIMED)
+    order = await _owned_order(uow, order_id, (Status.CLAIMED,), worker_id=worker.id)
     version = order.version
     order.pickup(actor)
     await uow.orders.save(order, version)
@@ -259,7 +256,7 @@ async def deliver(
     uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str | None, lat: float, lng: float, actor: str
 ) -> tuple[Order, int]:
     """The seeker has the meal: record proof, complete capacity, settle; return (order, tx id)."""
-    order = await _worker_order(uow, order_id, worker, Status.PICKED_UP)
+    order = await _owned_order(uow, order_id, (Status.PICKED_UP,), worker_id=worker.id)
     version = order.version
     order.deliver(photo_id, lat, lng, actor)
     assert order.restaurant_id is not None and order.capacity_day is not None
