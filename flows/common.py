@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from core.events import PhotosDeleted
 from core.ledger import service as money_service
 from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
-from core.events import PhotosDeleted
 from core.people import Approval
 from flows.context import FlowContext
 from flows.i18n import money, translator

@@ -17,6 +17,17 @@ async def _own_restaurant(ctx: FlowContext) -> Restaurant | None:
     return restaurant
 
 
+async def _restaurant_command(ctx: FlowContext, msg: Inbound) -> tuple[Restaurant, int] | None:
+    """The approved restaurant of the sender and the order a button names (or a polite reply)."""
+    restaurant = await _own_restaurant(ctx)
+    if restaurant is None:
+        return None
+    if (order_id := payload_int(msg)) is None:
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return None
+    return restaurant, order_id
+
+
 async def _order_problem(ctx: FlowContext, exc: orders.OrderError) -> None:
     _ = ctx._
     if exc.code == "not_yours":
@@ -32,9 +43,9 @@ async def _order_problem(ctx: FlowContext, exc: orders.OrderError) -> None:
 async def accept(ctx: FlowContext, msg: Inbound) -> None:
     """Accept: the delivery job goes on the board; offer the Ready button."""
     _ = ctx._
-    restaurant, order_id = await _own_restaurant(ctx), payload_int(msg)
-    if restaurant is None or order_id is None:
+    if (command := await _restaurant_command(ctx, msg)) is None:
         return
+    restaurant, order_id = command
     try:
         order = await orders.accept(ctx.uow, order_id, restaurant, ctx.services.board, ctx.person.actor)
     except orders.OrderError as exc:
@@ -49,9 +60,9 @@ async def accept(ctx: FlowContext, msg: Inbound) -> None:
 async def reject(ctx: FlowContext, msg: Inbound) -> None:
     """Reject: the capacity comes back and the order goes to the next restaurant."""
     _ = ctx._
-    restaurant, order_id = await _own_restaurant(ctx), payload_int(msg)
-    if restaurant is None or order_id is None:
+    if (command := await _restaurant_command(ctx, msg)) is None:
         return
+    restaurant, order_id = command
     try:
         await orders.reject(ctx.uow, order_id, restaurant, ctx.person.actor)
     except orders.OrderError as exc:
@@ -62,9 +73,9 @@ async def reject(ctx: FlowContext, msg: Inbound) -> None:
 async def ready(ctx: FlowContext, msg: Inbound) -> None:
     """The meal is packed: the worker is told."""
     _ = ctx._
-    restaurant, order_id = await _own_restaurant(ctx), payload_int(msg)
-    if restaurant is None or order_id is None:
+    if (command := await _restaurant_command(ctx, msg)) is None:
         return
+    restaurant, order_id = command
     try:
         await orders.mark_ready(ctx.uow, order_id, restaurant, ctx.person.actor)
     except orders.OrderError as exc:

@@ -24,6 +24,17 @@ async def _own_worker(ctx: FlowContext) -> Worker | None:
     return worker
 
 
+async def _worker_command(ctx: FlowContext, msg: Inbound) -> tuple[Worker, int] | None:
+    """The approved worker who sent a button and the order it names (or a polite reply)."""
+    worker = await _own_worker(ctx)
+    if worker is None:
+        return None
+    if (order_id := payload_int(msg)) is None:
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return None
+    return worker, order_id
+
+
 async def go_online(ctx: FlowContext, msg: Inbound) -> None:
     """Start receiving new jobs."""
     if worker := await _own_worker(ctx):
@@ -70,9 +81,9 @@ async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
 async def claim(ctx: FlowContext, msg: Inbound) -> None:
     """First tap wins; the winner gets the seeker's photo and exact location."""
     _ = ctx._
-    worker, order_id = await _own_worker(ctx), payload_int(msg)
-    if worker is None or order_id is None:
+    if (command := await _worker_command(ctx, msg)) is None:
         return
+    worker, order_id = command
     result = await orders.claim(ctx.uow, order_id, worker, ctx.services.board, ctx.person.actor)
     if not result.won:
         winner = await ctx.uow.workers.get(result.winner) if result.winner else None
@@ -98,9 +109,9 @@ async def claim(ctx: FlowContext, msg: Inbound) -> None:
 async def pickup(ctx: FlowContext, msg: Inbound) -> None:
     """The worker has the meal."""
     _ = ctx._
-    worker, order_id = await _own_worker(ctx), payload_int(msg)
-    if worker is None or order_id is None:
+    if (command := await _worker_command(ctx, msg)) is None:
         return
+    worker, order_id = command
     try:
         order = await orders.pickup(ctx.uow, order_id, worker, ctx.services.board, ctx.person.actor)
     except orders.OrderError as exc:
@@ -124,9 +135,9 @@ def _job_problem(ctx: FlowContext, exc: orders.OrderError) -> str:
 async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
     """Ask for the delivery photo."""
     _ = ctx._
-    worker, order_id = await _own_worker(ctx), payload_int(msg)
-    if worker is None or order_id is None:
+    if (command := await _worker_command(ctx, msg)) is None:
         return
+    worker, order_id = command
     order = await ctx.uow.orders.get(order_id)
     if order is None or order.worker_id != worker.id or order.status.value != "picked_up":
         await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
@@ -183,9 +194,12 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
 async def report(ctx: FlowContext, msg: Inbound) -> None:
     """The worker's one-tap report after a delivery: it trains the location safety model."""
     _ = ctx._
-    worker, order_id = await _own_worker(ctx), payload_int(msg)
+    if (command := await _worker_command(ctx, msg)) is None:
+        return
+    worker, order_id = command
     kind = (msg.choice or "").rsplit(":", 1)[-1]
-    if worker is None or order_id is None or kind not in ("ok", "issue"):
+    if kind not in ("ok", "issue"):
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return
     order = await ctx.uow.orders.get(order_id)
     if order is None or order.worker_id != worker.id or order.delivery_lat is None or order.delivery_lng is None:

@@ -343,3 +343,11 @@ async def test_cancel_mid_request_deletes_the_photo_or_cancels_the_unpaid_order(
         deleted = [e.data for e in await uow.chain.of_type("photos.deleted")]
         order = await uow.orders.get(1)
     assert deleted == [{"count": 1, "reason": "cancelled"}] and order.status.value == "cancelled"
+
+
+async def test_a_malformed_button_from_a_restaurant_or_worker_gets_a_reply_not_silence(app_env: dict[str, Any]) -> None:
+    client, chat = app_env["client"], app_env["chat"]
+    for user, payload in (("rest-1", "accept:abc"), ("worker-1", "claim:"), ("worker-1", "report:1:maybe")):
+        await client.post(f"/webchat/{user}/messages", json={"button": payload})
+        await chat.drain()
+        await chat.expect(user, "That button is no longer active.")
