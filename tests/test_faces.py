@@ -183,8 +183,9 @@ def test_photos_of_the_same_person_match_at_093_with_at_most_two_near_misses(
     record_property("same_person_min", round(same[0][0], 4))
     record_property("same_person_misses", misses)
     print(f"same person: {len(same)} pairs, min {same[0][0]:.4f}, below {THRESHOLD}: {misses}")
-    # Measured: 86 of 88 pairs ≥ 0.93; img12 (a small, low-contrast face) against two other
-    # photos of the same person gives 0.924-0.925. The threshold is governed; this pins the data.
+    # Measured: 86 of 88 pairs ≥ 0.93; the two misses score 0.9225 and 0.9263 (img12, a small,
+    # low-contrast face, is one of them, as it was when deepface ran on the whole photo). The
+    # threshold is governed; this pins the data.
     assert len(misses) <= 2
     assert same[0][0] >= 0.92
 
@@ -225,6 +226,28 @@ def test_one_clearly_largest_face_is_used_and_two_equal_faces_are_many(shared: P
     result = faces.embed(png(with_small_copy))
     assert result.ok and result.faces == 2 and (result.area_ratio or 0) >= 2
     assert faces.cosine(result.embedding, original.embedding) >= THRESHOLD
+
+
+def test_a_face_too_small_for_the_quick_search_is_found_in_the_whole_photo(shared: Path, face_model: None) -> None:
+    src = Image.open(shared / "other" / "astronaut.png").convert("RGB")
+    canvas = Image.new("RGB", (1000, 750), (90, 110, 90))
+    canvas.paste(src.resize((src.width // 2, src.height // 2), Image.Resampling.LANCZOS), (620, 380))
+    bgr = faces.decode(png(canvas))
+    deepface = faces.load_model()
+    small, factor = faces._shrunk(bgr, faces.DETECT_SIDES[0])
+    quick = deepface.extract_faces(img_path=small, detector_backend=faces.DETECTOR, enforce_detection=False, align=False)
+    assert not any(f["facial_area"].get("left_eye") for f in quick), "the face should be too small for the 320 px copy"
+    result = faces.embed_array(bgr)
+    assert result.ok and result.faces == 1
+    assert faces.cosine(result.embedding, faces.embed(png(src)).embedding) >= 0.9
+
+
+def test_the_face_cut_out_embeds_like_deepface_on_the_whole_photo(shared: Path, face_model: None) -> None:
+    bgr = faces.decode((shared / "other" / "astronaut.png").read_bytes())
+    whole = faces._represent(faces.load_model(), bgr)
+    result = faces.embed_array(bgr)
+    assert whole is not None and result.ok
+    assert faces.cosine(result.embedding, whole) >= THRESHOLD
 
 
 def test_altered_copies_of_a_photo_match_it_and_no_one_else(
