@@ -36,10 +36,11 @@ DOMINANT_AREA_RATIO = 2.0  # one face at least this many times larger than the n
 DETECT_SIDES = (320, 560, MAX_SIDE)  # searched in turn until a face is found big enough to be sure
 FACE_SIDE = 130
 CROP_MARGIN = 0.4  # of the face's width and height, kept on each side of it
-# dlib's detector (upsampling once, as deepface runs it) finds faces down to 40 px, unreliably
-# near that size. A face must be this large in the small copy for a second face of half its
-# area (which would make the photo "many") to be sure to show there too.
-SURE_FACE_SIDE = 80
+# dlib's detector (upsampling once, as deepface runs it) finds faces down to about 40 px,
+# unreliably near that size. A face must be this large in the small copy for a second face of
+# half its area (≥ 51 px: two steps of dlib's image pyramid above the smallest it reports),
+# which would make the photo "many", to be sure to show there too.
+SURE_FACE_SIDE = 72
 DIMENSIONS = 128
 MODEL_NAME = "Dlib"
 DETECTOR = "dlib"
@@ -308,7 +309,7 @@ def embed_array(bgr: np.ndarray) -> FaceResult:
     Two steps: find the faces on a small copy and decide which is the seeker's, then let
     deepface detect, align and embed that face alone, cut out and brought to a fixed size.
     Measured on the labelled photos this takes about a third of the time of running deepface
-    on the whole photo, with no more false matches (benchmarks/faces_bench.py)."""
+    on the whole photo, with fewer false matches (benchmarks/faces_bench.py)."""
     deepface = load_model()
     with _infer_lock:
         boxes = _find_faces(deepface, bgr)

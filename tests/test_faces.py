@@ -183,9 +183,9 @@ def test_photos_of_the_same_person_match_at_093_with_at_most_two_near_misses(
     record_property("same_person_min", round(same[0][0], 4))
     record_property("same_person_misses", misses)
     print(f"same person: {len(same)} pairs, min {same[0][0]:.4f}, below {THRESHOLD}: {misses}")
-    # Measured: 86 of 88 pairs ≥ 0.93; the two misses score 0.9225 and 0.9263 (img12, a small,
-    # low-contrast face, is one of them, as it was when deepface ran on the whole photo). The
-    # threshold is governed; this pins the data.
+    # Measured: 87 of 88 pairs ≥ 0.93; img17 vs img61 scores 0.9294. (deepface on the whole
+    # photo missed two: img12, a small low-contrast face, at 0.924-0.925.) The threshold is
+    # governed; this pins the data.
     assert len(misses) <= 2
     assert same[0][0] >= 0.92
 
@@ -220,12 +220,19 @@ def test_one_clearly_largest_face_is_used_and_two_equal_faces_are_many(shared: P
     side_by_side.paste(src, (0, 0))
     side_by_side.paste(src, (src.width, 0))
     assert faces.embed(png(side_by_side)).status == "many"
-    with_small_copy = Image.new("RGB", (src.width + src.width // 3, src.height), (40, 40, 40))
-    with_small_copy.paste(src, (0, 0))
-    with_small_copy.paste(src.resize((src.width // 3, src.height // 3)), (src.width, 0))
-    result = faces.embed(png(with_small_copy))
-    assert result.ok and result.faces == 2 and (result.area_ratio or 0) >= 2
-    assert faces.cosine(result.embedding, original.embedding) >= THRESHOLD
+    # A second face of a third of the area is counted but does not make the photo "many"; a
+    # tiny one need not even be found. Either way the larger face is the one embedded.
+    results = {}
+    for scale in (0.6, 0.33):
+        small = (int(src.width * scale), int(src.height * scale))
+        with_small_copy = Image.new("RGB", (src.width + small[0], src.height), (40, 40, 40))
+        with_small_copy.paste(src, (0, 0))
+        with_small_copy.paste(src.resize(small), (src.width, 0))
+        results[scale] = result = faces.embed(png(with_small_copy))
+        assert result.ok, scale
+        assert faces.cosine(result.embedding, original.embedding) >= THRESHOLD, scale
+    assert results[0.6].faces == 2 and (results[0.6].area_ratio or 0) >= 2
+    assert results[0.33].faces == 1 or (results[0.33].area_ratio or 0) >= 2
 
 
 def test_a_face_too_small_for_the_quick_search_is_found_in_the_whole_photo(shared: Path, face_model: None) -> None:
