@@ -172,7 +172,8 @@ def main() -> int:
         method(arrays[people[0][0]])  # warm-up
         embeddings, per_photo = embed_all(method, arrays, repeat=3)
         print(f"{label}:")
-        print(f"  embedding, {len(per_photo)} photos (decoded, ≤800 px; each the median of 3 runs): median {ms(statistics.median(per_photo))}, "
+        print(f"  embedding, {len(per_photo)} photos (decoded, ≤800 px; each the median of 3 runs): "
+              f"median {ms(statistics.median(per_photo))}, "
               f"p90 {ms(per_photo[int(len(per_photo) * 0.9)])}, max {ms(per_photo[-1])}; peak RSS {peak_rss_mb():.0f} MB")  # fmt: skip
         accuracy(embeddings, label_of, show_misses=True)
         if not args.quick:

@@ -254,7 +254,8 @@ def print_result(r: dict[str, Any], n: int, concurrency: int) -> None:
     print(f"  scenarios        {ok} ok / {len(r['errors'])} failed  (concurrency {concurrency})")
     print(f"  wall time        {r['wall']:.2f} s")
     print(f"  throughput       {ok / r['wall']:.2f} scenarios/s")
-    print(f"  POST latency     n={len(posts)}  p50 {pct(posts, 0.5):.1f} ms  p99 {pct(posts, 0.99):.1f} ms  max {max(posts, default=0):.1f} ms")
+    print(f"  POST latency     n={len(posts)}  p50 {pct(posts, 0.5):.1f} ms  p99 {pct(posts, 0.99):.1f} ms  "
+          f"max {max(posts, default=0):.1f} ms")
     print(f"  reply latency    n={len(replies)}  p50 {pct(replies, 0.5):.0f} ms  p99 {pct(replies, 0.99):.0f} ms")
     print("  per step p50/p99 " + ", ".join(f"{k} {pct(v, 0.5):.0f}/{pct(v, 0.99):.0f}" for k, v in r["reply_ms"].items()) + " ms")
     print(f"  ledger verify    rc={r['verify_rc']}  {r['verify']}")

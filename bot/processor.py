@@ -107,4 +107,5 @@ class InboxProcessor:
             person = await uow.people.get_or_create(*sender)
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(
-                _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. Please try again in a moment.")))  # fmt: skip
+                _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. "
+                  "Please try again in a moment.")))  # fmt: skip

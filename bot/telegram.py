@@ -141,7 +141,7 @@ def split_text(text: str, limit: int) -> tuple[str, str]:
     """Cut off the longest head within `limit` (Telegram counts UTF-16 units, so an emoji is 2),
     at a line or word break when one is near the end; return (head, rest). Nothing is lost."""
     units = 0
-    for i, char in enumerate(text):
+    for i, char in enumerate(text):  # noqa: B007 (i, where the loop stopped, is the cut point)
         units += 2 if ord(char) > 0xFFFF else 1
         if units > limit:
             break

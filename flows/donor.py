@@ -145,7 +145,9 @@ def unsafe_text(ctx: FlowContext, reasons: list[str]) -> str:
         "past_failures": _("deliveries near here have failed before"), "safety_reports": _("workers reported safety problems near here"),
     }  # fmt: skip
     why = "; ".join(words[r] for r in reasons if r in words) or _("the safety score is low")
-    return _("This place does not look safe for a delivery right now ({why}). A busier or better-lit spot, or daylight, would help.").format(why=why)
+    return _(
+        "This place does not look safe for a delivery right now ({why}). A busier or better-lit spot, or daylight, would help."
+    ).format(why=why)
 
 
 async def offer_meals(ctx: FlowContext, order_id: int, lat: float, lng: float) -> None:
@@ -224,7 +226,8 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
     try:
         order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0)
     except InsufficientFunds as exc:
-        await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. Ask a cooperative admin to record a deposit, then tap Pay again.").format(
+        await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
+                          "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
             balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
         return
     except orders.OrderError as exc:

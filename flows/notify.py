@@ -138,7 +138,8 @@ async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
     for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
         if person:
             _ = translator(person.language, person.channel)
-            await deliver_to(uow, person, Outbound(_("Order #{id} was cancelled by the donor. No need to continue with it.").format(id=order.id)))
+            cancelled = _("Order #{id} was cancelled by the donor. No need to continue with it.").format(id=order.id)
+            await deliver_to(uow, person, Outbound(cancelled))
 
 
 _BY_TRANSITION = {
@@ -211,7 +212,8 @@ async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
     for person in people:
         if person:
             _, lang = translator(person.language, person.channel), person.language
-            await deliver_to(uow, person, Outbound(_("The guarantee pool was short on {day}: {paid} of {needed} in top-ups could be paid, shared fairly.").format(
+            await deliver_to(uow, person, Outbound(_(
+                "The guarantee pool was short on {day}: {paid} of {needed} in top-ups could be paid, shared fairly.").format(
                 day=day(event.day, lang), paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
 
 

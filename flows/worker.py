@@ -97,7 +97,8 @@ async def claim(ctx: FlowContext, msg: Inbound) -> None:
     restaurant = await ctx.uow.restaurants.get(order.restaurant_id or 0)
     assert restaurant is not None
     await ctx.reply(
-        _("Job #{id} is yours. Pick up {meal} at {restaurant}, {address}. Then take it to the person in the photo at {lat:.5f}, {lng:.5f}.").format(
+        _("Job #{id} is yours. Pick up {meal} at {restaurant}, {address}. "
+          "Then take it to the person in the photo at {lat:.5f}, {lng:.5f}.").format(
             id=order.id, meal=order.meal_name, restaurant=restaurant.name, address=restaurant.address,
             lat=order.seeker_lat, lng=order.seeker_lng),
         (Choice(_("Picked up"), f"pickup:{order.id}"),),

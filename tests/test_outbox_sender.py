@@ -21,6 +21,8 @@ from core.storage.uow import Store
 from flows.messages import Outbound
 from tests.fake_telegram import TOKEN, FakeTelegram
 
+MakeTelegram = Callable[..., TelegramChannel]  # the `telegram` fixture: builds a channel on the fake
+
 # python-telegram-bot 22.x reads its own deprecated int `RetryAfter.retry_after` while building
 # the error (opt-in fix: PTB_TIMEDELTA=true); our code reads it without the warning.
 pytestmark = pytest.mark.filterwarnings(
@@ -71,7 +73,9 @@ def texts(fake: FakeTelegram) -> list[str]:
     return [c.params["text"] for c in fake.delivered()]
 
 
-async def test_flood_control_is_waited_out_and_the_message_is_delivered_once(db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_flood_control_is_waited_out_and_the_message_is_delivered_once(
+    db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     store, ch = Store(db, FixedClock(START)), code()
     sender = OutboxSender(store, {ch: telegram()})
     row_id = await enqueue(store, ch, "9001", "hello after a flood")
@@ -82,7 +86,9 @@ async def test_flood_control_is_waited_out_and_the_message_is_delivered_once(db:
     assert await sender.run_once() == 0 and len(fake.delivered()) == 1
 
 
-async def test_a_long_flood_wait_reschedules_the_row_without_counting_an_attempt(sqlite_db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_a_long_flood_wait_reschedules_the_row_without_counting_an_attempt(
+    sqlite_db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     clock, ch = FixedClock(START), code()
     store = Store(sqlite_db, clock)
     sender = OutboxSender(store, {ch: telegram()}, max_inline_wait_s=5)
@@ -94,7 +100,9 @@ async def test_a_long_flood_wait_reschedules_the_row_without_counting_an_attempt
     assert stored["next_attempt_at"] == "2026-11-23T06:30:30+00:00"
 
 
-async def test_a_permanently_failing_row_ends_failed_and_is_listed_and_retryable(db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_a_permanently_failing_row_ends_failed_and_is_listed_and_retryable(
+    db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     store, ch = Store(db, FixedClock(START)), code()
     sender = OutboxSender(store, {ch: telegram()})
     fake.blocked.add("9003")
@@ -110,7 +118,9 @@ async def test_a_permanently_failing_row_ends_failed_and_is_listed_and_retryable
     assert (await row(store, row_id))["status"] == "sent" and texts(fake) == ["are you there?"]
 
 
-async def test_transient_errors_back_off_2_to_the_attempts_then_give_up_visibly(sqlite_db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_transient_errors_back_off_2_to_the_attempts_then_give_up_visibly(
+    sqlite_db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     clock, ch = FixedClock(START), code()
     store = Store(sqlite_db, clock)
     sender = OutboxSender(store, {ch: telegram()}, max_attempts=3)
@@ -129,7 +139,7 @@ async def test_transient_errors_back_off_2_to_the_attempts_then_give_up_visibly(
     assert [backoff_seconds(n) for n in (1, 2, 10, 12, 20)] == [2, 4, 1024, 3600, 3600]
 
 
-async def test_a_persons_messages_go_out_in_order_one_at_a_time(sqlite_db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_a_persons_messages_go_out_in_order_one_at_a_time(sqlite_db: Database, fake: FakeTelegram, telegram: MakeTelegram) -> None:
     store, ch = Store(sqlite_db, FixedClock(START)), code()
     sender = OutboxSender(store, {ch: telegram()})
     for text in ("first", "second", "third"):
@@ -139,7 +149,9 @@ async def test_a_persons_messages_go_out_in_order_one_at_a_time(sqlite_db: Datab
     assert [t for t in texts(fake) if t != "someone else"] == ["first", "second", "third"]
 
 
-async def test_a_message_whose_sender_died_mid_send_is_resent_after_its_lease(db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_a_message_whose_sender_died_mid_send_is_resent_after_its_lease(
+    db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     clock, ch = FixedClock(START), code()
     store = Store(db, clock)
     row_id = await enqueue(store, ch, "9007", "maybe twice")
@@ -153,7 +165,9 @@ async def test_a_message_whose_sender_died_mid_send_is_resent_after_its_lease(db
     assert stored["status"] == "sent" and "duplicate" in str(stored["last_error"]) and stored["attempts"] == 2
 
 
-async def test_an_at_most_once_channel_holds_an_uncertain_message_for_an_operator(db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_an_at_most_once_channel_holds_an_uncertain_message_for_an_operator(
+    db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     clock, ch = FixedClock(START), code()
     store = Store(db, clock)
     row_id = await enqueue(store, ch, "9008", "costly")
@@ -169,7 +183,9 @@ async def test_an_at_most_once_channel_holds_an_uncertain_message_for_an_operato
     assert texts(fake) == ["costly"]
 
 
-async def test_the_sender_loop_delivers_when_woken_and_stops_when_told(sqlite_db: Database, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_the_sender_loop_delivers_when_woken_and_stops_when_told(
+    sqlite_db: Database, fake: FakeTelegram, telegram: MakeTelegram
+) -> None:
     store, ch = Store(sqlite_db, FixedClock(START)), code()
     sender = OutboxSender(store, {ch: telegram()}, poll_interval_s=5)
     stop = asyncio.Event()
@@ -187,7 +203,7 @@ async def test_the_sender_loop_delivers_when_woken_and_stops_when_told(sqlite_db
 
 
 @pytest.mark.postgres
-async def test_two_senders_on_postgresql_never_send_a_row_twice(pg_url: str, fake: FakeTelegram, telegram: Callable[..., TelegramChannel]) -> None:
+async def test_two_senders_on_postgresql_never_send_a_row_twice(pg_url: str, fake: FakeTelegram, telegram: MakeTelegram) -> None:
     ch = code()
     databases = [Database(pg_url), Database(pg_url)]  # two app processes, each with its own pool
     stores = [Store(d, FixedClock(START)) for d in databases]

@@ -176,7 +176,8 @@ async def test_screening_writes_in_the_callers_transaction_and_rolls_back_with_i
 
 async def add_order(db: Database, status: str) -> int:
     async with db.write() as conn:
-        person = await conn.execute(insert(people).values(channel="test", address=f"d-{uuid.uuid4().hex[:8]}", created_at=NOON_IST.isoformat()))
+        donor = insert(people).values(channel="test", address=f"d-{uuid.uuid4().hex[:8]}", created_at=NOON_IST.isoformat())
+        person = await conn.execute(donor)
         result = await conn.execute(insert(orders).values(
             donor_id=person.inserted_primary_key[0], status=status, version=1, seeker_lat=PLACE[0],
             seeker_lng=PLACE[1], zone="tf3", created_at=NOON_IST.isoformat(), updated_at=NOON_IST.isoformat(),
@@ -264,8 +265,6 @@ async def test_a_mirrored_recompressed_photo_of_the_same_person_is_caught_by_the
     result = await screener.screen(request("second", NOON_IST + timedelta(minutes=20), north(25)))
     assert result.verdict == "duplicate" and result.details["minutes_ago"] == 20
 
-
-from tests.test_faces import face_model  # noqa: E402,F401  (the session fixture, shared)
 
 # --- on PostgreSQL ---------------------------------------------------------------------------
 

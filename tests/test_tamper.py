@@ -50,7 +50,7 @@ async def a_deposit(store: Store) -> int:
 
 async def posting_ids(db: Database, tx_id: int) -> list[int]:
     async with db.read() as conn:
-        return list((await conn.scalars(text("SELECT id FROM postings WHERE tx_id = :t ORDER BY id"), {"t": tx_id})))
+        return list(await conn.scalars(text("SELECT id FROM postings WHERE tx_id = :t ORDER BY id"), {"t": tx_id}))
 
 
 async def tamper(db: Database, sql: str, **params: object) -> None:

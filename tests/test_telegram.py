@@ -139,7 +139,8 @@ async def test_a_photo_is_downloaded_through_the_bot_api_and_reaches_the_flows(t
 
 async def test_a_location_and_a_poll_answer_arrive_in_neutral_form(tg: SimpleNamespace) -> None:
     async with tg.runtime.store.uow() as uow:
-        await uow.outbox.enqueue("telegram", str(USER), Outbound("Vote", poll=Poll("Raise the fee?", ("Yes", "No"), "proposal:3")).to_payload())
+        vote = Outbound("Vote", poll=Poll("Raise the fee?", ("Yes", "No"), "proposal:3"))
+        await uow.outbox.enqueue("telegram", str(USER), vote.to_payload())
     await settle(tg)
     [sent_poll] = tg.fake.of("sendPoll")
     assert sent_poll.params["is_anonymous"] is False and [o["text"] for o in sent_poll.params["options"]] == ["Yes", "No"]
@@ -178,7 +179,8 @@ async def test_photo_with_long_caption_buttons_and_location_is_sent_in_parts(tg:
 async def test_a_claimed_jobs_other_offers_are_edited_to_say_it_was_taken(tg: SimpleNamespace) -> None:
     async with tg.runtime.store.uow() as uow:
         for worker in ("801", "802", "803"):
-            await uow.outbox.enqueue("telegram", worker, Outbound("New job #77", (Choice("Claim", "claim:77"),), meta={"job": 77}).to_payload())
+            offer = Outbound("New job #77", (Choice("Claim", "claim:77"),), meta={"job": 77})
+            await uow.outbox.enqueue("telegram", worker, offer.to_payload())
         await uow.outbox.enqueue("telegram", "804", Outbound("New job #770", meta={"job": 770}).to_payload())
     await settle(tg)
     edited = await edit_job_messages(tg.runtime.store, tg.channel, 77, "Job #77 was taken.", exclude={"801"})
