@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -13,13 +15,37 @@ from core.board.base import JobBoard
 from core.clock import LOCAL_TZ
 from core.ledger.service import previous_day
 from core.photos import LocalPhotoStore
+from core.storage.db import Database
 from core.storage.uow import Store
+
+log = logging.getLogger(__name__)
+Job = Callable[[], Awaitable[None]]
+
+
+def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = False) -> Job:
+    """Wrap a job so that, when several app processes share a PostgreSQL database, only one runs
+    it at a time.
+
+    Without `wait` the others skip that run: for jobs that run again soon, or whose repetition
+    is only wasted work (retraining the safety model in every process). With `wait` they run
+    it after the holder, and find it done: for the daily ledger jobs, so that a process that
+    dies mid-run (its transaction rolled back) does not leave the day without a top-up."""
+
+    async def run() -> None:
+        async with db.exclusive(f"job:{name}", wait=wait) as mine:
+            if not mine:
+                log.info("job %s is running in another process; skipped here", name)
+                return
+            await job()
+
+    return run
 
 
 def build_scheduler(
-    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Callable[[], Awaitable[None]] | None = None
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None
 ) -> AsyncIOScheduler:
-    """Every job is idempotent, so a missed or repeated run does no harm."""
+    """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
+    process runs a given job at a time."""
     scheduler = AsyncIOScheduler(timezone=LOCAL_TZ)
 
     async def open_day() -> None:
@@ -38,17 +64,18 @@ def build_scheduler(
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
 
-    scheduler.add_job(purge, IntervalTrigger(minutes=10), id="purge_expired_data", replace_existing=True,
-                      coalesce=True, max_instances=1)  # fmt: skip
+    def add(job: Job, trigger: IntervalTrigger | CronTrigger, job_id: str, wait: bool = False, **options: Any) -> None:
+        scheduler.add_job(one_process_at_a_time(store.db, job_id, job, wait=wait), trigger, id=job_id, replace_existing=True,
+                          coalesce=True, **options)  # fmt: skip
+
+    # Frequent jobs: another process's run covers this one.
+    add(purge, IntervalTrigger(minutes=10), "purge_expired_data", max_instances=1)
+    add(reconcile_board, IntervalTrigger(minutes=1), "reconcile_board", max_instances=1)
     if retrain is not None:
-        scheduler.add_job(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), id="retrain_safety",
-                          replace_existing=True, coalesce=True, misfire_grace_time=24 * 3600)  # fmt: skip
-    scheduler.add_job(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), id="open_capacity_day",
-                      replace_existing=True, misfire_grace_time=3600, coalesce=True)  # fmt: skip
-    scheduler.add_job(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), id="end_of_day_topup",
-                      replace_existing=True, misfire_grace_time=6 * 3600, coalesce=True)  # fmt: skip
-    scheduler.add_job(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ),
-                      id="reconcile_capacity", replace_existing=True, misfire_grace_time=6 * 3600, coalesce=True)  # fmt: skip
-    scheduler.add_job(reconcile_board, IntervalTrigger(minutes=1), id="reconcile_board",
-                      replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+        add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
+    # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
+    add(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), "open_capacity_day", wait=True, misfire_grace_time=3600)
+    add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
+    add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
+        misfire_grace_time=6 * 3600)  # fmt: skip
     return scheduler

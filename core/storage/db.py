@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -89,6 +89,32 @@ class Database:
             conn = await conn.execution_options(**{_READONLY: True})
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def exclusive(self, name: str, *, wait: bool = False) -> AsyncIterator[bool]:
+        """Hold a lock named `name` across every process on this database while the block runs.
+
+        Yields True when this process holds it. When another process holds it, yields False at
+        once, or with `wait` waits for it and yields True. PostgreSQL session advisory lock, on a
+        connection of its own, so a crashed holder releases it with its connection. SQLite
+        always yields True: the embedded default is one process."""
+        if self.is_sqlite:
+            yield True
+            return
+        key = {"k": f"ketpaar:{name}"}
+        async with self.engine.connect() as conn:
+            if wait:
+                await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+                got = True
+            else:
+                got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one())
+            await conn.commit()  # the lock belongs to the session, not to this transaction
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+                    await conn.commit()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
