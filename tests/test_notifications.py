@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from core.board.sql import SqlJobBoard
 from core.bus import MessageBus
@@ -14,8 +17,10 @@ from core.ledger.model import DEPOSITS, POOL, transfer
 from core.orders import service as orders
 from core.screening import PassThroughScreener
 from core.storage.db import Database
+from core.storage.schema import outbox
 from core.storage.uow import Store
 from flows import notify
+from flows.messages import Outbound
 from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
 
 
@@ -49,3 +54,45 @@ async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_langua
         texts = [p["text"] for _, p in await uow.outbox.for_recipient(person.channel, person.address, 0)]
     assert any("₹476" in t and "23 நவ., 2026" in t for t in texts), texts
     await assert_ledger_invariants(store)
+
+
+async def test_offers_still_queued_when_a_job_is_claimed_are_never_sent(db: Database) -> None:
+    bus = MessageBus()
+    notify.register(bus)
+    store = Store(db, FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC)), bus)
+    coop = await seed_coop(store, uuid.uuid4().hex[:8], n_workers=3)
+    board, winner, others = SqlJobBoard(db), coop.workers[0], coop.workers[1:]
+    async with store.uow() as uow:
+        for w in others:  # SMS is sent by the outbox sender: offers wait there until it runs
+            await uow.people.update(w.person_id, channel="sms")
+        await uow.ledger.record(transfer("seed", "pool", DEPOSITS, POOL, 100_000))
+        await money.record_deposit(uow, coop.donor.id, 10_000, "d1", coop.admin.actor, "cash")
+        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
+    async with store.uow() as uow:
+        await orders.fund_and_send(uow, order.id, coop.donor, coop.restaurants[0].menu[0].id, tip=0)
+    async with store.uow() as uow:
+        await orders.accept(uow, order.id, coop.restaurants[0], board, "r")
+    addresses = set()
+    async with store.reader() as uow:
+        for w in others:
+            person = await uow.people.get(w.person_id)
+            addresses.add(person.address)
+    assert await offer_statuses(db, order.id, "sms") == ["pending", "pending"], "each SMS worker has an offer waiting"
+
+    async with store.uow() as uow:
+        await orders.claim(uow, order.id, winner, board, "w")
+    assert await offer_statuses(db, order.id, "sms") == ["withdrawn", "withdrawn"]
+    async with store.uow() as uow:  # withdrawn rows do not hold up the next message to that person
+        first = sorted(addresses)[0]
+        await uow.outbox.enqueue("sms", first, Outbound("hello").to_payload())
+        due = await uow.outbox.claim_due(["sms"])
+    assert [r.payload["text"] for r in due if r.address == first] == ["hello"]
+    assert not [r for r in due if r.payload.get("meta", {}).get("job") == order.id]
+    await assert_ledger_invariants(store)
+
+
+async def offer_statuses(db: Database, order_id: int, channel: str) -> list[str]:
+    """The status of every offer of this job queued for `channel`."""
+    async with db.read() as conn:
+        rows = await conn.execute(select(outbox.c.status, outbox.c.payload).where(outbox.c.channel == channel))
+        return sorted(status for status, payload in rows if json.loads(payload).get("meta", {}).get("job") == order_id)

@@ -277,6 +277,22 @@ class OutboxRepo:
                                       r.last_error, r.created_at, r.provider_message_id))  # fmt: skip
         return rows
 
+    async def withdraw_unsent(self, key: str, value: int | str) -> int:
+        """Take back messages not yet handed to a provider whose meta has key == value (e.g. the
+        offers of a job that was just claimed), so nobody is sent an offer that is already gone;
+        return how many. A row being sent right now is left alone (it is edited or answered
+        "no longer available" later)."""
+        needle = json.dumps({key: value}, ensure_ascii=False)[1:-1]
+        q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending", outbox.c.payload.like(f"%{needle}%"))
+        ids = [int(r.id) for r in await self.conn.execute(q) if json.loads(r.payload).get("meta", {}).get(key) == value]
+        if not ids:
+            return 0
+        result = await self.conn.execute(
+            update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == "pending")
+            .values(status="withdrawn", last_error=f"withdrawn before sending: {key} {value} no longer applies")
+        )  # fmt: skip
+        return int(result.rowcount or 0)
+
     async def by_provider_suffix(self, channel: str, suffix: str) -> OutboxRow | None:
         """The sent message whose provider id ends with `suffix` (e.g. a Telegram poll's id)."""
         q = select(outbox).where(outbox.c.channel == channel, outbox.c.provider_message_id.like(f"%{suffix}"))

@@ -221,7 +221,7 @@ outbox = Table(
     Column("channel", String(16), nullable=False),
     Column("address", String(128), nullable=False),
     Column("payload", Text, nullable=False),  # JSON of the neutral outbound message
-    Column("status", String(12), nullable=False),  # pending | sent | failed
+    Column("status", String(12), nullable=False),  # pending | sending | sent | failed | unknown | withdrawn
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", String(32)),
     Column("created_at", String(32), nullable=False),
