@@ -67,6 +67,17 @@ class CapacityChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RestaurantOfferChanged(DomainEvent):
+    """A restaurant changed what it offers: its daily alms capacity or its alms menu."""
+
+    type: ClassVar[str] = "restaurant.offer_changed"
+    restaurant_id: int
+    what: str  # daily_capacity | menu
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, kw_only=True)
 class ParameterChanged(DomainEvent):
     """A governed parameter took a new value."""
 

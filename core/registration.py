@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core import geo
-from core.events import RoleApplied, RoleDecided
+from core.events import RestaurantOfferChanged, RoleApplied, RoleDecided
 from core.people import Approval, Person, Restaurant, Worker
 from core.storage.uow import UnitOfWork
 
@@ -86,3 +86,33 @@ async def decide(uow: UnitOfWork, admin: Person, role: str, entity_id: int, appr
     if approve:
         await uow.people.update(applicant.id, is_member=True)  # approved restaurants and workers join the cooperative
     return applicant
+
+
+MAX_DAILY_CAPACITY = 1000
+MAX_MENU_ITEMS = 10
+
+
+async def set_daily_capacity(uow: UnitOfWork, restaurant: Restaurant, meals: int, actor: str) -> tuple[int, int]:
+    """Change an approved restaurant's daily pledge, today's included; return (pledge, used today).
+
+    0 pauses new orders. Orders already reserved today are kept whatever the new pledge."""
+    if restaurant.status is not Approval.APPROVED:
+        raise RegistrationError("not_approved")
+    if not 0 <= meals <= MAX_DAILY_CAPACITY:
+        raise RegistrationError("bad_capacity")
+    before, used = await uow.restaurants.set_daily_capacity(restaurant.id, meals, uow.day)
+    uow.record(RestaurantOfferChanged(actor=actor, restaurant_id=restaurant.id, what="daily_capacity", before=before, after=meals))
+    return meals, used
+
+
+async def replace_menu(uow: UnitOfWork, restaurant: Restaurant, menu: Sequence[tuple[str, int]], actor: str) -> None:
+    """Replace an approved restaurant's alms menu (orders already placed keep their meal and price)."""
+    if restaurant.status is not Approval.APPROVED:
+        raise RegistrationError("not_approved")
+    if not 0 < len(menu) <= MAX_MENU_ITEMS or any(price <= 0 for _name, price in menu):
+        raise RegistrationError("bad_menu")
+    await uow.restaurants.replace_menu(restaurant.id, menu)
+    uow.record(RestaurantOfferChanged(
+        actor=actor, restaurant_id=restaurant.id, what="menu",
+        before=[[m.name, m.price] for m in restaurant.menu], after=[[name, price] for name, price in menu],
+    ))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from core.events import PhotosDeleted
@@ -31,6 +32,14 @@ def payload_int(msg: Inbound, index: int = 0) -> int | None:
         return None
 
 
+_TAMIL_DIGITS = str.maketrans("௦௧௨௩௪௫௬௭௮௯", "0123456789")
+
+
+def normalise(text: str) -> str:
+    """NFC, trimmed, case-folded, Tamil digits as ASCII: how typed text is compared."""
+    return unicodedata.normalize("NFC", text).strip().casefold().translate(_TAMIL_DIGITS).rstrip(".!")
+
+
 async def help_(ctx: FlowContext, msg: Inbound) -> None:
     """Explain what this person can do, by role."""
     _ = ctx._
@@ -38,6 +47,7 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
+        lines.append(_("/menu – change your alms menu · /capacity – meals per day"))
     if (w := await ctx.uow.workers.by_person(ctx.person.id)) and w.status is Approval.APPROVED:
         lines.append(_("Worker: /online, /offline, /jobs – open jobs near you; share your location to change zone."))
     if ctx.person.is_admin:

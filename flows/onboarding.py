@@ -6,16 +6,13 @@ import re
 from dataclasses import replace
 
 from core import geo
-from core.registration import RegistrationError, apply_restaurant, apply_worker
+from core.registration import MAX_DAILY_CAPACITY as MAX_CAPACITY
+from core.registration import MAX_MENU_ITEMS, RegistrationError, apply_restaurant, apply_worker
 from core.registration import decide as decide_application
 from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
-
-MAX_MENU_ITEMS = 10
-MAX_CAPACITY = 1000
-
 
 LANGUAGE_CHOICES = (Choice("தமிழ்", "lang:ta"), Choice("English", "lang:en"))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from core import registration
 from core.orders import service as orders
 from core.people import Approval, Restaurant
-from flows.common import payload_int
+from flows.common import normalise, payload_int
 from flows.context import FlowContext
+from flows.i18n import money, plural
 from flows.messages import Choice, Inbound
+from flows.onboarding import parse_menu
 
 
 async def _own_restaurant(ctx: FlowContext) -> Restaurant | None:
@@ -84,3 +87,74 @@ async def ready(ctx: FlowContext, msg: Inbound) -> None:
             return
         return await _order_problem(ctx, exc)
     await ctx.reply(_("Order #{id} is marked ready. Thank you!").format(id=order_id))
+
+
+# --- what the restaurant offers: daily capacity and alms menu ----------------------------------
+
+
+async def capacity(ctx: FlowContext, msg: Inbound) -> None:
+    """/capacity [meals]: change the daily pledge at once, or show today's and ask for one."""
+    _ = ctx._
+    if (restaurant := await _own_restaurant(ctx)) is None:
+        return
+    words = normalise(msg.text).split()
+    if len(words) > 1:
+        return await _set_capacity(ctx, restaurant, words[1])
+    remaining = await ctx.uow.restaurants.remaining(restaurant.id, ctx.uow.day)
+    ctx.goto("rest_set_capacity")
+    await ctx.reply(_("You pledge {pledged} meals a day; {left} are left today. Send a new number of meals per day (0 pauses orders).")
+                    .format(pledged=restaurant.daily_capacity, left=max(remaining, 0)))  # fmt: skip
+
+
+async def set_capacity_step(ctx: FlowContext, msg: Inbound) -> None:
+    """The number asked for by /capacity."""
+    if (restaurant := await _own_restaurant(ctx)) is None:
+        ctx.goto(None)
+        return
+    await _set_capacity(ctx, restaurant, normalise(msg.text) if msg.kind == "text" else "")
+
+
+async def _set_capacity(ctx: FlowContext, restaurant: Restaurant, said: str) -> None:
+    _ = ctx._
+    if not said.isdigit() or int(said) > registration.MAX_DAILY_CAPACITY:
+        ctx.goto("rest_set_capacity")
+        await ctx.reply(_("Please send a number of meals per day from 0 to {max}, for example 20.").format(
+            max=registration.MAX_DAILY_CAPACITY))  # fmt: skip
+        return
+    pledged, used = await registration.set_daily_capacity(ctx.uow, restaurant, int(said), ctx.person.actor)
+    ctx.goto(None)
+    if pledged == 0:
+        await ctx.reply(_("New orders are paused. Orders you already have stay. Send /capacity to open again."))
+    else:
+        await ctx.reply(_("You now pledge {pledged} meals a day; {left} are left today.").format(
+            pledged=pledged, left=max(pledged - used, 0)))  # fmt: skip
+
+
+async def menu(ctx: FlowContext, msg: Inbound) -> None:
+    """/menu: show the alms menu and ask for a new one."""
+    _ = ctx._
+    if (restaurant := await _own_restaurant(ctx)) is None:
+        return
+    current = "\n".join(f"{item.name} {money(item.price, ctx.person.language)}" for item in restaurant.menu)
+    ctx.goto("rest_set_menu")
+    await ctx.reply(_("Your alms menu:\n{menu}\nTo change it, send the whole new menu, one meal and price per line.").format(
+        menu=current))  # fmt: skip
+
+
+async def set_menu_step(ctx: FlowContext, msg: Inbound) -> None:
+    """The new menu asked for by /menu: it replaces the old one whole."""
+    _ = ctx._
+    if (restaurant := await _own_restaurant(ctx)) is None:
+        ctx.goto(None)
+        return
+    items = parse_menu(msg.text) if msg.kind == "text" else None
+    if items is None:
+        await ctx.reply(_("I could not read that menu. Send one meal per line, a name and a price, e.g. Curd rice 60 (at most 10 meals)."))
+        return
+    await registration.replace_menu(ctx.uow, restaurant, items, ctx.person.actor)
+    ctx.goto(None)
+    meals = plural(ctx.person.language, "Your alms menu now has {count} meal.", "Your alms menu now has {count} meals.", len(items))
+    await ctx.reply(meals.format(count=len(items)) + " " + _("Orders already placed keep theirs."))
+
+
+STEPS = {"rest_set_capacity": set_capacity_step, "rest_set_menu": set_menu_step}

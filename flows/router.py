@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Awaitable, Callable
 
 from core.people import Person
 from core.storage.uow import UnitOfWork
 from flows import common, donor, onboarding, restaurant, worker
+from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
 
@@ -24,6 +24,8 @@ COMMANDS: dict[str, Step] = {
     "/jobs": worker.list_jobs,
     "/orders": donor.list_orders,
     "/language": onboarding.ask_language,
+    "/menu": restaurant.menu,
+    "/capacity": restaurant.capacity,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -36,6 +38,8 @@ ALIASES: dict[str, str] = {
     "தொடங்கு": "/start", "start": "/start", "வணக்கம்": "/start", "vanakkam": "/start",
     "ஆன்லைன்": "/online", "online": "/online", "ஆஃப்லைன்": "/offline", "offline": "/offline",
     "ஆர்டர்கள்": "/orders", "orders": "/orders",
+    "மெனு": "/menu", "menu": "/menu",
+    "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
 }  # fmt: skip
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
@@ -64,16 +68,11 @@ STEPS: dict[str, Step] = {
     **onboarding.STEPS,
     **donor.STEPS,
     **worker.STEPS,
+    **restaurant.STEPS,
 }
 
 _YES = {"yes", "y", "ok", "ஆம்", "ஆமாம்", "சரி", "aam", "aama", "aamam", "sari", "seri"}
 _NO = {"no", "n", "இல்லை", "வேண்டாம்", "illai", "illa", "venam", "vendam"}
-_TAMIL_DIGITS = str.maketrans("௦௧௨௩௪௫௬௭௮௯", "0123456789")
-
-
-def normalise(text: str) -> str:
-    """NFC, trimmed, case-folded, Tamil digits as ASCII: how typed text is compared."""
-    return unicodedata.normalize("NFC", text).strip().casefold().translate(_TAMIL_DIGITS).rstrip(".!")
 
 
 def command_of(text: str) -> str:
