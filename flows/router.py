@@ -42,6 +42,8 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
 }  # fmt: skip
 
+TAKES_A_NUMBER = frozenset({"/capacity"})
+
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Step] = {
     "role": onboarding.choose_role,
@@ -83,7 +85,11 @@ def command_of(text: str) -> str:
     first = words[0]
     if first.startswith("/"):
         return first.split("@", 1)[0]  # Telegram adds @botname in groups
-    return ALIASES.get(normalise(text), "")
+    if command := ALIASES.get(normalise(text)):
+        return command
+    # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
+    command = ALIASES.get(first, "")
+    return command if command in TAKES_A_NUMBER and len(words) == 2 and words[1].isdigit() else ""
 
 
 def typed_choice(ctx: FlowContext, text: str) -> str | None:

@@ -60,6 +60,10 @@ async def test_capacity_is_set_in_one_message_and_others_are_told_politely(app_e
     await app_env["chat"].run("""
         rest-2   > /capacity 5
         rest-2   < You now pledge 5 meals a day; 5 are left today.
+        rest-2   > அளவு ௧௨
+        rest-2   < You now pledge 12 meals a day; 12 are left today.
+        rest-2   > capacity twelve
+        rest-2   < Sorry, I did not understand that.
         donor-1  > /menu
         donor-1  < Only an approved restaurant can do that.
         worker-1 > /capacity 3
