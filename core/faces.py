@@ -222,16 +222,28 @@ class _Box:
         return _Box(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.confidence)
 
 
-def _shrunk(bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """A copy at most `max_side` px on its long side, and the scale factor used (≤ 1)."""
+def _scaled_down(bgr: np.ndarray, factor: float) -> np.ndarray:
+    """The image shrunk by `factor` (< 1), averaging pixels (no aliasing)."""
     import cv2  # deepface's dependency; imported here so that core.faces imports light
 
-    height, width = bgr.shape[:2]
-    factor = max_side / max(height, width)
+    size = (max(1, round(bgr.shape[1] * factor)), max(1, round(bgr.shape[0] * factor)))
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+
+
+def _shrunk(bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """A copy at most `max_side` px on its long side, and the scale factor used (≤ 1)."""
+    factor = max_side / max(bgr.shape[:2])
     if factor >= 1:
         return bgr, 1.0
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), size[0] / width
+    small = _scaled_down(bgr, factor)
+    return small, small.shape[1] / bgr.shape[1]
+
+
+def _is_face(region: dict[str, Any], confidence: float | None) -> bool:
+    """Whether deepface's answer is a face dlib found. With enforce_detection=False deepface
+    answers "no face" with the whole image, no eye positions and confidence 0; a face dlib
+    found always has its landmarks' eye positions."""
+    return region.get("left_eye") is not None or (confidence or 0) > 0
 
 
 def _find_faces(deepface: Any, bgr: np.ndarray) -> list[_Box]:
@@ -245,12 +257,10 @@ def _find_faces(deepface: Any, bgr: np.ndarray) -> list[_Box]:
         found = deepface.extract_faces(
             img_path=small, detector_backend=DETECTOR, enforce_detection=False, align=False,
         )  # fmt: skip
-        # With enforce_detection=False deepface answers "no face" with the whole image, no eye
-        # positions and confidence 0; a face dlib found always has its landmarks' eye positions.
         boxes = [
             _Box(a["x"], a["y"], a["w"], a["h"], float(f.get("confidence") or 0)).scaled(1 / factor)
             for f in found
-            if (a := f["facial_area"]).get("left_eye") is not None or (f.get("confidence") or 0) > 0
+            if _is_face(a := f["facial_area"], f.get("confidence"))
         ]
         boxes.sort(key=lambda b: b.area, reverse=True)
         if factor == 1.0 or (boxes and max(boxes[0].w, boxes[0].h) * factor >= SURE_FACE_SIDE):
@@ -277,18 +287,13 @@ def _face_crop(bgr: np.ndarray, box: _Box) -> np.ndarray:
     Embedding every face at one scale is what makes this fast (the detector deepface runs next
     searches a small image) and also steadier: dlib's box, and so the aligned crop the
     descriptor sees, varies less between photos when the face is always about the same size."""
-    import cv2
-
     height, width = bgr.shape[:2]
     x0, y0 = max(0, int(box.x - CROP_MARGIN * box.w)), max(0, int(box.y - CROP_MARGIN * box.h))
     x1 = min(width, int(box.x + box.w * (1 + CROP_MARGIN)))
     y1 = min(height, int(box.y + box.h * (1 + CROP_MARGIN)))
     crop = bgr[y0:y1, x0:x1]
     factor = FACE_SIDE / max(box.w, box.h, 1.0)
-    if factor >= 1:
-        return np.ascontiguousarray(crop)
-    size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
-    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop) if factor >= 1 else _scaled_down(crop, factor)
 
 
 def _represent(deepface: Any, bgr: np.ndarray) -> np.ndarray | None:
@@ -296,7 +301,7 @@ def _represent(deepface: Any, bgr: np.ndarray) -> np.ndarray | None:
     faces = deepface.represent(
         img_path=bgr, model_name=MODEL_NAME, detector_backend=DETECTOR, enforce_detection=False, align=True,
     )  # fmt: skip
-    found = [f for f in faces if f["facial_area"].get("left_eye") is not None or f.get("face_confidence", 0) > 0]
+    found = [f for f in faces if _is_face(f["facial_area"], f.get("face_confidence"))]
     if not found:
         return None
     best = max(found, key=lambda f: f["facial_area"]["w"] * f["facial_area"]["h"])

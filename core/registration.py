@@ -92,17 +92,19 @@ MAX_DAILY_CAPACITY = 1000
 MAX_MENU_ITEMS = 10
 
 
-async def set_daily_capacity(uow: UnitOfWork, restaurant: Restaurant, meals: int, actor: str) -> tuple[int, int]:
-    """Change an approved restaurant's daily pledge, today's included; return (pledge, used today).
+async def set_daily_capacity(uow: UnitOfWork, restaurant: Restaurant, meals: int, actor: str) -> int:
+    """Change an approved restaurant's daily pledge, today's included; return the meals used today.
 
     0 pauses new orders. Orders already reserved today are kept whatever the new pledge."""
     if restaurant.status is not Approval.APPROVED:
         raise RegistrationError("not_approved")
     if not 0 <= meals <= MAX_DAILY_CAPACITY:
         raise RegistrationError("bad_capacity")
-    before, used = await uow.restaurants.set_daily_capacity(restaurant.id, meals, uow.day)
-    uow.record(RestaurantOfferChanged(actor=actor, restaurant_id=restaurant.id, what="daily_capacity", before=before, after=meals))
-    return meals, used
+    await uow.restaurants.set_daily_capacity(restaurant.id, meals, uow.day)
+    uow.record(RestaurantOfferChanged(
+        actor=actor, restaurant_id=restaurant.id, what="daily_capacity", before=restaurant.daily_capacity, after=meals,
+    ))  # fmt: skip
+    return await uow.restaurants.used(restaurant.id, uow.day)
 
 
 async def replace_menu(uow: UnitOfWork, restaurant: Restaurant, menu: Sequence[tuple[str, int]], actor: str) -> None:

@@ -116,12 +116,14 @@ async def set_capacity_step(ctx: FlowContext, msg: Inbound) -> None:
 
 async def _set_capacity(ctx: FlowContext, restaurant: Restaurant, said: str) -> None:
     _ = ctx._
-    if not said.isdigit() or int(said) > registration.MAX_DAILY_CAPACITY:
+    try:
+        pledged = int(said) if said.isdigit() else -1
+        used = await registration.set_daily_capacity(ctx.uow, restaurant, pledged, ctx.person.actor)
+    except registration.RegistrationError:
         ctx.goto("rest_set_capacity")
         await ctx.reply(_("Please send a number of meals per day from 0 to {max}, for example 20.").format(
             max=registration.MAX_DAILY_CAPACITY))  # fmt: skip
         return
-    pledged, used = await registration.set_daily_capacity(ctx.uow, restaurant, int(said), ctx.person.actor)
     ctx.goto(None)
     if pledged == 0:
         await ctx.reply(_("New orders are paused. Orders you already have stay. Send /capacity to open again."))

@@ -85,6 +85,17 @@ class OutboxRow:
     provider_message_id: str | None = None
 
 
+def _meta_may_match(key: str, value: int | str) -> Any:
+    """A LIKE that narrows the outbox to payloads that may carry meta key == value (the payload is
+    JSON text on both databases); `_meta_matches` decides."""
+    return outbox.c.payload.like(f"%{json.dumps({key: value}, ensure_ascii=False)[1:-1]}%")  # '"job": 42'
+
+
+def _meta_matches(payload: dict[str, Any], key: str, value: int | str) -> bool:
+    """True when an outbound payload's meta has key == value."""
+    return bool(payload.get("meta", {}).get(key) == value)
+
+
 _UNSENT = ("pending", "sending")  # a person's later messages wait behind these (order is kept)
 _GIVEN_UP = ("failed", "unknown")
 
@@ -264,15 +275,14 @@ class OutboxRepo:
 
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
         decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
-        needle = json.dumps({key: value}, ensure_ascii=False)[1:-1]  # '"job": 42'
         q = select(outbox).where(
             outbox.c.channel == channel, outbox.c.status == "sent", outbox.c.provider_message_id.is_not(None),
-            outbox.c.payload.like(f"%{needle}%"),
+            _meta_may_match(key, value),
         )  # fmt: skip
         rows = []
         for r in await self.conn.execute(q):
             payload = json.loads(r.payload)
-            if payload.get("meta", {}).get(key) == value:
+            if _meta_matches(payload, key, value):
                 rows.append(OutboxRow(int(r.id), r.channel, r.address, payload, r.status, int(r.attempts),
                                       r.last_error, r.created_at, r.provider_message_id))  # fmt: skip
         return rows
@@ -282,9 +292,8 @@ class OutboxRepo:
         offers of a job that was just claimed), so nobody is sent an offer that is already gone;
         return how many. A row being sent right now is left alone (it is edited or answered
         "no longer available" later)."""
-        needle = json.dumps({key: value}, ensure_ascii=False)[1:-1]
-        q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending", outbox.c.payload.like(f"%{needle}%"))
-        ids = [int(r.id) for r in await self.conn.execute(q) if json.loads(r.payload).get("meta", {}).get(key) == value]
+        q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending", _meta_may_match(key, value))
+        ids = [int(r.id) for r in await self.conn.execute(q) if _meta_matches(json.loads(r.payload), key, value)]
         if not ids:
             return 0
         result = await self.conn.execute(

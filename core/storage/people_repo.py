@@ -133,10 +133,7 @@ class RestaurantRepo:
             )
         )
         rid = new_id(result)
-        for item_name, price in menu:
-            await self.conn.execute(
-                menu_items.insert().values(restaurant_id=rid, name=item_name, price=price, active=True)
-            )
+        await self._add_menu(rid, menu)
         found = await self.get(rid)
         assert found is not None
         return found
@@ -177,22 +174,23 @@ class RestaurantRepo:
             update(restaurants).where(restaurants.c.id == restaurant_id).values(status=status.value)
         )
 
-    async def set_daily_capacity(self, restaurant_id: int, meals: int, day: str) -> tuple[int, int]:
-        """Pledge `meals` a day from now on, today's counter included; return (old pledge, used today).
+    async def set_daily_capacity(self, restaurant_id: int, meals: int, day: str) -> None:
+        """Pledge `meals` a day from now on, today's counter included.
 
         Meals already taken today stay taken: a pledge below them only stops new orders."""
         await self._ensure_day(restaurant_id, day)
         c = capacity_days.c
-        row = (await self.conn.execute(select(capacity_days).where(c.restaurant_id == restaurant_id, c.day == day))).one()
         await self.conn.execute(update(restaurants).where(restaurants.c.id == restaurant_id).values(daily_capacity=meals))
         await self.conn.execute(update(capacity_days).where(c.restaurant_id == restaurant_id, c.day == day).values(pledged=meals))
-        return int(row.pledged), int(row.reserved + row.completed)
 
     async def replace_menu(self, restaurant_id: int, menu: Sequence[tuple[str, int]]) -> None:
         """Retire the current alms menu and offer `menu` instead (old items stay for the record)."""
         await self.conn.execute(
             update(menu_items).where(menu_items.c.restaurant_id == restaurant_id, menu_items.c.active.is_(True)).values(active=False)
         )
+        await self._add_menu(restaurant_id, menu)
+
+    async def _add_menu(self, restaurant_id: int, menu: Sequence[tuple[str, int]]) -> None:
         for item_name, price in menu:
             await self.conn.execute(menu_items.insert().values(restaurant_id=restaurant_id, name=item_name, price=price, active=True))
 
