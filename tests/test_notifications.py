@@ -15,13 +15,24 @@ from core.jobs import end_of_day_topup
 from core.ledger import service as money
 from core.ledger.model import DEPOSITS, POOL, transfer
 from core.orders import service as orders
+from core.orders.model import Order
 from core.screening import PassThroughScreener
 from core.storage.db import Database
 from core.storage.schema import outbox
 from core.storage.uow import Store
 from flows import notify
 from flows.messages import Outbound
-from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
+
+
+async def paid_order(store: Store, coop: Coop) -> Order:
+    """A guarantee pool with money in it, and the donor's meal paid for and sent to the first restaurant."""
+    async with store.uow() as uow:
+        await uow.ledger.record(transfer("seed", "pool", DEPOSITS, POOL, 100_000))
+        await money.record_deposit(uow, coop.donor.id, 10_000, "d1", coop.admin.actor, "cash")
+        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
+    async with store.uow() as uow:
+        return await orders.fund_and_send(uow, order.id, coop.donor, coop.restaurants[0].menu[0].id, tip=0)
 
 
 async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_language(sqlite_db: Database) -> None:
@@ -32,11 +43,7 @@ async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_langua
     board, worker = SqlJobBoard(sqlite_db), coop.workers[0]
     async with store.uow() as uow:
         await uow.people.update(worker.person_id, language="ta")
-        await uow.ledger.record(transfer("seed", "pool", DEPOSITS, POOL, 100_000))
-        await money.record_deposit(uow, coop.donor.id, 10_000, "d1", coop.admin.actor, "cash")
-        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
-    async with store.uow() as uow:
-        await orders.fund_and_send(uow, order.id, coop.donor, coop.restaurants[0].menu[0].id, tip=0)
+    order = await paid_order(store, coop)
     for step in ("accept", "claim", "pickup", "deliver"):
         async with store.uow() as uow:
             if step == "accept":
@@ -65,11 +72,7 @@ async def test_offers_still_queued_when_a_job_is_claimed_are_never_sent(db: Data
     async with store.uow() as uow:
         for w in others:  # SMS is sent by the outbox sender: offers wait there until it runs
             await uow.people.update(w.person_id, channel="sms")
-        await uow.ledger.record(transfer("seed", "pool", DEPOSITS, POOL, 100_000))
-        await money.record_deposit(uow, coop.donor.id, 10_000, "d1", coop.admin.actor, "cash")
-        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
-    async with store.uow() as uow:
-        await orders.fund_and_send(uow, order.id, coop.donor, coop.restaurants[0].menu[0].id, tip=0)
+    order = await paid_order(store, coop)
     async with store.uow() as uow:
         await orders.accept(uow, order.id, coop.restaurants[0], board, "r")
     addresses = set()
