@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
+from bot.window_limit import WindowLimiter
+from core.people import Person
 from core.photos import LocalPhotoStore
 from core.storage.uow import Store, UnitOfWork
 from flows.context import deliver_to
@@ -29,26 +34,56 @@ def inbound_from_payload(channel: str, address: str, payload: dict[str, Any], ph
     )  # fmt: skip
 
 
-class InboxProcessor:
-    """Stores every inbound message once, then runs the flows for it in its own transaction."""
+class IdempotencyConflict(Exception):
+    """The same idempotency key came again with a different message."""
 
-    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore) -> None:
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"idempotency key already used for message {message_id} with a different body")
+        self.message_id = message_id
+
+
+def payload_digest(payload: dict[str, Any], photo: bytes | None) -> str:
+    """A fingerprint of what was sent, to tell a true redelivery from a reused key."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if photo is not None:
+        digest.update(hashlib.sha256(photo).digest())
+    return digest.hexdigest()
+
+
+class InboxProcessor:
+    """Stores every inbound message once, then runs the flows for it in its own transaction.
+
+    Each person's messages are handled at most `per_minute` a minute: beyond that they wait,
+    stored, and the person is told once that answers are coming (nothing is dropped)."""
+
+    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100) -> None:
         self.store, self.handler, self.staging = store, handler, staging
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.limiter = WindowLimiter(per_minute, 60.0)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._warned: dict[Sender, float] = {}
 
     async def receive(
-        self, channel: str, provider_id: str, address: str, payload: dict[str, Any], photo: bytes | None = None
+        self, channel: str, provider_id: str, address: str, payload: dict[str, Any], photo: bytes | None = None,
+        *, check_body: bool = False,
     ) -> tuple[int, bool]:
-        """Store a message (deduplicated by provider id) and schedule it; return (id, new)."""
+        """Store a message (deduplicated by provider id) and schedule it; return (id, new).
+
+        With `check_body`, a repeated id whose message differs raises IdempotencyConflict."""
+        if check_body:
+            payload = {**payload, "digest": payload_digest(payload, photo)}
         if photo is not None:
             payload = {**payload, "photo_ref": await self.staging.put(photo)}
         async with self.store.uow() as uow:
             message_id, new = await uow.inbox.store(channel, provider_id, address, payload)
+            stored = None if new else await uow.inbox.payload(message_id)
         if not new and payload.get("photo_ref"):
             await self.staging.delete(payload["photo_ref"])  # a redelivery: the first copy is kept
         if new:
             self.kick(channel, address)
+        elif check_body and (stored or {}).get("digest") != payload.get("digest"):
+            raise IdempotencyConflict(message_id)
         return message_id, new
 
     def kick(self, channel: str, address: str) -> None:
@@ -71,9 +106,27 @@ class InboxProcessor:
         return len(senders)
 
     async def _drain(self, sender: Sender) -> None:
+        key = f"{sender[0]}:{sender[1]}"
         async with self._locks.setdefault(sender, asyncio.Lock()):
-            while await self._process_next(sender):
-                pass
+            while True:
+                if wait := self.limiter.retry_after(key):
+                    await self._tell_too_fast(sender)
+                    await self.sleep(wait)  # stored messages wait their turn; none is dropped
+                if not await self._process_next(sender):
+                    break
+                self.limiter.hit(key)
+            self._warned.pop(sender, None)  # the flood is answered: a later one is told again
+
+    async def _tell_too_fast(self, sender: Sender) -> None:
+        """Tell a person once per flood that their messages will be answered in turn."""
+        if sender in self._warned:
+            return
+        self._warned[sender] = self.limiter.clock()
+        async with self.store.uow() as uow:
+            person = await _speaker(uow, sender)
+            _ = translator(person.language, person.channel)
+            text = _("You are sending messages faster than I can answer. I have kept them all and will answer each in turn.")
+            await deliver_to(uow, person, Outbound(text))
 
     async def _process_next(self, sender: Sender) -> bool:
         """Process the sender's oldest pending message; False when there is none (or another process has it)."""
@@ -104,8 +157,14 @@ class InboxProcessor:
         """Keep a failed message visibly (status failed, with the error) and apologise."""
         async with self.store.uow() as uow:
             await uow.inbox.finish(message_id, "failed", f"{type(exc).__name__}: {exc}")
-            person = await uow.people.get_or_create(*sender)
+            person = await _speaker(uow, sender)
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(
                 _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. "
                   "Please try again in a moment.")))  # fmt: skip
+
+
+async def _speaker(uow: UnitOfWork, sender: Sender) -> Person:
+    """The person behind a sender, to be answered at that very identity."""
+    person = await uow.people.get_or_create(*sender)
+    return replace(person, channel=sender[0], address=sender[1], web_address=None)

@@ -22,7 +22,7 @@ class WebchatInputError(ValueError):
 
 
 def valid_user(user: str) -> bool:
-    """User ids are short, URL-safe names."""
+    """Web-chat addresses are short, URL-safe names."""
     return bool(USER_ID.fullmatch(user))
 
 
@@ -57,32 +57,32 @@ def parse_json(body: Any) -> dict[str, Any]:
     return {"kind": "location", "lat": lat, "lng": lng}
 
 
-def sign_photo(secret: bytes, user: str, photo_id: str, expires: int) -> str:
-    """HMAC binding a photo link to one user and an expiry time."""
-    msg = f"{user}:{photo_id}:{expires}".encode()
+def sign_photo(secret: bytes, binding: str, photo_id: str, expires: int) -> str:
+    """HMAC binding a photo link to one session (or one demo user) and an expiry time."""
+    msg = f"{binding}:{photo_id}:{expires}".encode()
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()
 
 
-def photo_link(secret: bytes, user: str, photo_id: str, now: float | None = None) -> str:
-    """A signed, expiring URL for a photo shown to `user`."""
+def photo_link(secret: bytes, binding: str, base: str, photo_id: str, now: float | None = None) -> str:
+    """A signed, expiring URL under `base` for a photo shown to the holder of `binding`."""
     expires = int((now or time.time()) + LINK_TTL_S)
-    return f"/webchat/{user}/photos/{photo_id}?exp={expires}&sig={sign_photo(secret, user, photo_id, expires)}"
+    return f"{base}/photos/{photo_id}?exp={expires}&sig={sign_photo(secret, binding, photo_id, expires)}"
 
 
-def link_valid(secret: bytes, user: str, photo_id: str, expires: int, sig: str, now: float | None = None) -> bool:
-    """Check a photo link's signature and expiry."""
-    if expires < (now or time.time()):
+def link_valid(secret: bytes, binding: str, photo_id: str, expires: int, sig: str, now: float | None = None) -> bool:
+    """Check a photo link's signature and expiry for the caller's binding."""
+    if expires < (now or time.time()) or len(sig) != 64:
         return False
-    return hmac.compare_digest(sign_photo(secret, user, photo_id, expires), sig)
+    return hmac.compare_digest(sign_photo(secret, binding, photo_id, expires), sig)
 
 
-def render(secret: bytes, user: str, message_id: int, payload: dict[str, Any]) -> dict[str, Any]:
-    """One outbox message as the web chat client receives it."""
+def render(secret: bytes, binding: str, base: str, message_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """One outbox message as the web chat client receives it (photo links bound to the caller)."""
     message = Outbound.from_payload(payload)
     return {
         "id": message_id,
         "text": message.text,
         "buttons": [{"label": c.label, "payload": c.payload} for c in message.choices],
-        "image_url": photo_link(secret, user, message.photo_id) if message.photo_id else None,
+        "image_url": photo_link(secret, binding, base, message.photo_id) if message.photo_id else None,
         "location": message.meta.get("location"),
     }

@@ -146,3 +146,52 @@ class CapacityMismatch(DomainEvent):
     day: str
     counter: int
     orders: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdminsChanged(DomainEvent):
+    """Admin rights were given or taken at start-up, following KETPAAR_ADMINS."""
+
+    type: ClassVar[str] = "admins.changed"
+    added: list[int]  # person ids
+    removed: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdminSignedIn(DomainEvent):
+    """An admin signed in to the web chat with a one-time link."""
+
+    type: ClassVar[str] = "admin.signed_in"
+    channel: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityLinked(DomainEvent):
+    """A second channel identity now leads to the same person (no address is recorded)."""
+
+    type: ClassVar[str] = "identity.linked"
+    person_id: int
+    channel: str
+    retired_person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepositRequested(DomainEvent):
+    """An admin asked for a deposit above the limit; a second admin must confirm it."""
+
+    type: ClassVar[str] = "deposit.requested"
+    request_id: int
+    person_id: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepositDecided(DomainEvent):
+    """A second admin confirmed or refused a large deposit another admin asked for."""
+
+    type: ClassVar[str] = "deposit.decided"
+    request_id: int
+    person_id: int
+    amount: int
+    requested_by: str
+    recorded: bool

@@ -25,6 +25,7 @@ class Params:
     proposal_majority_bp: int = 5_001  # of votes cast in favour
     voting_period_hours: int = 72
     restaurant_radius_m: int = 5_000  # how far a donor's meal may come from
+    deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ class Approval(StrEnum):
 
 @dataclass(frozen=True)
 class Person:
-    """Someone reachable on one channel at one address; anyone may donate."""
+    """Someone reached at a home contact (channel, address), maybe also at linked identities; anyone may donate."""
 
     id: int
     channel: str
@@ -25,6 +25,9 @@ class Person:
     language: str
     is_admin: bool = False
     is_member: bool = False
+    # The person's web-chat identity when their home contact is another channel: notifications
+    # are mirrored there so a linked web page shows them too (it costs nothing to deliver).
+    web_address: str | None = None
 
     @property
     def actor(self) -> str:

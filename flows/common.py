@@ -1,4 +1,4 @@
-"""Commands for everyone: help, balance, cancel, deposits by admins, and polite fallbacks."""
+"""Commands for everyone: help, balance, cancel, and polite fallbacks."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from core.events import PhotosDeleted
-from core.ledger import service as money_service
 from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
 from core.people import Approval
 from flows.context import FlowContext
-from flows.i18n import money, translator
-from flows.messages import Inbound, Outbound
+from flows.i18n import money
+from flows.messages import Inbound
 
 OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
 
@@ -51,8 +50,9 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     if (w := await ctx.uow.workers.by_person(ctx.person.id)) and w.status is Approval.APPROVED:
         lines.append(_("Worker: /online, /offline, /jobs – open jobs near you; share your location to change zone."))
     if ctx.person.is_admin:
-        lines.append(_("Admin: /deposit <user> <rupees> records cash or UPI received."))
+        lines.append(_("Admin: /deposit <#member or phone> <rupees> records cash or UPI received."))
     lines.append(_("/start – register as a restaurant or delivery worker"))
+    lines.append(_("/link – use this chat and another one (web, Telegram, WhatsApp, SMS) as one person"))
     await ctx.reply("\n".join(lines))
 
 
@@ -66,6 +66,7 @@ async def balance(ctx: FlowContext, msg: Inbound) -> None:
     if r := await ctx.uow.restaurants.by_person(ctx.person.id):
         owed = await ledger.balance(restaurant_account(r.id))
         lines.append(_("Owed to {name}: {amount}").format(name=r.name, amount=money(owed, lang)))
+    lines.append(_("Your member number: #{id}").format(id=ctx.person.id))
     await ctx.reply("\n".join(lines))
 
 
@@ -129,33 +130,6 @@ def parse_rupees(text: str) -> int | None:
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
         return None
     return int(value * 100)
-
-
-async def deposit(ctx: FlowContext, msg: Inbound) -> None:
-    """/deposit <user> <rupees>: an admin records cash or UPI received for a donor."""
-    _ = ctx._
-    if not ctx.person.is_admin:
-        await ctx.reply(_("Only an admin can record deposits."))
-        return
-    parts = msg.text.split()
-    amount = parse_rupees(parts[2]) if len(parts) == 3 else None
-    if amount is None:
-        await ctx.reply(_("Usage: /deposit <user> <rupees>, for example /deposit donor-1 500"))
-        return
-    channel, _sep, address = parts[1].rpartition(":")
-    target = await ctx.uow.people.get_or_create(channel or ctx.person.channel, address)
-    ref = f"admin:{ctx.person.id}:{ctx.uow.now}:{target.id}"
-    await money_service.record_deposit(ctx.uow, target.id, amount, ref, ctx.person.actor, "cash/UPI recorded by admin")
-    balance_now = await ctx.uow.ledger.balance(donor_account(target.id))
-    lang = ctx.person.language
-    await ctx.reply(
-        _("Recorded {amount} for {user}. Their balance is now {balance}.").format(
-            amount=money(amount, lang), user=parts[1], balance=money(balance_now, lang)
-        )
-    )
-    t_ = translator(target.language, target.channel)
-    await ctx.tell(target, Outbound(t_("{amount} was added to your balance. Thank you!").format(
-        amount=money(amount, target.language))))  # fmt: skip
 
 
 async def unknown(ctx: FlowContext, msg: Inbound) -> None:

@@ -27,16 +27,16 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
-    admins: frozenset[tuple[str, str]] = frozenset()
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:
     """Store a message for a person in the outbox (sent after commit by their channel).
 
     Its buttons become the person's current choices, so a typed "1" or "yes" answers them."""
-    await uow.outbox.enqueue(
-        person.channel, person.address, message.to_payload(), delivered=person.channel in POLLED_CHANNELS
-    )
+    payload = message.to_payload()
+    await uow.outbox.enqueue(person.channel, person.address, payload, delivered=person.channel in POLLED_CHANNELS)
+    if person.web_address:
+        await uow.outbox.enqueue("webchat", person.web_address, payload, delivered=True)  # the linked web page
     if message.choices:
         await uow.conversations.set_choices(person.id, [[c.label, c.payload] for c in message.choices])
 

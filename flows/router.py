@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from core.people import Person
 from core.storage.uow import UnitOfWork
-from flows import common, donor, onboarding, restaurant, worker
+from flows import admin, common, donor, linking, onboarding, restaurant, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -18,7 +19,8 @@ COMMANDS: dict[str, Step] = {
     "/help": common.help_,
     "/balance": common.balance,
     "/cancel": common.cancel,
-    "/deposit": common.deposit,
+    "/deposit": admin.deposit,
+    "/link": linking.link,
     "/online": worker.go_online,
     "/offline": worker.go_offline,
     "/jobs": worker.list_jobs,
@@ -40,9 +42,10 @@ ALIASES: dict[str, str] = {
     "ஆர்டர்கள்": "/orders", "orders": "/orders",
     "மெனு": "/menu", "menu": "/menu",
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
+    "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Step] = {
@@ -64,6 +67,8 @@ BUTTONS: dict[str, Step] = {
     "pickup": worker.pickup,
     "delivered": worker.start_delivery,
     "jobs": worker.list_jobs,
+    "deposit": admin.deposit_answer,
+    "deposit2": admin.second_admin,
 }
 
 STEPS: dict[str, Step] = {
@@ -110,10 +115,11 @@ async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
     """Handle one inbound message completely inside the caller's unit of work."""
     person = await whatsapp_twin(uow, msg)
     if person is None:
-        is_admin = (msg.channel, msg.address) in services.admins
-        person = await uow.people.get_or_create(
-            msg.channel, msg.address, language=msg.language_hint or "en", is_admin=is_admin
-        )
+        person = await uow.people.get_or_create(msg.channel, msg.address, language=msg.language_hint or "en")
+        if (person.channel, person.address) != (msg.channel, msg.address):
+            # A linked identity: the answer goes back where the message came from (notifications
+            # started by others still go to the home contact).
+            person = replace(person, channel=msg.channel, address=msg.address, web_address=None)
     ctx = FlowContext(uow, services, person, await uow.conversations.get(person.id))
     await _route(ctx, msg)
     await uow.conversations.put(person.id, ctx.state)

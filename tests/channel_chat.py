@@ -111,7 +111,7 @@ async def seed_users(store: Store, users: Mapping[str, User]) -> None:
     who records the deposit is webchat:admin."""
     lat, lng = CHENNAI
     async with store.uow() as uow:
-        admin = await uow.people.get_or_create("webchat", "admin", is_admin=True)
+        admin = await uow.people.get_or_create("webchat", "admin")  # an admin by KETPAAR_ADMINS
         await uow.people.update(admin.id, name="Admin")
         for name, title, street, dlat, dlng, menu in RESTAURANTS:
             user = users[name]

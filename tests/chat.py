@@ -10,6 +10,10 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from core.identity import open_session
+from core.storage.uow import Store
+from webhooks.demo import DEMO_USERS
+
 LINE = re.compile(r"^\s*(\S+)\s+([<>])\s?(.*)$")
 
 
@@ -33,10 +37,26 @@ class Chat:
     """Runs transcripts: `user > text|[photo]|[location a, b]|[tap Label]|[press payload-prefix]`,
     `user < expected text [Button]`."""
 
-    def __init__(self, client: httpx.AsyncClient, drain: Any) -> None:
-        self.client, self.drain = client, drain
+    def __init__(self, client: httpx.AsyncClient, drain: Any, store: Store | None = None) -> None:
+        self.client, self.drain, self.store = client, drain, store
         self.inboxes: dict[str, Inbox] = {}
         self.photos: dict[str, bytes] = {}
+        self.tokens: dict[str, str] = {}
+
+    async def headers(self, user: str) -> dict[str, str]:
+        """Demo users need no session (demo mode on loopback); anyone else signs in with one,
+        opened for that test name by core, as the server does for a new visitor."""
+        if user in DEMO_USERS or self.store is None:
+            return {}
+        if user not in self.tokens:
+            async with self.store.uow() as uow:
+                self.tokens[user], _session = await open_session(uow, user)
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def post(self, user: str, **body: Any) -> httpx.Response:
+        """POST to the user's messages with their credentials."""
+        headers = {**await self.headers(user), **body.pop("headers", {})}
+        return await self.client.post(f"/webchat/{user}/messages", headers=headers, **body)
 
     async def run(self, transcript: str) -> None:
         """Play a transcript line by line, asserting every expectation."""
@@ -56,16 +76,16 @@ class Chat:
         if what.startswith("[photo"):
             name = what[len("[photo"):-1].strip(": ")
             data = self.photos[name] if name else make_photo()  # `[photo: name]` sends a registered image
-            response = await self.client.post(f"/webchat/{user}/messages", files={"photo": ("p.jpg", data, "image/jpeg")})
+            response = await self.post(user, files={"photo": ("p.jpg", data, "image/jpeg")})
         elif what.startswith("[location"):
             lat, lng = (float(x) for x in what[len("[location"):-1].split(","))
-            response = await self.client.post(f"/webchat/{user}/messages", json={"location": {"lat": lat, "lng": lng}})
+            response = await self.post(user, json={"location": {"lat": lat, "lng": lng}})
         elif what.startswith("[press "):
-            response = await self.client.post(f"/webchat/{user}/messages", json={"button": await self.payload(user, what[7:-1])})
+            response = await self.post(user, json={"button": await self.payload(user, what[7:-1])})
         elif what.startswith("[tap "):
-            response = await self.client.post(f"/webchat/{user}/messages", json={"button": await self.button(user, what[5:-1])})
+            response = await self.post(user, json={"button": await self.button(user, what[5:-1])})
         else:
-            response = await self.client.post(f"/webchat/{user}/messages", json={"text": what})
+            response = await self.post(user, json={"text": what})
         assert response.status_code == 202, response.text
         await self.drain()
         return response
@@ -73,7 +93,7 @@ class Chat:
     async def fetch(self, user: str) -> Inbox:
         """Pull new messages for a user."""
         box = self.inboxes.setdefault(user, Inbox())
-        response = await self.client.get(f"/webchat/{user}/messages", params={"after": box.cursor})
+        response = await self.client.get(f"/webchat/{user}/messages", params={"after": box.cursor}, headers=await self.headers(user))
         body = response.json()
         box.unread.extend(body["messages"])
         box.seen.extend(body["messages"])

@@ -161,17 +161,21 @@ async def running_app(
 
     clock = app_kwargs.pop("clock", None) or FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))  # noon IST
     url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
+    overrides: dict[str, object] = app_kwargs.pop("settings", None) or {}  # type: ignore[assignment]
+    client_address = app_kwargs.pop("client_address", ("127.0.0.1", 50_000))
+    seed = app_kwargs.pop("seed", True)
     settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
                         screening=str(app_kwargs.pop("screening", "pass")),
-                        redis_url=redis_url, redis_prefix=redis_prefix)  # fmt: skip
+                        redis_url=redis_url, redis_prefix=redis_prefix, **overrides)  # fmt: skip
     app = create_app(settings, clock=clock, **app_kwargs)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
-        await seed_demo(runtime.store)
-        transport = httpx.ASGITransport(app=app)
+        if seed:
+            await seed_demo(runtime.store)
+        transport = httpx.ASGITransport(app=app, client=client_address)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield {"app": app, "runtime": runtime, "client": client, "clock": clock,
-                   "chat": Chat(client, runtime.processor.drain)}  # fmt: skip
+                   "chat": Chat(client, runtime.processor.drain, runtime.store)}  # fmt: skip
 
 
 @pytest.fixture

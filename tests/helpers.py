@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.ledger.chain import verify
 from core.people import Person, Restaurant, Worker
@@ -44,7 +44,9 @@ async def seed_coop(
     lat, lng = at
     async with store.uow() as uow:
         await uow.params.ensure_initial(await uow.params.current())
-        admin = await uow.people.get_or_create("test", f"{tag}-admin", is_admin=True)
+        admin = await uow.people.get_or_create("test", f"{tag}-admin")
+        await uow.people.update(admin.id, is_admin=True)
+        admin = replace(admin, is_admin=True)
         donor = await uow.people.get_or_create("test", f"{tag}-donor")
         rests = []
         for i, (dlat, menu) in enumerate([(0.002, [("Curd rice", 6000), ("Sambar rice", 7000)]),

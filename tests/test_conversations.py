@@ -150,15 +150,19 @@ async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[s
 
 async def test_admin_records_a_deposit_and_others_cannot(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run("""
+        donor-9  > hello
+        donor-9  < Sorry, I did not understand that.
         admin    > /deposit donor-9 250.50
-        admin    < Recorded ₹250.50 for donor-9. Their balance is now ₹250.50.
+        admin    < Record ₹250.50 received for [Confirm] [Cancel]
+        admin    > [tap Confirm]
+        admin    < Their balance is now ₹250.50.
         donor-9  < ₹250.50 was added to your balance.
         donor-9  > /balance
         donor-9  < Your balance: ₹250.50
         donor-1  > /deposit donor-1 100000
         donor-1  < Only an admin can record deposits.
         admin    > /deposit donor-9 -5
-        admin    < Usage: /deposit <user> <rupees>
+        admin    < Usage: /deposit <member number or phone> <rupees>
     """)
     await assert_ledger_invariants(app_env["runtime"].store)
 
@@ -214,14 +218,22 @@ async def test_the_api_refuses_malformed_requests_with_clear_errors(app_env: dic
 async def test_a_redelivered_message_is_processed_once(app_env: dict[str, Any]) -> None:
     client, chat = app_env["client"], app_env["chat"]
     headers = {"Idempotency-Key": "same-message-1"}
-    first = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-5 100"}, headers=headers)
-    second = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-5 100"}, headers=headers)
+    first = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-1 100"}, headers=headers)
+    second = await client.post("/webchat/admin/messages", json={"text": "/deposit donor-1 100"}, headers=headers)
     await chat.drain()
     assert first.json() == {"id": first.json()["id"], "duplicate": False}
     assert second.json() == {"id": first.json()["id"], "duplicate": True}
+    confirm = await chat.button("admin", "Confirm")
     await chat.run("""
-        donor-5 > /balance
-        donor-5 < Your balance: ₹100
+        admin   < Record ₹100 received for Demo donor
+        admin   > [tap Confirm]
+        admin   < Their balance is now ₹1,100.
+    """)
+    await chat.send("admin", "[press " + confirm + "]")  # a double tap records nothing more
+    await chat.run("""
+        admin   < That button is no longer active.
+        donor-1 > /balance
+        donor-1 < Your balance: ₹1,100
     """)
 
 

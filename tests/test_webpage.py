@@ -147,8 +147,7 @@ def test_a_donor_starts_and_taps_a_button(page: Page) -> None:
 def test_a_donor_sends_a_photo_and_a_location_and_sees_meals(page: Page, tmp_path: Path) -> None:
     photo = tmp_path / "person.jpg"
     photo.write_bytes(make_photo())
-    page.fill("#user-input", "donor-1")
-    page.click("#user-go")
+    page.locator(".demo-user", has_text="donor-1").click()
     expect(page.locator("#who")).to_contain_text("donor-1")
     page.set_input_files("#photo", photo)
     expect(page.locator(".msg.me img")).to_be_visible()
@@ -177,6 +176,20 @@ def test_a_donor_sends_a_photo_and_a_location_and_sees_meals(page: Page, tmp_pat
     page.locator(".demo-user", has_text="donor-1").click()
     expect(page.locator(".msg.bot", has_text="Meals near this person")).to_be_visible()
     expect(page.locator(".msg.me").last).to_have_text("Busy and well lit")
+
+
+def test_a_visitor_starts_a_new_chat_with_a_session_of_their_own(page: Page) -> None:
+    expect(page.locator("#demo-note")).to_be_visible()  # the demo says it is a demo
+    page.click("#new-chat")
+    expect(page).to_have_url(re.compile(r"#me$"))
+    expect(page.locator("#who")).to_contain_text("w-")
+    page.fill("#text", "/balance")
+    page.click("#send")
+    expect(page.locator(".msg.bot").last).to_contain_text("Your member number")
+    cookies = page.context.cookies()
+    assert [c["httpOnly"] for c in cookies if c["name"] == "ketpaar_session"] == [True]
+    page.reload()  # the session outlives a reload; its history comes back
+    expect(page.locator(".msg.bot").last).to_contain_text("Your member number")
 
 
 def test_the_page_needs_nothing_from_the_network() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from bot.outbox_sender import OutboxSender
 from core import jobs
 from core.audit import audit
+from core.identity import admin_link_token
 from core.storage.migrate import upgrade
 from webhooks.demo import seed_demo
 from webhooks.runtime import build_runtime, start_background
@@ -114,12 +115,24 @@ async def _train_safety(settings: Settings) -> int:
     return 0
 
 
+def _admin_link(settings: Settings, name: str) -> int:
+    """Print a one-time web-chat sign-in link for an admin named in KETPAAR_ADMINS."""
+    if ("webchat", name) not in settings.admin_addresses():
+        print(f"webchat:{name} is not in KETPAAR_ADMINS; add it there and restart the service first", file=sys.stderr)
+        return 2
+    token = admin_link_token(settings.resolved_secret(), name, time.time())
+    print(f"{settings.public_url.rstrip('/')}/webchat/admin-login?token={token}")
+    print("valid once, for 15 minutes", file=sys.stderr)
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from webhooks.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # The app learns where it listens: the demo users exist only on a loopback address.
+    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info")
     return 0
 
 
@@ -131,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="apply database migrations")
+    link = sub.add_parser("admin-link", help="print a one-time web-chat sign-in link for an admin")
+    link.add_argument("name", help="the web-chat admin's name, as in KETPAAR_ADMINS=webchat:<name>")
     seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
     seed.add_argument("--if-empty", action="store_true", help="(default behaviour) do nothing if they exist")
     ledger = sub.add_parser("ledger", help="ledger tools")
@@ -151,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "admin-link":
+        return _admin_link(settings, args.name)
     if args.command == "migrate":
         upgrade(settings.database_url)
         print("database is up to date")

@@ -25,6 +25,7 @@ from core.board.sql import SqlJobBoard
 from core.bus import MessageBus
 from core.clock import Clock, SystemClock
 from core.events import DomainEvent, OrderTransitioned
+from core.identity import sync_admins
 from core.photos import LocalPhotoStore
 from core.screening import PassThroughScreener, Screener
 from core.storage.db import Database
@@ -154,13 +155,15 @@ async def build_runtime(
     store = Store(db, clock or SystemClock(), bus)
     async with store.uow() as uow:
         await uow.params.ensure_initial(settings.initial_params())
+        # Admin rights follow KETPAAR_ADMINS at every start: given and taken away.
+        await sync_admins(uow, settings.admin_addresses())
     board: JobBoard = RedisJobBoard(settings.redis_url, settings.redis_prefix) if settings.redis_url else SqlJobBoard(db)
     photo_key = settings.resolved_photo_key()  # refuses to start without one outside the demo
     photos = LocalPhotoStore(settings.data_dir / "photos", photo_key)
     secret = settings.resolved_secret()
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
-    services = Services(board, screener, photos, settings.admin_addresses())
+    services = Services(board, screener, photos)
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -180,7 +183,8 @@ async def build_runtime(
 
             uow.later(wake)  # send the replies right after commit, not on the next poll
 
-    processor = InboxProcessor(store, handle_and_wake, LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key))
+    staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
+    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
     return Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
 
 

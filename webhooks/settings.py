@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import fields
 from pathlib import Path
@@ -10,6 +11,16 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.params import Params
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -25,10 +36,14 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs photo links; generated into data_dir when unset
     photo_key: str | None = None  # 64 hex chars: AES-256 key for photos at rest
     screening: str = "faces"  # faces: duplicate-seeker and safety checks | pass: none (tests, development)
-    demo: bool = True  # demo: keys may be generated into data_dir; set false in production
+    demo: bool = True  # demo: keys may be generated into data_dir; demo users on loopback; false in production
+    host: str = "127.0.0.1"  # the address `ketpaar serve` listens on (set by --host)
     scheduler: bool = True
     public_url: str = "http://127.0.0.1:8000"  # what providers call: signatures are checked against it
     outbox_sender: bool = True  # deliver queued Telegram/WhatsApp/SMS messages from this process
+    person_rate_per_minute: int = 100  # messages handled per person a minute (more wait their turn); 0 = off
+    ip_rate_per_minute: int = 300  # web-chat messages accepted per IP address a minute; 0 = off
+    sessions_per_ip_per_hour: int = 30  # new web-chat sessions and admin sign-ins per IP address an hour
 
     # Telegram: no token = Telegram off.
     telegram_bot_token: str | None = None
@@ -61,15 +76,26 @@ class Settings(BaseSettings):
     proposal_majority_bp: int = Params.proposal_majority_bp
     voting_period_hours: int = Params.voting_period_hours
     restaurant_radius_m: int = Params.restaurant_radius_m
+    deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""
         return Params(**{f.name: getattr(self, f.name) for f in fields(Params)})
 
     def admin_addresses(self) -> frozenset[tuple[str, str]]:
-        """Admins as (channel, address) pairs."""
-        pairs = (a.strip().split(":", 1) for a in self.admins.split(",") if ":" in a)
-        return frozenset((c.strip(), addr.strip()) for c, addr in pairs)
+        """Admins as (channel, address) pairs ("whatsapp:+9198…" is stored as WhatsApp writes it)."""
+        pairs = [a.strip().split(":", 1) for a in self.admins.split(",") if ":" in a]
+        out = set()
+        for channel, address in ((c.strip(), a.strip()) for c, a in pairs):
+            if channel == "whatsapp" and not address.startswith("whatsapp:"):
+                address = f"whatsapp:{address}"
+            if channel and address:
+                out.add((channel, address))
+        return frozenset(out)
+
+    def demo_open(self) -> bool:
+        """Demo users are one click away only in demo mode on a loopback address."""
+        return self.demo and is_loopback(self.host)
 
     def resolved_photo_key(self) -> bytes:
         """The photo encryption key; outside the demo it must be configured."""

@@ -85,6 +85,17 @@ POOL = "pool:guarantee"
 INFRA = "fund:infra"
 
 
+def public_balances(accounts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """What anyone may see: the cooperative's own accounts (external, pool, fund) and totals per
+    kind of account; a person's, restaurant's or worker's own balance is theirs to see by chat."""
+    own = {a: v for a, v in accounts.items() if a.split(":", 1)[0] in ("external", "pool", "fund")}
+    totals: dict[str, int] = {}
+    for account, balance in accounts.items():
+        kind = account.split(":", 1)[0]
+        totals[kind] = totals.get(kind, 0) + balance
+    return {"accounts": dict(sorted(own.items())), "totals_by_kind": dict(sorted(totals.items()))}
+
+
 @dataclass(frozen=True)
 class FeeSplit:
     """How a delivery fee divides between the worker, the guarantee pool and the infra fund."""

@@ -33,6 +33,11 @@ class InboxRepo:
         q = select(inbox.c.id).where(inbox.c.channel == channel, inbox.c.provider_id == provider_id)
         return int((await self.conn.execute(q)).scalar_one()), inserted
 
+    async def payload(self, message_id: int) -> dict[str, Any] | None:
+        """The stored payload of one message."""
+        raw = (await self.conn.execute(select(inbox.c.payload).where(inbox.c.id == message_id))).scalar_one_or_none()
+        return json.loads(raw) if raw is not None else None
+
     async def next_pending(self, channel: str, address: str) -> tuple[int, dict[str, Any]] | None:
         """The oldest unprocessed message from one sender."""
         q = (

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.orders.lifecycle import Status
@@ -64,6 +64,12 @@ class OrderRepo:
         if lock and self.conn.dialect.name == "postgresql":
             q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
+        return _order(row) if row else None
+
+    async def with_photo(self, photo_id: str) -> Order | None:
+        """The order a seeker or delivery photo belongs to, if any."""
+        q = select(orders).where(or_(orders.c.seeker_photo == photo_id, orders.c.delivery_photo == photo_id))
+        row = (await self.conn.execute(q.limit(1))).first()
         return _order(row) if row else None
 
     async def save(self, order: Order, loaded_version: int) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.people import Approval, MenuItem, Person, Restaurant, Worker
+from core.storage.identity_schema import identities
 from core.storage.schema import (
     capacity_days,
     capacity_log,
@@ -21,52 +22,76 @@ from core.storage.sqlhelpers import insert_ignore, new_id
 
 
 def _person(row: Any) -> Person:
-    return Person(
-        row.id, row.channel, row.address, row.name, row.language, row.is_admin, row.is_member
+    web = row.web_address if row.channel != "webchat" else None
+    return Person(row.id, row.channel, row.address, row.name, row.language, row.is_admin, row.is_member, web)
+
+
+def _people_select() -> Any:
+    """People with the web-chat identity of those whose home contact is elsewhere (the mirror)."""
+    web = (
+        select(identities.c.address)
+        .where(identities.c.person_id == people.c.id, identities.c.channel == "webchat")
+        .order_by(identities.c.created_at)
+        .limit(1)
+        .scalar_subquery()
     )
+    return select(people, web.label("web_address"))
 
 
 class PeopleRepo:
-    """People by id or by channel address."""
+    """People by id or by any of their channel identities."""
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
 
     async def get(self, person_id: int) -> Person | None:
         """Load one person."""
-        row = (await self.conn.execute(select(people).where(people.c.id == person_id))).first()
+        row = (await self.conn.execute(_people_select().where(people.c.id == person_id))).first()
         return _person(row) if row else None
 
     async def find(self, channel: str, address: str) -> Person | None:
-        """Find someone by channel address."""
-        q = select(people).where(people.c.channel == channel, people.c.address == address)
-        row = (await self.conn.execute(q)).first()
+        """Find someone by any of their channel identities."""
+        owner = select(identities.c.person_id).where(identities.c.channel == channel, identities.c.address == address)
+        row = (await self.conn.execute(_people_select().where(people.c.id == owner.scalar_subquery()))).first()
         return _person(row) if row else None
 
-    async def get_or_create(
-        self, channel: str, address: str, *, language: str = "en", is_admin: bool = False
-    ) -> Person:
-        """Return the person at this address, creating them on first contact."""
-        await insert_ignore(
-            self.conn,
-            people,
-            {
-                "channel": channel,
-                "address": address,
-                "language": language,
-                "is_admin": is_admin,
-                "is_member": False,
-                "created_at": self.now,
-            },
-            ["channel", "address"],
-        )
+    async def get_or_create(self, channel: str, address: str, *, language: str = "en") -> Person:
+        """Return the person at this identity, creating them on first contact."""
+        if found := await self.find(channel, address):
+            return found
+        values = {"channel": channel, "address": address, "language": language, "is_admin": False, "is_member": False,
+                  "created_at": self.now}  # fmt: skip
+        await insert_ignore(self.conn, people, values, ["channel", "address"])
+        q = select(people.c.id).where(people.c.channel == channel, people.c.address == address)
+        person_id = int((await self.conn.execute(q)).scalar_one())
+        await self.add_identity(person_id, channel, address)
         person = await self.find(channel, address)
         assert person is not None
-        if is_admin and not person.is_admin:
-            await self.update(person.id, is_admin=True)
-            person = await self.get(person.id)
-            assert person is not None
         return person
+
+    async def add_identity(self, person_id: int, channel: str, address: str) -> None:
+        """Reach a person at one more identity (unchanged if that identity is already someone's)."""
+        values = {"channel": channel, "address": address, "person_id": person_id, "created_at": self.now}
+        await insert_ignore(self.conn, identities, values, ["channel", "address"])
+
+    async def identities_of(self, person_id: int) -> list[tuple[str, str]]:
+        """Every (channel, address) the person is reached at."""
+        q = select(identities.c.channel, identities.c.address).where(identities.c.person_id == person_id)
+        return [(c, a) for c, a in await self.conn.execute(q.order_by(identities.c.created_at))]
+
+    async def move_identity(self, channel: str, address: str, to_person: int) -> None:
+        """Make an identity lead to another person (linking channels)."""
+        await self.conn.execute(
+            update(identities).where(identities.c.channel == channel, identities.c.address == address).values(person_id=to_person)
+        )
+
+    async def set_home(self, person_id: int, channel: str, address: str) -> None:
+        """Set where notifications reach the person."""
+        await self.conn.execute(update(people).where(people.c.id == person_id).values(channel=channel, address=address))
+
+    async def retire(self, person_id: int) -> None:
+        """Mark a person row left empty by a link: it has no identity and receives nothing."""
+        await self.set_home(person_id, "merged", str(person_id))
 
     async def update(self, person_id: int, **values: Any) -> None:
         """Change name, language or flags."""
@@ -74,8 +99,19 @@ class PeopleRepo:
 
     async def admins(self) -> list[Person]:
         """Everyone who approves applications."""
-        rows = await self.conn.execute(select(people).where(people.c.is_admin.is_(True)))
+        rows = await self.conn.execute(_people_select().where(people.c.is_admin.is_(True)).order_by(people.c.id))
         return [_person(r) for r in rows]
+
+    async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
+        """Make exactly these people admins; return (added, removed) person ids."""
+        current = set((await self.conn.execute(select(people.c.id).where(people.c.is_admin.is_(True)))).scalars())
+        wanted = set(person_ids)
+        added, removed = sorted(wanted - current), sorted(current - wanted)
+        if added:
+            await self.conn.execute(update(people).where(people.c.id.in_(added)).values(is_admin=True))
+        if removed:
+            await self.conn.execute(update(people).where(people.c.id.in_(removed)).values(is_admin=False))
+        return added, removed
 
 
 def _restaurant(row: Any, menu: Sequence[MenuItem]) -> Restaurant:

@@ -16,6 +16,7 @@ from core.clock import Clock, local_day
 from core.events import DomainEvent
 from core.params import Params
 from core.storage.db import Database
+from core.storage.identity_repo import IdentityRepo
 from core.storage.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
 from core.storage.messaging_repo import (
     ConversationRepo,
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         self.after_commit: list[AfterCommit] = []
         self.people = PeopleRepo(conn, self.now)
+        self.identity = IdentityRepo(conn, self.now)
         self.restaurants = RestaurantRepo(conn, self.now)
         self.workers = WorkerRepo(conn, self.now)
         self.orders = OrderRepo(conn, self.now, self.record_all)

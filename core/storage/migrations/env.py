@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import core.storage.screening_schema  # noqa: F401  (its tables join the same metadata)
+import core.storage.identity_schema  # noqa: F401  (its tables join the same metadata)
+import core.storage.screening_schema  # noqa: F401
 from core.storage.schema import metadata
 
 target_metadata = metadata

@@ -1,0 +1,131 @@
+"""Web-chat sessions, link codes, single-use tokens and deposits awaiting a second admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.storage.identity_schema import deposit_requests, link_codes, link_failures, used_tokens, web_sessions
+from core.storage.sqlhelpers import insert_ignore, new_id
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A stored web-chat session (the secret only as its hash)."""
+
+    id: str
+    secret_hash: str
+    address: str
+    kind: str
+    expires_at: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class LinkCodeRow:
+    """An unused link code and the identity it was sent to."""
+
+    id: int
+    person_id: int
+    channel: str
+    address: str
+
+
+@dataclass(frozen=True)
+class DepositRequest:
+    """A deposit above the limit, waiting for a second admin."""
+
+    id: int
+    person_id: int
+    amount: int
+    requested_by: int
+    status: str
+
+
+class IdentityRepo:
+    """Storage for proving who is who."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def add_session(self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str) -> None:
+        """Store a new web-chat session."""
+        await self.conn.execute(web_sessions.insert().values(
+            id=session_id, secret_hash=secret_hash, address=address, kind=kind, created_at=self.now, expires_at=expires_at))  # fmt: skip
+
+    async def session(self, session_id: str) -> SessionRow | None:
+        """Load a session by id (valid or not: the caller checks)."""
+        row = (await self.conn.execute(select(web_sessions).where(web_sessions.c.id == session_id))).first()
+        if row is None:
+            return None
+        return SessionRow(row.id, row.secret_hash, row.address, row.kind, row.expires_at, row.revoked_at)
+
+    async def revoke_session(self, session_id: str) -> None:
+        """End a session (sign-out)."""
+        await self.conn.execute(update(web_sessions).where(web_sessions.c.id == session_id).values(revoked_at=self.now))
+
+    async def use_token(self, nonce: str) -> bool:
+        """Spend a single-use token; False if it was spent before."""
+        return await insert_ignore(self.conn, used_tokens, {"nonce": nonce, "used_at": self.now}, ["nonce"])
+
+    async def add_link_code(self, person_id: int, channel: str, address: str, code_hash: str, expires_at: str) -> None:
+        """Store a link code sent to one identity; earlier unused codes of that identity lapse."""
+        await self.conn.execute(
+            update(link_codes)
+            .where(link_codes.c.channel == channel, link_codes.c.address == address, link_codes.c.used_at.is_(None))
+            .values(used_at=self.now)
+        )
+        await self.conn.execute(link_codes.insert().values(
+            person_id=person_id, channel=channel, address=address, code_hash=code_hash, created_at=self.now,
+            expires_at=expires_at))  # fmt: skip
+
+    async def take_link_code(self, code_hash: str) -> LinkCodeRow | None:
+        """Find an unexpired, unused code and mark it used (one use only)."""
+        q = select(link_codes).where(
+            link_codes.c.code_hash == code_hash, link_codes.c.used_at.is_(None), link_codes.c.expires_at > self.now
+        )
+        row = (await self.conn.execute(q.order_by(link_codes.c.id.desc()).limit(1))).first()
+        if row is None:
+            return None
+        result = await self.conn.execute(
+            update(link_codes).where(link_codes.c.id == row.id, link_codes.c.used_at.is_(None)).values(used_at=self.now)
+            .execution_options(preserve_rowcount=True)
+        )  # fmt: skip
+        return LinkCodeRow(row.id, row.person_id, row.channel, row.address) if result.rowcount == 1 else None
+
+    async def add_link_failure(self, person_id: int) -> None:
+        """Count one wrong link code entered by a person."""
+        await self.conn.execute(link_failures.insert().values(person_id=person_id, at=self.now))
+
+    async def link_failures_since(self, person_id: int, since: str) -> int:
+        """Wrong link codes a person entered since a time."""
+        q = select(func.count()).where(link_failures.c.person_id == person_id, link_failures.c.at >= since)
+        return int((await self.conn.execute(q)).scalar_one())
+
+    async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:
+        """Store a deposit that waits for a second admin."""
+        result = await self.conn.execute(deposit_requests.insert().values(
+            person_id=person_id, amount=amount, requested_by=requested_by, status="pending", created_at=self.now))  # fmt: skip
+        return new_id(result)
+
+    async def deposit_request(self, request_id: int) -> DepositRequest | None:
+        """Load one deposit request."""
+        row = (await self.conn.execute(select(deposit_requests).where(deposit_requests.c.id == request_id))).first()
+        return _deposit(row) if row else None
+
+    async def decide_deposit(self, request_id: int, status: str, admin_id: int) -> bool:
+        """Close a pending request once; False if someone already decided it."""
+        result = await self.conn.execute(
+            update(deposit_requests)
+            .where(and_(deposit_requests.c.id == request_id, deposit_requests.c.status == "pending"))
+            .values(status=status, decided_by=admin_id, decided_at=self.now)
+            .execution_options(preserve_rowcount=True)
+        )
+        return result.rowcount == 1
+
+
+def _deposit(row: Any) -> DepositRequest:
+    return DepositRequest(row.id, row.person_id, row.amount, row.requested_by, row.status)
