@@ -17,7 +17,7 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # above this Pillow's decompression-bomb guard stops the decode
 MAX_SIDE = 1600
 MAX_STORED_BYTES = 500 * 1024
-ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}  # MPO: a JPEG plus more frames, what many phone cameras write
 
 
 class PhotoRejected(ValueError):
@@ -48,7 +48,7 @@ def clean_photo(data: bytes) -> bytes:
 
 
 def _decode_upright_srgb(data: bytes) -> Image.Image:
-    """Decode the image, turned as its EXIF orientation says, as RGB pixels in sRGB terms."""
+    """Decode the first frame, turned as its EXIF orientation says, as RGB pixels in sRGB terms."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -56,6 +56,7 @@ def _decode_upright_srgb(data: bytes) -> Image.Image:
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in ALLOWED_FORMATS:
                     raise PhotoRejected("not_image")
+                img.seek(0)  # the photo is the first frame; an MPO's others are previews or the second eye of a stereo pair
                 img.load()
                 icc = img.info.get("icc_profile")
                 upright = ImageOps.exif_transpose(img)

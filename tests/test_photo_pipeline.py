@@ -206,3 +206,16 @@ def test_a_broken_colour_profile_is_dropped_and_the_photo_still_used() -> None:
     out = clean_photo(source)
     pixel = Image.open(io.BytesIO(out)).getpixel((16, 16))
     assert b"KETPAAR-not-a-profile" not in out and isinstance(pixel, tuple) and pixel[0] > 200, pixel
+
+
+def test_a_two_frame_mpo_from_a_phone_becomes_a_plain_jpeg_of_its_first_frame() -> None:
+    first, second = Image.new("RGB", (90, 60), (220, 20, 20)), Image.new("RGB", (90, 60), (20, 20, 220))
+    source = encoded(first, "MPO", save_all=True, append_images=[second])
+    with Image.open(io.BytesIO(source)) as mpo:
+        assert mpo.format == "MPO" and getattr(mpo, "n_frames", 1) == 2  # the fixture is what a phone sends
+    out = clean_photo(source)
+    cleaned = Image.open(io.BytesIO(out))
+    assert cleaned.format == "JPEG" and getattr(cleaned, "n_frames", 1) == 1 and "mp" not in cleaned.info
+    assert out.count(b"\xff\xd8") == 1 and 0xE2 not in jpeg_segments(out)  # one image, no MP index (APP2)
+    pixel = cleaned.getpixel((45, 30))
+    assert cleaned.size == (90, 60) and isinstance(pixel, tuple) and pixel[0] > 200 and pixel[2] < 60, pixel
