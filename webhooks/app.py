@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.datastructures import UploadFile
 
 from bot import webchat
 from bot.twilio_common import TwilioConfig
@@ -23,6 +22,7 @@ from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import telegram_router
 from webhooks.twilio_routes import twilio_router
+from webhooks.uploads import PhotoTooLarge, read_photo_upload
 
 STATIC = Path(__file__).with_name("static")
 MAX_WAIT_S = 25.0
@@ -135,22 +135,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     return app
 
 
-class PhotoTooLarge(Exception):
-    """An uploaded photo over the size limit."""
-
-
 async def _read_photo(request: Request) -> tuple[dict[str, Any], bytes]:
-    """Read the multipart `photo` field, refusing oversize files before they are kept."""
-    form = await request.form(max_files=1, max_fields=5)
-    try:
-        upload = form.get("photo")
-        if not isinstance(upload, UploadFile):
-            raise webchat.WebchatInputError('send the image in a form field named "photo"')
-        data = await upload.read(MAX_BYTES + 1)
-    finally:
-        await form.close()
-    if len(data) > MAX_BYTES:
-        raise PhotoTooLarge
-    if not data:
-        raise webchat.WebchatInputError("the photo is empty")
-    return {"kind": "photo"}, data
+    """Read the multipart `photo` field as it streams in, refusing the upload once it passes the limit."""
+    return {"kind": "photo"}, await read_photo_upload(request, MAX_BYTES)
