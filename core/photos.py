@@ -11,13 +11,13 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # above this Pillow's decompression-bomb guard stops the decode
 MAX_SIDE = 1600
 MAX_STORED_BYTES = 500 * 1024
-ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}  # MPO: a JPEG plus more frames, what many phone cameras write
 
 
 class PhotoRejected(ValueError):
@@ -29,9 +29,26 @@ class PhotoRejected(ValueError):
 
 
 def clean_photo(data: bytes) -> bytes:
-    """Validate an image and return it as a metadata-free JPEG no larger than MAX_SIDE."""
+    """Validate an image and return it as a JPEG rebuilt from its pixels alone, no larger than MAX_SIDE."""
     if len(data) > MAX_BYTES:
         raise PhotoRejected("too_big")
+    upright = _decode_upright_srgb(data)
+    upright.thumbnail((MAX_SIDE, MAX_SIDE))
+    # A new image holding only the pixels: nothing of the upload's info dict (EXIF, XMP, ICC, JPEG
+    # comment, IPTC, PNG text...) can reach the encoder, which re-writes some of it on its own
+    # (Pillow saves `info["comment"]` into every JPEG).
+    pixels = Image.new("RGB", upright.size)
+    pixels.paste(upright)
+    for quality in (82, 70, 55, 40):
+        out = io.BytesIO()
+        pixels.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= MAX_STORED_BYTES:
+            break
+    return out.getvalue()
+
+
+def _decode_upright_srgb(data: bytes) -> Image.Image:
+    """Decode the first frame, turned as its EXIF orientation says, as RGB pixels in sRGB terms."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -39,23 +56,36 @@ def clean_photo(data: bytes) -> bytes:
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in ALLOWED_FORMATS:
                     raise PhotoRejected("not_image")
+                img.seek(0)  # the photo is the first frame; an MPO's others are previews or the second eye of a stereo pair
                 img.load()
-                upright = ImageOps.exif_transpose(img).convert("RGB")
+                icc = img.info.get("icc_profile")
+                upright = ImageOps.exif_transpose(img)
+                return _to_srgb(upright, icc if isinstance(icc, bytes) else None)
     except PhotoRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRejected("too_big") from None
     except UnidentifiedImageError:
         raise PhotoRejected("not_image") from None
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, EOFError):
         raise PhotoRejected("unreadable") from None
-    upright.thumbnail((MAX_SIDE, MAX_SIDE))
-    for quality in (82, 70, 55, 40):  # a fresh file each time: no EXIF, no GPS
-        out = io.BytesIO()
-        upright.save(out, "JPEG", quality=quality, optimize=True)
-        if out.tell() <= MAX_STORED_BYTES:
-            break
-    return out.getvalue()
+
+
+def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """RGB pixels, converted from the embedded colour profile to sRGB when there is one."""
+    base = img if img.mode in {"RGB", "L", "CMYK"} else img.convert("L" if img.mode == "LA" else "RGB")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            # A fresh sRGB profile per call: lcms profile handles are not safe to share between threads.
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            converted = ImageCms.profileToProfile(base, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError):  # OSError: bytes that are no profile at all
+            pass  # a broken profile, or one for another colour space than the pixels': drop it unused
+        else:
+            if converted is not None:
+                return converted
+    return base.convert("RGB")
 
 
 class LocalPhotoStore:

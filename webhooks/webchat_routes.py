@@ -21,7 +21,6 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from bot import webchat
 from bot.processor import IdempotencyConflict
@@ -33,6 +32,7 @@ from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime
 from webhooks.settings import Settings
+from webhooks.uploads import PhotoTooLarge, read_photo_upload
 
 COOKIE = "ketpaar_session"
 MAX_WAIT_S = 25.0
@@ -41,10 +41,6 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_CURSOR = 2**62  # outbox sequence numbers are 64-bit in the database
 MAX_KEY_CHARS = 256
 PHOTO_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-class PhotoTooLarge(Exception):
-    """An uploaded photo over the size limit."""
 
 
 @dataclass(frozen=True)
@@ -297,20 +293,8 @@ async def _read_json(request: Request) -> Any:
 
 
 async def _read_photo(request: Request) -> tuple[dict[str, Any], bytes]:
-    """Read the multipart `photo` field, refusing oversize files before they are kept."""
-    form = await request.form(max_files=1, max_fields=5)
-    try:
-        upload = form.get("photo")
-        if not isinstance(upload, UploadFile):
-            raise webchat.WebchatInputError('send the image in a form field named "photo"')
-        data = await upload.read(MAX_BYTES + 1)
-    finally:
-        await form.close()
-    if len(data) > MAX_BYTES:
-        raise PhotoTooLarge
-    if not data:
-        raise webchat.WebchatInputError("the photo is empty")
-    return {"kind": "photo"}, data
+    """Read the multipart `photo` field as it streams in, refusing the upload once it passes the limit."""
+    return {"kind": "photo"}, await read_photo_upload(request, MAX_BYTES)
 
 
 _ADMIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
