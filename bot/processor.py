@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -24,13 +26,41 @@ Handler = Callable[[UnitOfWork, Inbound], Awaitable[None]]
 Sender = tuple[str, str]  # (channel, address)
 
 
+# C0 controls but tab and newline, and DEL: NUL is refused by PostgreSQL text columns, the others
+# only garble replies. Lone surrogates cannot be encoded as UTF-8 at all, so one in a name used to
+# break every later write that carried it.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text any database and channel can carry: no C0 controls but newline and tab, lone
+    surrogates replaced by U+FFFD, NFC."""
+    return unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text)))
+
+
+def clean_payload(value: Any) -> Any:
+    """A stored payload with every string in it (keys too) cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_payload(k): clean_payload(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_payload(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return clean_text(value) if isinstance(value, str) else None
+
+
 def inbound_from_payload(channel: str, address: str, payload: dict[str, Any], photo: bytes | None) -> Inbound:
-    """Rebuild the neutral message from its stored JSON."""
+    """Rebuild the neutral message from its stored JSON, every text cleaned (older rows too)."""
     return Inbound(
-        channel=channel, address=address, kind=payload["kind"], text=payload.get("text") or "", photo=photo,
-        lat=payload.get("lat"), lng=payload.get("lng"), choice=payload.get("choice"), poll_id=payload.get("poll_id"),
-        poll_options=tuple(payload.get("poll_options") or ()), language_hint=payload.get("language_hint"),
-        display_name=payload.get("display_name"),
+        channel=channel, address=address, kind=payload["kind"], text=_text(payload.get("text")) or "", photo=photo,
+        lat=payload.get("lat"), lng=payload.get("lng"), choice=_text(payload.get("choice")), poll_id=payload.get("poll_id"),
+        poll_options=tuple(payload.get("poll_options") or ()), language_hint=_text(payload.get("language_hint")),
+        display_name=_text(payload.get("display_name")),
     )  # fmt: skip
 
 
@@ -71,6 +101,7 @@ class InboxProcessor:
         """Store a message (deduplicated by provider id) and schedule it; return (id, new).
 
         With `check_body`, a repeated id whose message differs raises IdempotencyConflict."""
+        payload = clean_payload(payload)  # what is stored can be read back and answered on every database
         if check_body:
             payload = {**payload, "digest": payload_digest(payload, photo)}
         if photo is not None:
@@ -156,7 +187,7 @@ class InboxProcessor:
     async def _set_aside(self, message_id: int, sender: Sender, exc: Exception) -> None:
         """Keep a failed message visibly (status failed, with the error) and apologise."""
         async with self.store.uow() as uow:
-            await uow.inbox.finish(message_id, "failed", f"{type(exc).__name__}: {exc}")
+            await uow.inbox.finish(message_id, "failed", clean_text(f"{type(exc).__name__}: {exc}"))
             person = await _speaker(uow, sender)
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(

@@ -47,10 +47,17 @@ def parse_json(body: Any) -> dict[str, Any]:
             raise WebchatInputError('"button" must be the payload string of a button')
         return {"kind": "choice", "choice": payload}
     loc = body["location"]
+    shape = '"location" must be {"lat": number, "lng": number}'
+    if not isinstance(loc, dict) or "lat" not in loc or "lng" not in loc:
+        raise WebchatInputError(shape)
+    if any(isinstance(loc[k], bool) or not isinstance(loc[k], int | float | str) for k in ("lat", "lng")):
+        raise WebchatInputError(shape)  # JSON true is not the number 1
     try:
         lat, lng = float(loc["lat"]), float(loc["lng"])
-    except (TypeError, KeyError, ValueError):
-        raise WebchatInputError('"location" must be {"lat": number, "lng": number}') from None
+    except ValueError:
+        raise WebchatInputError(shape) from None
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise WebchatInputError("latitude and longitude must be finite numbers") from None
     if not (math.isfinite(lat) and math.isfinite(lng)):
         raise WebchatInputError("latitude and longitude must be finite numbers")
     # Impossible coordinates are still stored and answered politely by the flow.

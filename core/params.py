@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from core.ledger.model import MAX_POSTING
+
+# The capacity column is a 32-bit INTEGER.
+MAX_INT32 = 2**31 - 1
+CEILINGS: dict[str, int] = {"max_deposit": MAX_POSTING, "max_price": MAX_POSTING, "max_pledge": MAX_POSTING,
+                            "max_capacity": MAX_INT32}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Params:
@@ -25,6 +32,12 @@ class Params:
     proposal_majority_bp: int = 5_001  # of votes cast in favour
     voting_period_hours: int = 72
     restaurant_radius_m: int = 5_000  # how far a donor's meal may come from
+    # Ceilings on what one person can type into the system (a slip of the thumb or a hostile
+    # number must not move lakhs of rupees or promise a million meals).
+    max_deposit: int = 10_000_000  # paise (₹1,00,000): the most one recorded deposit may credit
+    max_price: int = 200_000  # paise (₹2,000): the most one meal on an alms menu may cost
+    max_pledge: int = 10_000_000  # paise (₹1,00,000): the most one campaign pledge may promise
+    max_capacity: int = 1_000  # meals a day one restaurant may pledge
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
 
     @property
@@ -39,6 +52,9 @@ class Params:
         for f in fields(self):
             if getattr(self, f.name) < 0:
                 raise ValueError(f"{f.name} may not be negative")
+        for name, bound in CEILINGS.items():
+            if not 1 <= getattr(self, name) <= bound:
+                raise ValueError(f"{name} must be between 1 and {bound}")
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))

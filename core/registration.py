@@ -6,16 +6,20 @@ from collections.abc import Sequence
 
 from core import geo
 from core.events import RestaurantOfferChanged, RoleApplied, RoleDecided
+from core.params import Params
 from core.people import Approval, Person, Restaurant, Worker
 from core.storage.uow import UnitOfWork
+
+MAX_MENU_ITEMS = 10
+MAX_NAME = 120  # characters: the name columns of people, restaurants, workers and menu items
 
 
 class RegistrationError(Exception):
     """An application that cannot be made or decided; `code` names why."""
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code, self.detail = code, detail  # detail: e.g. the meal whose price is too high
 
 
 async def apply_restaurant(
@@ -35,6 +39,10 @@ async def apply_restaurant(
     """Register a restaurant, pending approval unless set up by an admin."""
     if await uow.restaurants.by_person(person.id):
         raise RegistrationError("already_registered")
+    params = await uow.params.current()
+    check_name(name)
+    check_menu(menu, params)
+    check_capacity(daily_capacity, params)
     restaurant = await uow.restaurants.create(
         person_id=person.id, name=name, address=address, lat=lat, lng=lng, zone=geo.encode(lat, lng, 5),
         daily_capacity=daily_capacity, menu=menu, open_minute=open_minute, close_minute=close_minute,
@@ -52,6 +60,7 @@ async def apply_worker(
     """Register a delivery worker in the zone of a shared location."""
     if await uow.workers.by_person(person.id):
         raise RegistrationError("already_registered")
+    check_name(name)
     worker = await uow.workers.create(
         person_id=person.id, name=name, lat=lat, lng=lng, zone=geo.encode(lat, lng, 5),
         status=Approval.APPROVED if approved else Approval.PENDING, online=online,
@@ -88,8 +97,28 @@ async def decide(uow: UnitOfWork, admin: Person, role: str, entity_id: int, appr
     return applicant
 
 
-MAX_DAILY_CAPACITY = 1000
-MAX_MENU_ITEMS = 10
+def check_name(name: str) -> None:
+    """Raise RegistrationError("bad_name") unless a name fits its column."""
+    if not 0 < len(name) <= MAX_NAME:
+        raise RegistrationError("bad_name")
+
+
+def check_capacity(meals: int, params: Params) -> None:
+    """Raise RegistrationError("bad_capacity") unless 0 <= meals <= the governed max_capacity."""
+    if not 0 <= meals <= params.max_capacity:
+        raise RegistrationError("bad_capacity")
+
+
+def check_menu(menu: Sequence[tuple[str, int]], params: Params) -> None:
+    """Raise RegistrationError unless a menu has 1 to MAX_MENU_ITEMS named meals, each priced
+    above 0 and at most the governed max_price ("price_too_high" names that case)."""
+    if not 0 < len(menu) <= MAX_MENU_ITEMS or any(price <= 0 for _name, price in menu):
+        raise RegistrationError("bad_menu")
+    for name, _price in menu:
+        check_name(name)
+    for name, price in menu:
+        if price > params.max_price:
+            raise RegistrationError("price_too_high", name)
 
 
 async def set_daily_capacity(uow: UnitOfWork, restaurant: Restaurant, meals: int, actor: str) -> int:
@@ -98,8 +127,7 @@ async def set_daily_capacity(uow: UnitOfWork, restaurant: Restaurant, meals: int
     0 pauses new orders. Orders already reserved today are kept whatever the new pledge."""
     if restaurant.status is not Approval.APPROVED:
         raise RegistrationError("not_approved")
-    if not 0 <= meals <= MAX_DAILY_CAPACITY:
-        raise RegistrationError("bad_capacity")
+    check_capacity(meals, await uow.params.current())
     await uow.restaurants.set_daily_capacity(restaurant.id, meals, uow.day)
     uow.record(RestaurantOfferChanged(
         actor=actor, restaurant_id=restaurant.id, what="daily_capacity", before=restaurant.daily_capacity, after=meals,
@@ -111,8 +139,7 @@ async def replace_menu(uow: UnitOfWork, restaurant: Restaurant, menu: Sequence[t
     """Replace an approved restaurant's alms menu (orders already placed keep their meal and price)."""
     if restaurant.status is not Approval.APPROVED:
         raise RegistrationError("not_approved")
-    if not 0 < len(menu) <= MAX_MENU_ITEMS or any(price <= 0 for _name, price in menu):
-        raise RegistrationError("bad_menu")
+    check_menu(menu, await uow.params.current())
     await uow.restaurants.replace_menu(restaurant.id, menu)
     uow.record(RestaurantOfferChanged(
         actor=actor, restaurant_id=restaurant.id, what="menu",

@@ -52,6 +52,10 @@ async def deposit(ctx: FlowContext, msg: Inbound) -> None:
     if amount is None:
         await ctx.reply(_("Usage: /deposit <member number or phone> <rupees>, for example /deposit #12 500"))
         return
+    ceiling = (await ctx.uow.params.current()).max_deposit
+    if amount > ceiling:
+        await ctx.reply(_("Nothing was recorded: one deposit can be at most {max}.").format(max=money(ceiling, ctx.person.language)))
+        return
     target = await find_person(ctx.uow, parts[1])
     if target is None:
         await ctx.reply(_("No one is registered as {who}. Use their member number (they see it with /balance), "

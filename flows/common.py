@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
-from decimal import Decimal, InvalidOperation
 
 from core.events import PhotosDeleted
-from core.ledger.model import donor_account, restaurant_account, worker_account
+from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
 from core.people import Approval
 from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound
+from flows.numbers import MAX_ID, read_int, read_rupees
 
 OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
 
@@ -23,12 +23,9 @@ def payload_args(msg: Inbound) -> list[str]:
 
 
 def payload_int(msg: Inbound, index: int = 0) -> int | None:
-    """One integer argument of a button payload, or None when it is malformed."""
+    """One integer argument of a button payload (0 to MAX_ID), or None when it is malformed."""
     args = payload_args(msg)
-    try:
-        return int(args[index])
-    except (IndexError, ValueError):
-        return None
+    return read_int(args[index], 0, MAX_ID) if index < len(args) else None
 
 
 _TAMIL_DIGITS = str.maketrans("௦௧௨௩௪௫௬௭௮௯", "0123456789")
@@ -120,16 +117,12 @@ async def cancel_one(ctx: FlowContext, order_id: int) -> None:
     await ctx.reply(text.format(id=order.id, amount=money(refund, ctx.person.language)))
 
 
-def parse_rupees(text: str) -> int | None:
-    """Read an amount typed in rupees ("500", "₹1,000", "60.50") as paise; None if unreadable."""
-    cleaned = text.replace("₹", "").replace(",", "").strip()
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        return None
-    return int(value * 100)
+def parse_rupees(text: str, ceiling: int = MAX_POSTING) -> int | None:
+    """Read an amount typed in rupees ("500", "₹1,000", "60.50") as paise up to `ceiling`; None if
+    unreadable (signs, exponents, more than 2 decimals, other scripts' digits) or too large.
+
+    The governed ceilings (max_deposit, max_price) are enforced by core, which knows them."""
+    return read_rupees(text, ceiling)
 
 
 async def unknown(ctx: FlowContext, msg: Inbound) -> None:

@@ -6,13 +6,21 @@ import re
 from dataclasses import replace
 
 from core import geo
-from core.registration import MAX_DAILY_CAPACITY as MAX_CAPACITY
-from core.registration import MAX_MENU_ITEMS, RegistrationError, apply_restaurant, apply_worker
+from core.params import MAX_INT32
+from core.registration import (
+    MAX_MENU_ITEMS,
+    RegistrationError,
+    apply_restaurant,
+    apply_worker,
+    check_capacity,
+    check_menu,
+)
 from core.registration import decide as decide_application
-from flows.common import parse_rupees, payload_args, payload_int
+from flows.common import normalise, parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
+from flows.numbers import read_int
 
 LANGUAGE_CHOICES = (Choice("தமிழ்", "lang:ta"), Choice("English", "lang:en"))
 
@@ -116,27 +124,69 @@ async def rest_address(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("Send your alms meals, one per line with the price in rupees, for example:\nCurd rice 60\nSambar rice 70"))
 
 
-_MENU_LINE = re.compile(r"^\s*(.+?)\s*[-:–]?\s*₹?\s*(\d+(?:\.\d{1,2})?)\s*$")
+# "name price", "name - price", "name: ₹price". A dash counts as a separator only with a space
+# after it: "Curd rice -60" is a negative number, not ₹60. The price is one token of digits, commas
+# and points, read strictly by parse_rupees: "6e1" or "60.005" leave the line unreadable instead
+# of turning into "Curd rice 6e" at ₹1 or "Curd rice 60.0" at ₹5.
+_MENU_LINE = re.compile(r"(?P<name>.+?)(?:\s+[-–]\s+|\s*:\s*|\s+)(?P<price>₹?\s*[0-9௦-௯][0-9௦-௯.,]*)")
+
+
+def parse_menu_line(line: str) -> tuple[str, int] | None:
+    """One "name price" line as (name, paise), or None when it cannot be read without guessing."""
+    match = _MENU_LINE.fullmatch(line.strip())
+    if match is None:
+        return None
+    name, price = match.group("name").strip(), parse_rupees(match.group("price"))
+    if price is None or not 2 <= len(name) <= 80 or name[-1] in "-–+:₹":
+        return None
+    return name, price
+
+
+def meal_lines(text: str) -> list[str]:
+    """The non-empty lines of a menu message."""
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
 def parse_menu(text: str) -> list[tuple[str, int]] | None:
     """Read "name price" lines into (name, paise); None if any line is unreadable."""
-    items = []
-    for line in (ln for ln in text.splitlines() if ln.strip()):
-        match = _MENU_LINE.match(line)
-        price = parse_rupees(match.group(2)) if match else None
-        if match is None or price is None or not 2 <= len(match.group(1)) <= 80:
-            return None
-        items.append((match.group(1), price))
-    return items if 0 < len(items) <= MAX_MENU_ITEMS else None
+    items = [parse_menu_line(line) for line in meal_lines(text)]
+    if not 0 < len(items) <= MAX_MENU_ITEMS or any(item is None for item in items):
+        return None
+    return [item for item in items if item is not None]
+
+
+async def menu_refused(ctx: FlowContext, text: str, menu: list[tuple[str, int]] | None) -> bool:
+    """Reply politely (naming the line at fault) when a menu is unreadable or core refuses it."""
+    _ = ctx._
+    if menu is None:
+        bad = next((line for line in meal_lines(text) if parse_menu_line(line) is None), None)
+        # Name the line when it has a number we would not guess at ("-60", "6e1", "60.005");
+        # a line with no price at all is answered by the general example.
+        if bad is not None and re.search(r"[0-9௦-௯]", bad) and len(meal_lines(text)) <= MAX_MENU_ITEMS:
+            await ctx.reply(_('I could not read this line: "{line}". Write the name, a space and the price in rupees, '
+                              "e.g. Curd rice 60. Please send the whole menu again.").format(line=bad[:80]))  # fmt: skip
+        else:
+            await ctx.reply(_("I could not read that menu. Send one meal per line, a name and a price, "
+                              "e.g. Curd rice 60 (at most 10 meals)."))  # fmt: skip
+        return True
+    params = await ctx.uow.params.current()
+    try:
+        check_menu(menu, params)
+    except RegistrationError as exc:
+        if exc.code != "price_too_high":
+            raise
+        await ctx.reply(_("The price of {meal} is above {max}, the most an alms meal may cost. Please send the menu again.").format(
+            meal=exc.detail, max=money(params.max_price, ctx.person.language)))  # fmt: skip
+        return True
+    return False
 
 
 async def rest_menu(ctx: FlowContext, msg: Inbound) -> None:
     """Take the menu, then ask for the daily capacity."""
     _ = ctx._
-    menu = parse_menu(msg.text) if msg.kind == "text" else None
-    if menu is None:
-        await ctx.reply(_("I could not read that menu. Send one meal per line, a name and a price, e.g. Curd rice 60 (at most 10 meals)."))
+    text = msg.text if msg.kind == "text" else ""
+    menu = parse_menu(text)
+    if await menu_refused(ctx, text, menu):
         return
     ctx.goto("rest_capacity", menu=menu)
     await ctx.reply(_("How many alms meals can you cook each day?"))
@@ -145,27 +195,35 @@ async def rest_menu(ctx: FlowContext, msg: Inbound) -> None:
 async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
     """Take the capacity, then ask for the opening hours."""
     _ = ctx._
-    text = msg.text.strip() if msg.kind == "text" else ""
-    if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
+    meals = read_int(msg.text, 1, MAX_INT32) if msg.kind == "text" else None
+    if meals is None:
         await ctx.reply(_("Please send a number of meals per day, for example 20."))
         return
-    ctx.goto("rest_hours", capacity=int(text))
+    params = await ctx.uow.params.current()
+    try:
+        check_capacity(meals, params)
+    except RegistrationError:
+        await ctx.reply(_("Please send a number of meals per day from 1 to {max}, for example 20.").format(max=params.max_capacity))
+        return
+    ctx.goto("rest_hours", capacity=meals)
     await ctx.reply(_("When do you take orders? Send hours like 11-22, or 'all day'."))
 
 
 def parse_hours(text: str) -> tuple[int, int] | None:
     """Read "11-22", "7:30-21" or "all day" into minutes after midnight."""
-    said = text.strip().casefold()
+    said = normalise(text)
     if said in {"all day", "24", "24h", "always", "நாள் முழுவதும்", "முழு நாள்", "எப்போதும்"}:
         return 0, 1440
-    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*[-–to ]+\s*(\d{1,2})(?::(\d{2}))?", said)
+    match = re.fullmatch(r"([0-9]{1,2})(?::([0-9]{2}))?\s*[-–to ]+\s*([0-9]{1,2})(?::([0-9]{2}))?", said, re.ASCII)
     if not match:
         return None
     h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
-    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-        return None
     start, end = h1 * 60 + m1, h2 * 60 + m2
-    return (start, end) if start != end else None
+    # Opening runs from 0:00 to 23:59 and closing up to 24:00; "24-0" would never open, and
+    # equal times say nothing about which 0 or 24 hours were meant.
+    if m1 > 59 or m2 > 59 or start >= 1440 or end > 1440 or start == end:
+        return None
+    return start, end
 
 
 async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
@@ -182,8 +240,12 @@ async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
             menu=[(n, p) for n, p in d["menu"]], daily_capacity=d["capacity"], open_minute=hours[0],
             close_minute=hours[1],
         )  # fmt: skip
-    except RegistrationError:
-        await ctx.reply(_("You have already registered a restaurant."))
+    except RegistrationError as exc:
+        if exc.code != "already_registered":
+            # A ceiling changed by governance since the menu or capacity was typed: start over.
+            await ctx.reply(_("Your menu or number of meals is no longer allowed. Please send /start to register again."))
+        else:
+            await ctx.reply(_("You have already registered a restaurant."))
         ctx.goto(None)
         return
     await ctx.uow.people.update(ctx.person.id, name=d["name"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from core import registration
 from core.orders import service as orders
+from core.params import MAX_INT32
 from core.people import Approval, Restaurant
 from flows.common import normalise, payload_int
 from flows.context import FlowContext
 from flows.i18n import money, plural
 from flows.messages import Choice, Inbound
-from flows.onboarding import parse_menu
+from flows.numbers import read_int
+from flows.onboarding import menu_refused, parse_menu
 
 
 async def _own_restaurant(ctx: FlowContext) -> Restaurant | None:
@@ -117,12 +119,14 @@ async def set_capacity_step(ctx: FlowContext, msg: Inbound) -> None:
 async def _set_capacity(ctx: FlowContext, restaurant: Restaurant, said: str) -> None:
     _ = ctx._
     try:
-        pledged = int(said) if said.isdigit() else -1
+        pledged = read_int(said, 0, MAX_INT32)
+        if pledged is None:
+            raise registration.RegistrationError("bad_capacity")
         used = await registration.set_daily_capacity(ctx.uow, restaurant, pledged, ctx.person.actor)
     except registration.RegistrationError:
         ctx.goto("rest_set_capacity")
         await ctx.reply(_("Please send a number of meals per day from 0 to {max}, for example 20.").format(
-            max=registration.MAX_DAILY_CAPACITY))  # fmt: skip
+            max=(await ctx.uow.params.current()).max_capacity))  # fmt: skip
         return
     ctx.goto(None)
     if pledged == 0:
@@ -149,9 +153,9 @@ async def set_menu_step(ctx: FlowContext, msg: Inbound) -> None:
     if (restaurant := await _own_restaurant(ctx)) is None:
         ctx.goto(None)
         return
-    items = parse_menu(msg.text) if msg.kind == "text" else None
-    if items is None:
-        await ctx.reply(_("I could not read that menu. Send one meal per line, a name and a price, e.g. Curd rice 60 (at most 10 meals)."))
+    text = msg.text if msg.kind == "text" else ""
+    items = parse_menu(text)
+    if await menu_refused(ctx, text, items) or items is None:
         return
     await registration.replace_menu(ctx.uow, restaurant, items, ctx.person.actor)
     ctx.goto(None)

@@ -11,6 +11,7 @@ from flows import admin, common, donor, linking, onboarding, restaurant, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
+from flows.numbers import MAX_ID, read_int
 
 Step = Callable[[FlowContext, Inbound], Awaitable[None]]
 
@@ -94,15 +95,15 @@ def command_of(text: str) -> str:
         return command
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
     command = ALIASES.get(first, "")
-    return command if command in TAKES_A_NUMBER and len(words) == 2 and words[1].isdigit() else ""
+    return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
 
 
 def typed_choice(ctx: FlowContext, text: str) -> str | None:
     """Map a typed number, label or yes/no onto the buttons the person was last shown."""
     choices = ctx.state.get("choices") or []
     said = normalise(text)
-    if said.isdigit() and 1 <= int(said) <= len(choices):
-        return str(choices[int(said) - 1][1])
+    if (number := read_int(said, 1, len(choices))) is not None:
+        return str(choices[number - 1][1])
     for label, payload in choices:
         if normalise(label) == said:
             return str(payload)

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BP = 10_000  # basis points in a whole
+# Hard bound of one posting (₹1,000 crore in paise): far above every governed ceiling, and so far
+# below 2**63 that millions of postings cannot overflow a database SUM (the ledger is append-only:
+# one overflowing row would break every balance for good).
+MAX_POSTING = 10**12
+
+
+class PostingTooLarge(ValueError):
+    """Raised when one posting's amount is beyond the ledger's hard bound."""
 
 
 class UnbalancedTransaction(ValueError):
@@ -29,6 +37,8 @@ class Posting:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise TypeError(f"amount must be int paise, got {type(self.amount).__name__}")
+        if abs(self.amount) > MAX_POSTING:
+            raise PostingTooLarge(f"{self.account}: {self.amount} paise is beyond the bound of {MAX_POSTING}")
 
 
 @dataclass(frozen=True)

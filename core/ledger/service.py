@@ -25,10 +25,21 @@ from core.storage.uow import UnitOfWork
 EARNING_KINDS = ("settle",)
 
 
+class DepositTooLarge(ValueError):
+    """Raised when one deposit is above the governed ceiling `max_deposit`."""
+
+    def __init__(self, amount: int, ceiling: int) -> None:
+        super().__init__(f"a deposit of {amount} paise is above the ceiling of {ceiling}")
+        self.amount, self.ceiling = amount, ceiling
+
+
 async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, actor: str, memo: str) -> int:
     """Credit a donor's balance with money received outside (cash, UPI, card)."""
     if amount <= 0:
         raise ValueError("a deposit must be a positive number of paise")
+    ceiling = (await uow.params.current()).max_deposit
+    if amount > ceiling:
+        raise DepositTooLarge(amount, ceiling)
     return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
 
 
