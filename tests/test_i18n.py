@@ -26,7 +26,7 @@ POT = LOCALES / "ketpaar.pot"
 TAMIL = re.compile(r"[\u0B80-\u0BFF]")
 
 # What `make i18n` extracts (babel.cfg and the -k flags of the Makefile; checked below).
-METHOD_MAP = [("flows/**.py", "python"), ("bot/**.py", "python")]
+METHOD_MAP = [("flows/**.py", "python"), ("bot/**.py", "python"), ("webhooks/**.py", "python")]
 KEYWORDS: dict[str, object] = {"_": None, "t_": None, "plural": (2, 3)}
 BUTTON_MAX = 20  # characters (UTF-16 units): WhatsApp's limit for a reply button's title
 MAKE_I18N = (
@@ -123,7 +123,7 @@ def test_tamil_translations_keep_commands_and_line_breaks() -> None:
 def test_button_labels_are_short() -> None:
     """Labels given to Choice(...) fit on a phone's button in both languages."""
     labels = set()
-    for path in [*ROOT.glob("flows/**/*.py"), *ROOT.glob("bot/**/*.py")]:
+    for path in [*ROOT.glob("flows/**/*.py"), *ROOT.glob("bot/**/*.py"), *ROOT.glob("webhooks/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
