@@ -201,15 +201,14 @@ async def test_deposits_with_exponents_signs_or_other_digits_credit_nothing(app_
     chat = app_env["chat"]
     for amount in ("1e5", "-60", "NaN", "Infinity", "60.005", "²", "9" * 29):
         await chat.send("admin", f"/deposit donor-1 {amount}")
-        await chat.expect("admin", "Usage: /deposit <user> <rupees>")
+        await chat.expect("admin", "Usage: /deposit <member number or phone> <rupees>")
     assert await balance_of(app_env, "donor", "donor-1") == 100_000
     await chat.run("""
         admin > /deposit donor-1 100000.01
         admin < Nothing was recorded: one deposit can be at most ₹1,00,000.
         admin > /deposit donor-1 100000
-        admin < Recorded ₹1,00,000 for donor-1.
-    """)
-    assert await balance_of(app_env, "donor", "donor-1") == 100_000 + 10_000_000
+        admin < Record ₹1,00,000 received for Demo donor
+    """)  # exactly the ceiling is accepted (and, above ₹10,000, waits for a second admin: tests/test_security.py)
     async with app_env["runtime"].store.reader() as uow:
         assert max(abs(v) for v in (await uow.ledger.balances()).values()) <= 10**12
     await assert_ledger_invariants(app_env["runtime"].store)
@@ -318,8 +317,7 @@ def test_cleaning_keeps_tamil_newlines_and_emoji() -> None:
 
 async def post_raw(chat: Any, user: str, body: dict[str, Any]) -> None:
     """Post JSON with escapes, as a client may (lone surrogates cannot be sent as UTF-8)."""
-    response = await chat.client.post(f"/webchat/{user}/messages", content=json.dumps(body).encode(),
-                                      headers={"content-type": "application/json"})  # fmt: skip
+    response = await chat.post(user, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
     assert response.status_code == 202, response.text
     await chat.drain()
 
