@@ -107,7 +107,7 @@ def render_sms(message: Outbound, language: str) -> str:
 
 
 # Locations: typed coordinates or a Google / OpenStreetMap link.
-_NUM = r"[-+]?\d{1,3}\.\d+"
+_NUM = r"[-+]?[0-9]{1,3}\.[0-9]+"  # ASCII digits only: other scripts' digits are no coordinates
 _PLAIN = re.compile(
     rf"^\s*({_NUM})\s*°?\s*([NS])?\s*(?:,\s*|\s+)({_NUM})\s*°?\s*([EW])?\s*$", re.IGNORECASE
 )

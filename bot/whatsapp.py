@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -57,7 +58,8 @@ def whatsapp_payload(form: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             pass
         else:
-            return {"kind": "location", "lat": lat, "lng": lng, **extra}
+            if math.isfinite(lat) and math.isfinite(lng):  # "nan" or 400 digits is no place
+                return {"kind": "location", "lat": lat, "lng": lng, **extra}
     if image_url(form):
         return {"kind": "photo", "text": str(form.get("Body") or ""), **extra}
     return {"kind": "text", "text": str(form.get("Body") or ""), **extra}

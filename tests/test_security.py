@@ -32,6 +32,22 @@ async def prod_env(app_db: Path, tmp_path: Path) -> AsyncIterator[dict[str, Any]
         yield env
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_env(request: pytest.FixtureRequest, app_db: Path, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The demo app on SQLite, then on a fresh PostgreSQL database."""
+    url: Path | str = app_db if request.param == "sqlite" else request.getfixturevalue("pg_fresh_url")
+    async with running_app(url, tmp_path / "var") as env:
+        yield env
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_prod_env(request: pytest.FixtureRequest, app_db: Path, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The production-mode app on SQLite, then on a fresh PostgreSQL database."""
+    url: Path | str = app_db if request.param == "sqlite" else request.getfixturevalue("pg_fresh_url")
+    async with running_app(url, tmp_path / "var", settings=PRODUCTION) as env:
+        yield env
+
+
 async def visitor(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     """A new web-chat visitor: (address, bearer headers)."""
     response = await client.post("/webchat/session")
@@ -51,7 +67,8 @@ async def texts(client: httpx.AsyncClient, path: str, headers: dict[str, str] | 
 
 
 @pytest.mark.parametrize("user", ["admin", "donor-1", "worker-1", "someone-else"])
-async def test_without_a_session_nobody_can_post_or_read_as_anyone_in_production(prod_env: dict[str, Any], user: str) -> None:
+async def test_without_a_session_nobody_can_post_or_read_as_anyone_in_production(any_prod_env: dict[str, Any], user: str) -> None:
+    prod_env = any_prod_env
     client = prod_env["client"]
     assert (await client.post(f"/webchat/{user}/messages", json={"text": "/deposit donor-1 5000"})).status_code == 401
     assert (await client.get(f"/webchat/{user}/messages")).status_code == 401
@@ -82,8 +99,8 @@ async def test_the_demo_is_closed_when_the_server_listens_beyond_loopback(app_db
         assert (await env["client"].post("/webchat/admin/messages", json={"text": "/help"})).status_code == 401
 
 
-async def test_a_visitor_gets_a_fresh_identity_that_others_cannot_read_or_use(prod_env: dict[str, Any]) -> None:
-    client, chat = prod_env["client"], prod_env["chat"]
+async def test_a_visitor_gets_a_fresh_identity_that_others_cannot_read_or_use(any_prod_env: dict[str, Any]) -> None:
+    client, chat = any_prod_env["client"], any_prod_env["chat"]
     me, headers = await visitor(client)
     other, other_headers = await visitor(client)
     assert me.startswith("w-") and me != other
@@ -203,7 +220,8 @@ async def test_a_deposit_to_someone_unknown_is_refused_and_creates_nobody(app_en
         assert await uow.people.find("webchat", target) is None
 
 
-async def test_a_whatsapp_donor_is_credited_by_number(app_env: dict[str, Any]) -> None:
+async def test_a_whatsapp_donor_is_credited_by_number(any_env: dict[str, Any]) -> None:
+    app_env = any_env
     store: Store = app_env["runtime"].store
     async with store.uow() as uow:
         donor = await uow.people.get_or_create("whatsapp", "whatsapp:+919876543210")
@@ -221,8 +239,10 @@ async def test_a_whatsapp_donor_is_credited_by_number(app_env: dict[str, Any]) -
     await assert_ledger_invariants(store)
 
 
-async def test_a_large_deposit_needs_a_second_admin(app_db: Path, tmp_path: Path) -> None:
-    async with running_app(app_db, tmp_path / "var", settings={"admins": "webchat:admin,webchat:treasurer"}) as env:
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureRequest, engine: str, app_db: Path, tmp_path: Path) -> None:
+    url: Path | str = app_db if engine == "sqlite" else request.getfixturevalue("pg_fresh_url")
+    async with running_app(url, tmp_path / "var", settings={"admins": "webchat:admin,webchat:treasurer"}) as env:
         chat, store = env["chat"], env["runtime"].store
         await chat.run("""
             admin     > /deposit donor-1 20000
@@ -352,7 +372,8 @@ async def test_hostile_http_requests_get_4xx_never_500(app_env: dict[str, Any]) 
     assert all(400 <= s < 500 for s in statuses), statuses
 
 
-async def test_idempotency_keys_belong_to_one_sender_and_one_body(app_env: dict[str, Any]) -> None:
+async def test_idempotency_keys_belong_to_one_sender_and_one_body(any_env: dict[str, Any]) -> None:
+    app_env = any_env
     client, chat = app_env["client"], app_env["chat"]
     key = {"Idempotency-Key": "shared-key"}
     first = await client.post("/webchat/donor-1/messages", json={"text": "/balance"}, headers=key)
@@ -428,7 +449,8 @@ async def _sms(env: dict[str, Any], number: str, text: str) -> str:
     return str(rows[-1][1]["text"]) if rows else ""
 
 
-async def test_a_web_session_links_to_an_sms_restaurant_with_a_code(prod_env: dict[str, Any]) -> None:
+async def test_a_web_session_links_to_an_sms_restaurant_with_a_code(any_prod_env: dict[str, Any]) -> None:
+    prod_env = any_prod_env
     client, chat, store = prod_env["client"], prod_env["chat"], prod_env["runtime"].store
     async with store.uow() as uow:
         sms_person = await uow.people.get_or_create("sms", "+919800000001")
@@ -506,3 +528,25 @@ async def test_sessions_links_and_admin_tokens_on_both_engines(db: Database) -> 
     async with store.uow() as uow:
         assert await sign_in_admin(uow, SECRET, link, {("webchat", f"adm-{tag}")}, time.time()) is None
     await assert_ledger_invariants(store)
+
+
+async def test_provider_webhooks_refuse_huge_unsigned_bodies_without_reading_them(app_db: Path, tmp_path: Path) -> None:
+    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+
+    twilio = {"twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": AUTH_TOKEN, "twilio_sms_from": "+15005550006",
+              "twilio_api_base": "http://127.0.0.1:9", "telegram_bot_token": "1:x", "telegram_secret_token": "s"}
+    async with running_app(app_db, tmp_path / "var", settings=twilio) as env:
+        pulled = 0
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal pulled
+            for _ in range(50_000):  # 1.6 GB if it were all read
+                pulled += 32_768
+                yield b"x" * 32_768
+
+        sms = await env["client"].post("/webhooks/twilio/sms", content=body(),
+                                       headers={"x-twilio-signature": "forged", "content-type": "application/x-www-form-urlencoded"})
+        assert sms.status_code == 413 and pulled < 200_000
+        pulled = 0
+        tg = await env["client"].post("/webhooks/telegram", content=body(), headers={"x-telegram-bot-api-secret-token": "s"})
+        assert tg.status_code == 413 and pulled < 1_100_000

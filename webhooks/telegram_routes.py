@@ -16,6 +16,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.processor import InboxProcessor
 from bot.telegram import CODE, Parsed, TelegramChannel, download_photo, parse_update
 from core.storage.uow import Store
+from webhooks.uploads import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def telegram_router(get_runtime: Callable[[Request], TelegramRuntime]) -> APIRou
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), channel.secret_token.encode()):
             return JSONResponse({"error": "forbidden"}, status_code=403)
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
+        try:
+            body = await read_limited(request, MAX_UPDATE_BYTES)
+        except BodyTooLarge:
             return JSONResponse({"error": "update too large"}, status_code=413)
         try:
             data = json.loads(body)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bot import sms, whatsapp
 from bot.twilio_common import InboundWindow, MediaError, TwilioConfig, fetch_media, media_link_valid
 from core.photos import MAX_BYTES
+from webhooks.uploads import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ def _error(status: int, message: str) -> JSONResponse:
 def _twiml() -> Response:
     return Response(EMPTY_TWIML, media_type="application/xml")
 
+
+MAX_FORM_BYTES = 64 * 1024
 
 def twilio_router(
     get_runtime: Callable[[Request], Any],
@@ -42,9 +46,14 @@ def twilio_router(
     async def verified_form(request: Request) -> FormData | None:
         """The posted form if X-Twilio-Signature matches public_url + path + query, else None."""
         signature = request.headers.get("x-twilio-signature")
-        form = await request.form(max_files=0, max_fields=200)
         if not signature:
             return None
+        # Twilio posts small url-encoded forms (media come as URLs): read at most 64 KB, so an
+        # unsigned flood cannot make the server buffer anything large before the check.
+        body = await read_limited(request, MAX_FORM_BYTES)
+        fields: list[tuple[str, str | UploadFile]] = list(
+            parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200))
+        form = FormData(fields)
         query = f"?{request.url.query}" if request.url.query else ""
         url = config.public_url.rstrip("/") + request.url.path + query
         settings = request.headers.get("x-twilio-webhooks-signature-settings")
@@ -70,18 +79,27 @@ def twilio_router(
         await get_runtime(request).processor.receive(channel, sid, address, payload, photo)
         return _twiml()
 
+    async def checked_form(request: Request) -> FormData | Response:
+        try:
+            form = await verified_form(request)
+        except BodyTooLarge:
+            return _error(413, "the form is too large")
+        except ValueError:  # more fields than any Twilio webhook sends
+            return _error(400, "the form is not one Twilio sends")
+        return form if form is not None else _error(403, "invalid Twilio signature")
+
     @router.post("/webhooks/twilio/whatsapp")
     async def whatsapp_inbound(request: Request) -> Response:
-        form = await verified_form(request)
-        if form is None:
-            return _error(403, "invalid Twilio signature")
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
         return await store(request, whatsapp.CHANNEL, form, whatsapp.whatsapp_payload(form))
 
     @router.post("/webhooks/twilio/sms")
     async def sms_inbound(request: Request) -> Response:
-        form = await verified_form(request)
-        if form is None:
-            return _error(403, "invalid Twilio signature")
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
         if whatsapp.image_url(form):  # MMS, where carriers support it
             payload: dict[str, Any] = {"kind": "photo", "text": str(form.get("Body") or "")}
         else:

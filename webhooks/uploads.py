@@ -26,6 +26,23 @@ class PhotoTooLarge(Exception):
     """An uploaded photo over the size limit."""
 
 
+class BodyTooLarge(Exception):
+    """A request body over its limit (refused before it is all read)."""
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refused as soon as it passes `limit` bytes, whatever Content-Length says."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
 async def read_photo_upload(request: Request, max_bytes: int) -> bytes:
     """Return the bytes of the multipart/form-data field "photo", reading little more than max_bytes."""
     limit = max_bytes + ENVELOPE_BYTES

@@ -32,7 +32,7 @@ from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime
 from webhooks.settings import Settings
-from webhooks.uploads import PhotoTooLarge, read_photo_upload
+from webhooks.uploads import BodyTooLarge, PhotoTooLarge, read_limited, read_photo_upload
 
 COOKIE = "ketpaar_session"
 MAX_WAIT_S = 25.0
@@ -281,11 +281,10 @@ class BodyError(Exception):
 
 async def _read_json(request: Request) -> Any:
     """The JSON body, refused when too large or too deeply nested to read."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BYTES:
-            raise BodyError(413, f"the body is larger than {MAX_JSON_BYTES // 1024} KB")
+    try:
+        body = await read_limited(request, MAX_JSON_BYTES)
+    except BodyTooLarge:
+        raise BodyError(413, f"the body is larger than {MAX_JSON_BYTES // 1024} KB") from None
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
