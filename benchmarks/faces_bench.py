@@ -2,12 +2,12 @@
 
     .venv/bin/python benchmarks/faces_bench.py [--faces ../shared/faces] [--quick]
 
-Prints: model load time; for core.faces and, for comparison, deepface run on the whole photo
-(what core.faces did before): embedding time per photo after warm-up, peak RSS, false and
+Prints: model load time; for core.seekers.faces and, for comparison, deepface run on the whole photo
+(what core.seekers.faces did before): embedding time per photo after warm-up, peak RSS, false and
 missed matches on the labelled photos at 0.93 (and nearby thresholds), and the same on six
 altered copies of every photo (mirror, rotation, smaller, darker, recompressed, cropped);
-search of one embedding against 100,000 stored ones; core.photos.clean_photo and
-core.faces.embed on a generated 12-megapixel JPEG. About five minutes; --quick skips the
+search of one embedding against 100,000 stored ones; core.seekers.photos.clean_photo and
+core.seekers.faces.embed on a generated 12-megapixel JPEG. About five minutes; --quick skips the
 comparison and the altered copies.
 """
 
@@ -31,8 +31,8 @@ os.environ.setdefault("DEEPFACE_HOME", str(REPO / "var" / "deepface"))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
-from core import faces  # noqa: E402
-from core.photos import clean_photo  # noqa: E402
+from core.seekers import faces  # noqa: E402
+from core.seekers.photos import clean_photo  # noqa: E402
 
 THRESHOLD_BP = 9_300
 
@@ -71,7 +71,7 @@ def twelve_megapixel_jpeg() -> bytes:
 
 def whole_photo(bgr: np.ndarray) -> np.ndarray | None:
     """The comparison: deepface detecting, aligning and embedding on the whole photo (what
-    core.faces did before), largest face taken."""
+    core.seekers.faces did before), largest face taken."""
     found = faces.load_model().represent(
         img_path=bgr, model_name=faces.MODEL_NAME, detector_backend=faces.DETECTOR, enforce_detection=False, align=True
     )
@@ -160,12 +160,12 @@ def main() -> int:
     _, load = timed(faces.load_model)
     print(f"model load (deepface import + Dlib ResNet + dlib detector): {load[0]:.2f} s; peak RSS {peak_rss_mb():.0f} MB")
 
-    # --- embedding speed and accuracy: core.faces against deepface on the whole photo ------------
+    # --- embedding speed and accuracy: core.seekers.faces against deepface on the whole photo ------------
     labels = json.loads((args.faces / "labels.json").read_text())
     people = sorted(labels["people"].items())
     label_of = dict(people)
     arrays = {name: faces.decode((args.faces / "people" / name).read_bytes()) for name, _ in people}
-    methods = {"core.faces (find small, embed the face at 130 px)": core_embedding}
+    methods = {"core.seekers.faces (find small, embed the face at 130 px)": core_embedding}
     if not args.quick:
         methods["deepface on the whole photo (before)"] = whole_photo
     for label, method in methods.items():

@@ -161,7 +161,7 @@ async def scenario(chat: Chat, i: int, restaurants: int, workers: asyncio.Queue[
 
 async def seed(settings_kw: dict[str, Any], restaurants: int, extra_workers: int) -> None:
     """Demo users plus bench restaurants and workers, through the core, before the server starts."""
-    from core.registration import apply_restaurant, apply_worker
+    from core.members.registration import apply_restaurant, apply_worker
     from webhooks.demo import seed_demo
     from webhooks.runtime import build_runtime
     from webhooks.settings import Settings

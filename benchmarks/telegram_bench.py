@@ -36,11 +36,11 @@ from bot.outbox_sender import OutboxSender  # noqa: E402
 from bot.processor import InboxProcessor  # noqa: E402
 from bot.rate_limit import ChatRateLimiter  # noqa: E402
 from bot.telegram import TelegramChannel, edit_job_messages  # noqa: E402
-from core.clock import SystemClock  # noqa: E402
-from core.photos import LocalPhotoStore  # noqa: E402
-from core.storage.db import Database  # noqa: E402
-from core.storage.migrate import upgrade  # noqa: E402
-from core.storage.uow import Store  # noqa: E402
+from core.adapters.sql.db import Database  # noqa: E402
+from core.adapters.sql.migrate import upgrade  # noqa: E402
+from core.adapters.sql.uow import Store  # noqa: E402
+from core.seekers.photos import LocalPhotoStore  # noqa: E402
+from core.shared.clock import SystemClock  # noqa: E402
 from flows.messages import Choice, Outbound  # noqa: E402
 from tests.conftest import running_app  # noqa: E402
 from tests.fake_telegram import TOKEN, FakeTelegram  # noqa: E402

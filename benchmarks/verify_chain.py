@@ -3,11 +3,11 @@
 Builds a hash chain of N (default 100,000) `order.transitioned` events with realistic small data
 dicts (the lifecycle of one order spread over 9 events, as core.orders.model records them) in a
 fresh SQLite database (and, with --postgres, a fresh PostgreSQL database too). Rows are inserted
-directly in batches, hashed exactly as core.storage.ledger_repo.ChainRepo.append does
+directly in batches, hashed exactly as core.adapters.sql.ledger_repo.ChainRepo.append does
 (canonical_json -> event_body -> link_hash), and chain_head is set to the last seq/hash. Schema:
-core.storage.migrate.upgrade. Then, in the same run, it times:
+core.adapters.sql.migrate.upgrade. Then, in the same run, it times:
 
-  (a) core.audit.audit(store): the code path of `ketpaar ledger verify` (read every row in
+  (a) core.ledger.audit.audit(store): the code path of `ketpaar ledger verify` (read every row in
       batches, json.loads the data, re-serialise canonically, chained sha256, compare);
   (b) a bare hashlib loop: the same chained sha256 over the same canonical JSON bytes, already
       serialised and in memory (the floor any verifier in Python must pay);
@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import update  # noqa: E402
 
-from core.audit import audit  # noqa: E402
-from core.clock import SystemClock  # noqa: E402
+from core.adapters.sql.db import Database  # noqa: E402
+from core.adapters.sql.migrate import upgrade  # noqa: E402
+from core.adapters.sql.schema import chain_head, events  # noqa: E402
+from core.adapters.sql.uow import Store  # noqa: E402
+from core.ledger.audit import audit  # noqa: E402
 from core.ledger.chain import GENESIS, canonical_json, event_body, link_hash  # noqa: E402
-from core.storage.db import Database  # noqa: E402
-from core.storage.migrate import upgrade  # noqa: E402
-from core.storage.schema import chain_head, events  # noqa: E402
-from core.storage.uow import Store  # noqa: E402
+from core.shared.clock import SystemClock  # noqa: E402
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 5_000
@@ -117,7 +117,7 @@ async def measure(label: str, url: str, rows: list[dict[str, Any]], bodies: list
         await db.dispose()
     n = len(rows)
     print(f"\n== {label}: {n:,} events (schema + batched insert {load_s:.2f} s) ==")
-    print(f"  (a) core.audit.audit(store)   {audit_s:8.3f} s  {n / audit_s:>12,.0f} events/s   OK, head {head[:16]}…")
+    print(f"  (a) core.ledger.audit.audit(store)   {audit_s:8.3f} s  {n / audit_s:>12,.0f} events/s   OK, head {head[:16]}…")
     print(f"  (b) bare hashlib chain loop   {bare_s:8.3f} s  {n / bare_s:>12,.0f} events/s")
     print(f"  (c) chain.stream() read only  {stream_s:8.3f} s  {n / stream_s:>12,.0f} events/s")
     print(f"  ratio (a)/(b) = {audit_s / bare_s:.1f}x    (a) minus read (c) = {audit_s - stream_s:.3f} s of re-serialising + hashing")

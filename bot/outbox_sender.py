@@ -9,9 +9,9 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 
 from bot.channel import ChannelSender, SendResult
-from core.clock import Clock
-from core.storage.messaging_repo import OutboxRow
-from core.storage.uow import Store
+from core.adapters.sql.messaging_repo import OutboxRow
+from core.adapters.sql.uow import Store
+from core.shared.clock import Clock
 from flows.messages import Outbound
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from bot.window_limit import WindowLimiter
-from core.people import Person
-from core.photos import LocalPhotoStore
-from core.storage.uow import Store, UnitOfWork
+from core.adapters.sql.uow import Store, UnitOfWork
+from core.members.model import Person
+from core.seekers.photos import LocalPhotoStore
 from flows.context import deliver_to
 from flows.i18n import translator
 from flows.messages import Inbound, Outbound

@@ -17,8 +17,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channel import SendResult
 from bot.rate_limit import ChatRateLimiter
-from core.photos import MAX_BYTES, LocalPhotoStore
-from core.storage.uow import Store
+from core.adapters.sql.uow import Store
+from core.seekers.photos import MAX_BYTES, LocalPhotoStore
 from flows.messages import Choice, Outbound
 
 log = logging.getLogger(__name__)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-from core.events import PhotosDeleted
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
+from core.members.model import Approval
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
-from core.people import Approval
+from core.shared.events import PhotosDeleted
 from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound

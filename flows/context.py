@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.adapters.sql.uow import UnitOfWork
 from core.board.base import JobBoard
-from core.people import Person
-from core.photos import LocalPhotoStore
-from core.screening import Screener
-from core.storage.uow import UnitOfWork
+from core.members.model import Person
+from core.seekers.photos import LocalPhotoStore
+from core.seekers.screening import Screener
 from flows.i18n import Translator, translator
 from flows.messages import Choice, Outbound
 

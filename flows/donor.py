@@ -9,7 +9,7 @@ from typing import Any
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
-from core.photos import PhotoRejected, clean_photo
+from core.seekers.photos import PhotoRejected, clean_photo
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.identity import LINK_CODE_TRIES, LinkError, issue_link_code, redeem_link_code
+from core.members.identity import LINK_CODE_TRIES, LinkError, issue_link_code, redeem_link_code
 from flows.common import normalise
 from flows.context import FlowContext
 from flows.i18n import translator

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from core import geo
-from core.bus import MessageBus
-from core.events import (
+from core.adapters.sql.uow import UnitOfWork
+from core.ledger.model import split_fee
+from core.members.model import Approval, Person
+from core.orders.model import Order
+from core.shared import geo
+from core.shared.bus import MessageBus
+from core.shared.events import (
     DomainEvent,
     LedgerTransactionRecorded,
     OrderReady,
@@ -13,10 +17,6 @@ from core.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from core.ledger.model import split_fee
-from core.orders.model import Order
-from core.people import Approval, Person
-from core.storage.uow import UnitOfWork
 from flows.context import deliver_to
 from flows.i18n import day, money, translator
 from flows.messages import Choice, Outbound

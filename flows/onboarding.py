@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from core import geo
-from core.params import MAX_INT32
-from core.registration import (
+from core.ledger.params import MAX_INT32
+from core.members.registration import (
     MAX_MENU_ITEMS,
     RegistrationError,
     apply_restaurant,
@@ -15,7 +14,8 @@ from core.registration import (
     check_capacity,
     check_menu,
 )
-from core.registration import decide as decide_application
+from core.members.registration import decide as decide_application
+from core.shared import geo
 from flows.common import normalise, parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator

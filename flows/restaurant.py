@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core import registration
+from core.ledger.params import MAX_INT32
+from core.members import registration
+from core.members.model import Approval, Restaurant
 from core.orders import service as orders
-from core.params import MAX_INT32
-from core.people import Approval, Restaurant
 from flows.common import normalise, payload_int
 from flows.context import FlowContext
 from flows.i18n import money, plural

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core import geo
 from core.ledger.model import split_fee, worker_account
+from core.members.model import Approval, Worker
 from core.orders import service as orders
-from core.people import Approval, Worker
+from core.shared import geo
 from flows.common import payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.donor import store_photo

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.faces import FaceModelUnavailable, deepface_home, install_weights  # noqa: E402
+from core.seekers.faces import FaceModelUnavailable, deepface_home, install_weights  # noqa: E402
 
 
 def main() -> int:

@@ -34,11 +34,11 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from bot.rate_limit import ChatRateLimiter
-from core.clock import FixedClock
+from core.adapters.sql.uow import Store
 from core.ledger.service import record_deposit
-from core.registration import apply_restaurant, apply_worker
-from core.screening import PassThroughScreener
-from core.storage.uow import Store
+from core.members.registration import apply_restaurant, apply_worker
+from core.seekers.screening import PassThroughScreener
+from core.shared.clock import FixedClock
 from tests.chat import LINE, make_photo
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio

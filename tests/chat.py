@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from core.identity import open_session
-from core.storage.uow import Store
+from core.adapters.sql.uow import Store
+from core.members.identity import open_session
 from webhooks.demo import DEMO_USERS
 
 LINE = re.compile(r"^\s*(\S+)\s+([<>])\s?(.*)$")

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 import redis as redis_sync
 
-from core import faces
-from core.storage.db import Database
-from core.storage.migrate import upgrade
+from core.adapters.sql.db import Database
+from core.adapters.sql.migrate import upgrade
+from core.seekers import faces
 
 # .ci/run sets this: a test that needs PostgreSQL, Redis or Chromium then fails instead of skipping.
 REQUIRED = os.environ.get("KETPAAR_REQUIRE_SERVICES") == "1"
@@ -153,7 +153,7 @@ async def running_app(
     """Start the app in-process on a database (SQLite file or URL) and optional Redis; yield its parts."""
     import httpx
 
-    from core.clock import FixedClock
+    from core.shared.clock import FixedClock
     from tests.chat import Chat
     from webhooks.app import create_app
     from webhooks.demo import seed_demo

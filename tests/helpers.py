@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from core.adapters.sql.uow import Store
 from core.ledger.chain import verify
-from core.people import Person, Restaurant, Worker
-from core.registration import apply_restaurant, apply_worker
-from core.storage.uow import Store
+from core.members.model import Person, Restaurant, Worker
+from core.members.registration import apply_restaurant, apply_worker
 
 CHENNAI = (13.0827, 80.2707)
 

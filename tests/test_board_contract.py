@@ -12,10 +12,10 @@ from typing import cast
 
 import pytest
 
+from core.adapters.redis.board import RedisJobBoard
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
 from core.board.base import ClaimResult, Job, JobBoard
-from core.board.redis_board import RedisJobBoard
-from core.board.sql import SqlJobBoard
-from core.storage.db import Database
 
 # The PostgreSQL database is shared by the whole session, so ids are fresh rather than cleaned
 # up: a random base (well inside a 32-bit INTEGER) and a counter never repeat within a run.

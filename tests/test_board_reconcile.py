@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.adapters.redis.board import RedisJobBoard
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
-from core.board.redis_board import RedisJobBoard
-from core.board.sql import SqlJobBoard
-from core.clock import FixedClock
-from core.jobs import reconcile_board
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.screening import PassThroughScreener
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.schedule.jobs import reconcile_board
+from core.seekers.screening import PassThroughScreener
+from core.shared.clock import FixedClock
 from tests.helpers import CHENNAI, Coop, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai

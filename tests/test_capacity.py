@@ -10,18 +10,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from core.board.sql import SqlJobBoard
-from core.clock import FixedClock
-from core.events import CapacityMismatch
-from core.jobs import reconcile_capacity
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import capacity_log
+from core.adapters.sql.uow import Store
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.screening import PassThroughScreener
-from core.storage.db import Database
-from core.storage.schema import capacity_log
-from core.storage.uow import Store
+from core.schedule.jobs import reconcile_capacity
+from core.seekers.screening import PassThroughScreener
+from core.shared.clock import FixedClock
+from core.shared.events import CapacityMismatch
 from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
 
 # Reconciliation runs once per business day and the PostgreSQL database is shared by the

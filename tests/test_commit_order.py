@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from core.clock import SystemClock
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
+from core.shared.clock import SystemClock
 
 
 async def test_a_message_committed_late_with_a_lower_id_is_not_skipped_by_a_poller(pg_db: Database) -> None:
@@ -80,8 +80,8 @@ async def test_a_notification_does_not_overwrite_the_step_of_someone_mid_convers
 
 async def test_two_app_processes_handle_one_persons_messages_once_each_and_in_order(pg_url: str, tmp_path: Path) -> None:
     from bot.processor import InboxProcessor
-    from core.photos import LocalPhotoStore
-    from core.storage.uow import UnitOfWork
+    from core.adapters.sql.uow import UnitOfWork
+    from core.seekers.photos import LocalPhotoStore
     from flows.messages import Inbound
 
     handled: list[str] = []

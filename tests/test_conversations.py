@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.screening import ScreeningRequest, ScreeningResult
+from core.seekers.screening import ScreeningRequest, ScreeningResult
 from tests.chat import make_photo
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
@@ -313,7 +313,7 @@ async def test_tamil_words_digits_and_aliases_are_understood(app_env: dict[str, 
 async def test_an_sms_reply_from_a_whatsapp_number_continues_that_conversation(app_env: dict[str, Any]) -> None:
     # Outside WhatsApp's 24-hour window the order reached the restaurant by SMS; its SMS reply
     # comes from the bare number and must act as the WhatsApp restaurant.
-    from core.registration import apply_restaurant
+    from core.members.registration import apply_restaurant
 
     runtime = app_env["runtime"]
     async with runtime.store.uow() as uow:

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.board.sql import SqlJobBoard
-from core.clock import FixedClock
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
 from core.ledger import service as money
 from core.ledger.model import InsufficientFunds
 from core.orders import service as orders
 from core.orders.lifecycle import Status
-from core.screening import PassThroughScreener
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.seekers.screening import PassThroughScreener
+from core.shared.clock import FixedClock
 from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-from core import faces
+from core.seekers import faces
 from tests.conftest import no_network, unavailable
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,14 +17,14 @@ from sqlalchemy import select
 
 from bot.processor import clean_text
 from bot.webchat import WebchatInputError, parse_json
-from core import registration
-from core.clock import FixedClock
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import inbox
+from core.adapters.sql.uow import Store
 from core.ledger import service as money
 from core.ledger.model import DEPOSITS, MAX_POSTING, Posting, PostingTooLarge, donor_account, transfer
-from core.params import PARAM_NAMES, Params
-from core.storage.db import Database
-from core.storage.schema import inbox
-from core.storage.uow import Store
+from core.ledger.params import PARAM_NAMES, Params
+from core.members import registration
+from core.shared.clock import FixedClock
 from flows.numbers import MAX_ID, read_id, read_int, read_rupees
 from flows.onboarding import parse_hours, parse_menu
 from tests.conftest import running_app

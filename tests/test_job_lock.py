@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
-from core.storage.db import Database
+from core.adapters.sql.db import Database
 from webhooks.scheduler import one_process_at_a_time
 
 

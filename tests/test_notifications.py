@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from core.board.sql import SqlJobBoard
-from core.bus import MessageBus
-from core.clock import FixedClock
-from core.jobs import end_of_day_topup
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import outbox
+from core.adapters.sql.uow import Store
 from core.ledger import service as money
 from core.ledger.model import DEPOSITS, POOL, transfer
 from core.orders import service as orders
 from core.orders.model import Order
-from core.screening import PassThroughScreener
-from core.storage.db import Database
-from core.storage.schema import outbox
-from core.storage.uow import Store
+from core.schedule.jobs import end_of_day_topup
+from core.seekers.screening import PassThroughScreener
+from core.shared.bus import MessageBus
+from core.shared.clock import FixedClock
 from flows import notify
 from flows.messages import Outbound
 from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop

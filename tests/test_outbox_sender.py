@@ -14,10 +14,10 @@ from sqlalchemy import select
 from bot.outbox_sender import OutboxSender, backoff_seconds
 from bot.rate_limit import ChatRateLimiter
 from bot.telegram import TelegramChannel
-from core.clock import FixedClock
-from core.storage.db import Database
-from core.storage.schema import outbox
-from core.storage.uow import Store
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import outbox
+from core.adapters.sql.uow import Store
+from core.shared.clock import FixedClock
 from flows.messages import Outbound
 from tests.fake_telegram import TOKEN, FakeTelegram
 

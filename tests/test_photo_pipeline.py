@@ -8,7 +8,7 @@ import struct
 import pytest
 from PIL import Image, PngImagePlugin
 
-from core.photos import MAX_BYTES, MAX_SIDE, MAX_STORED_BYTES, PhotoRejected, clean_photo
+from core.seekers.photos import MAX_BYTES, MAX_SIDE, MAX_STORED_BYTES, PhotoRejected, clean_photo
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112

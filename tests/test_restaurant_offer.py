@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.storage.schema import events
+from core.adapters.sql.schema import events
 from tests.helpers import assert_ledger_invariants
 
 PAUSE_AND_NEW_MENU = """

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core import safety
-from core.safety import RuleModel, SafetyFeatures, explain
-from core.sun import daylight_level, is_daylight, solar_elevation
+from core.seekers import safety
+from core.seekers.safety import RuleModel, SafetyFeatures, explain
+from core.shared.sun import daylight_level, is_daylight, solar_elevation
 
 CHENNAI = (13.0827, 80.2707)
 NOON_IST = datetime(2026, 3, 20, 6, 30, tzinfo=UTC)

@@ -18,18 +18,18 @@ import pytest
 from PIL import Image, ImageOps
 from sqlalchemy import insert
 
-from core import faces, safety
-from core.clock import FixedClock
-from core.screening import ScreeningRequest
-from core.screening_real import (
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import orders, people
+from core.adapters.sql.screening_repo import ScreeningRepo
+from core.adapters.sql.uow import Store
+from core.seekers import faces, safety
+from core.seekers.screener import (
     FaceAndSafetyScreener,
     SeekerScreeningRequest,
     purge_expired_embeddings,
 )
-from core.storage.db import Database
-from core.storage.schema import orders, people
-from core.storage.screening_repo import ScreeningRepo
-from core.storage.uow import Store
+from core.seekers.screening import ScreeningRequest
+from core.shared.clock import FixedClock
 from tests.conftest import unavailable
 
 NOON_IST = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)

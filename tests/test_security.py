@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from core.identity import admin_link_token, check_session, open_session
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
+from core.members.identity import admin_link_token, check_session, open_session
 from tests.chat import make_photo
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
@@ -191,7 +191,7 @@ def test_the_cli_prints_a_link_only_for_a_web_chat_admin(tmp_path: Path, capsys:
     assert _admin_link(settings, "treasurer") == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith("https://ketpaar.example/webchat/admin-login?token=")
-    from core.identity import read_admin_link
+    from core.members.identity import read_admin_link
 
     claims = read_admin_link(b"s3cret", url.split("token=", 1)[1], time.time())
     assert claims is not None and claims[0] == "treasurer"
@@ -503,8 +503,8 @@ async def test_link_codes_allow_five_tries_and_expire_after_ten_minutes(prod_env
 async def test_sessions_links_and_admin_tokens_on_both_engines(db: Database) -> None:
     from datetime import UTC, datetime
 
-    from core.clock import FixedClock
-    from core.identity import LinkError, issue_link_code, redeem_link_code, sign_in_admin
+    from core.members.identity import LinkError, issue_link_code, redeem_link_code, sign_in_admin
+    from core.shared.clock import FixedClock
 
     clock = FixedClock(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
     store = Store(db, clock)

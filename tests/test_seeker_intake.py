@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
-from core import jobs
-from core.clock import FixedClock
+from core.schedule import jobs
+from core.shared.clock import FixedClock
 from tests.conftest import running_app, unavailable
 
 FACES_DIR = Path(os.environ.get("KETPAAR_FACES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "faces")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.outbox_sender import OutboxSender
 from bot.rate_limit import ChatRateLimiter, TokenBucket
 from bot.telegram import TelegramChannel, edit_job_messages, parse_update, split_text
-from core.storage.schema import inbox, outbox
+from core.adapters.sql.schema import inbox, outbox
 from flows.messages import Choice, Outbound, Poll
 from tests.chat import make_photo
 from tests.conftest import running_app

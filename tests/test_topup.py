@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.board.sql import SqlJobBoard
-from core.clock import FixedClock
-from core.jobs import end_of_day_topup
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
 from core.ledger import service as money
 from core.ledger.model import DEPOSITS, PAYOUTS, POOL, transfer
+from core.members.model import Worker
 from core.orders import service as orders
-from core.people import Worker
-from core.screening import PassThroughScreener
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.schedule.jobs import end_of_day_topup
+from core.seekers.screening import PassThroughScreener
+from core.shared.clock import FixedClock
 from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
 
 MINIMUM = 10_000  # ₹100 a day, set for these tests

@@ -18,8 +18,8 @@ from twilio.request_validator import RequestValidator
 from bot.sms import SmsChannel, parse_sms_location, render_sms
 from bot.twilio_common import InboundWindow, TwilioConfig, media_link
 from bot.whatsapp import WhatsAppChannel, whatsapp_payload
-from core.registration import apply_restaurant
-from core.storage.schema import inbox
+from core.adapters.sql.schema import inbox
+from core.members.registration import apply_restaurant
 from flows.messages import Choice, Outbound, Poll
 from tests.chat import make_photo
 from tests.conftest import running_app

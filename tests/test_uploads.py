@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot import webchat
-from core.photos import MAX_BYTES
+from core.seekers.photos import MAX_BYTES
 from tests.chat import make_photo
 from webhooks.uploads import PhotoTooLarge, read_photo_upload
 

@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 
 from bot.twilio_common import TwilioConfig
-from core.audit import audit
-from core.clock import Clock
+from core.ledger.audit import audit
 from core.ledger.model import public_balances
-from core.screening import Screener
+from core.seekers.screening import Screener
+from core.shared.clock import Clock
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import telegram_router

@@ -11,10 +11,10 @@ import time
 from collections.abc import Sequence
 
 from bot.outbox_sender import OutboxSender
-from core import jobs
-from core.audit import audit
-from core.identity import admin_link_token
-from core.storage.migrate import upgrade
+from core.adapters.sql.migrate import upgrade
+from core.ledger.audit import audit
+from core.members.identity import admin_link_token
+from core.schedule import jobs
 from webhooks.demo import seed_demo
 from webhooks.runtime import build_runtime, start_background
 from webhooks.settings import Settings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.adapters.sql.uow import Store
 from core.ledger.service import record_deposit
-from core.registration import apply_restaurant, apply_worker
-from core.storage.uow import Store
+from core.members.registration import apply_restaurant, apply_worker
 
 CHENNAI = (13.0827, 80.2707)
 RESTAURANTS = (

@@ -18,19 +18,20 @@ from bot.sms import SmsChannel
 from bot.telegram import TelegramChannel, edit_job_messages
 from bot.twilio_common import TwilioConfig
 from bot.whatsapp import WhatsAppChannel
-from core import jobs, safety
+from core.adapters.redis.board import RedisJobBoard
+from core.adapters.sql.board import SqlJobBoard
+from core.adapters.sql.db import Database
+from core.adapters.sql.migrate import upgrade
+from core.adapters.sql.uow import Store, UnitOfWork
 from core.board.base import JobBoard
-from core.board.redis_board import RedisJobBoard
-from core.board.sql import SqlJobBoard
-from core.bus import MessageBus
-from core.clock import Clock, SystemClock
-from core.events import DomainEvent, OrderTransitioned
-from core.identity import sync_admins
-from core.photos import LocalPhotoStore
-from core.screening import PassThroughScreener, Screener
-from core.storage.db import Database
-from core.storage.migrate import upgrade
-from core.storage.uow import Store, UnitOfWork
+from core.members.identity import sync_admins
+from core.schedule import jobs
+from core.seekers import safety
+from core.seekers.photos import LocalPhotoStore
+from core.seekers.screening import PassThroughScreener, Screener
+from core.shared.bus import MessageBus
+from core.shared.clock import Clock, SystemClock
+from core.shared.events import DomainEvent, OrderTransitioned
 from flows import notify, router
 from flows.context import Services
 from flows.messages import Inbound
@@ -134,7 +135,7 @@ async def build_screener(settings: Settings, store: Store, photos: LocalPhotoSto
     if settings.screening == "pass":
         log.warning("KETPAAR_SCREENING=pass: seekers are not screened (tests and development only)")
         return PassThroughScreener()
-    from core.screening_real import FaceAndSafetyScreener  # imports numpy/deepface: only when used
+    from core.seekers.screener import FaceAndSafetyScreener  # imports numpy/deepface: only when used
 
     model = await asyncio.to_thread(safety.load_or_train, settings.data_dir / "safety", secret)
     screener = FaceAndSafetyScreener(store, photos, model)

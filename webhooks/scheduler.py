@@ -10,13 +10,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import jobs
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
-from core.clock import LOCAL_TZ
 from core.ledger.service import previous_day
-from core.photos import LocalPhotoStore
-from core.storage.db import Database
-from core.storage.uow import Store
+from core.schedule import jobs
+from core.seekers.photos import LocalPhotoStore
+from core.shared.clock import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.params import Params
+from core.ledger.params import Params
 
 
 def is_loopback(host: str) -> bool:

@@ -15,7 +15,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.processor import InboxProcessor
 from bot.telegram import CODE, Parsed, TelegramChannel, download_photo, parse_update
-from core.storage.uow import Store
+from core.adapters.sql.uow import Store
 from webhooks.uploads import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)

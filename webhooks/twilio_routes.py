@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bot import sms, whatsapp
 from bot.twilio_common import InboundWindow, MediaError, TwilioConfig, fetch_media, media_link_valid
-from core.photos import MAX_BYTES
+from core.seekers.photos import MAX_BYTES
 from webhooks.uploads import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)

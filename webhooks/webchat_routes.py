@@ -25,9 +25,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from bot import webchat
 from bot.processor import IdempotencyConflict
 from bot.window_limit import WindowLimiter
-from core.identity import check_session, open_session, sign_in_admin
-from core.photo_access import may_view_photo
-from core.photos import MAX_BYTES
+from core.members.identity import check_session, open_session, sign_in_admin
+from core.seekers.photo_access import may_view_photo
+from core.seekers.photos import MAX_BYTES
 from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.clock import local_day
-from core.events import TopUpShortfall
+from core.adapters.sql.uow import UnitOfWork
 from core.ledger.model import (
     DEPOSITS,
     POOL,
@@ -19,7 +18,8 @@ from core.ledger.model import (
     worker_account,
 )
 from core.orders.model import Order
-from core.storage.uow import UnitOfWork
+from core.shared.clock import local_day
+from core.shared.events import TopUpShortfall
 
 # Ledger kinds that count as a worker's earnings for the daily minimum.
 EARNING_KINDS = ("settle",)

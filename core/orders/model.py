@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.events import DomainEvent, OrderReady, OrderTransitioned
 from core.orders.lifecycle import Status, target
+from core.shared.events import DomainEvent, OrderReady, OrderTransitioned
 
 
 @dataclass

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core import geo
+from core.adapters.sql.uow import UnitOfWork
 from core.board.base import ClaimResult, Job, JobBoard
-from core.clock import LOCAL_TZ
 from core.ledger import service as money
 from core.ledger.model import split_fee
+from core.ledger.params import Params
+from core.members.model import Person, Restaurant, Worker
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
-from core.params import Params
-from core.people import Person, Restaurant, Worker
-from core.screening import Screener, ScreeningRequest
-from core.storage.uow import UnitOfWork
+from core.seekers.screening import Screener, ScreeningRequest
+from core.shared import geo
+from core.shared.clock import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 

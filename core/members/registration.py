@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core import geo
-from core.events import RestaurantOfferChanged, RoleApplied, RoleDecided
-from core.params import Params
-from core.people import Approval, Person, Restaurant, Worker
-from core.storage.uow import UnitOfWork
+from core.adapters.sql.uow import UnitOfWork
+from core.ledger.params import Params
+from core.members.model import Approval, Person, Restaurant, Worker
+from core.shared import geo
+from core.shared.events import RestaurantOfferChanged, RoleApplied, RoleDecided
 
 MAX_MENU_ITEMS = 10
 MAX_NAME = 120  # characters: the name columns of people, restaurants, workers and menu items

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.storage.identity_schema import deposit_requests, link_codes, link_failures, used_tokens, web_sessions
-from core.storage.sqlhelpers import insert_ignore, new_id
+from core.adapters.sql.identity_schema import deposit_requests, link_codes, link_failures, used_tokens, web_sessions
+from core.adapters.sql.sqlhelpers import insert_ignore, new_id
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ SURE_FACE_SIDE = 72
 DIMENSIONS = 128
 MODEL_NAME = "Dlib"
 DETECTOR = "dlib"
-DEFAULT_HOME = Path(__file__).resolve().parents[1] / "var" / "deepface"  # the checkout's var/, whatever the cwd
+DEFAULT_HOME = Path(__file__).resolve().parents[2] / "var" / "deepface"  # the checkout's var/, whatever the cwd
 
 # deepface file name -> file name inside the face_recognition_models package. The names on the
 # left are the ones deepface 0.0.103 loads (deepface/models/facial_recognition/dlib/Dlib.py and
@@ -224,7 +224,7 @@ class _Box:
 
 def _scaled_down(bgr: np.ndarray, factor: float) -> np.ndarray:
     """The image shrunk by `factor` (< 1), averaging pixels (no aliasing)."""
-    import cv2  # deepface's dependency; imported here so that core.faces imports light
+    import cv2  # deepface's dependency; imported here so that core.seekers.faces imports light
 
     size = (max(1, round(bgr.shape[1] * factor)), max(1, round(bgr.shape[0] * factor)))
     return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)

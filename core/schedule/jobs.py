@@ -7,14 +7,14 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from core import safety
+from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
-from core.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders.lifecycle import CAPACITY_HELD, Status
-from core.photos import LocalPhotoStore
-from core.storage.uow import Store
+from core.seekers import safety
+from core.seekers.photos import LocalPhotoStore
+from core.shared.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted
 
 log = logging.getLogger(__name__)
 

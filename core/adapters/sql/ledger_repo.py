@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
+from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
+from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.ledger.chain import ChainedEvent, canonical_json, event_body, link_hash
 from core.ledger.model import InsufficientFunds, Transaction, is_guarded
-from core.params import PARAM_NAMES, Params
-from core.storage.schema import chain_head, events, ledger_transactions, parameters, postings
-from core.storage.sqlhelpers import is_postgres, new_id
+from core.ledger.params import PARAM_NAMES, Params
+from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
 
 
 class LedgerRepo:

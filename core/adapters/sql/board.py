@@ -10,9 +10,9 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from core.adapters.sql.db import Database
+from core.adapters.sql.schema import board_jobs
 from core.board.base import BoardEntry, ClaimResult, Job
-from core.storage.db import Database
-from core.storage.schema import board_jobs
 
 
 def _job(row: Row[Any]) -> Job:

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from core.storage.db import normalise_url
+from core.adapters.sql.db import normalise_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

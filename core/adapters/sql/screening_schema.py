@@ -1,6 +1,6 @@
 """Tables of seeker screening: face embeddings (short-lived) and safety assessments.
 
-Kept apart from core/storage/schema.py but on the same MetaData, so that anything importing
+Kept apart from core/adapters/sql/schema.py but on the same MetaData, so that anything importing
 this module (the screening repository, Alembic's env once it imports it) sees one schema.
 Created by migration 0003.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, LargeBinary, String, Table, Text
 
-from core.storage.schema import metadata
+from core.adapters.sql.schema import metadata
 
 # One row per screened-and-passed seeker photo. The embedding is 128 little-endian float32
 # values (512 bytes), never the photo. Rows are deleted once expires_at has passed (the

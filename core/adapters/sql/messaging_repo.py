@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.storage.schema import chain_head, conversations, inbox, job_runs, outbox, photos
-from core.storage.sqlhelpers import insert_ignore, new_id, upsert
+from core.adapters.sql.schema import chain_head, conversations, inbox, job_runs, outbox, photos
+from core.adapters.sql.sqlhelpers import insert_ignore, new_id, upsert
 
 
 class InboxRepo:

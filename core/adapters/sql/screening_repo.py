@@ -12,11 +12,11 @@ import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import geo
-from core.faces import from_bytes, to_bytes
-from core.storage.schema import orders
-from core.storage.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
-from core.storage.sqlhelpers import insert_ignore, new_id
+from core.adapters.sql.schema import orders
+from core.adapters.sql.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
+from core.adapters.sql.sqlhelpers import insert_ignore, new_id
+from core.seekers.faces import from_bytes, to_bytes
+from core.shared import geo
 
 METRES_PER_DEGREE = 111_320.0
 

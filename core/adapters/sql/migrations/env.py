@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import core.storage.identity_schema  # noqa: F401  (its tables join the same metadata)
-import core.storage.screening_schema  # noqa: F401
-from core.storage.schema import metadata
+import core.adapters.sql.identity_schema  # noqa: F401  (its tables join the same metadata)
+import core.adapters.sql.screening_schema  # noqa: F401
+from core.adapters.sql.schema import metadata
 
 target_metadata = metadata
 
@@ -41,5 +41,5 @@ def _run_offline() -> None:
 if context.is_offline_mode():
     _run_offline()
 else:
-    # Called from a worker thread by core.storage.migrate, so a fresh loop is safe here.
+    # Called from a worker thread by core.adapters.sql.migrate, so a fresh loop is safe here.
     asyncio.run(_run_async())

@@ -1,8 +1,8 @@
 """The real seeker screening: duplicate faces nearby and location safety.
 
-`FaceAndSafetyScreener.screen(request)` implements core.screening.Screener:
+`FaceAndSafetyScreener.screen(request)` implements core.seekers.screening.Screener:
 
-1. Face. The seeker photo's embedding (core.faces) is compared with every embedding stored
+1. Face. The seeker photo's embedding (core.seekers.faces) is compared with every embedding stored
    within `duplicate_window_min` and `duplicate_radius_m` (governed Params) whose order has not
    ended without a meal. Cosine ≥ face_match_threshold_bp / 10000 → verdict "duplicate", with
    `minutes_ago` and `distance_m` for "this person was given a meal 35 minutes ago, 40 m from
@@ -11,9 +11,9 @@
    just the seeker); a photo where one face is at least twice as large as any other uses it.
    If the face model cannot run (weights missing) the check is skipped loudly: face="unavailable",
    an error in the log; `warm_up()` at start-up surfaces that before any donor does.
-2. Safety. core.safety scores hour, weekday, the sun's elevation, nearby delivery outcomes and
+2. Safety. core.seekers.safety scores hour, weekday, the sun's elevation, nearby delivery outcomes and
    worker safety reports, and the donor's two answers. Below safety_threshold_bp / 10000 →
-   verdict "unsafe" with reason codes (core.safety.REASONS).
+   verdict "unsafe" with reason codes (core.seekers.safety.REASONS).
 
 Transactions. `screen` is called by core.orders.service.start_order inside the caller's unit of
 work. It reaches the database through `Database.write()`, which hands back the transaction the
@@ -40,13 +40,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import faces, safety
-from core.params import Params
-from core.screening import ScreeningRequest, ScreeningResult
-from core.storage.db import Database
-from core.storage.ledger_repo import ParamRepo
-from core.storage.screening_repo import ScreeningRepo, iso
-from core.storage.uow import Store
+from core.adapters.sql.db import Database
+from core.adapters.sql.ledger_repo import ParamRepo
+from core.adapters.sql.screening_repo import ScreeningRepo, iso
+from core.adapters.sql.uow import Store
+from core.ledger.params import Params
+from core.seekers import faces, safety
+from core.seekers.screening import ScreeningRequest, ScreeningResult
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ PREFETCH_MAX = 256
 
 
 class PhotoSource(Protocol):
-    """Where seeker photos are read from (core.photos.LocalPhotoStore)."""
+    """Where seeker photos are read from (core.seekers.photos.LocalPhotoStore)."""
 
     async def get(self, photo_id: str) -> bytes | None: ...
 

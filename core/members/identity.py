@@ -16,10 +16,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.events import AdminsChanged, AdminSignedIn, IdentityLinked
+from core.adapters.sql.uow import UnitOfWork
 from core.ledger.model import donor_account
-from core.people import Person
-from core.storage.uow import UnitOfWork
+from core.members.model import Person
+from core.shared.events import AdminsChanged, AdminSignedIn, IdentityLinked
 
 SESSION_TTL = timedelta(days=30)
 ADMIN_SESSION_TTL = timedelta(hours=12)

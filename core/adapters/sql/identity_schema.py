@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
 
-from core.storage.schema import metadata
+from core.adapters.sql.schema import metadata
 
 # Every way a person is reached: one row per (channel, address), all pointing at one person.
 # `people.channel/address` stays the person's home contact (where notifications go).

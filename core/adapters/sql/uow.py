@@ -11,23 +11,23 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.bus import MessageBus
-from core.clock import Clock, local_day
-from core.events import DomainEvent
-from core.params import Params
-from core.storage.db import Database
-from core.storage.identity_repo import IdentityRepo
-from core.storage.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
-from core.storage.messaging_repo import (
+from core.adapters.sql.db import Database
+from core.adapters.sql.identity_repo import IdentityRepo
+from core.adapters.sql.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
+from core.adapters.sql.messaging_repo import (
     ConversationRepo,
     InboxRepo,
     JobRunRepo,
     OutboxRepo,
     PhotoRepo,
 )
-from core.storage.orders_repo import OrderRepo
-from core.storage.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
-from core.storage.screening_repo import ScreeningRepo
+from core.adapters.sql.orders_repo import OrderRepo
+from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.screening_repo import ScreeningRepo
+from core.ledger.params import Params
+from core.shared.bus import MessageBus
+from core.shared.clock import Clock, local_day
+from core.shared.events import DomainEvent
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.people import Approval, MenuItem, Person, Restaurant, Worker
-from core.storage.identity_schema import identities
-from core.storage.schema import (
+from core.adapters.sql.identity_schema import identities
+from core.adapters.sql.schema import (
     capacity_days,
     capacity_log,
     menu_items,
@@ -18,7 +17,8 @@ from core.storage.schema import (
     restaurants,
     workers,
 )
-from core.storage.sqlhelpers import insert_ignore, new_id
+from core.adapters.sql.sqlhelpers import insert_ignore, new_id
+from core.members.model import Approval, MenuItem, Person, Restaurant, Worker
 
 
 def _person(row: Any) -> Person:

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from core.events import DomainEvent
+from core.shared.events import DomainEvent
 
 if TYPE_CHECKING:
-    from core.storage.uow import UnitOfWork
+    from core.adapters.sql.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

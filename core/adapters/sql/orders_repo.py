@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.schema import orders
+from core.adapters.sql.sqlhelpers import new_id
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.storage.schema import orders
-from core.storage.sqlhelpers import new_id
 
 _FIELDS = (
     "donor_id", "status", "version", "restaurant_id", "menu_item_id", "meal_name", "meal_price",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.events import DepositDecided, DepositRequested
+from core.adapters.sql.identity_repo import DepositRequest
+from core.adapters.sql.uow import UnitOfWork
 from core.ledger.service import record_deposit
-from core.people import Person
-from core.storage.identity_repo import DepositRequest
-from core.storage.uow import UnitOfWork
+from core.members.model import Person
+from core.shared.events import DepositDecided, DepositRequested
 
 
 class DepositError(Exception):
