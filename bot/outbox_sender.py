@@ -9,9 +9,9 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 
 from bot.channel import ChannelSender, SendResult
-from core.adapters.sql.messaging_repo import OutboxRow
-from core.adapters.sql.uow import Store
+from core.ports import Store
 from core.shared.clock import Clock
+from core.shared.messaging import OutboxRow
 from flows.messages import Outbound
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from bot.window_limit import WindowLimiter
-from core.adapters.sql.uow import Store, UnitOfWork
 from core.members.model import Person
+from core.ports import Store, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from flows.context import deliver_to
 from flows.i18n import translator

@@ -17,7 +17,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channel import SendResult
 from bot.rate_limit import ChatRateLimiter
-from core.adapters.sql.uow import Store
+from core.ports import Store
 from core.seekers.photos import MAX_BYTES, LocalPhotoStore
 from flows.messages import Choice, Outbound
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from core.adapters.sql.uow import UnitOfWork
 from core.ledger import deposits
 from core.ledger.model import donor_account
 from core.members.identity import PERSON_NUMBER
 from core.members.model import Person
+from core.ports import UnitOfWork
 from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import money, translator

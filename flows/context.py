@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.adapters.sql.uow import UnitOfWork
 from core.board.base import JobBoard
 from core.members.model import Person
+from core.ports import UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
 from flows.i18n import Translator, translator

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.adapters.sql.uow import UnitOfWork
 from core.ledger.model import split_fee
 from core.members.model import Approval, Person
 from core.orders.model import Order
+from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
 from core.shared.events import (

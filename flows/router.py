@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from core.adapters.sql.uow import UnitOfWork
 from core.members.model import Person
+from core.ports import UnitOfWork
 from flows import admin, common, donor, linking, onboarding, restaurant, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services

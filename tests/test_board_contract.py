@@ -15,7 +15,9 @@ import pytest
 from core.adapters.redis.board import RedisJobBoard
 from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
 from core.board.base import ClaimResult, Job, JobBoard
+from core.shared.clock import SystemClock
 
 # The PostgreSQL database is shared by the whole session, so ids are fresh rather than cleaned
 # up: a random base (well inside a 32-bit INTEGER) and a counter never repeat within a run.
@@ -297,3 +299,26 @@ async def test_another_process_hears_about_a_claim(redis_url: str, redis_prefix:
     finally:
         await listener.close()
         await claimer.close()
+
+
+async def test_the_board_is_outside_the_callers_transaction(board: JobBoard, board_target: Database | RedisTarget,
+                                                            sqlite_db: Database) -> None:
+    """A claim made inside a unit of work that then rolls back stays claimed, on every backend:
+    the board never joins the caller's transaction (callers release or reconcile instead)."""
+    caller_db = board_target if isinstance(board_target, Database) else sqlite_db
+    store = Store(caller_db, SystemClock())
+    posted = job(10.0, fresh_zone())
+    await board.post(posted)
+
+    class RolledBack(Exception):
+        pass
+
+    with pytest.raises(RolledBack):
+        async with store.uow():
+            assert (await board.claim(posted.order_id, 7)).won
+            await board.post(job(11.0, posted.zone))
+            raise RolledBack
+
+    on_board = {e.job.order_id: e.claimed_by for e in await board.entries()}
+    assert on_board[posted.order_id] == 7
+    assert any(j.posted_at == 11.0 for j in await board.open_jobs([posted.zone]))

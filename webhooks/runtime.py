@@ -22,9 +22,10 @@ from core.adapters.redis.board import RedisJobBoard
 from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.migrate import upgrade
-from core.adapters.sql.uow import Store, UnitOfWork
+from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.members.identity import sync_admins
+from core.ports import UnitOfWork
 from core.schedule import jobs
 from core.seekers import safety
 from core.seekers.photos import LocalPhotoStore

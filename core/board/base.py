@@ -35,7 +35,13 @@ class ClaimResult:
 
 
 class JobBoard(Protocol):
-    """What every board backend offers; tests/test_board_contract.py holds them all to it."""
+    """What every board backend offers; tests/test_board_contract.py holds them all to it.
+
+    Transactions: a board is never part of the caller's unit of work. Each call takes effect at
+    once and stays in effect if the caller's transaction then rolls back (Redis cannot do
+    otherwise, and the SQL board is held to the same rule). Callers therefore post and remove
+    after their commit (`uow.later`), undo a claim whose order could not follow (`release`),
+    and `core.schedule.jobs.reconcile_board` repairs what a crash between the two left behind."""
 
     async def post(self, job: Job) -> None:
         """Put a job on the board (idempotent: posting twice keeps the first posting time)."""

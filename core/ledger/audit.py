@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.adapters.sql.uow import Store
 from core.ledger.chain import GENESIS, link_hash
+from core.ports import Store
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.adapters.sql.identity_repo import DepositRequest
-from core.adapters.sql.uow import UnitOfWork
+from core.ledger.model import DepositRequest
 from core.ledger.service import record_deposit
 from core.members.model import Person
+from core.ports import UnitOfWork
 from core.shared.events import DepositDecided, DepositRequested
 
 

@@ -161,3 +161,14 @@ def pro_rate(needs: dict[int, int], available: int) -> dict[int, int]:
             out[k] += 1
             left -= 1
     return out
+
+
+@dataclass(frozen=True)
+class DepositRequest:
+    """A deposit above the limit, waiting for a second admin."""
+
+    id: int
+    person_id: int
+    amount: int
+    requested_by: int
+    status: str

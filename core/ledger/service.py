@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.adapters.sql.uow import UnitOfWork
 from core.ledger.model import (
     DEPOSITS,
     POOL,
@@ -18,6 +17,7 @@ from core.ledger.model import (
     worker_account,
 )
 from core.orders.model import Order
+from core.ports import UnitOfWork
 from core.shared.clock import local_day
 from core.shared.events import TopUpShortfall
 

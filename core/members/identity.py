@@ -16,9 +16,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.adapters.sql.uow import UnitOfWork
 from core.ledger.model import donor_account
 from core.members.model import Person
+from core.ports import UnitOfWork
 from core.shared.events import AdminsChanged, AdminSignedIn, IdentityLinked
 
 SESSION_TTL = timedelta(days=30)

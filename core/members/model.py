@@ -86,3 +86,25 @@ class Worker:
     zone: str
     online: bool
     status: Approval
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A stored web-chat session (the secret only as its hash)."""
+
+    id: str
+    secret_hash: str
+    address: str
+    kind: str
+    expires_at: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class LinkCodeRow:
+    """An unused link code and the identity it was sent to."""
+
+    id: int
+    person_id: int
+    channel: str
+    address: str

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.adapters.sql.uow import UnitOfWork
 from core.ledger.params import Params
 from core.members.model import Approval, Person, Restaurant, Worker
+from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.events import RestaurantOfferChanged, RoleApplied, RoleDecided
 

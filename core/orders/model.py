@@ -149,3 +149,7 @@ class Order:
     def cancel(self, actor: str, refund: int) -> None:
         """Stopped before pickup; escrow refunded."""
         self._move("cancel", actor, refund=refund)
+
+
+class ConcurrentUpdate(Exception):
+    """Raised when an order changed since it was loaded."""

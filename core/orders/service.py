@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.adapters.sql.uow import UnitOfWork
 from core.board.base import ClaimResult, Job, JobBoard
 from core.ledger import service as money
 from core.ledger.model import split_fee
@@ -13,6 +12,7 @@ from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
+from core.ports import UnitOfWork
 from core.seekers.screening import Screener, ScreeningRequest
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
@@ -216,7 +216,8 @@ async def mark_ready(uow: UnitOfWork, order_id: int, restaurant: Restaurant, act
 
 
 async def claim(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard, actor: str) -> ClaimResult:
-    """First claim wins on the board; the order follows in this transaction or the board is undone."""
+    """First claim wins on the board (outside this transaction); the order follows in this
+    transaction, or the claim is released again."""
     result = await board.claim(order_id, worker.id)
     if not result.won:
         return result
@@ -234,8 +235,8 @@ async def claim(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard,
         try:
             await board.release(order_id)
         except Exception:
-            # A board joined to this failing transaction rolls back with it; any other
-            # leftover claim is rolled forward or released by jobs.reconcile_board.
+            # The board is outside this transaction: a claim left behind is rolled forward
+            # or released by jobs.reconcile_board.
             log.warning("could not release claim of order %s; reconciliation will", order_id)
         raise
     # The claimed entry stays on the board until pickup, so later taps learn who won.

@@ -7,11 +7,11 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders.lifecycle import CAPACITY_HELD, Status
+from core.ports import Store
 from core.seekers import safety
 from core.seekers.photos import LocalPhotoStore
 from core.shared.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted

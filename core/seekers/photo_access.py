@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.adapters.sql.uow import UnitOfWork
 from core.orders.lifecycle import Status
+from core.ports import UnitOfWork
 
 # Once the order is gone, so is everyone's view of the seeker.
 _CLOSED = frozenset({Status.CANCELLED, Status.REJECTED_DUPLICATE, Status.REJECTED_UNSAFE, Status.DECLINED})

@@ -1,10 +1,13 @@
-"""Seeker screening interface; the default passes and says so (real checks come later)."""
+"""Seeker screening interface and its values; the default screener passes and says so."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np  # only for the type of stored embeddings
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,16 @@ class PassThroughScreener:
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         """Pass, marked as unchecked."""
         return ScreeningResult("pass", "pass-through", {"checked": False})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored embedding near a place, with how far it is."""
+
+    id: int
+    order_id: int | None
+    lat: float
+    lng: float
+    created_at: str
+    distance_m: float
+    embedding: np.ndarray

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from core.shared.events import DomainEvent
 
 if TYPE_CHECKING:
-    from core.adapters.sql.uow import UnitOfWork
+    from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 _READONLY = "ketpaar_readonly"
 
@@ -46,12 +47,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """One engine plus the right way to open a write or read transaction on it."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pooled: bool = True) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        elif not pooled:
+            kwargs.update(poolclass=NullPool)  # nothing left open by a board nobody closes
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
@@ -81,6 +84,29 @@ class Database:
                 yield conn
             finally:
                 self._current.reset(token)
+
+    @asynccontextmanager
+    async def write_apart(self) -> AsyncIterator[AsyncConnection]:
+        """Open a read-write transaction of its own, never joining the one this task has open.
+
+        On SQLite that would wait for this task's own write lock: callers use a sibling file there."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def sibling(self, name: str) -> Database:
+        """A database beside this one for state kept apart from its transactions: on SQLite a
+        file next to it (SQLite has one writer per file), on PostgreSQL this same database."""
+        if not self.is_sqlite:
+            return self
+        path = make_url(self.url).database or ""
+        if path in ("", ":memory:"):
+            raise ValueError("a sibling of an in-memory SQLite database cannot be shared")
+        stem, dot, suffix = path.rpartition(".")
+        return Database(f"sqlite:///{stem}-{name}.{suffix}" if dot else f"sqlite:///{path}-{name}", pooled=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -10,39 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.identity_schema import deposit_requests, link_codes, link_failures, used_tokens, web_sessions
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    """A stored web-chat session (the secret only as its hash)."""
-
-    id: str
-    secret_hash: str
-    address: str
-    kind: str
-    expires_at: str
-    revoked_at: str | None
-
-
-@dataclass(frozen=True)
-class LinkCodeRow:
-    """An unused link code and the identity it was sent to."""
-
-    id: int
-    person_id: int
-    channel: str
-    address: str
-
-
-@dataclass(frozen=True)
-class DepositRequest:
-    """A deposit above the limit, waiting for a second admin."""
-
-    id: int
-    person_id: int
-    amount: int
-    requested_by: int
-    status: str
+from core.ledger.model import DepositRequest
+from core.members.model import LinkCodeRow, SessionRow
 
 
 class IdentityRepo:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import chain_head, conversations, inbox, job_runs, outbox, photos
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id, upsert
+from core.shared.messaging import OutboxRow
 
 
 class InboxRepo:
@@ -77,21 +77,6 @@ class InboxRepo:
         await self.conn.execute(
             update(inbox).where(inbox.c.id == message_id).values(status=status, processed_at=self.now, error=error)
         )
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One outbox message as the sender and operators see it."""
-
-    id: int
-    channel: str
-    address: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    last_error: str | None = None
-    created_at: str = ""
-    provider_message_id: str | None = None
 
 
 def _meta_may_match(key: str, value: int | str) -> Any:

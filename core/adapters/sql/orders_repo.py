@@ -12,17 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.schema import orders
 from core.adapters.sql.sqlhelpers import new_id
 from core.orders.lifecycle import Status
-from core.orders.model import Order
+from core.orders.model import ConcurrentUpdate, Order
 
 _FIELDS = (
     "donor_id", "status", "version", "restaurant_id", "menu_item_id", "meal_name", "meal_price",
     "delivery_fee", "tip", "worker_id", "seeker_lat", "seeker_lng", "zone", "seeker_photo",
     "delivery_photo", "delivery_lat", "delivery_lng", "capacity_day", "ready_at", "created_at",
 )  # fmt: skip
-
-
-class ConcurrentUpdate(Exception):
-    """Raised when an order changed since it was loaded."""
 
 
 def _row_values(order: Order, now: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from core.adapters.sql.schema import orders
 from core.adapters.sql.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id
 from core.seekers.faces import from_bytes, to_bytes
+from core.seekers.screening import Candidate
 from core.shared import geo
 
 METRES_PER_DEGREE = 111_320.0
@@ -43,19 +43,6 @@ def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float,
     cos_lat = math.cos(math.radians(lat))
     dlng = 180.0 if cos_lat < 1e-6 else min(180.0, radius_m / (METRES_PER_DEGREE * cos_lat))
     return lat - dlat, lat + dlat, lng - dlng, lng + dlng
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A stored embedding near a place, with how far it is."""
-
-    id: int
-    order_id: int | None
-    lat: float
-    lng: float
-    created_at: str
-    distance_m: float
-    embedding: np.ndarray
 
 
 class ScreeningRepo:

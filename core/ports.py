@@ -1,0 +1,610 @@
+"""Ports: what the domain, the flows and the channels need from storage and the outside world.
+
+Services, flows and the bus are written against these Protocols; the SQLAlchemy adapter
+(core/adapters/sql) and the Redis board (core/adapters/redis) implement them, and the composition
+root (webhooks/runtime.py) is the one place that picks the implementations. mypy checks the
+adapters against them wherever the runtime passes an adapter as a port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.board.base import JobBoard
+from core.ledger.chain import ChainedEvent
+from core.ledger.model import DepositRequest, Transaction
+from core.ledger.params import Params
+from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
+from core.orders.lifecycle import Status
+from core.orders.model import Order
+from core.seekers.screening import Candidate, Screener
+from core.shared.clock import Clock
+from core.shared.events import DomainEvent
+from core.shared.messaging import OutboxRow
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["JobBoard", "PaymentGateway", "PhotoStore", "Screener", "Store", "UnitOfWork"]
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class PeopleRepo(Protocol):
+    """People by id or by any of their channel identities."""
+
+    async def get(self, person_id: int) -> Person | None:
+        """Load one person."""
+
+    async def find(self, channel: str, address: str) -> Person | None:
+        """Find someone by any of their channel identities."""
+
+    async def get_or_create(self, channel: str, address: str, *, language: str = "en") -> Person:
+        """Return the person at this identity, creating them on first contact."""
+
+    async def add_identity(self, person_id: int, channel: str, address: str) -> None:
+        """Reach a person at one more identity (unchanged if that identity is already someone's)."""
+
+    async def identities_of(self, person_id: int) -> list[tuple[str, str]]:
+        """Every (channel, address) the person is reached at."""
+
+    async def move_identity(self, channel: str, address: str, to_person: int) -> None:
+        """Make an identity lead to another person (linking channels)."""
+
+    async def set_home(self, person_id: int, channel: str, address: str) -> None:
+        """Set where notifications reach the person."""
+
+    async def retire(self, person_id: int) -> None:
+        """Mark a person row left empty by a link: it has no identity and receives nothing."""
+
+    async def update(self, person_id: int, **values: Any) -> None:
+        """Change name, language or flags."""
+
+    async def admins(self) -> list[Person]:
+        """Everyone who approves applications."""
+
+    async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
+        """Make exactly these people admins; return (added, removed) person ids."""
+
+
+
+class RestaurantRepo(Protocol):
+    """Restaurants, their alms menus and their daily capacity counters."""
+
+    async def create(
+        self,
+        *,
+        person_id: int,
+        name: str,
+        address: str,
+        lat: float,
+        lng: float,
+        zone: str,
+        daily_capacity: int,
+        menu: Sequence[tuple[str, int]],
+        open_minute: int = 0,
+        close_minute: int = 1440,
+        status: Approval = Approval.PENDING,
+    ) -> Restaurant:
+        """Register a restaurant with its menu."""
+
+    async def get(self, restaurant_id: int) -> Restaurant | None:
+        """Load one restaurant with its menu."""
+
+    async def by_person(self, person_id: int) -> Restaurant | None:
+        """The restaurant a person runs, if any."""
+
+    async def approved(self) -> list[Restaurant]:
+        """Every approved restaurant."""
+
+    async def set_status(self, restaurant_id: int, status: Approval) -> None:
+        """Approve or reject."""
+
+    async def set_daily_capacity(self, restaurant_id: int, meals: int, day: str) -> None:
+        """Pledge `meals` a day from now on, today's counter included.
+        
+        Meals already taken today stay taken: a pledge below them only stops new orders."""
+
+    async def replace_menu(self, restaurant_id: int, menu: Sequence[tuple[str, int]]) -> None:
+        """Retire the current alms menu and offer `menu` instead (old items stay for the record)."""
+
+    async def open_day(self, restaurant_id: int, day: str) -> None:
+        """Create the day's capacity counter if it does not exist yet."""
+
+    async def remaining(self, restaurant_id: int, day: str) -> int:
+        """Meals still available for the day."""
+
+    async def reserve(self, restaurant_id: int, day: str, order_id: int) -> bool:
+        """Take one unit of the day's capacity if any is left (one conditional UPDATE)."""
+
+    async def release(self, restaurant_id: int, day: str, order_id: int) -> None:
+        """Give back a reserved unit (reject, cancel)."""
+
+    async def complete(self, restaurant_id: int, day: str, order_id: int) -> None:
+        """Turn a reserved unit into a delivered one."""
+
+    async def counters(self, day: str) -> list[tuple[int, int, int, int]]:
+        """(restaurant_id, pledged, reserved, completed) for every counter of a day."""
+
+    async def used(self, restaurant_id: int, day: str) -> int:
+        """Reserved plus completed units for the day."""
+
+
+
+class WorkerRepo(Protocol):
+    """Delivery workers, their zones and whether they are online."""
+
+    async def create(
+        self, *, person_id: int, name: str, lat: float, lng: float, zone: str, status: Approval, online: bool = False
+    ) -> Worker:
+        """Register a worker."""
+
+    async def get(self, worker_id: int) -> Worker | None:
+        """Load one worker."""
+
+    async def by_person(self, person_id: int) -> Worker | None:
+        """The worker record of a person, if any."""
+
+    async def update(self, worker_id: int, **values: Any) -> None:
+        """Change status, online flag or zone."""
+
+    async def online_in(self, zones: Sequence[str]) -> list[Worker]:
+        """Approved, online workers whose zone is one of these cells."""
+
+
+
+class IdentityRepo(Protocol):
+    """Storage for proving who is who."""
+
+    async def add_session(self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str) -> None:
+        """Store a new web-chat session."""
+
+    async def session(self, session_id: str) -> SessionRow | None:
+        """Load a session by id (valid or not: the caller checks)."""
+
+    async def revoke_session(self, session_id: str) -> None:
+        """End a session (sign-out)."""
+
+    async def use_token(self, nonce: str) -> bool:
+        """Spend a single-use token; False if it was spent before."""
+
+    async def add_link_code(self, person_id: int, channel: str, address: str, code_hash: str, expires_at: str) -> None:
+        """Store a link code sent to one identity; earlier unused codes of that identity lapse."""
+
+    async def take_link_code(self, code_hash: str) -> LinkCodeRow | None:
+        """Find an unexpired, unused code and mark it used (one use only)."""
+
+    async def add_link_failure(self, person_id: int) -> None:
+        """Count one wrong link code entered by a person."""
+
+    async def link_failures_since(self, person_id: int, since: str) -> int:
+        """Wrong link codes a person entered since a time."""
+
+    async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:
+        """Store a deposit that waits for a second admin."""
+
+    async def deposit_request(self, request_id: int) -> DepositRequest | None:
+        """Load one deposit request."""
+
+    async def decide_deposit(self, request_id: int, status: str, admin_id: int) -> bool:
+        """Close a pending request once; False if someone already decided it."""
+
+
+
+class OrderRepo(Protocol):
+    """Orders; saving hands the aggregate's recorded events to the unit of work."""
+
+    async def add(self, order: Order) -> Order:
+        """Insert a new order and give it its id."""
+
+    async def get(self, order_id: int, *, lock: bool = False) -> Order | None:
+        """Load an order (row-locked on PostgreSQL when `lock`)."""
+
+    async def with_photo(self, photo_id: str) -> Order | None:
+        """The order a seeker or delivery photo belongs to, if any."""
+
+    async def save(self, order: Order, loaded_version: int) -> None:
+        """Write the order back if nobody changed it meanwhile; collect its events."""
+
+    async def find(
+        self,
+        *,
+        donor_id: int | None = None,
+        restaurant_id: int | None = None,
+        worker_id: int | None = None,
+        statuses: Sequence[Status] | None = None,
+        limit: int = 50,
+    ) -> list[Order]:
+        """Orders matching the given filters, newest first."""
+
+    async def held_capacity(self, day: str, statuses: Sequence[Status]) -> dict[int, int]:
+        """Per restaurant, how many orders of a capacity day are in the given states."""
+
+
+
+class LedgerRepo(Protocol):
+    """Balanced transactions in integer paise; balances are sums of postings."""
+
+    async def existing(self, kind: str, ref: str) -> int | None:
+        """The id of an already recorded transaction with this kind and ref."""
+
+    async def record(self, tx: Transaction, actor: str = "system") -> int:
+        """Write a transaction (once per kind+ref) after checking guarded balances; return its id."""
+
+    async def balance(self, account: str) -> int:
+        """Sum of an account's postings in paise."""
+
+    async def balances(self, prefix: str = "") -> dict[str, int]:
+        """Every account (optionally under a prefix) with its balance."""
+
+    async def credits_on_day(self, prefix: str, day: str, kinds: Sequence[str]) -> dict[str, int]:
+        """Per account under `prefix`, the paise credited on a business day by these kinds."""
+
+    def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+        """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
+
+
+
+class ChainRepo(Protocol):
+    """The append-only, hash-chained event log."""
+
+    async def append(self, items: Sequence[DomainEvent], occurred_at: str) -> None:
+        """Append events after the locked head, in order."""
+
+    async def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest event."""
+
+    def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
+        """Every stored event in seq order, read in batches."""
+
+    async def of_type(self, type_: str) -> list[ChainedEvent]:
+        """Events of one type, in order."""
+
+
+
+class ParamRepo(Protocol):
+    """Governed parameters with their full history."""
+
+    async def current(self) -> Params:
+        """The latest value of every parameter (defaults for any never set)."""
+
+    async def ensure_initial(self, initial: Params) -> None:
+        """Record setup values for parameters that have never been set."""
+
+    async def change(self, name: str, value: int, source: str) -> None:
+        """Give a parameter a new value (from a passed proposal or setup)."""
+
+    async def history(self, name: str) -> list[tuple[int, str, str]]:
+        """(value, changed_at, source) of every value a parameter has had."""
+
+
+
+class InboxRepo(Protocol):
+    """Inbound messages, stored once per provider id before anything acts on them."""
+
+    async def store(self, channel: str, provider_id: str, address: str, payload: dict[str, Any]) -> tuple[int, bool]:
+        """Store a message; return (id, newly_stored). A redelivery returns the first id."""
+
+    async def payload(self, message_id: int) -> dict[str, Any] | None:
+        """The stored payload of one message."""
+
+    async def next_pending(self, channel: str, address: str) -> tuple[int, dict[str, Any]] | None:
+        """The oldest unprocessed message from one sender."""
+
+    async def lock_sender(self, channel: str, address: str) -> bool:
+        """Hold one sender's messages for this transaction, so several app processes keep
+        their order (PostgreSQL advisory lock; SQLite writers are serialised anyway)."""
+
+    async def last_received_at(self, channel: str, address: str) -> datetime | None:
+        """When this sender's newest message arrived (WhatsApp's 24-hour window)."""
+
+    async def pending_senders(self) -> list[tuple[str, str]]:
+        """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
+
+    async def failed_count(self) -> int:
+        """How many messages crashed their flow and were set aside."""
+
+    async def finish(self, message_id: int, status: str = "done", error: str | None = None) -> None:
+        """Mark a message processed (or failed, with the error kept for operators)."""
+
+
+
+class OutboxRepo(Protocol):
+    """Outbound messages, stored in the same transaction as the change that caused them.
+
+Delivery status: pending → sending (claimed until `lease_until`) → sent | pending (retry
+later) | failed (gave up: a permanent error or too many attempts) | unknown (see below).
+Channels read by polling (web chat) are stored already `sent`, so they are never claimed.
+
+Crash between the provider accepting a message and `mark_sent`: the providers have no
+idempotency key, so nobody can tell afterwards whether the message went out. The row stays
+`sending` until its lease expires; `recover_expired` then decides per channel:
+
+* at-least-once (the default, e.g. Telegram): the row goes back to `pending` and is sent
+  again. A rare duplicate chat message is harmless — every button is idempotent in the flows
+  (a second "Claim" tap is answered "already taken") — while a lost one (a job offer, "your
+  meal was delivered") is not. `last_error` records that it may be a duplicate.
+* at-most-once (channels listed in `hold`, e.g. SMS where each copy costs money): the row
+  becomes `unknown`, is listed by `failed()` next to the failed ones, and an operator resends
+  it with `retry_failed` only after checking with the person."""
+
+    async def enqueue(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> int:
+        """Store a message for sending; `delivered` for channels read by polling (web chat)."""
+
+    async def number_at_commit(self) -> None:
+        """Give this transaction's messages their commit-ordered `seq` (called last, under the
+        chain-head row lock, so no transaction committing later can get a lower number)."""
+
+    async def for_recipient(self, channel: str, address: str, after: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
+        """Committed messages to one recipient after a cursor (a `seq`), in commit order."""
+
+    async def claim_due(self, channels: Collection[str], now: datetime | str | None = None,
+                        limit: int = 100, lease_seconds: float = 120) -> list[OutboxRow]:  # fmt: skip
+        """Take due rows for sending (each person's oldest unsent one only, so order is kept).
+        
+        On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so several processes
+        share the work without waiting on each other; SQLite writers are serialised anyway."""
+
+    async def mark_sent(self, outbox_id: int, provider_message_id: str | None = None) -> None:
+        """The provider accepted the message."""
+
+    async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime | str, *,
+                         count_attempt: bool = True) -> None:  # fmt: skip
+        """Not delivered this time: try again later (`count_attempt=False` for flood control,
+        which is the bot's fault, not the message's)."""
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        """Give up on a message, visibly: it is listed by `failed()` and can be retried."""
+
+    async def recover_expired(self, now: datetime | str | None = None, hold: Collection[str] = (),
+                              channels: Collection[str] | None = None) -> tuple[int, int]:  # fmt: skip
+        """Take back rows whose sender died mid-send; return (requeued, held as unknown).
+        
+        Rows another process is recovering right now are skipped (no lock waits, no deadlocks)."""
+
+    async def failed(self, limit: int = 100) -> list[OutboxRow]:
+        """Messages given up on (failed) or of unknown fate, newest first, for operators."""
+
+    async def retry_failed(self, ids: Iterable[int] | None = None) -> int:
+        """Send failed/unknown messages again (the given ids, or all); return how many."""
+
+    async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
+        """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them.
+        
+        The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
+        decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
+
+    async def withdraw_unsent(self, key: str, value: int | str) -> int:
+        """Take back messages not yet handed to a provider whose meta has key == value (e.g. the
+        offers of a job that was just claimed), so nobody is sent an offer that is already gone;
+        return how many. A row being sent right now is left alone (it is edited or answered
+        "no longer available" later)."""
+
+    async def by_provider_suffix(self, channel: str, suffix: str) -> OutboxRow | None:
+        """The sent message whose provider id ends with `suffix` (e.g. a Telegram poll's id)."""
+
+
+
+class ConversationRepo(Protocol):
+    """Where each person is in a conversation, as JSON (never pickled)."""
+
+    async def get(self, person_id: int) -> dict[str, Any]:
+        """The stored state with the last buttons under "choices", or an empty one."""
+
+    async def put(self, person_id: int, state: dict[str, Any]) -> None:
+        """Replace the stored step and answers (buttons are written by set_choices)."""
+
+    async def set_choices(self, person_id: int, choices: list[list[str]]) -> None:
+        """Replace only the buttons a person was last shown."""
+
+
+
+class PhotoRepo(Protocol):
+    """Records of stored photos (the bytes live in the photo store)."""
+
+    async def add(self, photo_id: str, kind: str, owner_id: int, content_type: str) -> None:
+        """Record a stored photo."""
+
+    async def mark_deleted(self, photo_id: str) -> None:
+        """Record that a photo's bytes were deleted (the record stays, for the audit trail)."""
+
+    async def older_than(self, before: str, limit: int = 1000) -> list[str]:
+        """Ids of photos stored before a time and not yet deleted (for the retention purge)."""
+
+    async def get(self, photo_id: str) -> dict[str, Any] | None:
+        """A photo's record, if it exists and was not deleted."""
+
+
+
+class JobRunRepo(Protocol):
+    """Which idempotent scheduled jobs already ran for which key (usually a day)."""
+
+    async def claim(self, name: str, key: str) -> bool:
+        """Mark a job run; False if it already ran for this key."""
+
+
+
+class ScreeningRepo(Protocol):
+    """Face embeddings and safety assessments, on the caller's connection."""
+
+    async def lock_area(self, lat: float, lng: float) -> None:
+        """Serialise screenings near one place until the transaction ends (PostgreSQL).
+        
+        Takes a transaction advisory lock on the point's geohash-5 cell and its neighbours, in
+        sorted order (no deadlocks). Two points within the duplicate radius (≪ a 5 km cell) always
+        share a cell in their neighbourhoods, so two donors photographing the same seeker at
+        the same moment are screened one after the other and the second sees the first.
+        SQLite needs nothing: its writers are serialised already."""
+
+    async def add_embedding(
+        self, order_id: int | None, lat: float, lng: float, embedding: np.ndarray, created_at: datetime, expires_at: datetime
+    ) -> int:
+        """Store a seeker's embedding until expires_at."""
+
+    async def candidates(self, since: datetime, lat: float, lng: float, radius_m: float) -> list[Candidate]:
+        """Embeddings stored since `since` within radius_m of a point, nearest first.
+        
+        Embeddings of orders that ended without a meal (cancelled, declined, refunded, failed)
+        are left out."""
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete every embedding whose duplicate window has passed; return how many."""
+
+    async def embedding_count(self) -> int:
+        """How many embeddings are stored (for tests and operators)."""
+
+    async def add_assessment(self, order_id: int | None, score_bp: int, model_version: str, features: dict[str, Any]) -> int:
+        """Keep the safety score of an order's location with its model version and inputs."""
+
+    async def assessments(self, order_id: int) -> list[dict[str, Any]]:
+        """An order's safety assessments, oldest first."""
+
+    async def outcomes_near(self, lat: float, lng: float, radius_m: float, since: datetime) -> tuple[int, int]:
+        """(delivered, failed) orders created since `since` within radius_m of a point."""
+
+    async def add_report(self, order_id: int, worker_id: int, went_well: bool, safety_issue: bool,
+                         lat: float, lng: float) -> bool:  # fmt: skip
+        """Record a worker's one-tap report of a delivery (once per order)."""
+
+    async def issues_near(self, lat: float, lng: float, radius_m: float, since: datetime) -> int:
+        """Worker-reported safety issues within radius_m of a point since a time."""
+
+    async def outcome_rows(self, limit: int = 50_000) -> list[tuple[dict[str, Any], bool]]:
+        """(features, delivered safely?) for assessed orders that reached an outcome: the real
+        training data that replaces the synthetic bootstrap set."""
+
+
+class UnitOfWork(Protocol):
+    """Repositories sharing one transaction; events are collected here and chained at commit."""
+
+    @property
+    def at(self) -> datetime:
+        """When this unit of work happens (one clock reading for all it does)."""
+
+    @property
+    def now(self) -> str:
+        """`at` as ISO-8601, the form stored."""
+
+    @property
+    def day(self) -> str:
+        """The business day `at` falls in (India time)."""
+
+    @property
+    def events(self) -> list[DomainEvent]:
+        """Events recorded so far, chained at commit."""
+
+    @property
+    def people(self) -> PeopleRepo:
+        """The people."""
+
+    @property
+    def identity(self) -> IdentityRepo:
+        """The identity."""
+
+    @property
+    def restaurants(self) -> RestaurantRepo:
+        """The restaurants."""
+
+    @property
+    def workers(self) -> WorkerRepo:
+        """The workers."""
+
+    @property
+    def orders(self) -> OrderRepo:
+        """The orders."""
+
+    @property
+    def ledger(self) -> LedgerRepo:
+        """The ledger."""
+
+    @property
+    def chain(self) -> ChainRepo:
+        """The chain."""
+
+    @property
+    def params(self) -> ParamRepo:
+        """The params."""
+
+    @property
+    def inbox(self) -> InboxRepo:
+        """The inbox."""
+
+    @property
+    def outbox(self) -> OutboxRepo:
+        """The outbox."""
+
+    @property
+    def conversations(self) -> ConversationRepo:
+        """The conversations."""
+
+    @property
+    def photos(self) -> PhotoRepo:
+        """The photos."""
+
+    @property
+    def job_runs(self) -> JobRunRepo:
+        """Which idempotent scheduled jobs ran for which key."""
+
+    @property
+    def screening(self) -> ScreeningRepo:
+        """The screening."""
+
+
+    def record(self, event: DomainEvent) -> None:
+        """Collect one event for the bus and the chain."""
+
+    def record_all(self, events: Iterable[DomainEvent]) -> None:
+        """Collect several events."""
+
+    def later(self, callback: AfterCommit) -> None:
+        """Run a side effect outside the database once the transaction has committed."""
+
+
+class Store(Protocol):
+    """Opens units of work (read-write, or read-only) on one database with one clock."""
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every unit of work reads its time from."""
+
+    def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-write unit of work: bus handlers, then chain append, then commit."""
+
+    def reader(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-only unit of work (it must record no events)."""
+
+    async def outbox_changed(self, timeout: float) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass."""
+
+    async def params(self) -> Params:
+        """The current governed parameters."""
+
+
+class PhotoStore(Protocol):
+    """Encrypted photo bytes at rest, by id."""
+
+    async def put(self, data: bytes) -> str:
+        """Store bytes; return the new photo id."""
+
+    async def get(self, photo_id: str) -> bytes | None:
+        """The bytes of a photo, or None once deleted."""
+
+    async def delete(self, photo_id: str) -> None:
+        """Delete a photo's bytes (idempotent)."""
+
+
+class PaymentGateway(Protocol):
+    """Card payments held until delivery (authorise, capture at settlement, cancel on refund).
+
+    No adapter yet: the card-payments issue implements it (Stripe, capture_method=manual)."""
+
+    async def authorise(self, amount: int, reference: str) -> str:
+        """Hold `amount` paise on a card; return the provider's payment id."""
+
+    async def capture(self, payment_id: str, amount: int) -> None:
+        """Take up to the held amount (at settlement)."""
+
+    async def cancel(self, payment_id: str) -> None:
+        """Release the hold (on refund)."""

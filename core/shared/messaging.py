@@ -1,0 +1,21 @@
+"""Value types of the inbox and outbox, as services and operators see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One outbox message as the sender and operators see it."""
+
+    id: int
+    channel: str
+    address: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None = None
+    created_at: str = ""
+    provider_message_id: str | None = None
