@@ -227,6 +227,9 @@ class OrderRepo(Protocol):
 class LedgerRepo(Protocol):
     """Balanced transactions in integer paise; balances are sums of postings."""
 
+    async def postings_of(self, tx_id: int) -> list[tuple[str, int]]:
+        """The (account, amount) lines of one transaction, in posting order."""
+
     async def existing(self, kind: str, ref: str) -> int | None:
         """The id of an already recorded transaction with this kind and ref."""
 

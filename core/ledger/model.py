@@ -27,6 +27,14 @@ class InsufficientFunds(Exception):
         self.account, self.balance, self.needed = account, balance, needed
 
 
+class LedgerConflict(Exception):
+    """Raised when a kind+ref already recorded is recorded again with different postings."""
+
+    def __init__(self, kind: str, ref: str, tx_id: int) -> None:
+        super().__init__(f"{kind} {ref} is transaction {tx_id} with other postings: refs are never reused")
+        self.kind, self.ref, self.tx_id = kind, ref, tx_id
+
+
 @dataclass(frozen=True)
 class Posting:
     """One line of a transaction: a signed amount (paise) on an account."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.ledger.chain import ChainedEvent, canonical_json, event_body, link_hash
-from core.ledger.model import InsufficientFunds, Transaction, is_guarded
+from core.ledger.model import InsufficientFunds, LedgerConflict, Transaction, is_guarded
 from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
 
@@ -24,6 +24,11 @@ class LedgerRepo:
     def __init__(self, conn: AsyncConnection, now: str, day: str, collect: Any) -> None:
         self.conn, self.now, self.day, self._collect = conn, now, day, collect
 
+    async def postings_of(self, tx_id: int) -> list[tuple[str, int]]:
+        """The (account, amount) lines of one transaction, in posting order."""
+        q = select(postings.c.account, postings.c.amount).where(postings.c.tx_id == tx_id).order_by(postings.c.id)
+        return [(str(a), int(v)) for a, v in await self.conn.execute(q)]
+
     async def existing(self, kind: str, ref: str) -> int | None:
         """The id of an already recorded transaction with this kind and ref."""
         q = select(ledger_transactions.c.id).where(
@@ -32,8 +37,14 @@ class LedgerRepo:
         return (await self.conn.execute(q)).scalar_one_or_none()
 
     async def record(self, tx: Transaction, actor: str = "system") -> int:
-        """Write a transaction (once per kind+ref) after checking guarded balances; return its id."""
+        """Write a transaction (once per kind+ref) after checking guarded balances; return its id.
+
+        The same kind+ref again with the same postings is the same transaction (idempotent);
+        with different postings it is a different one under a reused ref: refused loudly."""
         if (found := await self.existing(tx.kind, tx.ref)) is not None:
+            stored = sorted(await self.postings_of(found))
+            if stored != sorted((p.account, p.amount) for p in tx.postings):
+                raise LedgerConflict(tx.kind, tx.ref, found)
             return found
         debits: dict[str, int] = {}
         for p in tx.postings:
