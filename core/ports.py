@@ -27,6 +27,8 @@ from core.shared.messaging import OutboxRow
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.orders.funding import Contribution, Source
+
 __all__ = ["JobBoard", "PaymentGateway", "PhotoStore", "Screener", "Store", "UnitOfWork"]
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -479,6 +481,19 @@ class ScreeningRepo(Protocol):
         training data that replaces the synthetic bootstrap set."""
 
 
+class ContributionRepo(Protocol):
+    """Who put how much into each order, from where, and what went back."""
+
+    async def add(self, order_id: int, seq: int, source: Source, account: str, person_id: int, amount: int, tip: int) -> Contribution:
+        """Store one contribution (its ledger transaction is already recorded)."""
+
+    async def for_order(self, order_id: int) -> list[Contribution]:
+        """An order's contributions in the order they were made."""
+
+    async def add_refunded(self, contribution_id: int, amount: int) -> None:
+        """Count paise returned to a contribution's source."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -517,6 +532,10 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepo:
         """The orders."""
+
+    @property
+    def contributions(self) -> ContributionRepo:
+        """The contributions to orders' escrow."""
 
     @property
     def ledger(self) -> LedgerRepo:

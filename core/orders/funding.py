@@ -1,0 +1,98 @@
+"""An order's money from many hands: contributions into escrow, and refunds back to each source.
+
+Each contribution is its own ledger transaction (`order:<id>:c<n>`) from its source account (a
+donor's balance, a pledge, a campaign, a card hold) into the order's escrow. A refund returns
+money to the sources in proportion to what each still has in the escrow, exactly in paise (the
+largest remainders get the odd paise, earlier contributions first on ties); the tip goes back
+to those who gave it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.ledger.model import Posting, Transaction, escrow_account
+from core.ports import UnitOfWork
+
+
+class Source(StrEnum):
+    """Where a contribution's money comes from."""
+
+    BALANCE = "balance"  # the contributor's donor balance
+    PLEDGE = "pledge"  # money pledged ahead
+    CAMPAIGN = "campaign"  # a campaign several donors funded
+    CARD = "card"  # a card authorisation, captured at settlement
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One source's part of an order's escrow."""
+
+    id: int
+    order_id: int
+    seq: int  # 1, 2, … within the order: its ledger ref is order:<id>:c<seq>
+    source: Source
+    account: str  # the ledger account the money came from and returns to
+    person_id: int  # who gave it (kept even when shown to others as anonymous)
+    amount: int  # paise put in
+    tip: int  # of `amount`, the part that is tip
+    refunded: int = 0  # paise returned so far
+
+    @property
+    def held(self) -> int:
+        """What of this contribution is still in the escrow."""
+        return self.amount - self.refunded
+
+
+def share_out(total: int, weights: Sequence[int]) -> list[int]:
+    """Split `total` paise in proportion to `weights`, exactly: floors, then one paisa each to the
+    largest remainders (earlier first on ties). No part exceeds its weight when total ≤ sum."""
+    whole = sum(weights)
+    if total < 0 or any(w < 0 for w in weights):
+        raise ValueError("shares are of non-negative amounts")
+    if whole == 0:
+        if total:
+            raise ValueError("nothing to share out from")
+        return [0 for _ in weights]
+    parts = [total * w // whole for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+async def contribute(
+    uow: UnitOfWork, order_id: int, person_id: int, account: str, source: Source, amount: int, tip: int, actor: str
+) -> Contribution:
+    """Move one contribution from its source into the order's escrow (its own ledger transaction)."""
+    if amount <= 0 or not 0 <= tip <= amount:
+        raise ValueError("a contribution is a positive amount of which the tip is a part")
+    seq = len(await uow.contributions.for_order(order_id)) + 1
+    tx = Transaction("fund", f"order:{order_id}:c{seq}", (Posting(account, -amount), Posting(escrow_account(order_id), amount)),
+                     f"{source.value} contribution")  # fmt: skip
+    await uow.ledger.record(tx, actor)  # raises InsufficientFunds before anything is stored
+    return await uow.contributions.add(order_id, seq, source, account, person_id, amount, tip)
+
+
+async def refund_to_sources(uow: UnitOfWork, order_id: int, amount: int | None, why: str, actor: str, *, tips: bool = False) -> int:
+    """Return `amount` paise (all that is held when None) from the escrow to the contributions'
+    sources, in proportion to what each still holds (or, with `tips`, to the tip each gave);
+    one ledger transaction `order:<id>:refund:<why>`. Return what was refunded (0 is a no-op)."""
+    contributions = await uow.contributions.for_order(order_id)
+    held = sum(c.held for c in contributions)
+    weights = [min(c.tip, c.held) for c in contributions] if tips else [c.held for c in contributions]
+    value = min(held if amount is None else amount, sum(weights))
+    if value <= 0:
+        return 0
+    parts = share_out(value, weights)
+    by_account: dict[str, int] = {}
+    for contribution, part in zip(contributions, parts, strict=True):
+        if part:
+            by_account[contribution.account] = by_account.get(contribution.account, 0) + part
+    lines = (Posting(escrow_account(order_id), -value), *(Posting(a, v) for a, v in sorted(by_account.items())))
+    await uow.ledger.record(Transaction("refund", f"order:{order_id}:refund:{why}", lines, why), actor)
+    for contribution, part in zip(contributions, parts, strict=True):
+        if part:
+            await uow.contributions.add_refunded(contribution.id, part)
+    return value
