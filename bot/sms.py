@@ -14,7 +14,7 @@ from twilio.rest import Client
 from bot.channel import SendResult
 from bot.twilio_common import TwilioConfig, make_client, send_failure, to_number
 from flows.i18n import translator
-from flows.messages import Outbound
+from flows.messages import Outbound, numbered
 
 CHANNEL = "sms"
 MAX_BODY = 1600  # Twilio refuses longer bodies
@@ -75,13 +75,14 @@ def gsm_safe(text: str) -> str:
     return text.translate(_GSM_SUBSTITUTES)
 
 
-def numbered_options(labels: Sequence[str], language: str) -> str:
-    """ "Reply 1 for Accept, 2 for Reject." for a few short labels, else a numbered list."""
-    if len(labels) <= INLINE_MAX_CHOICES and all(len(lab) <= INLINE_MAX_LABEL for lab in labels):
+def numbered_options(options: Sequence[tuple[int, str]], language: str) -> str:
+    """ "Reply 1 for Accept, 2 for Reject." for a few short labels, else a numbered list; the
+    numbers are the options' own (unique among the person's open prompts, not always 1..n)."""
+    if len(options) <= INLINE_MAX_CHOICES and all(len(label) <= INLINE_MAX_LABEL for _n, label in options):
         item = phrase(language, REPLY_ITEM)
-        options = ", ".join(item.format(number=i, label=label) for i, label in enumerate(labels, 1))
-        return phrase(language, REPLY_INLINE).format(options=options)
-    lines = [f"{i} {label}" for i, label in enumerate(labels, 1)]
+        listed = ", ".join(item.format(number=n, label=label) for n, label in options)
+        return phrase(language, REPLY_INLINE).format(options=listed)
+    lines = [f"{n} {label}" for n, label in options]
     return "\n".join([*lines, phrase(language, REPLY_LIST)])
 
 
@@ -90,9 +91,9 @@ def render_text(message: Outbound, language: str, *, photo_note: bool) -> str:
     parts = [message.text.strip()]
     if message.poll is not None:
         parts.append(message.poll.question)
-        parts.append(numbered_options(message.poll.options, language))
+        parts.append(numbered_options(list(enumerate(message.poll.options, 1)), language))
     elif message.choices:
-        parts.append(numbered_options([c.label for c in message.choices], language))
+        parts.append(numbered_options(numbered(message.choices), language))
     if photo_note and message.photo_id:
         parts.append(phrase(language, NO_PHOTO))
     return "\n".join(p for p in parts if p)

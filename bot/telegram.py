@@ -19,7 +19,7 @@ from bot.channel import SendResult
 from bot.rate_limit import ChatRateLimiter
 from core.ports import Store
 from core.seekers.photos import MAX_BYTES, LocalPhotoStore
-from flows.messages import Choice, Outbound
+from flows.messages import Choice, Outbound, numbered
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,12 @@ def split_text(text: str, limit: int) -> tuple[str, str]:
 
 def _buttons(text: str, choices: tuple[Choice, ...]) -> tuple[str, InlineKeyboardMarkup | None]:
     """One inline button per row; if a payload does not fit Telegram's 64 bytes, numbered lines
-    instead (the flows map a typed number onto the choices they last offered)."""
+    instead, with each option's own number (the flows map a typed number onto its prompt)."""
     if not choices:
         return text, None
     if all(0 < len(c.payload.encode()) <= MAX_CALLBACK_BYTES for c in choices):
         return text, InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.payload)] for c in choices])
-    lines = "\n".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1))
+    lines = "\n".join(f"{n}. {label}" for n, label in numbered(choices))
     return f"{text}\n\n{lines}", None
 
 

@@ -19,6 +19,7 @@ from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
 from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.prompts.model import Prompt
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
@@ -236,7 +237,10 @@ class LedgerRepo(Protocol):
         """The id of an already recorded transaction with this kind and ref."""
 
     async def record(self, tx: Transaction, actor: str = "system") -> int:
-        """Write a transaction (once per kind+ref) after checking guarded balances; return its id."""
+        """Write a transaction (once per kind+ref) after checking guarded balances; return its id.
+        
+        The same kind+ref again with the same postings is the same transaction (idempotent);
+        with different postings it is a different one under a reused ref: refused loudly."""
 
     async def balance(self, account: str) -> int:
         """Sum of an account's postings in paise."""
@@ -396,13 +400,10 @@ class ConversationRepo(Protocol):
     """Where each person is in a conversation, as JSON (never pickled)."""
 
     async def get(self, person_id: int) -> dict[str, Any]:
-        """The stored state with the last buttons under "choices", or an empty one."""
+        """The stored step and answers, or an empty state (buttons are prompts: PromptRepo)."""
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
-        """Replace the stored step and answers (buttons are written by set_choices)."""
-
-    async def set_choices(self, person_id: int, choices: list[list[str]]) -> None:
-        """Replace only the buttons a person was last shown."""
+        """Replace the stored step and answers."""
 
 
 
@@ -481,6 +482,34 @@ class ScreeningRepo(Protocol):
         training data that replaces the synthetic bootstrap set."""
 
 
+
+class PromptRepo(Protocol):
+    """A person's prompts: opened with numbers unique among their open ones, then closed once."""
+
+    async def open(self, person_id: int, kind: str, options: Sequence[tuple[str, str]], *,
+                   expires_at: str | None, ref: str | None = None) -> Prompt:  # fmt: skip
+        """Open a prompt; the same question still open is withdrawn (asked again)."""
+
+    async def open_for(self, person_id: int) -> list[Prompt]:
+        """The person's open prompts, newest first."""
+
+    async def recent(self, person_id: int, limit: int = 50) -> list[Prompt]:
+        """The person's newest prompts, open or closed, newest first."""
+
+    async def with_payload(self, person_id: int, payload: str) -> Prompt | None:
+        """The person's prompt offering this payload: the newest open one, else the newest closed one."""
+
+    async def answer(self, prompt_id: int) -> bool:
+        """Close a prompt as answered; False if it was no longer open."""
+
+    async def withdraw(self, ref: str) -> int:
+        """Close every open prompt about something that is gone (e.g. "job:42"); return how many."""
+
+    async def get(self, prompt_id: int) -> Prompt | None:
+        """One prompt by id."""
+
+
+
 class ContributionRepo(Protocol):
     """Who put how much into each order, from where, and what went back."""
 
@@ -532,6 +561,10 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepo:
         """The orders."""
+
+    @property
+    def prompts(self) -> PromptRepo:
+        """The questions with options open to each person."""
 
     @property
     def contributions(self) -> ContributionRepo:

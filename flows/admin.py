@@ -13,6 +13,7 @@ from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import money, translator
 from flows.messages import Choice, Inbound, Outbound
+from flows.steps import Step
 
 MAX_HANDLE = 140
 
@@ -62,7 +63,7 @@ async def deposit(ctx: FlowContext, msg: Inbound) -> None:
                           "e.g. /deposit #12 500, or their phone number.").format(who=parts[1][:MAX_HANDLE]))  # fmt: skip
         return
     nonce = secrets.token_hex(4)
-    ctx.goto("admin_deposit", target=target.id, amount=amount, nonce=nonce)
+    ctx.goto(Step.ADMIN_DEPOSIT, target=target.id, amount=amount, nonce=nonce)
     await ctx.reply(
         _("Record {amount} received for {name} (member #{id})?").format(
             amount=money(amount, ctx.person.language), name=target.display_name, id=target.id),
@@ -74,7 +75,7 @@ async def deposit_answer(ctx: FlowContext, msg: Inbound) -> None:
     """Confirm or cancel the deposit just shown; above the limit it waits for a second admin."""
     _ = ctx._
     args = payload_args(msg)
-    data = dict(ctx.data) if ctx.step == "admin_deposit" else {}
+    data = dict(ctx.data) if ctx.step == Step.ADMIN_DEPOSIT else {}
     if not ctx.person.is_admin or len(args) != 2 or data.get("nonce") != args[1]:
         await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
@@ -13,6 +11,8 @@ from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int, read_rupees
+from flows.numbers import normalise as normalise  # re-exported: the flows import it from here
+from flows.steps import Step
 
 OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
 
@@ -26,14 +26,6 @@ def payload_int(msg: Inbound, index: int = 0) -> int | None:
     """One integer argument of a button payload (0 to MAX_ID), or None when it is malformed."""
     args = payload_args(msg)
     return read_int(args[index], 0, MAX_ID) if index < len(args) else None
-
-
-_TAMIL_DIGITS = str.maketrans("௦௧௨௩௪௫௬௭௮௯", "0123456789")
-
-
-def normalise(text: str) -> str:
-    """NFC, trimmed, case-folded, Tamil digits as ASCII: how typed text is compared."""
-    return unicodedata.normalize("NFC", text).strip().casefold().translate(_TAMIL_DIGITS).rstrip(".!")
 
 
 async def help_(ctx: FlowContext, msg: Inbound) -> None:
@@ -80,11 +72,11 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     step, data = ctx.step, dict(ctx.data)
     ctx.goto(None)
-    if step in ("donor_consent", "donor_location", "donor_scene") and data.get("photo"):
+    if step in (Step.DONOR_CONSENT, Step.DONOR_LOCATION, Step.DONOR_SCENE) and data.get("photo"):
         await discard_photo(ctx, str(data["photo"]), "cancelled")
         await ctx.reply(_("Stopped. The photo has been deleted."))
         return
-    if step in ("donor_meal", "donor_tip", "donor_confirm") and data.get("order"):
+    if step in (Step.DONOR_MEAL, Step.DONOR_TIP, Step.DONOR_CONFIRM) and data.get("order"):
         await cancel_one(ctx, int(data["order"]))
         return
     if step:

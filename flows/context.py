@@ -12,6 +12,7 @@ from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
 from flows.i18n import Translator, translator
 from flows.messages import Choice, Outbound
+from flows.prompts import open_prompt
 
 # Channels that cannot carry photos: flows ask for other proof there.
 PHOTOLESS_CHANNELS = frozenset({"sms"})
@@ -32,13 +33,12 @@ class Services:
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:
     """Store a message for a person in the outbox (sent after commit by their channel).
 
-    Its buttons become the person's current choices, so a typed "1" or "yes" answers them."""
-    payload = message.to_payload()
+    Its buttons open a prompt beside the person's other open ones (flows/prompts.py), numbered
+    so that a typed number or "yes" answers the right one."""
+    payload = (await open_prompt(uow, person, message)).to_payload()
     await uow.outbox.enqueue(person.channel, person.address, payload, delivered=person.channel in POLLED_CHANNELS)
     if person.web_address:
         await uow.outbox.enqueue("webchat", person.web_address, payload, delivered=True)  # the linked web page
-    if message.choices:
-        await uow.conversations.set_choices(person.id, [[c.label, c.payload] for c in message.choices])
 
 
 @dataclass
@@ -49,7 +49,6 @@ class FlowContext:
     services: Services
     person: Person
     state: dict[str, Any] = field(default_factory=dict)
-    choices_changed: bool = False
 
     @property
     def _(self) -> Translator:
@@ -76,9 +75,7 @@ class FlowContext:
 
     async def reply(self, text: str, choices: tuple[Choice, ...] = (), photo_id: str | None = None,
                     **meta: Any) -> None:  # fmt: skip
-        """Answer the sender; remember the buttons so typed numbers and labels work too."""
-        self.state["choices"] = [[c.label, c.payload] for c in choices]
-        self.choices_changed = True
+        """Answer the sender; buttons open a prompt, so typed numbers and labels work too."""
         await deliver_to(self.uow, self.person, Outbound(text, choices, photo_id, meta=meta))
 
     async def tell(self, person: Person, message: Outbound) -> None:

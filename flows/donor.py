@@ -15,6 +15,7 @@ from flows.context import FlowContext
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
+from flows.steps import Step
 
 MAX_MEAL_BUTTONS = 8
 TIP_OPTIONS = (0, 1_000, 2_000)  # paise
@@ -44,12 +45,12 @@ async def store_photo(ctx: FlowContext, msg: Inbound, kind: str) -> str | None:
 async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
     """A seeker's photo starts a request: first ask whether the person agreed to it."""
     _ = ctx._
-    if (old := ctx.data.get("photo")) and ctx.step in ("donor_consent", "donor_location"):
+    if (old := ctx.data.get("photo")) and ctx.step in (Step.DONOR_CONSENT, Step.DONOR_LOCATION):
         await discard_photo(ctx, old, "replaced")  # a better photo replaces the first
     photo_id = await store_photo(ctx, msg, "seeker")
     if photo_id is None:
         return
-    ctx.goto("donor_consent", photo=photo_id)
+    ctx.goto(Step.DONOR_CONSENT, photo=photo_id)
     await ctx.reply(
         _("Did the person agree to be photographed so they can receive a meal?"),
         (Choice(_("Yes, they agreed"), "consent:yes"), Choice(_("No"), "consent:no")),
@@ -59,7 +60,7 @@ async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
 async def consent(ctx: FlowContext, msg: Inbound) -> None:
     """Go on only with the person's consent; otherwise delete the photo and stop politely."""
     _ = ctx._
-    photo_id = ctx.data.get("photo") if ctx.step == "donor_consent" else None
+    photo_id = ctx.data.get("photo") if ctx.step == Step.DONOR_CONSENT else None
     if photo_id is None:
         await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
         return
@@ -71,7 +72,7 @@ async def consent(ctx: FlowContext, msg: Inbound) -> None:
     prefetch = getattr(ctx.services.screener, "prefetch", None)
     if prefetch is not None:
         ctx.uow.later(_async(prefetch, photo_id))  # start the face embedding while the donor types
-    ctx.goto("donor_location", photo=photo_id)
+    ctx.goto(Step.DONOR_LOCATION, photo=photo_id)
     await ctx.reply(_("Thank you. Now share the location where the person is (attach → Location)."))
 
 
@@ -93,7 +94,7 @@ async def donor_location(ctx: FlowContext, msg: Inbound) -> None:
         return await photo_received(ctx, msg)
     if not await require_location(ctx, msg):
         return
-    ctx.goto("donor_scene", lat=msg.lat, lng=msg.lng)
+    ctx.goto(Step.DONOR_SCENE, lat=msg.lat, lng=msg.lng)
     await ctx.reply(
         _("What is the place like right now?"),
         (Choice(_("Busy and well lit"), "scene:busy_lit"), Choice(_("Busy but dark"), "scene:busy_dark"),
@@ -106,7 +107,7 @@ async def scene(ctx: FlowContext, msg: Inbound) -> None:
     """Screen the request (duplicate seeker, safety) and offer meals nearby."""
     _ = ctx._
     answer = (payload_args(msg) or [""])[0]
-    if ctx.step != "donor_scene" or answer not in SCENES:
+    if ctx.step != Step.DONOR_SCENE or answer not in SCENES:
         await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
         return
     busy, lit = SCENES[answer]
@@ -164,7 +165,7 @@ async def offer_meals(ctx: FlowContext, order_id: int, lat: float, lng: float) -
                f"meal:{order_id}:{o.item_id}")  # fmt: skip
         for o in options[:MAX_MEAL_BUTTONS]
     )
-    ctx.goto("donor_meal", order=order_id)
+    ctx.goto(Step.DONOR_MEAL, order=order_id)
     await ctx.reply(_("Meals near this person — choose one:"), buttons + (Choice(_("Cancel"), f"cancel:{order_id}"),))
 
 
@@ -176,7 +177,7 @@ async def choose_meal(ctx: FlowContext, msg: Inbound) -> None:
     if order is None or item_id is None or order.donor_id != ctx.person.id or order.status is not Status.SCREENED:
         await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
         return
-    ctx.goto("donor_tip", order=order.id, item=item_id)
+    ctx.goto(Step.DONOR_TIP, order=order.id, item=item_id)
     tips = tuple(
         Choice(_("No tip") if t == 0 else _("Tip {amount}").format(amount=money(t, lang)), f"tip:{order.id}:{item_id}:{t}")
         for t in TIP_OPTIONS
@@ -204,7 +205,7 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
         meal=meal.item_name, restaurant=meal.restaurant_name, price=money(meal.price, lang), fee=money(fee, lang),
         tip=money(tip, lang), total=money(total, lang), balance=money(have, lang),
     )  # fmt: skip
-    ctx.goto("donor_confirm", order=order.id)
+    ctx.goto(Step.DONOR_CONFIRM, order=order.id)
     await ctx.reply(
         text,
         (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
@@ -300,4 +301,4 @@ async def consent_step(ctx: FlowContext, msg: Inbound) -> None:
     )
 
 
-STEPS = {"donor_location": donor_location, "donor_consent": consent_step}
+STEPS = {Step.DONOR_LOCATION: donor_location, Step.DONOR_CONSENT: consent_step}

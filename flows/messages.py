@@ -28,10 +28,18 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Choice:
-    """A button: what it says and what it sends back."""
+    """A button: what it says, what it sends back, and the number a reply can type for it
+    (unique among the person's open prompts; set when the message is delivered)."""
 
     label: str
     payload: str
+    number: int | None = None
+
+
+def numbered(choices: tuple[Choice, ...]) -> list[tuple[int, str]]:
+    """(number, label) to show for each option where numbers are typed (SMS, numbered text):
+    the option's own number, else its position (a message stored before prompts numbered it)."""
+    return [(c.number if c.number is not None else i, c.label) for i, c in enumerate(choices, 1)]
 
 
 @dataclass(frozen=True)

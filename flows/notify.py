@@ -103,6 +103,7 @@ async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> N
     # Offers still queued (an SMS backlog, a rate-limited broadcast) would only announce a job
     # that is gone: they are not sent. Offers already delivered are edited where the channel can.
     await uow.outbox.withdraw_unsent("job", order.id)
+    await uow.prompts.withdraw(f"job:{order.id}")  # typed numbers no longer name the offer
     w = await uow.workers.get(order.worker_id or 0)
     name = w.name if w else ""
     for person in (await _person(uow, order.donor_id), await _restaurant_owner(uow, order.restaurant_id)):
@@ -139,6 +140,7 @@ async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
     if event.from_status in ("draft", "screened"):
         return  # nobody but the donor knew of it
     await uow.outbox.withdraw_unsent("job", order.id)
+    await uow.prompts.withdraw(f"job:{order.id}")
     for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
         if person:
             _ = translator(person.language, person.channel)

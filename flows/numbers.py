@@ -22,6 +22,11 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip().translate(_TAMIL_DIGITS)
 
 
+def normalise(text: str) -> str:
+    """NFC, trimmed, case-folded, Tamil digits as ASCII: how typed text is compared."""
+    return _plain(text).casefold().rstrip(".!")
+
+
 def read_int(text: str, low: int, high: int) -> int | None:
     """A whole number written with ASCII or Tamil digits, within [low, high]; else None."""
     said = _plain(text)

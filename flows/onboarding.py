@@ -21,6 +21,7 @@ from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import read_int
+from flows.steps import Step
 
 LANGUAGE_CHOICES = (Choice("தமிழ்", "lang:ta"), Choice("English", "lang:en"))
 
@@ -75,13 +76,13 @@ async def choose_role(ctx: FlowContext, msg: Inbound) -> None:
         if await ctx.uow.restaurants.by_person(ctx.person.id):
             await ctx.reply(_("You have already registered a restaurant."))
             return
-        ctx.goto("rest_name")
+        ctx.goto(Step.REST_NAME)
         await ctx.reply(_("What is your restaurant's name?"))
     elif role == "worker":
         if await ctx.uow.workers.by_person(ctx.person.id):
             await ctx.reply(_("You are already registered as a delivery worker."))
             return
-        ctx.goto("worker_name")
+        ctx.goto(Step.WORKER_NAME)
         await ctx.reply(_("What is your name?"))
     else:
         ctx.goto(None)
@@ -100,7 +101,7 @@ async def rest_name(ctx: FlowContext, msg: Inbound) -> None:
     if name is None:
         await ctx.reply(_("Please type the restaurant's name (2 to 80 letters)."))
         return
-    ctx.goto("rest_location", name=name)
+    ctx.goto(Step.REST_LOCATION, name=name)
     await ctx.reply(_("Share the restaurant's location (attach → Location)."))
 
 
@@ -109,7 +110,7 @@ async def rest_location(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     if not await require_location(ctx, msg):
         return
-    ctx.goto("rest_address", lat=msg.lat, lng=msg.lng)
+    ctx.goto(Step.REST_ADDRESS, lat=msg.lat, lng=msg.lng)
     await ctx.reply(_("What is the street address, so workers can find you?"))
 
 
@@ -120,7 +121,7 @@ async def rest_address(ctx: FlowContext, msg: Inbound) -> None:
     if not 3 <= len(address) <= 200:
         await ctx.reply(_("Please type the street address."))
         return
-    ctx.goto("rest_menu", address=address)
+    ctx.goto(Step.REST_MENU, address=address)
     await ctx.reply(_("Send your alms meals, one per line with the price in rupees, for example:\nCurd rice 60\nSambar rice 70"))
 
 
@@ -188,7 +189,7 @@ async def rest_menu(ctx: FlowContext, msg: Inbound) -> None:
     menu = parse_menu(text)
     if await menu_refused(ctx, text, menu):
         return
-    ctx.goto("rest_capacity", menu=menu)
+    ctx.goto(Step.REST_CAPACITY, menu=menu)
     await ctx.reply(_("How many alms meals can you cook each day?"))
 
 
@@ -205,7 +206,7 @@ async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
     except RegistrationError:
         await ctx.reply(_("Please send a number of meals per day from 1 to {max}, for example 20.").format(max=params.max_capacity))
         return
-    ctx.goto("rest_hours", capacity=meals)
+    ctx.goto(Step.REST_HOURS, capacity=meals)
     await ctx.reply(_("When do you take orders? Send hours like 11-22, or 'all day'."))
 
 
@@ -260,7 +261,7 @@ async def worker_name(ctx: FlowContext, msg: Inbound) -> None:
     if name is None:
         await ctx.reply(_("Please type your name (2 to 80 letters)."))
         return
-    ctx.goto("worker_location", name=name)
+    ctx.goto(Step.WORKER_LOCATION, name=name)
     await ctx.reply(_("Share your location: you will see delivery jobs around it."))
 
 
@@ -348,12 +349,12 @@ def decision_message(language: str, role: str, approved: bool, channel: str | No
 
 
 STEPS = {
-    "rest_name": rest_name,
-    "rest_location": rest_location,
-    "rest_address": rest_address,
-    "rest_menu": rest_menu,
-    "rest_capacity": rest_capacity,
-    "rest_hours": rest_hours,
-    "worker_name": worker_name,
-    "worker_location": worker_location,
+    Step.REST_NAME: rest_name,
+    Step.REST_LOCATION: rest_location,
+    Step.REST_ADDRESS: rest_address,
+    Step.REST_MENU: rest_menu,
+    Step.REST_CAPACITY: rest_capacity,
+    Step.REST_HOURS: rest_hours,
+    Step.WORKER_NAME: worker_name,
+    Step.WORKER_LOCATION: worker_location,
 }

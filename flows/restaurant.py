@@ -12,6 +12,7 @@ from flows.i18n import money, plural
 from flows.messages import Choice, Inbound
 from flows.numbers import read_int
 from flows.onboarding import menu_refused, parse_menu
+from flows.steps import Step
 
 
 async def _own_restaurant(ctx: FlowContext) -> Restaurant | None:
@@ -103,7 +104,7 @@ async def capacity(ctx: FlowContext, msg: Inbound) -> None:
     if len(words) > 1:
         return await _set_capacity(ctx, restaurant, words[1])
     remaining = await ctx.uow.restaurants.remaining(restaurant.id, ctx.uow.day)
-    ctx.goto("rest_set_capacity")
+    ctx.goto(Step.REST_SET_CAPACITY)
     await ctx.reply(_("You pledge {pledged} meals a day; {left} are left today. Send a new number of meals per day (0 pauses orders).")
                     .format(pledged=restaurant.daily_capacity, left=max(remaining, 0)))  # fmt: skip
 
@@ -124,7 +125,7 @@ async def _set_capacity(ctx: FlowContext, restaurant: Restaurant, said: str) -> 
             raise registration.RegistrationError("bad_capacity")
         used = await registration.set_daily_capacity(ctx.uow, restaurant, pledged, ctx.person.actor)
     except registration.RegistrationError:
-        ctx.goto("rest_set_capacity")
+        ctx.goto(Step.REST_SET_CAPACITY)
         await ctx.reply(_("Please send a number of meals per day from 0 to {max}, for example 20.").format(
             max=(await ctx.uow.params.current()).max_capacity))  # fmt: skip
         return
@@ -142,7 +143,7 @@ async def menu(ctx: FlowContext, msg: Inbound) -> None:
     if (restaurant := await _own_restaurant(ctx)) is None:
         return
     current = "\n".join(f"{item.name} {money(item.price, ctx.person.language)}" for item in restaurant.menu)
-    ctx.goto("rest_set_menu")
+    ctx.goto(Step.REST_SET_MENU)
     await ctx.reply(_("Your alms menu:\n{menu}\nTo change it, send the whole new menu, one meal and price per line.").format(
         menu=current))  # fmt: skip
 
@@ -163,4 +164,4 @@ async def set_menu_step(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(meals.format(count=len(items)) + " " + _("Orders already placed keep theirs."))
 
 
-STEPS = {"rest_set_capacity": set_capacity_step, "rest_set_menu": set_menu_step}
+STEPS = {Step.REST_SET_CAPACITY: set_capacity_step, Step.REST_SET_MENU: set_menu_step}

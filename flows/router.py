@@ -7,15 +7,17 @@ from dataclasses import replace
 
 from core.members.model import Person
 from core.ports import UnitOfWork
-from flows import admin, common, donor, linking, onboarding, restaurant, worker
+from core.prompts.model import Option, Prompt, PromptState
+from flows import admin, common, donor, linking, onboarding, prompts, restaurant, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int
+from flows.steps import TAKES_TYPED_INPUT, Verb
 
-Step = Callable[[FlowContext, Inbound], Awaitable[None]]
+Handler = Callable[[FlowContext, Inbound], Awaitable[None]]
 
-COMMANDS: dict[str, Step] = {
+COMMANDS: dict[str, Handler] = {
     "/start": onboarding.start,
     "/help": common.help_,
     "/balance": common.balance,
@@ -49,38 +51,34 @@ ALIASES: dict[str, str] = {
 TAKES_A_NUMBER = frozenset({"/capacity", "/link"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
-BUTTONS: dict[str, Step] = {
-    "role": onboarding.choose_role,
-    "lang": onboarding.set_language,
-    "approve": onboarding.decide,
-    "deny": onboarding.decide,
-    "consent": donor.consent,
-    "scene": donor.scene,
-    "report": worker.report,
-    "meal": donor.choose_meal,
-    "tip": donor.choose_tip,
-    "pay": donor.pay,
-    "cancel": donor.cancel_order,
-    "accept": restaurant.accept,
-    "reject": restaurant.reject,
-    "ready": restaurant.ready,
-    "claim": worker.claim,
-    "pickup": worker.pickup,
-    "delivered": worker.start_delivery,
-    "jobs": worker.list_jobs,
-    "deposit": admin.deposit_answer,
-    "deposit2": admin.second_admin,
+BUTTONS: dict[str, Handler] = {
+    Verb.ROLE: onboarding.choose_role,
+    Verb.LANG: onboarding.set_language,
+    Verb.APPROVE: onboarding.decide,
+    Verb.DENY: onboarding.decide,
+    Verb.CONSENT: donor.consent,
+    Verb.SCENE: donor.scene,
+    Verb.REPORT: worker.report,
+    Verb.MEAL: donor.choose_meal,
+    Verb.TIP: donor.choose_tip,
+    Verb.PAY: donor.pay,
+    Verb.CANCEL: donor.cancel_order,
+    Verb.ACCEPT: restaurant.accept,
+    Verb.REJECT: restaurant.reject,
+    Verb.READY: restaurant.ready,
+    Verb.CLAIM: worker.claim,
+    Verb.PICKUP: worker.pickup,
+    Verb.DELIVERED: worker.start_delivery,
+    Verb.JOBS: worker.list_jobs,
+    Verb.DEPOSIT: admin.deposit_answer,
+    Verb.DEPOSIT2: admin.second_admin,
 }
 
-STEPS: dict[str, Step] = {
-    **onboarding.STEPS,
-    **donor.STEPS,
-    **worker.STEPS,
-    **restaurant.STEPS,
+STEPS: dict[str, Handler] = {
+    str(step): handler
+    for module in (onboarding, donor, worker, restaurant)
+    for step, handler in module.STEPS.items()
 }
-
-_YES = {"yes", "y", "ok", "ஆம்", "ஆமாம்", "சரி", "aam", "aama", "aamam", "sari", "seri"}
-_NO = {"no", "n", "இல்லை", "வேண்டாம்", "illai", "illa", "venam", "vendam"}
 
 
 def command_of(text: str) -> str:
@@ -98,20 +96,6 @@ def command_of(text: str) -> str:
     return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
 
 
-def typed_choice(ctx: FlowContext, text: str) -> str | None:
-    """Map a typed number, label or yes/no onto the buttons the person was last shown."""
-    choices = ctx.state.get("choices") or []
-    said = normalise(text)
-    if (number := read_int(said, 1, len(choices))) is not None:
-        return str(choices[number - 1][1])
-    for label, payload in choices:
-        if normalise(label) == said:
-            return str(payload)
-    if len(choices) == 2 and (said in _YES or said in _NO):
-        return str(choices[0 if said in _YES else 1][1])
-    return None
-
-
 async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
     """Handle one inbound message completely inside the caller's unit of work."""
     person = await whatsapp_twin(uow, msg)
@@ -124,8 +108,6 @@ async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:
     ctx = FlowContext(uow, services, person, await uow.conversations.get(person.id))
     await _route(ctx, msg)
     await uow.conversations.put(person.id, ctx.state)
-    if ctx.choices_changed:
-        await uow.conversations.set_choices(person.id, ctx.state.get("choices", []))
 
 
 async def whatsapp_twin(uow: UnitOfWork, msg: Inbound) -> Person | None:
@@ -137,13 +119,17 @@ async def whatsapp_twin(uow: UnitOfWork, msg: Inbound) -> Person | None:
 
 
 async def _route(ctx: FlowContext, msg: Inbound) -> None:
+    answer: tuple[Prompt, Option] | None = None
     if msg.kind == "text":
         command = command_of(msg.text)
         if command in COMMANDS:
             return await COMMANDS[command](ctx, msg)
-        if (payload := typed_choice(ctx, msg.text)) is not None:
-            msg = Inbound(msg.channel, msg.address, "choice", choice=payload)
+        if ctx.step not in TAKES_TYPED_INPUT and (answer := await prompts.typed(ctx.uow, ctx.person.id, msg.text)):
+            msg = Inbound(msg.channel, msg.address, "choice", choice=answer[1].payload)
     if msg.kind == "choice" and msg.choice:
+        answer = answer or await prompts.pressed(ctx.uow, ctx.person.id, msg.choice)
+        if answer is not None and not await take_answer(ctx, *answer):
+            return None
         verb = msg.choice.split(":", 1)[0]
         if verb in BUTTONS:
             return await BUTTONS[verb](ctx, msg)
@@ -155,3 +141,25 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
     if msg.kind == "location":
         return await worker.location_outside_step(ctx, msg)
     return await common.unknown(ctx, msg)
+
+
+async def take_answer(ctx: FlowContext, prompt: Prompt, option: Option) -> bool:
+    """Close the prompt an answer is for; False, after a polite reply, if it takes no answers.
+
+    A withdrawn prompt (a job someone else claimed) still goes to its handler, which knows why
+    it is gone and says so ("Job #1 was taken by Murugan")."""
+    _ = ctx._
+    state = prompt.state(ctx.uow.now)
+    if prompts.verb_of(option.payload) in prompts.REUSABLE:
+        if state is PromptState.OPEN and all(prompts.verb_of(o.payload) in prompts.REUSABLE for o in prompt.options):
+            await ctx.uow.prompts.answer(prompt.id)
+        return True
+    if state is PromptState.ANSWERED:
+        await ctx.reply(_("That question has already been answered."))
+        return False
+    if state is PromptState.EXPIRED:
+        await ctx.reply(_("That offer has expired. Send /help to see what you can do."))
+        return False
+    if state is PromptState.OPEN:
+        await ctx.uow.prompts.answer(prompt.id)
+    return True

@@ -12,6 +12,7 @@ from flows.donor import store_photo
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
+from flows.steps import Step
 
 MAX_JOBS_SHOWN = 10
 
@@ -145,10 +146,10 @@ async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:
         # SMS carries no photos: the location (typed as numbers) is the proof of delivery there.
-        ctx.goto("deliver_location", order=order_id, photo=None)
+        ctx.goto(Step.DELIVER_LOCATION, order=order_id, photo=None)
         await ctx.reply(_("Send your location as numbers, for example 13.0827, 80.2707."))
         return
-    ctx.goto("deliver_photo", order=order_id)
+    ctx.goto(Step.DELIVER_PHOTO, order=order_id)
     await ctx.reply(_("Send a photo of the delivered meal."))
 
 
@@ -161,7 +162,7 @@ async def deliver_photo(ctx: FlowContext, msg: Inbound) -> None:
     photo_id = await store_photo(ctx, msg, "delivery")
     if photo_id is None:
         return
-    ctx.goto("deliver_location", photo=photo_id)
+    ctx.goto(Step.DELIVER_LOCATION, photo=photo_id)
     await ctx.reply(_("Thank you. Now share your location (attach → Location)."))
 
 
@@ -232,4 +233,4 @@ async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
 
 
-STEPS = {"deliver_photo": deliver_photo, "deliver_location": deliver_location}
+STEPS = {Step.DELIVER_PHOTO: deliver_photo, Step.DELIVER_LOCATION: deliver_location}

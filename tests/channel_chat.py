@@ -10,7 +10,7 @@ sendMessage/sendPhoto calls (inline keyboards), or the fake Twilio's Messages.cr
 
 `[tap Label]` becomes the channel's own action: a web-chat button payload, a Telegram
 callback_query, a WhatsApp ButtonPayload or ListId, or — on SMS and in numbered text — the option's
-number typed as a reply (which answers only the newest options the person was shown).
+number typed as a reply (numbers are unique among the person's open prompts).
 
 The app runs in-process with the real python-telegram-bot and Twilio SDKs talking to local fakes;
 the outbox sender is not started: `settle()` delivers everything deterministically after each step.
@@ -411,18 +411,18 @@ class ChannelChat:
         return seen
 
     async def _find(self, name: str, wanted: Callable[[Button], bool], what: str) -> Button:
-        """The newest matching button. A number typed on SMS (or in numbered text) answers only
-        the newest options the person was shown, so it is valid from that message alone."""
+        """The newest matching button. A number typed on SMS (or in numbered text) names one
+        option among all the person's open prompts, so it is valid until a newer message shows
+        the same number for something else (its prompt was closed and the number reused)."""
         box = await self.fetch(name)
-        newest_with_buttons = next((m for m in reversed(box.seen) if m.buttons), None)
-        for message in reversed(box.seen):
-            for button in message.buttons:
+        for index in range(len(box.seen) - 1, -1, -1):
+            for button in box.seen[index].buttons:
                 if not wanted(button):
                     continue
-                if button.kind == "number" and message is not newest_with_buttons:
-                    newer = [b.label for b in newest_with_buttons.buttons] if newest_with_buttons else []
-                    raise AssertionError(f"{name} would type {button.value} for {button.label!r}, "
-                                         f"but that now answers the newer options {newer}")  # fmt: skip
+                if button.kind == "number":
+                    reused = [b.label for m in box.seen[index + 1 :] for b in m.buttons if b.value == button.value]
+                    assert not reused, (f"{name} would type {button.value} for {button.label!r}, "
+                                        f"but that number now answers {reused[-1]!r}")  # fmt: skip
                 return button
         raise AssertionError(f"{name} has no {what}; saw {[m.text for m in box.seen[-5:]]}")
 
@@ -487,7 +487,9 @@ def _numbered(text: str) -> list[Button]:
         if not (match := _LIST_ITEM.match(line)):
             break
         items.insert(0, Button(match.group(2), "number", match.group(1)))
-    return items if items and items[0].value == "1" else []
+    # Numbered options are consecutive (one prompt's numbers), though not always from 1.
+    consecutive = all(int(b.value) == int(items[0].value) + i for i, b in enumerate(items))
+    return items if items and consecutive else []
 
 
 def _content(types: dict[str, Any], variables: dict[str, str]) -> tuple[str, list[Button]]:

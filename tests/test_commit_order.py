@@ -38,18 +38,19 @@ async def test_a_message_committed_late_with_a_lower_id_is_not_skipped_by_a_poll
     assert sorted(seen) == ["A", "B"]
 
 
-async def test_concurrent_notifications_to_a_new_person_both_commit(pg_db: Database) -> None:
+async def test_concurrent_prompts_to_one_person_all_commit_with_distinct_numbers(pg_db: Database) -> None:
     store = Store(pg_db, SystemClock())
     async with store.uow() as uow:
         person = await uow.people.get_or_create("webchat", f"new-{uuid.uuid4().hex[:8]}")
 
     async def notify(label: str) -> None:
         async with store.uow() as uow:
-            await uow.conversations.set_choices(person.id, [[label, f"claim:{label}"]])
+            await uow.prompts.open(person.id, "claim", [(label, f"claim:{label}"), ("No", f"skip:{label}")], expires_at=None)
 
     await asyncio.gather(*(notify(str(i)) for i in range(10)))
     async with store.reader() as uow:
-        assert len((await uow.conversations.get(person.id))["choices"]) == 1
+        numbers = [o.number for p in await uow.prompts.open_for(person.id) for o in p.options]
+    assert sorted(numbers) == list(range(1, 21))
 
 
 async def test_a_notification_does_not_overwrite_the_step_of_someone_mid_conversation(pg_db: Database) -> None:
@@ -70,12 +71,13 @@ async def test_a_notification_does_not_overwrite_the_step_of_someone_mid_convers
     task = asyncio.create_task(own_message())
     await loaded.wait()
     async with store.uow() as uow:
-        await uow.conversations.set_choices(person.id, [["Claim", "claim:2"]])
+        await uow.prompts.open(person.id, "claim", [("Claim", "claim:2")], expires_at=None)
     notified.set()
     await task
     async with store.reader() as uow:
         state = await uow.conversations.get(person.id)
-    assert state["step"] == "deliver_location" and state["choices"] == [["Claim", "claim:2"]]
+        offers = await uow.prompts.open_for(person.id)
+    assert state["step"] == "deliver_location" and [p.options[0].payload for p in offers] == ["claim:2"]
 
 
 async def test_two_app_processes_handle_one_persons_messages_once_each_and_in_order(pg_url: str, tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ async def test_a_restaurant_registers_by_chat_and_an_admin_approves_it(app_env: 
         admin  < Approved Amma Unavagam.
         cook-9 < Your restaurant is approved.
         admin  > [tap Approve]
-        admin  < already decided
+        admin  < That question has already been answered.
     """)
 
 
@@ -231,7 +231,7 @@ async def test_a_redelivered_message_is_processed_once(app_env: dict[str, Any]) 
     """)
     await chat.send("admin", "[press " + confirm + "]")  # a double tap records nothing more
     await chat.run("""
-        admin   < That button is no longer active.
+        admin   < That question has already been answered.
         donor-1 > /balance
         donor-1 < Your balance: ₹1,100
     """)
@@ -241,7 +241,7 @@ async def test_a_double_tap_on_pay_charges_once(app_env: dict[str, Any]) -> None
     chat = app_env["chat"]
     await chat.run(ORDER_CURD_RICE)
     await chat.send("donor-1", "[tap Pay]")
-    await chat.expect("donor-1", "Order #1 is already paid.")
+    await chat.expect("donor-1", "That question has already been answered.")
     assert await balance_of(app_env, "donor", "donor-1") == 100_000 - 9_000
 
 

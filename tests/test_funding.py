@@ -98,9 +98,9 @@ async def test_orders_funded_before_contributions_get_one_from_the_donor(engine:
 
         with psycopg.connect(url, autocommit=True) as conn:  # back to the schema before contributions
             conn.execute("DROP TABLE contributions")
-            conn.execute("UPDATE alembic_version SET version_num = '0007'")
+            conn.execute("UPDATE alembic_version SET version_num = '0008'")
     else:
-        upgrade(url, "0007")
+        upgrade(url, "0008")
     db = Database(url)
     store = Store(db, SystemClock())
     try:

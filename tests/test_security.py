@@ -265,7 +265,7 @@ async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureReque
         await chat.post("treasurer", json={"button": request_button})
         await chat.drain()
         await chat.run("""
-            treasurer < That deposit was already decided.
+            treasurer < That question has already been answered.
             donor-1   > /balance
             donor-1   < Your balance: ₹21,000
         """)

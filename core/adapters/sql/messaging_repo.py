@@ -313,28 +313,17 @@ class ConversationRepo:
         self.conn, self.now = conn, now
 
     async def get(self, person_id: int) -> dict[str, Any]:
-        """The stored state with the last buttons under "choices", or an empty one."""
-        q = select(conversations.c.state, conversations.c.choices).where(conversations.c.person_id == person_id)
-        row = (await self.conn.execute(q)).first()
-        if row is None:
-            return {}
-        return {**json.loads(row.state), "choices": json.loads(row.choices)}
+        """The stored step and answers, or an empty state (buttons are prompts: PromptRepo)."""
+        q = select(conversations.c.state).where(conversations.c.person_id == person_id)
+        raw = (await self.conn.execute(q)).scalar_one_or_none()
+        return json.loads(raw) if raw is not None else {}
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
-        """Replace the stored step and answers (buttons are written by set_choices)."""
-        raw = json.dumps({k: v for k, v in state.items() if k != "choices"}, sort_keys=True)
+        """Replace the stored step and answers."""
+        raw = json.dumps(state, sort_keys=True)
         await upsert(
             self.conn, conversations, {"person_id": person_id, "state": raw, "updated_at": self.now},
             ["person_id"], ["state", "updated_at"],
-        )  # fmt: skip
-
-    async def set_choices(self, person_id: int, choices: list[list[str]]) -> None:
-        """Replace only the buttons a person was last shown."""
-        raw = json.dumps(choices, ensure_ascii=False)
-        await upsert(
-            self.conn, conversations,
-            {"person_id": person_id, "state": "{}", "choices": raw, "updated_at": self.now},
-            ["person_id"], ["choices", "updated_at"],
         )  # fmt: skip
 
 

@@ -193,9 +193,23 @@ conversations = Table(
     Column("person_id", Integer, primary_key=True, autoincrement=False),
     Column("state", Text, nullable=False),  # JSON: step and answers so far
     Column("updated_at", String(32), nullable=False),
-    # JSON [[label, payload], ...]: the buttons last shown, kept apart from the step so a
-    # notification to someone mid-conversation never overwrites where they are.
-    Column("choices", Text, nullable=False, server_default="[]"),
+)
+
+# Questions with options put to a person (core/prompts/model.py); several may be open at once.
+# A message with buttons opens one; answering, withdrawing or expiring closes it. Open ones are
+# never edited except to close them; closed ones are purged after a while (PromptRepo.open).
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("options", Text, nullable=False),  # JSON [[number, label, payload], ...]
+    Column("ref", String(64), index=True),  # e.g. "job:42", to withdraw every offer of a job
+    Column("opened_at", String(32), nullable=False),
+    Column("expires_at", String(32)),
+    Column("answered_at", String(32)),
+    Column("withdrawn_at", String(32)),
 )
 
 inbox = Table(

@@ -24,6 +24,7 @@ from core.adapters.sql.messaging_repo import (
 )
 from core.adapters.sql.orders_repo import OrderRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
 from core.shared.bus import MessageBus
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)
         self.conversations = ConversationRepo(conn, self.now)
+        self.prompts = PromptRepo(conn, self.now)
         self.photos = PhotoRepo(conn, self.now)
         self.job_runs = JobRunRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)

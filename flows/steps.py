@@ -1,0 +1,69 @@
+"""Names of the conversation steps and of the button verbs, in one place.
+
+A step is where a multi-step dialogue stands (registration, /menu, donor intake), stored in the
+conversation state; a verb is the first part of a button payload ("claim:42") and picks the
+handler. Both are stored or sent as their string values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Step(StrEnum):
+    """What the person was last asked in a dialogue."""
+
+    # registration
+    REST_NAME = "rest_name"
+    REST_LOCATION = "rest_location"
+    REST_ADDRESS = "rest_address"
+    REST_MENU = "rest_menu"
+    REST_CAPACITY = "rest_capacity"
+    REST_HOURS = "rest_hours"
+    WORKER_NAME = "worker_name"
+    WORKER_LOCATION = "worker_location"
+    # a restaurant changing what it offers
+    REST_SET_CAPACITY = "rest_set_capacity"
+    REST_SET_MENU = "rest_set_menu"
+    # donor intake: photo, consent, place, what it is like, meal, tip, payment
+    DONOR_CONSENT = "donor_consent"
+    DONOR_LOCATION = "donor_location"
+    DONOR_SCENE = "donor_scene"
+    DONOR_MEAL = "donor_meal"
+    DONOR_TIP = "donor_tip"
+    DONOR_CONFIRM = "donor_confirm"
+    # proof of delivery
+    DELIVER_PHOTO = "deliver_photo"
+    DELIVER_LOCATION = "deliver_location"
+    # an admin confirming a deposit just typed
+    ADMIN_DEPOSIT = "admin_deposit"
+
+
+# Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
+# not an open prompt (a restaurant typing "1" at /capacity means one meal, not "Ready").
+TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Step.DONOR_MEAL, Step.DONOR_TIP,
+                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT}  # fmt: skip
+
+
+class Verb(StrEnum):
+    """The first part of a button payload: which handler answers it."""
+
+    ROLE = "role"
+    LANG = "lang"
+    APPROVE = "approve"
+    DENY = "deny"
+    CONSENT = "consent"
+    SCENE = "scene"
+    REPORT = "report"
+    MEAL = "meal"
+    TIP = "tip"
+    PAY = "pay"
+    CANCEL = "cancel"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    READY = "ready"
+    CLAIM = "claim"
+    PICKUP = "pickup"
+    DELIVERED = "delivered"
+    JOBS = "jobs"
+    DEPOSIT = "deposit"
+    DEPOSIT2 = "deposit2"  # a second admin confirming a large deposit
