@@ -7,14 +7,12 @@ import unicodedata
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
-from core.orders.lifecycle import IllegalTransition, Status
+from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
 from core.shared.events import PhotosDeleted
 from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int, read_rupees
-
-OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
 
 
 def payload_args(msg: Inbound) -> list[str]:
@@ -91,7 +89,7 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Stopped. Nothing was changed."))
         return
     # Include picked-up orders so the donor hears why it is too late, rather than "nothing".
-    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*OPEN_FOR_CANCEL, Status.PICKED_UP), limit=1)
+    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*CANCELLABLE, Status.PICKED_UP), limit=1)
     if not open_orders:
         await ctx.reply(_("There is nothing to cancel."))
         return

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from core.ledger.model import split_fee, worker_account
+from core.ledger.model import worker_account, worker_pay
 from core.members.model import Approval, Worker
 from core.orders import service as orders
+from core.orders.lifecycle import Status
 from core.shared import geo
 from flows.common import payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.donor import store_photo
-from flows.i18n import distance, money, plural
+from flows.i18n import money, plural
+from flows.jobs import offer_text
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
 
@@ -49,16 +51,6 @@ async def go_offline(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(ctx._("You are offline. Send /online when you want jobs again."))
 
 
-def job_text(ctx: FlowContext, order_id: int, payload: dict[str, object]) -> str:
-    """What a worker sees of a job before claiming: restaurant, drop area, distance, pay."""
-    lang = ctx.person.language
-    return ctx._("Job #{id}: pick up at {restaurant} ({address}), drop near {area}, {distance}. Pay {pay}.").format(
-        id=order_id, restaurant=payload.get("restaurant"), address=payload.get("restaurant_area"),
-        area=payload.get("drop_area"), distance=distance(int(payload.get("distance_m", 0) or 0), lang),  # type: ignore[call-overload]
-        pay=money(int(payload.get("pay", 0) or 0), lang),  # type: ignore[call-overload]
-    )  # fmt: skip
-
-
 async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
     """Every open job in the worker's zone and the cells around it, oldest first."""
     _ = ctx._
@@ -70,7 +62,8 @@ async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("No open jobs near you right now. New ones will arrive here while you are online."))
         return
     for job in jobs[:MAX_JOBS_SHOWN]:
-        await ctx.reply(job_text(ctx, job.order_id, job.payload), (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
+        text = offer_text(ctx.person.language, ctx.person.channel, job.order_id, job.payload, new=False)
+        await ctx.reply(text, (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
     if len(jobs) > MAX_JOBS_SHOWN:
         more = len(jobs) - MAX_JOBS_SHOWN
         text = plural(ctx.person.language, "{count} more job is open; claim one of these first.",
@@ -140,7 +133,7 @@ async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
         return
     worker, order_id = command
     order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.status.value != "picked_up":
+    if order is None or order.worker_id != worker.id or order.status is not Status.PICKED_UP:
         await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:
@@ -181,12 +174,12 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
         return
     ctx.goto(None)
     params = await ctx.uow.params.current()
-    fee_part = split_fee(order.delivery_fee, *params.fee_shares).worker
+    pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares)
     earned = await ctx.uow.ledger.balance(worker_account(worker.id))
     await ctx.reply(
         _("Delivered order #{id}. Thank you! You earned {total} ({fee} delivery + {tip} tip). Your earnings: {earned}.").format(
-            id=order.id, total=money(fee_part + order.tip, lang), fee=money(fee_part, lang),
-            tip=money(order.tip, lang), earned=money(earned, lang)),
+            id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang),
+            tip=money(pay.tip, lang), earned=money(earned, lang)),
         (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
          Choice(_("Show jobs"), "jobs:")),
     )  # fmt: skip

@@ -270,6 +270,9 @@ class ExplodingScreener:
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         raise RuntimeError("screening service exploded")
 
+    def prefetch(self, photo_id: str) -> None:
+        """Nothing to prepare."""
+
 
 async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message(app_db: Path, tmp_path: Path) -> None:
     async with running_app(app_db, tmp_path / "var", screener=ExplodingScreener()) as env:

@@ -25,7 +25,6 @@ from core.adapters.sql.uow import Store
 from core.seekers import faces, safety
 from core.seekers.screener import (
     FaceAndSafetyScreener,
-    SeekerScreeningRequest,
     purge_expired_embeddings,
 )
 from core.seekers.screening import ScreeningRequest
@@ -64,10 +63,10 @@ async def fake_embed(data: bytes) -> faces.FaceResult:
         v = person_vector(int(seed))
         if jitter:  # another photo of the same person: a little noise (cosine ≈ 0.98)
             v = faces.normalise(v + 0.2 * person_vector(1000 + int(jitter)))
-        return faces.FaceResult("ok", v, 1)
+        return faces.FaceResult(faces.FaceStatus.OK, v, 1)
     if text == "many":
-        return faces.FaceResult("many", None, 3, 1.1)
-    return faces.FaceResult("none")
+        return faces.FaceResult(faces.FaceStatus.MANY, None, 3, 1.1)
+    return faces.FaceResult(faces.FaceStatus.NONE)
 
 
 @pytest.fixture
@@ -75,8 +74,8 @@ def screener(sqlite_db: Database) -> FaceAndSafetyScreener:
     return FaceAndSafetyScreener(sqlite_db, FakePhotos(), embedder=fake_embed)
 
 
-def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PLACE, **extra: object) -> SeekerScreeningRequest:
-    return SeekerScreeningRequest(1, where[0], where[1], at, photo, **extra)  # type: ignore[arg-type]
+def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PLACE, **extra: object) -> ScreeningRequest:
+    return ScreeningRequest(1, where[0], where[1], at, photo, **extra)  # type: ignore[arg-type]
 
 
 async def embeddings(db: Database) -> int:

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
+from core.orders.lifecycle import Status
 from core.schedule import jobs
+from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
 from core.shared.clock import FixedClock
 from tests.conftest import running_app, unavailable
 
@@ -131,3 +133,30 @@ async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_block
             (order,) = await uow.orders.find(limit=5)
         assert order.status.value == "cancelled"
         assert await jobs.cancel_stale_drafts(runtime.store, runtime.board) == 0
+
+
+class SeveralFacesScreener:
+    """Finds several faces in every photo, as the real screener does for a group photo."""
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        return ScreeningResult(Verdict.RETAKE, "stub", {"face": "many", "reason": "many_faces"})
+
+    def prefetch(self, photo_id: str) -> None:
+        """Nothing to prepare."""
+
+
+async def test_a_photo_of_several_people_asks_for_another_and_is_no_cancellation(app_db: Path, tmp_path: Path) -> None:
+    async with running_app(app_db, tmp_path / "var", screener=SeveralFacesScreener()) as env:
+        await env["chat"].run("""
+            donor-1 > [photo]
+            donor-1 > [tap Yes, they agreed]
+            donor-1 > [location 13.0827, 80.2707]
+            donor-1 > [tap Busy and well lit]
+            donor-1 < I can see more than one person in the photo.
+            donor-1 > /orders
+            donor-1 < a photo of just one person was needed
+        """)
+        async with env["runtime"].store.reader() as uow:
+            (order,) = await uow.orders.find(limit=5)
+            moves = [e.data["transition"] for e in await uow.chain.of_type("order.transitioned")]
+        assert order.status is Status.RETAKE and moves == ["ask_retake"]

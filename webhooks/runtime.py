@@ -34,8 +34,8 @@ from core.shared.clock import Clock, SystemClock
 from core.shared.events import DomainEvent, OrderTransitioned
 from flows import notify, router
 from flows.context import Services
+from flows.jobs import taken_text
 from flows.messages import Inbound
-from flows.notify import job_taken_text
 from webhooks.scheduler import build_scheduler
 from webhooks.settings import Settings
 
@@ -101,7 +101,7 @@ def register_job_offer_edits(bus: MessageBus, store: Store, telegram: TelegramCh
             languages = {p.address: p.language for p in people if p is not None}
             exclude = {winner.address} if winner is not None and winner.channel == "telegram" else set()
             await edit_job_messages(store, telegram, order_id,
-                                    lambda chat: job_taken_text(languages.get(chat, "en"), order_id, name),
+                                    lambda chat: taken_text(languages.get(chat, "en"), order_id, name),
                                     exclude=exclude)  # fmt: skip
 
         uow.later(edit)

@@ -75,6 +75,11 @@ class Order:
         self.screening = result
         self._move("reject_unsafe", actor, screening=result)
 
+    def ask_retake(self, result: dict[str, Any], actor: str) -> None:
+        """Stop: the photo showed several people, so nothing was checked; the donor sends another."""
+        self.screening = result
+        self._move("ask_retake", actor, screening=result)
+
     def choose_meal(
         self, restaurant_id: int, item_id: int, name: str, price: int, fee: int, tip: int
     ) -> None:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from core.adapters.sql.uow import UnitOfWork
 from core.board.base import ClaimResult, Job, JobBoard
 from core.ledger import service as money
-from core.ledger.model import split_fee
+from core.ledger.model import worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
-from core.seekers.screening import Screener, ScreeningRequest
+from core.seekers.screening import Screener, ScreeningRequest, Verdict
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
 
@@ -76,12 +76,11 @@ async def start_order(
     )  # fmt: skip
     await uow.orders.add(order)
     result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
-    if result.verdict == "retake":  # several faces: nothing was checked; the donor sends another
-        order.screening = result.as_dict()
-        order.cancel(donor.actor, refund=0)
-    else:
-        verdict = {"pass": order.screen, "duplicate": order.reject_duplicate, "unsafe": order.reject_unsafe}
-        verdict[result.verdict](result.as_dict(), donor.actor)
+    verdict = {
+        Verdict.PASS: order.screen, Verdict.DUPLICATE: order.reject_duplicate,
+        Verdict.UNSAFE: order.reject_unsafe, Verdict.RETAKE: order.ask_retake,
+    }  # fmt: skip
+    verdict[result.verdict](result.as_dict(), donor.actor)
     await uow.orders.save(order, 0)
     return order
 
@@ -173,7 +172,7 @@ async def _owned_order(
 
 def job_for(order: Order, restaurant: Restaurant, params: Params) -> Job:
     """What workers see before claiming: restaurant, approximate drop area, pay."""
-    pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
+    pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares).total
     distance = geo.distance_m(restaurant.lat, restaurant.lng, order.seeker_lat, order.seeker_lng)
     payload = {
         "restaurant": restaurant.name, "restaurant_area": restaurant.address,

@@ -15,18 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.schema import orders
 from core.adapters.sql.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id
+from core.orders import lifecycle
+from core.orders.lifecycle import NO_MEAL
 from core.seekers.faces import from_bytes, to_bytes
 from core.shared import geo
 
 METRES_PER_DEGREE = 111_320.0
 
-# Orders under which the seeker did not (and will not) get a meal: their embeddings do not
-# make the next request a duplicate. A seeker whose first donor cancelled can be fed.
-NO_MEAL_STATUSES = (
-    "cancelled", "refunded", "declined", "delivery_failed", "rejected_duplicate", "rejected_unsafe",
-)  # fmt: skip
-GOOD_OUTCOMES = ("delivered", "settled")
-FAILED_OUTCOMES = ("delivery_failed",)
+# The lifecycle's status groups as stored values (sorted, so queries read the same every time).
+NO_MEAL_STATUSES = tuple(sorted(s.value for s in NO_MEAL))
+GOOD_OUTCOMES = tuple(sorted(s.value for s in lifecycle.GOOD_OUTCOMES))
+FAILED_OUTCOMES = tuple(sorted(s.value for s in lifecycle.FAILED_OUTCOMES))
 
 
 def iso(at: datetime) -> str:
