@@ -8,7 +8,7 @@ from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, wo
 from core.members.model import Approval
 from core.orders import service as orders
 from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
-from core.shared.events import PhotosDeleted
+from core.seekers.photo_records import delete_photos
 from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound
@@ -67,9 +67,7 @@ async def balance(ctx: FlowContext, msg: Inbound) -> None:
 
 async def discard_photo(ctx: FlowContext, photo_id: str, reason: str) -> None:
     """Delete a seeker photo that will not be used; the deletion goes into the event log."""
-    await ctx.services.photos.delete(photo_id)
-    await ctx.uow.photos.mark_deleted(photo_id)
-    ctx.uow.record(PhotosDeleted(actor=ctx.person.actor, count=1, reason=reason))
+    await delete_photos(ctx.uow, ctx.services.photos, [photo_id], ctx.person.actor, reason)
 
 
 async def cancel(ctx: FlowContext, msg: Inbound) -> None:

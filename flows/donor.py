@@ -9,6 +9,7 @@ from typing import Any
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
+from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
@@ -36,9 +37,7 @@ async def store_photo(ctx: FlowContext, msg: Inbound, kind: str) -> str | None:
     except PhotoRejected as exc:
         await ctx.reply(photo_problem(ctx, exc.reason))
         return None
-    photo_id = await ctx.services.photos.put(cleaned)
-    await ctx.uow.photos.add(photo_id, kind, ctx.person.id, "image/jpeg")
-    return photo_id
+    return await keep_photo(ctx.uow, ctx.services.photos, cleaned, kind, ctx.person)
 
 
 async def photo_received(ctx: FlowContext, msg: Inbound) -> None:

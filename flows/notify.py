@@ -6,6 +6,7 @@ from core.adapters.sql.uow import UnitOfWork
 from core.members.model import Approval, Person
 from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.orders.offers import JOB_META, withdraw_job_offers
 from core.orders.service import job_for
 from core.shared import geo
 from core.shared.bus import MessageBus
@@ -95,13 +96,13 @@ async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> No
         if person := await _person(uow, w.person_id):
             _ = translator(person.language, person.channel)
             text = offer_text(person.language, person.channel, order.id, job.payload, new=True)
-            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={"job": order.id}))
+            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={JOB_META: order.id}))
 
 
 async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     # Offers still queued (an SMS backlog, a rate-limited broadcast) would only announce a job
     # that is gone: they are not sent. Offers already delivered are edited where the channel can.
-    await uow.outbox.withdraw_unsent("job", order.id)
+    await withdraw_job_offers(uow, order.id, event.actor)
     w = await uow.workers.get(order.worker_id or 0)
     name = w.name if w else ""
     for person in (await _person(uow, order.donor_id), await _restaurant_owner(uow, order.restaurant_id)):
@@ -131,7 +132,7 @@ async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> N
 async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if event.from_status in (Status.DRAFT, Status.SCREENED):
         return  # nobody but the donor knew of it
-    await uow.outbox.withdraw_unsent("job", order.id)
+    await withdraw_job_offers(uow, order.id, event.actor)
     for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
         if person:
             _ = translator(person.language, person.channel)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from core.ledger.model import worker_account, worker_pay
+from core.members import profile
 from core.members.model import Approval, Worker
 from core.orders import service as orders
 from core.orders.lifecycle import Status
+from core.seekers.reports import ReportOutcome, report_delivery
 from core.shared import geo
 from flows.common import payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
@@ -40,14 +42,14 @@ async def _worker_command(ctx: FlowContext, msg: Inbound) -> tuple[Worker, int] 
 async def go_online(ctx: FlowContext, msg: Inbound) -> None:
     """Start receiving new jobs."""
     if worker := await _own_worker(ctx):
-        await ctx.uow.workers.update(worker.id, online=True)
+        await profile.set_online(ctx.uow, worker, True, ctx.person.actor)
         await ctx.reply(ctx._("You are online. New jobs near you will arrive here."), (Choice(ctx._("Show jobs"), "jobs:"),))
 
 
 async def go_offline(ctx: FlowContext, msg: Inbound) -> None:
     """Stop receiving new jobs."""
     if worker := await _own_worker(ctx):
-        await ctx.uow.workers.update(worker.id, online=False)
+        await profile.set_online(ctx.uow, worker, False, ctx.person.actor)
         await ctx.reply(ctx._("You are offline. Send /online when you want jobs again."))
 
 
@@ -195,15 +197,11 @@ async def report(ctx: FlowContext, msg: Inbound) -> None:
     if kind not in ("ok", "issue"):
         await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return
-    order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.delivery_lat is None or order.delivery_lng is None:
+    outcome = await report_delivery(ctx.uow, order_id, worker, kind == "issue", ctx.person.actor)
+    if outcome is ReportOutcome.NOT_YOURS:
         await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
-        return
-    new = await ctx.uow.screening.add_report(
-        order.id, worker.id, kind == "ok", kind == "issue", order.delivery_lat, order.delivery_lng
-    )
-    if not new:
-        await ctx.reply(_("You already told us about job #{id}. Thank you!").format(id=order.id))
+    elif outcome is ReportOutcome.ALREADY:
+        await ctx.reply(_("You already told us about job #{id}. Thank you!").format(id=order_id))
     elif kind == "issue":
         await ctx.reply(_("Thank you for telling us. Future requests near that place will be checked more carefully. Stay safe."),
                         (Choice(_("Show jobs"), "jobs:"),))  # fmt: skip
@@ -221,7 +219,7 @@ async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
     if not await require_location(ctx, msg):
         return
     assert msg.lat is not None and msg.lng is not None
-    await ctx.uow.workers.update(worker.id, lat=msg.lat, lng=msg.lng, zone=geo.encode(msg.lat, msg.lng, 5))
+    await profile.move_zone(ctx.uow, worker, msg.lat, msg.lng, ctx.person.actor)
     await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
 
 

@@ -38,7 +38,7 @@ async def seed_coop(
     async with store.uow() as uow:
         await uow.params.ensure_initial(await uow.params.current())
         admin = await uow.people.get_or_create("test", f"{tag}-admin")
-        await uow.people.update(admin.id, is_admin=True)
+        await uow.people.set_flags(admin.id, is_admin=True)
         admin = replace(admin, is_admin=True)
         donor = await uow.people.get_or_create("test", f"{tag}-donor")
         rests = []

@@ -25,6 +25,7 @@ from core.adapters.sql.migrate import upgrade
 from core.adapters.sql.uow import Store, UnitOfWork
 from core.board.base import JobBoard
 from core.members.identity import sync_admins
+from core.orders.offers import JOB_META
 from core.schedule import jobs
 from core.seekers import safety
 from core.seekers.photos import LocalPhotoStore
@@ -96,7 +97,7 @@ def register_job_offer_edits(bus: MessageBus, store: Store, telegram: TelegramCh
 
         async def edit() -> None:
             async with store.reader() as reader:
-                rows = await reader.outbox.sent_with_meta("telegram", "job", order_id)
+                rows = await reader.outbox.sent_with_meta("telegram", JOB_META, order_id)
                 people = [await reader.people.find("telegram", r.address) for r in rows]
             languages = {p.address: p.language for p in people if p is not None}
             exclude = {winner.address} if winner is not None and winner.channel == "telegram" else set()

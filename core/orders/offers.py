@@ -1,0 +1,16 @@
+"""Job offers that wait in the outbox: taken back when the job they announce is gone."""
+
+from __future__ import annotations
+
+from core.adapters.sql.uow import UnitOfWork
+from core.shared.events import JobOffersWithdrawn
+
+JOB_META = "job"  # the meta key job offers carry their order id under
+
+
+async def withdraw_job_offers(uow: UnitOfWork, order_id: int, actor: str = "system") -> int:
+    """Take back this order's offers not yet sent (claimed or cancelled meanwhile); return how many."""
+    count = await uow.outbox.withdraw_unsent(JOB_META, order_id)
+    if count:
+        uow.record(JobOffersWithdrawn(actor=actor, order_id=order_id, count=count))
+    return count
