@@ -38,8 +38,8 @@ from core.adapters.sql.uow import Store
 from core.ledger.service import record_deposit
 from core.members.registration import apply_restaurant, apply_worker
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
 from tests.chat import LINE, make_photo
+from tests.clock import FixedClock
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from webhooks.demo import CHENNAI, DONOR, DONOR_DEPOSIT, RESTAURANTS, WORKERS

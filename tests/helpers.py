@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from core.adapters.sql.uow import Store
+from sqlalchemy import ColumnElement, Table, func, select
+
+from core.adapters.sql.uow import Store, UnitOfWork
 from core.ledger.audit import audit
+from core.ledger.chain import ChainedEvent
 from core.members.model import Person, Restaurant, Worker
 from core.members.registration import apply_restaurant, apply_worker
 
@@ -17,6 +20,16 @@ async def assert_ledger_invariants(store: Store) -> None:
     (the audit operators run: `ketpaar ledger verify`)."""
     report = await audit(store)
     assert report.ok, f"audit failed at event {report.broken_seq}: {report.problem}"
+
+
+async def chain_events(uow: UnitOfWork, type_: str) -> list[ChainedEvent]:
+    """The chained events of one type, oldest first."""
+    return [e async for e in uow.chain.stream() if e.type == type_]
+
+
+async def count_rows(uow: UnitOfWork, table: Table, *where: ColumnElement[bool]) -> int:
+    """How many rows of a table match (for what no production code needs to count)."""
+    return int((await uow.conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from core.seekers.screening import ScreeningRequest, ScreeningResult
 from tests.chat import make_photo
 from tests.conftest import running_app
-from tests.helpers import assert_ledger_invariants
+from tests.helpers import assert_ledger_invariants, chain_events
 
 ORDER_CURD_RICE = """
     donor-1 > [photo]
@@ -355,7 +355,7 @@ async def test_cancel_mid_request_deletes_the_photo_or_cancels_the_unpaid_order(
         donor-1 < Order #1 cancelled.
     """)
     async with app_env["runtime"].store.reader() as uow:
-        deleted = [e.data for e in await uow.chain.of_type("photos.deleted")]
+        deleted = [e.data for e in await chain_events(uow, "photos.deleted")]
         order = await uow.orders.get(1)
     assert deleted == [{"count": 1, "reason": "cancelled"}] and order.status.value == "cancelled"
 

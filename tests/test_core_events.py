@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.shared import geo
-from tests.helpers import assert_ledger_invariants
+from tests.helpers import assert_ledger_invariants, chain_events
 from tests.test_meal_transcript import MEAL
 
 
 async def chained(env: dict[str, Any], event_type: str) -> list[dict[str, Any]]:
     """The data of every chained event of one type, oldest first."""
     async with env["runtime"].store.reader() as uow:
-        return [e.data for e in await uow.chain.of_type(event_type)]
+        return [e.data for e in await chain_events(uow, event_type)]
 
 
 async def worker_id_of(env: dict[str, Any], address: str) -> int:

@@ -19,10 +19,10 @@ from core.orders.model import Order
 from core.schedule.jobs import end_of_day_topup
 from core.seekers.screening import PassThroughScreener
 from core.shared.bus import MessageBus
-from core.shared.clock import FixedClock
 from flows import notify
 from flows.messages import Outbound
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
 
 
 async def paid_order(store: Store, coop: Coop) -> Order:
@@ -88,7 +88,7 @@ async def test_offers_still_queued_when_a_job_is_claimed_are_never_sent(db: Data
         await orders.claim(uow, order.id, winner, board, "w")
     assert await offer_statuses(db, order.id, "sms") == ["withdrawn", "withdrawn"]
     async with store.reader() as uow:
-        withdrawn = [e.data for e in await uow.chain.of_type("job.offers_withdrawn")]
+        withdrawn = [e.data for e in await chain_events(uow, "job.offers_withdrawn")]
     assert withdrawn == [{"order_id": order.id, "count": 2}]
     async with store.uow() as uow:  # withdrawn rows do not hold up the next message to that person
         first = sorted(addresses)[0]

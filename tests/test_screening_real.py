@@ -16,19 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.schema import orders, people
 from core.adapters.sql.screening_repo import ScreeningRepo
+from core.adapters.sql.screening_schema import seeker_embeddings
 from core.adapters.sql.uow import Store
 from core.seekers import faces, safety
-from core.seekers.screener import (
-    FaceAndSafetyScreener,
-    purge_expired_embeddings,
-)
+from core.seekers.screener import FaceAndSafetyScreener
 from core.seekers.screening import ScreeningRequest
-from core.shared.clock import FixedClock
+from tests.clock import FixedClock
 from tests.conftest import unavailable
 
 NOON_IST = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
@@ -80,7 +78,13 @@ def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PL
 
 async def embeddings(db: Database) -> int:
     async with db.read() as conn:
-        return await ScreeningRepo(conn).embedding_count()
+        return int((await conn.execute(select(func.count()).select_from(seeker_embeddings))).scalar_one())
+
+
+async def purge_expired_embeddings(store: Store) -> int:
+    """What the scheduled purge (core.schedule.jobs.purge_expired_data) does to embeddings."""
+    async with store.uow() as uow:
+        return await uow.screening.purge_expired(uow.at)
 
 
 async def test_the_same_face_within_the_window_and_radius_is_a_duplicate_with_minutes_and_metres(

@@ -504,7 +504,7 @@ async def test_sessions_links_and_admin_tokens_on_both_engines(db: Database) -> 
     from datetime import UTC, datetime
 
     from core.members.identity import LinkError, issue_link_code, redeem_link_code, sign_in_admin
-    from core.shared.clock import FixedClock
+    from tests.clock import FixedClock
 
     clock = FixedClock(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
     store = Store(db, clock)

@@ -14,8 +14,9 @@ from PIL import Image, ImageOps
 from core.orders.lifecycle import Status
 from core.schedule import jobs
 from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
-from core.shared.clock import FixedClock
+from tests.clock import FixedClock
 from tests.conftest import running_app, unavailable
+from tests.helpers import chain_events
 
 FACES_DIR = Path(os.environ.get("KETPAAR_FACES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "faces")
 NOON_IST = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
@@ -85,7 +86,7 @@ async def test_refused_consent_deletes_the_photo_and_records_it(app_db: Path, tm
         runtime: Any = env["runtime"]
         async with runtime.store.reader() as uow:
             rows = (await uow.conn.exec_driver_sql("SELECT id, deleted_at FROM photos")).all()
-            deleted = await uow.chain.of_type("photos.deleted")
+            deleted = await chain_events(uow, "photos.deleted")
         assert len(rows) == 1 and rows[0][1] is not None
         assert await runtime.services.photos.get(rows[0][0]) is None
         assert [e.data for e in deleted] == [{"count": 1, "reason": "no_consent"}]
@@ -109,7 +110,7 @@ async def test_photos_are_encrypted_at_rest_and_purged_after_retention(app_db: P
         assert (await jobs.purge_expired_data(runtime.store, runtime.services.photos))["photos"] == 1
         assert not (tmp_path / "var" / "photos" / photo_id).exists()
         async with runtime.store.reader() as uow:
-            assert [e.data for e in await uow.chain.of_type("photos.deleted")] == [{"count": 1, "reason": "retention"}]
+            assert [e.data for e in await chain_events(uow, "photos.deleted")] == [{"count": 1, "reason": "retention"}]
 
 
 async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_blocking_the_seeker(
@@ -158,5 +159,5 @@ async def test_a_photo_of_several_people_asks_for_another_and_is_no_cancellation
         """)
         async with env["runtime"].store.reader() as uow:
             (order,) = await uow.orders.find(limit=5)
-            moves = [e.data["transition"] for e in await uow.chain.of_type("order.transitioned")]
+            moves = [e.data["transition"] for e in await chain_events(uow, "order.transitioned")]
         assert order.status is Status.RETAKE and moves == ["ask_retake"]

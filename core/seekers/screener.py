@@ -208,9 +208,3 @@ async def _params(conn: AsyncConnection, at: datetime) -> Params:
         raise RuntimeError("screening reads parameters only")
 
     return await ParamRepo(conn, at.isoformat(), read_only).current()
-
-
-async def purge_expired_embeddings(store: Store) -> int:
-    """Scheduled job: delete embeddings whose duplicate window has passed (privacy rule)."""
-    async with store.db.write() as conn:
-        return await ScreeningRepo(conn).purge_expired(store.clock.now())

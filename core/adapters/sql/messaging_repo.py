@@ -69,10 +69,6 @@ class InboxRepo:
         q = select(inbox.c.channel, inbox.c.address).where(inbox.c.status == InboxStatus.PENDING).distinct()
         return [(c, a) for c, a in await self.conn.execute(q)]
 
-    async def failed_count(self) -> int:
-        """How many messages crashed their flow and were set aside."""
-        return int((await self.conn.execute(select(func.count()).where(inbox.c.status == InboxStatus.FAILED))).scalar_one())
-
     async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
         await self.conn.execute(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select, text
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import orders
@@ -118,10 +118,6 @@ class ScreeningRepo:
         stmt = delete(seeker_embeddings).where(seeker_embeddings.c.expires_at <= iso(now))
         result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
         return max(int(result.rowcount or 0), 0)
-
-    async def embedding_count(self) -> int:
-        """How many embeddings are stored (for tests and operators)."""
-        return int((await self.conn.execute(select(func.count()).select_from(seeker_embeddings))).scalar_one())
 
     async def add_assessment(self, order_id: int | None, score_bp: int, model_version: str, features: dict[str, Any]) -> int:
         """Keep the safety score of an order's location with its model version and inputs."""
