@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from twilio.rest import Client
 
 from bot.channel import SendResult
-from bot.twilio_common import TwilioConfig, make_client, send_failure, to_number
+from bot.twilio_common import TwilioClient, TwilioConfig, send_failure, to_number
 from flows.i18n import translator
 from flows.messages import Outbound
 
@@ -136,7 +136,7 @@ def sms_payload(body: str) -> dict[str, Any]:
     return {"kind": "text", "text": body}
 
 
-class SmsChannel:
+class SmsChannel(TwilioClient):
     """Sends SMS through the official Twilio SDK (run in a thread: the SDK is synchronous)."""
 
     code = CHANNEL
@@ -144,13 +144,6 @@ class SmsChannel:
     def __init__(self, config: TwilioConfig, client: Client | None = None) -> None:
         self.config = config
         self._client = client
-
-    @property
-    def client(self) -> Client:
-        """The SDK client, created on first use."""
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     async def send(self, address: str, message: Outbound, *, outbox_id: int) -> SendResult:
         """Render and send one message; provider errors are reported, never raised."""

@@ -22,9 +22,9 @@ from bot.sms import CHOOSE, SmsChannel, language_of, phrase, render_text
 from bot.twilio_common import (
     WHATSAPP_PREFIX,
     WINDOW_CLOSED_CODE,
+    TwilioClient,
     TwilioConfig,
     error_code,
-    make_client,
     media_link,
     send_failure,
 )
@@ -124,7 +124,7 @@ def _placeholders(types: dict[str, Any]) -> int:
     return len(set(re.findall(r"\{\{(\d+)\}\}", json.dumps(types))))
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(TwilioClient):
     """Sends WhatsApp messages through the official Twilio SDK and the Content API."""
 
     code = CHANNEL
@@ -145,13 +145,6 @@ class WhatsAppChannel:
         self._client = client
         self._content: dict[str, str] = self._load_cache()
         self._content_lock = asyncio.Lock()
-
-    @property
-    def client(self) -> Client:
-        """The SDK client, created on first use."""
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     async def send(self, address: str, message: Outbound, *, outbox_id: int) -> SendResult:
         """Deliver inside the 24-hour window; outside it by template, SMS, or wait."""
