@@ -172,13 +172,15 @@ async def seed(settings_kw: dict[str, Any], restaurants: int, extra_workers: int
         async with runtime.store.uow() as uow:
             for k in range(1, restaurants + 1):
                 owner = await uow.people.get_or_create("webchat", f"bench-rest-{k}")
-                await uow.people.update(owner.id, name=f"Bench Kitchen {k}", is_member=True)
+                await uow.people.set_name(owner.id, f"Bench Kitchen {k}")
+                await uow.people.set_flags(owner.id, is_member=True)
                 await apply_restaurant(uow, owner, name=f"Bench Kitchen {k}", lat=CHENNAI[0] + 0.0001 * k, lng=CHENNAI[1],
                                        address=f"{k} Bench Street", menu=(("Thali", 6_000),), daily_capacity=10_000,
                                        approved=True)  # fmt: skip
             for k in range(1, extra_workers + 1):
                 person = await uow.people.get_or_create("webchat", f"bench-worker-{k}")
-                await uow.people.update(person.id, name=f"Bench worker {k}", is_member=True)
+                await uow.people.set_name(person.id, f"Bench worker {k}")
+                await uow.people.set_flags(person.id, is_member=True)
                 await apply_worker(uow, person, name=f"Bench worker {k}", lat=CHENNAI[0], lng=CHENNAI[1], approved=True, online=True)
     finally:
         await runtime.close()

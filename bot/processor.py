@@ -16,6 +16,7 @@ from bot.window_limit import WindowLimiter
 from core.members.model import Person
 from core.ports import Store, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
+from core.shared.queues import InboxStatus
 from flows.context import deliver_to
 from flows.i18n import translator
 from flows.messages import Inbound, Outbound
@@ -187,7 +188,7 @@ class InboxProcessor:
     async def _set_aside(self, message_id: int, sender: Sender, exc: Exception) -> None:
         """Keep a failed message visibly (status failed, with the error) and apologise."""
         async with self.store.uow() as uow:
-            await uow.inbox.finish(message_id, "failed", clean_text(f"{type(exc).__name__}: {exc}"))
+            await uow.inbox.finish(message_id, InboxStatus.FAILED, clean_text(f"{type(exc).__name__}: {exc}"))
             person = await _speaker(uow, sender)
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(

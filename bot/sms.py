@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from twilio.rest import Client
 
 from bot.channel import SendResult
-from bot.twilio_common import TwilioConfig, make_client, send_failure, to_number
+from bot.twilio_common import TwilioClient, TwilioConfig, send_failure, to_number
 from flows.i18n import translator
 from flows.messages import Outbound, numbered
 
@@ -25,25 +25,13 @@ def _(message: str) -> str:
     return message
 
 
-# Channel chrome, kept short because every SMS segment costs money.
+# Channel chrome, kept short because every SMS segment costs money (the Tamil SMS variants,
+# shorter still, are in locales/ta/LC_MESSAGES/ketpaar_sms.po).
 REPLY_INLINE = _("Reply {options}.")
 REPLY_ITEM = _("{number} for {label}")
 REPLY_LIST = _("Reply with a number.")
 NO_PHOTO = _("(Photo not available by SMS.)")
-# The WhatsApp list picker's button (at most 20 characters). Not yet marked with _(): the
-# catalogs are being translated; mark it and run `make i18n` when they can take a new entry.
-CHOOSE = "Choose"
-
-# Used until the catalog has these phrases (a translator is working on ta right now).
-_DEFAULTS = {
-    "ta": {
-        REPLY_INLINE: "பதில்: {options}",
-        REPLY_ITEM: "{number} {label}",
-        REPLY_LIST: "எண்ணை அனுப்பவும்.",
-        NO_PHOTO: "(படம் SMS-இல் கிடைக்காது)",
-        CHOOSE: "தேர்வு செய்க",
-    }
-}
+CHOOSE = _("Choose")  # the WhatsApp list picker's button (at most 20 characters)
 
 # Characters outside GSM-7 that would force the whole English message into UCS-2 (70 a part).
 _GSM_SUBSTITUTES = str.maketrans({
@@ -54,12 +42,9 @@ _TAMIL = re.compile(r"[\u0B80-\u0BFF]")
 INLINE_MAX_CHOICES, INLINE_MAX_LABEL = 3, 16
 
 
-def phrase(language: str, message: str) -> str:
-    """A chrome phrase in a language: the catalog's translation, else the built-in default."""
-    translated = translator(language)(message)
-    if translated == message:
-        return _DEFAULTS.get(language, {}).get(message, message)
-    return translated
+def phrase(language: str, message: str, channel: str = CHANNEL) -> str:
+    """A chrome phrase in a language, in the channel's variant where the catalogs have one."""
+    return translator(language, channel)(message)
 
 
 def language_of(message: Outbound) -> str:
@@ -75,27 +60,27 @@ def gsm_safe(text: str) -> str:
     return text.translate(_GSM_SUBSTITUTES)
 
 
-def numbered_options(options: Sequence[tuple[int, str]], language: str) -> str:
+def numbered_options(options: Sequence[tuple[int, str]], language: str, channel: str = CHANNEL) -> str:
     """ "Reply 1 for Accept, 2 for Reject." for a few short labels, else a numbered list; the
     numbers are the options' own (unique among the person's open prompts, not always 1..n)."""
     if len(options) <= INLINE_MAX_CHOICES and all(len(label) <= INLINE_MAX_LABEL for _n, label in options):
-        item = phrase(language, REPLY_ITEM)
+        item = phrase(language, REPLY_ITEM, channel)
         listed = ", ".join(item.format(number=n, label=label) for n, label in options)
-        return phrase(language, REPLY_INLINE).format(options=listed)
+        return phrase(language, REPLY_INLINE, channel).format(options=listed)
     lines = [f"{n} {label}" for n, label in options]
-    return "\n".join([*lines, phrase(language, REPLY_LIST)])
+    return "\n".join([*lines, phrase(language, REPLY_LIST, channel)])
 
 
-def render_text(message: Outbound, language: str, *, photo_note: bool) -> str:
+def render_text(message: Outbound, language: str, *, photo_note: bool, channel: str = CHANNEL) -> str:
     """Text, then a poll's or the buttons' numbered options, then a note for a dropped photo."""
     parts = [message.text.strip()]
     if message.poll is not None:
         parts.append(message.poll.question)
-        parts.append(numbered_options(list(enumerate(message.poll.options, 1)), language))
+        parts.append(numbered_options(list(enumerate(message.poll.options, 1)), language, channel))
     elif message.choices:
-        parts.append(numbered_options(numbered(message.choices), language))
+        parts.append(numbered_options(numbered(message.choices), language, channel))
     if photo_note and message.photo_id:
-        parts.append(phrase(language, NO_PHOTO))
+        parts.append(phrase(language, NO_PHOTO, channel))
     return "\n".join(p for p in parts if p)
 
 
@@ -152,7 +137,7 @@ def sms_payload(body: str) -> dict[str, Any]:
     return {"kind": "text", "text": body}
 
 
-class SmsChannel:
+class SmsChannel(TwilioClient):
     """Sends SMS through the official Twilio SDK (run in a thread: the SDK is synchronous)."""
 
     code = CHANNEL
@@ -160,13 +145,6 @@ class SmsChannel:
     def __init__(self, config: TwilioConfig, client: Client | None = None) -> None:
         self.config = config
         self._client = client
-
-    @property
-    def client(self) -> Client:
-        """The SDK client, created on first use."""
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     async def send(self, address: str, message: Outbound, *, outbox_id: int) -> SendResult:
         """Render and send one message; provider errors are reported, never raised."""

@@ -126,6 +126,20 @@ def make_client(config: TwilioConfig) -> Client:
     return Client(config.account_sid, config.auth_token, http_client=http_client)
 
 
+class TwilioClient:
+    """The Twilio SDK client of a channel, created on first use (tests pass their own)."""
+
+    config: TwilioConfig
+    _client: Client | None
+
+    @property
+    def client(self) -> Client:
+        """The SDK client, created on first use."""
+        if self._client is None:
+            self._client = make_client(self.config)
+        return self._client
+
+
 def error_code(exc: BaseException) -> int | None:
     """The Twilio error code of an SDK exception, if any."""
     code = getattr(exc, "code", None)

@@ -22,9 +22,9 @@ from bot.sms import CHOOSE, SmsChannel, language_of, phrase, render_text
 from bot.twilio_common import (
     WHATSAPP_PREFIX,
     WINDOW_CLOSED_CODE,
+    TwilioClient,
     TwilioConfig,
     error_code,
-    make_client,
     media_link,
     send_failure,
 )
@@ -124,7 +124,7 @@ def _placeholders(types: dict[str, Any]) -> int:
     return len(set(re.findall(r"\{\{(\d+)\}\}", json.dumps(types))))
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(TwilioClient):
     """Sends WhatsApp messages through the official Twilio SDK and the Content API."""
 
     code = CHANNEL
@@ -145,13 +145,6 @@ class WhatsAppChannel:
         self._client = client
         self._content: dict[str, str] = self._load_cache()
         self._content_lock = asyncio.Lock()
-
-    @property
-    def client(self) -> Client:
-        """The SDK client, created on first use."""
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     async def send(self, address: str, message: Outbound, *, outbox_id: int) -> SendResult:
         """Deliver inside the 24-hour window; outside it by template, SMS, or wait."""
@@ -189,7 +182,7 @@ class WhatsAppChannel:
             photo = [media_link(self.secret, self.config.public_url, message.photo_id)]
         layout = interactive_layout(message.choices) if message.poll is None else None
         if layout is None:
-            body = _clip(render_text(message, language, photo_note=False), TEXT_MAX)
+            body = _clip(render_text(message, language, photo_note=False, channel=CHANNEL), TEXT_MAX)
             sid = await self._create(address, body=body, media_url=photo)
             return SendResult(ok=True, provider_message_id=sid)
         if photo:  # a photo cannot ride on an interactive message: send it just before
@@ -197,7 +190,7 @@ class WhatsAppChannel:
         types, variables = layout
         variables |= {"1": _clip(message.text, BODY_MAX)}
         if "twilio/list-picker" in types:
-            variables["2"] = _clip(phrase(language, CHOOSE), BUTTON_TITLE_MAX)
+            variables["2"] = _clip(phrase(language, CHOOSE, CHANNEL), BUTTON_TITLE_MAX)
         sid = await self._create(address, content_sid=await self._content_sid(types),
                                  content_variables=_json(variables))  # fmt: skip
         return SendResult(ok=True, provider_message_id=sid)
@@ -206,7 +199,7 @@ class WhatsAppChannel:
         """The person has not written for 24 hours: approved template, else SMS, else wait."""
         template = self.config.whatsapp_template_sid
         if template:  # an approved "{{1}}" template; template variables cannot hold newlines
-            lines = render_text(message, language_of(message), photo_note=False).splitlines()
+            lines = render_text(message, language_of(message), photo_note=False, channel=CHANNEL).splitlines()
             text = _clip(" · ".join(line for line in lines if line.strip()), TEMPLATE_VARIABLE_MAX)
             try:
                 variables = _json({"1": text})

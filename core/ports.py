@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
 from core.ledger.chain import ChainedEvent
-from core.ledger.model import DepositRequest, Transaction
+from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
 from core.orders.lifecycle import Status
@@ -24,6 +24,7 @@ from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
 from core.shared.messaging import OutboxRow
+from core.shared.queues import InboxStatus
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,8 +63,14 @@ class PeopleRepo(Protocol):
     async def retire(self, person_id: int) -> None:
         """Mark a person row left empty by a link: it has no identity and receives nothing."""
 
-    async def update(self, person_id: int, **values: Any) -> None:
-        """Change name, language or flags."""
+    async def set_name(self, person_id: int, name: str) -> None:
+        """Change the name others see."""
+
+    async def set_language(self, person_id: int, language: str) -> None:
+        """Change the language messages are written in."""
+
+    async def set_flags(self, person_id: int, *, is_admin: bool | None = None, is_member: bool | None = None) -> None:
+        """Give or take admin rights or cooperative membership (None leaves a flag as it is)."""
 
     async def admins(self) -> list[Person]:
         """Everyone who approves applications."""
@@ -150,8 +157,14 @@ class WorkerRepo(Protocol):
     async def by_person(self, person_id: int) -> Worker | None:
         """The worker record of a person, if any."""
 
-    async def update(self, worker_id: int, **values: Any) -> None:
-        """Change status, online flag or zone."""
+    async def set_status(self, worker_id: int, status: Approval, *, online: bool) -> None:
+        """Approve or reject, and start (or stop) receiving jobs with it."""
+
+    async def set_online(self, worker_id: int, online: bool) -> None:
+        """Start or stop receiving new jobs."""
+
+    async def set_zone(self, worker_id: int, lat: float, lng: float, zone: str) -> None:
+        """Move the place the worker sees jobs around."""
 
     async def online_in(self, zones: Sequence[str]) -> list[Worker]:
         """Approved, online workers whose zone is one of these cells."""
@@ -191,7 +204,7 @@ class IdentityRepo(Protocol):
     async def deposit_request(self, request_id: int) -> DepositRequest | None:
         """Load one deposit request."""
 
-    async def decide_deposit(self, request_id: int, status: str, admin_id: int) -> bool:
+    async def decide_deposit(self, request_id: int, status: DepositStatus, admin_id: int) -> bool:
         """Close a pending request once; False if someone already decided it."""
 
 
@@ -268,9 +281,6 @@ class ChainRepo(Protocol):
     def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
 
-    async def of_type(self, type_: str) -> list[ChainedEvent]:
-        """Events of one type, in order."""
-
 
 
 class ParamRepo(Protocol):
@@ -312,10 +322,7 @@ class InboxRepo(Protocol):
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
 
-    async def failed_count(self) -> int:
-        """How many messages crashed their flow and were set aside."""
-
-    async def finish(self, message_id: int, status: str = "done", error: str | None = None) -> None:
+    async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
 
 
@@ -457,9 +464,6 @@ class ScreeningRepo(Protocol):
 
     async def purge_expired(self, now: datetime) -> int:
         """Delete every embedding whose duplicate window has passed; return how many."""
-
-    async def embedding_count(self) -> int:
-        """How many embeddings are stored (for tests and operators)."""
 
     async def add_assessment(self, order_id: int | None, score_bp: int, model_version: str, features: dict[str, Any]) -> int:
         """Keep the safety score of an order's location with its model version and inputs."""

@@ -5,16 +5,14 @@ from __future__ import annotations
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
-from core.orders.lifecycle import IllegalTransition, Status
-from core.shared.events import PhotosDeleted
+from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
+from core.seekers.photo_records import delete_photos
 from flows.context import FlowContext
 from flows.i18n import money
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int, read_rupees
 from flows.numbers import normalise as normalise  # re-exported: the flows import it from here
 from flows.steps import Step
-
-OPEN_FOR_CANCEL = (Status.SCREENED, Status.FUNDED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED)
 
 
 def payload_args(msg: Inbound) -> list[str]:
@@ -61,9 +59,7 @@ async def balance(ctx: FlowContext, msg: Inbound) -> None:
 
 async def discard_photo(ctx: FlowContext, photo_id: str, reason: str) -> None:
     """Delete a seeker photo that will not be used; the deletion goes into the event log."""
-    await ctx.services.photos.delete(photo_id)
-    await ctx.uow.photos.mark_deleted(photo_id)
-    ctx.uow.record(PhotosDeleted(actor=ctx.person.actor, count=1, reason=reason))
+    await delete_photos(ctx.uow, ctx.services.photos, [photo_id], ctx.person.actor, reason)
 
 
 async def cancel(ctx: FlowContext, msg: Inbound) -> None:
@@ -83,7 +79,7 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Stopped. Nothing was changed."))
         return
     # Include picked-up orders so the donor hears why it is too late, rather than "nothing".
-    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*OPEN_FOR_CANCEL, Status.PICKED_UP), limit=1)
+    open_orders = await ctx.uow.orders.find(donor_id=ctx.person.id, statuses=(*CANCELLABLE, Status.PICKED_UP), limit=1)
     if not open_orders:
         await ctx.reply(_("There is nothing to cancel."))
         return

@@ -9,6 +9,7 @@ from typing import Any
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
 from core.orders.lifecycle import Status
+from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
@@ -37,9 +38,7 @@ async def store_photo(ctx: FlowContext, msg: Inbound, kind: str) -> str | None:
     except PhotoRejected as exc:
         await ctx.reply(photo_problem(ctx, exc.reason))
         return None
-    photo_id = await ctx.services.photos.put(cleaned)
-    await ctx.uow.photos.add(photo_id, kind, ctx.person.id, "image/jpeg")
-    return photo_id
+    return await keep_photo(ctx.uow, ctx.services.photos, cleaned, kind, ctx.person)
 
 
 async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
@@ -69,9 +68,7 @@ async def consent(ctx: FlowContext, msg: Inbound) -> None:
         ctx.goto(None)
         await ctx.reply(_("Thank you for asking them. The photo has been deleted. Without their agreement we cannot go ahead."))
         return
-    prefetch = getattr(ctx.services.screener, "prefetch", None)
-    if prefetch is not None:
-        ctx.uow.later(_async(prefetch, photo_id))  # start the face embedding while the donor types
+    ctx.uow.later(_async(ctx.services.screener.prefetch, photo_id))  # start the face embedding while the donor types
     ctx.goto(Step.DONOR_LOCATION, photo=photo_id)
     await ctx.reply(_("Thank you. Now share the location where the person is (attach → Location)."))
 
@@ -116,7 +113,7 @@ async def scene(ctx: FlowContext, msg: Inbound) -> None:
         ctx.uow, ctx.person, lat, lng, ctx.data.get("photo"), ctx.services.screener, busy=busy, lit=lit
     )
     ctx.goto(None)
-    if order.status is Status.CANCELLED:  # several faces in the photo
+    if order.status is Status.RETAKE:
         await ctx.reply(_("I can see more than one person in the photo. Please send a photo of just the person who needs the meal."))
         return
     if order.status is Status.REJECTED_DUPLICATE:
@@ -284,7 +281,8 @@ def status_text(ctx: FlowContext, status: Status) -> str:
         Status.ON_BOARD: _("waiting for a worker"), Status.CLAIMED: _("worker on the way to the restaurant"),
         Status.PICKED_UP: _("on the way to the person"), Status.DELIVERED: _("delivered"),
         Status.DELIVERY_FAILED: _("person not found"), Status.SETTLED: _("delivered"),
-        Status.CANCELLED: _("cancelled"), Status.DECLINED: _("no restaurant could take it; refunded"),
+        Status.CANCELLED: _("cancelled"), Status.RETAKE: _("a photo of just one person was needed"),
+        Status.DECLINED: _("no restaurant could take it; refunded"),
         Status.REFUNDED: _("refunded"), Status.DISPUTED: _("under review"),
         Status.REJECTED_DUPLICATE: _("already fed recently"), Status.REJECTED_UNSAFE: _("unsafe place"),
     }  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from core.ledger.model import split_fee
 from core.members.model import Approval, Person
+from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.orders.offers import JOB_META, withdraw_job_offers
+from core.orders.service import job_for
 from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
@@ -19,6 +21,7 @@ from core.shared.events import (
 )
 from flows.context import deliver_to
 from flows.i18n import day, money, translator
+from flows.jobs import offer_text
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
 
@@ -88,34 +91,24 @@ async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> No
         _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(_("{restaurant} accepted order #{id} and is cooking. Now finding a delivery worker.").format(
             restaurant=r.name, id=order.id)))  # fmt: skip
-    params = await uow.params.current()
-    pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
+    job = job_for(order, r, await uow.params.current())
     for w in await uow.workers.online_in(geo.neighbourhood(r.zone)):
         if person := await _person(uow, w.person_id):
-            _, lang = translator(person.language, person.channel), person.language
-            text = _("New job #{id}: pick up at {restaurant} ({address}), drop near {area}. Pay {pay}.").format(
-                id=order.id, restaurant=r.name, address=r.address,
-                area=geo.approximate_area(order.seeker_lat, order.seeker_lng), pay=money(pay, lang))  # fmt: skip
-            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={"job": order.id}))
+            _ = translator(person.language, person.channel)
+            text = offer_text(person.language, person.channel, order.id, job.payload, new=True)
+            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={JOB_META: order.id}))
 
 
 async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     # Offers still queued (an SMS backlog, a rate-limited broadcast) would only announce a job
     # that is gone: they are not sent. Offers already delivered are edited where the channel can.
-    await uow.outbox.withdraw_unsent("job", order.id)
-    await uow.prompts.withdraw(f"job:{order.id}")  # typed numbers no longer name the offer
+    await withdraw_job_offers(uow, order.id, event.actor)
     w = await uow.workers.get(order.worker_id or 0)
     name = w.name if w else ""
     for person in (await _person(uow, order.donor_id), await _restaurant_owner(uow, order.restaurant_id)):
         if person:
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(_("{name} will deliver order #{id}.").format(name=name, id=order.id)))
-
-
-def job_taken_text(language: str, order_id: int, name: str) -> str:
-    """What an earlier job offer turns into once someone has claimed it."""
-    _ = translator(language)
-    return _("Job #{id} was taken by {name}. Send /jobs to see the open ones.").format(id=order_id, name=name)
 
 
 async def _picked_up(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -137,10 +130,9 @@ async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> N
 
 
 async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
-    if event.from_status in ("draft", "screened"):
+    if event.from_status in (Status.DRAFT, Status.SCREENED):
         return  # nobody but the donor knew of it
-    await uow.outbox.withdraw_unsent("job", order.id)
-    await uow.prompts.withdraw(f"job:{order.id}")
+    await withdraw_job_offers(uow, order.id, event.actor)
     for person in (await _restaurant_owner(uow, order.restaurant_id), await _worker_person(uow, order.worker_id)):
         if person:
             _ = translator(person.language, person.channel)

@@ -36,11 +36,6 @@ def read_int(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def read_id(text: str) -> int | None:
-    """A positive database id from a button payload; None when it cannot name a row."""
-    return read_int(text, 1, MAX_ID)
-
-
 def read_rupees(text: str, high: int) -> int | None:
     """An amount in rupees ("500", "₹1,000", "60.50") as paise, within 1..high; else None.
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from core.ledger.params import MAX_INT32
+from core.members import profile
 from core.members.registration import (
     MAX_MENU_ITEMS,
     RegistrationError,
@@ -36,8 +36,7 @@ async def set_language(ctx: FlowContext, msg: Inbound) -> None:
     language = (payload_args(msg) or ["en"])[0]
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
-    await ctx.uow.people.update(ctx.person.id, language=language)
-    ctx.person = replace(ctx.person, language=language)
+    ctx.person = await profile.choose_language(ctx.uow, ctx.person, language)
     first_time = not ctx.state.get("language_chosen")
     ctx.state["language_chosen"] = True
     if first_time:
@@ -249,7 +248,7 @@ async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
             await ctx.reply(_("You have already registered a restaurant."))
         ctx.goto(None)
         return
-    await ctx.uow.people.update(ctx.person.id, name=d["name"])
+    ctx.person = await profile.set_name(ctx.uow, ctx.person, d["name"])
     ctx.goto(None)
     await ctx.reply(_("Thank you! {name} is registered and waiting for an admin's approval.").format(name=d["name"]))
 
@@ -277,7 +276,7 @@ async def worker_location(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("You are already registered as a delivery worker."))
         ctx.goto(None)
         return
-    await ctx.uow.people.update(ctx.person.id, name=ctx.data["name"])
+    ctx.person = await profile.set_name(ctx.uow, ctx.person, ctx.data["name"])
     ctx.goto(None)
     await ctx.reply(_("Thank you! You are registered and waiting for an admin's approval."))
 

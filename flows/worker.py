@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from core.ledger.model import split_fee, worker_account
+from core.ledger.model import worker_account, worker_pay
+from core.members import profile
 from core.members.model import Approval, Worker
 from core.orders import service as orders
+from core.orders.lifecycle import Status
+from core.seekers.reports import ReportOutcome, report_delivery
 from core.shared import geo
 from flows.common import payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.donor import store_photo
-from flows.i18n import distance, money, plural
+from flows.i18n import money, plural
+from flows.jobs import offer_text
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
 from flows.steps import Step
@@ -39,25 +43,15 @@ async def _worker_command(ctx: FlowContext, msg: Inbound) -> tuple[Worker, int] 
 async def go_online(ctx: FlowContext, msg: Inbound) -> None:
     """Start receiving new jobs."""
     if worker := await _own_worker(ctx):
-        await ctx.uow.workers.update(worker.id, online=True)
+        await profile.set_online(ctx.uow, worker, True, ctx.person.actor)
         await ctx.reply(ctx._("You are online. New jobs near you will arrive here."), (Choice(ctx._("Show jobs"), "jobs:"),))
 
 
 async def go_offline(ctx: FlowContext, msg: Inbound) -> None:
     """Stop receiving new jobs."""
     if worker := await _own_worker(ctx):
-        await ctx.uow.workers.update(worker.id, online=False)
+        await profile.set_online(ctx.uow, worker, False, ctx.person.actor)
         await ctx.reply(ctx._("You are offline. Send /online when you want jobs again."))
-
-
-def job_text(ctx: FlowContext, order_id: int, payload: dict[str, object]) -> str:
-    """What a worker sees of a job before claiming: restaurant, drop area, distance, pay."""
-    lang = ctx.person.language
-    return ctx._("Job #{id}: pick up at {restaurant} ({address}), drop near {area}, {distance}. Pay {pay}.").format(
-        id=order_id, restaurant=payload.get("restaurant"), address=payload.get("restaurant_area"),
-        area=payload.get("drop_area"), distance=distance(int(payload.get("distance_m", 0) or 0), lang),  # type: ignore[call-overload]
-        pay=money(int(payload.get("pay", 0) or 0), lang),  # type: ignore[call-overload]
-    )  # fmt: skip
 
 
 async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
@@ -71,7 +65,8 @@ async def list_jobs(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("No open jobs near you right now. New ones will arrive here while you are online."))
         return
     for job in jobs[:MAX_JOBS_SHOWN]:
-        await ctx.reply(job_text(ctx, job.order_id, job.payload), (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
+        text = offer_text(ctx.person.language, ctx.person.channel, job.order_id, job.payload, new=False)
+        await ctx.reply(text, (Choice(_("Claim"), f"claim:{job.order_id}"),), job=job.order_id)
     if len(jobs) > MAX_JOBS_SHOWN:
         more = len(jobs) - MAX_JOBS_SHOWN
         text = plural(ctx.person.language, "{count} more job is open; claim one of these first.",
@@ -141,7 +136,7 @@ async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
         return
     worker, order_id = command
     order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.status.value != "picked_up":
+    if order is None or order.worker_id != worker.id or order.status is not Status.PICKED_UP:
         await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:
@@ -182,12 +177,12 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
         return
     ctx.goto(None)
     params = await ctx.uow.params.current()
-    fee_part = split_fee(order.delivery_fee, *params.fee_shares).worker
+    pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares)
     earned = await ctx.uow.ledger.balance(worker_account(worker.id))
     await ctx.reply(
         _("Delivered order #{id}. Thank you! You earned {total} ({fee} delivery + {tip} tip). Your earnings: {earned}.").format(
-            id=order.id, total=money(fee_part + order.tip, lang), fee=money(fee_part, lang),
-            tip=money(order.tip, lang), earned=money(earned, lang)),
+            id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang),
+            tip=money(pay.tip, lang), earned=money(earned, lang)),
         (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
          Choice(_("Show jobs"), "jobs:")),
     )  # fmt: skip
@@ -203,15 +198,11 @@ async def report(ctx: FlowContext, msg: Inbound) -> None:
     if kind not in ("ok", "issue"):
         await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return
-    order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.delivery_lat is None or order.delivery_lng is None:
+    outcome = await report_delivery(ctx.uow, order_id, worker, kind == "issue", ctx.person.actor)
+    if outcome is ReportOutcome.NOT_YOURS:
         await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
-        return
-    new = await ctx.uow.screening.add_report(
-        order.id, worker.id, kind == "ok", kind == "issue", order.delivery_lat, order.delivery_lng
-    )
-    if not new:
-        await ctx.reply(_("You already told us about job #{id}. Thank you!").format(id=order.id))
+    elif outcome is ReportOutcome.ALREADY:
+        await ctx.reply(_("You already told us about job #{id}. Thank you!").format(id=order_id))
     elif kind == "issue":
         await ctx.reply(_("Thank you for telling us. Future requests near that place will be checked more carefully. Stay safe."),
                         (Choice(_("Show jobs"), "jobs:"),))  # fmt: skip
@@ -229,7 +220,7 @@ async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
     if not await require_location(ctx, msg):
         return
     assert msg.lat is not None and msg.lng is not None
-    await ctx.uow.workers.update(worker.id, lat=msg.lat, lng=msg.lng, zone=geo.encode(msg.lat, msg.lng, 5))
+    await profile.move_zone(ctx.uow, worker, msg.lat, msg.lng, ctx.person.actor)
     await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
 
 

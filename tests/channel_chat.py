@@ -38,8 +38,8 @@ from core.adapters.sql.uow import Store
 from core.ledger.service import record_deposit
 from core.members.registration import apply_restaurant, apply_worker
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
 from tests.chat import LINE, make_photo
+from tests.clock import FixedClock
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from webhooks.demo import CHENNAI, DONOR, DONOR_DEPOSIT, RESTAURANTS, WORKERS
@@ -112,21 +112,23 @@ async def seed_users(store: Store, users: Mapping[str, User]) -> None:
     lat, lng = CHENNAI
     async with store.uow() as uow:
         admin = await uow.people.get_or_create("webchat", "admin")  # an admin by KETPAAR_ADMINS
-        await uow.people.update(admin.id, name="Admin")
+        await uow.people.set_name(admin.id, "Admin")
         for name, title, street, dlat, dlng, menu in RESTAURANTS:
             user = users[name]
             owner = await uow.people.get_or_create(user.channel, user.address)
-            await uow.people.update(owner.id, name=title, is_member=True)
+            await uow.people.set_name(owner.id, title)
+            await uow.people.set_flags(owner.id, is_member=True)
             await apply_restaurant(uow, owner, name=title, lat=lat + dlat, lng=lng + dlng, address=street, menu=menu,
                                    daily_capacity=20, approved=True)  # fmt: skip
         for name, title in WORKERS:
             user = users[name]
             person = await uow.people.get_or_create(user.channel, user.address)
-            await uow.people.update(person.id, name=title, is_member=True)
+            await uow.people.set_name(person.id, title)
+            await uow.people.set_flags(person.id, is_member=True)
             await apply_worker(uow, person, name=title, lat=lat, lng=lng, approved=True, online=True)
         user = users[DONOR]
         donor = await uow.people.get_or_create(user.channel, user.address)
-        await uow.people.update(donor.id, name="Demo donor")
+        await uow.people.set_name(donor.id, "Demo donor")
         await record_deposit(uow, donor.id, DONOR_DEPOSIT, "demo-seed", admin.actor, "demo deposit")
 
 

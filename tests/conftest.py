@@ -153,8 +153,8 @@ async def running_app(
     """Start the app in-process on a database (SQLite file or URL) and optional Redis; yield its parts."""
     import httpx
 
-    from core.shared.clock import FixedClock
     from tests.chat import Chat
+    from tests.clock import FixedClock
     from webhooks.app import create_app
     from webhooks.demo import seed_demo
     from webhooks.settings import Settings

@@ -19,8 +19,8 @@ from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.schedule.jobs import reconcile_board
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
-from tests.helpers import CHENNAI, Coop, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, Coop, chain_events, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 NOTHING_TO_FIX = {"posted": 0, "removed": 0, "claims_applied": 0, "released": 0}
@@ -116,7 +116,7 @@ async def test_a_board_claim_the_order_never_heard_of_is_rolled_forward(store: S
     claimed = await reload(store, order.id)
     assert (claimed.status, claimed.worker_id) == (Status.CLAIMED, worker.id)
     async with store.reader() as uow:
-        claims = [(e.actor, e.data["details"]) for e in await uow.chain.of_type("order.transitioned")
+        claims = [(e.actor, e.data["details"]) for e in await chain_events(uow, "order.transitioned")
                   if e.data["order_id"] == order.id and e.data["transition"] == "claim"]  # fmt: skip
     assert claims == [("system", {"worker_id": worker.id})]
     await assert_board_agrees(store, board, order)

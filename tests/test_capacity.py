@@ -20,9 +20,9 @@ from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.schedule.jobs import reconcile_capacity
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
 from core.shared.events import CapacityMismatch
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
 
 # Reconciliation runs once per business day and the PostgreSQL database is shared by the
 # session, so every test works on a day of its own (noon in Chennai), far from other tests' days.
@@ -120,7 +120,7 @@ async def test_reconciliation_finds_no_mismatch_on_a_consistent_day(store: Store
         counters = {rid: (reserved, completed) for rid, _p, reserved, completed in await uow.restaurants.counters(day)}
         assert counters[coop.restaurants[0].id] == (1, 0)
         assert counters[coop.restaurants[1].id] == (0, 1)
-        assert [e for e in await uow.chain.of_type("capacity.mismatch") if e.data["day"] == day] == []
+        assert [e for e in await chain_events(uow, "capacity.mismatch") if e.data["day"] == day] == []
     await assert_ledger_invariants(store)
 
 
@@ -143,7 +143,7 @@ async def test_a_tampered_counter_is_reported_once_and_recorded_in_the_chain(sto
     assert found == [CapacityMismatch(actor="scheduler", restaurant_id=rid, day=day, counter=3, orders=1)]
     assert await reconcile_capacity(store, day) == []  # once per day
     async with store.reader() as uow:
-        recorded = [e for e in await uow.chain.of_type("capacity.mismatch") if e.data["day"] == day]
+        recorded = [e for e in await chain_events(uow, "capacity.mismatch") if e.data["day"] == day]
     assert [(e.actor, e.data) for e in recorded] == [
         ("scheduler", {"restaurant_id": rid, "day": day, "counter": 3, "orders": 1})
     ]

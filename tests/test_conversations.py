@@ -8,7 +8,7 @@ from typing import Any
 from core.seekers.screening import ScreeningRequest, ScreeningResult
 from tests.chat import make_photo
 from tests.conftest import running_app
-from tests.helpers import assert_ledger_invariants
+from tests.helpers import assert_ledger_invariants, chain_events
 
 ORDER_CURD_RICE = """
     donor-1 > [photo]
@@ -270,6 +270,9 @@ class ExplodingScreener:
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         raise RuntimeError("screening service exploded")
 
+    def prefetch(self, photo_id: str) -> None:
+        """Nothing to prepare."""
+
 
 async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message(app_db: Path, tmp_path: Path) -> None:
     async with running_app(app_db, tmp_path / "var", screener=ExplodingScreener()) as env:
@@ -352,7 +355,7 @@ async def test_cancel_mid_request_deletes_the_photo_or_cancels_the_unpaid_order(
         donor-1 < Order #1 cancelled.
     """)
     async with app_env["runtime"].store.reader() as uow:
-        deleted = [e.data for e in await uow.chain.of_type("photos.deleted")]
+        deleted = [e.data for e in await chain_events(uow, "photos.deleted")]
         order = await uow.orders.get(1)
     assert deleted == [{"count": 1, "reason": "cancelled"}] and order.status.value == "cancelled"
 

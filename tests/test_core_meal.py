@@ -15,7 +15,7 @@ from core.ledger.model import InsufficientFunds
 from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
+from tests.clock import FixedClock
 from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai

@@ -24,9 +24,9 @@ from core.ledger import service as money
 from core.ledger.model import DEPOSITS, MAX_POSTING, Posting, PostingTooLarge, donor_account, transfer
 from core.ledger.params import PARAM_NAMES, Params
 from core.members import registration
-from core.shared.clock import FixedClock
-from flows.numbers import MAX_ID, read_id, read_int, read_rupees
+from flows.numbers import MAX_ID, read_int, read_rupees
 from flows.onboarding import parse_hours, parse_menu
+from tests.clock import FixedClock
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants, seed_coop
 from tests.test_conversations import ORDER_CURD_RICE, balance_of
@@ -58,7 +58,7 @@ def test_every_plain_number_reads_back_as_itself_in_ascii_and_tamil_digits(n: in
 def test_superscripts_other_scripts_signs_exponents_and_huge_numbers_are_not_numbers(said: str) -> None:
     assert read_int(said, 0, 10**18) is None
     assert read_rupees(said, MAX_POSTING) is None
-    assert read_id(said) is None
+    assert read_int(said, 1, MAX_ID) is None
 
 
 def test_amounts_allow_two_decimals_grouping_and_the_rupee_sign_only() -> None:
@@ -67,7 +67,7 @@ def test_amounts_allow_two_decimals_grouping_and_the_rupee_sign_only() -> None:
     assert read_rupees("௬௦", MAX_POSTING) == 6_000
     assert [read_rupees(s, MAX_POSTING) for s in ("60.005", "1,2", "0", "0.00", "1e5", "-5", "60.")] == [None] * 7
     assert read_rupees("2000", 200_000) == 200_000 and read_rupees("2000.01", 200_000) is None
-    assert read_id(str(MAX_ID)) == MAX_ID and read_id(str(MAX_ID + 1)) is None
+    assert read_int(str(MAX_ID), 1, MAX_ID) == MAX_ID and read_int(str(MAX_ID + 1), 1, MAX_ID) is None
 
 
 async def test_hostile_numbers_in_capacity_typed_choices_and_buttons_get_polite_answers(app_env: dict[str, Any]) -> None:

@@ -19,10 +19,10 @@ from core.orders.model import Order
 from core.schedule.jobs import end_of_day_topup
 from core.seekers.screening import PassThroughScreener
 from core.shared.bus import MessageBus
-from core.shared.clock import FixedClock
 from flows import notify
 from flows.messages import Outbound
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
 
 
 async def paid_order(store: Store, coop: Coop) -> Order:
@@ -42,7 +42,7 @@ async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_langua
     coop = await seed_coop(store, uuid.uuid4().hex[:8], n_workers=1)
     board, worker = SqlJobBoard(sqlite_db), coop.workers[0]
     async with store.uow() as uow:
-        await uow.people.update(worker.person_id, language="ta")
+        await uow.people.set_language(worker.person_id, "ta")
     order = await paid_order(store, coop)
     for step in ("accept", "claim", "pickup", "deliver"):
         async with store.uow() as uow:
@@ -71,7 +71,9 @@ async def test_offers_still_queued_when_a_job_is_claimed_are_never_sent(db: Data
     board, winner, others = SqlJobBoard(db), coop.workers[0], coop.workers[1:]
     async with store.uow() as uow:
         for w in others:  # SMS is sent by the outbox sender: offers wait there until it runs
-            await uow.people.update(w.person_id, channel="sms")
+            person = await uow.people.get(w.person_id)
+            assert person is not None
+            await uow.people.set_home(person.id, "sms", person.address)
     order = await paid_order(store, coop)
     async with store.uow() as uow:
         await orders.accept(uow, order.id, coop.restaurants[0], board, "r")
@@ -85,6 +87,9 @@ async def test_offers_still_queued_when_a_job_is_claimed_are_never_sent(db: Data
     async with store.uow() as uow:
         await orders.claim(uow, order.id, winner, board, "w")
     assert await offer_statuses(db, order.id, "sms") == ["withdrawn", "withdrawn"]
+    async with store.reader() as uow:
+        withdrawn = [e.data for e in await chain_events(uow, "job.offers_withdrawn")]
+    assert withdrawn == [{"order_id": order.id, "count": 2}]
     async with store.uow() as uow:  # withdrawn rows do not hold up the next message to that person
         first = sorted(addresses)[0]
         await uow.outbox.enqueue("sms", first, Outbound("hello").to_payload())

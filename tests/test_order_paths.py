@@ -18,8 +18,8 @@ from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
 from core.orders.model import Order
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
-from tests.helpers import Coop, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 DEPOSIT = 100_000
@@ -84,7 +84,7 @@ async def test_a_rejected_order_goes_to_the_next_nearest_kitchen_with_the_price_
         assert await uow.ledger.balance(f"escrow:order:{order.id}") == 5_500 + 3_000
         assert await uow.restaurants.used(near.id, uow.day) == 0
         assert await uow.restaurants.used(far.id, uow.day) == 1
-        reroutes = [e.data for e in await uow.chain.of_type("order.transitioned")
+        reroutes = [e.data for e in await chain_events(uow, "order.transitioned")
                     if e.data["order_id"] == order.id and e.data["transition"] == "reroute"]  # fmt: skip
     assert [r["details"] for r in reroutes] == [{"previous": near.id, "restaurant_id": far.id, "refund": 1_500}]
 
@@ -202,7 +202,7 @@ async def test_accepting_the_same_order_twice_is_refused(store: Store, board: Sq
     assert refused.value.code == "already_on_board"
     async with store.reader() as uow:
         accepted = await status_of(uow, order.id)
-        moves = [e.data["transition"] for e in await uow.chain.of_type("order.transitioned")
+        moves = [e.data["transition"] for e in await chain_events(uow, "order.transitioned")
                  if e.data["order_id"] == order.id]  # fmt: skip
     assert (accepted.status, moves.count("accept"), moves.count("post")) == (Status.ON_BOARD, 1, 1)
     assert [e.job.order_id for e in await board.entries()].count(order.id) == 1

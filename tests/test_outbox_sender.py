@@ -17,8 +17,8 @@ from bot.telegram import TelegramChannel
 from core.adapters.sql.db import Database
 from core.adapters.sql.schema import outbox
 from core.adapters.sql.uow import Store
-from core.shared.clock import FixedClock
 from flows.messages import Outbound
+from tests.clock import FixedClock
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 MakeTelegram = Callable[..., TelegramChannel]  # the `telegram` fixture: builds a channel on the fake

@@ -16,20 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.schema import orders, people
 from core.adapters.sql.screening_repo import ScreeningRepo
+from core.adapters.sql.screening_schema import seeker_embeddings
 from core.adapters.sql.uow import Store
 from core.seekers import faces, safety
-from core.seekers.screener import (
-    FaceAndSafetyScreener,
-    SeekerScreeningRequest,
-    purge_expired_embeddings,
-)
+from core.seekers.screener import FaceAndSafetyScreener
 from core.seekers.screening import ScreeningRequest
-from core.shared.clock import FixedClock
+from tests.clock import FixedClock
 from tests.conftest import unavailable
 
 NOON_IST = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
@@ -64,10 +61,10 @@ async def fake_embed(data: bytes) -> faces.FaceResult:
         v = person_vector(int(seed))
         if jitter:  # another photo of the same person: a little noise (cosine ≈ 0.98)
             v = faces.normalise(v + 0.2 * person_vector(1000 + int(jitter)))
-        return faces.FaceResult("ok", v, 1)
+        return faces.FaceResult(faces.FaceStatus.OK, v, 1)
     if text == "many":
-        return faces.FaceResult("many", None, 3, 1.1)
-    return faces.FaceResult("none")
+        return faces.FaceResult(faces.FaceStatus.MANY, None, 3, 1.1)
+    return faces.FaceResult(faces.FaceStatus.NONE)
 
 
 @pytest.fixture
@@ -75,13 +72,19 @@ def screener(sqlite_db: Database) -> FaceAndSafetyScreener:
     return FaceAndSafetyScreener(sqlite_db, FakePhotos(), embedder=fake_embed)
 
 
-def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PLACE, **extra: object) -> SeekerScreeningRequest:
-    return SeekerScreeningRequest(1, where[0], where[1], at, photo, **extra)  # type: ignore[arg-type]
+def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PLACE, **extra: object) -> ScreeningRequest:
+    return ScreeningRequest(1, where[0], where[1], at, photo, **extra)  # type: ignore[arg-type]
 
 
 async def embeddings(db: Database) -> int:
     async with db.read() as conn:
-        return await ScreeningRepo(conn).embedding_count()
+        return int((await conn.execute(select(func.count()).select_from(seeker_embeddings))).scalar_one())
+
+
+async def purge_expired_embeddings(store: Store) -> int:
+    """What the scheduled purge (core.schedule.jobs.purge_expired_data) does to embeddings."""
+    async with store.uow() as uow:
+        return await uow.screening.purge_expired(uow.at)
 
 
 async def test_the_same_face_within_the_window_and_radius_is_a_duplicate_with_minutes_and_metres(

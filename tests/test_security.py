@@ -225,7 +225,7 @@ async def test_a_whatsapp_donor_is_credited_by_number(any_env: dict[str, Any]) -
     store: Store = app_env["runtime"].store
     async with store.uow() as uow:
         donor = await uow.people.get_or_create("whatsapp", "whatsapp:+919876543210")
-        await uow.people.update(donor.id, name="Meena")
+        await uow.people.set_name(donor.id, "Meena")
     for handle in ("whatsapp:+919876543210", "+919876543210", f"#{donor.id}"):
         await app_env["chat"].run(f"""
             admin > /deposit {handle} 10
@@ -504,14 +504,14 @@ async def test_sessions_links_and_admin_tokens_on_both_engines(db: Database) -> 
     from datetime import UTC, datetime
 
     from core.members.identity import LinkError, issue_link_code, redeem_link_code, sign_in_admin
-    from core.shared.clock import FixedClock
+    from tests.clock import FixedClock
 
     clock = FixedClock(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
     store = Store(db, clock)
     tag = f"{time.time_ns()}"
     async with store.uow() as uow:
         admin = await uow.people.get_or_create("webchat", f"adm-{tag}")
-        await uow.people.update(admin.id, is_admin=True)  # (sync_admins would demote the shared database's others)
+        await uow.people.set_flags(admin.id, is_admin=True)
         token, session = await open_session(uow)
         sms = await uow.people.get_or_create("sms", f"+91{tag[-10:]}")
         web = await uow.people.get_or_create("webchat", session.address)

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
+from core.orders.lifecycle import Status
 from core.schedule import jobs
-from core.shared.clock import FixedClock
+from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
+from tests.clock import FixedClock
 from tests.conftest import running_app, unavailable
+from tests.helpers import chain_events
 
 FACES_DIR = Path(os.environ.get("KETPAAR_FACES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "faces")
 NOON_IST = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
@@ -83,7 +86,7 @@ async def test_refused_consent_deletes_the_photo_and_records_it(app_db: Path, tm
         runtime: Any = env["runtime"]
         async with runtime.store.reader() as uow:
             rows = (await uow.conn.exec_driver_sql("SELECT id, deleted_at FROM photos")).all()
-            deleted = await uow.chain.of_type("photos.deleted")
+            deleted = await chain_events(uow, "photos.deleted")
         assert len(rows) == 1 and rows[0][1] is not None
         assert await runtime.services.photos.get(rows[0][0]) is None
         assert [e.data for e in deleted] == [{"count": 1, "reason": "no_consent"}]
@@ -107,7 +110,7 @@ async def test_photos_are_encrypted_at_rest_and_purged_after_retention(app_db: P
         assert (await jobs.purge_expired_data(runtime.store, runtime.services.photos))["photos"] == 1
         assert not (tmp_path / "var" / "photos" / photo_id).exists()
         async with runtime.store.reader() as uow:
-            assert [e.data for e in await uow.chain.of_type("photos.deleted")] == [{"count": 1, "reason": "retention"}]
+            assert [e.data for e in await chain_events(uow, "photos.deleted")] == [{"count": 1, "reason": "retention"}]
 
 
 async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_blocking_the_seeker(
@@ -131,3 +134,30 @@ async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_block
             (order,) = await uow.orders.find(limit=5)
         assert order.status.value == "cancelled"
         assert await jobs.cancel_stale_drafts(runtime.store, runtime.board) == 0
+
+
+class SeveralFacesScreener:
+    """Finds several faces in every photo, as the real screener does for a group photo."""
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        return ScreeningResult(Verdict.RETAKE, "stub", {"face": "many", "reason": "many_faces"})
+
+    def prefetch(self, photo_id: str) -> None:
+        """Nothing to prepare."""
+
+
+async def test_a_photo_of_several_people_asks_for_another_and_is_no_cancellation(app_db: Path, tmp_path: Path) -> None:
+    async with running_app(app_db, tmp_path / "var", screener=SeveralFacesScreener()) as env:
+        await env["chat"].run("""
+            donor-1 > [photo]
+            donor-1 > [tap Yes, they agreed]
+            donor-1 > [location 13.0827, 80.2707]
+            donor-1 > [tap Busy and well lit]
+            donor-1 < I can see more than one person in the photo.
+            donor-1 > /orders
+            donor-1 < a photo of just one person was needed
+        """)
+        async with env["runtime"].store.reader() as uow:
+            (order,) = await uow.orders.find(limit=5)
+            moves = [e.data["transition"] for e in await chain_events(uow, "order.transitioned")]
+        assert order.status is Status.RETAKE and moves == ["ask_retake"]

@@ -8,10 +8,10 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from bot.segments import segments, units
 from bot.sms import render_sms
 from flows.i18n import money
 from flows.messages import Outbound
+from tests.segments import segments, units
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 ENGLISH_MAX_SEGMENTS, TAMIL_MAX_SEGMENTS = 2, 2

@@ -51,7 +51,7 @@ async def test_every_message_of_the_meal_is_tamil_for_tamil_speakers(app_env: di
     async with runtime.store.uow() as uow:
         for address in USERS:
             person = await uow.people.find("webchat", address)
-            await uow.people.update(person.id, language="ta")
+            await uow.people.set_language(person.id, "ta")
     chat = app_env["chat"]
     await chat.run(MEAL_BY_PAYLOAD)
     for user in USERS:

@@ -17,8 +17,8 @@ from core.ledger.audit import audit
 from core.ledger.chain import canonical_json
 from core.orders import service as orders
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
-from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, assert_ledger_invariants, chain_events, seed_coop
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 
@@ -76,7 +76,7 @@ async def test_an_edited_event_is_named_by_its_seq(sqlite_db: Database) -> None:
     store = Store(sqlite_db, FixedClock(NOON))
     tx_id = await fresh_meal(store)
     async with store.reader() as uow:
-        settled = next(e for e in await uow.chain.of_type("ledger.transaction") if e.data["tx_id"] == tx_id)
+        settled = next(e for e in await chain_events(uow, "ledger.transaction") if e.data["tx_id"] == tx_id)
         head = await uow.chain.head()
     forged = {**settled.data, "postings": [[a, v * 2] for a, v in settled.data["postings"]]}
     await tamper(sqlite_db, "UPDATE events SET data = :d WHERE seq = :s", d=canonical_json(forged), s=settled.seq)

@@ -18,8 +18,8 @@ from core.members.model import Worker
 from core.orders import service as orders
 from core.schedule.jobs import end_of_day_topup
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, seed_coop
+from tests.clock import FixedClock
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
 
 MINIMUM = 10_000  # ₹100 a day, set for these tests
 EARNED = 2_400  # a worker's 80 % of the default ₹30 delivery fee
@@ -109,7 +109,7 @@ async def test_a_worker_who_earned_below_the_minimum_is_topped_up_exactly_to_it(
     async with store.reader() as uow:
         topup = await uow.ledger.existing("topup", day)
         assert topup is not None
-        assert [e for e in await uow.chain.of_type("topup.shortfall") if e.data["day"] == day] == []
+        assert [e for e in await chain_events(uow, "topup.shortfall") if e.data["day"] == day] == []
     await assert_ledger_invariants(store)
 
 
@@ -167,7 +167,7 @@ async def test_a_short_pool_is_shared_pro_rata_down_to_exactly_zero_and_the_shor
     assert await balance(store, f"worker:{tipped.id}") == 3_400 + 1_208
     assert await balance(store, f"worker:{idle.id}") == 0
     async with store.reader() as uow:
-        shortfalls = [e for e in await uow.chain.of_type("topup.shortfall") if e.data["day"] == day]
+        shortfalls = [e for e in await chain_events(uow, "topup.shortfall") if e.data["day"] == day]
     assert [(e.actor, e.data) for e in shortfalls] == [
         ("scheduler", {"day": day, "needed": 14_200, "paid": 2_600, "worker_ids": sorted([plain.id, tipped.id])})
     ]

@@ -357,7 +357,8 @@ async def test_a_restaurant_on_sms_receives_an_order_and_accepts_it_by_replying_
     phone = "+919840012345"
     async with env.runtime.store.uow() as uow:
         owner = await uow.people.get_or_create("sms", phone)
-        await uow.people.update(owner.id, name="Murugan Idli Kadai", is_member=True)
+        await uow.people.set_name(owner.id, "Murugan Idli Kadai")
+        await uow.people.set_flags(owner.id, is_member=True)
         await apply_restaurant(uow, owner, name="Murugan Idli Kadai", lat=13.0828, lng=80.2708, address="3 Mint Street",
                                menu=(("Pongal", 4_500),), daily_capacity=10, approved=True)  # fmt: skip
     await env.chat.run("""

@@ -27,19 +27,21 @@ async def seed_demo(store: Store, channel: str = "webchat") -> bool:
         if await uow.people.find(channel, "rest-1"):
             return False
         admin = await uow.people.get_or_create(channel, ADMIN)
-        await uow.people.update(admin.id, name="Admin")
+        await uow.people.set_name(admin.id, "Admin")
         for address, name, street, dlat, dlng, menu in RESTAURANTS:
             owner = await uow.people.get_or_create(channel, address)
-            await uow.people.update(owner.id, name=name, is_member=True)
+            await uow.people.set_name(owner.id, name)
+            await uow.people.set_flags(owner.id, is_member=True)
             await apply_restaurant(
                 uow, owner, name=name, lat=lat + dlat, lng=lng + dlng, address=street, menu=menu,
                 daily_capacity=20, approved=True,
             )  # fmt: skip
         for address, name in WORKERS:
             person = await uow.people.get_or_create(channel, address)
-            await uow.people.update(person.id, name=name, is_member=True)
+            await uow.people.set_name(person.id, name)
+            await uow.people.set_flags(person.id, is_member=True)
             await apply_worker(uow, person, name=name, lat=lat, lng=lng, approved=True, online=True)
         donor = await uow.people.get_or_create(channel, DONOR)
-        await uow.people.update(donor.id, name="Demo donor")
+        await uow.people.set_name(donor.id, "Demo donor")
         await record_deposit(uow, donor.id, DONOR_DEPOSIT, "demo-seed", admin.actor, "demo deposit")
     return True

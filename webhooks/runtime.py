@@ -25,6 +25,7 @@ from core.adapters.sql.migrate import upgrade
 from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.members.identity import sync_admins
+from core.orders.offers import JOB_META
 from core.ports import UnitOfWork
 from core.schedule import jobs
 from core.seekers import safety
@@ -35,8 +36,8 @@ from core.shared.clock import Clock, SystemClock
 from core.shared.events import DomainEvent, OrderTransitioned
 from flows import notify, router
 from flows.context import Services
+from flows.jobs import taken_text
 from flows.messages import Inbound
-from flows.notify import job_taken_text
 from webhooks.scheduler import build_scheduler
 from webhooks.settings import Settings
 
@@ -97,12 +98,12 @@ def register_job_offer_edits(bus: MessageBus, store: Store, telegram: TelegramCh
 
         async def edit() -> None:
             async with store.reader() as reader:
-                rows = await reader.outbox.sent_with_meta("telegram", "job", order_id)
+                rows = await reader.outbox.sent_with_meta("telegram", JOB_META, order_id)
                 people = [await reader.people.find("telegram", r.address) for r in rows]
             languages = {p.address: p.language for p in people if p is not None}
             exclude = {winner.address} if winner is not None and winner.channel == "telegram" else set()
             await edit_job_messages(store, telegram, order_id,
-                                    lambda chat: job_taken_text(languages.get(chat, "en"), order_id, name),
+                                    lambda chat: taken_text(languages.get(chat, "en"), order_id, name),
                                     exclude=exclude)  # fmt: skip
 
         uow.later(edit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.ledger.chain import GENESIS, link_hash
+from core.ledger.chain import ChainCheck
 from core.ports import Store
 
 
@@ -27,21 +27,14 @@ class AuditReport:
 async def audit(store: Store) -> AuditReport:
     """Recompute the chain, check every transaction balances and matches its chained event."""
     chained: dict[int, list[list[object]]] = {}
-    prev, count, expected = GENESIS, 0, 1
+    check = ChainCheck()
     async with store.reader() as uow:
         async for ev in uow.chain.stream():
-            problem = ""
-            if ev.seq != expected:
-                problem = "missing or reordered event"
-            elif ev.prev_hash != prev:
-                problem = "prev_hash does not match"
-            elif link_hash(prev, ev.body()) != ev.hash:
-                problem = "hash does not match the content"
-            if problem:
-                return AuditReport(count, prev, 0, f"event {expected}: {problem}", expected)
+            if problem := check.add(ev):
+                return AuditReport(check.count, check.head, 0, f"event {check.count + 1}: {problem}", check.count + 1)
             if ev.type == "ledger.transaction":
                 chained[ev.data["tx_id"]] = ev.data["postings"]
-            prev, count, expected = ev.hash, count + 1, expected + 1
+        count, prev = check.count, check.head
         head_seq, head_hash = await uow.chain.head()
         if (head_seq, head_hash) != (count, prev):
             return AuditReport(count, prev, 0, f"chain head says seq {head_seq}, log ends at {count}", count + 1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,30 +42,19 @@ def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of a chain verification."""
+class ChainCheck:
+    """The one verification of the chain: feed events in seq order, each is checked against the last."""
 
-    count: int
-    head: str
-    broken_seq: int | None = None
-    reason: str = ""
+    def __init__(self) -> None:
+        self.head, self.count = GENESIS, 0
 
-    @property
-    def ok(self) -> bool:
-        """True when every link checked out."""
-        return self.broken_seq is None
-
-
-def verify(events: Iterable[ChainedEvent]) -> VerifyResult:
-    """Recompute the chain in seq order; name the first broken seq."""
-    prev, count, expected_seq = GENESIS, 0, 1
-    for ev in events:
-        if ev.seq != expected_seq:
-            return VerifyResult(count, prev, expected_seq, "missing or reordered event")
-        if ev.prev_hash != prev:
-            return VerifyResult(count, prev, ev.seq, "prev_hash does not match")
-        if link_hash(prev, ev.body()) != ev.hash:
-            return VerifyResult(count, prev, ev.seq, "hash does not match the content")
-        prev, count, expected_seq = ev.hash, count + 1, expected_seq + 1
-    return VerifyResult(count, prev)
+    def add(self, ev: ChainedEvent) -> str:
+        """Check the next event and move past it; return what is wrong with it ("" when it holds)."""
+        if ev.seq != self.count + 1:
+            return "missing or reordered event"
+        if ev.prev_hash != self.head:
+            return "prev_hash does not match"
+        if link_hash(self.head, ev.body()) != ev.hash:
+            return "hash does not match the content"
+        self.head, self.count = ev.hash, self.count + 1
+        return ""

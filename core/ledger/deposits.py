@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ledger.model import DepositRequest
+from core.ledger.model import DepositRequest, DepositStatus
 from core.ledger.service import record_deposit
 from core.members.model import Person
 from core.ports import UnitOfWork
@@ -43,11 +43,11 @@ async def decide_deposit(uow: UnitOfWork, admin: Person, request_id: int, confir
     if not admin.is_admin:
         raise DepositError("not_admin")
     request = await uow.identity.deposit_request(request_id)
-    if request is None or request.status != "pending":
+    if request is None or request.status is not DepositStatus.PENDING:
         raise DepositError("decided")
     if request.requested_by == admin.id:
         raise DepositError("own_request")
-    if not await uow.identity.decide_deposit(request.id, "recorded" if confirm else "refused", admin.id):
+    if not await uow.identity.decide_deposit(request.id, DepositStatus.RECORDED if confirm else DepositStatus.REFUSED, admin.id):
         raise DepositError("decided")
     asked_by = f"person:{request.requested_by}"
     uow.record(DepositDecided(actor=admin.actor, request_id=request.id, person_id=request.person_id, amount=request.amount,

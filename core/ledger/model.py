@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 BP = 10_000  # basis points in a whole
 # Hard bound of one posting (₹1,000 crore in paise): far above every governed ceiling, and so far
 # below 2**63 that millions of postings cannot overflow a database SUM (the ledger is append-only:
 # one overflowing row would break every balance for good).
 MAX_POSTING = 10**12
+
+
+class DepositStatus(StrEnum):
+    """Where a deposit above the limit stands; stored as its value."""
+
+    PENDING = "pending"  # waiting for a second admin
+    RECORDED = "recorded"
+    REFUSED = "refused"
 
 
 class PostingTooLarge(ValueError):
@@ -132,6 +141,24 @@ def split_fee(fee: int, worker_bp: int, pool_bp: int, infra_bp: int) -> FeeSplit
     return FeeSplit(worker=fee - pool - infra, pool=pool, infra=infra)
 
 
+@dataclass(frozen=True)
+class WorkerPay:
+    """What a worker earns for one job: their share of the delivery fee plus the whole tip."""
+
+    fee: int
+    tip: int
+
+    @property
+    def total(self) -> int:
+        """Fee share and tip together, in paise."""
+        return self.fee + self.tip
+
+
+def worker_pay(delivery_fee: int, tip: int, shares: tuple[int, int, int]) -> WorkerPay:
+    """The one rule for a worker's pay, used by job offers, delivery replies and settlement."""
+    return WorkerPay(split_fee(delivery_fee, *shares).worker, tip)
+
+
 def settlement(
     order_id: int,
     restaurant_id: int,
@@ -143,10 +170,11 @@ def settlement(
 ) -> Transaction:
     """Build the settlement of a delivered order: escrow out to restaurant, worker, pool, fund."""
     split = split_fee(delivery_fee, *shares)
+    pay = worker_pay(delivery_fee, tip, shares)
     lines = [
         Posting(restaurant_account(restaurant_id), meal_price),
-        Posting(worker_account(worker_id), split.worker),
-        Posting(worker_account(worker_id), tip),
+        Posting(worker_account(worker_id), pay.fee),
+        Posting(worker_account(worker_id), pay.tip),
         Posting(POOL, split.pool),
         Posting(INFRA, split.infra),
         Posting(escrow_account(order_id), -(meal_price + delivery_fee + tip)),
@@ -179,4 +207,4 @@ class DepositRequest:
     person_id: int
     amount: int
     requested_by: int
-    status: str
+    status: DepositStatus

@@ -84,7 +84,7 @@ async def decide(uow: UnitOfWork, admin: Person, role: str, entity_id: int, appr
     else:
         entity = await uow.workers.get(entity_id)
         if entity and entity.status is Approval.PENDING:
-            await uow.workers.update(entity_id, status=status.value, online=approve)
+            await uow.workers.set_status(entity_id, status, online=approve)
     if entity is None:
         raise RegistrationError("not_found")
     if entity.status is not Approval.PENDING:
@@ -93,7 +93,7 @@ async def decide(uow: UnitOfWork, admin: Person, role: str, entity_id: int, appr
     applicant = await uow.people.get(entity.person_id)
     assert applicant is not None
     if approve:
-        await uow.people.update(applicant.id, is_member=True)  # approved restaurants and workers join the cooperative
+        await uow.people.set_flags(applicant.id, is_member=True)  # approved restaurants and workers join the cooperative
     return applicant
 
 

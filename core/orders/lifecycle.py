@@ -24,12 +24,13 @@ class Status(StrEnum):
     REJECTED_DUPLICATE = "rejected_duplicate"
     REJECTED_UNSAFE = "rejected_unsafe"
     DECLINED = "declined"  # no restaurant could take it; refunded
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # stopped by the donor (or an admin, or the stale-draft job); refunded
+    RETAKE = "retake"  # the photo showed several people: the donor is asked for one of just the seeker
 
 
 INITIAL = Status.DRAFT
 
-_CANCELLABLE = (
+CANCELLABLE = (
     Status.DRAFT,
     Status.SCREENED,
     Status.FUNDED,
@@ -44,6 +45,7 @@ TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status]] = {
     "screen": ((Status.DRAFT,), Status.SCREENED),
     "reject_duplicate": ((Status.DRAFT,), Status.REJECTED_DUPLICATE),
     "reject_unsafe": ((Status.DRAFT,), Status.REJECTED_UNSAFE),
+    "ask_retake": ((Status.DRAFT,), Status.RETAKE),
     "fund": ((Status.SCREENED,), Status.FUNDED),
     "send": ((Status.FUNDED,), Status.AT_RESTAURANT),
     # a rejecting restaurant hands the order to the next one: same state, new restaurant
@@ -58,7 +60,7 @@ TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status]] = {
     "settle": ((Status.DELIVERED, Status.DELIVERY_FAILED, Status.DISPUTED), Status.SETTLED),
     "dispute": ((Status.DELIVERED, Status.DELIVERY_FAILED), Status.DISPUTED),
     "refund": ((Status.DISPUTED,), Status.REFUNDED),
-    "cancel": (_CANCELLABLE, Status.CANCELLED),
+    "cancel": (CANCELLABLE, Status.CANCELLED),
 }
 
 TERMINAL = frozenset(
@@ -69,6 +71,7 @@ TERMINAL = frozenset(
         Status.REJECTED_UNSAFE,
         Status.DECLINED,
         Status.CANCELLED,
+        Status.RETAKE,
     }
 )
 
@@ -86,6 +89,24 @@ ESCROW_HELD = frozenset(
         Status.DISPUTED,
     }
 )
+
+# Orders under which the seeker did not (and will not) get a meal: their face embeddings do
+# not make the next request a duplicate. A seeker whose first donor cancelled can be fed.
+NO_MEAL = frozenset(
+    {
+        Status.CANCELLED,
+        Status.RETAKE,
+        Status.REFUNDED,
+        Status.DECLINED,
+        Status.DELIVERY_FAILED,
+        Status.REJECTED_DUPLICATE,
+        Status.REJECTED_UNSAFE,
+    }
+)
+
+# Delivery outcomes that teach the location safety model: a meal handed over, or not.
+GOOD_OUTCOMES = frozenset({Status.DELIVERED, Status.SETTLED})
+FAILED_OUTCOMES = frozenset({Status.DELIVERY_FAILED})
 
 # Orders in these states hold one unit of the restaurant's capacity.
 CAPACITY_HELD = frozenset(

@@ -60,20 +60,26 @@ class Order:
             )
         )
 
+    def _screened(self, transition: str, result: dict[str, Any], actor: str) -> None:
+        """Keep the screening result on the order and move by its verdict."""
+        self.screening = result
+        self._move(transition, actor, screening=result)
+
     def screen(self, result: dict[str, Any], actor: str) -> None:
         """Record a passed screening."""
-        self.screening = result
-        self._move("screen", actor, screening=result)
+        self._screened("screen", result, actor)
 
     def reject_duplicate(self, result: dict[str, Any], actor: str) -> None:
         """Stop: this seeker was fed recently nearby."""
-        self.screening = result
-        self._move("reject_duplicate", actor, screening=result)
+        self._screened("reject_duplicate", result, actor)
 
     def reject_unsafe(self, result: dict[str, Any], actor: str) -> None:
         """Stop: the location is not safe enough for a worker."""
-        self.screening = result
-        self._move("reject_unsafe", actor, screening=result)
+        self._screened("reject_unsafe", result, actor)
+
+    def ask_retake(self, result: dict[str, Any], actor: str) -> None:
+        """Stop: the photo showed several people, so nothing was checked; the donor sends another."""
+        self._screened("ask_retake", result, actor)
 
     def choose_meal(
         self, restaurant_id: int, item_id: int, name: str, price: int, fee: int, tip: int

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from core.board.base import ClaimResult, Job, JobBoard
 from core.ledger import service as money
-from core.ledger.model import split_fee
+from core.ledger.model import worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
+from core.orders import capacity
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
-from core.seekers.screening import Screener, ScreeningRequest
+from core.seekers.screening import Screener, ScreeningRequest, Verdict
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
 
@@ -76,12 +77,11 @@ async def start_order(
     )  # fmt: skip
     await uow.orders.add(order)
     result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
-    if result.verdict == "retake":  # several faces: nothing was checked; the donor sends another
-        order.screening = result.as_dict()
-        order.cancel(donor.actor, refund=0)
-    else:
-        verdict = {"pass": order.screen, "duplicate": order.reject_duplicate, "unsafe": order.reject_unsafe}
-        verdict[result.verdict](result.as_dict(), donor.actor)
+    verdict = {
+        Verdict.PASS: order.screen, Verdict.DUPLICATE: order.reject_duplicate,
+        Verdict.UNSAFE: order.reject_unsafe, Verdict.RETAKE: order.ask_retake,
+    }  # fmt: skip
+    verdict[result.verdict](result.as_dict(), donor.actor)
     await uow.orders.save(order, 0)
     return order
 
@@ -109,7 +109,7 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
         raise OrderError("not_screened", order_id)
     await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
     order.fund(donor.actor, source="balance")
-    if await uow.restaurants.reserve(chosen.restaurant_id, uow.day, order.id):
+    if await capacity.reserve(uow, chosen.restaurant_id, order.id, donor.actor):
         order.send(uow.day, donor.actor)
     else:
         order.tried_restaurants.append(chosen.restaurant_id)
@@ -129,7 +129,7 @@ async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, 
         if o.restaurant_id not in best or o.price > best[o.restaurant_id].price:
             best[o.restaurant_id] = o
     for option in sorted(best.values(), key=lambda o: o.distance_m):
-        if not await uow.restaurants.reserve(option.restaurant_id, uow.day, order.id):
+        if not await capacity.reserve(uow, option.restaurant_id, order.id, actor):
             continue
         if first:
             refund = order.meal_price - option.price
@@ -150,7 +150,7 @@ async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: 
     order = await _owned_order(uow, order_id, (Status.AT_RESTAURANT,), restaurant_id=restaurant.id)
     version = order.version
     assert order.capacity_day is not None
-    await uow.restaurants.release(restaurant.id, order.capacity_day, order.id)
+    await capacity.release(uow, restaurant.id, order.capacity_day, order.id, actor)
     await _send_elsewhere_or_decline(uow, order, actor, first=False)
     await uow.orders.save(order, version)
     return order
@@ -173,7 +173,7 @@ async def _owned_order(
 
 def job_for(order: Order, restaurant: Restaurant, params: Params) -> Job:
     """What workers see before claiming: restaurant, approximate drop area, pay."""
-    pay = split_fee(order.delivery_fee, *params.fee_shares).worker + order.tip
+    pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares).total
     distance = geo.distance_m(restaurant.lat, restaurant.lng, order.seeker_lat, order.seeker_lng)
     payload = {
         "restaurant": restaurant.name, "restaurant_area": restaurant.address,
@@ -261,7 +261,7 @@ async def deliver(
     version = order.version
     order.deliver(photo_id, lat, lng, actor)
     assert order.restaurant_id is not None and order.capacity_day is not None
-    await uow.restaurants.complete(order.restaurant_id, order.capacity_day, order.id)
+    await capacity.complete(uow, order.restaurant_id, order.capacity_day, order.id, actor)
     tx_id = await money.settle_order(uow, order, actor)
     order.settle("system", tx_id)
     await uow.orders.save(order, version)
@@ -279,7 +279,7 @@ async def cancel(uow: UnitOfWork, order_id: int, donor: Person, board: JobBoard)
     refund = await money.refund_escrow(uow, order, "cancel", donor.actor)
     order.cancel(donor.actor, refund)
     if held_capacity and order.restaurant_id and order.capacity_day:
-        await uow.restaurants.release(order.restaurant_id, order.capacity_day, order.id)
+        await capacity.release(uow, order.restaurant_id, order.capacity_day, order.id, donor.actor)
     await uow.orders.save(order, version)
     uow.later(lambda: board.remove(order_id))
     return order, refund

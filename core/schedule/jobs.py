@@ -13,8 +13,9 @@ from core.orders import service as orders
 from core.orders.lifecycle import CAPACITY_HELD, Status
 from core.ports import Store
 from core.seekers import safety
+from core.seekers.photo_records import delete_photos
 from core.seekers.photos import LocalPhotoStore
-from core.shared.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted
+from core.shared.events import CapacityMismatch, EmbeddingsPurged
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,8 @@ async def purge_expired_data(store: Store, photos: LocalPhotoStore) -> dict[str,
         params = await uow.params.current()
         before = (uow.at - timedelta(days=params.photo_retention_days)).isoformat()
         old = await uow.photos.older_than(before)
-        for photo_id in old:
-            await photos.delete(photo_id)  # bytes first: a rollback must not leave them behind
-            await uow.photos.mark_deleted(photo_id)
+        await delete_photos(uow, photos, old, "scheduler", "retention")
         embeddings = await uow.screening.purge_expired(uow.at)
-        if old:
-            uow.record(PhotosDeleted(actor="scheduler", count=len(old), reason="retention"))
         if embeddings:
             uow.record(EmbeddingsPurged(actor="scheduler", count=embeddings))
     return {"photos": len(old), "embeddings": embeddings}

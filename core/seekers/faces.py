@@ -21,6 +21,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,20 @@ class FaceModelUnavailable(RuntimeError):
     """The model weights are not in place (run scripts/install_face_weights.py)."""
 
 
+class FaceStatus(StrEnum):
+    """What the face check found in one photo; stored as its value with the screening."""
+
+    OK = "ok"  # one face, or one clearly largest
+    NONE = "none"  # no face found
+    MANY = "many"  # several faces of similar size: ask for a photo of just the seeker
+    UNAVAILABLE = "unavailable"  # the model could not run; set by the screener, never by `embed`
+
+
 @dataclass(frozen=True)
 class FaceResult:
-    """What one photo gave: a status and, when usable, the seeker's embedding.
+    """What one photo gave: a status and, when usable, the seeker's embedding."""
 
-    status: "ok" (one face, or one clearly largest), "none" (no face found),
-    "many" (several faces of similar size: ask for a photo of just the seeker),
-    "unavailable" (the model could not run; set by the screener, never by `embed`).
-    """
-
-    status: str
+    status: FaceStatus
     embedding: np.ndarray | None = None  # float32, shape (128,), unit length
     faces: int = 0
     area_ratio: float | None = None  # largest face area / next largest (when faces > 1)
@@ -76,7 +81,7 @@ class FaceResult:
     @property
     def ok(self) -> bool:
         """True when an embedding is available."""
-        return self.status == "ok" and self.embedding is not None
+        return self.status is FaceStatus.OK and self.embedding is not None
 
 
 # --- weights ---------------------------------------------------------------------------------
@@ -319,18 +324,18 @@ def embed_array(bgr: np.ndarray) -> FaceResult:
     with _infer_lock:
         boxes = _find_faces(deepface, bgr)
         if not boxes:
-            return FaceResult("none")
+            return FaceResult(FaceStatus.NONE)
         face, count, ratio = _seeker_face(boxes)
         if face is None:
-            return FaceResult("many", None, count, ratio)
+            return FaceResult(FaceStatus.MANY, None, count, ratio)
         embedding = _represent(deepface, _face_crop(bgr, face))
         if embedding is None:
             # The cut-out lost the face (a box at the very edge of the photo): embed the photo
             # whole, as deepface would have, and use its largest face.
             embedding = _represent(deepface, bgr)
     if embedding is None:
-        return FaceResult("none")
-    return FaceResult("ok", embedding, count, ratio)
+        return FaceResult(FaceStatus.NONE)
+    return FaceResult(FaceStatus.OK, embedding, count, ratio)
 
 
 def embed(image_bytes: bytes) -> FaceResult:

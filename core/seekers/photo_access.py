@@ -6,7 +6,7 @@ from core.orders.lifecycle import Status
 from core.ports import UnitOfWork
 
 # Once the order is gone, so is everyone's view of the seeker.
-_CLOSED = frozenset({Status.CANCELLED, Status.REJECTED_DUPLICATE, Status.REJECTED_UNSAFE, Status.DECLINED})
+_CLOSED = frozenset({Status.CANCELLED, Status.RETAKE, Status.REJECTED_DUPLICATE, Status.REJECTED_UNSAFE, Status.DECLINED})
 
 
 async def may_view_photo(uow: UnitOfWork, person_id: int, photo_id: str) -> bool:

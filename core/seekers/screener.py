@@ -34,7 +34,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -46,7 +45,7 @@ from core.adapters.sql.screening_repo import ScreeningRepo, iso
 from core.adapters.sql.uow import Store
 from core.ledger.params import Params
 from core.seekers import faces, safety
-from core.seekers.screening import ScreeningRequest, ScreeningResult
+from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +64,6 @@ class PhotoSource(Protocol):
 
 # (connection, lat, lng, since) -> number of worker-reported safety problems near the place.
 IssueCounter = Callable[[AsyncConnection, float, float, datetime], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class SeekerScreeningRequest(ScreeningRequest):
-    """A screening request with what the real checks also use.
-
-    order_id links the stored embedding and assessment to the order (so that a cancelled
-    order does not block the seeker); busy and lit are the donor's answers (yes/no/unknown);
-    photo may carry the bytes when the caller already has them."""
-
-    order_id: int | None = None
-    busy: str = safety.UNKNOWN
-    lit: str = safety.UNKNOWN
-    photo: bytes | None = None
 
 
 async def reported_issues(conn: AsyncConnection, lat: float, lng: float, since: datetime) -> int:
@@ -125,7 +110,7 @@ class FaceAndSafetyScreener:
         if photo is not None:
             return await self._safe_embed(photo)
         if photo_id is None:
-            return faces.FaceResult("none")
+            return faces.FaceResult(faces.FaceStatus.NONE)
         entry = self._prefetched.pop(photo_id, None)
         if entry is not None:
             try:
@@ -137,19 +122,19 @@ class FaceAndSafetyScreener:
     async def _embed_stored(self, photo_id: str) -> faces.FaceResult:
         data = await self.photos.get(photo_id)
         if data is None:
-            return faces.FaceResult("none")
+            return faces.FaceResult(faces.FaceStatus.NONE)
         return await self._safe_embed(data)
 
     async def _safe_embed(self, data: bytes) -> faces.FaceResult:
         try:
             return await self._embed(data)
         except ValueError:  # not an image we can decode: same as no face
-            return faces.FaceResult("none")
+            return faces.FaceResult(faces.FaceStatus.NONE)
         except faces.FaceModelUnavailable:
             # Fail open, loudly: a missing model must not stop every meal; the order carries
             # face="unavailable" and operators see the error (warm_up catches it at start-up).
             log.exception("face model unavailable: the duplicate check is skipped")
-            return faces.FaceResult("unavailable")
+            return faces.FaceResult(faces.FaceStatus.UNAVAILABLE)
 
     def _expire_prefetched(self) -> None:
         now = time.monotonic()
@@ -162,7 +147,7 @@ class FaceAndSafetyScreener:
 
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         """Screen a seeker request inside the caller's open transaction (see module docstring)."""
-        face = await self.face(request.photo_id, getattr(request, "photo", None))  # before any DB work
+        face = await self.face(request.photo_id, request.photo)  # before any DB work
         async with self._db.write() as conn:
             return await self.screen_in(conn, request, face)
 
@@ -172,14 +157,14 @@ class FaceAndSafetyScreener:
         """Screen on an explicit connection; on "pass" the embedding and assessment are written
         on it, so they share the caller's commit."""
         if face is None:
-            face = await self.face(request.photo_id, getattr(request, "photo", None))
-        order_id = getattr(request, "order_id", None)
+            face = await self.face(request.photo_id, request.photo)
+        order_id = request.order_id
         repo = ScreeningRepo(conn, iso(request.at))
         params = await _params(conn, request.at)
-        face_details: dict[str, Any] = {"face": face.status, "faces": face.faces}
+        face_details: dict[str, Any] = {"face": str(face.status), "faces": face.faces}
 
-        if face.status == "many":
-            return ScreeningResult("retake", METHOD, {**face_details, "reason": "many_faces"})
+        if face.status is faces.FaceStatus.MANY:
+            return ScreeningResult(Verdict.RETAKE, METHOD, {**face_details, "reason": "many_faces"})
 
         await repo.lock_area(request.lat, request.lng)
         if face.ok:
@@ -190,7 +175,7 @@ class FaceAndSafetyScreener:
             if match is not None:
                 prior = found[match.index]
                 minutes = (request.at - datetime.fromisoformat(prior.created_at)).total_seconds() / 60
-                return ScreeningResult("duplicate", METHOD, {
+                return ScreeningResult(Verdict.DUPLICATE, METHOD, {
                     **face_details, "duplicate_of_order": prior.order_id, "minutes_ago": max(int(minutes), 0),
                     "distance_m": int(round(prior.distance_m)), "similarity_bp": int(match.similarity * 10_000),
                     "window_min": params.duplicate_window_min, "radius_m": params.duplicate_radius_m,
@@ -203,19 +188,19 @@ class FaceAndSafetyScreener:
         issues = await self._issue_counter(conn, request.lat, request.lng, history_since)
         features = safety.SafetyFeatures.at(
             request.lat, request.lng, request.at, good=good, failed=failed, issues=issues,
-            busy=getattr(request, "busy", None), lit=getattr(request, "lit", None),
+            busy=request.busy, lit=request.lit,
         )  # fmt: skip
         verdict = safety.assess(self.safety_model, features, params.safety_threshold_bp)
         await repo.add_assessment(order_id, verdict.score_bp, verdict.model_version, features.as_dict())
         safety_details = {"safety_bp": verdict.score_bp, "threshold_bp": verdict.threshold_bp, "model_version": verdict.model_version}
         if not verdict.safe:
-            return ScreeningResult("unsafe", METHOD, {**face_details, **safety_details, "reasons": list(verdict.reasons)})
+            return ScreeningResult(Verdict.UNSAFE, METHOD, {**face_details, **safety_details, "reasons": list(verdict.reasons)})
 
         if face.ok:
             assert face.embedding is not None
             expires = request.at + timedelta(minutes=params.duplicate_window_min)
             await repo.add_embedding(order_id, request.lat, request.lng, face.embedding, request.at, expires)
-        return ScreeningResult("pass", METHOD, {"checked": True, **face_details, **safety_details})
+        return ScreeningResult(Verdict.PASS, METHOD, {"checked": True, **face_details, **safety_details})
 
 
 async def _params(conn: AsyncConnection, at: datetime) -> Params:
@@ -223,9 +208,3 @@ async def _params(conn: AsyncConnection, at: datetime) -> Params:
         raise RuntimeError("screening reads parameters only")
 
     return await ParamRepo(conn, at.isoformat(), read_only).current()
-
-
-async def purge_expired_embeddings(store: Store) -> int:
-    """Scheduled job: delete embeddings whose duplicate window has passed (privacy rule)."""
-    async with store.db.write() as conn:
-        return await ScreeningRepo(conn).purge_expired(store.clock.now())

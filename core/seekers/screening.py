@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -12,7 +13,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ScreeningRequest:
-    """What is known about a seeker when screening."""
+    """What is known about a seeker when screening.
+
+    order_id links the stored embedding and assessment to the order (so that a cancelled order
+    does not block the seeker); busy and lit are the donor's answers at the scene (yes | no |
+    unknown); photo may carry the bytes when the caller already has them."""
 
     donor_id: int
     lat: float
@@ -20,21 +25,31 @@ class ScreeningRequest:
     at: datetime
     photo_id: str | None
     order_id: int | None = None
-    busy: str = "unknown"  # the donor's answers at the scene: yes | no | unknown
+    busy: str = "unknown"
     lit: str = "unknown"
+    photo: bytes | None = None
+
+
+class Verdict(StrEnum):
+    """What screening decided; stored as its value with the order."""
+
+    PASS = "pass"
+    DUPLICATE = "duplicate"  # this seeker was fed recently nearby
+    UNSAFE = "unsafe"  # the place is not safe enough for a worker now
+    RETAKE = "retake"  # several faces: nothing was checked; ask for a photo of just the seeker
 
 
 @dataclass(frozen=True)
 class ScreeningResult:
-    """A verdict: proceed, duplicate or unsafe, with details kept on the order."""
+    """A verdict with details kept on the order."""
 
-    verdict: str  # pass | duplicate | unsafe | retake (several faces: ask for a photo of one)
+    verdict: Verdict
     method: str
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain form stored with the order and in its event."""
-        return {"verdict": self.verdict, "method": self.method, **self.details}
+        return {"verdict": str(self.verdict), "method": self.method, **self.details}
 
 
 class Screener(Protocol):
@@ -43,13 +58,19 @@ class Screener(Protocol):
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         """Judge a seeker request."""
 
+    def prefetch(self, photo_id: str) -> None:
+        """Start any slow work on a stored seeker photo early (returns at once)."""
+
 
 class PassThroughScreener:
     """Lets every request through and records that no real check ran."""
 
     async def screen(self, request: ScreeningRequest) -> ScreeningResult:
         """Pass, marked as unchecked."""
-        return ScreeningResult("pass", "pass-through", {"checked": False})
+        return ScreeningResult(Verdict.PASS, "pass-through", {"checked": False})
+
+    def prefetch(self, photo_id: str) -> None:
+        """Nothing to prepare."""
 
 
 @dataclass(frozen=True)

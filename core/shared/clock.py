@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,25 +22,6 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
-
-
-class FixedClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, at: datetime) -> None:
-        self._at = at
-
-    def now(self) -> datetime:
-        """Return the clock's current time."""
-        return self._at
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock forward by a timedelta given as keyword arguments."""
-        self._at += timedelta(**delta)
-
-    def set(self, at: datetime) -> None:
-        """Jump to a given time."""
-        self._at = at
 
 
 def local_day(at: datetime) -> str:

@@ -195,3 +195,68 @@ class DepositDecided(DomainEvent):
     amount: int
     requested_by: str
     recorded: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerAvailabilityChanged(DomainEvent):
+    """A worker went online (new jobs are pushed to them) or offline."""
+
+    type: ClassVar[str] = "worker.availability_changed"
+    worker_id: int
+    online: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerZoneChanged(DomainEvent):
+    """A worker moved the zone they see jobs around (the geohash cell only, not the exact place)."""
+
+    type: ClassVar[str] = "worker.zone_changed"
+    worker_id: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryReported(DomainEvent):
+    """A worker's one-tap report after a delivery (it trains the location safety model)."""
+
+    type: ClassVar[str] = "delivery.reported"
+    order_id: int
+    worker_id: int
+    went_well: bool
+    safety_issue: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOffersWithdrawn(DomainEvent):
+    """Job offers not yet sent were taken back: the job was claimed or cancelled meanwhile."""
+
+    type: ClassVar[str] = "job.offers_withdrawn"
+    order_id: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageChosen(DomainEvent):
+    """Someone chose the language every later message to them is written in."""
+
+    type: ClassVar[str] = "person.language_chosen"
+    person_id: int
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonNamed(DomainEvent):
+    """Someone gave the name others see (the name itself stays out of the permanent chain)."""
+
+    type: ClassVar[str] = "person.named"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoStored(DomainEvent):
+    """A cleaned photo was stored: a seeker's (for screening) or a delivery proof."""
+
+    type: ClassVar[str] = "photo.stored"
+    kind: str  # seeker | delivery
+    owner_id: int

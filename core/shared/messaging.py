@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.shared.queues import OutboxStatus
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -14,7 +16,7 @@ class OutboxRow:
     channel: str
     address: str
     payload: dict[str, Any]
-    status: str
+    status: OutboxStatus
     attempts: int
     last_error: str | None = None
     created_at: str = ""

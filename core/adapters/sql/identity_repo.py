@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.identity_schema import deposit_requests, link_codes, link_failures, used_tokens, web_sessions
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id
-from core.ledger.model import DepositRequest
+from core.ledger.model import DepositRequest, DepositStatus
 from core.members.model import LinkCodeRow, SessionRow
 
 
@@ -76,7 +76,7 @@ class IdentityRepo:
     async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:
         """Store a deposit that waits for a second admin."""
         result = await self.conn.execute(deposit_requests.insert().values(
-            person_id=person_id, amount=amount, requested_by=requested_by, status="pending", created_at=self.now))  # fmt: skip
+            person_id=person_id, amount=amount, requested_by=requested_by, status=DepositStatus.PENDING, created_at=self.now))  # fmt: skip
         return new_id(result)
 
     async def deposit_request(self, request_id: int) -> DepositRequest | None:
@@ -84,11 +84,11 @@ class IdentityRepo:
         row = (await self.conn.execute(select(deposit_requests).where(deposit_requests.c.id == request_id))).first()
         return _deposit(row) if row else None
 
-    async def decide_deposit(self, request_id: int, status: str, admin_id: int) -> bool:
+    async def decide_deposit(self, request_id: int, status: DepositStatus, admin_id: int) -> bool:
         """Close a pending request once; False if someone already decided it."""
         result = await self.conn.execute(
             update(deposit_requests)
-            .where(and_(deposit_requests.c.id == request_id, deposit_requests.c.status == "pending"))
+            .where(and_(deposit_requests.c.id == request_id, deposit_requests.c.status == DepositStatus.PENDING))
             .values(status=status, decided_by=admin_id, decided_at=self.now)
             .execution_options(preserve_rowcount=True)
         )
@@ -96,4 +96,4 @@ class IdentityRepo:
 
 
 def _deposit(row: Any) -> DepositRequest:
-    return DepositRequest(row.id, row.person_id, row.amount, row.requested_by, row.status)
+    return DepositRequest(row.id, row.person_id, row.amount, row.requested_by, DepositStatus(row.status))

@@ -170,11 +170,6 @@ class ChainRepo:
                 yield ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
             after = rows[-1].seq
 
-    async def of_type(self, type_: str) -> list[ChainedEvent]:
-        """Events of one type, in order."""
-        rows = await self.conn.execute(select(events).where(events.c.type == type_).order_by(events.c.seq))
-        return [ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash) for r in rows]
-
 
 class ParamRepo:
     """Governed parameters with their full history."""

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.schema import chain_head, conversations, inbox, job_runs, outbox, photos
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id, upsert
 from core.shared.messaging import OutboxRow
+from core.shared.queues import InboxStatus, OutboxStatus
 
 
 class InboxRepo:
@@ -27,7 +28,7 @@ class InboxRepo:
             self.conn,
             inbox,
             {"channel": channel, "provider_id": provider_id, "address": address,
-             "payload": json.dumps(payload), "status": "pending", "received_at": self.now},
+             "payload": json.dumps(payload), "status": InboxStatus.PENDING, "received_at": self.now},
             ["channel", "provider_id"],
         )  # fmt: skip
         q = select(inbox.c.id).where(inbox.c.channel == channel, inbox.c.provider_id == provider_id)
@@ -42,7 +43,7 @@ class InboxRepo:
         """The oldest unprocessed message from one sender."""
         q = (
             select(inbox.c.id, inbox.c.payload)
-            .where(inbox.c.channel == channel, inbox.c.address == address, inbox.c.status == "pending")
+            .where(inbox.c.channel == channel, inbox.c.address == address, inbox.c.status == InboxStatus.PENDING)
             .order_by(inbox.c.id)
             .limit(1)
         )
@@ -65,14 +66,10 @@ class InboxRepo:
 
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
-        q = select(inbox.c.channel, inbox.c.address).where(inbox.c.status == "pending").distinct()
+        q = select(inbox.c.channel, inbox.c.address).where(inbox.c.status == InboxStatus.PENDING).distinct()
         return [(c, a) for c, a in await self.conn.execute(q)]
 
-    async def failed_count(self) -> int:
-        """How many messages crashed their flow and were set aside."""
-        return int((await self.conn.execute(select(func.count()).where(inbox.c.status == "failed"))).scalar_one())
-
-    async def finish(self, message_id: int, status: str = "done", error: str | None = None) -> None:
+    async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
         await self.conn.execute(
             update(inbox).where(inbox.c.id == message_id).values(status=status, processed_at=self.now, error=error)
@@ -90,8 +87,8 @@ def _meta_matches(payload: dict[str, Any], key: str, value: int | str) -> bool:
     return bool(payload.get("meta", {}).get(key) == value)
 
 
-_UNSENT = ("pending", "sending")  # a person's later messages wait behind these (order is kept)
-_GIVEN_UP = ("failed", "unknown")
+_UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)  # a person's later messages wait behind these (order is kept)
+_GIVEN_UP = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN)
 
 
 def _iso(at: datetime | str) -> str:
@@ -127,7 +124,7 @@ class OutboxRepo:
         result = await self.conn.execute(
             outbox.insert().values(
                 channel=channel, address=address, payload=json.dumps(payload, ensure_ascii=False),
-                status="sent" if delivered else "pending", created_at=self.now,
+                status=OutboxStatus.SENT if delivered else OutboxStatus.PENDING, created_at=self.now,
                 sent_at=self.now if delivered else None, next_attempt_at=self.now,
             )
         )  # fmt: skip
@@ -178,7 +175,7 @@ class OutboxRepo:
         q = (
             select(outbox.c.id, outbox.c.channel, outbox.c.address, outbox.c.payload, outbox.c.attempts,
                    outbox.c.created_at)  # fmt: skip
-            .where(outbox.c.status == "pending", outbox.c.channel.in_(list(channels)),
+            .where(outbox.c.status == OutboxStatus.PENDING, outbox.c.channel.in_(list(channels)),
                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= at), is_head)  # fmt: skip
             .order_by(outbox.c.id)
             .limit(limit)
@@ -191,35 +188,35 @@ class OutboxRepo:
         lease = (datetime.fromisoformat(at) + timedelta(seconds=lease_seconds)).isoformat()
         await self.conn.execute(
             update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-            .values(status="sending", lease_until=lease, attempts=outbox.c.attempts + 1)
+            .values(status=OutboxStatus.SENDING, lease_until=lease, attempts=outbox.c.attempts + 1)
         )  # fmt: skip
-        return [OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), "sending", int(r.attempts) + 1,
+        return [OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), OutboxStatus.SENDING, int(r.attempts) + 1,
                           created_at=r.created_at) for r in rows]  # fmt: skip
 
     async def mark_sent(self, outbox_id: int, provider_message_id: str | None = None) -> None:
         """The provider accepted the message."""
         await self.conn.execute(
             update(outbox).where(outbox.c.id == outbox_id)
-            .values(status="sent", sent_at=self.now, provider_message_id=provider_message_id, lease_until=None)
+            .values(status=OutboxStatus.SENT, sent_at=self.now, provider_message_id=provider_message_id, lease_until=None)
         )  # fmt: skip
 
     async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime | str, *,
                          count_attempt: bool = True) -> None:  # fmt: skip
         """Not delivered this time: try again later (`count_attempt=False` for flood control,
         which is the bot's fault, not the message's)."""
-        values: dict[str, Any] = {"status": "pending", "last_error": error[:2000],
+        values: dict[str, Any] = {"status": OutboxStatus.PENDING, "last_error": error[:2000],
                                   "next_attempt_at": _iso(next_attempt_at), "lease_until": None}  # fmt: skip
         if not count_attempt:
             values["attempts"] = outbox.c.attempts - 1
         await self.conn.execute(
-            update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == "sending").values(**values)
+            update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == OutboxStatus.SENDING).values(**values)
         )
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         """Give up on a message, visibly: it is listed by `failed()` and can be retried."""
         await self.conn.execute(
             update(outbox).where(outbox.c.id == outbox_id, outbox.c.status.in_(_UNSENT))
-            .values(status="failed", last_error=error[:2000], lease_until=None)
+            .values(status=OutboxStatus.FAILED, last_error=error[:2000], lease_until=None)
         )  # fmt: skip
 
     async def recover_expired(self, now: datetime | str | None = None, hold: Collection[str] = (),
@@ -228,7 +225,7 @@ class OutboxRepo:
 
         Rows another process is recovering right now are skipped (no lock waits, no deadlocks)."""
         at = _iso(now or self.now)
-        q = select(outbox.c.id, outbox.c.channel).where(outbox.c.status == "sending", outbox.c.lease_until < at)
+        q = select(outbox.c.id, outbox.c.channel).where(outbox.c.status == OutboxStatus.SENDING, outbox.c.lease_until < at)
         if channels is not None:
             q = q.where(outbox.c.channel.in_(list(channels)))
         if self.conn.dialect.name == "postgresql":
@@ -238,12 +235,12 @@ class OutboxRepo:
         requeued = [r.id for r in stuck if r.channel not in hold]
         if held:
             await self.conn.execute(update(outbox).where(outbox.c.id.in_(held)).values(
-                status="unknown", lease_until=None,
+                status=OutboxStatus.UNKNOWN, lease_until=None,
                 last_error="the sender stopped mid-send: it may or may not have been delivered; "
                            "check with the person, then retry it if needed"))  # fmt: skip
         if requeued:
             await self.conn.execute(update(outbox).where(outbox.c.id.in_(requeued)).values(
-                status="pending", lease_until=None, next_attempt_at=at,
+                status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=at,
                 last_error="the sender stopped mid-send: sending again (may be a duplicate)"))  # fmt: skip
         return len(requeued), len(held)
 
@@ -251,7 +248,7 @@ class OutboxRepo:
         """Messages given up on (failed) or of unknown fate, newest first, for operators."""
         q = select(outbox).where(outbox.c.status.in_(_GIVEN_UP)).order_by(outbox.c.id.desc()).limit(limit)
         return [
-            OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), r.status, int(r.attempts),
+            OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), OutboxStatus(r.status), int(r.attempts),
                       r.last_error, r.created_at, r.provider_message_id)  # fmt: skip
             for r in await self.conn.execute(q)
         ]
@@ -261,7 +258,7 @@ class OutboxRepo:
         q = update(outbox).where(outbox.c.status.in_(_GIVEN_UP))
         if ids is not None:
             q = q.where(outbox.c.id.in_(list(ids)))
-        result = await self.conn.execute(q.values(status="pending", attempts=0, next_attempt_at=self.now, lease_until=None))
+        result = await self.conn.execute(q.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=self.now, lease_until=None))
         return int(result.rowcount or 0)
 
     async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
@@ -270,14 +267,14 @@ class OutboxRepo:
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
         decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
         q = select(outbox).where(
-            outbox.c.channel == channel, outbox.c.status == "sent", outbox.c.provider_message_id.is_not(None),
+            outbox.c.channel == channel, outbox.c.status == OutboxStatus.SENT, outbox.c.provider_message_id.is_not(None),
             _meta_may_match(key, value),
         )  # fmt: skip
         rows = []
         for r in await self.conn.execute(q):
             payload = json.loads(r.payload)
             if _meta_matches(payload, key, value):
-                rows.append(OutboxRow(int(r.id), r.channel, r.address, payload, r.status, int(r.attempts),
+                rows.append(OutboxRow(int(r.id), r.channel, r.address, payload, OutboxStatus(r.status), int(r.attempts),
                                       r.last_error, r.created_at, r.provider_message_id))  # fmt: skip
         return rows
 
@@ -286,13 +283,13 @@ class OutboxRepo:
         offers of a job that was just claimed), so nobody is sent an offer that is already gone;
         return how many. A row being sent right now is left alone (it is edited or answered
         "no longer available" later)."""
-        q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending", _meta_may_match(key, value))
+        q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == OutboxStatus.PENDING, _meta_may_match(key, value))
         ids = [int(r.id) for r in await self.conn.execute(q) if _meta_matches(json.loads(r.payload), key, value)]
         if not ids:
             return 0
         result = await self.conn.execute(
-            update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == "pending")
-            .values(status="withdrawn", last_error=f"withdrawn before sending: {key} {value} no longer applies")
+            update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.WITHDRAWN, last_error=f"withdrawn before sending: {key} {value} no longer applies")
         )  # fmt: skip
         return int(result.rowcount or 0)
 
@@ -302,7 +299,7 @@ class OutboxRepo:
         r = (await self.conn.execute(q.order_by(outbox.c.id.desc()).limit(1))).first()
         if r is None:
             return None
-        return OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), r.status, int(r.attempts),
+        return OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), OutboxStatus(r.status), int(r.attempts),
                          r.last_error, r.created_at, r.provider_message_id)  # fmt: skip
 
 

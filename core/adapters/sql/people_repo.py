@@ -93,9 +93,22 @@ class PeopleRepo:
         """Mark a person row left empty by a link: it has no identity and receives nothing."""
         await self.set_home(person_id, "merged", str(person_id))
 
-    async def update(self, person_id: int, **values: Any) -> None:
-        """Change name, language or flags."""
-        await self.conn.execute(update(people).where(people.c.id == person_id).values(**values))
+    async def set_name(self, person_id: int, name: str) -> None:
+        """Change the name others see."""
+        await self._set(person_id, name=name)
+
+    async def set_language(self, person_id: int, language: str) -> None:
+        """Change the language messages are written in."""
+        await self._set(person_id, language=language)
+
+    async def set_flags(self, person_id: int, *, is_admin: bool | None = None, is_member: bool | None = None) -> None:
+        """Give or take admin rights or cooperative membership (None leaves a flag as it is)."""
+        flags = {"is_admin": is_admin, "is_member": is_member}
+        await self._set(person_id, **{name: value for name, value in flags.items() if value is not None})
+
+    async def _set(self, person_id: int, **values: str | bool) -> None:
+        if values:
+            await self.conn.execute(update(people).where(people.c.id == person_id).values(**values))
 
     async def admins(self) -> list[Person]:
         """Everyone who approves applications."""
@@ -353,8 +366,19 @@ class WorkerRepo:
         row = (await self.conn.execute(select(workers).where(workers.c.person_id == person_id))).first()
         return _worker(row) if row else None
 
-    async def update(self, worker_id: int, **values: Any) -> None:
-        """Change status, online flag or zone."""
+    async def set_status(self, worker_id: int, status: Approval, *, online: bool) -> None:
+        """Approve or reject, and start (or stop) receiving jobs with it."""
+        await self._set(worker_id, status=status.value, online=online)
+
+    async def set_online(self, worker_id: int, online: bool) -> None:
+        """Start or stop receiving new jobs."""
+        await self._set(worker_id, online=online)
+
+    async def set_zone(self, worker_id: int, lat: float, lng: float, zone: str) -> None:
+        """Move the place the worker sees jobs around."""
+        await self._set(worker_id, lat=lat, lng=lng, zone=zone)
+
+    async def _set(self, worker_id: int, **values: str | bool | float) -> None:
         await self.conn.execute(update(workers).where(workers.c.id == worker_id).values(**values))
 
     async def online_in(self, zones: Sequence[str]) -> list[Worker]:

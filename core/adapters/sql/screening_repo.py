@@ -8,25 +8,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select, text
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import orders
 from core.adapters.sql.screening_schema import delivery_reports, safety_assessments, seeker_embeddings
 from core.adapters.sql.sqlhelpers import insert_ignore, new_id
+from core.orders import lifecycle
+from core.orders.lifecycle import NO_MEAL
 from core.seekers.faces import from_bytes, to_bytes
 from core.seekers.screening import Candidate
 from core.shared import geo
 
 METRES_PER_DEGREE = 111_320.0
 
-# Orders under which the seeker did not (and will not) get a meal: their embeddings do not
-# make the next request a duplicate. A seeker whose first donor cancelled can be fed.
-NO_MEAL_STATUSES = (
-    "cancelled", "refunded", "declined", "delivery_failed", "rejected_duplicate", "rejected_unsafe",
-)  # fmt: skip
-GOOD_OUTCOMES = ("delivered", "settled")
-FAILED_OUTCOMES = ("delivery_failed",)
+# The lifecycle's status groups as stored values (sorted, so queries read the same every time).
+NO_MEAL_STATUSES = tuple(sorted(s.value for s in NO_MEAL))
+GOOD_OUTCOMES = tuple(sorted(s.value for s in lifecycle.GOOD_OUTCOMES))
+FAILED_OUTCOMES = tuple(sorted(s.value for s in lifecycle.FAILED_OUTCOMES))
 
 
 def iso(at: datetime) -> str:
@@ -106,10 +105,6 @@ class ScreeningRepo:
         stmt = delete(seeker_embeddings).where(seeker_embeddings.c.expires_at <= iso(now))
         result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
         return max(int(result.rowcount or 0), 0)
-
-    async def embedding_count(self) -> int:
-        """How many embeddings are stored (for tests and operators)."""
-        return int((await self.conn.execute(select(func.count()).select_from(seeker_embeddings))).scalar_one())
 
     async def add_assessment(self, order_id: int | None, score_bp: int, model_version: str, features: dict[str, Any]) -> int:
         """Keep the safety score of an order's location with its model version and inputs."""

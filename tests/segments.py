@@ -1,4 +1,4 @@
-"""Exact SMS segment counting: GSM-7 (with its extension table) or UCS-2 (UTF-16 code units)."""
+"""Exact SMS segment counting for tests: GSM-7 (with its extension table) or UCS-2 (UTF-16 code units)."""
 
 from __future__ import annotations
 
