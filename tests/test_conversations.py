@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.ports import UnitOfWork
 from core.seekers.screening import ScreeningRequest, ScreeningResult
 from tests.chat import make_photo
 from tests.conftest import running_app
@@ -267,7 +268,7 @@ async def test_a_restart_mid_conversation_loses_nothing(app_db: Path, tmp_path: 
 class ExplodingScreener:
     """A screener that fails, standing in for any crash in the middle of a conversation."""
 
-    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+    async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
         raise RuntimeError("screening service exploded")
 
     def prefetch(self, photo_id: str) -> None:

@@ -25,7 +25,7 @@ from core.adapters.sql.screening_schema import seeker_embeddings
 from core.adapters.sql.uow import Store
 from core.seekers import faces, safety
 from core.seekers.screener import FaceAndSafetyScreener
-from core.seekers.screening import ScreeningRequest
+from core.seekers.screening import ScreeningRequest, ScreeningResult
 from tests.clock import FixedClock
 from tests.conftest import unavailable
 
@@ -67,9 +67,31 @@ async def fake_embed(data: bytes) -> faces.FaceResult:
     return faces.FaceResult(faces.FaceStatus.NONE)
 
 
+class OwnTransaction:
+    """The real screener, each screening in a unit of work of its own at the request's time
+    (as start_order gives it the caller's); everything else passes through."""
+
+    def __init__(self, db: Database, screener: OwnTransaction) -> None:
+        self.db, self.inner = db, screener
+
+    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+        """Screen in a fresh unit of work on this database."""
+        async with Store(self.db, FixedClock(request.at)).uow() as uow:
+            return await self.inner.screen(uow, request)
+
+    def prefetch(self, photo_id: str) -> None:
+        """Start the embedding in the background."""
+        self.inner.prefetch(photo_id)
+
+
+def on(db: Database, photos: object, *args: object, **kwargs: object) -> OwnTransaction:
+    """A real screener over `photos`, screening on `db`."""
+    return OwnTransaction(db, FaceAndSafetyScreener(photos, *args, **kwargs))  # type: ignore[arg-type]
+
+
 @pytest.fixture
-def screener(sqlite_db: Database) -> FaceAndSafetyScreener:
-    return FaceAndSafetyScreener(sqlite_db, FakePhotos(), embedder=fake_embed)
+def screener(sqlite_db: Database) -> OwnTransaction:
+    return on(sqlite_db, FakePhotos(), embedder=fake_embed)
 
 
 def request(photo: str, at: datetime = NOON_IST, where: tuple[float, float] = PLACE, **extra: object) -> ScreeningRequest:
@@ -88,7 +110,7 @@ async def purge_expired_embeddings(store: Store) -> int:
 
 
 async def test_the_same_face_within_the_window_and_radius_is_a_duplicate_with_minutes_and_metres(
-    screener: FaceAndSafetyScreener, sqlite_db: Database
+    screener: OwnTransaction, sqlite_db: Database
 ) -> None:
     first = await screener.screen(request("person:1"))
     assert first.verdict == "pass" and first.details["face"] == "ok" and first.method == "face+safety"
@@ -99,25 +121,25 @@ async def test_the_same_face_within_the_window_and_radius_is_a_duplicate_with_mi
     assert await embeddings(sqlite_db) == 1  # a rejected duplicate stores nothing
 
 
-async def test_the_same_face_after_the_window_passes(screener: FaceAndSafetyScreener) -> None:
+async def test_the_same_face_after_the_window_passes(screener: OwnTransaction) -> None:
     assert (await screener.screen(request("person:1"))).verdict == "pass"
     later = await screener.screen(request("person:1~1", NOON_IST + timedelta(minutes=121)))
     assert later.verdict == "pass"
 
 
-async def test_the_same_face_beyond_the_radius_passes(screener: FaceAndSafetyScreener) -> None:
+async def test_the_same_face_beyond_the_radius_passes(screener: OwnTransaction) -> None:
     assert (await screener.screen(request("person:1"))).verdict == "pass"
     assert (await screener.screen(request("person:1~1", NOON_IST + timedelta(minutes=5), north(150)))).verdict == "pass"
     assert (await screener.screen(request("person:1~2", NOON_IST + timedelta(minutes=6), north(90)))).verdict == "duplicate"
 
 
-async def test_a_different_person_at_the_same_place_passes(screener: FaceAndSafetyScreener) -> None:
+async def test_a_different_person_at_the_same_place_passes(screener: OwnTransaction) -> None:
     assert (await screener.screen(request("person:1"))).verdict == "pass"
     assert (await screener.screen(request("person:2", NOON_IST + timedelta(minutes=1)))).verdict == "pass"
 
 
 async def test_a_photo_without_a_face_passes_flagged_low_confidence_and_stores_nothing(
-    screener: FaceAndSafetyScreener, sqlite_db: Database
+    screener: OwnTransaction, sqlite_db: Database
 ) -> None:
     result = await screener.screen(request("none"))
     assert result.verdict == "pass"
@@ -125,7 +147,7 @@ async def test_a_photo_without_a_face_passes_flagged_low_confidence_and_stores_n
     assert await embeddings(sqlite_db) == 0
 
 
-async def test_a_photo_of_several_people_asks_for_a_retake(screener: FaceAndSafetyScreener) -> None:
+async def test_a_photo_of_several_people_asks_for_a_retake(screener: OwnTransaction) -> None:
     result = await screener.screen(request("many"))
     assert result.verdict == "retake" and result.details["reason"] == "many_faces"
 
@@ -136,7 +158,7 @@ async def test_without_the_face_model_the_request_passes_flagged_and_the_error_i
     async def broken(_data: bytes) -> faces.FaceResult:
         raise faces.FaceModelUnavailable("face model weights missing")
 
-    screener = FaceAndSafetyScreener(sqlite_db, FakePhotos(), embedder=broken)
+    screener = on(sqlite_db, FakePhotos(), embedder=broken)
     result = await screener.screen(request("person:1"))
     assert result.verdict == "pass" and result.details["face"] == "unavailable"
     assert result.details["face_confidence"] == "low"
@@ -144,7 +166,7 @@ async def test_without_the_face_model_the_request_passes_flagged_and_the_error_i
 
 
 async def test_a_dark_place_with_unknown_answers_is_unsafe_with_reasons_and_the_assessment_is_kept(
-    screener: FaceAndSafetyScreener, sqlite_db: Database
+    screener: OwnTransaction, sqlite_db: Database
 ) -> None:
     result = await screener.screen(request("person:3", MIDNIGHT_IST))
     assert result.verdict == "unsafe"
@@ -155,7 +177,7 @@ async def test_a_dark_place_with_unknown_answers_is_unsafe_with_reasons_and_the_
     assert busy_and_lit.verdict == "pass" and busy_and_lit.details["model_version"] == "rule-v1"
 
 
-async def test_purging_deletes_embeddings_whose_window_has_passed(screener: FaceAndSafetyScreener, sqlite_db: Database) -> None:
+async def test_purging_deletes_embeddings_whose_window_has_passed(screener: OwnTransaction, sqlite_db: Database) -> None:
     await screener.screen(request("person:1"))
     await screener.screen(request("person:2", NOON_IST + timedelta(minutes=100)))
     clock = FixedClock(NOON_IST + timedelta(minutes=125))
@@ -167,7 +189,7 @@ async def test_purging_deletes_embeddings_whose_window_has_passed(screener: Face
 
 
 async def test_screening_writes_in_the_callers_transaction_and_rolls_back_with_it(
-    screener: FaceAndSafetyScreener, sqlite_db: Database
+    screener: OwnTransaction, sqlite_db: Database
 ) -> None:
     with pytest.raises(RuntimeError, match="caller failed"):
         async with sqlite_db.write():
@@ -189,7 +211,7 @@ async def add_order(db: Database, status: str) -> int:
 
 
 async def test_a_seeker_whose_earlier_order_was_cancelled_is_not_a_duplicate(
-    screener: FaceAndSafetyScreener, sqlite_db: Database
+    screener: OwnTransaction, sqlite_db: Database
 ) -> None:
     cancelled, live = await add_order(sqlite_db, "draft"), await add_order(sqlite_db, "draft")
     assert (await screener.screen(request("person:1", order_id=cancelled))).verdict == "pass"
@@ -205,7 +227,7 @@ async def test_a_seeker_whose_earlier_order_was_cancelled_is_not_a_duplicate(
     assert stored[0]["model_version"] == "rule-v1" and stored[0]["features"]["hour"] == 12
 
 
-async def test_past_failed_deliveries_nearby_lower_the_safety_score(screener: FaceAndSafetyScreener, sqlite_db: Database) -> None:
+async def test_past_failed_deliveries_nearby_lower_the_safety_score(screener: OwnTransaction, sqlite_db: Database) -> None:
     clean = await screener.screen(request("none", busy="no"))
     for _ in range(3):
         await add_order(sqlite_db, "delivery_failed")
@@ -222,7 +244,7 @@ async def test_a_prefetched_embedding_is_used_instead_of_computing_again(sqlite_
         calls.append(data)
         return await fake_embed(data)
 
-    screener = FaceAndSafetyScreener(sqlite_db, photos, embedder=counting_embed)
+    screener = on(sqlite_db, photos, embedder=counting_embed)
     screener.prefetch("person:4")
     screener.prefetch("person:4")
     assert (await screener.screen(request("person:4"))).verdict == "pass"
@@ -231,7 +253,7 @@ async def test_a_prefetched_embedding_is_used_instead_of_computing_again(sqlite_
 
 async def test_a_plain_screening_request_and_a_trained_model_work_too(sqlite_db: Database, tmp_path: Path) -> None:
     model = safety.load_or_train(tmp_path)
-    screener = FaceAndSafetyScreener(sqlite_db, FakePhotos(), model, embedder=fake_embed)
+    screener = on(sqlite_db, FakePhotos(), model, embedder=fake_embed)
     result = await screener.screen(ScreeningRequest(1, PLACE[0], PLACE[1], NOON_IST, "person:5"))
     assert result.verdict == "pass" and result.details["model_version"] == model.version
     assert result.as_dict()["verdict"] == "pass" and "embedding" not in result.as_dict()
@@ -263,7 +285,7 @@ async def test_a_mirrored_recompressed_photo_of_the_same_person_is_caught_by_the
         unavailable("face photos", f"{FACES_DIR} is absent (set KETPAAR_FACES_DIR)")
     src = Image.open(FACES_DIR / "other" / "astronaut.png").convert("RGB")
     photos = BytesPhotos({"first": jpeg(src), "second": jpeg(src, ImageOps.mirror)})
-    screener = FaceAndSafetyScreener(sqlite_db, photos)
+    screener = on(sqlite_db, photos)
     assert (await screener.screen(request("first"))).verdict == "pass"
     result = await screener.screen(request("second", NOON_IST + timedelta(minutes=20), north(25)))
     assert result.verdict == "duplicate" and result.details["minutes_ago"] == 20
@@ -280,7 +302,7 @@ async def test_on_postgresql_two_donors_screening_the_same_seeker_at_once_get_on
 
     db = Database(pg_fresh_url)
     try:
-        screener = FaceAndSafetyScreener(db, FakePhotos(), embedder=fake_embed)
+        screener = on(db, FakePhotos(), embedder=fake_embed)
 
         async def donor(photo: str, where: tuple[float, float]) -> str:
             async with db.write():  # each donor's own unit of work

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from core.orders.lifecycle import Status
+from core.ports import UnitOfWork
 from core.schedule import jobs
 from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
 from tests.clock import FixedClock
@@ -139,7 +140,7 @@ async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_block
 class SeveralFacesScreener:
     """Finds several faces in every photo, as the real screener does for a group photo."""
 
-    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+    async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
         return ScreeningResult(Verdict.RETAKE, "stub", {"face": "many", "reason": "many_faces"})
 
     def prefetch(self, photo_id: str) -> None:

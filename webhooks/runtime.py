@@ -140,7 +140,7 @@ async def build_screener(settings: Settings, store: Store, photos: LocalPhotoSto
     from core.seekers.screener import FaceAndSafetyScreener  # imports numpy/deepface: only when used
 
     model = await asyncio.to_thread(safety.load_or_train, settings.data_dir / "safety", secret)
-    screener = FaceAndSafetyScreener(store, photos, model)
+    screener = FaceAndSafetyScreener(photos, model)
     await screener.warm_up()
     return screener
 

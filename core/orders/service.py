@@ -76,7 +76,7 @@ async def start_order(
         zone=geo.encode(lat, lng, 5), created_at=uow.now, seeker_photo=photo_id,
     )  # fmt: skip
     await uow.orders.add(order)
-    result = await screener.screen(ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
+    result = await screener.screen(uow, ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
     verdict = {
         Verdict.PASS: order.screen, Verdict.DUPLICATE: order.reject_duplicate,
         Verdict.UNSAFE: order.reject_unsafe, Verdict.RETAKE: order.ask_retake,

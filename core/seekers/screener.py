@@ -15,12 +15,9 @@
    worker safety reports, and the donor's two answers. Below safety_threshold_bp / 10000 →
    verdict "unsafe" with reason codes (core.seekers.safety.REASONS).
 
-Transactions. `screen` is called by core.orders.service.start_order inside the caller's unit of
-work. It reaches the database through `Database.write()`, which hands back the transaction the
-current task already has open (the mechanism SqlJobBoard uses), so the area lock, the candidate
-read, the new embedding and the safety assessment commit — or roll back — together with the
-order's status change. Called outside any transaction it opens and commits its own. Callers
-that prefer to be explicit use `screen_in(conn, request)` with their `uow.conn`.
+Transactions. `screen(uow, request)` is called by core.orders.service.start_order with the
+caller's unit of work (the storage port), so the area lock, the candidate read, the new embedding
+and the safety assessment commit — or roll back — together with the order's status change.
 
 CPU. The embedding takes up to a second. `prefetch(photo_id)` starts it in the background as
 soon as the photo is stored (call it after commit, e.g. `uow.later`), so that by the time the
@@ -37,13 +34,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from core.adapters.sql.db import Database
-from core.adapters.sql.ledger_repo import ParamRepo
-from core.adapters.sql.screening_repo import ScreeningRepo, iso
-from core.adapters.sql.uow import Store
-from core.ledger.params import Params
+from core.ports import UnitOfWork
 from core.seekers import faces, safety
 from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
 
@@ -62,13 +53,13 @@ class PhotoSource(Protocol):
     async def get(self, photo_id: str) -> bytes | None: ...
 
 
-# (connection, lat, lng, since) -> number of worker-reported safety problems near the place.
-IssueCounter = Callable[[AsyncConnection, float, float, datetime], Awaitable[int]]
+# (unit of work, lat, lng, since) -> number of worker-reported safety problems near the place.
+IssueCounter = Callable[[UnitOfWork, float, float, datetime], Awaitable[int]]
 
 
-async def reported_issues(conn: AsyncConnection, lat: float, lng: float, since: datetime) -> int:
+async def reported_issues(uow: UnitOfWork, lat: float, lng: float, since: datetime) -> int:
     """Safety issues workers reported near a place (their one tap after each delivery)."""
-    return await ScreeningRepo(conn).issues_near(lat, lng, HISTORY_RADIUS_M, since)
+    return await uow.screening.issues_near(lat, lng, HISTORY_RADIUS_M, since)
 
 
 class FaceAndSafetyScreener:
@@ -76,14 +67,12 @@ class FaceAndSafetyScreener:
 
     def __init__(
         self,
-        store: Store | Database,
         photos: PhotoSource,
         safety_model: safety.SafetyModel | None = None,
         *,
         issue_counter: IssueCounter = reported_issues,
         embedder: Callable[[bytes], Awaitable[faces.FaceResult]] = faces.embed_async,
     ) -> None:
-        self._db = store.db if isinstance(store, Store) else store
         self.photos = photos
         self.safety_model: safety.SafetyModel = safety_model or safety.RuleModel()
         self._issue_counter = issue_counter
@@ -145,22 +134,16 @@ class FaceAndSafetyScreener:
 
     # --- screening ---------------------------------------------------------------------------
 
-    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
-        """Screen a seeker request inside the caller's open transaction (see module docstring)."""
-        face = await self.face(request.photo_id, request.photo)  # before any DB work
-        async with self._db.write() as conn:
-            return await self.screen_in(conn, request, face)
+    async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
+        """Screen a seeker request in the caller's unit of work (see module docstring)."""
+        face = await self.face(request.photo_id, request.photo)  # before any database work
+        return await self._screen(uow, request, face)
 
-    async def screen_in(
-        self, conn: AsyncConnection, request: ScreeningRequest, face: faces.FaceResult | None = None
-    ) -> ScreeningResult:
-        """Screen on an explicit connection; on "pass" the embedding and assessment are written
-        on it, so they share the caller's commit."""
-        if face is None:
-            face = await self.face(request.photo_id, request.photo)
+    async def _screen(self, uow: UnitOfWork, request: ScreeningRequest, face: faces.FaceResult) -> ScreeningResult:
+        """The checks, on the caller's transaction; on "pass" the embedding and assessment are
+        written in it, so they share the caller's commit."""
         order_id = request.order_id
-        repo = ScreeningRepo(conn, iso(request.at))
-        params = await _params(conn, request.at)
+        repo, params = uow.screening, await uow.params.current()
         face_details: dict[str, Any] = {"face": str(face.status), "faces": face.faces}
 
         if face.status is faces.FaceStatus.MANY:
@@ -185,7 +168,7 @@ class FaceAndSafetyScreener:
 
         history_since = request.at - timedelta(days=HISTORY_DAYS)
         good, failed = await repo.outcomes_near(request.lat, request.lng, HISTORY_RADIUS_M, history_since)
-        issues = await self._issue_counter(conn, request.lat, request.lng, history_since)
+        issues = await self._issue_counter(uow, request.lat, request.lng, history_since)
         features = safety.SafetyFeatures.at(
             request.lat, request.lng, request.at, good=good, failed=failed, issues=issues,
             busy=request.busy, lit=request.lit,
@@ -201,10 +184,3 @@ class FaceAndSafetyScreener:
             expires = request.at + timedelta(minutes=params.duplicate_window_min)
             await repo.add_embedding(order_id, request.lat, request.lng, face.embedding, request.at, expires)
         return ScreeningResult(Verdict.PASS, METHOD, {"checked": True, **face_details, **safety_details})
-
-
-async def _params(conn: AsyncConnection, at: datetime) -> Params:
-    def read_only(_events: object) -> None:
-        raise RuntimeError("screening reads parameters only")
-
-    return await ParamRepo(conn, at.isoformat(), read_only).current()

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np  # only for the type of stored embeddings
 
+    from core.ports import UnitOfWork
+
 
 @dataclass(frozen=True)
 class ScreeningRequest:
@@ -55,7 +57,7 @@ class ScreeningResult:
 class Screener(Protocol):
     """Duplicate-seeker and location-safety checks."""
 
-    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+    async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
         """Judge a seeker request."""
 
     def prefetch(self, photo_id: str) -> None:
@@ -65,7 +67,7 @@ class Screener(Protocol):
 class PassThroughScreener:
     """Lets every request through and records that no real check ran."""
 
-    async def screen(self, request: ScreeningRequest) -> ScreeningResult:
+    async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
         """Pass, marked as unchecked."""
         return ScreeningResult(Verdict.PASS, "pass-through", {"checked": False})
 
