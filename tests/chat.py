@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,8 @@ class Transcript:
     why); `user < …` takes any one message. At the end of every `run`, no user this chat has seen
     may have an unread message left. A driver supplies send, fetch, fits, show and check_photo."""
 
-    def __init__(self) -> None:
-        self.appeared: dict[str, None] = {}  # every user the chat sent for or read, in order
+    def __init__(self, cast: Iterable[str] = ()) -> None:
+        self.appeared: dict[str, None] = dict.fromkeys(cast)  # the known cast, then every user sent for or read
 
     async def send(self, user: str, what: str) -> object:
         """Send a transcript `>` line as the user."""
@@ -140,8 +141,8 @@ class Chat(Transcript):
     [press payload-prefix]`, `user < expected text [Button]` (strictly the next message, see
     Transcript)."""
 
-    def __init__(self, client: httpx.AsyncClient, drain: Any, store: Store | None = None) -> None:
-        super().__init__()
+    def __init__(self, client: httpx.AsyncClient, drain: Any, store: Store | None = None, cast: Iterable[str] = ()) -> None:
+        super().__init__(cast)
         self.client, self.drain, self.store = client, drain, store
         self.inboxes: dict[str, Inbox] = {}
         self.photos: dict[str, bytes] = {}
