@@ -1,8 +1,9 @@
 """A transcript driver for every channel: web chat, Telegram, WhatsApp and SMS.
 
 `ChannelChat.run` reads the same transcripts as `tests.chat.Chat` — `user > text|[photo]|
-[location a, b]|[tap Label]|[press payload-prefix]` and `user < expected text [Button]` — but each
-user lives on a channel of their own. What a user sends goes in as that channel's inbound webhook
+[location a, b]|[tap Label]|[press payload-prefix]` and `user < expected text [Button]`, as
+strictly (each `<` is the user's next message; nobody in the cast may have one left unread at the
+end of a run) — but each user lives on a channel of their own. What a user sends goes in as that channel's inbound webhook
 (a Telegram update with the secret header; a Twilio form with a real X-Twilio-Signature), and what
 they receive is read where the provider would show it: the web-chat API, the fake Bot API's
 sendMessage/sendPhoto calls (inline keyboards), or the fake Twilio's Messages.create calls

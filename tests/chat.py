@@ -111,12 +111,11 @@ class Transcript:
 
     async def all_read(self) -> None:
         """Assert that every user in the cast has read (matched) every message they received."""
-        left = {}
+        left = []
         for user in self.cast():
             box = await self.fetch(user)
-            if box.unread:
-                left[user] = self._shown(user, box.unread)
-        assert not left, "unexpected messages:\n" + "\n".join(f"  {u}: {m}" for u, m in left.items())
+            left += [f"  {user}: {shown}" for shown in self._shown(user, box.unread)]
+        assert not left, "unexpected messages:\n" + "\n".join(left)
 
     async def nothing_for(self, user: str) -> None:
         """Assert the user has no unread message."""

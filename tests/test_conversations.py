@@ -45,7 +45,7 @@ async def test_a_rejected_order_goes_to_the_next_restaurant_with_the_difference_
         rest-1  > [tap Reject]
         rest-1  < Rejected order #1. It has been passed on. Thank you for answering quickly.
         rest-2  < New order #1: Idli and sambar (4) (₹50) for a person near 13.08, 80.27. [Accept] [Reject]
-        donor-1 < The first restaurant could not cook order #1, so Saravana Kitchen will make Idli and sambar (4). ₹10 of the difference is back in your balance.
+        donor-1 < could not cook order #1, so Saravana Kitchen will make Idli and sambar (4). ₹10 of the difference is back in your balance.
         rest-2  > [tap Accept]
         rest-2  < Accepted order #1: Idli and sambar (4). A delivery worker will come for it. [Ready]
         donor-1 < Saravana Kitchen accepted order #1 and is cooking. Now finding a delivery worker.
@@ -62,7 +62,7 @@ async def test_when_every_restaurant_rejects_the_donor_is_refunded_in_full(app_e
         rest-1  > [tap Reject]
         rest-1  < Rejected order #1. It has been passed on.
         rest-2  < New order #1: Idli and sambar (4) (₹50) [Accept] [Reject]
-        donor-1 < The first restaurant could not cook order #1, so Saravana Kitchen will make Idli and sambar (4). ₹10 of the difference is back in your balance.
+        donor-1 < could not cook order #1, so Saravana Kitchen will make Idli and sambar (4). ₹10 of the difference is back in your balance.
         rest-2  > no
         rest-2  < Rejected order #1. It has been passed on.
         donor-1 < Sorry, no restaurant nearby could cook order #1. ₹80 is back in your balance.
@@ -164,7 +164,7 @@ async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[s
         rider-7 > /start
         rider-7 < Choose your language [தமிழ்] [English]
         rider-7 > 2
-        rider-7 < Welcome to Ketpaar. Together we feed people in need. What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
+        rider-7 < What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
         rider-7 > [tap I deliver meals]
         rider-7 < What is your name?
         rider-7 > Selvi
@@ -325,7 +325,7 @@ async def test_a_crash_while_handling_a_message_apologises_and_keeps_the_message
             donor-1 > [location 13.0827, 80.2707]
             donor-1 < What is the place like right now? [Busy and well lit]
             donor-1 > [press scene:busy_lit]
-            donor-1 < Sorry, something went wrong on our side. Your message is saved and the team will look at it. Please try again in a moment.
+            donor-1 < Sorry, something went wrong on our side. Your message is saved and the team will look at it.
         """)
         async with env["runtime"].store.reader() as uow:
             failed = await uow.conn.exec_driver_sql("SELECT status, error FROM inbox WHERE status = 'failed'")

@@ -31,7 +31,7 @@ MEAL = """
     worker-2 < New job #1: pick up at Saravana Kitchen [Claim]
     worker-3 < New job #1: pick up at Saravana Kitchen [Claim]
     worker-1 > [tap Claim]
-    worker-1 < Job #1 is yours. Pick up Veg biryani at Saravana Kitchen, 4 Poonamallee High Road, Periamet. Then take it to the person in the photo at 13.08270, 80.27070. [Picked up] [photo]
+    worker-1 < Job #1 is yours. Pick up Veg biryani at Saravana Kitchen, 4 Poonamallee High Road, Periamet. Then take it to the person in the photo [Picked up] [photo]
     donor-1  < Murugan will deliver order #1.
     rest-2   < Murugan will deliver order #1.
     worker-2 > [tap Claim]
@@ -47,7 +47,7 @@ MEAL = """
     worker-1 > [photo]
     worker-1 < Thank you. Now share your location
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). Your earnings: ₹34. [It went well] [Safety problem] [Show jobs]
+    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). [It went well] [Safety problem] [Show jobs]
     donor-1  < Order #1 was delivered. Thank you for feeding someone today! [photo]
     rest-2   < Order #1 was delivered. ₹80 is credited to you.
 """

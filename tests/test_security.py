@@ -249,7 +249,7 @@ async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureReque
             admin     < Record ₹20,000 received for Demo donor (member #8)? [Confirm] [Cancel]
             admin     > [tap Confirm]
             admin     < Above ₹10,000, a second admin must confirm. I have asked the other admins.
-            treasurer < Admin asks to record ₹20,000 received for Demo donor (member #8). Confirm only if the money has arrived. [Confirm deposit] [Refuse]
+            treasurer < Admin asks to record ₹20,000 received for Demo donor (member #8). Confirm only if [Confirm deposit] [Refuse]
         """)
         request_button = await chat.button("treasurer", "Confirm deposit")
         await chat.post("admin", json={"button": request_button})  # the asking admin cannot confirm it
