@@ -31,7 +31,7 @@ MEAL = """
     worker-2 < New job #1: pick up at Saravana Kitchen [Claim]
     worker-3 < New job #1: pick up at Saravana Kitchen [Claim]
     worker-1 > [tap Claim]
-    worker-1 < Job #1 is yours. Pick up Veg biryani at Saravana Kitchen, 4 Poonamallee High Road, Periamet. Then take it to the person in the photo [Picked up] [photo]
+    worker-1 < Job #1 is yours. Pick up Veg biryani at Saravana Kitchen, 4 Poonamallee High Road, Periamet. [Picked up] [photo]
     donor-1  < Murugan will deliver order #1.
     rest-2   < Murugan will deliver order #1.
     worker-2 > [tap Claim]
