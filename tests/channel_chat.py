@@ -1,8 +1,9 @@
 """A transcript driver for every channel: web chat, Telegram, WhatsApp and SMS.
 
 `ChannelChat.run` reads the same transcripts as `tests.chat.Chat` — `user > text|[photo]|
-[location a, b]|[tap Label]|[press payload-prefix]` and `user < expected text [Button]` — but each
-user lives on a channel of their own. What a user sends goes in as that channel's inbound webhook
+[location a, b]|[tap Label]|[press payload-prefix]` and `user < expected text [Button]`, as
+strictly (each `<` is the user's next message; nobody in the cast may have one left unread at the
+end of a run) — but each user lives on a channel of their own. What a user sends goes in as that channel's inbound webhook
 (a Telegram update with the secret header; a Twilio form with a real X-Twilio-Signature), and what
 they receive is read where the provider would show it: the web-chat API, the fake Bot API's
 sendMessage/sendPhoto calls (inline keyboards), or the fake Twilio's Messages.create calls
@@ -38,7 +39,7 @@ from core.adapters.sql.uow import Store
 from core.ledger.service import record_deposit
 from core.members.registration import apply_restaurant, apply_worker
 from core.seekers.screening import PassThroughScreener
-from tests.chat import LINE, make_photo
+from tests.chat import Transcript, make_photo
 from tests.clock import FixedClock
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -190,29 +191,22 @@ class Inbox:
     seen: list[Seen] = field(default_factory=list)
 
 
-class ChannelChat:
-    """Plays a transcript with every user on their own channel (see the module docstring)."""
+class ChannelChat(Transcript):
+    """Plays a transcript with every user on their own channel (see the module docstring); at the
+    end of each run nobody in the cast may have an unread message."""
 
     def __init__(self, client: httpx.AsyncClient, runtime: Any, users: Mapping[str, User], *,
                  telegram: FakeTelegram | None = None, twilio: RecordingTwilio | None = None) -> None:  # fmt: skip
+        super().__init__()
         self.client, self.runtime, self.users = client, runtime, dict(users)
         self.telegram, self.twilio = telegram, twilio
         self.inboxes: dict[str, Inbox] = {}
         self._ids = itertools.count(1)
 
     # ---- the transcript -------------------------------------------------------------------
-    async def run(self, transcript: str) -> None:
-        """Play a transcript line by line, asserting every expectation."""
-        for raw in transcript.strip().splitlines():
-            if not raw.strip() or raw.strip().startswith("#"):
-                continue
-            match = LINE.match(raw)
-            assert match, f"unreadable transcript line: {raw!r}"
-            name, arrow, rest = match.groups()
-            if arrow == ">":
-                await self.send(name, rest.strip())
-            else:
-                await self.expect(name, rest.strip())
+    def cast(self) -> list[str]:
+        """Everybody on the channels, whether or not the transcript names them."""
+        return list(self.users)
 
     def user(self, name: str) -> User:
         """The transcript name's channel and address."""
@@ -428,34 +422,25 @@ class ChannelChat:
                 return button
         raise AssertionError(f"{name} has no {what}; saw {[m.text for m in box.seen[-5:]]}")
 
-    async def expect(self, name: str, expected: str) -> Seen:
-        """Consume messages until one contains the expected text (and the [buttons] named;
-        [photo]: the message carries a photo — on SMS, the note that it cannot)."""
-        user = self.user(name)
-        buttons = [self._norm(user, b) for b in re.findall(r"\[([^\]]+)\]", expected)]
-        text = self._norm(user, re.sub(r"\s*\[[^\]]+\]", "", expected).strip())
-        box = await self.fetch(name)
-        while box.unread:
-            message = box.unread.pop(0)
-            labels = [self._norm(user, b.label) for b in message.buttons]
-            if text in self._norm(user, message.text) and all(
-                any(lab.startswith(b) for lab in labels) for b in buttons if b != "photo"
-            ):
-                if "photo" in buttons:
-                    await self._check_photo(user, message)
-                return message
-        raise AssertionError(f"{name} ({user.channel}) did not receive {expected!r}; "
-                             f"recent: {[m.text for m in box.seen[-6:]]}")  # fmt: skip
+    def fits(self, user: str, message: Any, text: str, buttons: list[str]) -> bool:
+        """The text is in the message and each named button starts a label (SMS: compared the
+        GSM-7 way on both sides)."""
+        who = self.user(user)
+        labels = [self._norm(who, b.label) for b in message.buttons]
+        wanted = [self._norm(who, b) for b in buttons if b != "photo"]
+        return self._norm(who, text) in self._norm(who, message.text) and all(
+            any(lab.startswith(b) for lab in labels) for b in wanted
+        )
 
-    async def nothing_for(self, name: str) -> None:
-        """Assert the user has no unread message."""
-        box = await self.fetch(name)
-        assert not box.unread, f"{name} got unexpected messages: {[m.text for m in box.unread]}"
+    def show(self, user: str, message: Any) -> str:
+        """The text as the channel delivered it, its options and whether a photo rides along."""
+        extras = [b.label for b in message.buttons] + (["photo"] if message.photo else [])
+        return f"({self.user(user).channel}) {message.text!r}" + "".join(f" [{e}]" for e in extras)
 
-    async def _check_photo(self, user: User, message: Seen) -> None:
+    async def check_photo(self, user: str, message: Any) -> None:
         """The photo really reaches the person: uploaded JPEG bytes, or a link the app serves."""
         assert message.photo, f"expected a photo with {message.text!r}"
-        if user.channel == "sms":
+        if self.user(user).channel == "sms":
             assert message.photo == _NO_PHOTO_BY_SMS  # SMS says so instead of showing it
             return
         data = message.photo

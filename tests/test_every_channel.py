@@ -43,10 +43,10 @@ DELIVERED = "worker-1 > [tap Delivered]"
 _HEAD, _FOUND, _ = MEAL.partition(DELIVERED)
 assert _FOUND, "the meal transcript no longer has the worker tap Delivered"
 SMS_MEAL = _HEAD + DELIVERED + """
-    worker-1 < Send your location as numbers
+    worker-1 < Send your location as numbers, for example 13.0827, 80.2707.
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < You earned ₹34 (₹24 delivery + ₹10 tip)
-    donor-1  < Order #1 was delivered
+    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). [It went well] [Safety problem] [Show jobs]
+    donor-1  < Order #1 was delivered. Thank you for feeding someone today!
     rest-2   < Order #1 was delivered. ₹80 is credited to you.
 """
 

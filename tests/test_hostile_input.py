@@ -85,20 +85,23 @@ async def test_hostile_numbers_in_capacity_typed_choices_and_buttons_get_polite_
         rest-2   < You now pledge 12 meals a day; 12 are left today.
     """ + ORDER_CURD_RICE + """
         rest-1   > ²
-        rest-1   < Sorry, I did not understand that.
+        rest-1   < Sorry, I did not understand that. Send /help to see what you can do.
         rest-1   > 99999999999999999999999999999
-        rest-1   < Sorry, I did not understand that.
+        rest-1   < Sorry, I did not understand that. Send /help to see what you can do.
     """)
     for payload in ("accept:99999999999999999999999999999", "accept:²", "accept:-1", f"accept:{MAX_ID + 1}", "claim:1e30"):
         user = "worker-1" if payload.startswith("claim") else "rest-1"
         response = await chat.client.post(f"/webchat/{user}/messages", json={"button": payload})
         assert response.status_code == 202
         await chat.drain()
-        await chat.expect(user, "That button is no longer active.")
+        await chat.expect(user, "That button is no longer active. Send /help to see what you can do.")
     await chat.run("""
         rest-1   > [tap Accept]
-        rest-1   < Accepted order #1 [Ready]
-        worker-1 < New job #1 [Claim]
+        rest-1   < Accepted order #1: Curd rice. [Ready]
+        donor-1  < Annapoorna Mess accepted order #1 and is cooking.
+        worker-1 < New job #1: pick up at Annapoorna Mess [Claim]
+        worker-2 < New job #1: pick up at Annapoorna Mess [Claim]
+        worker-3 < New job #1: pick up at Annapoorna Mess [Claim]
     """)
     await assert_ledger_invariants(app_env["runtime"].store)
 
@@ -107,9 +110,9 @@ async def test_a_restaurant_registering_with_odd_numbers_is_asked_again_until_it
     chat = app_env["chat"]
     await chat.run("""
         amma > /start
-        amma < Choose your language
+        amma < Choose your language [தமிழ்] [English]
         amma > [press lang:en]
-        amma < What would you like to do?
+        amma < What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
         amma > [press role:restaurant]
         amma < What is your restaurant's name?
         amma > Amma Mess
@@ -117,15 +120,15 @@ async def test_a_restaurant_registering_with_odd_numbers_is_asked_again_until_it
         amma > [location 13.0840, 80.2712]
         amma < What is the street address
         amma > 5 Mint Street
-        amma < Send your alms meals
+        amma < Send your alms meals, one per line with the price in rupees
         amma > Curd rice 6e1
-        amma < I could not read this line: "Curd rice 6e1".
+        amma < I could not read this line: "Curd rice 6e1". Write the name, a space and the price in rupees
         amma > Curd rice 60.005
-        amma < I could not read this line: "Curd rice 60.005".
+        amma < I could not read this line: "Curd rice 60.005". Write the name, a space and the price in rupees
         amma > Curd rice -60
-        amma < I could not read this line: "Curd rice -60".
+        amma < I could not read this line: "Curd rice -60". Write the name, a space and the price in rupees
         amma > Thali 2000.01
-        amma < The price of Thali is above ₹2,000, the most an alms meal may cost.
+        amma < The price of Thali is above ₹2,000, the most an alms meal may cost. Please send the menu again.
     """)
     await chat.send("amma", "Thali 2000\nCurd rice 60")
     await chat.run("""
@@ -137,16 +140,16 @@ async def test_a_restaurant_registering_with_odd_numbers_is_asked_again_until_it
         amma > 1001
         amma < Please send a number of meals per day from 1 to 1000, for example 20.
         amma > 1000
-        amma < When do you take orders?
+        amma < When do you take orders? Send hours like 11-22, or 'all day'.
         amma > 24-0
-        amma < Please send hours like 11-22
+        amma < Please send hours like 11-22, or 'all day'.
         amma > 25-3
-        amma < Please send hours like 11-22
+        amma < Please send hours like 11-22, or 'all day'.
         amma > 10-10
-        amma < Please send hours like 11-22
+        amma < Please send hours like 11-22, or 'all day'.
         amma > 11-22
         amma < Thank you! Amma Mess is registered and waiting for an admin's approval.
-        admin < New restaurant to approve:
+        admin < Amma Mess, 5 Mint Street. 1000 meals a day: Curd rice ₹60, Thali ₹2,000 · webchat:amma [Approve] [Reject]
     """)
     async with app_env["runtime"].store.reader() as uow:
         person = await uow.people.find("webchat", "amma")
@@ -186,11 +189,11 @@ async def test_a_menu_change_names_the_unreadable_line_and_then_works(app_env: d
         rest-1 > /menu
         rest-1 < Your alms menu:
         rest-1 > Curd rice -60
-        rest-1 < I could not read this line: "Curd rice -60".
+        rest-1 < I could not read this line: "Curd rice -60". Write the name, a space and the price in rupees
         rest-1 > Curd rice 6e1
-        rest-1 < I could not read this line: "Curd rice 6e1".
+        rest-1 < I could not read this line: "Curd rice 6e1". Write the name, a space and the price in rupees
         rest-1 > Curd rice 60
-        rest-1 < Your alms menu now has 1 meal.
+        rest-1 < Your alms menu now has 1 meal. Orders already placed keep theirs.
     """)
 
 
@@ -201,13 +204,14 @@ async def test_deposits_with_exponents_signs_or_other_digits_credit_nothing(app_
     chat = app_env["chat"]
     for amount in ("1e5", "-60", "NaN", "Infinity", "60.005", "²", "9" * 29):
         await chat.send("admin", f"/deposit donor-1 {amount}")
-        await chat.expect("admin", "Usage: /deposit <member number or phone> <rupees>")
+        await chat.expect("admin", "Usage: /deposit <member number or phone> <rupees>, for example /deposit #12 500")
+    await chat.all_read()
     assert await balance_of(app_env, "donor", "donor-1") == 100_000
     await chat.run("""
         admin > /deposit donor-1 100000.01
         admin < Nothing was recorded: one deposit can be at most ₹1,00,000.
         admin > /deposit donor-1 100000
-        admin < Record ₹1,00,000 received for Demo donor
+        admin < Record ₹1,00,000 received for Demo donor (member #7)? [Confirm] [Cancel]
     """)  # exactly the ceiling is accepted (and, above ₹10,000, waits for a second admin: tests/test_security.py)
     async with app_env["runtime"].store.reader() as uow:
         assert max(abs(v) for v in (await uow.ledger.balances()).values()) <= 10**12
@@ -324,7 +328,9 @@ async def post_raw(chat: Any, user: str, body: dict[str, Any]) -> None:
 
 WORKER_SIGNUP = """
     {user} > /start
+    {user} < Choose your language [தமிழ்] [English]
     {user} > [press lang:en]
+    {user} < What would you like to do? [Feed someone] [I run a restaurant] [I deliver meals]
     {user} > [press role:worker]
     {user} < What is your name?
 """
@@ -335,14 +341,16 @@ async def register_worker_with_odd_name(chat: Any, user: str) -> None:
     await chat.run(WORKER_SIGNUP.format(user=user))
     await post_raw(chat, user, {"text": "Mur\x00u\x07gan\ud800"})
     await chat.run(f"""
-        {user} < Share your location
+        {user} < Share your location: you will see delivery jobs around it.
         {user} > [location 13.0830, 80.2700]
         {user} < Thank you! You are registered and waiting for an admin's approval.
+        admin  < Murugan\ufffd · 13.08, 80.27 · webchat:{user} [Approve] [Reject]
         {user} > [location 13.0850, 80.2720]
-        {user} < Your zone is updated.
+        {user} < Your zone is updated. You will see jobs around this place. [Show jobs]
     """)
     await post_raw(chat, user, {"text": "hello\x00\ud800"})
-    await chat.expect(user, "Sorry, I did not understand that.")
+    await chat.expect(user, "Sorry, I did not understand that. Send /help to see what you can do.")
+    await chat.all_read()
 
 
 async def test_a_name_with_a_lone_surrogate_and_nul_registers_and_the_chat_goes_on(app_env: dict[str, Any]) -> None:
@@ -361,9 +369,10 @@ async def test_a_message_stored_before_cleaning_existed_is_cleaned_when_it_is_ha
     runtime.processor.kick("webchat", "karthik")
     await chat.drain()
     await chat.run("""
-        karthik < Share your location
+        karthik < Share your location: you will see delivery jobs around it.
         karthik > [location 13.0830, 80.2700]
         karthik < Thank you! You are registered and waiting for an admin's approval.
+        admin   < Karthik\ufffd · 13.08, 80.27 · webchat:karthik [Approve] [Reject]
     """)
 
 
@@ -386,7 +395,7 @@ async def test_a_name_longer_than_the_column_is_refused_politely(app_env: dict[s
     await chat.run("""
         longname < Please type your name (2 to 80 letters).
         longname > Lakshmi Devi
-        longname < Share your location
+        longname < Share your location: you will see delivery jobs around it.
     """)
     with pytest.raises(registration.RegistrationError, match="bad_name"):
         registration.check_name("x" * 121)
@@ -414,7 +423,7 @@ async def test_a_400_digit_location_is_a_422_and_impossible_places_get_the_flows
         assert "latitude" in response.json()["error"] or "location" in response.json()["error"]
     await chat.run("""
         worker-1 > [location 95.0, 80.27]
-        worker-1 < That location is not a real place on the map.
+        worker-1 < That location is not a real place on the map. Please share it again.
         worker-1 > [location 13.0827, 80.2707]
-        worker-1 < Your zone is updated.
+        worker-1 < Your zone is updated. You will see jobs around this place. [Show jobs]
     """)

@@ -10,43 +10,45 @@ from tests.helpers import assert_ledger_invariants
 
 MEAL = """
     donor-1  > [photo]
+    donor-1  < Did the person agree to be photographed so they can receive a meal? [Yes, they agreed] [No]
     donor-1  > [press consent:yes]
-    donor-1  < share the location
+    donor-1  < Thank you. Now share the location where the person is
     donor-1  > [location 13.0827, 80.2707]
+    donor-1  < What is the place like right now? [Busy and well lit] [Busy but dark] [Quiet but lit] [Quiet and dark] [Not sure]
     donor-1  > [press scene:busy_lit]
-    donor-1  < Meals near this person [Veg biryani] [Curd rice] [Cancel]
+    donor-1  < Meals near this person [Lemon rice] [Curd rice] [Sambar rice] [Idli and sambar] [Veg biryani] [Cancel]
     donor-1  > [tap Veg biryani]
-    donor-1  < tip for the delivery worker [No tip] [Tip ₹10]
+    donor-1  < Would you like to add a tip for the delivery worker? [No tip] [Tip ₹10] [Tip ₹20]
     donor-1  > [tap Tip ₹10]
     donor-1  < Meal ₹80 + delivery ₹30 + tip ₹10 = ₹120 [Pay ₹120] [Cancel]
     donor-1  > [tap Pay]
-    donor-1  < Paid ₹120. Order #1 for Veg biryani is with Saravana Kitchen
-    rest-2   < New order #1: Veg biryani (₹80) [Accept] [Reject]
+    donor-1  < Paid ₹120. Order #1 for Veg biryani is with Saravana Kitchen. I will tell you when it is accepted. [Cancel order]
+    rest-2   < New order #1: Veg biryani (₹80) for a person near 13.08, 80.27. Can you cook it? [Accept] [Reject]
     rest-2   > [tap Accept]
-    rest-2   < Accepted order #1 [Ready]
-    donor-1  < Saravana Kitchen accepted order #1
-    worker-1 < New job #1: pick up at Saravana Kitchen [Claim]
-    worker-2 < New job #1 [Claim]
-    worker-3 < New job #1 [Claim]
+    rest-2   < Accepted order #1: Veg biryani. A delivery worker will come for it. [Ready]
+    donor-1  < Saravana Kitchen accepted order #1 and is cooking. Now finding a delivery worker.
+    worker-1 < New job #1: pick up at Saravana Kitchen (4 Poonamallee High Road, Periamet), drop near 13.08, 80.27. Pay ₹34. [Claim]
+    worker-2 < New job #1: pick up at Saravana Kitchen [Claim]
+    worker-3 < New job #1: pick up at Saravana Kitchen [Claim]
     worker-1 > [tap Claim]
-    worker-1 < Job #1 is yours [Picked up] [photo]
+    worker-1 < Job #1 is yours. Pick up Veg biryani at Saravana Kitchen, 4 Poonamallee High Road, Periamet. [Picked up] [photo]
+    donor-1  < Murugan will deliver order #1.
+    rest-2   < Murugan will deliver order #1.
     worker-2 > [tap Claim]
     worker-2 < Job #1 was taken by Murugan, who was faster this time.
-    donor-1  < Murugan will deliver order #1
-    rest-2   < Murugan will deliver order #1
     rest-2   > [tap Ready]
-    rest-2   < Order #1 is marked ready
-    worker-1 < Order #1 is packed and ready
+    rest-2   < Order #1 is marked ready. Thank you!
+    worker-1 < Order #1 is packed and ready for pickup.
     worker-1 > [tap Picked up]
-    donor-1  < Order #1 was picked up
-    worker-1 < Picked up order #1 [Delivered]
+    donor-1  < Order #1 was picked up and is on its way.
+    worker-1 < Picked up order #1. When the person has the meal, tap Delivered. [Delivered]
     worker-1 > [tap Delivered]
-    worker-1 < Send a photo of the delivered meal
+    worker-1 < Send a photo of the delivered meal.
     worker-1 > [photo]
-    worker-1 < share your location
+    worker-1 < Thank you. Now share your location
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < You earned ₹34 (₹24 delivery + ₹10 tip)
-    donor-1  < Order #1 was delivered [photo]
+    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). [It went well] [Safety problem] [Show jobs]
+    donor-1  < Order #1 was delivered. Thank you for feeding someone today! [photo]
     rest-2   < Order #1 was delivered. ₹80 is credited to you.
 """
 

@@ -246,10 +246,10 @@ async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureReque
         chat, store = env["chat"], env["runtime"].store
         await chat.run("""
             admin     > /deposit donor-1 20000
-            admin     < Record ₹20,000 received for Demo donor
+            admin     < Record ₹20,000 received for Demo donor (member #8)? [Confirm] [Cancel]
             admin     > [tap Confirm]
-            admin     < a second admin must confirm
-            treasurer < Admin asks to record ₹20,000 received for Demo donor [Confirm deposit] [Refuse]
+            admin     < Above ₹10,000, a second admin must confirm. I have asked the other admins.
+            treasurer < Admin asks to record ₹20,000 received for Demo donor (member #8). Confirm only if [Confirm deposit] [Refuse]
         """)
         request_button = await chat.button("treasurer", "Confirm deposit")
         await chat.post("admin", json={"button": request_button})  # the asking admin cannot confirm it
@@ -259,8 +259,9 @@ async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureReque
             donor-1   > /balance
             donor-1   < Your balance: ₹1,000
             treasurer > [tap Confirm deposit]
-            treasurer < Their balance is now ₹21,000.
-            admin     < confirmed the deposit of ₹20,000 for Demo donor.
+            treasurer < Recorded ₹20,000 for Demo donor (#8). Their balance is now ₹21,000.
+            admin     < #2 confirmed the deposit of ₹20,000 for Demo donor.
+            donor-1   < ₹20,000 was added to your balance. Thank you!
         """)
         await chat.post("treasurer", json={"button": request_button})
         await chat.drain()
@@ -279,8 +280,9 @@ async def test_a_large_deposit_needs_a_second_admin(request: pytest.FixtureReque
 async def test_a_lone_admin_cannot_record_a_large_deposit(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run("""
         admin > /deposit donor-1 10000.01
+        admin < Record ₹10,000.01 received for Demo donor (member #7)? [Confirm] [Cancel]
         admin > [tap Confirm]
-        admin < need a second admin, and you are the only one. Nothing was recorded.
+        admin < Deposits above ₹10,000 need a second admin, and you are the only one. Nothing was recorded.
         donor-1 > /balance
         donor-1 < Your balance: ₹1,000
     """)
@@ -292,7 +294,7 @@ async def test_a_non_admin_pressing_deposit_buttons_changes_nothing(app_env: dic
     await chat.post("donor-1", json={"button": "deposit2:yes:1"})
     await chat.drain()
     await chat.run("""
-        donor-1 < That button is no longer active.
+        donor-1 < That button is no longer active. Send /help to see what you can do.
         donor-1 < Only an admin can record deposits.
         donor-1 > /balance
         donor-1 < Your balance: ₹1,000
@@ -398,7 +400,9 @@ async def test_a_flood_from_one_person_gets_a_polite_429_in_their_language(app_d
         client, chat = env["client"], env["chat"]
         await chat.run("""
             worker-2 > /language
+            worker-2 < மொழியைத் தேர்ந்தெடுக்கவும் · Choose your language [தமிழ்] [English]
             worker-2 > [press lang:ta]
+            worker-2 < வணக்கம்! கேட்பாருக்கு உங்களை வரவேற்கிறோம்.
         """)
         statuses = [(await client.post("/webchat/worker-2/messages", json={"text": "/help"})).status_code for _ in range(3)]
         refused = await client.post("/webchat/worker-2/messages", json={"text": "/help"})

@@ -40,10 +40,11 @@ def astronaut() -> Image.Image:
 def order_for(user: str, photo: str, lat: float) -> str:
     return f"""
         {user} > [photo: {photo}]
-        {user} < agree to be photographed [Yes, they agreed] [No]
+        {user} < Did the person agree to be photographed so they can receive a meal? [Yes, they agreed] [No]
         {user} > [tap Yes, they agreed]
+        {user} < Thank you. Now share the location where the person is
         {user} > [location {lat}, 80.2707]
-        {user} < What is the place like right now?
+        {user} < What is the place like right now? [Busy and well lit]
         {user} > [tap Busy and well lit]
     """
 
@@ -57,21 +58,23 @@ async def test_the_same_seeker_photographed_again_nearby_is_recognised_by_face(
         chat.photos["first"] = jpeg(astronaut)
         chat.photos["again"] = jpeg(ImageOps.mirror(astronaut).resize((400, 400)))  # another angle, size
         await chat.run(order_for("donor-1", "first", 13.0827) + """
-            donor-1 < Meals near this person [Curd rice]
+            donor-1 < Meals near this person — choose one: [Curd rice]
             donor-1 > [tap Curd rice]
+            donor-1 < Would you like to add a tip for the delivery worker? [No tip]
             donor-1 > [tap No tip]
+            donor-1 < Meal ₹60 + delivery ₹30 + tip ₹0 = ₹90 [Pay ₹90] [Cancel]
             donor-1 > [tap Pay]
-            donor-1 < Paid ₹90
+            donor-1 < Paid ₹90. Order #1 for Curd rice is with Annapoorna Mess. [Cancel order]
+            rest-1  < New order #1: Curd rice (₹60) for a person near 13.08, 80.27. [Accept] [Reject]
         """)
         clock.advance(minutes=35)
         await env["runtime"].store.db.dispose()  # nothing cached between the two requests
-        await chat.run("admin > /deposit donor-2 200")
         await chat.run(order_for("donor-2", "again", 13.0830) + """
             donor-2 < This person was given a meal 35 minutes ago, 33 m from here, so this order will not go ahead.
         """)
         clock.advance(minutes=120)  # outside the duplicate window: fed again
         await chat.run(order_for("donor-2", "again", 13.0830) + """
-            donor-2 < Meals near this person
+            donor-2 < Meals near this person — choose one: [Curd rice]
         """)
 
 
@@ -79,10 +82,11 @@ async def test_refused_consent_deletes_the_photo_and_records_it(app_db: Path, tm
     async with running_app(app_db, tmp_path / "var") as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 < Did the person agree to be photographed [Yes, they agreed] [No]
             donor-1 > [tap No]
-            donor-1 < The photo has been deleted. Without their agreement we cannot go ahead.
+            donor-1 < Thank you for asking them. The photo has been deleted. Without their agreement we cannot go ahead.
             donor-1 > [location 13.0827, 80.2707]
-            donor-1 < I was not expecting one now
+            donor-1 < Thanks for the location, but I was not expecting one now. To feed someone, send their photo first.
         """)
         runtime: Any = env["runtime"]
         async with runtime.store.reader() as uow:
@@ -98,7 +102,9 @@ async def test_photos_are_encrypted_at_rest_and_purged_after_retention(app_db: P
     async with running_app(app_db, tmp_path / "var", clock=clock) as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 < Did the person agree to be photographed [Yes, they agreed] [No]
             donor-1 > [tap Yes, they agreed]
+            donor-1 < Thank you. Now share the location where the person is
         """)
         runtime: Any = env["runtime"]
         async with runtime.store.reader() as uow:
@@ -121,10 +127,13 @@ async def test_an_unpaid_request_is_cancelled_after_half_an_hour_and_stops_block
     async with running_app(app_db, tmp_path / "var", clock=clock) as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 < Did the person agree to be photographed [Yes, they agreed] [No]
             donor-1 > [tap Yes, they agreed]
+            donor-1 < Thank you. Now share the location where the person is
             donor-1 > [location 13.0827, 80.2707]
+            donor-1 < What is the place like right now? [Busy and well lit]
             donor-1 > [tap Busy and well lit]
-            donor-1 < Meals near this person
+            donor-1 < Meals near this person — choose one: [Curd rice] [Cancel]
         """)
         runtime: Any = env["runtime"]
         clock.advance(minutes=29)

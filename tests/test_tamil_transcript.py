@@ -11,25 +11,55 @@ USERS = ("donor-1", "rest-1", "rest-2", "worker-1", "worker-2", "worker-3", "adm
 
 MEAL_BY_PAYLOAD = """
     donor-1  > /start
+    donor-1  < மொழியைத் தேர்ந்தெடுக்கவும் · Choose your language [தமிழ்] [English]
     donor-1  > [press lang:ta]
+    donor-1  < நீங்கள் என்ன செய்ய விரும்புகிறீர்கள்? [ஒருவருக்கு உணவளிக்க] [உணவகம் நடத்துகிறேன்] [டெலிவரி செய்கிறேன்]
     donor-1  > [photo]
+    donor-1  < புகைப்படம் எடுக்க அந்த நபர் சம்மதித்தாரா? [ஆம், சம்மதித்தார்] [இல்லை]
     donor-1  > [press consent:yes]
+    donor-1  < இப்போது அந்த நபர் இருக்கும் இடத்தைப் பகிருங்கள்
     donor-1  > [location 13.0827, 80.2707]
+    donor-1  < அந்த இடம் இப்போது எப்படி இருக்கிறது? [கூட்டம், வெளிச்சம்] [தெரியவில்லை]
     donor-1  > [press scene:busy_lit]
+    donor-1  < இவர் அருகில் கிடைக்கும் சாப்பாடுகள் [Lemon rice ₹55] [ரத்து செய்]
     donor-1  > [press meal:]
+    donor-1  < டெலிவரி பணியாளருக்கு டிப்ஸ் சேர்க்க விரும்புகிறீர்களா? [டிப்ஸ் வேண்டாம்] [டிப்ஸ் ₹10] [டிப்ஸ் ₹20]
     donor-1  > [press tip:]
+    donor-1  < சாப்பாடு ₹55 + டெலிவரி ₹30 + டிப்ஸ் ₹0 = ₹85 [₹85 செலுத்து] [ரத்து செய்]
     donor-1  > [press pay:]
+    donor-1  < ₹85 செலுத்தப்பட்டது. Lemon rice – ஆர்டர் #1 இப்போது Annapoorna Mess உணவகத்திடம் உள்ளது. [ஆர்டரை ரத்து செய்]
+    rest-1   < புதிய ஆர்டர் #1: 13.08, 80.27 அருகே உள்ள ஒருவருக்கு Lemon rice (₹55). [ஏற்கிறேன்] [நிராகரி]
     rest-1   > [press accept:]
+    rest-1   < ஆர்டர் #1 ஏற்கப்பட்டது: Lemon rice. [தயார்]
+    donor-1  < Annapoorna Mess ஆர்டர் #1-ஐ ஏற்றுக்கொண்டு சமைக்கிறது.
+    worker-1 < புதிய வேலை #1: எடுக்கும் இடம் Annapoorna Mess [நான் எடுக்கிறேன்]
+    worker-2 < புதிய வேலை #1: எடுக்கும் இடம் Annapoorna Mess [நான் எடுக்கிறேன்]
+    worker-3 < புதிய வேலை #1: எடுக்கும் இடம் Annapoorna Mess [நான் எடுக்கிறேன்]
     worker-1 > [press claim:]
+    worker-1 < வேலை #1 உங்களுக்கு. [எடுத்துக்கொண்டேன்] [photo]
+    donor-1  < ஆர்டர் #1-ஐ Murugan டெலிவரி செய்வார்.
+    rest-1   < ஆர்டர் #1-ஐ Murugan டெலிவரி செய்வார்.
     worker-2 > [press claim:]
+    worker-2 < வேலை #1: இந்த முறை Murugan முந்திக்கொண்டு எடுத்துவிட்டார்.
     worker-1 > [press pickup:]
+    worker-1 < ஆர்டர் #1 எடுத்துக்கொண்டீர்கள். [கொடுத்துவிட்டேன்]
+    donor-1  < ஆர்டர் #1 எடுக்கப்பட்டு, இப்போது வழியில் உள்ளது.
     worker-1 > [press delivered:]
+    worker-1 < நபரிடம் கொடுத்த சாப்பாட்டின் புகைப்படத்தை அனுப்புங்கள்.
     worker-1 > [photo]
+    worker-1 < இப்போது உங்கள் இருப்பிடத்தைப் பகிருங்கள்
     worker-1 > [location 13.0829, 80.2709]
+    worker-1 < ஆர்டர் #1 டெலிவரி முடிந்தது. [நன்றாக நடந்தது] [ஆபத்து இருந்தது] [வேலைகளைக் காட்டு]
+    donor-1  < ஆர்டர் #1 டெலிவரி செய்யப்பட்டது. இன்று ஒருவரின் பசியாற்றியதற்கு நன்றி! [photo]
+    rest-1   < ஆர்டர் #1 டெலிவரி செய்யப்பட்டது. ₹55 உங்கள் கணக்கில் வரவு வைக்கப்பட்டது.
     worker-1 > /balance
+    worker-1 < உங்கள் இருப்பு: ₹0
     donor-1  > /orders
+    donor-1  < #1 Lemon rice ₹85: டெலிவரி செய்யப்பட்டது
     donor-1  > /help
+    donor-1  < கேட்பார் தேவையுள்ளவர்களுக்கு உணவளிக்கிறது.
     donor-1  > something odd
+    donor-1  < மன்னிக்கவும், எனக்குப் புரியவில்லை.
 """
 
 # What may stay in Latin letters inside a Tamil message: names and data entered by people,
@@ -55,7 +85,7 @@ async def test_every_message_of_the_meal_is_tamil_for_tamil_speakers(app_env: di
     chat = app_env["chat"]
     await chat.run(MEAL_BY_PAYLOAD)
     for user in USERS:
-        box = await chat.fetch(user)
+        box = await chat.fetch(user)  # everything was matched by the run; `seen` keeps it for this check
         for message in box.seen:
             for text in [message["text"], *(b["label"] for b in message["buttons"])]:
                 assert not latin_left(text), f"{user} got English: {text!r}"

@@ -363,15 +363,19 @@ async def test_a_restaurant_on_sms_receives_an_order_and_accepts_it_by_replying_
                                menu=(("Pongal", 4_500),), daily_capacity=10, approved=True)  # fmt: skip
     await env.chat.run("""
         donor-1 > [photo]
+        donor-1 < Did the person agree to be photographed [Yes, they agreed] [No]
         donor-1 > [press consent:yes]
-        donor-1 < share the location
+        donor-1 < Thank you. Now share the location where the person is
         donor-1 > [location 13.0827, 80.2707]
+        donor-1 < What is the place like right now? [Busy and well lit]
         donor-1 > [press scene:busy_lit]
-        donor-1 < Meals near this person [Pongal]
+        donor-1 < Meals near this person — choose one: [Pongal ₹45 · Murugan Idli Kadai] [Curd rice]
         donor-1 > [tap Pongal]
+        donor-1 < Would you like to add a tip for the delivery worker? [No tip]
         donor-1 > [tap No tip]
+        donor-1 < Meal ₹45 + delivery ₹30 + tip ₹0 = ₹75 [Pay ₹75] [Cancel]
         donor-1 > [tap Pay]
-        donor-1 < Order #1 for Pongal is with Murugan Idli Kadai
+        donor-1 < Paid ₹75. Order #1 for Pongal is with Murugan Idli Kadai. I will tell you when it is accepted. [Cancel order]
     """)
     cursor = await env.pump("sms", phone)
     [order] = env.fake.messages
@@ -382,5 +386,10 @@ async def test_a_restaurant_on_sms_receives_an_order_and_accepts_it_by_replying_
     assert response.status_code == 200
     await env.pump("sms", phone, cursor)
     assert "Accepted order #1" in (env.fake.messages[-1].one("Body") or "")
-    await env.chat.expect("donor-1", "Murugan Idli Kadai accepted order #1")
+    await env.chat.run("""
+        donor-1  < Murugan Idli Kadai accepted order #1 and is cooking. Now finding a delivery worker.
+        worker-1 < New job #1: pick up at Murugan Idli Kadai (3 Mint Street) [Claim]
+        worker-2 < New job #1: pick up at Murugan Idli Kadai [Claim]
+        worker-3 < New job #1: pick up at Murugan Idli Kadai [Claim]
+    """)
 
