@@ -218,6 +218,9 @@ class OrderRepo(Protocol):
     async def get(self, order_id: int, *, lock: bool = False) -> Order | None:
         """Load an order (row-locked on PostgreSQL when `lock`)."""
 
+    async def due_for_settlement(self, now: str, limit: int = 500) -> list[int]:
+        """Delivered or failed orders whose dispute window has passed, oldest first."""
+
     async def with_photo(self, photo_id: str) -> Order | None:
         """The order a seeker or delivery photo belongs to, if any."""
 

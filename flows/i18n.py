@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gettext
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency
+
+from core.shared.clock import LOCAL_TZ
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGES = ("en", "ta")
@@ -67,6 +69,15 @@ def money(paise: int, language: str) -> str:
 def day(iso_day: str, language: str) -> str:
     """A business day in the person's locale: 22 Nov 2026 / 22 நவ., 2026."""
     return format_date(date.fromisoformat(iso_day), format="medium", locale=_CLDR.get(language, "en_IN"))
+
+
+def clock_time(iso: str, language: str) -> str:
+    """A time of day in India, in the person's locale: 2:35 pm / பிற்பகல் 2:35."""
+    at = datetime.fromisoformat(iso).astimezone(LOCAL_TZ)
+    if language == "ta":  # the part of the day in words (CLDR's Tamil short time says "PM")
+        return format_time(at, format="B h:mm", locale=_CLDR["ta"])
+    # CLDR puts a narrow no-break space before "pm": a plain one keeps English SMS in GSM-7.
+    return format_time(at, format="short", locale=_CLDR.get(language, "en_IN")).replace("\u202f", " ")
 
 
 def distance(metres: int, language: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ledger.model import worker_pay
 from core.members.model import Approval, Person
 from core.orders.lifecycle import Status
 from core.orders.model import Order
@@ -20,7 +21,7 @@ from core.shared.events import (
     TopUpShortfall,
 )
 from flows.context import deliver_to
-from flows.i18n import day, money, translator
+from flows.i18n import clock_time, day, money, translator
 from flows.jobs import offer_text
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
@@ -117,16 +118,44 @@ async def _picked_up(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
         await deliver_to(uow, donor, Outbound(_("Order #{id} was picked up and is on its way.").format(id=order.id)))
 
 
-async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+async def _delivered(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
         _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(
             _("Order #{id} was delivered. Thank you for feeding someone today!").format(id=order.id),
             photo_id=order.delivery_photo))  # fmt: skip
+    if (owner := await _restaurant_owner(uow, order.restaurant_id)) and order.settle_after:
+        _ = translator(owner.language, owner.channel)
+        await deliver_to(uow, owner, Outbound(_("Order #{id} was delivered. {amount} will be credited to you at {time}.").format(
+            id=order.id, amount=money(order.meal_price, owner.language), time=clock_time(order.settle_after, owner.language))))  # fmt: skip
+
+
+async def _not_found(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if donor := await _person(uow, order.donor_id):
+        _ = translator(donor.language, donor.channel)
+        text = _("The delivery worker could not find the person for order #{id}. The restaurant and the worker are paid "
+                 "for their work; the tip of {tip} comes back to you.")  # fmt: skip
+        await deliver_to(uow, donor, Outbound(text.format(id=order.id, tip=money(order.tip, donor.language)),
+                                              photo_id=order.delivery_photo))  # fmt: skip
+    if (owner := await _restaurant_owner(uow, order.restaurant_id)) and order.settle_after:
+        _ = translator(owner.language, owner.channel)
+        await deliver_to(uow, owner, Outbound(_("Order #{id}: the worker could not find the person. You are still paid {amount} "
+                                                "at {time}.").format(id=order.id, amount=money(order.meal_price, owner.language),
+                                                                     time=clock_time(order.settle_after, owner.language))))  # fmt: skip
+
+
+async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if owner := await _restaurant_owner(uow, order.restaurant_id):
         _ = translator(owner.language, owner.channel)
-        await deliver_to(uow, owner, Outbound(_("Order #{id} was delivered. {amount} is credited to you.").format(
+        await deliver_to(uow, owner, Outbound(_("Order #{id}: {amount} is now credited to you.").format(
             id=order.id, amount=money(order.meal_price, owner.language))))  # fmt: skip
+    if person := await _worker_person(uow, order.worker_id):
+        _ = translator(person.language, person.channel)
+        params = await uow.params.current()
+        tip = order.tip if event.from_status == Status.DELIVERED else 0
+        pay = worker_pay(order.delivery_fee, tip, params.fee_shares)
+        await deliver_to(uow, person, Outbound(_("Job #{id}: {amount} is now in your earnings.").format(
+            id=order.id, amount=money(pay.total, person.language))))  # fmt: skip
 
 
 async def _cancelled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -147,6 +176,8 @@ _BY_TRANSITION = {
     "post": _posted,
     "claim": _claimed,
     "pickup": _picked_up,
+    "deliver": _delivered,
+    "fail_delivery": _not_found,
     "settle": _settled,
     "cancel": _cancelled,
 }

@@ -69,6 +69,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.CLAIM: worker.claim,
     Verb.PICKUP: worker.pickup,
     Verb.DELIVERED: worker.start_delivery,
+    Verb.NOT_FOUND: worker.not_found,
     Verb.JOBS: worker.list_jobs,
     Verb.DEPOSIT: admin.deposit_answer,
     Verb.DEPOSIT2: admin.second_admin,

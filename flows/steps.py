@@ -34,6 +34,9 @@ class Step(StrEnum):
     # proof of delivery
     DELIVER_PHOTO = "deliver_photo"
     DELIVER_LOCATION = "deliver_location"
+    # proof that the person could not be found
+    NOT_FOUND_PHOTO = "not_found_photo"
+    NOT_FOUND_LOCATION = "not_found_location"
     # an admin confirming a deposit just typed
     ADMIN_DEPOSIT = "admin_deposit"
 
@@ -64,6 +67,7 @@ class Verb(StrEnum):
     CLAIM = "claim"
     PICKUP = "pickup"
     DELIVERED = "delivered"
+    NOT_FOUND = "notfound"  # the worker could not find the person
     JOBS = "jobs"
     DEPOSIT = "deposit"
     DEPOSIT2 = "deposit2"  # a second admin confirming a large deposit

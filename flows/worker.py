@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ledger.model import worker_account, worker_pay
+from core.ledger.model import worker_pay
 from core.members import profile
 from core.members.model import Approval, Worker
 from core.orders import service as orders
@@ -12,7 +12,7 @@ from core.shared import geo
 from flows.common import payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.donor import store_photo
-from flows.i18n import money, plural
+from flows.i18n import clock_time, money, plural
 from flows.jobs import offer_text
 from flows.messages import Choice, Inbound
 from flows.onboarding import require_location
@@ -116,7 +116,7 @@ async def pickup(ctx: FlowContext, msg: Inbound) -> None:
         return
     await ctx.reply(
         _("Picked up order #{id}. When the person has the meal, tap Delivered.").format(id=order.id),
-        (Choice(_("Delivered"), f"delivered:{order.id}"),),
+        (Choice(_("Delivered"), f"delivered:{order.id}"), Choice(_("Person not found"), f"notfound:{order.id}")),
     )
 
 
@@ -162,7 +162,7 @@ async def deliver_photo(ctx: FlowContext, msg: Inbound) -> None:
 
 
 async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
-    """Complete the delivery; settlement pays everyone at once."""
+    """Complete the delivery; the pay is settled once the window for problems has passed."""
     _, lang = ctx._, ctx.person.language
     worker = await _own_worker(ctx)
     if worker is None or not await require_location(ctx, msg):
@@ -170,7 +170,7 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
     assert msg.lat is not None and msg.lng is not None
     order_id = int(ctx.data["order"])
     try:
-        order, _tx = await orders.deliver(ctx.uow, order_id, worker, ctx.data["photo"], msg.lat, msg.lng, ctx.person.actor)
+        order = await orders.deliver(ctx.uow, order_id, worker, ctx.data["photo"], msg.lat, msg.lng, ctx.person.actor)
     except orders.OrderError as exc:
         ctx.goto(None)
         await ctx.reply(_job_problem(ctx, exc))
@@ -178,13 +178,76 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
     ctx.goto(None)
     params = await ctx.uow.params.current()
     pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares)
-    earned = await ctx.uow.ledger.balance(worker_account(worker.id))
+    assert order.settle_after is not None
     await ctx.reply(
-        _("Delivered order #{id}. Thank you! You earned {total} ({fee} delivery + {tip} tip). Your earnings: {earned}.").format(
-            id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang),
-            tip=money(pay.tip, lang), earned=money(earned, lang)),
+        _("Delivered order #{id}. Thank you! You will receive {total} ({fee} delivery + {tip} tip) at {time}.").format(
+            id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang), tip=money(pay.tip, lang),
+            time=clock_time(order.settle_after, lang)),
         (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
          Choice(_("Show jobs"), "jobs:")),
+    )  # fmt: skip
+
+
+async def not_found(ctx: FlowContext, msg: Inbound) -> None:
+    """"Could not find the person": ask for proof of the place (a photo; a location by SMS)."""
+    _ = ctx._
+    if (command := await _worker_command(ctx, msg)) is None:
+        return
+    worker, order_id = command
+    order = await ctx.uow.orders.get(order_id)
+    if order is None or order.worker_id != worker.id or order.status is not Status.PICKED_UP:
+        await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
+        return
+    if ctx.person.channel in PHOTOLESS_CHANNELS:
+        ctx.goto(Step.NOT_FOUND_LOCATION, order=order_id, photo=None)
+        await ctx.reply(_("Sorry it did not work out. Send your location as numbers, for example 13.0827, 80.2707."))
+        return
+    ctx.goto(Step.NOT_FOUND_PHOTO, order=order_id)
+    await ctx.reply(_("Sorry it did not work out. Send a photo of the place where you looked for the person."))
+
+
+async def not_found_photo(ctx: FlowContext, msg: Inbound) -> None:
+    """The photo of the place: the order is recorded as not delivered (the place is the seeker's)."""
+    _ = ctx._
+    if msg.kind != "photo":
+        await ctx.reply(_("Please send a photo of the place where you looked for the person (or /cancel)."))
+        return
+    photo_id = await store_photo(ctx, msg, "delivery")
+    if photo_id is None:
+        return
+    await _record_not_found(ctx, photo_id, None)
+
+
+async def not_found_location(ctx: FlowContext, msg: Inbound) -> None:
+    """By SMS the worker's location is the proof of the place."""
+    if not await require_location(ctx, msg):
+        return
+    assert msg.lat is not None and msg.lng is not None
+    await _record_not_found(ctx, None, (msg.lat, msg.lng))
+
+
+async def _record_not_found(ctx: FlowContext, photo_id: str | None, where: tuple[float, float] | None) -> None:
+    _, lang = ctx._, ctx.person.language
+    worker = await _own_worker(ctx)
+    if worker is None:
+        return
+    order_id = int(ctx.data["order"])
+    ctx.goto(None)
+    order = await ctx.uow.orders.get(order_id)
+    lat, lng = where if where is not None else ((order.seeker_lat, order.seeker_lng) if order else (0.0, 0.0))
+    try:
+        order = await orders.fail_delivery(ctx.uow, order_id, worker, photo_id, lat, lng, ctx.person.actor)
+    except orders.OrderError as exc:
+        await ctx.reply(_job_problem(ctx, exc))
+        return
+    params = await ctx.uow.params.current()
+    pay = worker_pay(order.delivery_fee, 0, params.fee_shares)
+    assert order.settle_after is not None
+    await ctx.reply(
+        _("Thank you for trying. Job #{id} is recorded as not delivered: you will still receive {fee} at {time}, "
+          "and the tip goes back to the donor.").format(id=order.id, fee=money(pay.total, lang),
+                                                        time=clock_time(order.settle_after, lang)),
+        (Choice(_("Show jobs"), "jobs:"),),
     )  # fmt: skip
 
 
@@ -224,4 +287,5 @@ async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
 
 
-STEPS = {Step.DELIVER_PHOTO: deliver_photo, Step.DELIVER_LOCATION: deliver_location}
+STEPS = {Step.DELIVER_PHOTO: deliver_photo, Step.DELIVER_LOCATION: deliver_location,
+         Step.NOT_FOUND_PHOTO: not_found_photo, Step.NOT_FOUND_LOCATION: not_found_location}  # fmt: skip

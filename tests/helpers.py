@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Table, func, select
 
@@ -11,6 +12,9 @@ from core.ledger.audit import audit
 from core.ledger.chain import ChainedEvent
 from core.members.model import Person, Restaurant, Worker
 from core.members.registration import apply_restaurant, apply_worker
+from core.orders import service as orders_service
+from core.orders.model import Order
+from tests.clock import FixedClock
 
 CHENNAI = (13.0827, 80.2707)
 
@@ -69,3 +73,17 @@ async def seed_coop(
             p = await uow.people.get_or_create("test", f"{tag}-worker-{i + 1}")
             workers.append(await apply_worker(uow, p, name=f"Worker {i + 1}", lat=lat, lng=lng, approved=True, online=True))
     return Coop(admin, donor, rests, workers)
+
+
+async def settle_after_window(store: Store, order_id: int) -> tuple[Order, int]:
+    """What the scheduler does once a delivered order's dispute window has passed: settle it, at
+    that time; return the order and its settlement transaction id."""
+    async with store.reader() as uow:
+        order = await uow.orders.get(order_id)
+    assert order is not None and order.settle_after is not None, "the order was not delivered"
+    later = Store(store.db, FixedClock(datetime.fromisoformat(order.settle_after)), store.bus)
+    async with later.uow() as uow:
+        settled = await orders_service.settle(uow, order_id)
+        tx_id = await uow.ledger.existing("settle", f"order:{order_id}")
+    assert settled is not None and tx_id is not None, "the order did not settle"
+    return settled, tx_id

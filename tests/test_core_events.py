@@ -47,7 +47,7 @@ async def test_a_meal_chains_its_photos_capacity_and_the_workers_report(app_env:
         worker-1 > [tap Safety problem]
         worker-1 < Thank you for telling us.
         worker-1 > [press report:1:ok]
-        worker-1 < You already told us about job #1.
+        worker-1 < That question has already been answered.
     """)
     wid = await worker_id_of(app_env, "worker-1")
     capacity = await chained(app_env, "capacity.changed")
@@ -64,6 +64,8 @@ async def test_a_rejected_order_chains_the_released_capacity(app_env: dict[str, 
     await app_env["chat"].run(MEAL.split("    rest-2   > [tap Accept]")[0] + """
         rest-2  > [tap Reject]
         rest-2  < Rejected order #1. It has been passed on.
+        rest-1  < New order #1: Sambar rice (₹70) for a person near 13.08, 80.27. [Accept] [Reject]
+        donor-1 < could not cook order #1, so Annapoorna Mess will make Sambar rice. ₹10 of the difference is back in your balance.
     """)
     changes = [(c["change"], c["used"]) for c in await chained(app_env, "capacity.changed")]
     assert changes == [("reserve", 1), ("release", 0), ("reserve", 1)]
@@ -74,12 +76,14 @@ async def test_choosing_a_language_and_giving_a_name_are_chained_without_the_nam
         cook-7 > /start
         cook-7 < Choose your language [தமிழ்] [English]
         cook-7 > [tap English]
+        cook-7 < Welcome to Ketpaar. [Feed someone] [I run a restaurant] [I deliver meals]
         cook-7 > [press role:worker]
         cook-7 < What is your name?
         cook-7 > Kannan Raj
         cook-7 < Share your location
         cook-7 > [location 13.0827, 80.2707]
         cook-7 < You are registered and waiting for an admin's approval.
+        admin  < Kannan Raj · 13.08, 80.27 · webchat:cook-7 [Approve] [Reject]
     """)
     async with app_env["runtime"].store.reader() as uow:
         person = await uow.people.find("webchat", "cook-7")

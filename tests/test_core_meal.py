@@ -16,7 +16,7 @@ from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
+from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop, settle_after_window
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 
@@ -46,7 +46,10 @@ async def test_worked_example_meal_80_fee_30_tip_10_settles_exactly(store: Store
         assert (await orders.claim(uow, order.id, coop.workers[0], board, "w")).won
     async with store.uow() as uow:
         await orders.pickup(uow, order.id, coop.workers[0], board, "w")
-        _, tx_id = await orders.deliver(uow, order.id, coop.workers[0], "photo", *CHENNAI, "w")
+        await orders.deliver(uow, order.id, coop.workers[0], "photo", *CHENNAI, "w")
+    async with store.reader() as uow:
+        assert await uow.ledger.balance(f"escrow:order:{order.id}") == 12_000  # it rests for the dispute window
+    _, tx_id = await settle_after_window(store, order.id)
     async with store.reader() as uow:
         assert (await uow.orders.get(order.id)).status is Status.SETTLED  # type: ignore[union-attr]
         assert await uow.ledger.balance(f"donor:{coop.donor.id}") == 100_000 - 12_000

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from core.schedule.jobs import settle_due
 from tests.channel_chat import (
     CHANNELS,
     SMS_FROM,
@@ -26,7 +27,7 @@ from tests.channel_chat import (
 )
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import assert_ledger_invariants
-from tests.test_meal_transcript import MEAL
+from tests.test_meal_transcript import MEAL, SETTLED
 
 # python-telegram-bot 22.x reads its own deprecated int `RetryAfter.retry_after` while building errors.
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:telegram.warnings.PTBDeprecationWarning")
@@ -45,9 +46,9 @@ assert _FOUND, "the meal transcript no longer has the worker tap Delivered"
 SMS_MEAL = _HEAD + DELIVERED + """
     worker-1 < Send your location as numbers, for example 13.0827, 80.2707.
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). [It went well] [Safety problem] [Show jobs]
+    worker-1 < Delivered order #1. Thank you! You will receive ₹34 (₹24 delivery + ₹10 tip) at 12:30 pm. [It went well] [Safety problem]
     donor-1  < Order #1 was delivered. Thank you for feeding someone today!
-    rest-2   < Order #1 was delivered. ₹80 is credited to you.
+    rest-2   < Order #1 was delivered. ₹80 will be credited to you at 12:30 pm.
 """
 
 
@@ -79,6 +80,10 @@ async def test_the_meal_transcript_runs_on_every_channel(channel: str, app_db: P
         async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
             runtime = env["runtime"]
             await env["chat"].run(SMS_MEAL if channel == "sms" else MEAL)
+            env["clock"].advance(minutes=30)  # the dispute window passes; the scheduler settles
+            assert await settle_due(runtime.store) == 1
+            await env["chat"].settle()  # deliver what the job sent
+            await env["chat"].run(SETTLED)
 
             ids = await _ids(runtime, users)
             async with runtime.store.reader() as uow:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
@@ -92,20 +93,32 @@ async def test_orders_funded_before_contributions_get_one_from_the_donor(engine:
                                                                           tmp_path: Path) -> None:
     from core.adapters.sql.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'old.db'}" if engine == "sqlite" else request.getfixturevalue("pg_fresh_url")
-    if engine == "postgres":
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:  # a database of its own at the schema before contributions
         import psycopg
 
-        with psycopg.connect(url, autocommit=True) as conn:  # back to the schema before contributions
-            conn.execute("DROP TABLE contributions")
-            conn.execute("UPDATE alembic_version SET version_num = '0008'")
-    else:
-        upgrade(url, "0008")
+        from tests.conftest import PG_ADMIN_URL
+
+        request.getfixturevalue("pg_url")  # PostgreSQL is there (or the test is skipped/failed as CI says)
+        name = f"ketpaar_old_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: _drop(name))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url, "0008")
     db = Database(url)
     store = Store(db, SystemClock())
     try:
         async with store.uow() as uow:  # what the old code wrote: one fund and a partial refund
-            order = await uow.orders.add(draft(await _person(uow), uow.now))
+            donor_id = await _person(uow)
+            # The order row as that schema had it (written by hand: today's repository knows newer columns).
+            await uow.conn.execute(text(
+                "INSERT INTO orders (donor_id, status, version, seeker_lat, seeker_lng, zone, created_at, updated_at) "
+                "VALUES (:d, 'funded', 1, 13.08, 80.27, 'tf346', :now, :now)"), {"d": donor_id, "now": uow.now})  # fmt: skip
+            order_id = int((await uow.conn.execute(text("SELECT max(id) FROM orders"))).scalar_one())
+            order = draft(donor_id, uow.now)
+            order.id = order_id
             account = donor_account(order.donor_id)
             await uow.ledger.record(transfer("deposit", f"old-{order.id}", DEPOSITS, account, 9_000))
             await uow.ledger.record(transfer("fund", f"order:{order.id}", account, escrow_account(order.id), 9_000))
@@ -121,3 +134,12 @@ async def test_orders_funded_before_contributions_get_one_from_the_donor(engine:
 async def _person(uow: object) -> int:
     person = await uow.people.get_or_create("test", f"old-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
     return int(person.id)
+
+
+def _drop(name: str) -> None:
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

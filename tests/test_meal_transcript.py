@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.schedule.jobs import settle_due
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
 
@@ -47,14 +48,31 @@ MEAL = """
     worker-1 > [photo]
     worker-1 < Thank you. Now share your location
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < Delivered order #1. Thank you! You earned ₹34 (₹24 delivery + ₹10 tip). [It went well] [Safety problem] [Show jobs]
+    worker-1 < Delivered order #1. Thank you! You will receive ₹34 (₹24 delivery + ₹10 tip) at 12:30 pm. [It went well] [Safety problem]
     donor-1  < Order #1 was delivered. Thank you for feeding someone today! [photo]
-    rest-2   < Order #1 was delivered. ₹80 is credited to you.
+    rest-2   < Order #1 was delivered. ₹80 will be credited to you at 12:30 pm.
 """
+
+# Thirty minutes later (the governed dispute window) the scheduler settles it.
+SETTLED = """
+    rest-2   < Order #1: ₹80 is now credited to you.
+    worker-1 < Job #1: ₹34 is now in your earnings.
+"""
+
+
+async def settle_after_the_window(env: dict[str, Any]) -> None:
+    """Let the dispute window pass and run the scheduler's settlement job, as it does every minute."""
+    async with env["runtime"].store.reader() as uow:
+        assert (await uow.ledger.balances())["escrow:order:1"] == 12_000  # resting, not yet paid out
+    env["clock"].advance(minutes=30)
+    assert await settle_due(env["runtime"].store) == 1
+    assert await settle_due(env["runtime"].store) == 0  # twice settles nothing more
 
 
 async def test_a_meal_goes_from_photo_to_settled_payouts_by_chat(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run(MEAL)
+    await settle_after_the_window(app_env)
+    await app_env["chat"].run(SETTLED)
     store = app_env["runtime"].store
     async with store.reader() as uow:
         balances = await uow.ledger.balances()
@@ -77,6 +95,8 @@ async def test_the_same_meal_runs_on_postgresql_and_redis(pg_fresh_url: str, red
     async with running_app(pg_fresh_url, tmp_path / "var", redis_url=redis_url, redis_prefix=redis_prefix) as env:
         assert type(env["runtime"].board).__name__ == "RedisJobBoard"
         await env["chat"].run(MEAL)
+        await settle_after_the_window(env)
+        await env["chat"].run(SETTLED)
         async with env["runtime"].store.reader() as uow:
             balances = await uow.ledger.balances()
         assert balances["pool:guarantee"] == 300 and balances["fund:infra"] == 300

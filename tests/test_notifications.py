@@ -22,7 +22,7 @@ from core.shared.bus import MessageBus
 from flows import notify
 from flows.messages import Outbound
 from tests.clock import FixedClock
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop, settle_after_window
 
 
 async def paid_order(store: Store, coop: Coop) -> Order:
@@ -54,6 +54,7 @@ async def test_a_topped_up_worker_is_told_the_amount_and_the_day_in_their_langua
                 await orders.pickup(uow, order.id, worker, board, "w")
             else:
                 await orders.deliver(uow, order.id, worker, "p", *CHENNAI, "w")
+    await settle_after_window(store, order.id)
     paid = await end_of_day_topup(store, "2026-11-23")
     assert paid == {worker.id: 50_000 - 2_400}
     async with store.reader() as uow:

@@ -19,7 +19,7 @@ from core.orders.lifecycle import IllegalTransition, Status
 from core.orders.model import Order
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
+from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop, settle_after_window
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 DEPOSIT = 100_000
@@ -266,7 +266,9 @@ async def test_delivery_settles_with_exact_balances(store: Store, board: SqlJobB
         await orders.pickup(uow, order.id, worker, board, "person:w1")
 
     async with store.uow() as uow:
-        delivered, tx_id = await orders.deliver(uow, order.id, worker, "photo-1", *spot, "person:w1")
+        delivered = await orders.deliver(uow, order.id, worker, "photo-1", *spot, "person:w1")
+    assert delivered.status is Status.DELIVERED
+    delivered, tx_id = await settle_after_window(store, order.id)
 
     assert delivered.status is Status.SETTLED
     async with store.reader() as uow:

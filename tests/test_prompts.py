@@ -27,20 +27,32 @@ CAST: dict[str, Any] = {
 # Worker-1 has delivered order #1 and is asked how it went; then order #2 is offered to them.
 SECOND_ORDER = """
     donor-1  > [photo]
+    donor-1  < Did the person agree to be photographed so they can receive a meal? [Yes, they agreed] [No]
     donor-1  > [press consent:yes]
+    donor-1  < Thank you. Now share the location where the person is
     donor-1  > [location 13.0827, 80.2707]
+    donor-1  < What is the place like right now? [Busy and well lit]
     donor-1  > [press scene:busy_lit]
+    donor-1  < Meals near this person [Veg biryani]
     donor-1  > [tap Veg biryani]
+    donor-1  < Would you like to add a tip for the delivery worker? [No tip]
     donor-1  > [tap No tip]
+    donor-1  < Meal ₹80 + delivery ₹30 + tip ₹0 = ₹110 [Pay ₹110] [Cancel]
     donor-1  > [tap Pay]
-    donor-1  < Order #2 for Veg biryani is with Saravana Kitchen
+    donor-1  < Paid ₹110. Order #2 for Veg biryani is with Saravana Kitchen
     rest-2   < New order #2 [Accept] [Reject]
     rest-2   > [tap Accept]
+    rest-2   < Accepted order #2
+    donor-1  < Saravana Kitchen accepted order #2
+    worker-2 < New job #2: pick up at Saravana Kitchen [Claim]
+    worker-3 < New job #2: pick up at Saravana Kitchen [Claim]
 """
 OFFER = "worker-1 < New job #2: pick up at Saravana Kitchen [Claim]"
 CLAIM = """
     worker-1 > [tap Claim]
     worker-1 < Job #2 is yours [Picked up]
+    donor-1  < Murugan will deliver order #2.
+    rest-2   < Murugan will deliver order #2.
 """
 REPORT = """
     worker-1 > [tap It went well]
@@ -81,9 +93,10 @@ async def test_a_worker_answers_a_job_offer_and_a_report_request_in_either_order
         async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
             chat = env["chat"]
             await chat.run(SMS_MEAL if channel == "sms" else MEAL)
-            await chat.run(SECOND_ORDER)
-            offer = await chat.expect("worker-1", OFFER.split("< ", 1)[1])
-            report = next(m for m in reversed((await chat.fetch("worker-1")).seen) if "You earned" in m.text)
+            await chat.run(SECOND_ORDER + OFFER)
+            seen = (await chat.fetch("worker-1")).seen
+            offer = next(m for m in reversed(seen) if "New job #2" in m.text)
+            report = next(m for m in reversed(seen) if "Delivered order #1" in m.text)
             if channel == "sms":  # the offer is numbered after the report request still open
                 assert [b.value for b in report.buttons] == ["1", "2", "3"]
                 assert [b.value for b in offer.buttons] == ["4"] and "Reply 4 for Claim." in offer.text
@@ -122,6 +135,7 @@ async def test_a_typed_number_answered_before_gets_the_polite_reply_when_not_reu
                 worker-1 < That question has already been answered.
                 worker-1 > 2
                 worker-1 < Picked up order #2
+                donor-1  < Order #2 was picked up and is on its way.
             """)
 
 
@@ -137,12 +151,17 @@ async def test_an_expired_prompt_answers_politely_and_a_job_offer_waits_for_its_
     await chat.run("""
         rest-1   > [tap Accept]
         rest-1   < Accepted order #1 [Ready]
+        donor-1  < Annapoorna Mess accepted order #1 and is cooking. Now finding a delivery worker.
         worker-1 < New job #1 [Claim]
+        worker-2 < New job #1 [Claim]
+        worker-3 < New job #1 [Claim]
     """)
     app_env["clock"].advance(days=2)  # a job offer has no clock: it lasts as long as the job
     await chat.run("""
         worker-1 > 1
         worker-1 < Job #1 is yours
+        donor-1  < Murugan will deliver order #1.
+        rest-1   < Murugan will deliver order #1.
     """)
 
 

@@ -160,10 +160,13 @@ async def test_a_photo_of_several_people_asks_for_another_and_is_no_cancellation
     async with running_app(app_db, tmp_path / "var", screener=SeveralFacesScreener()) as env:
         await env["chat"].run("""
             donor-1 > [photo]
+            donor-1 < Did the person agree to be photographed [Yes, they agreed] [No]
             donor-1 > [tap Yes, they agreed]
+            donor-1 < Thank you. Now share the location where the person is
             donor-1 > [location 13.0827, 80.2707]
+            donor-1 < What is the place like right now? [Busy and well lit]
             donor-1 > [tap Busy and well lit]
-            donor-1 < I can see more than one person in the photo.
+            donor-1 < I can see more than one person in the photo. Please send a photo of just the person who needs the meal.
             donor-1 > /orders
             donor-1 < a photo of just one person was needed
         """)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.schedule.jobs import settle_due
 from tests.helpers import assert_ledger_invariants
 
 USERS = ("donor-1", "rest-1", "rest-2", "worker-1", "worker-2", "worker-3", "admin")
@@ -49,9 +50,9 @@ MEAL_BY_PAYLOAD = """
     worker-1 > [photo]
     worker-1 < இப்போது உங்கள் இருப்பிடத்தைப் பகிருங்கள்
     worker-1 > [location 13.0829, 80.2709]
-    worker-1 < ஆர்டர் #1 டெலிவரி முடிந்தது. [நன்றாக நடந்தது] [ஆபத்து இருந்தது] [வேலைகளைக் காட்டு]
+    worker-1 < ஆர்டர் #1 கொடுக்கப்பட்டது. நன்றி! உங்களுக்கு ₹24 (₹24 டெலிவரி + ₹0 டிப்ஸ்) மதியம் 12:30-க்கு வரும். [நன்றாக நடந்தது]
     donor-1  < ஆர்டர் #1 டெலிவரி செய்யப்பட்டது. இன்று ஒருவரின் பசியாற்றியதற்கு நன்றி! [photo]
-    rest-1   < ஆர்டர் #1 டெலிவரி செய்யப்பட்டது. ₹55 உங்கள் கணக்கில் வரவு வைக்கப்பட்டது.
+    rest-1   < ஆர்டர் #1 கொடுக்கப்பட்டது. ₹55 உங்களுக்கு மதியம் 12:30-க்கு வரவு வைக்கப்படும்.
     worker-1 > /balance
     worker-1 < உங்கள் இருப்பு: ₹0
     donor-1  > /orders
@@ -84,6 +85,12 @@ async def test_every_message_of_the_meal_is_tamil_for_tamil_speakers(app_env: di
             await uow.people.set_language(person.id, "ta")
     chat = app_env["chat"]
     await chat.run(MEAL_BY_PAYLOAD)
+    app_env["clock"].advance(minutes=30)  # the dispute window passes and the scheduler settles
+    assert await settle_due(runtime.store) == 1
+    await chat.run("""
+        rest-1   < ஆர்டர் #1: ₹55 இப்போது உங்களுக்கு வரவு வைக்கப்பட்டது.
+        worker-1 < வேலை #1: ₹24 இப்போது உங்கள் வருமானத்தில் சேர்ந்தது.
+    """)
     for user in USERS:
         box = await chat.fetch(user)  # everything was matched by the run; `seen` keeps it for this check
         for message in box.seen:

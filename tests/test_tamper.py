@@ -18,7 +18,7 @@ from core.ledger.chain import canonical_json
 from core.orders import service as orders
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import CHENNAI, assert_ledger_invariants, chain_events, seed_coop
+from tests.helpers import CHENNAI, assert_ledger_invariants, chain_events, seed_coop, settle_after_window
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 12:00 in Chennai
 
@@ -36,7 +36,8 @@ async def fresh_meal(store: Store) -> int:
     async with store.uow() as uow:
         await orders.claim(uow, order.id, worker, board, "w")
         await orders.pickup(uow, order.id, worker, board, "w")
-        _, tx_id = await orders.deliver(uow, order.id, worker, "photo", *CHENNAI, "w")
+        await orders.deliver(uow, order.id, worker, "photo", *CHENNAI, "w")
+    _, tx_id = await settle_after_window(store, order.id)
     return tx_id
 
 

@@ -19,7 +19,7 @@ from core.orders import service as orders
 from core.schedule.jobs import end_of_day_topup
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop
+from tests.helpers import CHENNAI, Coop, assert_ledger_invariants, chain_events, seed_coop, settle_after_window
 
 MINIMUM = 10_000  # ₹100 a day, set for these tests
 EARNED = 2_400  # a worker's 80 % of the default ₹30 delivery fee
@@ -66,6 +66,7 @@ async def deliver_meal(store: Store, coop: Coop, worker: Worker, tip: int = 0) -
         assert (await orders.claim(uow, order.id, worker, board, "w")).won
         await orders.pickup(uow, order.id, worker, board, "w")
         await orders.deliver(uow, order.id, worker, "photo", *CHENNAI, "w")
+    await settle_after_window(store, order.id)
 
 
 async def fund_pool(store: Store, amount: int) -> None:

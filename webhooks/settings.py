@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     max_pledge: int = Field(default=Params.max_pledge, description="paise: the most one campaign pledge may promise")
     max_capacity: int = Field(default=Params.max_capacity, description="meals a day one restaurant may pledge")
     deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
+    dispute_window_min: int = Params.dispute_window_min
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

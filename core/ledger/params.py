@@ -39,6 +39,7 @@ class Params:
     max_pledge: int = 10_000_000  # paise (₹1,00,000): the most one campaign pledge may promise
     max_capacity: int = 1_000  # meals a day one restaurant may pledge
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
+    dispute_window_min: int = 30  # a delivered (or failed) order rests this long before it settles
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:

@@ -10,12 +10,12 @@ from core.ledger.model import (
     Posting,
     Transaction,
     donor_account,
-    escrow_account,
     pro_rate,
     settlement,
     transfer,
     worker_account,
 )
+from core.orders import funding
 from core.orders.model import Order
 from core.ports import UnitOfWork
 from core.shared.clock import local_day
@@ -43,23 +43,16 @@ async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, 
     return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
 
 
-async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> int:
-    """Move the order's total from the donor's balance into its escrow account."""
-    tx = transfer("fund", f"order:{order.id}", donor_account(order.donor_id), escrow_account(order.id), order.total)
-    return await uow.ledger.record(tx, actor)
+async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> None:
+    """Move the order's total from the donor's balance into its escrow: one contribution."""
+    await funding.contribute(uow, order.id, order.donor_id, donor_account(order.donor_id), funding.Source.BALANCE,
+                             order.total, order.tip, actor)  # fmt: skip
 
 
 async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amount: int | None = None) -> int:
-    """Return escrowed money (all of it unless `amount`) to the donor; 0 paise is a no-op."""
-    held = await uow.ledger.balance(escrow_account(order.id))
-    value = held if amount is None else min(amount, held)
-    if value <= 0:
-        return 0
-    await uow.ledger.record(
-        transfer("refund", f"order:{order.id}:{ref}", escrow_account(order.id), donor_account(order.donor_id), value),
-        actor,
-    )
-    return value
+    """Return escrowed money (all of it unless `amount`) to the contributions' sources, each its
+    share; return what was refunded (0 paise is a no-op)."""
+    return await funding.refund_to_sources(uow, order.id, amount, ref, actor)
 
 
 async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
@@ -71,6 +64,17 @@ async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
         params.fee_shares,
     )  # fmt: skip
     return await uow.ledger.record(tx, actor)
+
+
+async def settle_failed_delivery(uow: UnitOfWork, order: Order, actor: str) -> int:
+    """Pay a failed delivery: the restaurant its meal, the worker the fee (as the governed splits
+    say), and return the tip to whoever gave it; return the settlement's transaction id."""
+    params = await uow.params.current()
+    assert order.restaurant_id is not None and order.worker_id is not None
+    tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, 0, params.fee_shares)
+    tx_id = await uow.ledger.record(tx, actor)
+    await funding.refund_to_sources(uow, order.id, order.tip, "tip", actor, tips=True)
+    return tx_id
 
 
 def previous_day(at: datetime) -> str:

@@ -37,6 +37,8 @@ class Order:
     tried_restaurants: list[int] = field(default_factory=list)
     capacity_day: str | None = None
     ready_at: str | None = None
+    settle_after: str | None = None  # when a delivered or failed order's dispute window ends
+    delivery_failed: bool = False  # the seeker was not found (kept once the order has settled)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -139,14 +141,17 @@ class Order:
         """The worker has the meal."""
         self._move("pickup", actor, worker_id=self.worker_id)
 
-    def deliver(self, photo: str | None, lat: float, lng: float, actor: str) -> None:
-        """The seeker has the meal; proof photo and location recorded."""
+    def deliver(self, photo: str | None, lat: float, lng: float, actor: str, settle_after: str) -> None:
+        """The seeker has the meal; proof photo and location recorded; it settles after the window."""
         self.delivery_photo, self.delivery_lat, self.delivery_lng = photo, lat, lng
-        self._move("deliver", actor, worker_id=self.worker_id)
+        self.settle_after = settle_after
+        self._move("deliver", actor, worker_id=self.worker_id, settle_after=settle_after)
 
-    def fail_delivery(self, actor: str, reason: str) -> None:
-        """The seeker could not be found."""
-        self._move("fail_delivery", actor, reason=reason)
+    def fail_delivery(self, photo: str | None, lat: float, lng: float, actor: str, settle_after: str) -> None:
+        """The seeker could not be found; the worker's proof of the place is recorded."""
+        self.delivery_photo, self.delivery_lat, self.delivery_lng = photo, lat, lng
+        self.settle_after, self.delivery_failed = settle_after, True
+        self._move("fail_delivery", actor, worker_id=self.worker_id, reason="seeker_not_found", settle_after=settle_after)
 
     def settle(self, actor: str, tx_id: int) -> None:
         """Escrow paid out."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.board.base import ClaimResult, Job, JobBoard
 from core.ledger import service as money
@@ -253,19 +254,55 @@ async def pickup(uow: UnitOfWork, order_id: int, worker: Worker, board: JobBoard
     return order
 
 
-async def deliver(
-    uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str | None, lat: float, lng: float, actor: str
-) -> tuple[Order, int]:
-    """The seeker has the meal: record proof, complete capacity, settle; return (order, tx id)."""
+async def deliver(uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str | None, lat: float, lng: float, actor: str) -> Order:
+    """The seeker has the meal: record proof, complete capacity; it settles once the dispute
+    window (governed `dispute_window_min`) has passed (`settle`, run by the scheduler)."""
     order = await _owned_order(uow, order_id, (Status.PICKED_UP,), worker_id=worker.id)
     version = order.version
-    order.deliver(photo_id, lat, lng, actor)
+    order.deliver(photo_id, lat, lng, actor, await _settle_after(uow))
+    await _complete_capacity(uow, order, actor)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def fail_delivery(uow: UnitOfWork, order_id: int, worker: Worker, photo_id: str | None, lat: float, lng: float,
+                        actor: str) -> Order:  # fmt: skip
+    """The worker could not find the person: record the proof of the place; the meal was cooked and
+    carried, so restaurant and worker are paid at settlement and the tip goes back."""
+    order = await _owned_order(uow, order_id, (Status.PICKED_UP,), worker_id=worker.id)
+    version = order.version
+    order.fail_delivery(photo_id, lat, lng, actor, await _settle_after(uow))
+    await _complete_capacity(uow, order, actor)
+    await uow.orders.save(order, version)
+    return order
+
+
+async def _settle_after(uow: UnitOfWork) -> str:
+    window = (await uow.params.current()).dispute_window_min
+    return (uow.at + timedelta(minutes=window)).isoformat()
+
+
+async def _complete_capacity(uow: UnitOfWork, order: Order, actor: str) -> None:
     assert order.restaurant_id is not None and order.capacity_day is not None
     await capacity.complete(uow, order.restaurant_id, order.capacity_day, order.id, actor)
-    tx_id = await money.settle_order(uow, order, actor)
-    order.settle("system", tx_id)
+
+
+async def settle(uow: UnitOfWork, order_id: int, actor: str = "scheduler") -> Order | None:
+    """Pay out a delivered or failed order whose dispute window has passed; None when it is not
+    (or no longer) due — settling twice is impossible: the row is locked and its status checked."""
+    order = await uow.orders.get(order_id, lock=True)
+    if order is None or order.status not in (Status.DELIVERED, Status.DELIVERY_FAILED):
+        return None
+    if order.settle_after is None or order.settle_after > uow.now:
+        return None
+    version = order.version
+    if order.status is Status.DELIVERED:
+        tx_id = await money.settle_order(uow, order, actor)
+    else:
+        tx_id = await money.settle_failed_delivery(uow, order, actor)
+    order.settle(actor, tx_id)
     await uow.orders.save(order, version)
-    return order, tx_id
+    return order
 
 
 async def cancel(uow: UnitOfWork, order_id: int, donor: Person, board: JobBoard) -> tuple[Order, int]:

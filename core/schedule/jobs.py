@@ -136,3 +136,16 @@ async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int
             await orders.cancel(uow, order.id, donor, board)
             cancelled += 1
     return cancelled
+
+
+async def settle_due(store: Store) -> int:
+    """Settle every delivered or failed order whose dispute window has passed, each in its own
+    transaction (a crash loses nothing: the next run finds the rest); return how many settled."""
+    async with store.reader() as uow:
+        due = await uow.orders.due_for_settlement(uow.now)
+    settled = 0
+    for order_id in due:
+        async with store.uow() as uow:
+            if await orders.settle(uow, order_id) is not None:
+                settled += 1
+    return settled

@@ -17,7 +17,7 @@ from core.orders.model import ConcurrentUpdate, Order
 _FIELDS = (
     "donor_id", "status", "version", "restaurant_id", "menu_item_id", "meal_name", "meal_price",
     "delivery_fee", "tip", "worker_id", "seeker_lat", "seeker_lng", "zone", "seeker_photo",
-    "delivery_photo", "delivery_lat", "delivery_lng", "capacity_day", "ready_at", "created_at",
+    "delivery_photo", "delivery_lat", "delivery_lng", "capacity_day", "ready_at", "settle_after", "delivery_failed", "created_at",
 )  # fmt: skip
 
 
@@ -61,6 +61,16 @@ class OrderRepo:
             q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
         return _order(row) if row else None
+
+    async def due_for_settlement(self, now: str, limit: int = 500) -> list[int]:
+        """Delivered or failed orders whose dispute window has passed, oldest first."""
+        q = (
+            select(orders.c.id)
+            .where(orders.c.status.in_([Status.DELIVERED.value, Status.DELIVERY_FAILED.value]), orders.c.settle_after <= now)
+            .order_by(orders.c.settle_after, orders.c.id)
+            .limit(limit)
+        )
+        return [int(i) for (i,) in await self.conn.execute(q)]
 
     async def with_photo(self, photo_id: str) -> Order | None:
         """The order a seeker or delivery photo belongs to, if any."""

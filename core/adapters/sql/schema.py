@@ -128,6 +128,8 @@ orders = Table(
     Column("tried_restaurants", Text, nullable=False, server_default="[]"),
     Column("capacity_day", String(10)),
     Column("ready_at", String(32)),
+    Column("settle_after", String(32), index=True),  # delivered or failed: settles from then on
+    Column("delivery_failed", Boolean, nullable=False, server_default="0"),  # the seeker was not found
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
 )

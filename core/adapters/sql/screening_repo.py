@@ -124,17 +124,19 @@ class ScreeningRepo:
     async def outcomes_near(self, lat: float, lng: float, radius_m: float, since: datetime) -> tuple[int, int]:
         """(delivered, failed) orders created since `since` within radius_m of a point."""
         lat_lo, lat_hi, lng_lo, lng_hi = bounding_box(lat, lng, radius_m)
-        q = select(orders.c.status, orders.c.seeker_lat, orders.c.seeker_lng).where(
+        q = select(orders.c.status, orders.c.delivery_failed, orders.c.seeker_lat, orders.c.seeker_lng).where(
             orders.c.created_at >= since.astimezone(UTC).isoformat(),
             orders.c.status.in_(GOOD_OUTCOMES + FAILED_OUTCOMES),
             orders.c.seeker_lat.between(lat_lo, lat_hi),
             orders.c.seeker_lng.between(lng_lo, lng_hi),
         )
         good = failed = 0
-        for status, olat, olng in await self.conn.execute(q):
+        for status, was_failed, olat, olng in await self.conn.execute(q):
             if geo.distance_m(lat, lng, olat, olng) <= radius_m:
-                good += status in GOOD_OUTCOMES
-                failed += status in FAILED_OUTCOMES
+                # A failed delivery settles too: it stays a failure for the safety model.
+                bad = status in FAILED_OUTCOMES or bool(was_failed)
+                failed += bad
+                good += not bad
         return good, failed
 
     async def add_report(self, order_id: int, worker_id: int, went_well: bool, safety_issue: bool,
@@ -161,12 +163,13 @@ class ScreeningRepo:
         """(features, delivered safely?) for assessed orders that reached an outcome: the real
         training data that replaces the synthetic bootstrap set."""
         q = (
-            select(safety_assessments.c.features, orders.c.status, delivery_reports.c.safety_issue)
+            select(safety_assessments.c.features, orders.c.status, orders.c.delivery_failed, delivery_reports.c.safety_issue)
             .join(orders, orders.c.id == safety_assessments.c.order_id)
             .outerjoin(delivery_reports, delivery_reports.c.order_id == orders.c.id)
             .where(orders.c.status.in_(GOOD_OUTCOMES + FAILED_OUTCOMES))
             .order_by(safety_assessments.c.id.desc())
             .limit(limit)
         )
-        # Safe means delivered and the worker did not report a safety issue.
-        return [(json.loads(f), status in GOOD_OUTCOMES and not issue) for f, status, issue in await self.conn.execute(q)]
+        # Safe means delivered (not failed, even once settled) and no safety issue was reported.
+        rows = await self.conn.execute(q)
+        return [(json.loads(f), status in GOOD_OUTCOMES and not failed and not issue) for f, status, failed, issue in rows]
