@@ -101,6 +101,10 @@ async def test_orders_funded_before_contributions_get_one_from_the_donor(engine:
             conn.execute("UPDATE alembic_version SET version_num = '0008'")
     else:
         upgrade(url, "0008")
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "old.db") as conn:  # the column today's order repository writes
+            conn.execute("ALTER TABLE orders ADD COLUMN status_at VARCHAR(32)")
     db = Database(url)
     store = Store(db, SystemClock())
     try:

@@ -16,10 +16,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("orders") as batch:
-        batch.add_column(sa.Column("status_at", sa.String(length=32), nullable=True))
+    # What exists already is kept (a database rebuilt by hand from today's schema).
+    inspector = sa.inspect(op.get_bind())
+    if "status_at" not in {c["name"] for c in inspector.get_columns("orders")}:
+        with op.batch_alter_table("orders") as batch:
+            batch.add_column(sa.Column("status_at", sa.String(length=32), nullable=True))
     # Orders already in flight count from their last change.
-    op.execute("UPDATE orders SET status_at = updated_at")
+    op.execute("UPDATE orders SET status_at = updated_at WHERE status_at IS NULL")
+    if inspector.has_table("order_timeouts"):
+        return
     op.create_table(
         "order_timeouts",
         sa.Column("order_id", sa.Integer(), nullable=False),
