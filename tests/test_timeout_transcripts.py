@@ -29,3 +29,32 @@ async def test_a_restaurant_that_never_answers_by_chat(app_env: dict[str, Any]) 
         rest-2   < Order #1 has moved on to another restaurant or back to the donor. Please do not cook it.
     """)
     await assert_ledger_invariants(app_env["runtime"].store)
+
+
+ACCEPTED = MEAL.split("    worker-1 > [tap Claim]")[0]
+
+
+async def test_a_job_nobody_claims_the_donor_cancels_and_the_kitchen_is_paid_by_chat(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(ACCEPTED)
+    await _later(app_env, 60)
+    await chat.run("""
+        donor-1  < Nobody has claimed the delivery of order #1 for 60 minutes. You can wait longer, or cancel: Saravana Kitchen has already cooked the meal, so it is paid ₹80 from the money held, and ₹40 comes back to you. [Wait longer] [Cancel]
+        donor-1  > [tap Wait longer]
+        donor-1  < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
+    """)
+    await _later(app_env, 60)
+    await chat.run("""
+        donor-1  < Nobody has claimed the delivery of order #1 for 120 minutes. [Wait longer] [Cancel]
+        donor-1  > [tap Cancel]
+        donor-1  < Order #1 is cancelled. ₹80 paid the restaurant for the meal it cooked; ₹40 is back in your balance.
+        rest-2   < No delivery worker came for order #1, so the donor called it off. ₹80 for the meal you cooked is credited to you.
+        worker-1 > [tap Claim]
+        worker-1 < Job #1 is no longer available.
+    """)
+    store = app_env["runtime"].store
+    async with store.reader() as uow:
+        rest2 = await uow.restaurants.by_person((await uow.people.find("webchat", "rest-2")).id)
+        assert await uow.ledger.balance(f"restaurant:{rest2.id}") == 8_000
+        assert await uow.ledger.balance("escrow:order:1") == 0
+    await assert_ledger_invariants(store)
