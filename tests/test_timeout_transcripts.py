@@ -39,7 +39,7 @@ async def test_a_job_nobody_claims_the_donor_cancels_and_the_kitchen_is_paid_by_
     await chat.run(ACCEPTED)
     await _later(app_env, 60)
     await chat.run("""
-        donor-1  < Nobody has claimed the delivery of order #1 for 60 minutes. You can wait longer, or cancel: Saravana Kitchen has already cooked the meal, so it is paid ₹80 from the money held, and ₹40 comes back to you. [Wait longer] [Cancel]
+        donor-1  < Nobody has claimed the delivery of order #1 for 60 minutes. [Wait longer] [Cancel]
         donor-1  > [tap Wait longer]
         donor-1  < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
     """)
