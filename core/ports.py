@@ -238,6 +238,9 @@ class OrderRepo(Protocol):
     ) -> list[Order]:
         """Orders matching the given filters, newest first."""
 
+    async def in_status_since(self, status: Status, before: str, limit: int = 1000) -> list[Order]:
+        """Orders that have been in `status` since `before` or earlier, oldest first."""
+
     async def held_capacity(self, day: str, statuses: Sequence[Status]) -> dict[int, int]:
         """Per restaurant, how many orders of a capacity day are in the given states."""
 
@@ -442,6 +445,16 @@ class JobRunRepo(Protocol):
 
 
 
+class TimeoutRepo(Protocol):
+    """What the timeout job did to which order, once per stage and round of a stay in a status."""
+
+    async def mark(self, order_id: int, stage: str, since: str, round_: int = 1) -> bool:
+        """Record a stage's round as done; False if it was done already."""
+
+    async def done(self, order_id: int, stage: str, since: str) -> list[str]:
+        """When each round of a stage was done during the stay that began at `since`."""
+
+
 class ScreeningRepo(Protocol):
     """Face embeddings and safety assessments, on the caller's connection."""
 
@@ -604,6 +617,10 @@ class UnitOfWork(Protocol):
     @property
     def photos(self) -> PhotoRepo:
         """The photos."""
+
+    @property
+    def timeouts(self) -> TimeoutRepo:
+        """What the timeout job did."""
 
     @property
     def job_runs(self) -> JobRunRepo:

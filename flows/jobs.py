@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+from core.orders.model import Order
+from core.orders.offers import JOB_META
+from core.orders.service import job_for
+from core.ports import UnitOfWork
+from flows.context import deliver_to
 from flows.i18n import distance, money, translator
+from flows.messages import Choice, Outbound
 
 
 def _int(payload: Mapping[str, object], key: str) -> int:
@@ -30,3 +36,20 @@ def taken_text(language: str, order_id: int, name: str) -> str:
     """What an earlier job offer turns into once someone has claimed it."""
     _ = translator(language)
     return _("Job #{id} was taken by {name}. Send /jobs to see the open ones.").format(id=order_id, name=name)
+
+
+async def offer_job(uow: UnitOfWork, order: Order, zones: Collection[str], *, skip: Collection[int] = ()) -> int:
+    """Push the order's job to the online workers in `zones` (but not the workers in `skip`), each
+    with a Claim button; return how many were offered it."""
+    r = await uow.restaurants.get(order.restaurant_id or 0)
+    if r is None:
+        return 0
+    job, offered = job_for(order, r, await uow.params.current()), 0
+    for w in await uow.workers.online_in(list(zones)):
+        if w.id in skip or (person := await uow.people.get(w.person_id)) is None:
+            continue
+        _ = translator(person.language, person.channel)
+        text = offer_text(person.language, person.channel, order.id, job.payload, new=True)
+        await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={JOB_META: order.id}))
+        offered += 1
+    return offered

@@ -6,8 +6,7 @@ from core.ledger.model import worker_pay
 from core.members.model import Approval, Person
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.orders.offers import JOB_META, withdraw_job_offers
-from core.orders.service import job_for
+from core.orders.offers import withdraw_job_offers
 from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
@@ -20,9 +19,10 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
+from flows import timeouts
 from flows.context import deliver_to
 from flows.i18n import clock_time, day, money, translator
-from flows.jobs import offer_text
+from flows.jobs import offer_job
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
 
@@ -92,12 +92,7 @@ async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> No
         _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(_("{restaurant} accepted order #{id} and is cooking. Now finding a delivery worker.").format(
             restaurant=r.name, id=order.id)))  # fmt: skip
-    job = job_for(order, r, await uow.params.current())
-    for w in await uow.workers.online_in(geo.neighbourhood(r.zone)):
-        if person := await _person(uow, w.person_id):
-            _ = translator(person.language, person.channel)
-            text = offer_text(person.language, person.channel, order.id, job.payload, new=True)
-            await deliver_to(uow, person, Outbound(text, (Choice(_("Claim"), f"claim:{order.id}"),), meta={JOB_META: order.id}))
+    await offer_job(uow, order, geo.neighbourhood(r.zone))
 
 
 async def _claimed(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -254,3 +249,4 @@ def register(bus: MessageBus) -> None:
     bus.on(RoleDecided, on_role_decided)
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
+    timeouts.register(bus)

@@ -28,7 +28,7 @@ EXPIRY: dict[str, timedelta | None] = {
     Verb.APPROVE: timedelta(days=3),
     Verb.DEPOSIT2: timedelta(days=3),
 }
-REF_KEYS = ("job",)  # message meta naming what a prompt is about, so it can be withdrawn
+REF_KEYS = ("job", "giveup")  # message meta naming what a prompt is about, so it can be withdrawn
 # Options that start or show something rather than answer a one-time question ("Show jobs"
 # under a report request, a role or language to choose, again after /cancel): they work any
 # number of times, and close only a prompt that offers nothing else.

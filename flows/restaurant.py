@@ -40,6 +40,9 @@ async def _order_problem(ctx: FlowContext, exc: orders.OrderError) -> None:
         await ctx.reply(_("Order #{id} is not for your restaurant.").format(id=exc.order_id))
     elif exc.code == "already_cancelled":
         await ctx.reply(_("Order #{id} was cancelled by the donor.").format(id=exc.order_id))
+    elif exc.code == "moved_on":
+        await ctx.reply(_("Order #{id} has moved on to another restaurant or back to the donor. Please do not cook it.").format(
+            id=exc.order_id))  # fmt: skip
     elif exc.code.startswith("already_"):
         await ctx.reply(_("Order #{id} was already answered.").format(id=exc.order_id))
     else:

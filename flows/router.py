@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, donor, linking, onboarding, prompts, restaurant, worker
+from flows import admin, common, donor, linking, onboarding, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -73,6 +73,10 @@ BUTTONS: dict[str, Handler] = {
     Verb.JOBS: worker.list_jobs,
     Verb.DEPOSIT: admin.deposit_answer,
     Verb.DEPOSIT2: admin.second_admin,
+    Verb.WAIT: timeouts.wait_longer,
+    Verb.GIVE_UP: timeouts.give_up,
+    Verb.COMING: timeouts.coming,
+    Verb.GIVE_BACK: timeouts.give_back,
 }
 
 STEPS: dict[str, Handler] = {

@@ -71,3 +71,7 @@ class Verb(StrEnum):
     JOBS = "jobs"
     DEPOSIT = "deposit"
     DEPOSIT2 = "deposit2"  # a second admin confirming a large deposit
+    WAIT = "wait"  # a donor waiting longer for a worker to claim
+    GIVE_UP = "giveup"  # a donor stopping an order no worker claimed
+    COMING = "coming"  # a claiming worker still on the way
+    GIVE_BACK = "giveback"  # a claiming worker handing the job back

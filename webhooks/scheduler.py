@@ -62,6 +62,8 @@ def build_scheduler(
 
     async def settle() -> None:
         await jobs.settle_due(store)
+    async def time_out() -> None:
+        await jobs.time_out_stuck_orders(store, board)
 
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
@@ -75,6 +77,7 @@ def build_scheduler(
     add(purge, IntervalTrigger(minutes=10), "purge_expired_data", max_instances=1)
     add(reconcile_board, IntervalTrigger(minutes=1), "reconcile_board", max_instances=1)
     add(settle, IntervalTrigger(minutes=1), "settle_due", max_instances=1)
+    add(time_out, IntervalTrigger(minutes=1), "time_out_stuck_orders", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.

@@ -40,6 +40,12 @@ class Params:
     max_capacity: int = 1_000  # meals a day one restaurant may pledge
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
     dispute_window_min: int = 30  # a delivered (or failed) order rests this long before it settles
+    # Stuck orders time out (core/orders/timeouts.py): minutes each stage may wait.
+    restaurant_answer_min: int = 10  # no answer: treated as a rejection
+    claim_wait_min: int = 20  # nobody claimed: offered to the neighbouring zones too
+    claim_give_up_min: int = 60  # still nobody: the donor may cancel (asked again after as long)
+    pickup_wait_min: int = 30  # claimed, not picked up: the worker is asked if still coming
+    delivery_wait_min: int = 60  # picked up, not delivered: the worker and the admins are told
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:

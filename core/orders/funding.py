@@ -80,9 +80,11 @@ async def refund_to_sources(uow: UnitOfWork, order_id: int, amount: int | None, 
     sources, in proportion to what each still holds (or, with `tips`, to the tip each gave);
     one ledger transaction `order:<id>:refund:<why>`. Return what was refunded (0 is a no-op)."""
     contributions = await uow.contributions.for_order(order_id)
-    held = sum(c.held for c in contributions)
+    # What is really left in the escrow caps it: payouts (a restaurant paid for a cooked meal)
+    # leave less than the contributions still hold, and what is left goes back in proportion.
+    in_escrow = await uow.ledger.balance(escrow_account(order_id))
     weights = [min(c.tip, c.held) for c in contributions] if tips else [c.held for c in contributions]
-    value = min(held if amount is None else amount, sum(weights))
+    value = min(in_escrow if amount is None else amount, sum(weights), in_escrow)
     if value <= 0:
         return 0
     parts = share_out(value, weights)

@@ -24,6 +24,7 @@ class Status(StrEnum):
     REJECTED_DUPLICATE = "rejected_duplicate"
     REJECTED_UNSAFE = "rejected_unsafe"
     DECLINED = "declined"  # no restaurant could take it; refunded
+    ABANDONED = "abandoned"  # no worker came: the restaurant paid for the cooked meal, the rest refunded
     CANCELLED = "cancelled"  # stopped by the donor (or an admin, or the stale-draft job); refunded
     RETAKE = "retake"  # the photo showed several people: the donor is asked for one of just the seeker
 
@@ -54,6 +55,10 @@ TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status]] = {
     "accept": ((Status.AT_RESTAURANT,), Status.ACCEPTED),
     "post": ((Status.ACCEPTED,), Status.ON_BOARD),
     "claim": ((Status.ON_BOARD,), Status.CLAIMED),
+    # a claiming worker who does not come gives the job back (or the pickup timeout does)
+    "release": ((Status.CLAIMED,), Status.ON_BOARD),
+    # nobody claimed the job and the donor gave up waiting (core/orders/timeouts.py)
+    "abandon": ((Status.ON_BOARD,), Status.ABANDONED),
     "pickup": ((Status.CLAIMED,), Status.PICKED_UP),
     "deliver": ((Status.PICKED_UP,), Status.DELIVERED),
     "fail_delivery": ((Status.PICKED_UP,), Status.DELIVERY_FAILED),
@@ -71,6 +76,7 @@ TERMINAL = frozenset(
         Status.REJECTED_UNSAFE,
         Status.DECLINED,
         Status.CANCELLED,
+        Status.ABANDONED,
         Status.RETAKE,
     }
 )
@@ -95,6 +101,7 @@ ESCROW_HELD = frozenset(
 NO_MEAL = frozenset(
     {
         Status.CANCELLED,
+        Status.ABANDONED,
         Status.RETAKE,
         Status.REFUNDED,
         Status.DECLINED,
@@ -107,6 +114,9 @@ NO_MEAL = frozenset(
 # Delivery outcomes that teach the location safety model: a meal handed over, or not.
 GOOD_OUTCOMES = frozenset({Status.DELIVERED, Status.SETTLED})
 FAILED_OUTCOMES = frozenset({Status.DELIVERY_FAILED})
+
+# Orders whose meal was cooked and counted as completed capacity.
+CAPACITY_DONE = (Status.DELIVERED, Status.SETTLED, Status.DELIVERY_FAILED, Status.ABANDONED)
 
 # Orders in these states hold one unit of the restaurant's capacity.
 CAPACITY_HELD = frozenset(

@@ -39,6 +39,8 @@ class Order:
     ready_at: str | None = None
     settle_after: str | None = None  # when a delivered or failed order's dispute window ends
     delivery_failed: bool = False  # the seeker was not found (kept once the order has settled)
+    # When the order entered its status ("" until saved after a move): timeouts count from it.
+    status_at: str = ""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -50,6 +52,7 @@ class Order:
         """Apply a transition from the table, bump the version, record the event."""
         old = self.status
         self.status = target(self.id, transition, old)
+        self.status_at = ""  # the repository stamps the store's time on save
         self.version += 1
         self.events.append(
             OrderTransitioned(
@@ -136,6 +139,15 @@ class Order:
         """A worker won the claim."""
         self.worker_id = worker_id
         self._move("claim", actor, worker_id=worker_id)
+
+    def release(self, actor: str, reason: str) -> None:
+        """The claiming worker gave the job back (or never answered): it is open again."""
+        worker_id, self.worker_id = self.worker_id, None
+        self._move("release", actor, worker_id=worker_id, reason=reason)
+
+    def abandon(self, actor: str, paid_restaurant: int, refund: int) -> None:
+        """Nobody claimed the job and the donor stopped: the cooked meal is paid, the rest refunded."""
+        self._move("abandon", actor, restaurant_id=self.restaurant_id, paid_restaurant=paid_restaurant, refund=refund)
 
     def pickup(self, actor: str) -> None:
         """The worker has the meal."""

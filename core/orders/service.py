@@ -163,6 +163,10 @@ async def _owned_order(
 ) -> Order:
     """Load an order that belongs to this restaurant or worker and is in one of `statuses`."""
     order = await load(uow, order_id)
+    if restaurant_id is not None and restaurant_id in order.tried_restaurants and (
+        order.restaurant_id != restaurant_id or order.status is Status.DECLINED
+    ):
+        raise OrderError("moved_on", order_id)  # it went on without this restaurant's answer
     if (restaurant_id is not None and order.restaurant_id != restaurant_id) or (
         worker_id is not None and order.worker_id != worker_id
     ):

@@ -10,8 +10,9 @@ from pathlib import Path
 from core.board.base import JobBoard
 from core.ledger import service as money
 from core.orders import service as orders
-from core.orders.lifecycle import CAPACITY_HELD, Status
-from core.ports import Store
+from core.orders import timeouts
+from core.orders.lifecycle import CAPACITY_DONE, CAPACITY_HELD, Status
+from core.ports import Store, UnitOfWork
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
 from core.seekers.photos import LocalPhotoStore
@@ -41,7 +42,7 @@ async def reconcile_capacity(store: Store, day: str) -> list[CapacityMismatch]:
         if not await uow.job_runs.claim("reconcile_capacity", day):
             return []
         held = await uow.orders.held_capacity(day, tuple(CAPACITY_HELD))
-        done = await uow.orders.held_capacity(day, (Status.DELIVERED, Status.SETTLED, Status.DELIVERY_FAILED))
+        done = await uow.orders.held_capacity(day, CAPACITY_DONE)
         found = []
         for rid, _pledged, reserved, completed in await uow.restaurants.counters(day):
             expected = held.get(rid, 0) + done.get(rid, 0)
@@ -149,3 +150,40 @@ async def settle_due(store: Store) -> int:
             if await orders.settle(uow, order_id) is not None:
                 settled += 1
     return settled
+
+
+async def time_out_stuck_orders(store: Store, board: JobBoard) -> dict[str, int]:
+    """Act on orders stuck too long at a stage (core/orders/timeouts.py); each order in its own
+    transaction, each stage at most once per stay in a status, so running again does nothing."""
+    async with store.reader() as uow:
+        params = await uow.params.current()
+
+        def before(minutes: int) -> str:
+            return (uow.at - timedelta(minutes=minutes)).isoformat()
+
+        due = {
+            Status.AT_RESTAURANT: await uow.orders.in_status_since(Status.AT_RESTAURANT, before(params.restaurant_answer_min)),
+            Status.ON_BOARD: await uow.orders.in_status_since(
+                Status.ON_BOARD, before(min(params.claim_wait_min, params.claim_give_up_min))),
+            Status.CLAIMED: await uow.orders.in_status_since(Status.CLAIMED, before(params.pickup_wait_min)),
+            Status.PICKED_UP: await uow.orders.in_status_since(Status.PICKED_UP, before(params.delivery_wait_min)),
+        }  # fmt: skip
+    done: dict[str, int] = {}
+    for status, stuck in due.items():
+        for order in stuck:
+            async with store.uow() as uow:
+                for stage in await _time_out(uow, status, order.id, order.status_at, board):
+                    done[stage] = done.get(stage, 0) + 1
+    return done
+
+
+async def _time_out(uow: UnitOfWork, status: Status, order_id: int, since: str, board: JobBoard) -> list[str]:
+    """The one timeout step due for an order in `status` since `since`; the stages it did."""
+    if status is Status.AT_RESTAURANT:
+        return ["restaurant"] if await timeouts.restaurant_silent(uow, order_id, since) else []
+    if status is Status.ON_BOARD:
+        return await timeouts.unclaimed(uow, order_id, since)
+    if status is Status.CLAIMED:
+        stage = await timeouts.pickup_overdue(uow, order_id, since, board)
+        return [stage] if stage else []
+    return ["delivery"] if await timeouts.delivery_overdue(uow, order_id, since) else []

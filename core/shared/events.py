@@ -260,3 +260,17 @@ class PhotoStored(DomainEvent):
     type: ClassVar[str] = "photo.stored"
     kind: str  # seeker | delivery
     owner_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderTimedOut(DomainEvent):
+    """An order waited too long at a stage (core/orders/timeouts.py), or someone answered the
+    question a timeout asked: `stage` says which."""
+
+    type: ClassVar[str] = "order.timed_out"
+    order_id: int
+    stage: str  # restaurant | widen | give_up | kept_waiting | pickup_ask | coming | pickup_release | delivery
+    minutes: int = 0  # how long the order had waited in its status
+    round: int = 1  # the give-up question comes again: which time this is
+    restaurant_id: int | None = None  # the restaurant that did not answer
+    worker_id: int | None = None  # the worker asked or released

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.schema import orders
-from core.adapters.sql.sqlhelpers import new_id
+from core.adapters.sql.schema import order_timeouts, orders
+from core.adapters.sql.sqlhelpers import insert_ignore, new_id
 from core.orders.lifecycle import Status
 from core.orders.model import ConcurrentUpdate, Order
 
@@ -27,6 +27,7 @@ def _row_values(order: Order, now: str) -> dict[str, Any]:
     values["screening"] = json.dumps(order.screening, sort_keys=True)
     values["tried_restaurants"] = json.dumps(order.tried_restaurants)
     values["updated_at"] = now
+    values["status_at"] = order.status_at or now
     return values
 
 
@@ -37,6 +38,7 @@ def _order(row: Any) -> Order:
         id=row.id,
         screening=json.loads(row.screening),
         tried_restaurants=json.loads(row.tried_restaurants),
+        status_at=row.status_at or row.updated_at,
         **values,
     )
 
@@ -52,6 +54,7 @@ class OrderRepo:
         values = _row_values(order, self.now)
         result = await self.conn.execute(orders.insert().values(**values))
         order.id = new_id(result)
+        order.status_at = values["status_at"]
         return order
 
     async def get(self, order_id: int, *, lock: bool = False) -> Order | None:
@@ -87,6 +90,7 @@ class OrderRepo:
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} changed since version {loaded_version}")
+        order.status_at = order.status_at or self.now
         self._collect(order.events)
         order.events = []
 
@@ -112,6 +116,12 @@ class OrderRepo:
         rows = await self.conn.execute(q.order_by(orders.c.id.desc()).limit(limit))
         return [_order(r) for r in rows]
 
+    async def in_status_since(self, status: Status, before: str, limit: int = 1000) -> list[Order]:
+        """Orders that have been in `status` since `before` or earlier, oldest first."""
+        q = select(orders).where(orders.c.status == status.value, orders.c.status_at <= before)
+        rows = await self.conn.execute(q.order_by(orders.c.status_at, orders.c.id).limit(limit))
+        return [_order(r) for r in rows]
+
     async def held_capacity(self, day: str, statuses: Sequence[Status]) -> dict[int, int]:
         """Per restaurant, how many orders of a capacity day are in the given states."""
         q = select(orders.c.restaurant_id).where(
@@ -121,3 +131,22 @@ class OrderRepo:
         for (rid,) in await self.conn.execute(q):
             out[rid] = out.get(rid, 0) + 1
         return out
+
+
+class TimeoutRepo:
+    """What the timeout job did to which order: one row per stage and round of a stay in a status."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def mark(self, order_id: int, stage: str, since: str, round_: int = 1) -> bool:
+        """Record a stage's round as done; False if it was done already (nothing to do then)."""
+        values = {"order_id": order_id, "stage": stage, "since": since, "round": round_, "acted_at": self.now}
+        return await insert_ignore(self.conn, order_timeouts, values, ["order_id", "stage", "since", "round"])
+
+    async def done(self, order_id: int, stage: str, since: str) -> list[str]:
+        """When each round of a stage was done during the order's stay that began at `since`."""
+        q = select(order_timeouts.c.acted_at).where(
+            order_timeouts.c.order_id == order_id, order_timeouts.c.stage == stage, order_timeouts.c.since == since
+        )
+        return [a for (a,) in await self.conn.execute(q.order_by(order_timeouts.c.round))]

@@ -132,6 +132,19 @@ orders = Table(
     Column("delivery_failed", Boolean, nullable=False, server_default="0"),  # the seeker was not found
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    Column("status_at", String(32)),  # when the order entered its status: timeouts count from it
+)
+
+# What the timeout job did to an order, once per stage and round of one stay in a status
+# (`since` is the order's status_at then): acting twice is impossible by the primary key.
+order_timeouts = Table(
+    "order_timeouts",
+    metadata,
+    Column("order_id", Integer, primary_key=True),
+    Column("stage", String(24), primary_key=True),
+    Column("since", String(32), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("acted_at", String(32), nullable=False),
 )
 
 events = Table(

@@ -22,7 +22,7 @@ from core.adapters.sql.messaging_repo import (
     OutboxRepo,
     PhotoRepo,
 )
-from core.adapters.sql.orders_repo import OrderRepo
+from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
@@ -61,6 +61,7 @@ class UnitOfWork:
         self.prompts = PromptRepo(conn, self.now)
         self.photos = PhotoRepo(conn, self.now)
         self.job_runs = JobRunRepo(conn, self.now)
+        self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
 
     def record(self, event: DomainEvent) -> None:

@@ -1,8 +1,8 @@
 """Delivered orders rest for the dispute window: when each may settle, and whether the delivery
 failed (a failed order settles too, and the safety model must still count it as a failure).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
