@@ -94,6 +94,34 @@ async def test_a_rejected_order_goes_to_the_next_nearest_kitchen_with_the_price_
     await assert_ledger_invariants(store)
 
 
+async def test_a_reroute_after_midnight_holds_and_returns_the_new_kitchens_capacity_on_the_day_it_took_it(
+    store: Store,
+) -> None:
+    # Sent to the near kitchen on day 1; the near kitchen rejects after midnight, so the far one
+    # takes a unit of day 2's capacity. Cancelling must return that very unit (found by the
+    # stateful test: the order used to keep day 1 as its capacity day).
+    coop, spot = await seed_apart(store)
+    near, far = coop.restaurants
+    order = await send(store, coop, spot, near.menu[1].id)
+    async with store.reader() as uow:
+        first_day = uow.day
+    store.clock.advance(days=1)  # type: ignore[attr-defined]
+    async with store.uow() as uow:
+        second_day = uow.day
+        await orders.reject(uow, order.id, near, "person:r1")
+
+    async with store.reader() as uow:
+        moved = await status_of(uow, order.id)
+        assert (moved.restaurant_id, moved.capacity_day) == (far.id, second_day)
+        assert [await uow.restaurants.used(k.id, d) for k in (near, far) for d in (first_day, second_day)] == [0, 0, 0, 1]
+    async with store.uow() as uow:
+        await orders.cancel(uow, order.id, coop.donor, SqlJobBoard(store.db))
+    async with store.reader() as uow:
+        assert [await uow.restaurants.used(k.id, d) for k in (near, far) for d in (first_day, second_day)] == [0, 0, 0, 0]
+        assert await uow.ledger.balance(f"donor:{coop.donor.id}") == DEPOSIT
+    await assert_ledger_invariants(store)
+
+
 async def test_when_both_kitchens_reject_the_order_is_declined_refunded_in_full_and_both_released(
     store: Store,
 ) -> None:
