@@ -30,7 +30,7 @@ from core.ledger.chain import ChainedEvent, link_hash
 from core.ledger.model import BP, DEPOSITS, INFRA, PAYOUTS, POOL, InsufficientFunds, is_guarded, transfer
 from core.members.model import Person, Restaurant, Worker
 from core.orders import service as orders
-from core.orders.lifecycle import _CANCELLABLE, CAPACITY_HELD, IllegalTransition, Status
+from core.orders.lifecycle import IllegalTransition, Status
 from core.seekers.screening import PassThroughScreener
 from core.shared.clock import FixedClock, local_day
 from tests.helpers import assert_ledger_invariants, seed_coop
@@ -45,6 +45,9 @@ DAYS_PER_RUN = 40  # more than the steps of one run, so runs never share a busin
 # own (out of range of all others) and each run works on business days of its own.
 _runs, _places = itertools.count(), itertools.count()
 LATEST = st.integers(0, 3)  # which of the latest orders a command is about
+# The model's own reading of the rules (not the lifecycle module's tables, which mutations change).
+BEFORE_PICKUP = frozenset({Status.SCREENED, Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED})
+HOLDING_CAPACITY = frozenset({Status.AT_RESTAURANT, Status.ACCEPTED, Status.ON_BOARD, Status.CLAIMED, Status.PICKED_UP})
 
 
 @dataclass(frozen=True)
@@ -395,7 +398,7 @@ class OrderMachine(RuleBasedStateMachine):
 
         if donor != order.donor:
             self.expect_refusal(act, orders.OrderError, "not_yours")
-        elif order.status not in _CANCELLABLE:
+        elif order.status not in BEFORE_PICKUP:
             self.expect_refusal(act, IllegalTransition)
         else:
             assert self.run(act()) == order.escrow
@@ -491,7 +494,7 @@ class OrderMachine(RuleBasedStateMachine):
                 held = sum(o.held == (k, day) for o in self.orders)
                 done = sum(o.completed == (k, day) for o in self.orders)
                 assert seen.get((k, day), (0, 0)) == (held, done), (k, day)
-        assert all(o.held is None for o in self.orders if o.status not in CAPACITY_HELD)
+        assert all(o.held is None for o in self.orders if o.status not in HOLDING_CAPACITY)
 
     async def _check_chain(self, uow: UnitOfWork) -> None:
         """The events appended since the last step link onto the chain's head."""
