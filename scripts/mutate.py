@@ -199,9 +199,9 @@ def apply(m: Mutation, root: Path) -> None:
     path.write_text(text.replace(m.original, m.replacement), encoding="utf-8")
 
 
-def run_tests(root: Path) -> tuple[int, str]:
+def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, str]:
     """Run the focused tests in `root` (seeded, so a result can be reproduced); (exit code, last line)."""
-    cmd = [sys.executable, "-m", "pytest", *TESTS, "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0"]
+    cmd = [sys.executable, "-m", "pytest", *tests, "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0"]
     env = os.environ | {"PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
@@ -211,7 +211,7 @@ def run_tests(root: Path) -> tuple[int, str]:
     return done.returncode, lines[-1] if lines else done.stderr.strip()[-200:]
 
 
-def run_in_copy(m: Mutation | None) -> tuple[int, str, float]:
+def run_in_copy(m: Mutation | None, tests: tuple[str, ...] = TESTS) -> tuple[int, str, float]:
     """Copy the checkout, apply the mutation (if any), run the tests; (exit code, summary, seconds)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ketpaar-mutant-") as tmp:
@@ -219,7 +219,7 @@ def run_in_copy(m: Mutation | None) -> tuple[int, str, float]:
         shutil.copytree(ROOT, root, ignore=IGNORED)
         if m is not None:
             apply(m, root)
-        code, summary = run_tests(root)
+        code, summary = run_tests(root, tests)
     return code, summary, time.monotonic() - started
 
 
@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="run only mutations whose name contains one of these")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--tests", nargs="+", default=list(TESTS), help="a different test selection (to see what one test kills)")
     args = parser.parse_args(argv)
     if found := problems():
         print("the mutation list is broken:\n  " + "\n  ".join(found))
@@ -237,14 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         for m in chosen:
             print(f"{m.path:34} {m.name}")
         return 0
-    code, summary, seconds = run_in_copy(None)
+    tests = tuple(args.tests)
+    code, summary, seconds = run_in_copy(None, tests)
     if code != 0:  # a red suite would "kill" every mutant
         print(f"the unmutated tests fail ({summary}); fix them first")
         return 2
     print(f"unmutated: green in {seconds:.0f} s ({summary})")
     rows: list[tuple[str, str, str, str]] = []
     for m in chosen:
-        code, summary, seconds = run_in_copy(m)
+        code, summary, seconds = run_in_copy(m, tests)
         verdict = "killed" if code != 0 else ("accepted" if m.name in ACCEPTED_SURVIVORS else "SURVIVED")
         rows.append((verdict, m.name, m.path, f"{seconds:.0f} s"))
         print(f"{verdict:9} {m.name} ({seconds:.0f} s; {summary})", flush=True)
