@@ -201,7 +201,8 @@ def apply(m: Mutation, root: Path) -> None:
 
 def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, str]:
     """Run the focused tests in `root` (seeded, so a result can be reproduced); (exit code, last line)."""
-    cmd = [sys.executable, "-m", "pytest", *tests, "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0"]
+    seeded = ["--hypothesis-seed=0", "--hypothesis-profile=mutate"]  # profile in tests/conftest.py
+    cmd = [sys.executable, "-m", "pytest", *tests, "-x", "-q", "-p", "no:cacheprovider", *seeded]
     env = os.environ | {"PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
