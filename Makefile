@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksu
 POS    := $(wildcard locales/*/LC_MESSAGES/ketpaar.po locales/*/LC_MESSAGES/ketpaar_sms.po)
 MOS    := $(POS:.po=.mo)
 
-.PHONY: install run test i18n catalogs clean bench
+.PHONY: install run test i18n catalogs clean bench mutate
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ run: install catalogs
 
 test: install catalogs
 	$(BIN)/pytest
+
+# Each planted bug in the money and order rules must fail the focused tests (minutes; not in `test`).
+mutate: install catalogs
+	$(BIN)/python scripts/mutate.py
 
 bench: install catalogs
 	$(BIN)/python benchmarks/meal_scenarios.py

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis as redis_sync
+from hypothesis import Phase, settings
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.migrate import upgrade
@@ -24,6 +25,10 @@ from core.seekers import faces
 REQUIRED = os.environ.get("KETPAAR_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("KETPAAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KETPAAR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+# scripts/mutate.py only needs to know that a test fails, not the smallest example: no shrinking.
+settings.register_profile("mutate", phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
 def unavailable(what: str, reason: str) -> None:

@@ -94,6 +94,54 @@ async def test_a_rejected_order_goes_to_the_next_nearest_kitchen_with_the_price_
     await assert_ledger_invariants(store)
 
 
+async def test_a_rerouted_order_gets_the_dearest_meal_within_what_was_paid_not_the_cheapest(store: Store) -> None:
+    # An ₹80 biryani at the far kitchen is rejected; the near kitchen offers curd rice ₹60 and
+    # sambar rice ₹70: the seeker gets the sambar rice and the donor ₹10 back (not ₹20).
+    coop, spot = await seed_apart(store)
+    near, far = coop.restaurants
+    biryani = far.menu[1]
+    assert (biryani.name, biryani.price) == ("Veg biryani", 8000)
+    order = await send(store, coop, spot, biryani.id)
+
+    async with store.uow() as uow:
+        await orders.reject(uow, order.id, far, "person:r2")
+
+    async with store.reader() as uow:
+        moved = await status_of(uow, order.id)
+        assert (moved.restaurant_id, moved.meal_name, moved.meal_price) == (near.id, "Sambar rice", 7000)
+        assert await uow.ledger.balance(f"donor:{coop.donor.id}") == DEPOSIT - 11_000 + 1_000
+        assert await uow.ledger.balance(f"escrow:order:{order.id}") == 7_000 + 3_000
+    await assert_ledger_invariants(store)
+
+
+async def test_a_reroute_after_midnight_holds_and_returns_the_new_kitchens_capacity_on_the_day_it_took_it(
+    store: Store,
+) -> None:
+    # Sent to the near kitchen on day 1; the near kitchen rejects after midnight, so the far one
+    # takes a unit of day 2's capacity. Cancelling must return that very unit (found by the
+    # stateful test: the order used to keep day 1 as its capacity day).
+    coop, spot = await seed_apart(store)
+    near, far = coop.restaurants
+    order = await send(store, coop, spot, near.menu[1].id)
+    async with store.reader() as uow:
+        first_day = uow.day
+    store.clock.advance(days=1)  # type: ignore[attr-defined]
+    async with store.uow() as uow:
+        second_day = uow.day
+        await orders.reject(uow, order.id, near, "person:r1")
+
+    async with store.reader() as uow:
+        moved = await status_of(uow, order.id)
+        assert (moved.restaurant_id, moved.capacity_day) == (far.id, second_day)
+        assert [await uow.restaurants.used(k.id, d) for k in (near, far) for d in (first_day, second_day)] == [0, 0, 0, 1]
+    async with store.uow() as uow:
+        await orders.cancel(uow, order.id, coop.donor, SqlJobBoard(store.db))
+    async with store.reader() as uow:
+        assert [await uow.restaurants.used(k.id, d) for k in (near, far) for d in (first_day, second_day)] == [0, 0, 0, 0]
+        assert await uow.ledger.balance(f"donor:{coop.donor.id}") == DEPOSIT
+    await assert_ledger_invariants(store)
+
+
 async def test_when_both_kitchens_reject_the_order_is_declined_refunded_in_full_and_both_released(
     store: Store,
 ) -> None:

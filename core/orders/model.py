@@ -104,14 +104,17 @@ class Order:
         self.tried_restaurants.append(self.restaurant_id)
         self._move("send", actor, restaurant_id=self.restaurant_id, meal=self.meal_name)
 
-    def reroute(self, restaurant_id: int, item_id: int, name: str, price: int, actor: str) -> int:
-        """Give the order to the next restaurant; return the paise to refund (price difference)."""
+    def reroute(self, restaurant_id: int, item_id: int, name: str, price: int, day: str, actor: str) -> int:
+        """Give the order to the next restaurant (capacity reserved for `day`); return the paise to
+        refund (price difference)."""
         refund = self.meal_price - price
         if refund < 0:
             raise ValueError("a rerouted meal may not cost more than what was paid")
         previous = self.restaurant_id
         self.restaurant_id, self.menu_item_id, self.meal_name = restaurant_id, item_id, name
         self.meal_price = price
+        # The new kitchen's unit was taken on `day`, which is where release/complete must return it.
+        self.capacity_day = day
         self.tried_restaurants.append(restaurant_id)
         self._move("reroute", actor, previous=previous, restaurant_id=restaurant_id, refund=refund)
         return refund

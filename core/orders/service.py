@@ -138,7 +138,7 @@ async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, 
                               order.delivery_fee, order.tip)  # fmt: skip
             order.send(uow.day, actor)
         else:
-            refund = order.reroute(option.restaurant_id, option.item_id, option.item_name, option.price, actor)
+            refund = order.reroute(option.restaurant_id, option.item_id, option.item_name, option.price, uow.day, actor)
         if refund:
             await money.refund_escrow(uow, order, f"reroute:{option.restaurant_id}", actor, refund)
         return
