@@ -62,8 +62,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "tip paid to the pool, not the worker",
         "core/ledger/model.py",
-        "Posting(worker_account(worker_id), tip),",
-        "Posting(POOL, tip),",
+        "Posting(worker_account(worker_id), pay.tip),",
+        "Posting(POOL, pay.tip),",
     ),
     Mutation(
         "settlement skips infra (its share to the pool)",
@@ -91,15 +91,15 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "refund one paisa too many",
-        "core/ledger/service.py",
-        "value = held if amount is None else min(amount, held)",
-        "value = held if amount is None else min(amount + 1, held)",
+        "core/orders/funding.py",
+        "value = min(in_escrow if amount is None else amount, sum(weights), in_escrow)",
+        "value = min(in_escrow if amount is None else amount + 1, sum(weights), in_escrow)",
     ),
     Mutation(
         "escrow funded with the total minus the tip",
         "core/ledger/service.py",
-        "escrow_account(order.id), order.total)",
-        "escrow_account(order.id), order.total - order.tip)",
+        "order.total, order.tip, actor)",
+        "order.total - order.tip, order.tip, actor)",
     ),
     Mutation(
         "top-up ignores the pool balance",
@@ -116,7 +116,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "capacity not released on reject",
         "core/orders/service.py",
-        "    await uow.restaurants.release(restaurant.id, order.capacity_day, order.id)\n",
+        "    await capacity.release(uow, restaurant.id, order.capacity_day, order.id, actor)\n",
         "",
     ),
     Mutation(
@@ -128,8 +128,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "delivery releases capacity instead of completing it",
         "core/orders/service.py",
-        "await uow.restaurants.complete(order.restaurant_id, order.capacity_day, order.id)",
-        "await uow.restaurants.release(order.restaurant_id, order.capacity_day, order.id)",
+        "await capacity.complete(uow, order.restaurant_id, order.capacity_day, order.id, actor)",
+        "await capacity.release(uow, order.restaurant_id, order.capacity_day, order.id, actor)",
     ),
     Mutation(
         "reroute offers the cheapest meal, not the closest to what was paid",
