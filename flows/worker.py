@@ -195,7 +195,10 @@ async def not_found(ctx: FlowContext, msg: Inbound) -> None:
         return
     worker, order_id = command
     order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.status is not Status.PICKED_UP:
+    if order is not None and order.worker_id != worker.id:
+        await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
+        return
+    if order is None or order.status is not Status.PICKED_UP:
         await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:

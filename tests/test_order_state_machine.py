@@ -22,17 +22,18 @@ from sqlalchemy import func, select
 
 from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
-from core.adapters.sql.schema import board_jobs, capacity_days, events, postings
+from core.adapters.sql.schema import capacity_days, events, postings
 from core.adapters.sql.schema import orders as orders_table
 from core.adapters.sql.uow import Store, UnitOfWork
 from core.ledger import service as money
 from core.ledger.chain import ChainedEvent, link_hash
-from core.ledger.model import BP, DEPOSITS, INFRA, PAYOUTS, POOL, InsufficientFunds, is_guarded, transfer
+from core.ledger.model import BP, DEPOSITS, INFRA, PAYOUTS, POOL, InsufficientFunds, LedgerConflict, is_guarded, transfer
 from core.members.model import Person, Restaurant, Worker
 from core.orders import service as orders
 from core.orders.lifecycle import IllegalTransition, Status
 from core.seekers.screening import PassThroughScreener
-from core.shared.clock import FixedClock, local_day
+from core.shared.clock import local_day
+from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, seed_coop
 
 T = TypeVar("T")
@@ -149,7 +150,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.orders: list[ModelOrder] = []
         self.days = [self.day]
         self.earned: dict[tuple[int, str], int] = {}  # (worker, day) -> settled earnings
-        self.deposit_refs: list[tuple[int, str]] = []
+        self.deposit_refs: list[tuple[int, str, int]] = []
 
     async def _seed(self) -> Seeded:
         """Two kitchens near a place of their own, two workers, three donors."""
@@ -198,23 +199,27 @@ class OrderMachine(RuleBasedStateMachine):
         async with self.store.uow() as uow:
             await money.record_deposit(uow, self.donors[donor].id, amount, ref, self.admin.actor, "cash")
         self.move(self.donor_acct(donor), amount)
-        self.deposit_refs.append((donor, ref))
+        self.deposit_refs.append((donor, ref, amount))
 
     # --- rules ------------------------------------------------------------------------------------
 
     @rule(donor=st.integers(0, 2), amount=st.integers(1, 60_000), same_ref_again=st.booleans())
     def deposit(self, donor: int, amount: int, same_ref_again: bool) -> None:
-        """A donor's cash is recorded; a repeated deposit (same ref) credits nothing a second time."""
+        """A donor's cash is recorded; the same deposit again (same ref and amount) credits nothing a
+        second time, and a reused ref with another amount is refused loudly (nothing credited)."""
         if not (same_ref_again and self.deposit_refs):
             self.run(self._deposit(donor, amount, f"dep-{uuid.uuid4().hex}"))
             return
-        donor, ref = self.deposit_refs[-1]
+        donor, ref, first = self.deposit_refs[-1]
 
-        async def again() -> None:
+        async def again(value: int) -> None:
             async with self.store.uow() as uow:
-                await money.record_deposit(uow, self.donors[donor].id, amount, ref, self.admin.actor, "cash")
+                await money.record_deposit(uow, self.donors[donor].id, value, ref, self.admin.actor, "cash")
 
-        self.run(again())
+        self.run(again(first))
+        if amount != first:
+            with pytest.raises(LedgerConflict):
+                self.run(again(amount))
 
     @rule(amount=st.integers(1, 80_000))
     def give_to_the_pool(self, amount: int) -> None:
@@ -261,6 +266,8 @@ class OrderMachine(RuleBasedStateMachine):
 
     def kitchen_refusal(self, order: ModelOrder, kitchen: int) -> str | None:
         """The OrderError code a kitchen's accept/reject must get, or None when it may act."""
+        if kitchen in order.tried and (order.restaurant != kitchen or order.status is Status.DECLINED):
+            return "moved_on"  # the order went on without this kitchen's answer
         if order.restaurant != kitchen:
             return "not_yours"
         if order.status is not Status.AT_RESTAURANT:
@@ -354,7 +361,12 @@ class OrderMachine(RuleBasedStateMachine):
 
         async def act() -> None:
             async with self.store.uow() as uow:
-                await orders.deliver(uow, order.id, self.workers[worker], "photo", *self.spot, "worker")
+                delivered = await orders.deliver(uow, order.id, self.workers[worker], "photo", *self.spot, "worker")
+            assert delivered.settle_after is not None
+            # The dispute window passes and the scheduler settles (same day: the machine's clock is midday).
+            later = Store(self.store.db, FixedClock(datetime.fromisoformat(delivered.settle_after)))
+            async with later.uow() as uow:
+                assert await orders.settle(uow, order.id) is not None
 
         if (code := self.worker_refusal(order, worker, Status.PICKED_UP)) is not None:
             self.expect_refusal(act, orders.OrderError, code)
@@ -538,10 +550,9 @@ class OrderMachine(RuleBasedStateMachine):
         assert await uow.chain.head() == (self.last_seq, self.last_hash)
 
     async def _check_board(self, uow: UnitOfWork) -> None:
-        """On the board (the SQL board shares the database): the orders on it, unclaimed or claimed by their worker."""
-        c = board_jobs.c
-        rows = await uow.conn.execute(select(c.order_id, c.claimed_by).where(c.order_id.in_([o.id for o in self.orders])))
-        entries = {r.order_id: r.claimed_by for r in rows}
+        """On the board: the orders on it, unclaimed or claimed by their worker."""
+        mine = {o.id for o in self.orders}
+        entries = {e.job.order_id: e.claimed_by for e in await self.board.entries() if e.job.order_id in mine}
         expected = {o.id: None for o in self.orders if o.status is Status.ON_BOARD}
         expected |= {o.id: self.workers[o.worker].id for o in self.orders if o.status is Status.CLAIMED and o.worker is not None}
         assert entries == expected
