@@ -129,15 +129,26 @@ def _job_problem(ctx: FlowContext, exc: orders.OrderError) -> str:
     return _("Job #{id} has already moved on; nothing to do.").format(id=exc.order_id)
 
 
+async def _picked_up_job(ctx: FlowContext, msg: Inbound) -> int | None:
+    """The order a button names when it is this worker's job in hand (else a polite reply)."""
+    _ = ctx._
+    if (command := await _worker_command(ctx, msg)) is None:
+        return None
+    worker, order_id = command
+    order = await ctx.uow.orders.get(order_id)
+    if order is not None and order.worker_id != worker.id:
+        await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
+        return None
+    if order is None or order.status is not Status.PICKED_UP:
+        await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
+        return None
+    return order_id
+
+
 async def start_delivery(ctx: FlowContext, msg: Inbound) -> None:
     """Ask for the delivery photo."""
     _ = ctx._
-    if (command := await _worker_command(ctx, msg)) is None:
-        return
-    worker, order_id = command
-    order = await ctx.uow.orders.get(order_id)
-    if order is None or order.worker_id != worker.id or order.status is not Status.PICKED_UP:
-        await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
+    if (order_id := await _picked_up_job(ctx, msg)) is None:
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:
         # SMS carries no photos: the location (typed as numbers) is the proof of delivery there.
@@ -189,17 +200,9 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
 
 
 async def not_found(ctx: FlowContext, msg: Inbound) -> None:
-    """"Could not find the person": ask for proof of the place (a photo; a location by SMS)."""
+    """"Person not found": ask for proof of the place (a photo; a location by SMS)."""
     _ = ctx._
-    if (command := await _worker_command(ctx, msg)) is None:
-        return
-    worker, order_id = command
-    order = await ctx.uow.orders.get(order_id)
-    if order is not None and order.worker_id != worker.id:
-        await ctx.reply(_("Job #{id} is not yours.").format(id=order_id))
-        return
-    if order is None or order.status is not Status.PICKED_UP:
-        await ctx.reply(_("Job #{id} has already moved on; nothing to do.").format(id=order_id))
+    if (order_id := await _picked_up_job(ctx, msg)) is None:
         return
     if ctx.person.channel in PHOTOLESS_CHANNELS:
         ctx.goto(Step.NOT_FOUND_LOCATION, order=order_id, photo=None)
