@@ -94,6 +94,13 @@ async def test_the_demo_is_closed_to_a_client_that_is_not_on_this_machine(app_db
         assert (await client.get("/webchat/config")).json() == {"demo": False, "demo_users": []}
 
 
+async def test_the_demo_is_closed_to_a_request_forwarded_by_a_local_proxy(app_env: dict[str, Any]) -> None:
+    client = app_env["client"]
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
+        assert (await client.post("/webchat/admin/messages", json={"text": "/help"}, headers=header)).status_code == 401
+        assert (await client.get("/webchat/config", headers=header)).json()["demo"] is False
+
+
 async def test_the_demo_is_closed_when_the_server_listens_beyond_loopback(app_db: Path, tmp_path: Path) -> None:
     async with running_app(app_db, tmp_path / "var", settings={"host": "0.0.0.0"}) as env:
         assert (await env["client"].post("/webchat/admin/messages", json={"text": "/help"})).status_code == 401

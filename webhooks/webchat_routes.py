@@ -57,6 +57,9 @@ def _error(status: int, error: str, **extra: Any) -> JSONResponse:
 
 
 def _loopback_client(request: Request) -> bool:
+    # A reverse proxy on this machine makes every visitor look local: a forwarded request is not.
+    if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+        return False
     host = request.client.host if request.client else ""
     try:
         return ipaddress.ip_address(host).is_loopback
