@@ -184,7 +184,7 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
             id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang), tip=money(pay.tip, lang),
             time=clock_time(order.settle_after, lang)),
         (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
-         Choice(_("Show jobs"), "jobs:")),
+         Choice(_("Show jobs"), "jobs:"), Choice(_("Report a problem"), f"dispute:{order.id}")),
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,8 @@ from core.orders.lifecycle import Status
 from core.schedule.jobs import settle_due
 from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, chain_events
+from tests.test_failed_delivery import balances_after
+from tests.test_meal_transcript import MEAL
 from tests.test_order_paths import DEPOSIT, NOON
 from tests.test_settlement import picked_up
 
@@ -212,3 +215,41 @@ async def test_an_appeal_after_the_window_is_refused(store: Store) -> None:
         async with at(store, 20 + 24 * 60).uow() as uow:
             await disputes.appeal(uow, dispute_id, coop.donor)  # type: ignore[attr-defined]
     assert late.value.code == "appeal_window_closed"
+
+
+# --- by chat -------------------------------------------------------------------------------------
+
+UP_TO_DELIVERED = MEAL  # the meal transcript ends with the delivery, before the window passes
+
+REPORTED = """
+    donor-1  > [tap Report a problem]
+    donor-1  < What went wrong with order #1? [Not delivered] [Wrong person] [Bad food] [Unsafe] [Other]
+    donor-1  > [tap Bad food]
+    donor-1  < Add a few words about what happened (or send skip).
+    donor-1  > The rice was spoiled
+    donor-1  < Problem reported for order #1. Payment is on hold until an admin decides.
+    rest-2   < A problem was reported with order #1: Bad food. Payment is on hold until an admin decides.
+    worker-1 < A problem was reported with order #1: Bad food. Payment is on hold until an admin decides.
+    admin    < Their words: The rice was spoiled [Settle] [Refund all] [Meal only] [Fee only] [photo]
+    admin    > [tap Meal only]
+    admin    < In one line, why Meal only?
+    admin    > Cooked and carried, but not eatable
+    admin    < Decided: Meal only. Everyone is told.
+    donor-1  < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
+    rest-2   < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
+    worker-1 < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
+"""
+
+
+async def test_the_donor_reports_a_problem_and_an_admin_splits_it_by_chat(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(UP_TO_DELIVERED)
+    app_env["clock"].advance(minutes=10)
+    await chat.run(REPORTED)
+    app_env["clock"].advance(minutes=60)
+    assert await settle_due(app_env["runtime"].store) == 0  # resolved already: nothing left to settle
+    # Veg biryani ₹80 + fee ₹30 + tip ₹10 in escrow: the restaurant gets 8 000, the donor 4 000 back.
+    balances = await balances_after(app_env)
+    assert (balances["rest-2"], balances["donor-1"], balances["escrow:order:1"]) == (8_000, 92_000, 0)
+    assert "worker-1" not in balances
+    await assert_ledger_invariants(app_env["runtime"].store)
