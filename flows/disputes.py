@@ -143,6 +143,10 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
     if not ctx.person.is_admin:
         await ctx.reply(refused(_, "not_admin"))
         return
+    dispute = await ctx.uow.disputes.get(dispute_id)
+    if dispute is None or dispute.status not in (DisputeStatus.OPEN, DisputeStatus.APPEALED):
+        await ctx.reply(refused(_, "already_resolved" if dispute else "not_found"))  # another admin was quicker
+        return
     ctx.goto(Step.DISPUTE_NOTE, dispute=dispute_id, resolution=args[1])
     await ctx.reply(_("In one line, why {what}?").format(what=resolution_label(_, args[1])))
 

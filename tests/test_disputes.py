@@ -207,6 +207,31 @@ async def test_an_appeal_decided_differently_is_applied_with_reversing_entries(s
     await assert_ledger_invariants(store)
 
 
+async def test_an_appeal_against_a_refund_takes_it_back_and_counts_it_held_again(store: Store) -> None:
+    # Refunded in full, then on the restaurant's appeal a second admin pays the meal only: the
+    # refund is reversed (the donor's balance still holds it), then 4 500 goes back again.
+    coop, order_id, kitchen, worker, dispute_id = await disputed(store)
+    before = await balances(store, coop, order_id, kitchen, worker)
+    async with at(store, 20).uow() as uow:
+        await disputes.resolve(uow, dispute_id, coop.admin, Resolution.REFUND, "no photo")  # type: ignore[attr-defined]
+        owner = await uow.people.get(kitchen.person_id)  # type: ignore[attr-defined]
+    assert owner is not None
+    async with at(store, 30).uow() as uow:
+        await disputes.appeal(uow, dispute_id, owner)
+    other = await second_admin(store, str(order_id))
+    async with at(store, 40).uow() as uow:
+        await disputes.decide_appeal(uow, dispute_id, other, Resolution.SPLIT_MEAL, "it was cooked")
+        (contribution,) = await uow.contributions.for_order(order_id)
+    after = await balances(store, coop, order_id, kitchen, worker)
+    assert (after["restaurant"], after["worker"], after["escrow"]) == (6_000, 0, 0)
+    assert after["donor"] - before["donor"] == 4_500
+    assert contribution.refunded == 4_500  # the reversed refund no longer counts
+    async with store.reader() as uow:
+        raised = [e for e in await chain_events(uow, "dispute.raised") if e.data["order_id"] == order_id]
+    assert raised[0].data["has_evidence"] and "evidence" not in raised[0].data  # the words stay off the chain
+    await assert_ledger_invariants(store)
+
+
 async def test_an_appeal_after_the_window_is_refused(store: Store) -> None:
     coop, _, _, _, dispute_id = await disputed(store)
     async with at(store, 20).uow() as uow:
@@ -253,3 +278,26 @@ async def test_the_donor_reports_a_problem_and_an_admin_splits_it_by_chat(app_en
     assert (balances["rest-2"], balances["donor-1"], balances["escrow:order:1"]) == (8_000, 92_000, 0)
     assert "worker-1" not in balances
     await assert_ledger_invariants(app_env["runtime"].store)
+
+
+async def test_strangers_non_admins_and_a_lone_admins_appeal_by_chat(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(UP_TO_DELIVERED)
+    await chat.post("worker-2", json={"button": "dispute:1"})  # not this worker's order
+    await chat.drain()
+    await chat.run("worker-2 < Only the people of an order can report a problem with it.")
+    await chat.run(REPORTED.partition("    admin    > [tap Meal only]")[0])
+    await chat.post("donor-1", json={"button": "resolve:1:refund"})  # a party is no admin
+    await chat.drain()
+    await chat.run("donor-1  < Only an admin can resolve a dispute.")
+    await chat.run(REPORTED.partition("    admin    < Their words")[2].partition("\n")[2])
+    # The demo has one admin, and the appeal must go to another: it is recorded and waits.
+    await chat.run("""
+        rest-2   > [tap Appeal]
+        rest-2   < Appeal recorded. It waits for a second admin to decide.
+        rest-2   > [press appeal:1]
+        rest-2   < That question has already been answered.
+    """)
+    async with app_env["runtime"].store.reader() as uow:
+        dispute = await uow.disputes.get(1)
+    assert dispute is not None and dispute.status is DisputeStatus.APPEALED and len(dispute.appeals) == 1

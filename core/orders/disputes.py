@@ -61,7 +61,7 @@ async def raise_dispute(uow: UnitOfWork, order_id: int, person: Person, reason: 
     order.dispute(person.actor, dispute.id, reason.value)
     await uow.orders.save(order, version)
     uow.record(DisputeRaised(actor=person.actor, dispute_id=dispute.id, order_id=order_id, person_id=person.id,
-                             reason=reason.value, evidence=dispute.evidence))  # fmt: skip
+                             reason=reason.value, has_evidence=bool(dispute.evidence)))  # fmt: skip
     return dispute
 
 

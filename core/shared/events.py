@@ -285,7 +285,9 @@ class DisputeRaised(DomainEvent):
     order_id: int
     person_id: int
     reason: str  # not_delivered | wrong_person | bad_food | unsafe | other
-    evidence: str = ""
+    # The party's own words stay in the disputes table: free text may name people, and the chain
+    # is permanent (as with PersonNamed).
+    has_evidence: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
