@@ -137,7 +137,7 @@ async def _not_found(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
         text = _("The delivery worker could not find the person for order #{id}. The restaurant and the worker are paid "
                  "for their work; the tip of {tip} comes back to you.")  # fmt: skip
         await deliver_to(uow, donor, Outbound(text.format(id=order.id, tip=money(order.tip, donor.language)),
-                                              photo_id=order.delivery_photo))  # fmt: skip
+                                              _report_button(_, order), photo_id=order.delivery_photo))  # fmt: skip
     if (owner := await _restaurant_owner(uow, order.restaurant_id)) and order.settle_after:
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_("Order #{id}: the worker could not find the person. You are still paid {amount} "

@@ -23,7 +23,7 @@ from core.orders.lifecycle import Status
 from core.schedule.jobs import settle_due
 from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, chain_events
-from tests.test_failed_delivery import balances_after
+from tests.test_failed_delivery import NOT_FOUND, UP_TO_PICKUP, balances_after
 from tests.test_meal_transcript import MEAL
 from tests.test_order_paths import DEPOSIT, NOON
 from tests.test_settlement import picked_up
@@ -301,3 +301,22 @@ async def test_strangers_non_admins_and_a_lone_admins_appeal_by_chat(app_env: di
     async with app_env["runtime"].store.reader() as uow:
         dispute = await uow.disputes.get(1)
     assert dispute is not None and dispute.status is DisputeStatus.APPEALED and len(dispute.appeals) == 1
+
+
+async def test_the_worker_reports_a_problem_from_the_not_found_reply(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.run(UP_TO_PICKUP + NOT_FOUND)
+    await chat.run("""
+        worker-1 > [tap Report a problem]
+        worker-1 < What went wrong with order #1? [Not delivered] [Wrong person] [Bad food] [Unsafe] [Other]
+        worker-1 > [tap Unsafe]
+        worker-1 < Add a few words about what happened (or send skip).
+        worker-1 > skip
+        worker-1 < Problem reported for order #1. Payment is on hold until an admin decides.
+        donor-1  < A problem was reported with order #1: Unsafe.
+        rest-2   < A problem was reported with order #1: Unsafe.
+        admin    < Dispute #1 on order #1: Unsafe. Meal ₹80, delivery ₹30, tip ₹10. Their words: - [Settle] [photo]
+    """)
+    async with app_env["runtime"].store.reader() as uow:
+        order = await uow.orders.get(1)
+    assert order is not None and order.status is Status.DISPUTED and order.delivery_failed
