@@ -29,6 +29,7 @@ from core.shared.queues import InboxStatus
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
 
 __all__ = ["JobBoard", "PaymentGateway", "PhotoStore", "Screener", "Store", "UnitOfWork"]
@@ -543,6 +544,22 @@ class ContributionRepo(Protocol):
         """Count paise returned to a contribution's source."""
 
 
+class DisputeRepo(Protocol):
+    """One dispute per order: raised, resolved, appealed."""
+
+    async def add(self, dispute: Dispute) -> bool:
+        """Store a new dispute (its id is set); False when the order already has one."""
+
+    async def get(self, dispute_id: int, *, lock: bool = False) -> Dispute | None:
+        """One dispute (row-locked on PostgreSQL when `lock`)."""
+
+    async def for_order(self, order_id: int) -> Dispute | None:
+        """The dispute about an order, if any."""
+
+    async def save(self, dispute: Dispute, version: int) -> bool:
+        """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -589,6 +606,10 @@ class UnitOfWork(Protocol):
     @property
     def contributions(self) -> ContributionRepo:
         """The contributions to orders' escrow."""
+
+    @property
+    def disputes(self) -> DisputeRepo:
+        """The disputes about delivered orders."""
 
     @property
     def ledger(self) -> LedgerRepo:

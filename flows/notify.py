@@ -21,7 +21,7 @@ from core.shared.events import (
 )
 from flows import timeouts
 from flows.context import deliver_to
-from flows.i18n import clock_time, day, money, translator
+from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
@@ -118,11 +118,17 @@ async def _delivered(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
         _ = translator(donor.language, donor.channel)
         await deliver_to(uow, donor, Outbound(
             _("Order #{id} was delivered. Thank you for feeding someone today!").format(id=order.id),
-            photo_id=order.delivery_photo))  # fmt: skip
+            _report_button(_, order), photo_id=order.delivery_photo))  # fmt: skip
     if (owner := await _restaurant_owner(uow, order.restaurant_id)) and order.settle_after:
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_("Order #{id} was delivered. {amount} will be credited to you at {time}.").format(
-            id=order.id, amount=money(order.meal_price, owner.language), time=clock_time(order.settle_after, owner.language))))  # fmt: skip
+            id=order.id, amount=money(order.meal_price, owner.language), time=clock_time(order.settle_after, owner.language)),
+            _report_button(_, order)))  # fmt: skip
+
+
+def _report_button(_: Translator, order: Order) -> tuple[Choice, ...]:
+    """The button that opens a dispute (flows/disputes.py) while the order rests."""
+    return (Choice(_("Report a problem"), f"dispute:{order.id}"),)
 
 
 async def _not_found(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -131,15 +137,18 @@ async def _not_found(uow: UnitOfWork, order: Order, event: OrderTransitioned) ->
         text = _("The delivery worker could not find the person for order #{id}. The restaurant and the worker are paid "
                  "for their work; the tip of {tip} comes back to you.")  # fmt: skip
         await deliver_to(uow, donor, Outbound(text.format(id=order.id, tip=money(order.tip, donor.language)),
-                                              photo_id=order.delivery_photo))  # fmt: skip
+                                              _report_button(_, order), photo_id=order.delivery_photo))  # fmt: skip
     if (owner := await _restaurant_owner(uow, order.restaurant_id)) and order.settle_after:
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_("Order #{id}: the worker could not find the person. You are still paid {amount} "
                                                 "at {time}.").format(id=order.id, amount=money(order.meal_price, owner.language),
-                                                                     time=clock_time(order.settle_after, owner.language))))  # fmt: skip
+                                                                     time=clock_time(order.settle_after, owner.language)),
+                                              _report_button(_, order)))  # fmt: skip
 
 
 async def _settled(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
+    if event.from_status == Status.DISPUTED:
+        return  # an admin's decision, told to every party by flows/disputes.py
     if owner := await _restaurant_owner(uow, order.restaurant_id):
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_("Order #{id}: {amount} is now credited to you.").format(

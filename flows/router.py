@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -31,6 +31,7 @@ COMMANDS: dict[str, Handler] = {
     "/language": onboarding.ask_language,
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
+    "/dispute": disputes.command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -46,9 +47,10 @@ ALIASES: dict[str, str] = {
     "மெனு": "/menu", "menu": "/menu",
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
+    "புகார்": "/dispute", "dispute": "/dispute",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -77,11 +79,15 @@ BUTTONS: dict[str, Handler] = {
     Verb.GIVE_UP: timeouts.give_up,
     Verb.COMING: timeouts.coming,
     Verb.GIVE_BACK: timeouts.give_back,
+    Verb.DISPUTE: disputes.report,
+    Verb.DISPUTE_REASON: disputes.reason,
+    Verb.RESOLVE: disputes.resolve,
+    Verb.APPEAL: disputes.appeal,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant)
+    for module in (onboarding, donor, worker, restaurant, disputes)
     for step, handler in module.STEPS.items()
 }
 

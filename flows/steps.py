@@ -39,6 +39,9 @@ class Step(StrEnum):
     NOT_FOUND_LOCATION = "not_found_location"
     # an admin confirming a deposit just typed
     ADMIN_DEPOSIT = "admin_deposit"
+    # a party's own words about a problem; an admin's one-line reason for a decision
+    DISPUTE_EVIDENCE = "dispute_evidence"
+    DISPUTE_NOTE = "dispute_note"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -75,3 +78,7 @@ class Verb(StrEnum):
     GIVE_UP = "giveup"  # a donor stopping an order no worker claimed
     COMING = "coming"  # a claiming worker still on the way
     GIVE_BACK = "giveback"  # a claiming worker handing the job back
+    DISPUTE = "dispute"  # a party reporting a problem with a delivered order
+    DISPUTE_REASON = "dreason"  # what went wrong
+    RESOLVE = "resolve"  # an admin deciding a dispute
+    APPEAL = "appeal"  # a party appealing the decision

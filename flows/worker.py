@@ -195,7 +195,7 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
             id=order.id, total=money(pay.total, lang), fee=money(pay.fee, lang), tip=money(pay.tip, lang),
             time=clock_time(order.settle_after, lang)),
         (Choice(_("It went well"), f"report:{order.id}:ok"), Choice(_("Safety problem"), f"report:{order.id}:issue"),
-         Choice(_("Show jobs"), "jobs:")),
+         Choice(_("Show jobs"), "jobs:"), Choice(_("Report a problem"), f"dispute:{order.id}")),
     )  # fmt: skip
 
 
@@ -253,7 +253,7 @@ async def _record_not_found(ctx: FlowContext, photo_id: str | None, where: tuple
         _("Thank you for trying. Job #{id} is recorded as not delivered: you will still receive {fee} at {time}, "
           "and the tip goes back to the donor.").format(id=order.id, fee=money(pay.total, lang),
                                                         time=clock_time(order.settle_after, lang)),
-        (Choice(_("Show jobs"), "jobs:"),),
+        (Choice(_("Show jobs"), "jobs:"), Choice(_("Report a problem"), f"dispute:{order.id}")),
     )  # fmt: skip
 
 

@@ -98,10 +98,10 @@ async def test_a_worker_answers_a_job_offer_and_a_report_request_in_either_order
             offer = next(m for m in reversed(seen) if "New job #2" in m.text)
             report = next(m for m in reversed(seen) if "Delivered order #1" in m.text)
             if channel == "sms":  # the offer is numbered after the report request still open
-                assert [b.value for b in report.buttons] == ["1", "2", "3"]
-                assert [b.value for b in offer.buttons] == ["4"] and "Reply 4 for Claim." in offer.text
+                assert [b.value for b in report.buttons] == ["1", "2", "3", "4"]  # … Show jobs, Report a problem
+                assert [b.value for b in offer.buttons] == ["5"] and "Reply 5 for Claim." in offer.text
             else:
-                assert [b.kind for b in offer.buttons + report.buttons] == ["callback"] * 4
+                assert [b.kind for b in offer.buttons + report.buttons] == ["callback"] * 5
             await chat.run(CLAIM + REPORT if offer_first else REPORT + CLAIM)
             # The report answered again by its button, and a number no prompt carries.
             if channel == "telegram":

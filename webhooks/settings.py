@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     max_capacity: int = Field(default=Params.max_capacity, description="meals a day one restaurant may pledge")
     deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
     dispute_window_min: int = Params.dispute_window_min
+    appeal_window_hours: int = Params.appeal_window_hours
     restaurant_answer_min: int = Params.restaurant_answer_min
     claim_wait_min: int = Params.claim_wait_min
     claim_give_up_min: int = Params.claim_give_up_min

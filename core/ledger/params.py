@@ -40,6 +40,7 @@ class Params:
     max_capacity: int = 1_000  # meals a day one restaurant may pledge
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
     dispute_window_min: int = 30  # a delivered (or failed) order rests this long before it settles
+    appeal_window_hours: int = 24  # a party may appeal a dispute's resolution this long after it
     # Stuck orders time out (core/orders/timeouts.py): minutes each stage may wait.
     restaurant_answer_min: int = 10  # no answer: treated as a rejection
     claim_wait_min: int = 20  # nobody claimed: offered to the neighbouring zones too

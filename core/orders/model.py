@@ -172,6 +172,14 @@ class Order:
         """Escrow paid out."""
         self._move("settle", actor, tx_id=tx_id)
 
+    def dispute(self, actor: str, dispute_id: int, reason: str) -> None:
+        """A party says the delivery went wrong: the escrow is frozen until an admin decides."""
+        self._move("dispute", actor, dispute_id=dispute_id, reason=reason)
+
+    def refund(self, actor: str, refund: int) -> None:
+        """A dispute was resolved by giving everything back."""
+        self._move("refund", actor, refund=refund)
+
     def cancel(self, actor: str, refund: int) -> None:
         """Stopped before pickup; escrow refunded."""
         self._move("cancel", actor, refund=refund)

@@ -274,3 +274,41 @@ class OrderTimedOut(DomainEvent):
     round: int = 1  # the give-up question comes again: which time this is
     restaurant_id: int | None = None  # the restaurant that did not answer
     worker_id: int | None = None  # the worker asked or released
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeRaised(DomainEvent):
+    """A party to a delivered order said it went wrong; its escrow is frozen."""
+
+    type: ClassVar[str] = "dispute.raised"
+    dispute_id: int
+    order_id: int
+    person_id: int
+    reason: str  # not_delivered | wrong_person | bad_food | unsafe | other
+    # The party's own words stay in the disputes table: free text may name people, and the chain
+    # is permanent (as with PersonNamed).
+    has_evidence: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeResolved(DomainEvent):
+    """An admin decided a dispute (`appeal` when it was the decision on an appeal); `tx_ids` are the
+    ledger transactions it recorded (reversals of the earlier decision first)."""
+
+    type: ClassVar[str] = "dispute.resolved"
+    dispute_id: int
+    order_id: int
+    resolution: str  # settle | refund | split_meal | split_fee
+    reason: str  # what the admin typed
+    tx_ids: list[int]
+    appeal: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeAppealed(DomainEvent):
+    """A party appealed a dispute's resolution; a different admin decides it."""
+
+    type: ClassVar[str] = "dispute.appealed"
+    dispute_id: int
+    order_id: int
+    person_id: int

@@ -1,0 +1,205 @@
+"""Disputes: a party freezes a delivered order's escrow, an admin resolves it with exact ledger
+transactions, and a party may appeal once to a different admin (applied by reversing entries)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
+from core.members.model import Person
+from core.orders import funding
+from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
+from core.orders.lifecycle import Status
+from core.orders.model import ConcurrentUpdate, Order
+from core.ports import UnitOfWork
+from core.shared.events import DisputeAppealed, DisputeRaised, DisputeResolved
+
+DISPUTABLE = (Status.DELIVERED, Status.DELIVERY_FAILED)
+EVIDENCE_MAX = 500  # characters of a party's own words kept with the dispute
+
+
+class DisputeError(Exception):
+    """A dispute command that cannot be carried out; `code` names why."""
+
+    def __init__(self, code: str, ref: int | None = None) -> None:
+        super().__init__(f"{code} ({ref})")
+        self.code, self.ref = code, ref
+
+
+async def parties(uow: UnitOfWork, order: Order) -> list[int]:
+    """Person ids of everyone party to an order: donor, contributors, restaurant, worker."""
+    ids = [order.donor_id, *(c.person_id for c in await uow.contributions.for_order(order.id))]
+    if order.restaurant_id is not None and (r := await uow.restaurants.get(order.restaurant_id)) is not None:
+        ids.append(r.person_id)
+    if order.worker_id is not None and (w := await uow.workers.get(order.worker_id)) is not None:
+        ids.append(w.person_id)
+    return list(dict.fromkeys(ids))
+
+
+async def _order(uow: UnitOfWork, order_id: int) -> Order:
+    order = await uow.orders.get(order_id, lock=True)
+    if order is None:
+        raise DisputeError("not_found", order_id)
+    return order
+
+
+async def raise_dispute(uow: UnitOfWork, order_id: int, person: Person, reason: Reason, evidence: str = "") -> Dispute:
+    """Freeze a delivered (or failed) order's escrow because a party says it went wrong."""
+    order = await _order(uow, order_id)
+    if person.id not in await parties(uow, order):
+        raise DisputeError("not_a_party", order_id)
+    if await uow.disputes.for_order(order_id) is not None:
+        raise DisputeError("already_disputed", order_id)
+    if order.status not in DISPUTABLE:
+        raise DisputeError(f"not_disputable_{order.status.value}", order_id)
+    if order.settle_after is None or uow.now >= order.settle_after:
+        raise DisputeError("window_closed", order_id)  # the settle job may already be on its way
+    dispute = Dispute(0, order_id, person.id, reason, evidence.strip()[:EVIDENCE_MAX], DisputeStatus.OPEN, uow.now)
+    if not await uow.disputes.add(dispute):
+        raise DisputeError("already_disputed", order_id)
+    version = order.version
+    order.dispute(person.actor, dispute.id, reason.value)
+    await uow.orders.save(order, version)
+    uow.record(DisputeRaised(actor=person.actor, dispute_id=dispute.id, order_id=order_id, person_id=person.id,
+                             reason=reason.value, has_evidence=bool(dispute.evidence)))  # fmt: skip
+    return dispute
+
+
+async def _dispute(uow: UnitOfWork, dispute_id: int) -> Dispute:
+    dispute = await uow.disputes.get(dispute_id, lock=True)
+    if dispute is None:
+        raise DisputeError("not_found", dispute_id)
+    return dispute
+
+
+async def _check_admin(uow: UnitOfWork, admin: Person, order: Order) -> None:
+    if not admin.is_admin:
+        raise DisputeError("not_admin", order.id)
+    if admin.id in await parties(uow, order):
+        raise DisputeError("party_admin", order.id)  # nobody judges their own order
+
+
+async def resolve(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: Resolution, note: str) -> Dispute:
+    """An admin decides an open dispute: the escrow moves as `resolution` says, the order ends."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    await _check_admin(uow, admin, order)
+    if dispute.status is not DisputeStatus.OPEN:
+        raise DisputeError("already_resolved", dispute_id)
+    version, order_version = dispute.version, order.version
+    tx_ids = await _apply(uow, order, resolution, 1, admin.actor)
+    if resolution is Resolution.REFUND:
+        order.refund(admin.actor, await _moved_out(uow, tx_ids))
+    else:
+        order.settle(admin.actor, tx_ids[0])
+    await uow.orders.save(order, order_version)
+    dispute.status, dispute.resolution, dispute.resolved_by = DisputeStatus.RESOLVED, resolution, admin.id
+    dispute.resolved_at, dispute.note, dispute.tx_ids = uow.now, note.strip(), tx_ids
+    await _save(uow, dispute, version)
+    uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
+                               reason=dispute.note, tx_ids=tx_ids))  # fmt: skip
+    return dispute
+
+
+async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
+    """A party asks a different admin to look again (once each, within `appeal_window_hours`)."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    if person.id not in await parties(uow, order):
+        raise DisputeError("not_a_party", dispute_id)
+    if dispute.status not in (DisputeStatus.RESOLVED, DisputeStatus.APPEALED) or dispute.resolved_at is None:
+        raise DisputeError(f"not_appealable_{dispute.status.value}", dispute_id)
+    if person.id in dispute.appeals:
+        raise DisputeError("already_appealed", dispute_id)
+    hours = (await uow.params.current()).appeal_window_hours
+    if uow.at >= datetime.fromisoformat(dispute.resolved_at) + timedelta(hours=hours):
+        raise DisputeError("appeal_window_closed", dispute_id)
+    version = dispute.version
+    dispute.appeals.append(person.id)
+    dispute.status = DisputeStatus.APPEALED
+    await _save(uow, dispute, version)
+    uow.record(DisputeAppealed(actor=person.actor, dispute_id=dispute.id, order_id=order.id, person_id=person.id))
+    return dispute
+
+
+async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: Resolution, note: str) -> Dispute:
+    """A second admin decides an appeal; a different outcome reverses the first one's entries and
+    records the new ones (corrections are new entries, never edits)."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    await _check_admin(uow, admin, order)
+    if dispute.status is not DisputeStatus.APPEALED:
+        raise DisputeError(f"not_appealed_{dispute.status.value}", dispute_id)
+    if admin.id == dispute.resolved_by:
+        raise DisputeError("same_admin", dispute_id)
+    version = dispute.version
+    tx_ids: list[int] = []
+    if resolution is not dispute.resolution:
+        for i, tx_id in enumerate(dispute.tx_ids, 1):
+            tx_ids.append(await _reverse(uow, order.id, tx_id, i, admin.actor))
+        tx_ids += await _apply(uow, order, resolution, 2, admin.actor)
+        dispute.tx_ids = tx_ids[len(dispute.tx_ids):]
+    dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, admin.id
+    dispute.appeal_note = note.strip()
+    await _save(uow, dispute, version)
+    uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
+                               reason=dispute.appeal_note, tx_ids=tx_ids, appeal=True))  # fmt: skip
+    return dispute
+
+
+async def _save(uow: UnitOfWork, dispute: Dispute, version: int) -> None:
+    if not await uow.disputes.save(dispute, version):
+        raise ConcurrentUpdate(f"dispute {dispute.id} changed meanwhile")
+
+
+async def _moved_out(uow: UnitOfWork, tx_ids: list[int]) -> int:
+    """How much the transactions took out of escrow accounts."""
+    out = 0
+    for tx_id in tx_ids:
+        out -= sum(v for a, v in await uow.ledger.postings_of(tx_id) if a.startswith("escrow:") and v < 0)
+    return out
+
+
+async def _apply(uow: UnitOfWork, order: Order, resolution: Resolution, round_: int, actor: str) -> list[int]:
+    """Record a resolution's ledger transactions (refs `order:<id>:dispute:<round>…`); return their ids."""
+    assert order.restaurant_id is not None and order.worker_id is not None
+    shares = (await uow.params.current()).fee_shares
+    ref, why = f"order:{order.id}:dispute:{round_}", f"dispute:{round_}"
+    tx_ids: list[int] = []
+    if resolution is Resolution.SETTLE:
+        tip = 0 if order.delivery_failed else order.tip  # a failed delivery's tip goes back to its givers
+        tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, tip, shares)
+        tx_ids.append(await uow.ledger.record(Transaction(tx.kind, ref, tx.postings, "dispute: settle"), actor))
+        if order.delivery_failed:
+            await _refund(uow, order.id, order.tip, f"{why}:tip", actor, tx_ids, tips=True)
+    elif resolution is Resolution.SPLIT_MEAL:
+        lines = (Posting(restaurant_account(order.restaurant_id), order.meal_price), Posting(escrow_account(order.id), -order.meal_price))
+        tx_ids.append(await uow.ledger.record(Transaction("settle", ref, lines, "dispute: meal only"), actor))
+    elif resolution is Resolution.SPLIT_FEE:
+        tx = settlement(order.id, order.restaurant_id, order.worker_id, 0, order.delivery_fee, order.tip, shares)
+        tx_ids.append(await uow.ledger.record(Transaction(tx.kind, ref, tx.postings, "dispute: fee only"), actor))
+    await _refund(uow, order.id, None, why, actor, tx_ids)  # whatever is left goes back
+    return tx_ids
+
+
+async def _refund(uow: UnitOfWork, order_id: int, amount: int | None, why: str, actor: str, tx_ids: list[int],
+                  *, tips: bool = False) -> None:  # fmt: skip
+    if await funding.refund_to_sources(uow, order_id, amount, why, actor, tips=tips):
+        tx_id = await uow.ledger.existing("refund", f"order:{order_id}:refund:{why}")
+        assert tx_id is not None
+        tx_ids.append(tx_id)
+
+
+async def _reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: str) -> int:
+    """Record the exact opposite of one transaction; money refunded to a source counts as held again."""
+    postings = await uow.ledger.postings_of(tx_id)
+    lines = tuple(Posting(a, -v) for a, v in postings)
+    reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
+    new_id = await uow.ledger.record(reversal, actor)  # raises InsufficientFunds if a refund was spent meanwhile
+    back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
+    for contribution in reversed(await uow.contributions.for_order(order_id)):
+        part = min(back.get(contribution.account, 0), contribution.refunded)
+        if part:
+            await uow.contributions.add_refunded(contribution.id, -part)
+            back[contribution.account] -= part
+    return new_id

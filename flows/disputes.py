@@ -1,0 +1,203 @@
+"""Disputes by chat: a party reports a problem, admins resolve it with a reason, parties appeal."""
+
+from __future__ import annotations
+
+from core.members.model import Person
+from core.orders import disputes
+from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
+from core.orders.model import Order
+from core.ports import UnitOfWork
+from flows.common import normalise, payload_args, payload_int
+from flows.context import FlowContext
+from flows.i18n import Translator, money, translator
+from flows.messages import Choice, Inbound, Outbound
+from flows.numbers import MAX_ID, read_int
+from flows.steps import Step
+
+SKIP_WORDS = frozenset({"skip", "தவிர்", "no", "இல்லை"})
+NOTE_MAX = 200  # characters of an admin's one-line reason
+
+
+def reason_label(_: Translator, reason: str) -> str:
+    """A reason in the reader's language."""
+    labels: dict[str, str] = {
+        Reason.NOT_DELIVERED: _("Not delivered"), Reason.WRONG_PERSON: _("Wrong person"),
+        Reason.BAD_FOOD: _("Bad food"), Reason.UNSAFE: _("Unsafe"), Reason.OTHER: _("Other"),
+    }  # fmt: skip
+    return labels.get(reason, reason)
+
+
+def resolution_label(_: Translator, resolution: str) -> str:
+    """A resolution in the reader's language."""
+    labels: dict[str, str] = {
+        Resolution.SETTLE: _("Settle"), Resolution.REFUND: _("Refund all"),
+        Resolution.SPLIT_MEAL: _("Meal only"), Resolution.SPLIT_FEE: _("Fee only"),
+    }  # fmt: skip
+    return labels.get(resolution, resolution)
+
+
+def refused(_: Translator, code: str) -> str:
+    """Why a dispute command was refused, in words."""
+    if code.startswith("not_disputable"):
+        return _("This order cannot be disputed now.")
+    return {
+        "not_found": _("There is no such order."),
+        "not_a_party": _("Only the people of an order can report a problem with it."),
+        "already_disputed": _("A problem with this order was already reported."),
+        "window_closed": _("The time to report a problem with this order has passed."),
+        "not_admin": _("Only an admin can resolve a dispute."),
+        "party_admin": _("You are part of this order, so another admin must resolve it."),
+        "already_resolved": _("This dispute was already resolved."),
+        "already_appealed": _("You have already appealed."),
+        "appeal_window_closed": _("The time to appeal has passed."),
+        "same_admin": _("A different admin must decide the appeal."),
+    }.get(code, _("That cannot be done now."))  # fmt: skip
+
+
+async def command(ctx: FlowContext, msg: Inbound) -> None:
+    """/dispute <order>: start reporting a problem with an order."""
+    words = msg.text.split()
+    order_id = read_int(words[1].lstrip("#"), 1, MAX_ID) if len(words) == 2 else None
+    if order_id is None:
+        await ctx.reply(ctx._("Usage: /dispute <order number>, for example /dispute 12"))
+        return
+    await _ask_reason(ctx, order_id)
+
+
+async def report(ctx: FlowContext, msg: Inbound) -> None:
+    """The Report a problem button: ask what went wrong."""
+    order_id = payload_int(msg)
+    if order_id is None:
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return
+    await _ask_reason(ctx, order_id)
+
+
+async def _ask_reason(ctx: FlowContext, order_id: int) -> None:
+    _ = ctx._
+    order = await ctx.uow.orders.get(order_id)
+    if order is None or ctx.person.id not in await disputes.parties(ctx.uow, order):
+        await ctx.reply(refused(_, "not_a_party" if order else "not_found"))
+        return
+    choices = tuple(Choice(reason_label(_, r), f"dreason:{order_id}:{r.value}") for r in Reason)
+    await ctx.reply(_("What went wrong with order #{id}?").format(id=order_id), choices)
+
+
+async def reason(ctx: FlowContext, msg: Inbound) -> None:
+    """A reason was chosen: ask for a few words."""
+    args = payload_args(msg)
+    order_id = payload_int(msg)
+    if order_id is None or len(args) != 2 or args[1] not in set(Reason):
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return
+    ctx.goto(Step.DISPUTE_EVIDENCE, order=order_id, reason=args[1])
+    await ctx.reply(ctx._("Add a few words about what happened (or send skip)."))
+
+
+async def evidence(ctx: FlowContext, msg: Inbound) -> None:
+    """The party's own words: raise the dispute, tell everyone, send the case to the admins."""
+    data = dict(ctx.data)
+    ctx.goto(None)
+    words = "" if normalise(msg.text) in SKIP_WORDS else msg.text
+    try:
+        dispute = await disputes.raise_dispute(ctx.uow, int(data["order"]), ctx.person, Reason(data["reason"]), words)
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(ctx._, exc.code))
+        return
+    order = await ctx.uow.orders.get(dispute.order_id)
+    assert order is not None
+    await ctx.reply(ctx._("Problem reported for order #{id}. Payment is on hold until an admin decides.").format(id=order.id))
+    for person in await _parties(ctx.uow, order, but=ctx.person.id):
+        t_ = translator(person.language, person.channel)
+        await ctx.tell(person, Outbound(t_("A problem was reported with order #{id}: {reason}. Payment is on hold until an "
+                                           "admin decides.").format(id=order.id, reason=reason_label(t_, dispute.reason))))  # fmt: skip
+    await _send_case(ctx, order, dispute, exclude=())
+
+
+async def _parties(uow: UnitOfWork, order: Order, *, but: int | None = None) -> list[Person]:
+    people = [await uow.people.get(pid) for pid in await disputes.parties(uow, order) if pid != but]
+    return [p for p in people if p is not None]
+
+
+async def _send_case(ctx: FlowContext, order: Order, dispute: Dispute, exclude: tuple[int, ...]) -> int:
+    """Give every admin not party to the order (and not excluded) the case; return how many."""
+    party_ids = await disputes.parties(ctx.uow, order)
+    admins = [a for a in await ctx.uow.people.admins() if a.id not in party_ids and a.id not in exclude]
+    for admin in admins:
+        t_, lang = translator(admin.language, admin.channel), admin.language
+        text = t_("Dispute #{d} on order #{id}: {reason}. Meal {meal}, delivery {fee}, tip {tip}. Their words: {words}").format(
+            d=dispute.id, id=order.id, reason=reason_label(t_, dispute.reason), meal=money(order.meal_price, lang),
+            fee=money(order.delivery_fee, lang), tip=money(order.tip, lang), words=dispute.evidence or "-")  # fmt: skip
+        choices = tuple(Choice(resolution_label(t_, r), f"resolve:{dispute.id}:{r.value}") for r in Resolution)
+        await ctx.tell(admin, Outbound(text, choices, order.delivery_photo))
+    return len(admins)
+
+
+async def resolve(ctx: FlowContext, msg: Inbound) -> None:
+    """An admin picked a resolution: ask for a one-line reason."""
+    _ = ctx._
+    args, dispute_id = payload_args(msg), payload_int(msg)
+    if dispute_id is None or len(args) != 2 or args[1] not in set(Resolution):
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    if not ctx.person.is_admin:
+        await ctx.reply(refused(_, "not_admin"))
+        return
+    dispute = await ctx.uow.disputes.get(dispute_id)
+    if dispute is None or dispute.status not in (DisputeStatus.OPEN, DisputeStatus.APPEALED):
+        await ctx.reply(refused(_, "already_resolved" if dispute else "not_found"))  # another admin was quicker
+        return
+    ctx.goto(Step.DISPUTE_NOTE, dispute=dispute_id, resolution=args[1])
+    await ctx.reply(_("In one line, why {what}?").format(what=resolution_label(_, args[1])))
+
+
+async def note(ctx: FlowContext, msg: Inbound) -> None:
+    """The admin's reason: decide the dispute (or its appeal) and tell every party."""
+    data = dict(ctx.data)
+    ctx.goto(None)
+    dispute = await ctx.uow.disputes.get(int(data["dispute"]))
+    decide = disputes.decide_appeal if dispute and dispute.status is DisputeStatus.APPEALED else disputes.resolve
+    try:
+        dispute = await decide(ctx.uow, int(data["dispute"]), ctx.person, Resolution(data["resolution"]), msg.text[:NOTE_MAX])
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(ctx._, exc.code))
+        return
+    order = await ctx.uow.orders.get(dispute.order_id)
+    assert order is not None
+    final = dispute.status is DisputeStatus.FINAL
+    outcome = dispute.appeal_resolution if final else dispute.resolution
+    assert outcome is not None
+    await ctx.reply(ctx._("Decided: {what}. Everyone is told.").format(what=resolution_label(ctx._, outcome)))
+    for person in await _parties(ctx.uow, order):
+        t_ = translator(person.language, person.channel)
+        text = t_("Order #{id}: an admin decided {what}. Reason: {why}").format(
+            id=order.id, what=resolution_label(t_, outcome), why=dispute.appeal_note if final else dispute.note)
+        appeal_button = () if final else (Choice(t_("Appeal"), f"appeal:{dispute.id}"),)
+        await ctx.tell(person, Outbound(text, appeal_button))
+
+
+async def appeal(ctx: FlowContext, msg: Inbound) -> None:
+    """A party appeals: a different admin gets the case (or it waits for one)."""
+    _ = ctx._
+    dispute_id = payload_int(msg)
+    if dispute_id is None:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    try:
+        dispute = await disputes.appeal(ctx.uow, dispute_id, ctx.person)
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(_, exc.code))
+        return
+    order = await ctx.uow.orders.get(dispute.order_id)
+    assert order is not None
+    if len(dispute.appeals) > 1:
+        await ctx.reply(_("Your appeal is recorded with the others."))
+        return
+    exclude = (dispute.resolved_by,) if dispute.resolved_by is not None else ()
+    if await _send_case(ctx, order, dispute, exclude):
+        await ctx.reply(_("Appeal recorded. Another admin will look at order #{id}.").format(id=order.id))
+    else:
+        await ctx.reply(_("Appeal recorded. It waits for a second admin to decide."))
+
+
+STEPS = {Step.DISPUTE_EVIDENCE: evidence, Step.DISPUTE_NOTE: note}
