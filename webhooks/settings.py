@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     twilio_whatsapp_template_sid: str | None = None  # approved "{{1}}" template, outside the 24 h window
     twilio_fallback_to_sms: bool = True  # outside the window and no template: send by SMS
 
+    # Stripe cards: no secret key / webhook secret = cards off (no "Pay by card" button).
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # REST base override (a test fake)
+    stripe_timeout: float = 20.0  # seconds one Stripe request may take before it is retried (idempotently)
+
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
     worker_share_bp: int = Params.worker_share_bp
@@ -88,6 +94,10 @@ class Settings(BaseSettings):
     claim_give_up_min: int = Params.claim_give_up_min
     pickup_wait_min: int = Params.pickup_wait_min
     delivery_wait_min: int = Params.delivery_wait_min
+    card_fee_bp: int = Params.card_fee_bp
+    card_fee_fixed: int = Field(default=Params.card_fee_fixed, description="paise")
+    card_fee_bearer: int = Params.card_fee_bearer
+    card_hold_warn_hours: int = Params.card_hold_warn_hours
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

@@ -47,6 +47,12 @@ class Params:
     claim_give_up_min: int = 60  # still nobody: the donor may cancel (asked again after as long)
     pickup_wait_min: int = 30  # claimed, not picked up: the worker is asked if still coming
     delivery_wait_min: int = 60  # picked up, not delivered: the worker and the admins are told
+    # Card payments (core/payments): the processor's fee as it is estimated before paying (what
+    # Stripe reports replaces it at capture), who bears it, and when an uncaptured hold is flagged.
+    card_fee_bp: int = 290  # 2.9 % of the amount charged
+    card_fee_fixed: int = 30  # paise (₹0.30) per charge
+    card_fee_bearer: int = 0  # 0: the donor pays it on top (shown as a line); 1: fund:infra bears it
+    card_hold_warn_hours: int = 144  # an authorisation this old on an unsettled order is flagged (Stripe's last 7 days)
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:
@@ -63,6 +69,8 @@ class Params:
         for name, bound in CEILINGS.items():
             if not 1 <= getattr(self, name) <= bound:
                 raise ValueError(f"{name} must be between 1 and {bound}")
+        if self.card_fee_bearer not in (0, 1) or self.card_fee_bp >= 5_000:
+            raise ValueError("card_fee_bearer is 0 (donor) or 1 (cooperative); card_fee_bp below 5000")
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))

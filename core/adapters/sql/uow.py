@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.cards_repo import CardPaymentRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
+        self.cards = CardPaymentRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.params = ParamRepo(conn, self.now, self.record_all)

@@ -1,0 +1,1 @@
+"""Card payments held until delivery: the payment's states, the processor fee, the ledger moves."""
