@@ -7,7 +7,7 @@ from typing import Any
 
 from core.board.base import JobBoard
 from core.members.model import Person
-from core.ports import UnitOfWork
+from core.ports import PaymentGateway, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
 from flows.i18n import Translator, translator
@@ -28,6 +28,7 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
+    payments: PaymentGateway | None = None  # cards are on only when Stripe is configured
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

@@ -17,6 +17,7 @@ from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
+from webhooks.stripe_routes import stripe_router
 from webhooks.telegram_routes import telegram_router
 from webhooks.twilio_routes import twilio_router
 from webhooks.webchat_routes import webchat_router
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     twilio = TwilioConfig.from_settings(settings)
     if twilio.enabled:
         app.include_router(twilio_router(rt, twilio))
+    if settings.stripe_secret_key and settings.stripe_webhook_secret:
+        app.include_router(stripe_router(rt, settings.stripe_webhook_secret))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -12,8 +12,8 @@ from core.ledger.model import worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders import capacity
-from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.funding import Source
+from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
 from core.seekers.screening import Screener, ScreeningRequest, Verdict

@@ -56,8 +56,10 @@ class StripeGateway:
             },
             options={"idempotency_key": f"ketpaar:{idempotency_key}:checkout"},
         )  # fmt: skip
-        intent = session.get("payment_intent") or ""
-        return Checkout(intent if isinstance(intent, str) else str(intent["id"]), str(session["url"]))
+        # Newer API versions create the PaymentIntent only when the page is used: then the
+        # webhook names it, found by our reference in its metadata.
+        intent: Any = session["payment_intent"] if "payment_intent" in session else None
+        return Checkout("" if intent is None else intent if isinstance(intent, str) else str(intent["id"]), str(session["url"]))
 
     async def retrieve(self, intent: str) -> IntentState:
         """The PaymentIntent with its latest charge and balance transaction."""

@@ -43,9 +43,9 @@ def card_event(event: dict[str, Any]) -> CardEvent | None:
     obj = (event.get("data") or {}).get("object") or {}
     if kind is None or not isinstance(obj, dict) or obj.get("object") != "payment_intent":
         return None
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     amount = obj.get("amount_received") if kind == "succeeded" else obj.get("amount_capturable")
-    error = obj.get("last_payment_error") if isinstance(obj.get("last_payment_error"), dict) else {}
+    error: dict[str, Any] = obj["last_payment_error"] if isinstance(obj.get("last_payment_error"), dict) else {}
     reason = str(error.get("decline_code") or error.get("code") or obj.get("cancellation_reason") or "")
-    return CardEvent(event["id"], kind, str(obj.get("id") or ""), str((metadata or {}).get("payment") or ""),
+    return CardEvent(event["id"], kind, str(obj.get("id") or ""), str(metadata.get("payment") or ""),
                      int(amount) if isinstance(amount, int) else 0, reason)  # fmt: skip
