@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import admin, cards, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -64,6 +64,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.MEAL: donor.choose_meal,
     Verb.TIP: donor.choose_tip,
     Verb.PAY: donor.pay,
+    Verb.CARD: cards.pay_by_card,
     Verb.CANCEL: donor.cancel_order,
     Verb.ACCEPT: restaurant.accept,
     Verb.REJECT: restaurant.reject,
