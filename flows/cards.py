@@ -93,7 +93,8 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     elif event.state == "failed":
         text = _("The card payment for order #{id} did not go through. Try again on the same page, pay from your "
                  "balance, or cancel.").format(id=oid)  # fmt: skip
-        choices = (Choice(_("Cancel"), f"cancel:{oid}"),)
+        assert payment is not None
+        choices = (Choice(_("Pay by card"), f"card:{oid}:{payment.item_id}:{payment.tip}"), Choice(_("Cancel"), f"cancel:{oid}"))
     elif event.state == "cancelled":
         text = _("The card payment page for order #{id} closed without a payment. Nothing was taken.").format(id=oid)
     elif event.state == "captured":

@@ -86,6 +86,8 @@ class Runtime:
         if self.telegram is not None:
             await self.telegram.close()
         await self.board.close()
+        if isinstance(self.services.payments, StripeGateway):
+            await self.services.payments.close()
         await self.db.dispose()
 
 

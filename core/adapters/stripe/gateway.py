@@ -13,10 +13,16 @@ from core.payments.model import Checkout, IntentState
 NETWORK_RETRIES = 2
 
 
-def _fee(intent: Any) -> int | None:
+def _plain(obj: Any) -> dict[str, Any]:
+    """A StripeObject (not a dict in this SDK) as plain nested dicts."""
+    out: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return out
+
+
+def _fee(intent: dict[str, Any]) -> int | None:
     """The processor's fee from the latest charge's balance transaction, when Stripe gave it."""
     charge = intent.get("latest_charge")
-    if not isinstance(charge, dict) and not hasattr(charge, "get"):
+    if not isinstance(charge, dict):
         return None
     txn = charge.get("balance_transaction")
     if txn is None or isinstance(txn, str):
@@ -27,10 +33,23 @@ def _fee(intent: Any) -> int | None:
 
 def intent_state(intent: Any) -> IntentState:
     """A PaymentIntent (StripeObject or dict) in the domain's words."""
+    intent = _plain(intent)
     charge = intent.get("latest_charge")
     refunded = int(charge.get("amount_refunded") or 0) if charge is not None and not isinstance(charge, str) else 0
     return IntentState(str(intent["id"]), str(intent["status"]), int(intent["amount"]), int(intent.get("amount_capturable") or 0),
                        int(intent.get("amount_received") or 0), refunded, _fee(intent))  # fmt: skip
+
+
+class _HTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx client, sending the form body as `content` (httpx deprecates `data=` for
+    an already encoded body, and warnings are errors in the tests)."""
+
+    def _get_request_args_kwargs(self, method: str, url: str, headers: Any, post_data: Any) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data")
+        if data:
+            kwargs["content"] = data
+        return args, kwargs
 
 
 class StripeGateway:
@@ -38,9 +57,14 @@ class StripeGateway:
 
     def __init__(self, secret_key: str, *, api_base: str | None = None, public_url: str = "", timeout: float = 20.0) -> None:
         addresses: Any = {"api": api_base.rstrip("/")} if api_base else None
+        self.http = _HTTPXClient(timeout=timeout)
         self.client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=NETWORK_RETRIES,
-                                          http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True))  # fmt: skip
+                                          http_client=self.http)  # fmt: skip
         self.public_url = public_url.rstrip("/")
+
+    async def close(self) -> None:
+        """Close the connection pool (at shutdown)."""
+        await self.http.close_async()
 
     async def checkout(self, amount: int, idempotency_key: str, metadata: dict[str, str], description: str) -> Checkout:
         """A hosted Checkout page for one manual-capture PaymentIntent in INR paise."""
@@ -58,7 +82,7 @@ class StripeGateway:
         )  # fmt: skip
         # Newer API versions create the PaymentIntent only when the page is used: then the
         # webhook names it, found by our reference in its metadata.
-        intent: Any = session["payment_intent"] if "payment_intent" in session else None
+        intent: Any = _plain(session).get("payment_intent")
         return Checkout("" if intent is None else intent if isinstance(intent, str) else str(intent["id"]), str(session["url"]))
 
     async def retrieve(self, intent: str) -> IntentState:
