@@ -3,6 +3,7 @@ webhooks signed exactly as Stripe signs them, and the money followed to the pais
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -281,3 +282,47 @@ async def test_an_old_hold_on_an_unsettled_order_is_flagged_to_the_admins_once(c
     await chat.run("""
         admin    < The card hold of ₹123.89 for order #1 is not captured yet and will soon expire at the bank.
     """)
+
+
+async def test_in_tamil_a_donor_pays_by_card_and_is_told_each_step_in_tamil(card_env: dict[str, Any]) -> None:
+    from tests.test_tamil_transcript import MEAL_BY_PAYLOAD, USERS, latin_left
+
+    runtime, chat = card_env["runtime"], card_env["chat"]
+    async with runtime.store.uow() as uow:
+        for address in USERS:
+            await uow.people.set_language((await uow.people.find("webchat", address)).id, "ta")
+    before, _pay, rest = MEAL_BY_PAYLOAD.partition("    donor-1  < சாப்பாடு ₹55 + டெலிவரி")
+    after_paid = "    rest-1   < புதிய ஆர்டர் #1" + rest.partition("    rest-1   < புதிய ஆர்டர் #1")[2].partition("    worker-1 > /balance")[0]
+    # Lemon rice ₹55 + delivery ₹30, no tip: ₹85; the card fee grossed up is ₹2.85.
+    await chat.run(before + """
+        donor-1  < சாப்பாடு ₹55 + டெலிவரி ₹30 + டிப்ஸ் ₹0 = ₹85 [₹85 செலுத்து] [கார்டில் செலுத்து] [ரத்து செய்]
+        donor-1  > [press card:]
+        donor-1  < ஆர்டர் #1 கார்டில்: ₹85 + கார்டு கட்டணம் ₹2.85 = ₹87.85. [ரத்து செய்]
+    """)
+    intent = await donor_pays_in(card_env, "இங்கே செலுத்துங்கள்: ")
+    await chat.run("""
+        donor-1  < உங்கள் கார்டில் ₹87.85 நிறுத்திவைக்கப்பட்டுள்ளது; டெலிவரிக்குப் பிறகுதான் எடுக்கப்படும். [ஆர்டரை ரத்து செய்]
+    """ + after_paid)
+    assert await settle_and_capture(card_env) == {"capture": 1}
+    await chat.run("""
+        rest-1   < ஆர்டர் #1: ₹55 இப்போது உங்களுக்கு வரவு வைக்கப்பட்டது.
+        worker-1 < வேலை #1: ₹24 இப்போது உங்கள் வருமானத்தில் சேர்ந்தது.
+        donor-1  < ஆர்டர் #1 முடிந்தது: உங்கள் கார்டிலிருந்து ₹87.85 எடுக்கப்பட்டது. நன்றி!
+    """)
+    assert card_env["stripe"].operations == [("capture", intent, 8_785)]
+    for user in USERS:
+        for message in (await chat.fetch(user)).seen:
+            text = message["text"].replace(card_env["stripe"].base_url, " ")  # the payment link is a link
+            for shown in [text, *(b["label"] for b in message["buttons"])]:
+                assert not latin_left(re.sub(r"/pay/cs_test_\w+", " ", shown)), f"{user} got English: {shown!r}"
+    await assert_reconciled(card_env)
+
+
+async def donor_pays_in(env: dict[str, Any], marker: str) -> str:
+    """The donor completes the page whose link follows `marker` in their last message; return the intent."""
+    box = await env["chat"].fetch("donor-1")
+    text = next(m["text"] for m in reversed(box.seen) if marker in m["text"])
+    intent = env["stripe"].intent_of(text.rsplit(marker, 1)[1].split()[0])
+    response = await post_event(env, event("payment_intent.amount_capturable_updated", env["stripe"].pay(intent)))
+    assert response.status_code == 200, response.text
+    return intent
