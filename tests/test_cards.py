@@ -326,3 +326,37 @@ async def donor_pays_in(env: dict[str, Any], marker: str) -> str:
     response = await post_event(env, event("payment_intent.amount_capturable_updated", env["stripe"].pay(intent)))
     assert response.status_code == 200, response.text
     return intent
+
+
+async def test_money_back_after_the_capture_goes_through_a_stripe_refund(card_env: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from core.orders import disputes
+    from core.orders.dispute_model import Reason, Resolution
+
+    chat, store = card_env["chat"], card_env["runtime"].store
+    gateway = card_env["runtime"].services.payments
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    intent = await donor_pays(card_env)
+    await chat.run(HELD + AFTER_PAID)
+    # The donor disputes; an admin settles it (captured); on appeal a second admin refunds it all.
+    async with store.uow() as uow:
+        donor = await uow.people.find("webchat", "donor-1")
+        admin = await uow.people.find("webchat", "admin")
+        second = await uow.people.get_or_create("test", "second-admin")
+        await uow.people.set_flags(second.id, is_admin=True)
+        dispute = await disputes.raise_dispute(uow, 1, donor, Reason.NOT_DELIVERED)
+    async with store.uow() as uow:
+        await disputes.resolve(uow, dispute.id, admin, Resolution.SETTLE, "photo shows the meal")
+    assert await cards.run_due(store, gateway) == {"capture": 1}
+    async with store.uow() as uow:
+        await disputes.appeal(uow, dispute.id, donor)
+    async with store.uow() as uow:
+        await disputes.decide_appeal(uow, dispute.id, replace(second, is_admin=True), Resolution.REFUND, "not delivered")
+    assert await cards.run_due(store, gateway) == {"refund": 1}
+    assert await cards.run_due(store, gateway) == {}  # refunded once
+    # Stripe took ₹123.89, refunded the ₹120 that came back; its ₹3.89 fee is not returned.
+    assert card_env["stripe"].operations == [("capture", intent, 12_389), ("refund", intent, 12_000)]
+    found = await balances(card_env)
+    assert found["external:card"] == -389 and found["external:card_fees"] == 389
+    await assert_reconciled(card_env)
