@@ -193,10 +193,10 @@ class FakeStripe:
                 amount = int(params.get("amount_to_capture", pi["amount_capturable"]))
                 if amount > pi["amount_capturable"]:
                     return error("amount_to_capture is greater than the amount capturable", "amount_too_large")
+                txn = {"id": f"txn_{uuid.uuid4().hex[:16]}", "object": "balance_transaction", "amount": amount,
+                       "fee": self.fee(amount), "net": amount - self.fee(amount)}  # fmt: skip
                 charge = {"id": f"ch_{uuid.uuid4().hex[:20]}", "object": "charge", "amount": pi["amount"], "amount_captured": amount,
-                          "amount_refunded": 0, "balance_transaction": {"id": f"txn_{uuid.uuid4().hex[:16]}",
-                                                                         "object": "balance_transaction", "amount": amount,
-                                                                         "fee": self.fee(amount), "net": amount - self.fee(amount)}}  # fmt: skip
+                          "amount_refunded": 0, "balance_transaction": txn}  # fmt: skip
                 pi.update(status="succeeded", amount_received=amount, amount_capturable=0, latest_charge=charge)
                 self.operations.append(("capture", intent, amount))
                 return 200, json.loads(json.dumps(pi))

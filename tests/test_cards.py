@@ -202,7 +202,7 @@ async def test_a_declined_card_tells_the_donor_and_the_order_waits_for_another_t
     intent = stripe.intent_of(await the_link(card_env))
     assert (await post_event(card_env, event("payment_intent.payment_failed", stripe.decline(intent)))).status_code == 200
     await chat.run("""
-        donor-1  < The card payment for order #1 did not go through. Try again on the same page, pay from your balance, or cancel. [Pay by card] [Cancel]
+        donor-1  < The card payment for order #1 did not go through. Try again on the same page [Pay by card] [Cancel]
         donor-1  > [tap Pay by card]
         donor-1  < Order #1 by card: ₹120 + card fee ₹3.89 = ₹123.89. [Cancel]
     """)

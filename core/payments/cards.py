@@ -104,11 +104,11 @@ async def start(uow: UnitOfWork, gateway: PaymentGateway, order_id: int, donor: 
         raise CardError("meal_unavailable")
     params = await uow.params.current()
     total = chosen.price + params.delivery_fee + tip
-    if params.card_fee_bearer == 0:
-        fee = gross_up(total, params.card_fee_bp, params.card_fee_fixed)
-        reserve = fee
-    else:
-        fee, reserve = 0, processor_fee(total, params.card_fee_bp, params.card_fee_fixed)
+    fee, reserve = 0, processor_fee(total, params.card_fee_bp, params.card_fee_fixed)
+    if params.card_fee_bearer == 0 or await uow.ledger.balance(INFRA) < reserve:
+        # The donor bears the fee (the default), or fund:infra could not: then it is shown as a
+        # line before paying, like the default, rather than leaving a fee nobody can pay.
+        fee = reserve = gross_up(total, params.card_fee_bp, params.card_fee_fixed)
     attempt = len(existing) + 1
     payment = await uow.cards.add(CardPayment(0, order_id, donor.id, attempt, item_id, tip, total, fee, reserve,
                                               CardStatus.CREATED))  # fmt: skip
@@ -170,23 +170,24 @@ async def _authorised(uow: UnitOfWork, payment: CardPayment, event: CardEvent) -
     lines = [Posting(CARD, -event.amount), Posting(hold, event.amount + payment.reserve - payment.fee)]
     if payment.reserve != payment.fee:  # the cooperative bears the fee: fund:infra holds the estimate
         lines.append(Posting(INFRA, payment.fee - payment.reserve))
+    why = ""
     try:
         await uow.ledger.record(Transaction("card_hold", payment.ref, tuple(lines), "card authorised"), "stripe")
     except InsufficientFunds:
-        # fund:infra cannot bear the fee now: hold only what the card gave and release it all.
+        # fund:infra was drained since the link was made and cannot bear the fee: hold only what
+        # the card gave, do not use it, and let it be released (the donor is told).
         await uow.ledger.record(Transaction("card_hold", payment.ref, (Posting(CARD, -event.amount), Posting(hold, event.amount)),
                                             "card authorised"), "stripe")  # fmt: skip
-        payment = replace(payment, reserve=payment.fee)
+        payment, why = replace(payment, reserve=payment.fee), "fee"
     payment = await _save(uow, replace(payment, status=CardStatus.AUTHORISED, authorised_at=uow.now))
     uow.record(_changed(payment, "authorised", event.amount, "stripe", event_id=event.id, fee=payment.fee))
     donor = await uow.people.get(payment.person_id)
     order = await uow.orders.get(payment.order_id)
-    why = ""
-    if event.amount != payment.charge:
+    if not why and event.amount != payment.charge:
         why = "amount"
-    elif donor is None or order is None or order.status is not Status.SCREENED:
+    elif not why and (donor is None or order is None or order.status is not Status.SCREENED):
         why = "order_moved_on"
-    else:
+    elif not why and donor is not None:
         try:
             await orders.fund_and_send(uow, payment.order_id, donor, payment.item_id, payment.tip,
                                        card=(hold, payment.order_total))  # fmt: skip

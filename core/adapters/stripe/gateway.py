@@ -64,7 +64,7 @@ class StripeGateway:
 
     async def close(self) -> None:
         """Close the connection pool (at shutdown)."""
-        await self.http.close_async()
+        await self.http.close_async()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
 
     async def checkout(self, amount: int, idempotency_key: str, metadata: dict[str, str], description: str) -> Checkout:
         """A hosted Checkout page for one manual-capture PaymentIntent in INR paise."""
