@@ -72,8 +72,12 @@ def processor_fee(amount: int, fee_bp: int, fixed: int) -> int:
 
 def gross_up(total: int, fee_bp: int, fixed: int) -> int:
     """The smallest fee f such that charging total + f leaves at least `total` after the fee."""
-    fee = processor_fee(total, fee_bp, fixed)
-    while total + fee - processor_fee(total + fee, fee_bp, fixed) < total:
+    if total <= 0:
+        return 0
+    # f ≥ fee(total + f) and fee(x) ≥ x·bp/BP − ½ + fixed, so f ≥ (total·bp + fixed·BP − BP/2)/(BP − bp):
+    # start just below that bound and step up (f − fee(total + f) never decreases as f grows).
+    fee = max(0, (total * fee_bp + fixed * BP - BP) // (BP - fee_bp) - 1)
+    while fee < processor_fee(total + fee, fee_bp, fixed):
         fee += 1
     return fee
 
