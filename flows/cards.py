@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.orders.service import OrderError
 from core.payments import cards
-from core.payments.model import CardPayment
+from core.payments.model import CardPayment, hold_account
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
 from core.shared.events import CardPaymentChanged, DomainEvent
@@ -80,8 +80,9 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     amount, oid = money(event.amount, lang), event.order_id
     choices: tuple[Choice, ...] = ()
     if event.state == "authorised":
-        if order.status.value != "at_restaurant":
-            return  # not used: the "unused" event explains
+        funded = any(c.account == hold_account(event.payment_id) for c in await uow.contributions.for_order(oid))
+        if not funded or order.status.value != "at_restaurant":
+            return  # not used (the "unused" event explains), or already declined (the decline notice does)
         restaurant = await uow.restaurants.get(order.restaurant_id or 0)
         text = _("Your card holds {amount}; it is charged only after delivery. Order #{id} for {meal} is with {restaurant}. "
                  "I will tell you when it is accepted.").format(amount=amount, id=oid, meal=order.meal_name,
@@ -94,7 +95,10 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
         text = _("The card payment for order #{id} did not go through. Try again on the same page, pay from your "
                  "balance, or cancel.").format(id=oid)  # fmt: skip
         assert payment is not None
-        choices = (Choice(_("Pay by card"), f"card:{oid}:{payment.item_id}:{payment.tip}"), Choice(_("Cancel"), f"cancel:{oid}"))
+        args = f"{oid}:{payment.item_id}:{payment.tip}"
+        choices = (Choice(_("Pay by card"), f"card:{args}"),
+                   Choice(_("Pay {total}").format(total=money(payment.order_total, lang)), f"pay:{args}"),
+                   Choice(_("Cancel"), f"cancel:{oid}"))  # fmt: skip
     elif event.state == "cancelled":
         text = _("The card payment page for order #{id} closed without a payment. Nothing was taken.").format(id=oid)
     elif event.state == "captured":

@@ -202,7 +202,7 @@ async def test_a_declined_card_tells_the_donor_and_the_order_waits_for_another_t
     intent = stripe.intent_of(await the_link(card_env))
     assert (await post_event(card_env, event("payment_intent.payment_failed", stripe.decline(intent)))).status_code == 200
     await chat.run("""
-        donor-1  < The card payment for order #1 did not go through. Try again on the same page [Pay by card] [Cancel]
+        donor-1  < The card payment for order #1 did not go through. Try again on the same page [Pay by card] [Pay ₹120] [Cancel]
         donor-1  > [tap Pay by card]
         donor-1  < Order #1 by card: ₹120 + card fee ₹3.89 = ₹123.89. [Cancel]
     """)
@@ -360,3 +360,30 @@ async def test_money_back_after_the_capture_goes_through_a_stripe_refund(card_en
     found = await balances(card_env)
     assert found["external:card"] == -389 and found["external:card_fees"] == 389
     await assert_reconciled(card_env)
+
+
+async def test_a_card_authorised_after_the_donor_paid_from_the_balance_is_not_used_and_released(card_env: dict[str, Any]) -> None:
+    chat = card_env["chat"]
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    stripe = card_env["stripe"]
+    intent = stripe.intent_of(await the_link(card_env))
+    assert (await post_event(card_env, event("payment_intent.payment_failed", stripe.decline(intent)))).status_code == 200
+    await chat.run("""
+        donor-1  < The card payment for order #1 did not go through. [Pay by card] [Pay ₹120] [Cancel]
+        donor-1  > [tap Pay ₹120]
+        donor-1  < Paid ₹120. Order #1 for Veg biryani is with Saravana Kitchen. [Cancel order]
+        rest-2   < New order #1 [Accept] [Reject]
+    """)
+    assert await donor_pays(card_env) == intent  # another card on the page went through after all
+    await chat.run("""
+        donor-1  < Order #1 could not go ahead with this card payment, so nothing will be taken: the hold is released.
+    """)
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 1}
+    await chat.run("""
+        donor-1  < The hold on your card for order #1 is released: nothing was taken.
+    """)
+    assert card_env["stripe"].operations == [("cancel", intent, 12_389)]
+    found = await balances(card_env)
+    assert found["escrow:order:1"] == 12_000 and found["donor-1"] == 88_000 and "external:card" not in found
+    await assert_reconciled(card_env)
+    assert (await card_env["client"].get("/pay/done")).status_code == 200
