@@ -387,3 +387,25 @@ async def test_a_card_authorised_after_the_donor_paid_from_the_balance_is_not_us
     assert found["escrow:order:1"] == 12_000 and found["donor-1"] == 88_000 and "external:card" not in found
     await assert_reconciled(card_env)
     assert (await card_env["client"].get("/pay/done")).status_code == 200
+
+
+async def test_a_rejected_card_order_moves_on_and_only_the_cheaper_meal_is_captured(card_env: dict[str, Any]) -> None:
+    chat = card_env["chat"]
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    intent = await donor_pays(card_env)
+    await chat.run(HELD + """
+        rest-2   < New order #1 [Accept] [Reject]
+        rest-2   > [tap Reject]
+        rest-2   < …
+        rest-1   < New order #1: Sambar rice (₹70) [Accept] [Reject]
+        donor-1  < The first restaurant could not cook order #1, so Annapoorna Mess will make Sambar rice. ₹10 of the difference will not be taken from your card.
+        rest-1   > [tap Reject]
+        rest-1   < …
+        donor-1  < Sorry, no restaurant nearby could cook order #1. Nothing will be taken from your card: the hold of ₹110 will be released.
+    """)
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 1}
+    await chat.run("""
+        donor-1  < The hold on your card for order #1 is released: nothing was taken.
+    """)
+    assert card_env["stripe"].operations == [("cancel", intent, 12_389)]
+    await assert_reconciled(card_env)
