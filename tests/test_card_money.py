@@ -135,3 +135,57 @@ def test_any_mix_of_card_orders_reconciles_with_stripe_to_the_paisa(
     finally:
         fake.stop()
         path.unlink(missing_ok=True)
+
+
+async def test_two_processes_capturing_at_once_capture_once_and_record_it_once(db: Database) -> None:
+    """Two app processes run the capture job at the same moment (the scheduler's lock aside): Stripe
+    sees one idempotency key, the ledger one capture, the payment row one change."""
+    fake = FakeStripe().start()
+    clock = FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))
+    other_db = Database(db.url)  # the second process: its own engine and connections
+    store, other = Store(db, clock), Store(other_db, clock)
+    board = SqlJobBoard(db)
+    gateways = [StripeGateway(SECRET_KEY, api_base=fake.base_url, timeout=5.0) for _ in range(2)]
+    try:
+        coop = await seed_coop(store, uuid.uuid4().hex[:6])
+        async with store.uow() as uow:
+            await uow.params.change("card_fee_bearer", 0, "setup")
+            order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
+            item = (await orders.meal_options(uow, *CHENNAI))[0]
+            payment = await cards.start(uow, gateways[0], order.id, coop.donor, item.item_id, 0)
+        pi = fake.pay(payment.intent)
+        async with store.uow() as uow:
+            await cards.apply_event(uow, CardEvent("evt_" + uuid.uuid4().hex, "authorised", pi["id"], payment.ref, pi["amount"]))
+            order = await orders.load(uow, order.id)
+        rest = next(r for r in coop.restaurants if r.id == order.restaurant_id)
+        for step in ("accept", "claim", "pickup", "deliver"):
+            async with store.uow() as uow:
+                if step == "accept":
+                    await orders.accept(uow, order.id, rest, board, "test")
+                elif step == "claim":
+                    await orders.claim(uow, order.id, coop.workers[0], board, "test")
+                elif step == "pickup":
+                    await orders.pickup(uow, order.id, coop.workers[0], board, "test")
+                else:
+                    await orders.deliver(uow, order.id, coop.workers[0], None, *CHENNAI, "test")
+        clock.advance(minutes=31)
+        async with store.uow() as uow:
+            assert await orders.settle(uow, order.id) is not None
+        results = await asyncio.gather(cards.run_due(store, gateways[0]), cards.run_due(other, gateways[1]))
+        outcomes = [k for r in results for k, n in r.items() for _ in range(n)]
+        assert outcomes.count("capture") == 1 and set(outcomes) <= {"capture", "changed"}
+        assert fake.operations == [("capture", payment.intent, payment.charge)]
+        async with store.reader() as uow:
+            assert await uow.ledger.existing("card_capture", payment.ref) is not None
+            assert await uow.ledger.balance(hold_account(payment.id)) == 0
+            assert (await uow.cards.get(payment.id)).status is CardStatus.CAPTURED  # type: ignore[union-attr]
+            captured = [e async for e in uow.chain.stream() if e.type == "card.payment" and e.data["payment_id"] == payment.id
+                        and e.data["state"] == "captured"]  # fmt: skip
+        assert len(captured) == 1
+        await assert_ledger_invariants(store)
+    finally:
+        for gateway in gateways:
+            await gateway.close()
+        await board.close()
+        await other_db.dispose()
+        fake.stop()
