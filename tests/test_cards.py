@@ -398,7 +398,7 @@ async def test_a_rejected_card_order_moves_on_and_only_the_cheaper_meal_is_captu
         rest-2   > [tap Reject]
         rest-2   < …
         rest-1   < New order #1: Sambar rice (₹70) [Accept] [Reject]
-        donor-1  < The first restaurant could not cook order #1, so Annapoorna Mess will make Sambar rice. ₹10 of the difference will not be taken from your card.
+        donor-1  < The first restaurant could not cook order #1, so Annapoorna Mess will make Sambar rice. ₹10 of the difference will not be
         rest-1   > [tap Reject]
         rest-1   < …
         donor-1  < Sorry, no restaurant nearby could cook order #1. Nothing will be taken from your card: the hold of ₹110 will be released.
