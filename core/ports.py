@@ -573,8 +573,8 @@ class CardPaymentRepo(Protocol):
     async def by_attempt(self, order_id: int, attempt: int, *, lock: bool = False) -> CardPayment | None:
         """The payment of an order's n-th card attempt."""
 
-    async def by_intent(self, intent: str) -> CardPayment | None:
-        """The payment a provider's payment id belongs to."""
+    async def by_intent(self, intent: str, *, lock: bool = False) -> CardPayment | None:
+        """The payment a provider's payment id belongs to (row-locked on PostgreSQL when `lock`)."""
 
     async def for_order(self, order_id: int) -> list[CardPayment]:
         """An order's card payments, first attempt first."""

@@ -218,7 +218,13 @@ async def start_background(runtime: Runtime) -> None:
             log.warning("telegram getMe failed at startup: %s", exc)
     if runtime.outbox is not None and runtime.settings.outbox_sender:
         runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
+    inbox = runtime.cards
+
+    async def card_events() -> None:
+        if inbox is not None:
+            await inbox.process()
+
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
-                                            payments=runtime.services.payments)  # fmt: skip
+                                            payments=runtime.services.payments, card_events=card_events)  # fmt: skip
         runtime.scheduler.start()

@@ -45,7 +45,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, *,
-    payments: PaymentGateway | None = None,
+    payments: PaymentGateway | None = None, card_events: Job | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -65,6 +65,8 @@ def build_scheduler(
 
     async def settle() -> None:
         await jobs.settle_due(store)
+        if card_events is not None:
+            await card_events()  # Stripe events left pending (stored while another process was applying)
         if payments is not None:
             await cards.run_due(store, payments)  # capture right after settling (idempotent)
 

@@ -121,7 +121,8 @@ async def start(uow: UnitOfWork, gateway: PaymentGateway, order_id: int, donor: 
 
 
 async def _find(uow: UnitOfWork, event: CardEvent) -> CardPayment | None:
-    found = await uow.cards.by_intent(event.intent) if event.intent else None
+    # Locked: a capture being recorded for the same payment waits for this event, or this for it.
+    found = await uow.cards.by_intent(event.intent, lock=True) if event.intent else None
     if found is None and (key := parse_ref(event.ref)):
         found = await uow.cards.by_attempt(*key, lock=True)
     if found is not None and found.intent and event.intent and found.intent != event.intent:

@@ -55,9 +55,12 @@ class CardPaymentRepo:
         row = (await self.conn.execute(q)).first()
         return _payment(row) if row else None
 
-    async def by_intent(self, intent: str) -> CardPayment | None:
-        """The payment a provider's payment id belongs to."""
-        row = (await self.conn.execute(select(card_payments).where(card_payments.c.intent == intent))).first()
+    async def by_intent(self, intent: str, *, lock: bool = False) -> CardPayment | None:
+        """The payment a provider's payment id belongs to (row-locked on PostgreSQL when `lock`)."""
+        q = select(card_payments).where(card_payments.c.intent == intent)
+        if lock and is_postgres(self.conn):
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
         return _payment(row) if row else None
 
     async def for_order(self, order_id: int) -> list[CardPayment]:

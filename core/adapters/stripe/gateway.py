@@ -78,7 +78,9 @@ class StripeGateway:
                 "payment_intent_data": {"capture_method": "manual", "metadata": metadata, "description": description},
                 "metadata": metadata,
             },
-            options={"idempotency_key": f"ketpaar:{idempotency_key}:checkout"},
+            # The amount is part of the key: a transaction rolled back and retried with another tip
+            # asks for another page, which Stripe would refuse under the first one's key.
+            options={"idempotency_key": f"ketpaar:{idempotency_key}:checkout:{amount}"},
         )  # fmt: skip
         # Newer API versions create the PaymentIntent only when the page is used: then the
         # webhook names it, found by our reference in its metadata.
