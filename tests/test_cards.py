@@ -409,3 +409,27 @@ async def test_a_rejected_card_order_moves_on_and_only_the_cheaper_meal_is_captu
     """)
     assert card_env["stripe"].operations == [("cancel", intent, 12_389)]
     await assert_reconciled(card_env)
+
+
+async def test_an_event_stored_before_a_crash_is_applied_at_the_next_start_and_never_by_the_chat(card_env: dict[str, Any]) -> None:
+    from bot.card_inbox import signature_digest
+
+    chat, runtime = card_env["chat"], card_env["runtime"]
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    stripe = card_env["stripe"]
+    evt = event("payment_intent.amount_capturable_updated", stripe.pay(stripe.intent_of(await the_link(card_env))))
+    # The process stored the event (as the webhook does first) and died before applying it.
+    async with runtime.store.uow() as uow:
+        await uow.inbox.store("stripe", evt["id"], "stripe", {"kind": "stripe", "event": evt, "signature": signature_digest("x")})
+    assert await runtime.processor.recover() == 0  # the chat processor leaves Stripe's events alone
+    await chat.drain()
+    async with runtime.store.reader() as uow:
+        assert (await uow.orders.get(1)).status.value == "screened"  # type: ignore[union-attr]
+    assert await runtime.cards.process() == 1  # what start_background does at the next start
+    assert await runtime.cards.process() == 0
+    await chat.run(HELD + AFTER_PAID.partition("    rest-2   > [tap Accept]")[0])
+    # Stripe's own redelivery of it, newly signed, changes nothing more.
+    assert (await post_event(card_env, evt)).json()["duplicate"] is True
+    await chat.run("")
+    assert (await balances(card_env))["escrow:order:1"] == 12_000
+    await assert_reconciled(card_env)
