@@ -67,9 +67,13 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     if event.state == "flagged":
         for admin in await uow.people.admins():
             _, lang = translator(admin.language, admin.channel), admin.language
-            await deliver_to(uow, admin, Outbound(_(
-                "The card hold of {amount} for order #{id} is not captured yet and will soon expire at the bank. "
-                "Please look at the order.").format(amount=money(event.amount, lang), id=event.order_id)))  # fmt: skip
+            if event.reason == "provider_cancelled":
+                text = _("Stripe released the card hold of {amount} for order #{id} before it was captured. "
+                         "Please look at the order.")  # fmt: skip
+            else:
+                text = _("The card hold of {amount} for order #{id} is not captured yet and will soon expire at the bank. "
+                         "Please look at the order.")  # fmt: skip
+            await deliver_to(uow, admin, Outbound(text.format(amount=money(event.amount, lang), id=event.order_id)))
         return
     payment = await uow.cards.get(event.payment_id)
     donor = await uow.people.get(payment.person_id) if payment else None

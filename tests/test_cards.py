@@ -433,3 +433,18 @@ async def test_an_event_stored_before_a_crash_is_applied_at_the_next_start_and_n
     await chat.run("")
     assert (await balances(card_env))["escrow:order:1"] == 12_000
     await assert_reconciled(card_env)
+
+
+async def test_a_hold_stripe_cancels_before_the_capture_is_flagged_to_the_admins(card_env: dict[str, Any]) -> None:
+    chat = card_env["chat"]
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    intent = await donor_pays(card_env)
+    await chat.run(HELD + AFTER_PAID.partition("    rest-2   > [tap Accept]")[0])
+    cancelled = {**card_env["stripe"].intents[intent], "status": "canceled", "amount_capturable": 0,
+                 "cancellation_reason": "automatic"}  # fmt: skip
+    assert (await post_event(card_env, event("payment_intent.canceled", cancelled))).status_code == 200
+    await chat.run("""
+        admin    < Stripe released the card hold of ₹123.89 for order #1 before it was captured. Please look at the order.
+    """)
+    assert (await balances(card_env))["escrow:order:1"] == 12_000  # nothing moved by itself: an admin decides
+    await assert_ledger_invariants(card_env["runtime"].store)
