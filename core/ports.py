@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
-    from core.payments.model import CardPayment, CardStatus, Checkout, IntentState
+    from core.payments.card_model import CardPayment, CardStatus, Checkout, IntentState
 
 __all__ = ["JobBoard", "PaymentGateway", "PhotoStore", "Screener", "Store", "UnitOfWork"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.orders.service import OrderError
 from core.payments import cards
-from core.payments.model import CardPayment, hold_account
+from core.payments.card_model import CardPayment, hold_account
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
 from core.shared.events import CardPaymentChanged, DomainEvent

@@ -27,7 +27,7 @@ from core.ledger.model import INFRA, InsufficientFunds, Posting, Transaction
 from core.members.model import Person
 from core.orders import service as orders
 from core.orders.lifecycle import TERMINAL, Status
-from core.payments.model import (
+from core.payments.card_model import (
     CARD,
     CARD_FEES,
     OPEN,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.cards_schema import card_payments
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
-from core.payments.model import CardPayment, CardStatus
+from core.payments.card_model import CardPayment, CardStatus
 
 _FIELDS = ("reserve", "status", "intent", "url", "authorised_at", "captured", "refunded", "actual_fee", "flagged")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import stripe
 
-from core.payments.model import Checkout, IntentState
+from core.payments.card_model import Checkout, IntentState
 
 # Retries of one call inside the SDK (timeouts, connection errors, 409/5xx), always with the
 # same idempotency key; the scheduled job repeats the call later if they all fail.
