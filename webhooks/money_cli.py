@@ -9,6 +9,7 @@ from core.payments import topups
 from core.payments.payouts import batch_csv
 from core.payments.statements import UnreadableStatement, read_statement
 from core.schedule import jobs
+from core.shared.clock import local_day
 from webhooks.runtime import build_runtime
 from webhooks.settings import Settings
 
@@ -50,7 +51,7 @@ async def run_payouts(settings: Settings, day: str | None) -> int:
     """`ketpaar payouts run [--day D]`: the payout run by hand (idempotent per day)."""
     runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
     try:
-        report = await jobs.run_payouts(runtime.store, day or runtime.store.clock.now().date().isoformat())
+        report = await jobs.run_payouts(runtime.store, day or local_day(runtime.store.clock.now()))
     finally:
         await runtime.close()
     if report.batch is None:
