@@ -173,6 +173,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":
         return await donor.photo_received(ctx, msg)
+    if msg.kind == "document":
+        return await treasurer.statement_file(ctx, msg)
     if msg.kind == "location":
         return await worker.location_outside_step(ctx, msg)
     return await common.unknown(ctx, msg)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.payments import payouts, topups
-from core.payments.statements import MAX_TXN_ID, TXN_ID
+from core.payments.statements import MAX_TXN_ID, TXN_ID, UnreadableStatement, read_statement
 from flows.admin import find_person
 from flows.context import FlowContext
 from flows.i18n import money, translator
@@ -16,6 +16,32 @@ async def _admin_only(ctx: FlowContext) -> bool:
         return True
     await ctx.reply(ctx._("Only an admin can do that."))
     return False
+
+
+async def statement_file(ctx: FlowContext, msg: Inbound) -> None:
+    """A treasurer sends the bank statement (CSV) to the bot: import it and say what happened."""
+    _, lang = ctx._, ctx.person.language
+    if not ctx.person.is_admin:
+        await ctx.reply(_("Only an admin can import bank statements. To feed someone, send their photo."))
+        return
+    try:
+        statement = read_statement(msg.photo or b"")
+    except UnreadableStatement:
+        await ctx.reply(_("I could not read that file as a bank statement (HDFC or SBI CSV export, or date,amount,reference,txn_id)."))
+        return
+    report = await topups.import_statement(ctx.uow, statement, ctx.person.actor)
+    total = sum(a for _t, _p, a in report.credited) + sum(a for _t, _p, a, _w in report.flagged)
+    lines = [
+        _("Statement imported: {credited} credited ({total}), {unmatched} to assign.").format(
+            credited=len(report.credited) + len(report.flagged), total=money(total, lang), unmatched=len(report.unmatched)),
+        _("{flagged} to check, {already} imported before, {errors} unreadable lines.").format(
+            flagged=len(report.flagged), already=report.already, errors=len(report.errors)),
+    ]  # fmt: skip
+    lines += [f"⚠ {t} · #{p} · {money(a, lang)} · {why}" for t, p, a, why in report.flagged[:10]]
+    if report.unmatched:
+        lines.append(_("Bank credits to assign (/assign <txn id> <member number>):"))
+        lines += [f"{t} · {money(a, lang)}" + (f" · {ref}" if ref else "") for t, a, ref in report.unmatched[:10]]
+    await ctx.reply("\n".join(lines))
 
 
 async def unmatched(ctx: FlowContext, msg: Inbound) -> None:
