@@ -11,12 +11,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.ledger.model import DEPOSITS, PAYOUTS, restaurant_account, transfer, worker_account
-from core.payments import payouts
-from core.payments.model import InvalidDetails, LineStatus, Method, PayoutDetails, parse_details
+from core.payments import payouts, topups
+from core.payments.model import InvalidDetails, LineStatus, Method, PayoutDetails, new_reference, parse_details
+from core.payments.statements import CreditRow, Statement
 from core.schedule.jobs import run_payouts
 from tests.clock import FixedClock
 from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
@@ -200,3 +203,58 @@ async def test_two_processes_running_the_payouts_at_once_pay_each_person_once(pg
     finally:
         await first.dispose()
         await second.dispose()
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("upi"), st.integers(1_000, 500_000), st.booleans()),  # a top-up paid (matched or not)
+        st.tuples(st.just("earn"), st.integers(0, 2), st.integers(1, 300_000)),  # a settlement to worker i
+        st.tuples(st.just("run"), st.integers(0, 0), st.integers(0, 0)),  # the day's payout run, then the next day
+        st.tuples(st.just("fail"), st.integers(0, 50), st.integers(0, 0)),  # the bank returns some line
+        st.tuples(st.just("paid"), st.integers(0, 0), st.integers(0, 0)),  # the treasurer marks the newest batch paid
+    ),
+    min_size=1, max_size=10,
+)  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+async def test_whatever_happens_money_in_equals_balances_plus_money_out(sqlite_db: Database, ops: list[tuple[str, int, int]]) -> None:
+    """UPI top-ups matched or not, settlements, payout runs, returned lines and paid batches in any
+    order: in = balances + out to the paisa after every step; no payee balance below zero; a
+    returned line is paid again by a later run."""
+    clock = FixedClock(datetime(2140, 1, 1, 13, 30, tzinfo=UTC) + timedelta(days=100 * next(_days)))
+    store = Store(sqlite_db, clock)
+    coop = await seed_coop(store, uuid.uuid4().hex[:8], n_workers=3)
+    for i in (0, 1):  # the third worker never says where to be paid
+        await register(store, coop, i, f"worker{i}@okaxis")
+    lines: list[int] = []
+    for op, a, b in ops:
+        async with store.uow() as uow:
+            if op == "upi":
+                ref = (await topups.request_topup(uow, coop.donor, a)).reference if b else new_reference()
+                row = CreditRow(1, uuid.uuid4().hex[:12], "2140-01-01", a, f"UPI/{ref}")
+                await topups.import_statement(uow, Statement("plain", [row, row]), "test")
+            elif op == "earn":
+                await uow.ledger.record(transfer("settle", uuid.uuid4().hex, DEPOSITS, worker_account(coop.workers[a].id), b))
+            elif op == "run":
+                lines += [x.id for x in (await payouts.run_payouts(uow, uow.day)).lines]
+            elif op == "fail" and lines:
+                line = await uow.payments.line(lines[a % len(lines)])
+                if line is not None and line.status is not LineStatus.FAILED:
+                    await payouts.mark_failed(uow, coop.admin, line.id)
+            elif op == "paid" and (batch := await uow.payments.latest_batch()) and batch.paid_at is None:
+                await payouts.mark_paid(uow, coop.admin, batch.id, f"UTR{batch.id}")
+        if op == "run":
+            clock.advance(days=1)
+        async with store.reader() as uow:
+            balances = await uow.ledger.balances()
+        assert -balances.get(DEPOSITS, 0) == sum(v for k, v in balances.items() if not k.startswith("external:")) + balances.get(PAYOUTS, 0)
+        assert all(v >= 0 for k, v in balances.items() if not k.startswith("external:"))
+    # One more run pays every worker with details whatever is due (returned lines included).
+    async with store.uow() as uow:
+        await payouts.run_payouts(uow, uow.day)
+        minimum = (await uow.params.current()).payout_minimum
+        for i in (0, 1):
+            assert await uow.ledger.balance(worker_account(coop.workers[i].id)) < minimum
+    await assert_ledger_invariants(store)
