@@ -195,3 +195,30 @@ async def test_the_same_in_tamil(upi_app: dict[str, Any], tmp_path: Path) -> Non
         assert re.findall(r"[A-Za-z]{2,}", allowed.sub(" ", message["text"])) == [], message["text"]
     assert link["text"].startswith("upi://pay?")
     await money_in_equals_balances_plus_out(upi_app)
+
+
+TOPUP_ON = {
+    "telegram": """
+        donor-1  > /topup 500
+        donor-1  < To add ₹500 to your balance, pay by UPI to Ketpaar Food Coop: tap the link below or scan the QR code. [photo]
+        donor-1  < upi://pay?pa=ketpaar@okhdfcbank&pn=Ketpaar%20Food%20Coop&am=500.00&cu=INR&tn=KP
+    """,
+    # SMS carries no image: the link, and the reference spelled out to read or type.
+    "sms": """
+        donor-1  > /topup 500
+        donor-1  < To add ₹500, pay by UPI to Ketpaar Food Coop with the link below. Reference: KP
+        donor-1  < upi://pay?pa=ketpaar@okhdfcbank&pn=Ketpaar%20Food%20Coop&am=500.00&cu=INR&tn=KP
+    """,
+}
+TOPUP_ON["whatsapp"] = TOPUP_ON["telegram"]
+
+
+@pytest.mark.parametrize("channel", sorted(TOPUP_ON))
+async def test_a_top_up_on_every_channel(channel: str, app_db: Path, tmp_path: Path) -> None:
+    from tests.channel_chat import channel_app, users_on
+    from tests.test_every_channel import fakes
+
+    with fakes(channel) as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users_on(channel), telegram=telegram, twilio=twilio,
+                               settings=UPI) as env:  # fmt: skip
+            await env["chat"].run(TOPUP_ON[channel])
