@@ -557,6 +557,9 @@ class DisputeRepo(Protocol):
     async def for_order(self, order_id: int) -> Dispute | None:
         """The dispute about an order, if any."""
 
+    async def changeable_orders(self, resolved_since: str) -> list[int]:
+        """Orders whose dispute may still move money: appealed, or resolved at or after `resolved_since`."""
+
     async def save(self, dispute: Dispute, version: int) -> bool:
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
 

@@ -258,3 +258,40 @@ async def test_whatever_happens_money_in_equals_balances_plus_money_out(sqlite_d
         for i in (0, 1):
             assert await uow.ledger.balance(worker_account(coop.workers[i].id)) < minimum
     await assert_ledger_invariants(store)
+
+
+async def test_money_a_dispute_decision_may_still_take_back_waits_for_the_appeal_window(store: Store, coop: Coop,
+                                                                                        clock: FixedClock) -> None:  # fmt: skip
+    """An appeal reverses the first decision's entries from the restaurant's and worker's accounts:
+    a payout must not have sent that money away first."""
+    from core.adapters.sql.board import SqlJobBoard
+    from core.ledger import service as money
+    from core.orders import disputes
+    from core.orders import service as orders
+    from core.orders.dispute_model import Reason, Resolution
+    from core.seekers.screening import PassThroughScreener
+    from tests.helpers import CHENNAI
+
+    worker, kitchen, board = coop.workers[0], coop.restaurants[0], SqlJobBoard(store.db)
+    await register(store, coop, 0, "murugan@okaxis")
+    async with store.uow() as uow:
+        await money.record_deposit(uow, coop.donor.id, 100_000, f"dep-{uuid.uuid4().hex}", coop.admin.actor, "cash")
+        order = await orders.start_order(uow, coop.donor, *CHENNAI, None, PassThroughScreener())
+        await orders.fund_and_send(uow, order.id, coop.donor, kitchen.menu[0].id, 0)
+        await orders.accept(uow, order.id, kitchen, board, "r")
+    async with store.uow() as uow:
+        assert (await orders.claim(uow, order.id, worker, board, "w")).won
+        await orders.pickup(uow, order.id, worker, board, "w")
+        await orders.deliver(uow, order.id, worker, "photo", *CHENNAI, "w")
+    async with store.uow() as uow:
+        dispute = await disputes.raise_dispute(uow, order.id, coop.donor, Reason.BAD_FOOD)
+        await disputes.resolve(uow, dispute.id, coop.admin, Resolution.SETTLE, "the food was fine")
+    w = worker_account(worker.id)
+    await earn(store, w, 10_000)  # with earlier earnings, above the payout minimum
+    earned = await balance(store, w)
+    assert earned == 12_400
+    report = await run_payouts(store)
+    assert (w, earned) in report.held and w not in [x.account for x in report.lines]
+    clock.advance(days=1, hours=1)  # the 24-hour appeal window has passed: paid the next day
+    assert mine(coop, await run_payouts(store))[0] == [(w, earned, LineStatus.PENDING)]
+    await assert_ledger_invariants(store)

@@ -60,6 +60,8 @@ async def run_payouts(settings: Settings, day: str | None) -> int:
         print(f"batch {report.batch.id}: {len(report.lines)} line(s), {_rupees(sum(x.amount for x in report.lines))}")
     for person, account, amount in report.skipped:
         print(f"skipped\t#{person}\t{account}\t{_rupees(amount)}\tno payout details (told)")
+    for account, amount in report.held:
+        print(f"held\t{account}\t{_rupees(amount)}\ta dispute decision may still be appealed")
     return 0
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from core.ledger.model import PAYOUTS, transfer
+from core.ledger.model import PAYOUTS, restaurant_account, transfer, worker_account
 from core.members.model import Person
 from core.payments.model import LineStatus, Method, PayoutBatch, PayoutDetails, PayoutLine
 from core.ports import UnitOfWork
@@ -67,6 +68,7 @@ class RunReport:
     batch: PayoutBatch | None = None
     lines: list[PayoutLine] = field(default_factory=list)
     skipped: list[tuple[int, str, int]] = field(default_factory=list)  # (person id, account, amount)
+    held: list[tuple[str, int]] = field(default_factory=list)  # (account, amount) waiting for an appeal
 
 
 async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
@@ -75,12 +77,17 @@ async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
     report = RunReport()
     if not await uow.job_runs.claim("payouts", day):
         return report
-    minimum = max((await uow.params.current()).payout_minimum, 1)
+    params = await uow.params.current()
+    minimum = max(params.payout_minimum, 1)
+    held = await _under_appeal(uow, params.appeal_window_hours)
     due: dict[str, int] = {}
     for prefix in PAYEE_PREFIXES:
         due.update({a: b for a, b in (await uow.ledger.balances(prefix)).items() if b >= minimum})
     batch: PayoutBatch | None = None
     for account, amount in sorted(due.items()):
+        if account in held:
+            report.held.append((account, amount))
+            continue
         payee = await _payee(uow, account)
         if payee is None:
             continue
@@ -104,6 +111,20 @@ async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
         uow.record(PayoutBatchCreated(actor="scheduler", batch_id=batch.id, day=day, lines=len(report.lines),
                                       total=sum(line.amount for line in report.lines)))  # fmt: skip
     return report
+
+
+async def _under_appeal(uow: UnitOfWork, appeal_window_hours: int) -> set[str]:
+    """Payee accounts of orders whose dispute decision may still be appealed: an appeal reverses
+    entries from these accounts, so their money waits until the decision is final."""
+    since = (uow.at - timedelta(hours=appeal_window_hours)).isoformat()
+    accounts: set[str] = set()
+    for order_id in await uow.disputes.changeable_orders(since):
+        order = await uow.orders.get(order_id)
+        if order is not None and order.restaurant_id is not None:
+            accounts.add(restaurant_account(order.restaurant_id))
+        if order is not None and order.worker_id is not None:
+            accounts.add(worker_account(order.worker_id))
+    return accounts
 
 
 async def run_if_due(uow: UnitOfWork) -> RunReport:
