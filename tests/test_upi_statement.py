@@ -210,3 +210,24 @@ async def test_money_in_by_statement_equals_balances_plus_money_out(sqlite_db: D
     held = sum(v for a, v in balances.items() if not a.startswith("external:"))
     assert came_in == held + went_out
     await assert_ledger_invariants(store)
+
+
+@pytest.mark.postgres
+async def test_two_processes_importing_the_same_statement_credit_each_row_once(pg_url: str) -> None:
+    import asyncio
+
+    first, second = Database(pg_url), Database(pg_url)
+    try:
+        clock = FixedClock(datetime(2026, 12, 1, 6, 30, tzinfo=UTC))
+        one, two = Store(first, clock), Store(second, clock)
+        coop = await seed_coop(one, uuid.uuid4().hex[:8])
+        refs = [await ask(one, coop, 10_000 * (i + 1)) for i in range(3)]
+        data = plain(*[("2026-12-01", f"{100 * (i + 1)}", ref, txn()) for i, ref in enumerate(refs)])
+        before = await balance(one, donor_account(coop.donor.id))
+        reports = await asyncio.gather(import_(one, data), import_(two, data), import_(one, data))
+        assert sorted(len(r.credited) for r in reports) == [0, 0, 3] and sum(r.already for r in reports) == 6
+        assert await balance(one, donor_account(coop.donor.id)) == before + 60_000
+        await assert_ledger_invariants(one)
+    finally:
+        await first.dispose()
+        await second.dispose()
