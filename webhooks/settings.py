@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     twilio_sms_from: str | None = None  # "+1…" or "MG…"
     twilio_whatsapp_template_sid: str | None = None  # approved "{{1}}" template, outside the 24 h window
     twilio_fallback_to_sms: bool = True  # outside the window and no template: send by SMS
+    # UPI top-ups: the cooperative's own UPI id and the payee name a donor's app shows (both, or
+    # /topup politely says it is not available).
+    upi_vpa: str | None = None
+    upi_name: str | None = None
 
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
@@ -88,6 +92,9 @@ class Settings(BaseSettings):
     claim_give_up_min: int = Params.claim_give_up_min
     pickup_wait_min: int = Params.pickup_wait_min
     delivery_wait_min: int = Params.delivery_wait_min
+    topup_min: int = Field(default=Params.topup_min, description="paise: the least one UPI top-up may ask for")
+    payout_hour: int = Field(default=Params.payout_hour, description="hour (India time) of the daily payout run")
+    payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""
