@@ -19,6 +19,7 @@ from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
 from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.payments.model import PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
 from core.prompts.model import Prompt
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
@@ -557,8 +558,67 @@ class DisputeRepo(Protocol):
     async def for_order(self, order_id: int) -> Dispute | None:
         """The dispute about an order, if any."""
 
+    async def changeable_orders(self, resolved_since: str) -> list[int]:
+        """Orders whose dispute may still move money: appealed, or resolved at or after `resolved_since`."""
+
     async def save(self, dispute: Dispute, version: int) -> bool:
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
+
+
+class PaymentsRepo(Protocol):
+    """UPI top-up requests, imported statement rows, payout details, batches and lines."""
+
+    async def add_topup(self, reference: str, person_id: int, amount: int) -> TopUpRequest | None:
+        """Store a top-up request; None if the reference is taken (the caller draws another)."""
+
+    async def topup(self, reference: str) -> TopUpRequest | None:
+        """A top-up request by its reference."""
+
+    async def add_statement_row(self, txn_id: str, date: str, amount: int, reference: str | None) -> bool:
+        """Store a statement row as unmatched; False when this bank transaction was imported before."""
+
+    async def statement_row(self, txn_id: str, *, lock: bool = False) -> StatementRow | None:
+        """One imported row by the bank's transaction id (row-locked on PostgreSQL when `lock`)."""
+
+    async def settle_row(self, txn_id: str, status: RowStatus, person_id: int, tx_id: int, note: str) -> bool:
+        """Mark an unmatched row credited to a person; False if it no longer is unmatched."""
+
+    async def rows_for_reference(self, reference: str) -> int:
+        """How many rows already credited a top-up reference."""
+
+    async def unmatched_rows(self, limit: int = 50) -> list[StatementRow]:
+        """Rows waiting for the treasurer, oldest first."""
+
+    async def details(self, person_id: int) -> PayoutDetails | None:
+        """Where a person's payouts go, if they said."""
+
+    async def set_details(self, details: PayoutDetails) -> None:
+        """Store (or replace) a person's payout details."""
+
+    async def add_batch(self, day: str) -> PayoutBatch | None:
+        """Open the batch of a day; None if that day has one."""
+
+    async def batch(self, batch_id: int) -> PayoutBatch | None:
+        """One batch."""
+
+    async def latest_batch(self) -> PayoutBatch | None:
+        """The newest batch."""
+
+    async def add_line(self, batch_id: int, account: str, details: PayoutDetails, name: str, amount: int,
+                       tx_id: int) -> int:  # fmt: skip
+        """Add one person's payout to a batch; return the line's id."""
+
+    async def lines(self, batch_id: int) -> list[PayoutLine]:
+        """A batch's lines in order."""
+
+    async def line(self, line_id: int) -> PayoutLine | None:
+        """One payout line."""
+
+    async def mark_batch_paid(self, batch_id: int, bank_ref: str, by: int) -> bool:
+        """Record the bank's reference for a batch and its pending lines as paid; once."""
+
+    async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
+        """Mark a line failed with its reversal; False if it already was."""
 
 
 class CardPaymentRepo(Protocol):
@@ -636,6 +696,10 @@ class UnitOfWork(Protocol):
     @property
     def disputes(self) -> DisputeRepo:
         """The disputes about delivered orders."""
+
+    @property
+    def payments(self) -> PaymentsRepo:
+        """UPI top-ups, statement rows and payouts."""
 
     @property
     def cards(self) -> CardPaymentRepo:

@@ -32,13 +32,17 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
+    lines.append(_("/topup 500 – add ₹500 to your balance by UPI"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
         lines.append(_("/menu – change your alms menu · /capacity – meals per day"))
     if (w := await ctx.uow.workers.by_person(ctx.person.id)) and w.status is Approval.APPROVED:
         lines.append(_("Worker: /online, /offline, /jobs – open jobs near you; share your location to change zone."))
+    if r is not None or w is not None:
+        lines.append(_("/earnings – what you earned · /payout – where your money is paid"))
     if ctx.person.is_admin:
         lines.append(_("Admin: /deposit <#member or phone> <rupees> records cash or UPI received."))
+        lines.append(_("Treasurer: /unmatched, /assign <txn id> <#member>, /paid <batch> <bank ref>, /payfailed <line>"))
     lines.append(_("/start – register as a restaurant or delivery worker"))
     lines.append(_("/link – use this chat and another one (web, Telegram, WhatsApp, SMS) as one person"))
     await ctx.reply("\n".join(lines))

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.board.base import JobBoard
 from core.members.model import Person
+from core.payments.upi import UpiPayee
 from core.ports import PaymentGateway, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
@@ -28,6 +29,7 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
+    upi: UpiPayee | None = None  # the cooperative's UPI id: /topup is off without it
     payments: PaymentGateway | None = None  # cards are on only when Stripe is configured
 
 

@@ -20,7 +20,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import cards, timeouts
+from flows import cards, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -265,4 +265,5 @@ def register(bus: MessageBus) -> None:
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
     timeouts.register(bus)
+    payments_notify.register(bus)
     cards.register(bus)

@@ -8,7 +8,21 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, cards, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import (
+    admin,
+    cards,
+    common,
+    disputes,
+    donor,
+    linking,
+    onboarding,
+    payments,
+    prompts,
+    restaurant,
+    timeouts,
+    treasurer,
+    worker,
+)
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -32,6 +46,13 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/topup": payments.topup,
+    "/payout": payments.payout_details,
+    "/earnings": payments.earnings,
+    "/unmatched": treasurer.unmatched,
+    "/assign": treasurer.assign,
+    "/paid": treasurer.paid,
+    "/payfailed": treasurer.payout_failed,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -48,9 +69,12 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
+    "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
+    "பணம்பெற": "/payout", "payout": "/payout",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -84,6 +108,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.PAYTO: payments.payout_answer,
 }
 
 STEPS: dict[str, Handler] = {
@@ -150,6 +175,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":
         return await donor.photo_received(ctx, msg)
+    if msg.kind == "document":
+        return await treasurer.statement_file(ctx, msg)
     if msg.kind == "location":
         return await worker.location_outside_step(ctx, msg)
     return await common.unknown(ctx, msg)

@@ -42,12 +42,14 @@ class Step(StrEnum):
     # a party's own words about a problem; an admin's one-line reason for a decision
     DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_NOTE = "dispute_note"
+    # a restaurant or worker confirming where payouts go
+    PAYOUT_CONFIRM = "payout_confirm"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
 # not an open prompt (a restaurant typing "1" at /capacity means one meal, not "Ready").
 TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Step.DONOR_MEAL, Step.DONOR_TIP,
-                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT}  # fmt: skip
+                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM}  # fmt: skip
 
 
 class Verb(StrEnum):
@@ -82,4 +84,5 @@ class Verb(StrEnum):
     DISPUTE_REASON = "dreason"  # what went wrong
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
+    PAYTO = "payto"  # a payee confirming new payout details
     CARD = "card"  # a donor choosing to pay an order by card

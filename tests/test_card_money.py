@@ -22,8 +22,8 @@ from core.orders import disputes
 from core.orders import service as orders
 from core.orders.dispute_model import Reason, Resolution
 from core.payments import cards
-from core.payments.cards import CardEvent
 from core.payments.card_model import CardStatus, gross_up, hold_account, processor_fee
+from core.payments.cards import CardEvent
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
 from tests.fake_stripe import SECRET_KEY, FakeStripe

@@ -1,4 +1,4 @@
-"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify, scheduled jobs by hand."""
+"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify, scheduled jobs by hand, the treasurer's money."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.outbox_sender import OutboxSender
 from core.adapters.sql.migrate import upgrade
 from core.ledger.audit import audit
 from core.members.identity import admin_link_token
 from core.schedule import jobs
+from webhooks import money_cli
 from webhooks.demo import seed_demo
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
@@ -179,6 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])
     outbox.add_argument("ids", nargs="*", type=int, help="with retry: these ids (default: all)")
+    deposits_cmd = sub.add_parser("deposits", help="money received: import a bank statement (UPI top-ups)")
+    deposits_cmd.add_argument("action", choices=["import"])
+    deposits_cmd.add_argument("file", type=Path, help="the bank's CSV statement (HDFC, SBI, or date,amount,reference,txn_id)")
+    payouts_cmd = sub.add_parser("payouts", help="money paid out: run the payout batch, export it for the bank")
+    payouts_cmd.add_argument("action", choices=["run", "export"])
+    payouts_cmd.add_argument("--day", help="with run: business day YYYY-MM-DD (default: today)")
+    payouts_cmd.add_argument("--batch", type=int, help="with export: batch number (default: the newest)")
+    payouts_cmd.add_argument("--out", type=Path, help="with export: write the CSV here (default: standard output)")
     sub.add_parser("telegram-poll", help="long-poll Telegram (development without a public URL)")
     hook = sub.add_parser("telegram-set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret")
     hook.add_argument("--url", help="public base URL (default KETPAAR_PUBLIC_URL)")
@@ -203,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_telegram(settings, "set-webhook", args.url))
     if args.command == "safety":
         return asyncio.run(_train_safety(settings))
+    if args.command == "deposits":
+        return asyncio.run(money_cli.import_statement(settings, args.file))
+    if args.command == "payouts":
+        if args.action == "run":
+            return asyncio.run(money_cli.run_payouts(settings, args.day))
+        return asyncio.run(money_cli.export_batch(settings, args.batch, args.out))
     if args.command == "ledger":
         return asyncio.run(_verify(settings))
     return asyncio.run(_run_job(settings, args.name, args.day))

@@ -28,6 +28,7 @@ from core.adapters.stripe.gateway import StripeGateway
 from core.board.base import JobBoard
 from core.members.identity import sync_admins
 from core.orders.offers import JOB_META
+from core.payments.upi import UpiPayee
 from core.ports import PaymentGateway, UnitOfWork
 from core.schedule import jobs
 from core.seekers import safety
@@ -171,8 +172,9 @@ async def build_runtime(
     secret = settings.resolved_secret()
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
+    upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
     payments = stripe_gateway(settings)
-    services = Services(board, screener, photos, payments)
+    services = Services(board, screener, photos, upi, payments)
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:

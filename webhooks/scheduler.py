@@ -77,6 +77,9 @@ def build_scheduler(
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
+    async def pay_out() -> None:
+        await jobs.run_payouts(store)
+
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
@@ -99,4 +102,7 @@ def build_scheduler(
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
+    # The payout hour is governed: the job looks every 10 minutes and runs once a day from that
+    # hour on (job_runs); on PostgreSQL the other processes wait their turn and find it done.
+    add(pay_out, IntervalTrigger(minutes=10), "run_payouts", wait=True, max_instances=1)
     return scheduler

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     twilio_sms_from: str | None = None  # "+1…" or "MG…"
     twilio_whatsapp_template_sid: str | None = None  # approved "{{1}}" template, outside the 24 h window
     twilio_fallback_to_sms: bool = True  # outside the window and no template: send by SMS
+    # UPI top-ups: the cooperative's own UPI id and the payee name a donor's app shows (both, or
+    # /topup politely says it is not available).
+    upi_vpa: str | None = None
+    upi_name: str | None = None
 
     # Stripe cards: no secret key / webhook secret = cards off (no "Pay by card" button).
     stripe_secret_key: str | None = None
@@ -94,6 +98,9 @@ class Settings(BaseSettings):
     claim_give_up_min: int = Params.claim_give_up_min
     pickup_wait_min: int = Params.pickup_wait_min
     delivery_wait_min: int = Params.delivery_wait_min
+    topup_min: int = Field(default=Params.topup_min, description="paise: the least one UPI top-up may ask for")
+    payout_hour: int = Field(default=Params.payout_hour, description="hour (India time) of the daily payout run")
+    payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
     card_fee_bp: int = Params.card_fee_bp
     card_fee_fixed: int = Field(default=Params.card_fee_fixed, description="paise")
     card_fee_bearer: int = Params.card_fee_bearer

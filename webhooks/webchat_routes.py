@@ -32,7 +32,7 @@ from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime
 from webhooks.settings import Settings
-from webhooks.uploads import BodyTooLarge, PhotoTooLarge, read_limited, read_photo_upload
+from webhooks.uploads import BodyTooLarge, PhotoTooLarge, image_media_type, read_limited, read_photo_upload
 
 COOKIE = "ketpaar_session"
 MAX_WAIT_S = 25.0
@@ -167,7 +167,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         data = await runtime.services.photos.get(photo_id) if allowed else None
         if data is None:
             return _error(404 if allowed else 403, "this photo is no longer available to you")
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+        return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "private, no-store"})
 
     Cursor = Query(0, ge=0, le=MAX_CURSOR)
     Wait = Query(0.0, ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)

@@ -47,6 +47,10 @@ class Params:
     claim_give_up_min: int = 60  # still nobody: the donor may cancel (asked again after as long)
     pickup_wait_min: int = 30  # claimed, not picked up: the worker is asked if still coming
     delivery_wait_min: int = 60  # picked up, not delivered: the worker and the admins are told
+    # Money in by UPI and out to restaurants and workers (core/payments).
+    topup_min: int = 1_000  # paise (₹10): the least one /topup may ask for (the most is max_deposit)
+    payout_hour: int = 18  # hour of the day (India time) from which the daily payout runs
+    payout_minimum: int = 10_000  # paise (₹100): a smaller settled balance waits for a later run
     # Card payments (core/payments): the processor's fee as it is estimated before paying (what
     # Stripe reports replaces it at capture), who bears it, and when an uncaptured hold is flagged.
     card_fee_bp: int = 290  # 2.9 % of the amount charged
@@ -66,6 +70,8 @@ class Params:
         for f in fields(self):
             if getattr(self, f.name) < 0:
                 raise ValueError(f"{f.name} may not be negative")
+        if self.payout_hour > 23:
+            raise ValueError("payout_hour must be an hour of the day, 0 to 23")
         for name, bound in CEILINGS.items():
             if not 1 <= getattr(self, name) <= bound:
                 raise ValueError(f"{name} must be between 1 and {bound}")

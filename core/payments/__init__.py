@@ -1,1 +1,2 @@
-"""Card payments held until delivery: the payment's states, the processor fee, the ledger moves."""
+"""Money in by UPI (top-up requests, bank statement import) and by card (held until delivery,
+captured at settlement), and out (payout details, daily payouts)."""

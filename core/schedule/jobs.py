@@ -12,6 +12,7 @@ from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
 from core.orders.lifecycle import CAPACITY_DONE, CAPACITY_HELD, Status
+from core.payments import payouts
 from core.ports import Store, UnitOfWork
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
@@ -187,3 +188,9 @@ async def _time_out(uow: UnitOfWork, status: Status, order_id: int, since: str, 
         stage = await timeouts.pickup_overdue(uow, order_id, since, board)
         return [stage] if stage else []
     return ["delivery"] if await timeouts.delivery_overdue(uow, order_id, since) else []
+
+
+async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
+    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
+    async with store.uow() as uow:
+        return await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))

@@ -315,6 +315,91 @@ class DisputeAppealed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TopUpRequested(DomainEvent):
+    """A donor asked for a UPI link to top up their balance."""
+
+    type: ClassVar[str] = "topup.requested"
+    person_id: int
+    reference: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementRowImported(DomainEvent):
+    """A credit line of the bank statement was imported (credited, flagged or left unmatched)."""
+
+    type: ClassVar[str] = "statement.row"
+    txn_id: str
+    status: str
+    amount: int
+    reference: str | None
+    person_id: int | None
+    flag: str = ""  # why a credited row needs a look: amount_differs | paid_again
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementRowAssigned(DomainEvent):
+    """The treasurer credited an unmatched statement row to a person."""
+
+    type: ClassVar[str] = "statement.assigned"
+    txn_id: str
+    person_id: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutDetailsChanged(DomainEvent):
+    """A restaurant or worker said where their payouts go (only the masked form is logged)."""
+
+    type: ClassVar[str] = "payout.details"
+    person_id: int
+    method: str
+    masked: str
+    replaced: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutBatchCreated(DomainEvent):
+    """The daily payout run moved settled balances out and wrote a batch for the bank."""
+
+    type: ClassVar[str] = "payout.batch"
+    batch_id: int
+    day: str
+    lines: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutSkipped(DomainEvent):
+    """Someone's balance was due a payout but they have no payout details."""
+
+    type: ClassVar[str] = "payout.skipped"
+    person_id: int
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutBatchPaid(DomainEvent):
+    """The treasurer confirmed the bank paid a batch."""
+
+    type: ClassVar[str] = "payout.paid"
+    batch_id: int
+    bank_ref: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutLineFailed(DomainEvent):
+    """The bank returned one payout line: its money went back to the payee's balance."""
+
+    type: ClassVar[str] = "payout.failed"
+    batch_id: int
+    line_id: int
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class CardPaymentChanged(DomainEvent):
     """A card payment moved to a new state (core/payments/cards.py): link created, authorised,
     failed, captured, released, refunded, or flagged to an admin as an ageing hold."""

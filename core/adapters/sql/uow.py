@@ -25,6 +25,7 @@ from core.adapters.sql.messaging_repo import (
     PhotoRepo,
 )
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
+from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
@@ -55,6 +56,7 @@ class UnitOfWork:
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
+        self.payments = PaymentsRepo(conn, self.now)
         self.cards = CardPaymentRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
