@@ -1,4 +1,4 @@
-"""The donor's path: photo, location, screening, meal, tip, payment from balance."""
+"""The donor's path: photo, location, screening, meal, tip, payment from balance (or by card: flows/cards.py)."""
 
 from __future__ import annotations
 
