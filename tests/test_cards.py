@@ -448,3 +448,26 @@ async def test_a_hold_stripe_cancels_before_the_capture_is_flagged_to_the_admins
     """)
     assert (await balances(card_env))["escrow:order:1"] == 12_000  # nothing moved by itself: an admin decides
     await assert_ledger_invariants(card_env["runtime"].store)
+
+
+async def test_a_hold_for_another_amount_or_a_signed_non_event_changes_no_order(card_env: dict[str, Any]) -> None:
+    chat = card_env["chat"]
+    await chat.run(UP_TO_TIP + CHOOSE_CARD)
+    stripe = card_env["stripe"]
+    intent = stripe.intent_of(await the_link(card_env))
+    for body in (b"[]", b'{"id": 5}', b"not json"):
+        headers = {"Stripe-Signature": sign(body), "Content-Type": "application/json"}
+        assert (await card_env["client"].post("/webhooks/stripe", content=body, headers=headers)).status_code == 400
+    short = {**stripe.pay(intent), "amount_capturable": 100}  # a hold of ₹1 for a ₹123.89 payment
+    assert (await post_event(card_env, event("payment_intent.amount_capturable_updated", short))).status_code == 200
+    await chat.run("""
+        donor-1  < Order #1 could not go ahead with this card payment, so nothing will be taken: the hold is released.
+    """)
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 1}
+    await chat.run("""
+        donor-1  < The hold on your card for order #1 is released: nothing was taken.
+    """)
+    async with card_env["runtime"].store.reader() as uow:
+        assert (await uow.orders.get(1)).status.value == "screened"  # type: ignore[union-attr]
+    assert "external:card" not in await balances(card_env)
+    await assert_reconciled(card_env)

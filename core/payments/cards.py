@@ -216,7 +216,10 @@ async def due(uow: UnitOfWork, limit: int = 500) -> list[Due]:
     for p in await uow.cards.in_status((CardStatus.AUTHORISED,), limit):
         order = await uow.orders.get(p.order_id)
         funded = any(c.account == hold_account(p.id) for c in await uow.contributions.for_order(p.order_id))
-        if funded and (order is None or order.status not in TERMINAL):
+        if not funded:
+            out.append(Due(p, "release", p.charge))  # a hold the order never used
+            continue
+        if order is None or order.status not in TERMINAL:
             continue  # still in escrow (or disputed): wait
         returned = await uow.ledger.balance(hold_account(p.id)) - p.reserve  # what went back to the card
         spent = p.order_total - returned
