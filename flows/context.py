@@ -28,6 +28,8 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
+    secret: bytes = b""  # signs one-time links (a person's data download)
+    public_url: str = ""  # where those links point
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

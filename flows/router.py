@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import admin, common, disputes, donor, linking, mydata, onboarding, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -32,6 +32,8 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/mydata": mydata.mydata,
+    "/forget": mydata.forget_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -48,6 +50,9 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "என்தகவல்": "/mydata", "mydata": "/mydata", "my data": "/mydata",
+    "என் தகவல்": "/mydata",
+    "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
@@ -83,11 +88,12 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.FORGET: mydata.confirm,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes)
+    for module in (onboarding, donor, worker, restaurant, disputes, mydata)
     for step, handler in module.STEPS.items()
 }
 

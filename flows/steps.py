@@ -42,6 +42,8 @@ class Step(StrEnum):
     # a party's own words about a problem; an admin's one-line reason for a decision
     DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_NOTE = "dispute_note"
+    # /forget on SMS: the typed word that confirms an erasure
+    FORGET_WORD = "forget_word"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -82,3 +84,4 @@ class Verb(StrEnum):
     DISPUTE_REASON = "dreason"  # what went wrong
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
+    FORGET = "forget"  # confirming (or not) that one's data is erased

@@ -166,7 +166,7 @@ async def build_runtime(
     secret = settings.resolved_secret()
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
-    services = Services(board, screener, photos)
+    services = Services(board, screener, photos, secret, settings.public_url.rstrip("/"))
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:

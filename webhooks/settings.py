@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     claim_give_up_min: int = Params.claim_give_up_min
     pickup_wait_min: int = Params.pickup_wait_min
     delivery_wait_min: int = Params.delivery_wait_min
+    order_detail_days: int = Params.order_detail_days
+    message_log_days: int = Params.message_log_days
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""
