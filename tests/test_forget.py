@@ -59,12 +59,12 @@ async def traces(conn: AsyncConnection, needles: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-async def person_with_history(store: Store, photos: LocalPhotoStore) -> tuple[Any, Person, dict[str, str]]:
+async def person_with_history(store: Store, photos: LocalPhotoStore) -> tuple[Any, Person, dict[str, Any]]:
     """A donor with a name, three identities, a settled order at an exact place, a seeker photo,
     messages both ways, and others' messages quoting their name and number; (coop, donor, ids)."""
     coop, spot = await seed_apart(store)
     tag = uuid.uuid4().hex[:8]
-    ids = {"name": f"Kavitha Raman {tag}", "phone": f"+91984{int(tag, 16) % 10**7:07d}", "web": f"w-{tag}ffff0000",
+    ids: dict[str, Any] = {"name": f"Kavitha Raman {tag}", "phone": f"+91984{int(tag, 16) % 10**7:07d}", "web": f"w-{tag}ffff0000",
            "test": coop.donor.address}  # fmt: skip
     donor = replace(coop.donor, name=ids["name"])
     board = SqlJobBoard(store.db)
@@ -77,7 +77,9 @@ async def person_with_history(store: Store, photos: LocalPhotoStore) -> tuple[An
         await uow.photos.add(photo_id, "seeker", donor.id, "image/jpeg")
         order = await orders.start_order(uow, donor, *exact, photo_id, PassThroughScreener())
         await orders.fund_and_send(uow, order.id, donor, coop.restaurants[0].menu[0].id, 1_000)
-        await uow.inbox.store("sms", f"SM{tag}", ids["phone"], {"kind": "text", "text": f"I am {ids['name']}"})
+        handled, _new = await uow.inbox.store("sms", f"SM{tag}", ids["phone"], {"kind": "text", "text": f"I am {ids['name']}"})
+        await uow.inbox.finish(handled)
+        ids["current"], _new = await uow.inbox.store("sms", f"SMx{tag}", ids["phone"], {"kind": "text", "text": "ERASE"})
         await uow.outbox.enqueue("webchat", ids["web"], {"text": f"Hello {ids['name']}"}, delivered=True)
         admin_words = {"kind": "text", "text": f"/deposit {ids['phone']} 500"}
         await uow.inbox.store("test", f"adm{tag}", coop.admin.address, admin_words)
@@ -109,13 +111,16 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
     assert {"people.name", "identities.address", "inbox.payload", "outbox.payload", "web_sessions.address"} <= set(before)
     assert balance == DEPOSIT - (6_000 + 3_000 + 1_000)
 
+    # The first SMS was handled long ago; the second ("ERASE") is the one being handled now.
     async with Store(store.db, FixedClock(NOON + timedelta(hours=1))).uow() as uow:
         erased = await forget(uow, donor, photos, ("sms", ids["phone"]))
+        await uow.inbox.finish(ids["current"])  # as the inbox processor does after the flow
     assert erased.donated == balance and erased.counts["photos"] == 1 and erased.counts["quoted"] >= 2
 
     async with store.reader() as uow:
-        # Only the web-chat session lives on for the hour the page has to read the farewell.
-        assert await traces(uow.conn, needles) == ["web_sessions.address"]
+        # Only the emptied "ERASE" message (WhatsApp answers only within 24 hours of the last
+        # one) and the web-chat session live on, for the hour the farewell takes.
+        assert await traces(uow.conn, needles) == ["inbox.address", "web_sessions.address"]
         assert await uow.ledger.balance(f"donor:{donor.id}") == 0
         assert await uow.ledger.balance(POOL) == pool + balance
         (order,) = await uow.orders.find(donor_id=donor.id)
@@ -127,7 +132,8 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
     assert await photos.get(order.seeker_photo or "") is None
 
     later = Store(store.db, FixedClock(NOON + timedelta(days=31)))
-    assert (await end_erasures(later))["web_sessions"] >= 1
+    swept = await end_erasures(later)
+    assert swept["web_sessions"] >= 1 and swept["farewells"] >= 1
     async with store.reader() as uow:
         assert await traces(uow.conn, needles) == []
     await assert_ledger_invariants(store)

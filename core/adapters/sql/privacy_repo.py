@@ -35,6 +35,7 @@ from core.shared.geo import coarse_point
 from core.shared.queues import InboxStatus, OutboxStatus
 
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+EMPTIED = '{"erased": true}'  # the payload of the message that asked for an erasure, until the farewell goes
 
 # Text columns that may quote someone else's name or number in a message to or from another
 # person (an admin's "/deposit +9198…", "Job #1 was taken by Murugan"): (table, key, column).
@@ -167,12 +168,13 @@ class PrivacyRepo:
         counts: dict[str, int] = {"identities": len(addresses)}
         if addresses:
             in_pairs = tuple_(inbox.c.channel, inbox.c.address).in_(addresses)
-            handled = [inbox.c.status != InboxStatus.PENDING]
             if current is not None:
+                # The message being handled now keeps its sender and time, emptied, for the hour of
+                # the farewell: WhatsApp may answer only within 24 hours of a person's last message.
                 oldest = select(func.min(inbox.c.id)).where(inbox.c.channel == current[0], inbox.c.address == current[1],
                                                             inbox.c.status == InboxStatus.PENDING)  # fmt: skip
-                handled.append(inbox.c.id == oldest.scalar_subquery())
-            counts["messages_received"] = await self._count(delete(inbox).where(in_pairs, or_(*handled)))
+                await self.conn.execute(update(inbox).where(inbox.c.id == oldest.scalar_subquery()).values(payload=EMPTIED))
+            counts["messages_received"] = await self._count(delete(inbox).where(in_pairs, inbox.c.status != InboxStatus.PENDING))
             out_pairs = tuple_(outbox.c.channel, outbox.c.address).in_(addresses)
             counts["messages_sent"] = await self._count(delete(outbox).where(out_pairs))
             code_pairs = tuple_(link_codes.c.channel, link_codes.c.address).in_(addresses)
@@ -269,9 +271,12 @@ class PrivacyRepo:
         return n + await self._count(delete(outbox).where(outbox.c.created_at < before, outbox.c.status.not_in(_UNSENT)))
 
     async def delete_farewells(self, before: str) -> int:
-        """Delete the last messages to erased people once sent (or given up) before a time."""
+        """Delete the last messages to erased people once sent (or given up) before a time, and
+        the emptied message each answered."""
         like = outbox.c.payload.like(_like(f'"{FAREWELL_META}": true'), escape="\\")
-        return await self._count(delete(outbox).where(like, outbox.c.created_at < before, outbox.c.status.not_in(_UNSENT)))
+        n = await self._count(delete(outbox).where(like, outbox.c.created_at < before, outbox.c.status.not_in(_UNSENT)))
+        return n + await self._count(delete(inbox).where(inbox.c.payload == EMPTIED, inbox.c.received_at < before,
+                                                         inbox.c.status != InboxStatus.PENDING))  # fmt: skip
 
     async def delete_expired_sessions(self, now: str) -> int:
         """Delete web-chat sessions past their expiry (an erased person's end within the hour)."""
