@@ -569,6 +569,9 @@ class PrivacyRepo(Protocol):
     async def accounts_of(self, prefixes: Sequence[str]) -> list[str]:
         """Ledger accounts that exist under any of these exact names (e.g. donor:3, worker:2)."""
 
+    async def pending_deposits(self, person_id: int) -> list[int]:
+        """Deposits for a person still waiting for a second admin."""
+
     async def photo_ids(self, person_id: int) -> list[str]:
         """Photos a person sent that are still stored."""
 

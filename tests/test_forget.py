@@ -164,6 +164,8 @@ async def test_a_person_with_an_open_order_money_owed_or_admin_rights_is_told_to
         assert (await blockers(uow, worker)).owed == 2_400 + 1_000
         assert (await blockers(uow, kitchen)).owed == 6_000
         assert (await blockers(uow, settled.admin)).admin
+        request_id = await uow.identity.add_deposit_request(settled.donor.id, 50_000, settled.admin.id)
+        assert (await blockers(uow, settled.donor)).deposits == [request_id]
         with pytest.raises(ForgetRefused):
             await forget(uow, worker, photos, None)
     await assert_ledger_invariants(store)

@@ -39,11 +39,12 @@ class Blockers:
     open_disputes: list[int] = field(default_factory=list)  # dispute ids still open or appealable
     owed: int = 0  # paise the cooperative still owes them as a restaurant or worker
     admin: bool = False  # admins are named in the settings: the operator removes them first
+    deposits: list[int] = field(default_factory=list)  # deposits for them awaiting a second admin
 
     @property
     def clear(self) -> bool:
         """Nothing stands in the way."""
-        return not (self.open_orders or self.open_disputes or self.owed or self.admin)
+        return not (self.open_orders or self.open_disputes or self.owed or self.admin or self.deposits)
 
 
 class ForgetRefused(Exception):
@@ -75,7 +76,7 @@ async def blockers(uow: UnitOfWork, person: Person) -> Blockers:
             open_disputes.append(dispute.id)
     owed = (await uow.ledger.balance(restaurant_account(rest.id)) if rest else 0) + (
         await uow.ledger.balance(worker_account(worker.id)) if worker else 0)  # fmt: skip
-    return Blockers(open_orders, open_disputes, owed, person.is_admin)
+    return Blockers(open_orders, open_disputes, owed, person.is_admin, await uow.privacy.pending_deposits(person.id))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from core.adapters.sql.schema import (
     workers,
 )
 from core.adapters.sql.screening_schema import delivery_reports, seeker_embeddings
+from core.ledger.model import DepositStatus
 from core.privacy import ERASED_CHANNEL, FAREWELL_META
 from core.shared.geo import coarse_point
 from core.shared.queues import InboxStatus, OutboxStatus
@@ -152,6 +153,12 @@ class PrivacyRepo:
         """Ledger accounts that exist under any of these exact names (e.g. donor:3, worker:2)."""
         q = select(postings.c.account).where(postings.c.account.in_(list(prefixes))).distinct()
         return sorted(str(a) for (a,) in await self.conn.execute(q))
+
+    async def pending_deposits(self, person_id: int) -> list[int]:
+        """Deposits for a person still waiting for a second admin."""
+        c = deposit_requests.c
+        q = select(c.id).where(c.person_id == person_id, c.status == DepositStatus.PENDING)
+        return [int(i) for (i,) in await self.conn.execute(q.order_by(deposit_requests.c.id))]
 
     async def photo_ids(self, person_id: int) -> list[str]:
         """Photos a person sent that are still stored."""
