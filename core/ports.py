@@ -618,6 +618,39 @@ class PaymentsRepo(Protocol):
 
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""
+class PrivacyRepo(Protocol):
+    """What the service holds about one person, its erasure (/forget) and the retention sweeps."""
+
+    async def export(self, person_id: int, accounts: Sequence[str]) -> dict[str, Any]:
+        """Every row about a person, as plain JSON values (secrets and others' words left out)."""
+
+    async def accounts_of(self, prefixes: Sequence[str]) -> list[str]:
+        """Ledger accounts that exist under any of these exact names (e.g. donor:3, worker:2)."""
+
+    async def pending_deposits(self, person_id: int) -> list[int]:
+        """Deposits for a person still waiting for a second admin."""
+
+    async def photo_ids(self, person_id: int) -> list[str]:
+        """Photos a person sent that are still stored."""
+
+    async def erase(self, person_id: int, current: tuple[str, str] | None, sessions_until: str) -> dict[str, int]:
+        """Erase a person's identities, messages, state and places; return counts by kind."""
+
+    async def replace_text(self, needles: Sequence[str], replacement: str) -> int:
+        """Replace whole-word occurrences of each needle in the free-text columns; return how many
+        cells changed."""
+
+    async def coarsen_orders(self, before: str, limit: int = 5000) -> int:
+        """Round the exact coordinates of orders created before a time (once each); return how many."""
+
+    async def delete_messages(self, before: str) -> int:
+        """Delete handled inbox and outbox messages older than a time; return how many."""
+
+    async def delete_farewells(self, before: str) -> int:
+        """Delete the last messages to erased people once sent (or given up) before a time."""
+
+    async def delete_expired_sessions(self, now: str) -> int:
+        """Delete web-chat sessions past their expiry."""
 
 
 class UnitOfWork(Protocol):
@@ -714,6 +747,10 @@ class UnitOfWork(Protocol):
     @property
     def screening(self) -> ScreeningRepo:
         """The screening."""
+
+    @property
+    def privacy(self) -> PrivacyRepo:
+        """People's own data: export, erasure, retention."""
 
 
     def record(self, event: DomainEvent) -> None:

@@ -30,6 +30,8 @@ class Services:
     screener: Screener
     photos: LocalPhotoStore
     upi: UpiPayee | None = None  # the cooperative's UPI id: /topup is off without it
+    secret: bytes = b""  # signs one-time links (a person's data download)
+    public_url: str = ""  # where those links point
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

@@ -14,6 +14,7 @@ from flows import (
     disputes,
     donor,
     linking,
+    mydata,
     onboarding,
     payments,
     prompts,
@@ -52,6 +53,8 @@ COMMANDS: dict[str, Handler] = {
     "/assign": treasurer.assign,
     "/paid": treasurer.paid,
     "/payfailed": treasurer.payout_failed,
+    "/mydata": mydata.mydata,
+    "/forget": mydata.forget_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -71,6 +74,9 @@ ALIASES: dict[str, str] = {
     "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
     "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
     "பணம்பெற": "/payout", "payout": "/payout",
+    "என்தகவல்": "/mydata", "mydata": "/mydata", "my data": "/mydata",
+    "என் தகவல்": "/mydata",
+    "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})
@@ -107,11 +113,12 @@ BUTTONS: dict[str, Handler] = {
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
     Verb.PAYTO: payments.payout_answer,
+    Verb.FORGET: mydata.confirm,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes)
+    for module in (onboarding, donor, worker, restaurant, disputes, mydata)
     for step, handler in module.STEPS.items()
 }
 

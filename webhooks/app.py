@@ -15,6 +15,7 @@ from core.ledger.audit import audit
 from core.ledger.model import public_balances
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
+from webhooks.mydata_routes import mydata_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import telegram_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return {"status": "ok"}
 
     app.include_router(webchat_router(rt, settings))
+    app.include_router(mydata_router(rt))
 
     @app.get("/api/ledger/verify")
     async def verify(request: Request) -> dict[str, Any]:

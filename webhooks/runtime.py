@@ -168,7 +168,7 @@ async def build_runtime(
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
-    services = Services(board, screener, photos, upi)
+    services = Services(board, screener, photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"))
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:

@@ -71,6 +71,10 @@ def build_scheduler(
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
+        await jobs.end_erasures(store)
+
+    async def retention() -> None:
+        await jobs.apply_retention(store)
 
     def add(job: Job, trigger: IntervalTrigger | CronTrigger, job_id: str, wait: bool = False, **options: Any) -> None:
         scheduler.add_job(one_process_at_a_time(store.db, job_id, job, wait=wait), trigger, id=job_id, replace_existing=True,
@@ -86,6 +90,8 @@ def build_scheduler(
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
     add(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), "open_capacity_day", wait=True, misfire_grace_time=3600)
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
+    add(retention, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ), "apply_retention", wait=True,
+        misfire_grace_time=12 * 3600)  # fmt: skip
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
     # The payout hour is governed: the job looks every 10 minutes and runs once a day from that

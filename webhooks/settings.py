@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     topup_min: int = Field(default=Params.topup_min, description="paise: the least one UPI top-up may ask for")
     payout_hour: int = Field(default=Params.payout_hour, description="hour (India time) of the daily payout run")
     payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
+    order_detail_days: int = Params.order_detail_days
+    message_log_days: int = Params.message_log_days
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

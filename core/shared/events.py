@@ -397,3 +397,38 @@ class PayoutLineFailed(DomainEvent):
     line_id: int
     account: str
     amount: int
+class PersonErased(DomainEvent):
+    """Someone used /forget: their personal data was erased (ids and counts only; their ledger
+    postings stay under the pseudonymous account ids, so the books still balance)."""
+
+    type: ClassVar[str] = "person.erased"
+    person_id: int
+    counts: dict[str, int]  # what was erased or rounded, by kind (identities, messages, photos, …)
+    donated: int = 0  # paise of the donor balance given to the guarantee pool with their consent
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonDataExported(DomainEvent):
+    """Someone downloaded everything the service holds about them (/mydata)."""
+
+    type: ClassVar[str] = "person.data_exported"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionApplied(DomainEvent):
+    """A retention job ran: how many rows it rounded or deleted, by kind, and the cut-off times."""
+
+    type: ClassVar[str] = "retention.applied"
+    counts: dict[str, int]  # order_coordinates | messages | farewells | web_sessions
+    before: dict[str, str]  # the cut-off time of each kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoViewed(DomainEvent):
+    """An admin saw a photo of an order for an operation they perform (a dispute)."""
+
+    type: ClassVar[str] = "photo.viewed"
+    order_id: int
+    kind: str  # seeker | delivery
+    purpose: str  # dispute

@@ -26,6 +26,7 @@ from core.adapters.sql.messaging_repo import (
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
+        self.privacy = PrivacyRepo(conn, self.now)
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""
