@@ -618,6 +618,8 @@ class PaymentsRepo(Protocol):
 
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""
+
+
 class PrivacyRepo(Protocol):
     """What the service holds about one person, its erasure (/forget) and the retention sweeps."""
 

@@ -397,6 +397,9 @@ class PayoutLineFailed(DomainEvent):
     line_id: int
     account: str
     amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PersonErased(DomainEvent):
     """Someone used /forget: their personal data was erased (ids and counts only; their ledger
     postings stay under the pseudonymous account ids, so the books still balance)."""
