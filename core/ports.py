@@ -288,6 +288,22 @@ class ChainRepo(Protocol):
     def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
 
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+
+
+class CheckpointRepo(Protocol):
+    """One signed checkpoint per business day, kept as published."""
+
+    async def add(self, day: str, seq: int, head: str, body: str) -> bool:
+        """Store a day's checkpoint; False when that day already has one (the first stands)."""
+
+    async def latest(self, limit: int = 1) -> list[str]:
+        """The newest checkpoints' bodies (canonical JSON), newest first."""
+
+    async def for_day(self, day: str) -> str | None:
+        """The checkpoint body of one business day, if made."""
+
 
 
 class ParamRepo(Protocol):
@@ -618,6 +634,10 @@ class UnitOfWork(Protocol):
     @property
     def chain(self) -> ChainRepo:
         """The chain."""
+
+    @property
+    def checkpoints(self) -> CheckpointRepo:
+        """The signed daily checkpoints of the chain."""
 
     @property
     def params(self) -> ParamRepo:

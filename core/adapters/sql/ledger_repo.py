@@ -158,6 +158,12 @@ class ChainRepo:
         seq, digest = (await self.conn.execute(q)).one()
         return int(seq), str(digest)
 
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+        q = select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
+        return [ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
+                for r in await self.conn.execute(q)]  # fmt: skip
+
     async def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
         after = 0

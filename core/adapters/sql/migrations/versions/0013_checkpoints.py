@@ -1,0 +1,30 @@
+"""Signed daily checkpoints of the event chain.
+
+Revision ID: 0013
+Revises: 0012
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "checkpoints",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("head", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name="pk_checkpoints"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("checkpoints")
