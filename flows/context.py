@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.board.base import JobBoard
+from core.ledger.transparency import BooksCache
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.seekers.photos import LocalPhotoStore
@@ -28,6 +29,7 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
+    books: BooksCache = field(default_factory=BooksCache)  # the public figures, kept up to the chain's head
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import admin, books, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -32,6 +32,8 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/pool": books.pool,
+    "/books": books.books_,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -48,6 +50,7 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})

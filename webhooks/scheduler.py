@@ -42,7 +42,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 
 def build_scheduler(
-    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -85,4 +85,8 @@ def build_scheduler(
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
+    if checkpoint is not None:
+        # after the top-up and reconciliation, so the day's checkpoint includes them
+        add(checkpoint, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "daily_checkpoint", wait=True,
+            misfire_grace_time=12 * 3600)  # fmt: skip
     return scheduler
