@@ -71,8 +71,8 @@ def test_a_log_built_like_the_services_verifies_and_prints_balances_by_kind() ->
 
 def test_a_tampered_byte_is_caught_and_named() -> None:
     lines = sample()
-    tampered = lines[3].replace('"to_status":"on_board"', '"to_status":"on_bird"')
-    assert len(tampered) == len(lines[3]) and tampered != lines[3]  # one byte: 'o' became 'i'
+    tampered = lines[3].replace('"to_status":"on_board"', '"to_status":"on_boarx"')
+    assert len(tampered) == len(lines[3]) and tampered != lines[3]  # one byte: 'd' became 'x'
     lines[3] = tampered
     rep = kv.verify(lines)
     assert rep.problems == ["TAMPERED: event seq 4 (line 4): its content does not match its hash"]
