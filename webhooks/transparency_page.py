@@ -69,14 +69,40 @@ def render_page(books: Books, today: str, params: Params, checkpoint: dict[str, 
     series = books.series(today)
     open_, settled = books.orders()
     e = escape
+    T = {  # every sentence of the page, translated before the template (the extractor reads no f-strings)
+        "t0": _("Ketpaar: the open books"),
+        "t1": _("Every figure here is computed from the public event log, which anyone can download and check."),
+        "t2": _("Worker guarantee pool"),
+        "t3": _("Last 30 days: green, delivery-fee shares in; red, top-ups out; blue line, the balance."),
+        "t4": _("Meals delivered per day"),
+        "t5": _("Money in and out per day"),
+        "t6": _("Day"),
+        "t7": _("In"),
+        "t8": _("Out"),
+        "t9": _("Orders"),
+        "t10": _("Areas served"),
+        "t11": _("Meals delivered per area of about 5 km; no exact place is shown."),
+        "t12": _("Rules now in force"),
+        "t13": _("Amounts in paise, shares in basis points; set at setup or by a passed proposal."),
+        "t14": _("The chain"),
+        "t15": _("Last daily checkpoint:"),
+        "t16": _("Check it yourself: download /api/events and run: python -m ketpaar_verify events.jsonl"),
+    }
+    T = {k: e(v) for k, v in T.items()}
+    meals_30 = sum(f.meals for _d, f, _b in series)
+    meals_text = e(_("{n} in the last 30 days").format(n=meals_30))
+    orders_text = e(_("{open} open, {settled} settled").format(open=open_, settled=settled))
+    chain_text = e(_("{n} events; newest hash:").format(n=books.seq))
+    no_money = e(_("No money moved in the last 30 days."))
+    setup = _("setup")
     moves = [(d, f) for d, f, _b in series if f.money_in or f.money_out]
     rows_money = "".join(
         f'<tr data-day="{d}"><td>{e(day(d, lang))}</td><td class="n">{e(money(f.money_in, lang))}</td>'
         f'<td class="n">{e(money(f.money_out, lang))}</td></tr>' for d, f in reversed(moves)
-    ) or f'<tr><td colspan="3">{e(_("No money moved in the last 30 days."))}</td></tr>'
+    ) or f'<tr><td colspan="3">{no_money}</td></tr>'
     rows_params = "".join(
         f'<tr><td><code>{f.name}</code></td><td class="n">{getattr(params, f.name)}</td>'
-        f"<td>{e(books.params[f.name].source if f.name in books.params else _('setup'))}</td></tr>"
+        f"<td>{e(books.params[f.name].source if f.name in books.params else setup)}</td></tr>"
         for f in fields(Params)
     )
     rows_areas = "".join(f'<tr><td><code>{e(a)}</code></td><td class="n">{n}</td></tr>' for a, n in books.areas.most_common(20))
@@ -86,32 +112,31 @@ def render_page(books: Books, today: str, params: Params, checkpoint: dict[str, 
             head=f"<code>{e(str(checkpoint['head']))}</code>", key=f"<code>{e(str(checkpoint['key']))}</code>")
     else:
         cp = e(_("No daily checkpoint has been signed yet."))
-    meals_30 = sum(f.meals for _d, f, _b in series)
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{e(_("Ketpaar: the open books"))}</title><style>{STYLE}</style></head><body>
+<title>{T['t0']}</title><style>{STYLE}</style></head><body>
 <nav><a href="?lang=ta" lang="ta">தமிழ்</a><a href="?lang=en" lang="en">English</a></nav>
-<h1>{e(_("Ketpaar: the open books"))}</h1>
-<p class="muted">{e(_("Every figure here is computed from the public event log, which anyone can download and check."))}</p>
-<h2>{e(_("Worker guarantee pool"))}</h2>
+<h1>{T['t0']}</h1>
+<p class="muted">{T['t1']}</p>
+<h2>{T['t2']}</h2>
 <p class="big" id="pool-balance" data-paise="{books.pool}">{e(money(books.pool, lang))}</p>
 {_pool_chart(series, lang)}
-<p class="muted">{e(_("Last 30 days: green, delivery-fee shares in; red, top-ups out; blue line, the balance."))}</p>
-<h2>{e(_("Meals delivered per day"))}</h2>
-<p id="meals-30" data-meals="{meals_30}">{e(_("{n} in the last 30 days").format(n=meals_30))}</p>
+<p class="muted">{T['t3']}</p>
+<h2>{T['t4']}</h2>
+<p id="meals-30" data-meals="{meals_30}">{meals_text}</p>
 {_meals_chart(series, lang)}
-<h2>{e(_("Money in and out per day"))}</h2>
-<table id="money"><tr><th>{e(_("Day"))}</th><th>{e(_("In"))}</th><th>{e(_("Out"))}</th></tr>{rows_money}</table>
-<h2>{e(_("Orders"))}</h2>
-<p id="orders" data-open="{open_}" data-settled="{settled}">{e(_("{open} open, {settled} settled").format(open=open_, settled=settled))}</p>
-<h2>{e(_("Areas served"))}</h2>
-<p class="muted">{e(_("Meals delivered per area of about 5 km; no exact place is shown."))}</p>
+<h2>{T['t5']}</h2>
+<table id="money"><tr><th>{T['t6']}</th><th>{T['t7']}</th><th>{T['t8']}</th></tr>{rows_money}</table>
+<h2>{T['t9']}</h2>
+<p id="orders" data-open="{open_}" data-settled="{settled}">{orders_text}</p>
+<h2>{T['t10']}</h2>
+<p class="muted">{T['t11']}</p>
 <table id="areas">{rows_areas}</table>
-<h2>{e(_("Rules now in force"))}</h2>
-<p class="muted">{e(_("Amounts in paise, shares in basis points; set at setup or by a passed proposal."))}</p>
+<h2>{T['t12']}</h2>
+<p class="muted">{T['t13']}</p>
 <table id="params">{rows_params}</table>
-<h2>{e(_("The chain"))}</h2>
-<p id="chain" data-length="{books.seq}">{e(_("{n} events; newest hash:").format(n=books.seq))} <code>{e(books.head)}</code></p>
-<p>{e(_("Last daily checkpoint:"))} <span id="checkpoint">{cp}</span></p>
-<p class="muted">{e(_("Check it yourself: download /api/events and run: python -m ketpaar_verify events.jsonl"))}</p>
+<h2>{T['t14']}</h2>
+<p id="chain" data-length="{books.seq}">{chain_text} <code>{e(books.head)}</code></p>
+<p>{T['t15']} <span id="checkpoint">{cp}</span></p>
+<p class="muted">{T['t16']}</p>
 </body></html>"""
