@@ -153,20 +153,41 @@ class Report:
         return not self.problems
 
 
-def _parse(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, event) per non-empty line; a string instead of an event names a bad line."""
+def _parse(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+    """(line number, line, event) per non-empty line; a string instead of an event names a bad line."""
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             ev = json.loads(line)
         except ValueError:
-            yield n, f"NOT-JSON: line {n} is not a JSON event"
+            yield n, line, f"NOT-JSON: line {n} is not a JSON event"
             continue
         if not isinstance(ev, dict) or any(k not in ev for k in (*EVENT_KEYS, "prev_hash", "hash")) or not isinstance(ev["seq"], int):
-            yield n, f"NOT-JSON: line {n} is not an event (needs seq, type, occurred_at, actor, data, prev_hash, hash)"
+            yield n, line, f"NOT-JSON: line {n} is not an event (needs seq, type, occurred_at, actor, data, prev_hash, hash)"
             continue
-        yield n, ev
+        yield n, line, ev
+
+
+def _hashes(prev: str, line: str, ev: dict[str, Any]) -> bool:
+    """Tell whether the event's hash is sha256(prev + canonical body).
+
+    Fast path: a line exported canonically is the body with `"hash":…` and `"prev_hash":…` spliced
+    in (sorted keys put both after "data"; a nested key of that name sits inside "data", and the
+    last occurrence is the top-level one), so cutting them out gives the hashed bytes without
+    re-serialising. Those bytes are what the service hashed exactly when the hash matches, and the
+    parsed event is then theirs. Otherwise the body is rebuilt canonically (a line saved with other
+    spacing still verifies; a changed one does not)."""
+    text = line.rstrip("\r\n")
+    cut = text.rfind(',"prev_hash":"')
+    if cut > 0 and text[cut + 14 + 64 : cut + 16 + 64] == '",':
+        text = text[:cut] + text[cut + 16 + 64 - 1 :]
+        cut = text.rfind(',"hash":"')
+        if cut > 0 and text[cut + 9 + 64 : cut + 11 + 64] == '",':
+            body = text[:cut] + text[cut + 11 + 64 - 1 :]
+            if hashlib.sha256((prev + body).encode("utf-8")).hexdigest() == ev["hash"]:
+                return True
+    return bool(link_hash(prev, {k: ev[k] for k in EVENT_KEYS}) == ev["hash"])
 
 
 def _postings_problem(ev: dict[str, Any]) -> str:
@@ -187,14 +208,14 @@ def _postings_problem(ev: dict[str, Any]) -> str:
 def verify(lines: Iterable[str], checkpoint_seq: int | None = None, stop_at_first: bool = True) -> Report:
     """Check the chain and every transaction of a JSON Lines log; names the first problem found."""
     rep = Report()
-    pending: list[tuple[int, dict[str, Any] | str]] = []
+    pending: list[tuple[int, str, dict[str, Any] | str]] = []
     items = _parse(lines)
 
-    def take() -> tuple[int, dict[str, Any] | str] | None:
+    def take() -> tuple[int, str, dict[str, Any] | str] | None:
         return pending.pop() if pending else next(items, None)
 
     while (item := take()) is not None:
-        n, ev = item
+        n, line, ev = item
         if isinstance(ev, str):
             rep.problems.append(ev)
             break
@@ -203,7 +224,7 @@ def verify(lines: Iterable[str], checkpoint_seq: int | None = None, stop_at_firs
             following = take()
             if following is not None:
                 pending.append(following)
-            nxt = following[1] if following is not None and isinstance(following[1], dict) else None
+            nxt = following[2] if following is not None and isinstance(following[2], dict) else None
             if ev["seq"] > expected and nxt is not None and nxt["seq"] == expected:
                 rep.problems.append(f"REORDERED: line {n} holds seq {ev['seq']} before seq {expected}")
             elif ev["seq"] > expected:
@@ -215,7 +236,7 @@ def verify(lines: Iterable[str], checkpoint_seq: int | None = None, stop_at_firs
         if ev["prev_hash"] != rep.head:
             rep.problems.append(f"BROKEN-LINK: event seq {expected} (line {n}): prev_hash is not the hash of seq {rep.events}")
             break
-        if link_hash(rep.head, {k: ev[k] for k in EVENT_KEYS}) != ev["hash"]:
+        if not _hashes(rep.head, line, ev):
             rep.problems.append(f"TAMPERED: event seq {expected} (line {n}): its content does not match its hash")
             break
         if ev["type"] == "ledger.transaction":

@@ -291,6 +291,9 @@ class ChainRepo(Protocol):
     async def page(self, after: int, limit: int) -> list[ChainedEvent]:
         """Up to `limit` stored events with seq > `after`, in seq order."""
 
+    async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
+
 
 class CheckpointRepo(Protocol):
     """One signed checkpoint per business day, kept as published."""

@@ -12,6 +12,7 @@ import httpx
 
 import ketpaar_verify as kv
 from core.ledger.checkpoints import make_checkpoint
+from core.ledger.export import export_line
 from core.members.identity import open_session
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
@@ -76,6 +77,8 @@ async def test_a_member_exports_the_log_and_verifies_it_against_yesterdays_check
     lines = whole.splitlines()
     for line in lines:  # each line is the canonical form the chain hashes
         assert line == kv.canonical_json(json.loads(line))
+    async with runtime.store.reader() as uow:  # the adapter's spliced lines are core's export_line
+        assert lines == [export_line(ev) async for ev in uow.chain.stream()]
     published = (await client.get("/api/checkpoints")).json()
     assert published == [cp]
     assert kv.check_checkpoint_signature(cp, runtime.signer.public_hex) == ""

@@ -213,3 +213,12 @@ def test_the_verifier_is_one_file_that_needs_only_the_standard_library(tmp_path:
 def test_an_empty_or_one_event_log(n: int) -> None:
     rep = kv.verify(sample(1)[:n])
     assert rep.ok and rep.events == n
+
+
+def test_a_log_saved_with_other_spacing_or_nested_hash_keys_still_verifies() -> None:
+    lines = chain([("odd.event", {"hash": "f" * 64, "prev_hash": "0" * 64, "note": ',"hash":"'}), *bodies(3)])
+    assert kv.verify(lines).ok
+    spaced = [json.dumps(json.loads(line), indent=None, separators=(", ", ": ")) for line in lines]
+    assert kv.verify(spaced).ok  # the bytes differ, the content does not: the canonical rebuild agrees
+    spaced[1] = spaced[1].replace('"kind": "k"', '"kind": "K"')
+    assert kv.verify(spaced).problems[0].startswith("TAMPERED: event seq 2")
