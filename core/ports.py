@@ -295,6 +295,19 @@ class ChainRepo(Protocol):
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
 
 
+class CommitmentRepo(Protocol):
+    """Salts of the chain's commitments to personal data, kept outside the chain."""
+
+    async def add(self, subject: str, salt: str) -> None:
+        """Keep the salt of a new commitment."""
+
+    async def salt(self, subject: str) -> str | None:
+        """The salt of a commitment, unless it was forgotten."""
+
+    async def forget(self, subjects: list[str]) -> int:
+        """Delete salts (the committed values become unrecoverable); return how many went."""
+
+
 class CheckpointRepo(Protocol):
     """One signed checkpoint per business day, kept as published."""
 
@@ -637,6 +650,10 @@ class UnitOfWork(Protocol):
     @property
     def chain(self) -> ChainRepo:
         """The chain."""
+
+    @property
+    def commitments(self) -> CommitmentRepo:
+        """Salts of the chain's commitments to personal data."""
 
     @property
     def checkpoints(self) -> CheckpointRepo:

@@ -3,6 +3,7 @@ signed checkpoint; the public figures, page and chat commands show what the ledg
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ import ketpaar_verify as kv
 from core.ledger.checkpoints import make_checkpoint
 from core.ledger.export import export_line
 from core.members.identity import open_session
+from core.shared.events import DomainEvent
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
 from tests.test_meal_transcript import MEAL, SETTLED, settle_after_the_window
@@ -172,3 +174,17 @@ async def test_the_log_is_public_when_the_cooperative_says_so(app_db: Path, tmp_
         response = await client.get("/api/events", params={"limit": 3})
         assert response.status_code == 200 and len(response.text.splitlines()) == 3
         assert kv.verify(response.text.splitlines()).ok
+
+
+def test_no_event_type_has_a_field_for_personal_data() -> None:
+    # A guard for whoever adds an event: names, numbers, addresses, places and free text go in
+    # tables of their own, and the chain holds an id or a salted commitment (core/ledger/commitments.py).
+    personal = re.compile(r"(^|_)(name|phone|address|lat|lng|lon|text|words|note|evidence|email|upi|account_no)($|_)")
+    allowed = {("parameter.changed", "name"), ("dispute.raised", "has_evidence")}  # a parameter's name; a yes or no
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for s in cls.__subclasses__() for c in (s, *subclasses(s))]
+
+    found = [(c.type, f.name) for c in subclasses(DomainEvent) for f in dataclasses.fields(c)
+             if personal.search(f.name) and (c.type, f.name) not in allowed]  # fmt: skip
+    assert found == []

@@ -299,7 +299,10 @@ class DisputeResolved(DomainEvent):
     dispute_id: int
     order_id: int
     resolution: str  # settle | refund | split_meal | split_fee
-    reason: str  # what the admin typed
+    # What the admin typed may name people, so the chain holds only a salted commitment to it
+    # (core/ledger/commitments.py); the words stay in the disputes table, the salt in
+    # commitment_salts under "dispute:<id>:note" (or ":appeal_note").
+    reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
 

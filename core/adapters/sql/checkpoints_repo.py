@@ -1,11 +1,11 @@
-"""Signed daily checkpoints of the chain."""
+"""Signed daily checkpoints of the chain, and the salts of its commitments to personal data."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.checkpoints_schema import checkpoints
+from core.adapters.sql.checkpoints_schema import checkpoints, commitment_salts
 from core.adapters.sql.sqlhelpers import insert_ignore
 
 
@@ -28,3 +28,24 @@ class CheckpointRepo:
         """The checkpoint body of one business day, if made."""
         q = select(checkpoints.c.body).where(checkpoints.c.day == day)
         return (await self.conn.execute(q)).scalar_one_or_none()
+
+
+class CommitmentRepo:
+    """Salts of the chain's commitments to personal data, kept outside the chain."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def add(self, subject: str, salt: str) -> None:
+        """Keep the salt of a new commitment."""
+        await self.conn.execute(commitment_salts.insert().values(subject=subject, salt=salt, created_at=self.now))
+
+    async def salt(self, subject: str) -> str | None:
+        """The salt of a commitment, unless it was forgotten."""
+        q = select(commitment_salts.c.salt).where(commitment_salts.c.subject == subject)
+        return (await self.conn.execute(q)).scalar_one_or_none()
+
+    async def forget(self, subjects: list[str]) -> int:
+        """Delete salts (the committed values become unrecoverable); return how many went."""
+        result = await self.conn.execute(delete(commitment_salts).where(commitment_salts.c.subject.in_(subjects)))
+        return int(result.rowcount or 0)

@@ -1,4 +1,4 @@
-"""The signed daily checkpoints of the event chain (head, length, totals): published, never edited."""
+"""Tables of the transparency work: signed daily checkpoints of the chain, and commitment salts."""
 
 from __future__ import annotations
 
@@ -13,4 +13,14 @@ checkpoints = Table(
     Column("seq", Integer, nullable=False),
     Column("head", String(64), nullable=False),
     Column("body", Text, nullable=False),  # the signed checkpoint as canonical JSON
+)
+
+# The salts of the chain's commitments to personal data (core/ledger/commitments.py): deleting a
+# row makes the committed value unrecoverable from the chain.
+commitment_salts = Table(
+    "commitment_salts",
+    metadata,
+    Column("subject", String(64), primary_key=True),  # what was committed: "dispute:3:note"
+    Column("salt", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Signed daily checkpoints of the event chain.
+"""Signed daily checkpoints of the event chain; salts of the chain's commitments to personal data.
 
 Revision ID: 0013
 Revises: 0012
@@ -24,7 +24,15 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("day", name="pk_checkpoints"),
     )
+    op.create_table(
+        "commitment_salts",
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("salt", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("subject", name="pk_commitment_salts"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("commitment_salts")
     op.drop_table("checkpoints")
