@@ -72,7 +72,11 @@ async def make_checkpoint(store: Store, signer: Signer, day: str | None = None) 
         body: dict[str, Any] = {"day": day, "seq": seq, "head": head if seq else GENESIS, "totals": totals,
                                 "issued_at": uow.now, "key": signer.public_hex}  # fmt: skip
         body["signature"] = signer.sign(checkpoint_message(body))
-        await uow.checkpoints.add(day, seq, body["head"], canonical_json(body))
+        if not await uow.checkpoints.add(day, seq, body["head"], canonical_json(body)):
+            # another process signed this day meanwhile: the first one published stands
+            stored = await uow.checkpoints.for_day(day)
+            assert stored is not None
+            return dict(json.loads(stored))
     return body
 
 

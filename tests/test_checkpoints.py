@@ -1,0 +1,61 @@
+"""Daily checkpoints: signed once per day even when several processes race, and verifiable offline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+import ketpaar_verify as kv
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
+from core.ledger.checkpoints import Signer, make_checkpoint
+from core.ledger.params import Params
+from core.ledger.service import record_deposit
+from tests.clock import FixedClock
+from tests.helpers import assert_ledger_invariants
+
+SIGNER = Signer(bytes(range(32)))
+
+
+@pytest.mark.postgres
+async def test_two_processes_sign_one_checkpoint_a_day_on_postgresql(pg_fresh_url: str) -> None:
+    clock = FixedClock(datetime(2026, 11, 24, 0, 0, tzinfo=UTC))  # 05:30 IST: yesterday is the 23rd
+    first, second = Database(pg_fresh_url), Database(pg_fresh_url)
+    try:
+        a, b = Store(first, clock), Store(second, clock)
+        async with a.uow() as uow:
+            await uow.params.ensure_initial(Params())
+        bodies = await asyncio.gather(*(make_checkpoint(s, SIGNER) for s in (a, b, a, b)))
+        assert all(body == bodies[0] for body in bodies), "every process returns the one published"
+        async with b.reader() as uow:
+            assert len(await uow.checkpoints.latest(10)) == 1
+            seq, head = await uow.chain.head()
+        cp = bodies[0]
+        assert (cp["day"], cp["seq"], cp["head"]) == ("2026-11-23", seq, head)
+        assert kv.check_checkpoint_signature(cp, SIGNER.public_hex) == ""
+        await assert_ledger_invariants(a)
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_each_checkpoint_carries_on_the_totals_of_the_last(sqlite_db: Database) -> None:
+    clock = FixedClock(datetime(2026, 11, 23, 6, 30, tzinfo=UTC))
+    store = Store(sqlite_db, clock)
+    async with store.uow() as uow:
+        await uow.params.ensure_initial(Params())
+        donor = await uow.people.get_or_create("test", "cp-donor")
+        await record_deposit(uow, donor.id, 50_000, "cash-1", "person:1", "")
+    clock.advance(hours=24)
+    first = await make_checkpoint(store, SIGNER)
+    assert first["day"] == "2026-11-23" and first["totals"] == {"donor": 50_000, "external": -50_000}
+    async with store.uow() as uow:
+        await record_deposit(uow, donor.id, 20_000, "cash-2", "person:1", "")
+    clock.advance(hours=24)
+    second = await make_checkpoint(store, SIGNER)
+    assert second["day"] == "2026-11-24" and second["seq"] > first["seq"]
+    assert second["totals"] == {"donor": 70_000, "external": -70_000}
+    assert await make_checkpoint(store, SIGNER, "2026-11-23") == first  # a day's checkpoint never changes
+    await assert_ledger_invariants(store)
