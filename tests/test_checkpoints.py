@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 import ketpaar_verify as kv
 from core.adapters.sql.db import Database
@@ -35,6 +37,10 @@ async def test_two_processes_sign_one_checkpoint_a_day_on_postgresql(pg_fresh_ur
         cp = bodies[0]
         assert (cp["day"], cp["seq"], cp["head"]) == ("2026-11-23", seq, head)
         assert kv.check_checkpoint_signature(cp, SIGNER.public_hex) == ""
+        for statement in ("UPDATE checkpoints SET seq = 0", "DELETE FROM checkpoints"):  # published is final
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with first.write() as conn:
+                    await conn.execute(text(statement))
         await assert_ledger_invariants(a)
     finally:
         await first.dispose()

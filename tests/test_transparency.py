@@ -169,11 +169,12 @@ async def test_the_figures_page_and_chat_show_what_the_ledger_holds(app_env: dic
 
 
 async def test_the_log_is_public_when_the_cooperative_says_so(app_db: Path, tmp_path: Path) -> None:
-    async with running_app(app_db, tmp_path / "var", settings={"public_log": True}) as env:
+    async with running_app(app_db, tmp_path / "var", settings={"public_log": True, "ip_rate_per_minute": 3}) as env:
         client: httpx.AsyncClient = env["client"]  # type: ignore[assignment]
         response = await client.get("/api/events", params={"limit": 3})
         assert response.status_code == 200 and len(response.text.splitlines()) == 3
         assert kv.verify(response.text.splitlines()).ok
+        assert [(await client.get("/api/events")).status_code for _ in range(3)] == [200, 200, 429]  # per-IP limit
 
 
 def test_no_event_type_has_a_field_for_personal_data() -> None:

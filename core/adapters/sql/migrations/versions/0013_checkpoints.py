@@ -31,6 +31,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("subject", name="pk_commitment_salts"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # A published checkpoint is never edited or withdrawn (ketpaar_refuse_change is from 0002).
+        op.execute("CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints "
+                   "FOR EACH ROW EXECUTE FUNCTION ketpaar_refuse_change()")  # fmt: skip
 
 
 def downgrade() -> None:
