@@ -308,6 +308,19 @@ class CommitmentRepo(Protocol):
         """Delete salts (the committed values become unrecoverable); return how many went."""
 
 
+class SubscriptionRepo(Protocol):
+    """Who asked for which regular message."""
+
+    async def set(self, person_id: int, topic: str, on: bool) -> bool:
+        """Subscribe or unsubscribe; tell whether anything changed."""
+
+    async def subscribed(self, person_id: int, topic: str) -> bool:
+        """Whether a person gets a topic's messages."""
+
+    async def subscribers(self, topic: str) -> list[int]:
+        """Person ids subscribed to a topic, oldest subscription first."""
+
+
 class CheckpointRepo(Protocol):
     """One signed checkpoint per business day, kept as published."""
 
@@ -650,6 +663,10 @@ class UnitOfWork(Protocol):
     @property
     def chain(self) -> ChainRepo:
         """The chain."""
+
+    @property
+    def subscriptions(self) -> SubscriptionRepo:
+        """Who asked for which regular message."""
 
     @property
     def commitments(self) -> CommitmentRepo:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from core.ports import UnitOfWork
 from core.shared.clock import local_day
-from flows.context import FlowContext
-from flows.i18n import day, money
-from flows.messages import Inbound
+from core.shared.events import CheckpointSigned, DomainEvent
+from flows.context import FlowContext, deliver_to
+from flows.i18n import day, money, translator
+from flows.messages import Inbound, Outbound
 
 DAYS = 30
 
@@ -43,3 +45,30 @@ async def books_(ctx: FlowContext, msg: Inbound) -> None:
     else:
         second = _("Ledger: {events} events; no signed checkpoint yet.").format(events=books.seq)
     await ctx.reply(first + "\n" + second)
+
+
+TOPIC = "checkpoint"
+
+
+async def checkpoint_messages(ctx: FlowContext, msg: Inbound) -> None:
+    """Turn the daily checkpoint message on or off for this person."""
+    _ = ctx._
+    on = not await ctx.uow.subscriptions.subscribed(ctx.person.id, TOPIC)
+    await ctx.uow.subscriptions.set(ctx.person.id, TOPIC, on)
+    if on:
+        await ctx.reply(_("Each morning you will get the signed checkpoint of the books here. Send /checkpoint again to stop."))
+    else:
+        await ctx.reply(_("You will no longer get the daily checkpoint. Send /checkpoint to get it again."))
+
+
+async def on_checkpoint_signed(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell everyone who opted in that the day's checkpoint is published."""
+    assert isinstance(event, CheckpointSigned)
+    for person_id in await uow.subscriptions.subscribers(TOPIC):
+        person = await uow.people.get(person_id)
+        if person is None:
+            continue
+        _ = translator(person.language, person.channel)
+        text = _("Checkpoint of {day}: {events} events, head {head}. Save it from /api/checkpoints to check later logs.").format(
+            day=day(event.day, person.language), events=event.seq, head=event.head[:16])
+        await deliver_to(uow, person, Outbound(text))

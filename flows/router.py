@@ -34,6 +34,7 @@ COMMANDS: dict[str, Handler] = {
     "/dispute": disputes.command,
     "/pool": books.pool,
     "/books": books.books_,
+    "/checkpoint": books.checkpoint_messages,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -51,6 +52,7 @@ ALIASES: dict[str, str] = {
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
     "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
+    "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})

@@ -16,7 +16,7 @@ from core.ledger.checkpoints import Signer, make_checkpoint
 from core.ledger.params import Params
 from core.ledger.service import record_deposit
 from tests.clock import FixedClock
-from tests.helpers import assert_ledger_invariants
+from tests.helpers import assert_ledger_invariants, chain_events
 
 SIGNER = Signer(bytes(range(32)))
 
@@ -33,9 +33,12 @@ async def test_two_processes_sign_one_checkpoint_a_day_on_postgresql(pg_fresh_ur
         assert all(body == bodies[0] for body in bodies), "every process returns the one published"
         async with b.reader() as uow:
             assert len(await uow.checkpoints.latest(10)) == 1
-            seq, head = await uow.chain.head()
+            signed = await chain_events(uow, "checkpoint.signed")
+            before = (await uow.chain.page(signed[0].seq - 2, 1))[0]
         cp = bodies[0]
-        assert (cp["day"], cp["seq"], cp["head"]) == ("2026-11-23", seq, head)
+        assert len(signed) == 1, "one process published, one event says so"
+        assert (cp["day"], cp["seq"], cp["head"]) == ("2026-11-23", before.seq, before.hash)
+        assert (cp["seq"], cp["head"]) == (signed[0].seq - 1, signed[0].prev_hash)  # the event follows what it signed
         assert kv.check_checkpoint_signature(cp, SIGNER.public_hex) == ""
         for statement in ("UPDATE checkpoints SET seq = 0", "DELETE FROM checkpoints"):  # published is final
             with pytest.raises(DBAPIError, match="append-only"):

@@ -162,9 +162,9 @@ async def test_the_figures_page_and_chat_show_what_the_ledger_holds(app_env: dic
     assert seen == [
         "உத்தரவாத நிதி: ₹3.\nகடந்த 30 நாளில்: டெலிவரி கட்டணப் பங்கு ₹3 வந்தது; தினசரி குறைந்தபட்சம் ₹500 வரை நிரப்ப ₹0 போனது.",
         "ஆர்டர்கள்: 0 நடப்பில், 1 முடிந்தது. வந்த பணம்: ₹1,000, கொடுத்தது: ₹0.\n"
-        f"பதிவேடு: {events} நிகழ்வுகள்; கடைசி கையொப்பச் சோதனைப் புள்ளி 22 நவ., 2026, நிகழ்வு {cp['seq']}-இல்.",
+        f"பதிவேடு: {events + 1} நிகழ்வுகள்; கடைசி கையொப்பச் சோதனைப் புள்ளி 22 நவ., 2026, நிகழ்வு {events}-இல்.",
     ]
-    assert cp["seq"] == events  # chat commands record no events
+    assert cp["seq"] == events  # chat commands record no events; the signing is the one event after it
     await assert_ledger_invariants(runtime.store)
 
 
@@ -189,3 +189,35 @@ def test_no_event_type_has_a_field_for_personal_data() -> None:
     found = [(c.type, f.name) for c in subclasses(DomainEvent) for f in dataclasses.fields(c)
              if personal.search(f.name) and (c.type, f.name) not in allowed]  # fmt: skip
     assert found == []
+
+
+async def test_members_who_opt_in_get_each_daily_checkpoint(app_env: dict[str, Any]) -> None:
+    runtime, chat, clock = app_env["runtime"], app_env["chat"], app_env["clock"]
+    async with runtime.store.uow() as uow:
+        rest1 = await uow.people.find("webchat", "rest-1")
+        await uow.people.set_language(rest1.id, "ta")
+    await chat.run("""
+        worker-1 > /checkpoint
+        worker-1 < Each morning you will get the signed checkpoint of the books here. Send /checkpoint again to stop.
+        rest-1   > கையொப்பம்
+        rest-1   < தினமும் காலையில் கணக்கின் கையொப்பமிட்ட சோதனைப் புள்ளி இங்கே வரும். நிறுத்த மீண்டும் /checkpoint அனுப்புங்கள்.
+    """)
+    cp = await make_checkpoint(runtime.store, runtime.signer)
+    head = cp["head"][:16]
+    await chat.run(f"""
+        worker-1 < Checkpoint of 22 Nov 2026: {cp["seq"]} events, head {head}. Save it from /api/checkpoints to check later logs.
+        rest-1   < 22 நவ., 2026 சோதனைப் புள்ளி: {cp["seq"]} நிகழ்வுகள், ஹாஷ் {head}. பின்னர் சரிபார்க்க /api/checkpoints-இலிருந்து சேமியுங்கள்.
+    """)
+    await make_checkpoint(runtime.store, runtime.signer)  # the same day again: nothing new, nobody told twice
+    await chat.run("""
+        worker-1 > /checkpoint
+        worker-1 < You will no longer get the daily checkpoint. Send /checkpoint to get it again.
+    """)
+    clock.advance(hours=24)
+    later = await make_checkpoint(runtime.store, runtime.signer)
+    assert later["day"] == "2026-11-23"
+    seq, head = later["seq"], later["head"][:16]
+    await chat.run(f"""
+        rest-1   < 23 நவ., 2026 சோதனைப் புள்ளி: {seq} நிகழ்வுகள், ஹாஷ் {head}. பின்னர் சரிபார்க்க /api/checkpoints-இலிருந்து சேமியுங்கள்.
+    """)  # and worker-1, who stopped, gets nothing (the transcript ends with nothing unread)
+    await assert_ledger_invariants(runtime.store)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from core.ledger.chain import GENESIS, canonical_json
 from core.ledger.service import previous_day
 from core.ports import Store, UnitOfWork
+from core.shared.events import CheckpointSigned
 
 CHECKPOINT_DOMAIN = b"ketpaar checkpoint v1\n"
 PAGE = 5000
@@ -77,6 +78,8 @@ async def make_checkpoint(store: Store, signer: Signer, day: str | None = None) 
             stored = await uow.checkpoints.for_day(day)
             assert stored is not None
             return dict(json.loads(stored))
+        # members who opted in are told (flows/notify.py); the event follows the head it signs
+        uow.record(CheckpointSigned(actor="scheduler", day=day, seq=seq, head=body["head"]))
     return body
 
 

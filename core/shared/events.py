@@ -277,6 +277,16 @@ class OrderTimedOut(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckpointSigned(DomainEvent):
+    """The day's checkpoint of the chain was signed and published (it covers events up to `seq`)."""
+
+    type: ClassVar[str] = "checkpoint.signed"
+    day: str
+    seq: int
+    head: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeRaised(DomainEvent):
     """A party to a delivered order said it went wrong; its escrow is frozen."""
 

@@ -1,11 +1,11 @@
-"""Signed daily checkpoints of the chain, and the salts of its commitments to personal data."""
+"""Signed daily checkpoints of the chain, the salts of its commitments to personal data, subscriptions."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.checkpoints_schema import checkpoints, commitment_salts
+from core.adapters.sql.checkpoints_schema import checkpoints, commitment_salts, subscriptions
 from core.adapters.sql.sqlhelpers import insert_ignore
 
 
@@ -49,3 +49,29 @@ class CommitmentRepo:
         """Delete salts (the committed values become unrecoverable); return how many went."""
         result = await self.conn.execute(delete(commitment_salts).where(commitment_salts.c.subject.in_(subjects)))
         return int(result.rowcount or 0)
+
+
+class SubscriptionRepo:
+    """Who asked for which regular message."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def set(self, person_id: int, topic: str, on: bool) -> bool:
+        """Subscribe or unsubscribe; tell whether anything changed."""
+        if on:
+            return await insert_ignore(self.conn, subscriptions, {"person_id": person_id, "topic": topic, "created_at": self.now},
+                                       ["person_id", "topic"])  # fmt: skip
+        gone = await self.conn.execute(delete(subscriptions).where(subscriptions.c.person_id == person_id, subscriptions.c.topic == topic))
+        return bool(gone.rowcount)
+
+    async def subscribed(self, person_id: int, topic: str) -> bool:
+        """Whether a person gets a topic's messages."""
+        q = select(subscriptions.c.person_id).where(subscriptions.c.person_id == person_id, subscriptions.c.topic == topic)
+        return (await self.conn.execute(q)).first() is not None
+
+    async def subscribers(self, topic: str) -> list[int]:
+        """Person ids subscribed to a topic, oldest subscription first."""
+        sub = subscriptions.c
+        q = select(sub.person_id).where(sub.topic == topic).order_by(sub.created_at, sub.person_id)
+        return [int(p) for (p,) in await self.conn.execute(q)]

@@ -1,4 +1,4 @@
-"""Tables of the transparency work: signed daily checkpoints of the chain, and commitment salts."""
+"""Tables of the transparency work: signed daily checkpoints, commitment salts, subscriptions."""
 
 from __future__ import annotations
 
@@ -22,5 +22,15 @@ commitment_salts = Table(
     metadata,
     Column("subject", String(64), primary_key=True),  # what was committed: "dispute:3:note"
     Column("salt", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+# Who asked for a message about something that happens regularly (topic "checkpoint": the daily
+# signed checkpoint).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("topic", String(32), primary_key=True),
     Column("created_at", String(32), nullable=False),
 )

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo
+from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
@@ -59,6 +59,7 @@ class UnitOfWork:
         self.chain = ChainRepo(conn)
         self.checkpoints = CheckpointRepo(conn)
         self.commitments = CommitmentRepo(conn, self.now)
+        self.subscriptions = SubscriptionRepo(conn, self.now)
         self.params = ParamRepo(conn, self.now, self.record_all)
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)

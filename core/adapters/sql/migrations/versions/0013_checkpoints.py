@@ -1,4 +1,5 @@
-"""Signed daily checkpoints of the event chain; salts of the chain's commitments to personal data.
+"""Signed daily checkpoints of the event chain; salts of the chain's commitments to personal data;
+subscriptions to regular messages.
 
 Revision ID: 0013
 Revises: 0012
@@ -31,6 +32,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("subject", name="pk_commitment_salts"),
     )
+    op.create_table(
+        "subscriptions",
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("person_id", "topic", name="pk_subscriptions"),
+    )
     if op.get_bind().dialect.name == "postgresql":
         # A published checkpoint is never edited or withdrawn (ketpaar_refuse_change is from 0002).
         op.execute("CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints "
@@ -38,5 +46,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("subscriptions")
     op.drop_table("commitment_salts")
     op.drop_table("checkpoints")
