@@ -198,6 +198,8 @@ async def build_runtime(
     seed = settings.resolved_signing_key()
     runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
     runtime.signer = Signer(seed) if seed else None
+    if seed is None:
+        log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
     return runtime
 
 
