@@ -20,6 +20,7 @@ from core.ports import UnitOfWork
 from core.shared.clock import local_day
 
 PAGE = 5000
+_TERMINAL = frozenset(s.value for s in TERMINAL)
 AREA_PRECISION = 5  # geohash cells of about 4.9 km x 4.9 km: never finer than 1 km on a public page
 
 
@@ -88,14 +89,14 @@ class Books:
             if data["transition"] == "post" and data.get("details", {}).get("zone"):
                 self._zone_of_post[int(data["order_id"])] = str(data["details"]["zone"])[:AREA_PRECISION]
             if data["to_status"] == Status.DELIVERED.value and int(data["order_id"]) in self._zone_of_post:
-                self.areas[self._zone_of_post[int(data["order_id"])]] += 1
+                self.areas[self._zone_of_post.pop(int(data["order_id"]))] += 1
         elif ev.type == "parameter.changed":
             self.params[str(data["name"])] = ParamShown(str(data["name"]), int(data["new"]), str(data["source"]), ev.occurred_at)
 
     def orders(self) -> tuple[int, int]:
         """(open orders, settled orders)."""
         settled = sum(1 for s in self.status.values() if s == Status.SETTLED.value)
-        open_ = sum(1 for s in self.status.values() if Status(s) not in TERMINAL)
+        open_ = sum(1 for s in self.status.values() if s not in _TERMINAL)  # an unknown status counts as open
         return open_, settled
 
     def series(self, today: str, days: int = 30) -> list[tuple[str, DayFigures, int]]:
