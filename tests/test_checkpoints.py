@@ -13,6 +13,7 @@ import ketpaar_verify as kv
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.ledger.checkpoints import Signer, make_checkpoint
+from core.ledger.export import MAX_PAGE, export_line, export_page
 from core.ledger.params import Params
 from core.ledger.service import record_deposit
 from tests.clock import FixedClock
@@ -40,6 +41,11 @@ async def test_two_processes_sign_one_checkpoint_a_day_on_postgresql(pg_fresh_ur
         assert (cp["day"], cp["seq"], cp["head"]) == ("2026-11-23", before.seq, before.hash)
         assert (cp["seq"], cp["head"]) == (signed[0].seq - 1, signed[0].prev_hash)  # the event follows what it signed
         assert kv.check_checkpoint_signature(cp, SIGNER.public_hex) == ""
+        async with a.reader() as uow:  # the log exported from PostgreSQL extends it, byte for byte
+            lines, nxt = await export_page(uow, 0, MAX_PAGE)
+            assert nxt is None and lines == [export_line(ev) async for ev in uow.chain.stream()]
+        report = kv.verify(lines, cp["seq"])
+        assert report.ok and kv.check_since(report, cp) == ""
         for statement in ("UPDATE checkpoints SET seq = 0", "DELETE FROM checkpoints"):  # published is final
             with pytest.raises(DBAPIError, match="append-only"):
                 async with first.write() as conn:
