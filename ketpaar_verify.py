@@ -24,6 +24,7 @@ from typing import Any
 GENESIS = "0" * 64
 CHECKPOINT_DOMAIN = b"ketpaar checkpoint v1\n"  # signed bytes = domain + canonical JSON of the body
 EVENT_KEYS = ("seq", "type", "occurred_at", "actor", "data")
+REQUIRED = frozenset((*EVENT_KEYS, "prev_hash", "hash"))
 
 
 def canonical_json(value: Any) -> str:
@@ -163,7 +164,7 @@ def _parse(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any] | st
         except ValueError:
             yield n, line, f"NOT-JSON: line {n} is not a JSON event"
             continue
-        if not isinstance(ev, dict) or any(k not in ev for k in (*EVENT_KEYS, "prev_hash", "hash")) or not isinstance(ev["seq"], int):
+        if not isinstance(ev, dict) or not ev.keys() >= REQUIRED or not isinstance(ev["seq"], int):
             yield n, line, f"NOT-JSON: line {n} is not an event (needs seq, type, occurred_at, actor, data, prev_hash, hash)"
             continue
         yield n, line, ev
