@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from core.ledger.params import Params
 from core.ledger.service import record_deposit
 from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, chain_events
+from webhooks.scheduler import build_scheduler
 
 SIGNER = Signer(bytes(range(32)))
 
@@ -74,3 +76,15 @@ async def test_each_checkpoint_carries_on_the_totals_of_the_last(sqlite_db: Data
     assert second["totals"] == {"donor": 70_000, "external": -70_000}
     assert await make_checkpoint(store, SIGNER, "2026-11-23") == first  # a day's checkpoint never changes
     await assert_ledger_invariants(store)
+
+
+async def test_the_scheduler_signs_yesterday_at_0020_india_time(app_env: dict[str, Any]) -> None:
+    runtime = app_env["runtime"]
+    scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, None, runtime.checkpoint)
+    job = scheduler.get_job("daily_checkpoint")
+    assert job is not None and str(job.trigger) == "cron[hour='0', minute='20']"
+    assert str(job.trigger.timezone) == "Asia/Kolkata"
+    await job.func()  # what the scheduler runs (guarded by the one-process lock on PostgreSQL)
+    published = (await app_env["client"].get("/api/checkpoints")).json()
+    assert [cp["day"] for cp in published] == ["2026-11-22"]
+    assert kv.check_checkpoint_signature(published[0], runtime.signer.public_hex) == ""
