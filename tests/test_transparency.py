@@ -10,14 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 import ketpaar_verify as kv
+from bot.sms import render_sms
 from core.ledger.checkpoints import make_checkpoint
 from core.ledger.export import export_line
 from core.members.identity import open_session
 from core.shared.events import DomainEvent
+from flows.books import books_text, pool_text
+from flows.i18n import translator
+from flows.messages import Outbound
 from tests.conftest import running_app
 from tests.helpers import assert_ledger_invariants
+from tests.segments import segments
 from tests.test_meal_transcript import MEAL, SETTLED, settle_after_the_window
 
 # Everything personal the demo meal involved: names, street addresses, channel addresses, and the
@@ -221,3 +227,16 @@ async def test_members_who_opt_in_get_each_daily_checkpoint(app_env: dict[str, A
         rest-1   < 23 நவ., 2026 சோதனைப் புள்ளி: {seq} நிகழ்வுகள், ஹாஷ் {head}. பின்னர் சரிபார்க்க /api/checkpoints-இலிருந்து சேமியுங்கள்.
     """)  # and worker-1, who stopped, gets nothing (the transcript ends with nothing unread)
     await assert_ledger_invariants(runtime.store)
+
+
+@pytest.mark.parametrize("lang", ["en", "ta"])
+def test_pool_and_books_fit_two_sms_segments_with_large_figures(lang: str) -> None:
+    _ = translator(lang, "sms")
+    texts = [
+        pool_text(_, lang, 98_76_543_21, 12_34_567_89, 9_87_654_32, 50_000),
+        # a few years of a busy cooperative: ₹1 crore in and out (with paise), a million events
+        books_text(_, lang, (1234, 98_765), 1_23_45_678_91, 1_12_34_567_89, 1_234_567, ("2026-11-22", 1_234_560)),
+        books_text(_, lang, (1234, 98_765), 1_23_45_678_91, 1_12_34_567_89, 1_234_567, None),
+    ]
+    for text in texts:
+        assert segments(render_sms(Outbound(text), lang))[1] <= 2, text
