@@ -289,6 +289,51 @@ class ChainRepo(Protocol):
     def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
 
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+
+    async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
+
+
+class CommitmentRepo(Protocol):
+    """Salts of the chain's commitments to personal data, kept outside the chain."""
+
+    async def add(self, subject: str, salt: str) -> None:
+        """Keep the salt of a new commitment."""
+
+    async def salt(self, subject: str) -> str | None:
+        """The salt of a commitment, unless it was forgotten."""
+
+    async def forget(self, subjects: list[str]) -> int:
+        """Delete salts (the committed values become unrecoverable); return how many went."""
+
+
+class SubscriptionRepo(Protocol):
+    """Who asked for which regular message."""
+
+    async def set(self, person_id: int, topic: str, on: bool) -> bool:
+        """Subscribe or unsubscribe; tell whether anything changed."""
+
+    async def subscribed(self, person_id: int, topic: str) -> bool:
+        """Whether a person gets a topic's messages."""
+
+    async def subscribers(self, topic: str) -> list[int]:
+        """Person ids subscribed to a topic, oldest subscription first."""
+
+
+class CheckpointRepo(Protocol):
+    """One signed checkpoint per business day, kept as published."""
+
+    async def add(self, day: str, seq: int, head: str, body: str) -> bool:
+        """Store a day's checkpoint; False when that day already has one (the first stands)."""
+
+    async def latest(self, limit: int = 1) -> list[str]:
+        """The newest checkpoints' bodies (canonical JSON), newest first."""
+
+    async def for_day(self, day: str) -> str | None:
+        """The checkpoint body of one business day, if made."""
+
 
 
 class ParamRepo(Protocol):
@@ -717,6 +762,18 @@ class UnitOfWork(Protocol):
     @property
     def chain(self) -> ChainRepo:
         """The chain."""
+
+    @property
+    def subscriptions(self) -> SubscriptionRepo:
+        """Who asked for which regular message."""
+
+    @property
+    def commitments(self) -> CommitmentRepo:
+        """Salts of the chain's commitments to personal data."""
+
+    @property
+    def checkpoints(self) -> CheckpointRepo:
+        """The signed daily checkpoints of the chain."""
 
     @property
     def params(self) -> ParamRepo:

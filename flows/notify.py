@@ -11,6 +11,7 @@ from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
 from core.shared.events import (
+    CheckpointSigned,
     DomainEvent,
     LedgerTransactionRecorded,
     OrderReady,
@@ -19,7 +20,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import payments_notify, timeouts
+from flows import books, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -258,5 +259,6 @@ def register(bus: MessageBus) -> None:
     bus.on(RoleDecided, on_role_decided)
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
+    bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)

@@ -10,6 +10,7 @@ from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
+    books,
     common,
     disputes,
     donor,
@@ -55,6 +56,9 @@ COMMANDS: dict[str, Handler] = {
     "/payfailed": treasurer.payout_failed,
     "/mydata": mydata.mydata,
     "/forget": mydata.forget_command,
+    "/pool": books.pool,
+    "/books": books.books_,
+    "/checkpoint": books.checkpoint_messages,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -77,6 +81,8 @@ ALIASES: dict[str, str] = {
     "என்தகவல்": "/mydata", "mydata": "/mydata", "my data": "/mydata",
     "என் தகவல்": "/mydata",
     "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
+    "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
+    "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})

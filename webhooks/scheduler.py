@@ -42,7 +42,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 
 def build_scheduler(
-    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -97,4 +97,8 @@ def build_scheduler(
     # The payout hour is governed: the job looks every 10 minutes and runs once a day from that
     # hour on (job_runs); on PostgreSQL the other processes wait their turn and find it done.
     add(pay_out, IntervalTrigger(minutes=10), "run_payouts", wait=True, max_instances=1)
+    if checkpoint is not None:
+        # after the top-up and reconciliation, so the day's checkpoint includes them
+        add(checkpoint, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "daily_checkpoint", wait=True,
+            misfire_grace_time=12 * 3600)  # fmt: skip
     return scheduler

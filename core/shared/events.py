@@ -277,6 +277,16 @@ class OrderTimedOut(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckpointSigned(DomainEvent):
+    """The day's checkpoint of the chain was signed and published (it covers events up to `seq`)."""
+
+    type: ClassVar[str] = "checkpoint.signed"
+    day: str
+    seq: int
+    head: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeRaised(DomainEvent):
     """A party to a delivered order said it went wrong; its escrow is frozen."""
 
@@ -299,7 +309,10 @@ class DisputeResolved(DomainEvent):
     dispute_id: int
     order_id: int
     resolution: str  # settle | refund | split_meal | split_fee
-    reason: str  # what the admin typed
+    # What the admin typed may name people, so the chain holds only a salted commitment to it
+    # (core/ledger/commitments.py); the words stay in the disputes table, the salt in
+    # commitment_salts under "dispute:<id>:note" (or ":appeal_note").
+    reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
@@ -59,6 +60,9 @@ class UnitOfWork:
         self.payments = PaymentsRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
+        self.checkpoints = CheckpointRepo(conn)
+        self.commitments = CommitmentRepo(conn, self.now)
+        self.subscriptions = SubscriptionRepo(conn, self.now)
         self.params = ParamRepo(conn, self.now, self.record_all)
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)
