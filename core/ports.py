@@ -290,6 +290,51 @@ class ChainRepo(Protocol):
     def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
 
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+
+    async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
+
+
+class CommitmentRepo(Protocol):
+    """Salts of the chain's commitments to personal data, kept outside the chain."""
+
+    async def add(self, subject: str, salt: str) -> None:
+        """Keep the salt of a new commitment."""
+
+    async def salt(self, subject: str) -> str | None:
+        """The salt of a commitment, unless it was forgotten."""
+
+    async def forget(self, subjects: list[str]) -> int:
+        """Delete salts (the committed values become unrecoverable); return how many went."""
+
+
+class SubscriptionRepo(Protocol):
+    """Who asked for which regular message."""
+
+    async def set(self, person_id: int, topic: str, on: bool) -> bool:
+        """Subscribe or unsubscribe; tell whether anything changed."""
+
+    async def subscribed(self, person_id: int, topic: str) -> bool:
+        """Whether a person gets a topic's messages."""
+
+    async def subscribers(self, topic: str) -> list[int]:
+        """Person ids subscribed to a topic, oldest subscription first."""
+
+
+class CheckpointRepo(Protocol):
+    """One signed checkpoint per business day, kept as published."""
+
+    async def add(self, day: str, seq: int, head: str, body: str) -> bool:
+        """Store a day's checkpoint; False when that day already has one (the first stands)."""
+
+    async def latest(self, limit: int = 1) -> list[str]:
+        """The newest checkpoints' bodies (canonical JSON), newest first."""
+
+    async def for_day(self, day: str) -> str | None:
+        """The checkpoint body of one business day, if made."""
+
 
 
 class ParamRepo(Protocol):
@@ -621,6 +666,41 @@ class PaymentsRepo(Protocol):
         """Mark a line failed with its reversal; False if it already was."""
 
 
+class PrivacyRepo(Protocol):
+    """What the service holds about one person, its erasure (/forget) and the retention sweeps."""
+
+    async def export(self, person_id: int, accounts: Sequence[str]) -> dict[str, Any]:
+        """Every row about a person, as plain JSON values (secrets and others' words left out)."""
+
+    async def accounts_of(self, prefixes: Sequence[str]) -> list[str]:
+        """Ledger accounts that exist under any of these exact names (e.g. donor:3, worker:2)."""
+
+    async def pending_deposits(self, person_id: int) -> list[int]:
+        """Deposits for a person still waiting for a second admin."""
+
+    async def photo_ids(self, person_id: int) -> list[str]:
+        """Photos a person sent that are still stored."""
+
+    async def erase(self, person_id: int, current: tuple[str, str] | None, sessions_until: str) -> dict[str, int]:
+        """Erase a person's identities, messages, state and places; return counts by kind."""
+
+    async def replace_text(self, needles: Sequence[str], replacement: str) -> int:
+        """Replace whole-word occurrences of each needle in the free-text columns; return how many
+        cells changed."""
+
+    async def coarsen_orders(self, before: str, limit: int = 5000) -> int:
+        """Round the exact coordinates of orders created before a time (once each); return how many."""
+
+    async def delete_messages(self, before: str) -> int:
+        """Delete handled inbox and outbox messages older than a time; return how many."""
+
+    async def delete_farewells(self, before: str) -> int:
+        """Delete the last messages to erased people once sent (or given up) before a time."""
+
+    async def delete_expired_sessions(self, now: str) -> int:
+        """Delete web-chat sessions past their expiry."""
+
+
 class CardPaymentRepo(Protocol):
     """One row per PaymentIntent; changed only with the version it was loaded at."""
 
@@ -714,6 +794,18 @@ class UnitOfWork(Protocol):
         """The chain."""
 
     @property
+    def subscriptions(self) -> SubscriptionRepo:
+        """Who asked for which regular message."""
+
+    @property
+    def commitments(self) -> CommitmentRepo:
+        """Salts of the chain's commitments to personal data."""
+
+    @property
+    def checkpoints(self) -> CheckpointRepo:
+        """The signed daily checkpoints of the chain."""
+
+    @property
     def params(self) -> ParamRepo:
         """The params."""
 
@@ -744,6 +836,10 @@ class UnitOfWork(Protocol):
     @property
     def screening(self) -> ScreeningRepo:
         """The screening."""
+
+    @property
+    def privacy(self) -> PrivacyRepo:
+        """People's own data: export, erasure, retention."""
 
 
     def record(self, event: DomainEvent) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.board.base import JobBoard
+from core.ledger.transparency import BooksCache
 from core.members.model import Person
 from core.payments.upi import UpiPayee
 from core.ports import PaymentGateway, UnitOfWork
@@ -30,6 +31,9 @@ class Services:
     screener: Screener
     photos: LocalPhotoStore
     upi: UpiPayee | None = None  # the cooperative's UPI id: /topup is off without it
+    secret: bytes = b""  # signs one-time links (a person's data download)
+    public_url: str = ""  # where those links point
+    books: BooksCache = field(default_factory=BooksCache)  # the public figures, kept up to the chain's head
     payments: PaymentGateway | None = None  # cards are on only when Stripe is configured
 
 

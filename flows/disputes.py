@@ -7,8 +7,9 @@ from core.orders import disputes
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
 from core.orders.model import Order
 from core.ports import UnitOfWork
+from core.seekers.photo_access import log_pushed_view
 from flows.common import normalise, payload_args, payload_int
-from flows.context import FlowContext
+from flows.context import POLLED_CHANNELS, FlowContext
 from flows.i18n import Translator, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import MAX_ID, read_int
@@ -130,6 +131,8 @@ async def _send_case(ctx: FlowContext, order: Order, dispute: Dispute, exclude: 
             fee=money(order.delivery_fee, lang), tip=money(order.tip, lang), words=dispute.evidence or "-")  # fmt: skip
         choices = tuple(Choice(resolution_label(t_, r), f"resolve:{dispute.id}:{r.value}") for r in Resolution)
         await ctx.tell(admin, Outbound(text, choices, order.delivery_photo))
+        if order.delivery_photo and admin.channel not in POLLED_CHANNELS:
+            log_pushed_view(ctx.uow, admin.id, order, order.delivery_photo)  # the web chat logs when the page loads it
     return len(admins)
 
 

@@ -12,6 +12,7 @@ from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
 from core.shared.events import (
+    CheckpointSigned,
     DomainEvent,
     LedgerTransactionRecorded,
     OrderReady,
@@ -20,7 +21,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import cards, payments_notify, timeouts
+from flows import books, cards, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -264,6 +265,7 @@ def register(bus: MessageBus) -> None:
     bus.on(RoleDecided, on_role_decided)
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
+    bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)
     cards.register(bus)

@@ -10,11 +10,13 @@ from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
+    books,
     cards,
     common,
     disputes,
     donor,
     linking,
+    mydata,
     onboarding,
     payments,
     prompts,
@@ -53,6 +55,11 @@ COMMANDS: dict[str, Handler] = {
     "/assign": treasurer.assign,
     "/paid": treasurer.paid,
     "/payfailed": treasurer.payout_failed,
+    "/mydata": mydata.mydata,
+    "/forget": mydata.forget_command,
+    "/pool": books.pool,
+    "/books": books.books_,
+    "/checkpoint": books.checkpoint_messages,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -72,6 +79,11 @@ ALIASES: dict[str, str] = {
     "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
     "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
     "பணம்பெற": "/payout", "payout": "/payout",
+    "என்தகவல்": "/mydata", "mydata": "/mydata", "my data": "/mydata",
+    "என் தகவல்": "/mydata",
+    "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
+    "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
+    "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})
@@ -109,11 +121,12 @@ BUTTONS: dict[str, Handler] = {
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
     Verb.PAYTO: payments.payout_answer,
+    Verb.FORGET: mydata.confirm,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes)
+    for module in (onboarding, donor, worker, restaurant, disputes, mydata)
     for step, handler in module.STEPS.items()
 }
 

@@ -44,6 +44,8 @@ class Step(StrEnum):
     DISPUTE_NOTE = "dispute_note"
     # a restaurant or worker confirming where payouts go
     PAYOUT_CONFIRM = "payout_confirm"
+    # /forget on SMS: the typed word that confirms an erasure
+    FORGET_WORD = "forget_word"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -85,4 +87,5 @@ class Verb(StrEnum):
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
     PAYTO = "payto"  # a payee confirming new payout details
+    FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card

@@ -1,4 +1,5 @@
-"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify, scheduled jobs by hand, the treasurer's money."""
+"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify and export, scheduled jobs by hand, the
+treasurer's money."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from pathlib import Path
 from bot.outbox_sender import OutboxSender
 from core.adapters.sql.migrate import upgrade
 from core.ledger.audit import audit
+from core.ledger.chain import canonical_json
+from core.ledger.checkpoints import make_checkpoint
+from core.ledger.export import MAX_PAGE, export_page
 from core.members.identity import admin_link_token
 from core.schedule import jobs
 from webhooks import money_cli
@@ -76,8 +80,15 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.settle_due(runtime.store))
         elif name in ("cards", "cards-reconcile"):
             return await _cards_job(runtime, name)
+        elif name == "retention":
+            print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
+        elif name == "checkpoint":
+            if runtime.signer is None:
+                print("no signing key: set KETPAAR_SIGNING_KEY (64 hex characters)", file=sys.stderr)
+                return 1
+            print(canonical_json(await make_checkpoint(runtime.store, runtime.signer, day)))
         elif name == "reconcile-capacity":
             from core.ledger.service import previous_day
 
@@ -158,6 +169,28 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+async def _export(settings: Settings, path: str) -> int:
+    """Write the whole event log as GET /api/events serves it, for `ketpaar_verify`."""
+    runtime = await build_runtime(settings)
+    after, count = 0, 0
+    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        while True:
+            async with runtime.store.reader() as uow:
+                lines, nxt = await export_page(uow, after, MAX_PAGE)
+            out.write("".join(line + "\n" for line in lines))
+            count += len(lines)
+            if nxt is None:
+                break
+            after = nxt
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        await runtime.close()
+    print(f"exported {count} events", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run one command."""
     parser = argparse.ArgumentParser(prog="ketpaar", description="Ketpaar food cooperative service")
@@ -171,12 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
     seed.add_argument("--if-empty", action="store_true", help="(default behaviour) do nothing if they exist")
     ledger = sub.add_parser("ledger", help="ledger tools")
-    ledger.add_argument("action", choices=["verify"])
+    ledger.add_argument("action", choices=["verify", "export"])
+    ledger.add_argument("file", nargs="?", help="with export: where to write the JSON Lines ('-': standard output)")
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
-    job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle", "cards",
-                                      "cards-reconcile"])  # fmt: skip
+    job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
+                                      "retention", "checkpoint", "cards", "cards-reconcile"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])
@@ -219,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "run":
             return asyncio.run(money_cli.run_payouts(settings, args.day))
         return asyncio.run(money_cli.export_batch(settings, args.batch, args.out))
+    if args.command == "ledger" and args.action == "export":
+        return asyncio.run(_export(settings, args.file or "-"))
     if args.command == "ledger":
         return asyncio.run(_verify(settings))
     return asyncio.run(_run_job(settings, args.name, args.day))

@@ -26,6 +26,7 @@ from core.adapters.sql.migrate import upgrade
 from core.adapters.sql.uow import Store
 from core.adapters.stripe.gateway import StripeGateway
 from core.board.base import JobBoard
+from core.ledger.checkpoints import Signer, make_checkpoint
 from core.members.identity import sync_admins
 from core.orders.offers import JOB_META
 from core.payments.upi import UpiPayee
@@ -70,12 +71,18 @@ class Runtime:
     cards: CardInbox | None = None  # Stripe's webhook events, when cards are on
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
         model = await jobs.retrain_safety(self.store, self.settings.data_dir / "safety", self.secret)
         if hasattr(self.services.screener, "safety_model"):
             self.services.screener.safety_model = model
+
+    async def checkpoint(self) -> None:
+        """Scheduled: sign and publish yesterday's checkpoint of the chain (once per day)."""
+        if self.signer is not None:
+            await make_checkpoint(self.store, self.signer)
 
     async def close(self) -> None:
         """Stop background work, finish queued messages, close connections."""
@@ -174,7 +181,8 @@ async def build_runtime(
         screener = await build_screener(settings, store, photos, secret)
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
     payments = stripe_gateway(settings)
-    services = Services(board, screener, photos, upi, payments)
+    services = Services(board, screener, photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"),
+                        payments=payments)  # fmt: skip
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -196,8 +204,14 @@ async def build_runtime(
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
     processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
+    seed = settings.resolved_signing_key()
     cards = CardInbox(store) if payments is not None else None
-    return Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox, cards=cards)
+    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox,
+                      cards=cards)  # fmt: skip
+    runtime.signer = Signer(seed) if seed else None
+    if seed is None:
+        log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
+    return runtime
 
 
 def stripe_gateway(settings: Settings) -> PaymentGateway | None:
@@ -228,5 +242,6 @@ async def start_background(runtime: Runtime) -> None:
 
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
-                                            payments=runtime.services.payments, card_events=card_events)  # fmt: skip
+                                            runtime.checkpoint, payments=runtime.services.payments,
+                                            card_events=card_events)  # fmt: skip
         runtime.scheduler.start()

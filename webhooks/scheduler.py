@@ -44,8 +44,8 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 
 def build_scheduler(
-    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, *,
-    payments: PaymentGateway | None = None, card_events: Job | None = None,
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
+    *, payments: PaymentGateway | None = None, card_events: Job | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -83,6 +83,10 @@ def build_scheduler(
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
+        await jobs.end_erasures(store)
+
+    async def retention() -> None:
+        await jobs.apply_retention(store)
 
     def add(job: Job, trigger: IntervalTrigger | CronTrigger, job_id: str, wait: bool = False, **options: Any) -> None:
         scheduler.add_job(one_process_at_a_time(store.db, job_id, job, wait=wait), trigger, id=job_id, replace_existing=True,
@@ -100,9 +104,15 @@ def build_scheduler(
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
     add(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), "open_capacity_day", wait=True, misfire_grace_time=3600)
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
+    add(retention, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ), "apply_retention", wait=True,
+        misfire_grace_time=12 * 3600)  # fmt: skip
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
     # The payout hour is governed: the job looks every 10 minutes and runs once a day from that
     # hour on (job_runs); on PostgreSQL the other processes wait their turn and find it done.
     add(pay_out, IntervalTrigger(minutes=10), "run_payouts", wait=True, max_instances=1)
+    if checkpoint is not None:
+        # after the top-up and reconciliation, so the day's checkpoint includes them
+        add(checkpoint, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "daily_checkpoint", wait=True,
+            misfire_grace_time=12 * 3600)  # fmt: skip
     return scheduler

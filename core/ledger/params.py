@@ -51,6 +51,10 @@ class Params:
     topup_min: int = 1_000  # paise (₹10): the least one /topup may ask for (the most is max_deposit)
     payout_hour: int = 18  # hour of the day (India time) from which the daily payout runs
     payout_minimum: int = 10_000  # paise (₹100): a smaller settled balance waits for a later run
+    # Retention (core/schedule/jobs.py): exact seeker coordinates are rounded to about 1 km after
+    # order_detail_days; inbox/outbox messages (their bodies) are deleted after message_log_days.
+    order_detail_days: int = 90
+    message_log_days: int = 180
     # Card payments (core/payments): the processor's fee as it is estimated before paying (what
     # Stripe reports replaces it at capture), who bears it, and when an uncaptured hold is flagged.
     card_fee_bp: int = 290  # 2.9 % of the amount charged
@@ -72,6 +76,8 @@ class Params:
                 raise ValueError(f"{f.name} may not be negative")
         if self.payout_hour > 23:
             raise ValueError("payout_hour must be an hour of the day, 0 to 23")
+        if min(self.order_detail_days, self.message_log_days) < 1:
+            raise ValueError("retention periods must be at least one day")
         for name, bound in CEILINGS.items():
             if not 1 <= getattr(self, name) <= bound:
                 raise ValueError(f"{name} must be between 1 and {bound}")

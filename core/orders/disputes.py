@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.ledger.commitments import commit, new_salt
 from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
 from core.members.model import Person
 from core.orders import funding
@@ -97,7 +98,7 @@ async def resolve(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: R
     dispute.resolved_at, dispute.note, dispute.tx_ids = uow.now, note.strip(), tx_ids
     await _save(uow, dispute, version)
     uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
-                               reason=dispute.note, tx_ids=tx_ids))  # fmt: skip
+                               reason_commit=await _commit(uow, f"dispute:{dispute.id}:note", dispute.note), tx_ids=tx_ids))  # fmt: skip
     return dispute
 
 
@@ -142,9 +143,17 @@ async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolut
     dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, admin.id
     dispute.appeal_note = note.strip()
     await _save(uow, dispute, version)
+    reason_commit = await _commit(uow, f"dispute:{dispute.id}:appeal_note", dispute.appeal_note)
     uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
-                               reason=dispute.appeal_note, tx_ids=tx_ids, appeal=True))  # fmt: skip
+                               reason_commit=reason_commit, tx_ids=tx_ids, appeal=True))  # fmt: skip
     return dispute
+
+
+async def _commit(uow: UnitOfWork, subject: str, words: str) -> str:
+    """The chain's salted commitment to an admin's words (the words and salt stay off the chain)."""
+    salt = new_salt()
+    await uow.commitments.add(subject, salt)
+    return commit(words, salt)
 
 
 async def _save(uow: UnitOfWork, dispute: Dispute, version: int) -> None:

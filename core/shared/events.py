@@ -277,6 +277,16 @@ class OrderTimedOut(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckpointSigned(DomainEvent):
+    """The day's checkpoint of the chain was signed and published (it covers events up to `seq`)."""
+
+    type: ClassVar[str] = "checkpoint.signed"
+    day: str
+    seq: int
+    head: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeRaised(DomainEvent):
     """A party to a delivered order said it went wrong; its escrow is frozen."""
 
@@ -299,7 +309,10 @@ class DisputeResolved(DomainEvent):
     dispute_id: int
     order_id: int
     resolution: str  # settle | refund | split_meal | split_fee
-    reason: str  # what the admin typed
+    # What the admin typed may name people, so the chain holds only a salted commitment to it
+    # (core/ledger/commitments.py); the words stay in the disputes table, the salt in
+    # commitment_salts under "dispute:<id>:note" (or ":appeal_note").
+    reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
 
@@ -397,6 +410,44 @@ class PayoutLineFailed(DomainEvent):
     line_id: int
     account: str
     amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonErased(DomainEvent):
+    """Someone used /forget: their personal data was erased (ids and counts only; their ledger
+    postings stay under the pseudonymous account ids, so the books still balance)."""
+
+    type: ClassVar[str] = "person.erased"
+    person_id: int
+    counts: dict[str, int]  # what was erased or rounded, by kind (identities, messages, photos, …)
+    donated: int = 0  # paise of the donor balance given to the guarantee pool with their consent
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonDataExported(DomainEvent):
+    """Someone downloaded everything the service holds about them (/mydata)."""
+
+    type: ClassVar[str] = "person.data_exported"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionApplied(DomainEvent):
+    """A retention job ran: how many rows it rounded or deleted, by kind, and the cut-off times."""
+
+    type: ClassVar[str] = "retention.applied"
+    counts: dict[str, int]  # order_coordinates | messages | farewells | web_sessions
+    before: dict[str, str]  # the cut-off time of each kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoViewed(DomainEvent):
+    """An admin saw a photo of an order for an operation they perform (a dispute)."""
+
+    type: ClassVar[str] = "photo.viewed"
+    order_id: int
+    kind: str  # seeker | delivery
+    purpose: str  # dispute
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import core.adapters.sql.cards_schema  # noqa: F401  (its tables join the same metadata)
+import core.adapters.sql.checkpoints_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.disputes_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.funding_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.identity_schema  # noqa: F401
