@@ -42,6 +42,8 @@ def refused(_: Translator, code: str) -> str:
         return _("This order cannot be disputed now.")
     return {
         "not_found": _("There is no such order."),
+        "no_dispute": _("There is no such dispute."),
+        "not_reversible": _("This decision cannot be taken back automatically; please ask another admin."),
         "not_a_party": _("Only the people of an order can report a problem with it."),
         "already_disputed": _("A problem with this order was already reported."),
         "window_closed": _("The time to report a problem with this order has passed."),
@@ -145,7 +147,7 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
         return
     dispute = await ctx.uow.disputes.get(dispute_id)
     if dispute is None or dispute.status not in (DisputeStatus.OPEN, DisputeStatus.APPEALED):
-        await ctx.reply(refused(_, "already_resolved" if dispute else "not_found"))  # another admin was quicker
+        await ctx.reply(refused(_, "already_resolved" if dispute else "no_dispute"))  # another admin was quicker
         return
     ctx.goto(Step.DISPUTE_NOTE, dispute=dispute_id, resolution=args[1])
     await ctx.reply(_("In one line, why {what}?").format(what=resolution_label(_, args[1])))
@@ -160,6 +162,8 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
     try:
         dispute = await decide(ctx.uow, int(data["dispute"]), ctx.person, Resolution(data["resolution"]), msg.text[:NOTE_MAX])
     except disputes.DisputeError as exc:
+        if exc.code == "pool_short":
+            return await _pool_short(ctx, int(data["dispute"]), exc.amount)
         await ctx.reply(refused(ctx._, exc.code))
         return
     order = await ctx.uow.orders.get(dispute.order_id)
@@ -174,6 +178,15 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
             id=order.id, what=resolution_label(t_, outcome), why=dispute.appeal_note if final else dispute.note)
         appeal_button = () if final else (Choice(t_("Appeal"), f"appeal:{dispute.id}"),)
         await ctx.tell(person, Outbound(text, appeal_button))
+
+
+async def _pool_short(ctx: FlowContext, dispute_id: int, missing: int) -> None:
+    """Nothing was applied: say why, and give the decision's buttons again for later."""
+    _ = ctx._
+    text = _("Dispute #{d}: money from the first decision was already spent, and the guarantee pool is {amount} short of "
+             "covering it. Nothing has changed; the appeal stays open. Choose again when the pool can cover it.").format(
+        d=dispute_id, amount=money(missing, ctx.person.language))  # fmt: skip
+    await ctx.reply(text, tuple(Choice(resolution_label(_, r), f"resolve:{dispute_id}:{r.value}") for r in Resolution))
 
 
 async def appeal(ctx: FlowContext, msg: Inbound) -> None:
