@@ -8,6 +8,7 @@ the restaurant appeals and a second admin pays the meal only (6 000 to the resta
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,12 +16,13 @@ import pytest
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
-from core.ledger.model import POOL, transfer
+from core.ledger.model import POOL, InsufficientFunds, transfer
 from core.orders import disputes
 from core.orders.dispute_model import DisputeStatus, Resolution
 from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, chain_events
 from tests.test_disputes import at, balances, disputed, second_admin
+from tests.test_job_lock import waiting_for_lock
 from tests.test_order_paths import NOON
 
 
@@ -166,4 +168,41 @@ async def test_when_the_pool_cannot_cover_nothing_is_recorded_and_the_appeal_sta
         await disputes.decide_appeal(uow, dispute_id, other, Resolution.SPLIT_MEAL, "it was cooked")
     after = await balances(store, coop, order_id, kitchen, worker)
     assert (after["restaurant"], after["escrow"], after["donor"], after["pool"]) == (6_000, 0, 0, 4_500)
+    await assert_ledger_invariants(store)
+
+
+@pytest.fixture
+async def two_processes(pg_url: str) -> Any:
+    """Two app processes on one PostgreSQL database (each its own connection pool)."""
+    first, second = Database(pg_url), Database(pg_url)
+    yield Store(first, FixedClock(NOON)), Store(second, FixedClock(NOON))
+    await first.dispose()
+    await second.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_donor_cannot_spend_what_an_appeal_is_taking_back(two_processes: tuple[Store, Store]) -> None:
+    # The appeal's plan reads the donor's balance under the per-account lock that every debit takes:
+    # a spend from another process waits for the decision to commit, then finds the money gone.
+    store, other_process = two_processes
+    coop, order_id, kitchen, worker, dispute_id = await refunded_then_appealed(store)
+    await spend_all_but(store, coop, 2_000)
+    await give_the_pool(store, 20_000)
+    other = await second_admin(store, uuid.uuid4().hex[:8])
+    account = f"donor:{coop.donor.id}"
+
+    async def spend() -> None:
+        async with at(other_process, 41).uow() as uow:
+            await uow.ledger.record(transfer("spend", f"late-{uuid.uuid4().hex}", account, "external:payouts", 2_000), "test")
+
+    async with at(store, 40).uow() as uow:
+        await disputes.decide_appeal(uow, dispute_id, other, Resolution.SPLIT_MEAL, "it was cooked")
+        late = asyncio.create_task(spend())
+        async with asyncio.timeout(10):
+            while not await waiting_for_lock(store.db):  # the spend is queued behind the decision
+                await asyncio.sleep(0.01)
+    with pytest.raises(InsufficientFunds):
+        await late
+    after = await balances(store, coop, order_id, kitchen, worker)
+    assert (after["donor"], after["restaurant"], after["escrow"]) == (0, 6_000, 0)
     await assert_ledger_invariants(store)
