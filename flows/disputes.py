@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.members.model import Person
 from core.orders import disputes
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
@@ -172,12 +173,29 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
     outcome = dispute.appeal_resolution if final else dispute.resolution
     assert outcome is not None
     await ctx.reply(ctx._("Decided: {what}. Everyone is told.").format(what=resolution_label(ctx._, outcome)))
+    meal, pay, back = await _outcome(ctx.uow, order, dispute.tx_ids)
     for person in await _parties(ctx.uow, order):
-        t_ = translator(person.language, person.channel)
-        text = t_("Order #{id}: an admin decided {what}. Reason: {why}").format(
-            id=order.id, what=resolution_label(t_, outcome), why=dispute.appeal_note if final else dispute.note)
+        t_, lang = translator(person.language, person.channel), person.language
+        text = t_("Order #{id}, an admin's decision ({what}): the restaurant gets {paid}, the delivery worker {pay}, and "
+                  "{amount} goes back to who paid. Reason: {why}").format(
+            id=order.id, what=resolution_label(t_, outcome), paid=money(meal, lang), pay=money(pay, lang),
+            amount=money(back, lang), why=dispute.appeal_note if final else dispute.note)  # fmt: skip
         appeal_button = () if final else (Choice(t_("Appeal"), f"appeal:{dispute.id}"),)
         await ctx.tell(person, Outbound(text, appeal_button))
+
+
+async def _outcome(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[int, int, int]:
+    """What the decision in force pays (restaurant, worker) and returns to the contributors, in
+    paise, from its ledger entries (net: a repayment of the pool's cover counts against the refund)."""
+    net: dict[str, int] = {}
+    for tx_id in tx_ids:
+        for account, amount in await uow.ledger.postings_of(tx_id):
+            net[account] = net.get(account, 0) + amount
+    restaurant = restaurant_account(order.restaurant_id or 0)
+    worker = worker_account(order.worker_id or 0)
+    paid_by = {donor_account(order.donor_id), *(c.account for c in await uow.contributions.for_order(order.id))}
+    sources = paid_by - {restaurant, worker}
+    return net.get(restaurant, 0), net.get(worker, 0), sum(net.get(a, 0) for a in sources)
 
 
 async def _pool_short(ctx: FlowContext, dispute_id: int, missing: int) -> None:

@@ -69,9 +69,10 @@ async def _ask_donor(uow: UnitOfWork, order: Order, event: OrderTimedOut) -> Non
     _, lang = translator(donor.language, donor.channel), donor.language
     await uow.prompts.withdraw(f"{GIVE_UP_REF}:{order.id}")  # asked again: only the newest question counts
     text = _("Nobody has claimed the delivery of order #{id} for {minutes} minutes. You can wait longer, or cancel: "
-             "{restaurant} has already cooked the meal, so it is paid {meal} from the money held, and {rest} "
+             "{restaurant} has already cooked the meal, so it is paid {paid} from the money held, and {amount} "
              "comes back to you.").format(id=order.id, minutes=event.minutes, restaurant=r.name,
-                                          meal=money(order.meal_price, lang), rest=money(order.total - order.meal_price, lang))  # fmt: skip
+                                          paid=money(order.meal_price, lang),
+                                          amount=money(order.total - order.meal_price, lang))  # fmt: skip
     choices = (Choice(_("Wait longer"), f"{Verb.WAIT}:{order.id}"), Choice(_("Cancel"), f"{Verb.GIVE_UP}:{order.id}"))
     await deliver_to(uow, donor, Outbound(text, choices, meta={GIVE_UP_REF: order.id}))
 
