@@ -79,8 +79,13 @@ async def report(ctx: FlowContext, msg: Inbound) -> None:
 async def _ask_reason(ctx: FlowContext, order_id: int) -> None:
     _ = ctx._
     order = await ctx.uow.orders.get(order_id)
-    if order is None or ctx.person.id not in await disputes.parties(ctx.uow, order):
-        await ctx.reply(refused(_, "not_a_party" if order else "not_found"))
+    if order is None:
+        await ctx.reply(refused(_, "not_found"))
+        return
+    try:
+        await disputes.check_can_raise(ctx.uow, order, ctx.person)
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(_, exc.code))
         return
     choices = tuple(Choice(reason_label(_, r), f"dreason:{order_id}:{r.value}") for r in Reason)
     await ctx.reply(_("What went wrong with order #{id}?").format(id=order_id), choices)
@@ -99,6 +104,9 @@ async def reason(ctx: FlowContext, msg: Inbound) -> None:
 
 async def evidence(ctx: FlowContext, msg: Inbound) -> None:
     """The party's own words: raise the dispute, tell everyone, send the case to the admins."""
+    if read_int(msg.text, 0, MAX_ID) is not None:  # on SMS, a reason's number typed twice
+        await ctx.reply(ctx._("Please write a few words about what happened, or send skip."))
+        return
     data = dict(ctx.data)
     ctx.goto(None)
     words = "" if normalise(msg.text) in SKIP_WORDS else msg.text
@@ -150,12 +158,24 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
     if dispute is None or dispute.status not in (DisputeStatus.OPEN, DisputeStatus.APPEALED):
         await ctx.reply(refused(_, "already_resolved" if dispute else "no_dispute"))  # another admin was quicker
         return
+    order = await ctx.uow.orders.get(dispute.order_id)
+    if order is not None and ctx.person.id in await disputes.parties(ctx.uow, order):
+        await ctx.reply(refused(_, "party_admin"))  # said before the reason is asked, not after
+        return
+    if dispute.status is DisputeStatus.APPEALED and ctx.person.id == dispute.resolved_by:
+        await ctx.reply(refused(_, "same_admin"))
+        return
     ctx.goto(Step.DISPUTE_NOTE, dispute=dispute_id, resolution=args[1])
     await ctx.reply(_("In one line, why {what}?").format(what=resolution_label(_, args[1])))
 
 
 async def note(ctx: FlowContext, msg: Inbound) -> None:
     """The admin's reason: decide the dispute (or its appeal) and tell every party."""
+    said = normalise(msg.text)
+    if read_int(said, 0, MAX_ID) is not None or said in {normalise(resolution_label(ctx._, r)) for r in Resolution}:
+        # On SMS a decision's number (or label) typed twice is not a reason; the chain keeps what is typed here.
+        await ctx.reply(ctx._("Please write the reason in a few words."))
+        return
     data = dict(ctx.data)
     ctx.goto(None)
     dispute = await ctx.uow.disputes.get(int(data["dispute"]))

@@ -53,17 +53,23 @@ async def _order(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
+async def check_can_raise(uow: UnitOfWork, order: Order, person: Person) -> None:
+    """Raise DisputeError unless the person may report a problem with the order now (asked
+    before the reason too, so nobody answers questions only to be refused at the end)."""
+    if person.id not in await parties(uow, order):
+        raise DisputeError("not_a_party", order.id)
+    if await uow.disputes.for_order(order.id) is not None:
+        raise DisputeError("already_disputed", order.id)
+    if order.status not in DISPUTABLE:
+        raise DisputeError(f"not_disputable_{order.status.value}", order.id)
+    if order.settle_after is None or uow.now >= order.settle_after:
+        raise DisputeError("window_closed", order.id)  # the settle job may already be on its way
+
+
 async def raise_dispute(uow: UnitOfWork, order_id: int, person: Person, reason: Reason, evidence: str = "") -> Dispute:
     """Freeze a delivered (or failed) order's escrow because a party says it went wrong."""
     order = await _order(uow, order_id)
-    if person.id not in await parties(uow, order):
-        raise DisputeError("not_a_party", order_id)
-    if await uow.disputes.for_order(order_id) is not None:
-        raise DisputeError("already_disputed", order_id)
-    if order.status not in DISPUTABLE:
-        raise DisputeError(f"not_disputable_{order.status.value}", order_id)
-    if order.settle_after is None or uow.now >= order.settle_after:
-        raise DisputeError("window_closed", order_id)  # the settle job may already be on its way
+    await check_can_raise(uow, order, person)
     dispute = Dispute(0, order_id, person.id, reason, evidence.strip()[:EVIDENCE_MAX], DisputeStatus.OPEN, uow.now)
     if not await uow.disputes.add(dispute):
         raise DisputeError("already_disputed", order_id)
