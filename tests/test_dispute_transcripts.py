@@ -188,3 +188,60 @@ async def test_a_dispute_by_sms_split_fee_to_the_worker(app_db: Path, tmp_path: 
                 "refund": sorted([(f"donor:{donor}", 8_000), ("escrow:order:1", -8_000)]),
             }
             await assert_ledger_invariants(store)
+
+
+# In Tamil, by SMS: the options come numbered (5 சாப்பாடு சரியில்லை; 3 சாப்பாடு மட்டும்), and the
+# transcript types the numbers shown, once in Tamil digits.
+SMS_REPORTED_TAMIL = """
+    donor-sms > புகார் 1
+    donor-sms < ஆர்டர் #1-இல் என்ன பிரச்சனை?
+    donor-1   < ஆர்டர் #1-இல் என்ன பிரச்சனை? [சாப்பாடு வரவில்லை]
+    donor-sms > ௫
+    donor-sms < என்ன நடந்தது என்று சில வார்த்தைகளில் எழுதுங்கள் (வேண்டாமென்றால் “தவிர்” என்று அனுப்புங்கள்).
+    donor-1   < என்ன நடந்தது என்று சில வார்த்தைகளில் எழுதுங்கள்
+    donor-sms > 5
+    donor-sms < என்ன நடந்தது என்று சில வார்த்தைகளில் எழுதுங்கள், அல்லது “தவிர்” என்று அனுப்புங்கள்.
+    donor-1   < என்ன நடந்தது என்று சில வார்த்தைகளில் எழுதுங்கள், அல்லது “தவிர்” என்று அனுப்புங்கள்.
+    donor-sms > சாதம் கெட்டுப்போயிருந்தது
+    donor-sms < ஆர்டர் #1 பற்றிய உங்கள் புகார் பதிவானது. அட்மின் முடிவு செய்யும் வரை பணம் ஹோல்டில் இருக்கும்.
+    donor-1   < ஆர்டர் #1 பற்றிய உங்கள் புகார் பதிவானது.
+    rest-2    < ஆர்டர் #1 பற்றி ஒரு புகார் வந்துள்ளது: சாப்பாடு சரியில்லை. அட்மின் முடிவு செய்யும் வரை பணம் ஹோல்டில் இருக்கும்.
+    worker-1  < ஆர்டர் #1 பற்றி ஒரு புகார் வந்துள்ளது: சாப்பாடு சரியில்லை.
+    admin-1   < புகார் #1, #1: சாப்பாடு சரியில்லை. சாப்பாடு ₹80+₹30+₹10. சாதம் கெட்டுப்போயிருந்தது
+    admin-1   > 3
+    admin-1   < “சாப்பாடு மட்டும்” – ஏன்? ஒரு வரியில் எழுதுங்கள்.
+    admin-1   > 3
+    admin-1   < காரணத்தைச் சில வார்த்தைகளில் எழுதுங்கள்.
+    admin-1   > சமைத்துக் கொண்டுவந்தார்கள், ஆனால் சாப்பிட முடியவில்லை
+    admin-1   < முடிவு: சாப்பாடு மட்டும். எல்லோருக்கும் சொல்லியாகிவிட்டது.
+    donor-sms < ஆர்டர் #1 முடிவு (சாப்பாடு மட்டும்): ஹோட்டல் ₹80, டெலிவரி ₹0, திரும்ப ₹40. காரணம்: சமைத்துக் கொண்டுவந்தார்கள்
+    donor-1   < ஆர்டர் #1 முடிவு (சாப்பாடு மட்டும்): ஹோட்டல் ₹80, டெலிவரி ₹0, திரும்ப ₹40. [மேல்முறையீடு]
+    rest-2    < ஆர்டர் #1 முடிவு (சாப்பாடு மட்டும்): ஹோட்டல் ₹80, டெலிவரி ₹0, திரும்ப ₹40.
+    worker-1  < ஆர்டர் #1 முடிவு (சாப்பாடு மட்டும்): ஹோட்டல் ₹80, டெலிவரி ₹0, திரும்ப ₹40.
+    admin-1   > 3
+    admin-1   < அந்தக் கேள்விக்கு ஏற்கனவே பதில் அளிக்கப்பட்டுவிட்டது.
+    worker-1  > புகார் 1
+    worker-1  < இந்த ஆர்டர் பற்றி ஏற்கனவே புகார் உள்ளது.
+"""
+
+
+async def test_a_dispute_by_sms_in_tamil_split_meal_to_the_restaurant(app_db: Path, tmp_path: Path) -> None:
+    users = users_on({"donor-1": "webchat", "*": "sms"})
+    with fakes("sms") as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
+            chat, store = env["chat"], env["runtime"].store
+            await chat.run(SMS_MEAL)
+            await sms_cast(env)
+            await speak_tamil(store, ("donor-1", "rest-2", "worker-1", "admin-1"), chat.users)
+            env["clock"].advance(minutes=10)
+            before = {name: len((await chat.fetch(name)).seen) for name in chat.cast()}
+            await chat.run(SMS_REPORTED_TAMIL)
+            for name in chat.cast():  # every message of the dispute is Tamil (the numbers and amounts aside)
+                for message in (await chat.fetch(name)).seen[before[name] :]:
+                    assert not latin_left(message.text), f"{name} got English: {message.text!r}"
+            rest, donor = await _accounts(store, "rest-2", "sms", users["rest-2"].address), await _person(store, "donor-1")
+            assert await decision_postings(store) == {
+                "settle": sorted([(rest, 8_000), ("escrow:order:1", -8_000)]),
+                "refund": sorted([(f"donor:{donor}", 4_000), ("escrow:order:1", -4_000)]),
+            }
+            await assert_ledger_invariants(store)
