@@ -142,6 +142,7 @@ async def _released(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> 
 
 async def _abandoned(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     await withdraw_job_offers(uow, order.id, event.actor)
+    await uow.prompts.withdraw(f"{GIVE_UP_REF}:{order.id}")  # also when the donor typed "cancel" instead
     if owner := await _owner(uow, order.restaurant_id):
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_(
@@ -186,9 +187,14 @@ async def wait_longer(ctx: FlowContext, msg: Inbound) -> None:
 
 async def give_up(ctx: FlowContext, msg: Inbound) -> None:
     """The donor stops an order nobody came for: the restaurant is paid, the rest refunded."""
-    _, lang = ctx._, ctx.person.language
     if (order_id := await _order_id(ctx, msg)) is None:
         return
+    await give_up_order(ctx, order_id)
+
+
+async def give_up_order(ctx: FlowContext, order_id: int) -> None:
+    """Abandon the order as the donor was told (the restaurant paid) and say what happened."""
+    _, lang = ctx._, ctx.person.language
     try:
         _order, paid, refund = await timeouts.abandon(ctx.uow, order_id, ctx.person, ctx.services.board)
     except orders.OrderError as exc:

@@ -109,10 +109,12 @@ SMS_ADMIN = User("admin-1", "sms", "+919840009001")
 DONOR_SMS = User("donor-sms", "sms", "+919840001001")
 
 
-async def sms_cast(env: dict[str, Any]) -> None:
+async def sms_cast(env: dict[str, Any], *, admin: bool = True) -> None:
     """The cooperative's admin is on SMS (the web-chat admin stands down), and the donor links
     their phone to the web chat they paid from, by /link, as a person would."""
     chat, store = env["chat"], env["runtime"].store
+    if not admin:
+        return await link_donor_phone(chat)
     async with store.uow() as uow:
         admin = await uow.people.get_or_create("sms", SMS_ADMIN.address)
         await uow.people.set_flags(admin.id, is_admin=True)
@@ -120,7 +122,13 @@ async def sms_cast(env: dict[str, Any]) -> None:
         web_admin = await uow.people.find("webchat", "admin")
         assert web_admin is not None
         await uow.people.set_flags(web_admin.id, is_admin=False)
-    chat.users |= {SMS_ADMIN.name: SMS_ADMIN, DONOR_SMS.name: DONOR_SMS}
+    chat.users |= {SMS_ADMIN.name: SMS_ADMIN}
+    await link_donor_phone(chat)
+
+
+async def link_donor_phone(chat: Any) -> None:
+    """donor-1 (web chat) links the phone donor-sms by /link and its 6-digit code."""
+    chat.users |= {DONOR_SMS.name: DONOR_SMS}
     await chat.send("donor-1", "/link")
     code = re.search(r"\b(\d{6})\b", (await chat.expect("donor-1", "Your link code is")).text)
     assert code is not None
