@@ -6,6 +6,7 @@ and workers are on SMS. Each ends with the exact postings and the ledger's invar
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,98 @@ async def test_a_restaurant_that_never_answers_by_sms(language: str, app_db: Pat
             async with store.reader() as uow:
                 assert await uow.ledger.balance("escrow:order:1") == 11_000
             await assert_ledger_invariants(store)
+
+
+UNCLAIMED = {
+    "en": """
+        worker-3  < New job #1: pick up at Saravana Kitchen (4 Poonamallee High Road, Periamet), drop near 13.08, 80.27. Pay Rs.34. [Claim]
+    """,
+    "ta": """
+        worker-3  < புதிய வேலை #1: Saravana Kitchen (4 Poonamallee High Road, Periamet)
+    """,
+}
+ASKED = {
+    "en": """
+        donor-1   < Nobody has claimed the delivery of order #1 for {minutes} minutes. You can wait longer, or cancel: [Wait longer]
+        donor-sms < Saravana Kitchen has already cooked the meal, so it is paid Rs.80 from the money held, and Rs.40 comes back [Cancel]
+    """,
+    # (the linked web page shows what the phone got: the short SMS wording)
+    "ta": """
+        donor-1   < #1: {minutes} நிமி. யாரும் எடுக்கவில்லை. ரத்து செய்தால் Saravana Kitchen-க்கு ₹80, உங்களுக்கு ₹40. [காத்திருக்கிறேன்]
+        donor-sms < #1: {minutes} நிமி. யாரும் எடுக்கவில்லை. ரத்து செய்தால் Saravana Kitchen-க்கு ₹80, உங்களுக்கு ₹40.
+    """,
+}
+WAITED = {
+    "en": """
+        donor-sms > [tap Wait longer]
+        donor-sms < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
+        donor-1   < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
+    """,
+    "ta": """
+        donor-sms > {wait}
+        donor-sms < #1: டெலிவரி பணியாளரைத் தேடுகிறோம்; 60 நிமி.-ல் மீண்டும் கேட்போம்.
+        donor-1   < #1: டெலிவரி பணியாளரைத் தேடுகிறோம்; 60 நிமி.-ல் மீண்டும் கேட்போம்.
+    """,
+}
+# Asked again, the donor types the word, not the number: it cancels as the question said.
+CANCELLED = {
+    "en": """
+        donor-sms > cancel
+        donor-sms < Order #1 is cancelled. Rs.80 paid the restaurant for the meal it cooked; Rs.40 is back in your balance.
+        donor-1   < Order #1 is cancelled. ₹80 paid the restaurant for the meal it cooked; ₹40 is back in your balance.
+        rest-2    < No delivery worker came for order #1, so the donor called it off. Rs.80 for the meal you cooked is credited to you.
+        donor-sms > cancel
+        donor-sms < There is nothing to cancel.
+        donor-1   < There is nothing to cancel.
+        worker-3  > [tap Claim]
+        worker-3  < Job #1 is no longer available.
+    """,
+    "ta": """
+        donor-sms > ரத்து
+        donor-sms < #1 ரத்து. ஹோட்டலுக்கு ₹80; உங்கள் பேலன்ஸில் ₹40 திரும்ப வந்தது.
+        donor-1   < #1 ரத்து. ஹோட்டலுக்கு ₹80; உங்கள் பேலன்ஸில் ₹40 திரும்ப வந்தது.
+        rest-2    < #1: டெலிவரி பணியாளர் வரவில்லை, ஆர்டர் ரத்து. சமைத்ததற்கு ₹80 வரவு.
+        donor-sms > ரத்து
+        donor-sms < ரத்து செய்ய எதுவும் இல்லை.
+        donor-1   < ரத்து செய்ய எதுவும் இல்லை.
+        worker-3  > ௧
+        worker-3  < வேலை #1 இனி கிடைக்காது.
+    """,
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ta"])
+async def test_a_job_nobody_claims_by_sms(language: str, app_db: Path, tmp_path: Path) -> None:
+    users = users_on(CAST)
+    with fakes("sms") as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
+            chat, store = env["chat"], env["runtime"].store
+            # Karthik (worker-3) works a few kilometres away: the first offer does not reach him.
+            await move_to_the_next_ring(store, ("sms", users["worker-3"].address), ("sms", users["rest-2"].address))
+            await chat.run(ACCEPTED.replace("    worker-3 < New job #1: pick up at Saravana Kitchen [Claim]\n", ""))
+            await link_donor_phone(chat)
+            seen = await _tamil(env, users) if language == "ta" else {}
+            await later(env, 20)  # claim_wait_min: the next ring of zones
+            await chat.run(UNCLAIMED[language])
+            await later(env, 40)  # claim_give_up_min: the donor is asked, the kitchen's pay said up front
+            await chat.run(ASKED[language].format(minutes=60))
+            wait = next(b.value for b in (await chat.fetch("donor-sms")).seen[-1].buttons) if language == "en" else ""
+            await chat.run(WAITED[language].format(wait=wait or await _number(chat, "donor-sms", 0)))
+            await later(env, 60)
+            await chat.run(ASKED[language].format(minutes=120))
+            await chat.run(CANCELLED[language])
+            if language == "ta":
+                await _all_tamil(chat, seen)
+            named = await _ids(store, users)
+            assert await order_transactions(store) == [
+                ("abandon", "order:1:abandon", sorted([(named["rest-2"], 8_000), ("escrow:order:1", -8_000)])),
+                ("refund", "order:1:refund:abandon", sorted([(named["donor-1"], 4_000), ("escrow:order:1", -4_000)])),
+            ]
+            await assert_ledger_invariants(store)
+
+
+async def _number(chat: Any, name: str, option: int) -> str:
+    """The number a Tamil SMS offers for its `option`-th choice ("பதில்: 2 = …, 3 = …")."""
+    text = (await chat.fetch(name)).seen[-1].text
+    numbers = re.findall(r"(\d+) = ", text.rsplit("\n", 1)[-1])
+    return str(numbers[option])

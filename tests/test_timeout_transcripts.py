@@ -123,14 +123,15 @@ async def assert_tamil(chat: Any, names: tuple[str, ...], seen_before: dict[str,
                 assert not latin_left(text), f"{name} got English: {text!r}"
 
 
-async def move_to_the_next_ring(store: Any, name: str, restaurant: str = "rest-2") -> None:
-    """Put a worker's zone one ring of cells beyond the restaurant's neighbourhood (about 5-10 km)."""
+async def move_to_the_next_ring(store: Any, worker: tuple[str, str], restaurant: tuple[str, str]) -> None:
+    """Put a worker's zone one ring of cells beyond the restaurant's neighbourhood (about 5-10 km);
+    each is given as (channel, address)."""
     async with store.uow() as uow:
-        r = await uow.restaurants.by_person((await uow.people.find("webchat", restaurant)).id)
+        r = await uow.restaurants.by_person((await uow.people.find(*restaurant)).id)
         near = set(geo.neighbourhood(r.zone))
         ring = sorted({cell for z in near for cell in geo.neighbourhood(z)} - near)
         lat_lo, lat_hi, lng_lo, lng_hi = geo.decode_box(ring[0])
-        worker = await uow.workers.by_person((await uow.people.find("webchat", name)).id)
+        worker = await uow.workers.by_person((await uow.people.find(*worker)).id)
         await uow.workers.set_zone(worker.id, (lat_lo + lat_hi) / 2, (lng_lo + lng_hi) / 2, ring[0])
 
 
@@ -140,7 +141,7 @@ ACCEPTED_NEAR = ACCEPTED.replace("    worker-3 < New job #1: pick up at Saravana
 
 async def test_a_job_nobody_claims_in_tamil_goes_wider_then_the_donor_cancels(app_env: dict[str, Any]) -> None:
     chat, store = app_env["chat"], app_env["runtime"].store
-    await move_to_the_next_ring(store, "worker-3")
+    await move_to_the_next_ring(store, ("webchat", "worker-3"), ("webchat", "rest-2"))
     await chat.run(ACCEPTED_NEAR)
     await speak_tamil(store, EVERYONE)
     seen = {name: len((await chat.fetch(name)).seen) for name in EVERYONE}
