@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from core.ledger.model import POOL, transfer
+from core.orders.dispute_model import DisputeStatus
 from core.schedule.jobs import settle_due
 from tests.channel_chat import User, channel_app, users_on
 from tests.helpers import assert_ledger_invariants
@@ -253,3 +255,89 @@ async def test_a_dispute_by_sms_in_tamil_split_meal_to_the_restaurant(app_db: Pa
                 "refund": sorted([(f"donor:{donor}", 4_000), ("escrow:order:1", -4_000)]),
             }
             await assert_ledger_invariants(store)
+
+
+# --- an appeal against a refund the donor has already spent, by web chat ---------------------------
+
+REFUNDED = """
+    donor-1  > [tap Report a problem]
+    donor-1  < What went wrong with order #1?
+    donor-1  > [tap Not delivered]
+    donor-1  < Add a few words about what happened (or send skip).
+    donor-1  > skip
+    donor-1  < Problem reported for order #1.
+    rest-2   < A problem was reported with order #1: Not delivered.
+    worker-1 < A problem was reported with order #1: Not delivered.
+    admin    < Dispute #1 on order #1: Not delivered. [Refund all]
+    admin-2  < Dispute #1 on order #1: Not delivered. [Refund all]
+    admin    > [tap Refund all]
+    admin    < In one line, why Refund all?
+    admin    > The photo shows an empty street
+    admin    < Decided: Refund all. Everyone is told.
+    donor-1  < Order #1, an admin's decision (Refund all): the restaurant gets ₹0, the delivery worker ₹0, and ₹120 goes back
+    rest-2   < Order #1, an admin's decision (Refund all): the restaurant gets ₹0, the delivery worker ₹0, and ₹120 goes back
+    worker-1 < Order #1, an admin's decision (Refund all): the restaurant gets ₹0, the delivery worker ₹0, and ₹120 goes back
+    rest-2   > [tap Appeal]
+    rest-2   < Appeal recorded. Another admin will look at order #1.
+    admin-2  < Dispute #1 on order #1: Not delivered. Meal ₹80, delivery ₹30, tip ₹10. Their words: - [Settle] [Meal only] [photo]
+"""
+
+# The donor spent all but ₹20 of the refund; the guarantee pool is empty.
+POOL_SHORT = """
+    admin-2  > [tap Meal only]
+    admin-2  < In one line, why Meal only?
+    admin-2  > The worker's photo shows the meal handed over
+    admin-2  < Dispute #1: money from the first decision was already spent, and the guarantee pool is ₹100 short [Meal only]
+"""
+
+# Once the pool holds ₹100, the same decision goes through.
+DECIDED = """
+    admin-2  > [tap Meal only]
+    admin-2  < In one line, why Meal only?
+    admin-2  > The worker's photo shows the meal handed over
+    admin-2  < Decided: Meal only. Everyone is told.
+    donor-1  < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹0 goes back
+    rest-2   < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹0 goes back
+    worker-1 < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹0 goes back
+    admin-2  > [tap Refund all]
+    admin-2  < That question has already been answered.
+"""
+
+
+async def test_an_appeal_against_a_spent_refund_waits_for_the_pool_then_goes_through(app_env: dict[str, Any]) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    await chat.run(MEAL)
+    app_env["clock"].advance(minutes=10)
+    async with store.uow() as uow:  # a second admin, so that the appeal has someone to go to
+        second = await uow.people.get_or_create("webchat", "admin-2")
+        await uow.people.set_flags(second.id, is_admin=True)
+        await uow.people.set_name(second.id, "Second admin")
+    await chat.run(REFUNDED)
+    donor = f"donor:{await _person(store, 'donor-1')}"
+    async with store.uow() as uow:  # stands for the donor spending the refund on other meals
+        spent = await uow.ledger.balance(donor) - 2_000
+        await uow.ledger.record(transfer("spend", "spent-elsewhere", donor, "external:payouts", spent), "test")
+    await chat.run(POOL_SHORT)
+    async with store.reader() as uow:
+        dispute = await uow.disputes.get(1)
+        assert await uow.ledger.existing("reverse", "order:1:dispute:reverse:1") is None  # nothing half-applied
+    assert dispute is not None and dispute.status is DisputeStatus.APPEALED
+    async with store.uow() as uow:
+        await uow.ledger.record(transfer("pool", "pool-top-up", "external:deposits", POOL, 10_000), "test")
+    await chat.run(DECIDED)
+    rest = await _accounts(store, "rest-2")
+    async with store.reader() as uow:
+        lines = {ref: sorted(await uow.ledger.postings_of(await uow.ledger.existing(kind, ref)))  # type: ignore[arg-type]
+                 for kind, ref in (("reverse", "order:1:dispute:reverse:1"), ("cover", "order:1:dispute:cover"),
+                                   ("settle", "order:1:dispute:2"), ("refund", "order:1:refund:dispute:2"),
+                                   ("repay", "order:1:dispute:repay"))}  # fmt: skip
+        balances = {a: await uow.ledger.balance(a) for a in (donor, rest, POOL, "escrow:order:1")}
+    assert lines == {
+        "order:1:dispute:reverse:1": sorted([(donor, -2_000), ("escrow:order:1", 2_000)]),
+        "order:1:dispute:cover": sorted([(POOL, -10_000), ("escrow:order:1", 10_000)]),
+        "order:1:dispute:2": sorted([(rest, 8_000), ("escrow:order:1", -8_000)]),
+        "order:1:refund:dispute:2": sorted([(donor, 4_000), ("escrow:order:1", -4_000)]),
+        "order:1:dispute:repay": sorted([(donor, -4_000), (POOL, 4_000)]),
+    }
+    assert balances == {donor: 0, rest: 8_000, POOL: 4_000, "escrow:order:1": 0}
+    await assert_ledger_invariants(store)
