@@ -341,3 +341,16 @@ async def test_an_appeal_against_a_spent_refund_waits_for_the_pool_then_goes_thr
     }
     assert balances == {donor: 0, rest: 8_000, POOL: 4_000, "escrow:order:1": 0}
     await assert_ledger_invariants(store)
+
+
+async def test_an_appeal_or_resolve_for_a_dispute_that_does_not_exist_says_so(app_env: dict[str, Any]) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    await speak_tamil(store, ("rest-2",))
+    for user, payload in (("donor-1", "appeal:7"), ("admin", "resolve:9:refund"), ("rest-2", "appeal:7")):
+        await chat.post(user, json={"button": payload})
+    await chat.drain()
+    await chat.run("""
+        donor-1  < There is no such dispute.
+        admin    < There is no such dispute.
+        rest-2   < அப்படி ஒரு புகார் இல்லை.
+    """)
