@@ -182,8 +182,10 @@ async def two_processes(pg_url: str) -> Any:
 
 @pytest.mark.postgres
 async def test_the_donor_cannot_spend_what_an_appeal_is_taking_back(two_processes: tuple[Store, Store]) -> None:
-    # The appeal's plan reads the donor's balance under the per-account lock that every debit takes:
-    # a spend from another process waits for the decision to commit, then finds the money gone.
+    # The appeal's decision holds the donor's account until it commits (its plan reads the balance
+    # under the per-account lock every debit takes, and so does its reversal): a spend from another
+    # process waits, then finds the money gone. (The gap between plan and reversal cannot be paused
+    # from a test; this shows that nothing slips in before the commit.)
     store, other_process = two_processes
     coop, order_id, kitchen, worker, dispute_id = await refunded_then_appealed(store)
     await spend_all_but(store, coop, 2_000)
