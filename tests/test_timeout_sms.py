@@ -141,11 +141,18 @@ ASKED = {
 }
 WAITED = {
     "en": """
+        # "wait longer, or cancel?" is no yes/no question: a "no" does not cancel the order.
+        donor-sms > no
+        donor-sms < Sorry, I did not understand that.
+        donor-1   < Sorry, I did not understand that.
         donor-sms > [tap Wait longer]
         donor-sms < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
         donor-1   < We keep looking for a worker for order #1 and will ask you again in 60 minutes.
     """,
     "ta": """
+        donor-sms > இல்லை
+        donor-sms < மன்னிக்கவும், எனக்குப் புரியவில்லை.
+        donor-1   < மன்னிக்கவும், எனக்குப் புரியவில்லை.
         donor-sms > {wait}
         donor-sms < #1: டெலிவரி பணியாளரைத் தேடுகிறோம்; 60 நிமி.-ல் மீண்டும் கேட்போம்.
         donor-1   < #1: டெலிவரி பணியாளரைத் தேடுகிறோம்; 60 நிமி.-ல் மீண்டும் கேட்போம்.
