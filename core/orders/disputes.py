@@ -3,37 +3,21 @@ transactions, and a party may appeal once to a different admin (applied by rever
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.ledger.model import (
-    POOL,
-    Posting,
-    Transaction,
-    escrow_account,
-    is_guarded,
-    restaurant_account,
-    settlement,
-    transfer,
-)
+from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
 from core.members.model import Person
+from core.orders import dispute_reversal as reversal
 from core.orders import funding
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
+from core.orders.dispute_model import DisputeError as DisputeError  # re-exported: callers catch disputes.DisputeError
 from core.orders.lifecycle import Status
 from core.orders.model import ConcurrentUpdate, Order
 from core.ports import UnitOfWork
-from core.shared.events import DisputeAppealed, DisputeRaised, DisputeResolved, DisputeShortfallCovered
+from core.shared.events import DisputeAppealed, DisputeRaised, DisputeResolved
 
 DISPUTABLE = (Status.DELIVERED, Status.DELIVERY_FAILED)
 EVIDENCE_MAX = 500  # characters of a party's own words kept with the dispute
-
-
-class DisputeError(Exception):
-    """A dispute command that cannot be carried out; `code` names why."""
-
-    def __init__(self, code: str, ref: int | None = None, amount: int = 0) -> None:
-        super().__init__(f"{code} ({ref})")
-        self.code, self.ref, self.amount = code, ref, amount  # amount: paise, where the code needs one
 
 
 async def parties(uow: UnitOfWork, order: Order) -> list[int]:
@@ -141,8 +125,8 @@ async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
 async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: Resolution, note: str) -> Dispute:
     """A second admin decides an appeal; a different outcome reverses the first one's entries and
     records the new ones (corrections are new entries, never edits). Money already spent since the
-    first decision is covered by the guarantee pool (see `_plan_reversal`); when the pool cannot
-    cover it, nothing is recorded and the appeal stays open (DisputeError `pool_short`)."""
+    first decision is covered by the guarantee pool (core/orders/dispute_reversal.py); when the
+    pool cannot cover it, nothing is recorded and the appeal stays open (DisputeError `pool_short`)."""
     dispute = await _dispute(uow, dispute_id)
     order = await _order(uow, dispute.order_id)
     await _check_admin(uow, admin, order)
@@ -153,13 +137,13 @@ async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolut
     version = dispute.version
     tx_ids: list[int] = []
     if resolution is not dispute.resolution:
-        plan = await _plan_reversal(uow, dispute)  # refuses before anything is written
+        plan = await reversal.plan(uow, dispute)  # refuses before anything is written
         for i, tx_id in enumerate(dispute.tx_ids, 1):
-            tx_ids.append(await _reverse(uow, order.id, tx_id, i, admin.actor, plan))
+            tx_ids.append(await reversal.reverse(uow, order.id, tx_id, i, admin.actor, plan))
         if plan.shortfall:
-            tx_ids.append(await _cover(uow, dispute, plan, admin.actor))
+            tx_ids.append(await reversal.cover(uow, dispute, plan, admin.actor))
         decision = await _apply(uow, order, resolution, 2, admin.actor)
-        decision += await _repay(uow, order.id, plan, decision, admin.actor)
+        decision += await reversal.repay(uow, order.id, plan, decision, admin.actor)
         tx_ids += decision
         dispute.tx_ids = decision
     dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, admin.id
@@ -168,81 +152,6 @@ async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolut
     uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
                                reason=dispute.appeal_note, tx_ids=tx_ids, appeal=True))  # fmt: skip
     return dispute
-
-
-@dataclass
-class _Reversal:
-    """What reversing a decision takes back from each account that received money (`taken`, in
-    the order of the decision's transactions) and what each could no longer give (`short`)."""
-
-    taken: list[dict[str, int]] = field(default_factory=list)
-    short: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def shortfall(self) -> int:
-        """Paise the guarantee pool must put back into the escrow."""
-        return sum(self.short.values())
-
-
-async def _plan_reversal(uow: UnitOfWork, dispute: Dispute) -> _Reversal:
-    """Plan taking a decision back: each account that received money gives back what it still
-    holds, up to what it received; the guarantee pool covers the rest. Nobody's balance goes
-    negative, and if the pool cannot cover the rest the decision is refused before any entry.
-
-    Why the pool: a donor who spent a refund, or a worker whose pay went out in a payout, did
-    nothing wrong by spending it; the cooperative's guarantee pool stands behind such mistakes,
-    and gets repaid first from whatever the new decision gives the same account."""
-    plan, left = _Reversal(), {}
-    for tx_id in dispute.tx_ids:
-        taken: dict[str, int] = {}
-        for account, amount in await uow.ledger.postings_of(tx_id):
-            if account.startswith("escrow:"):
-                continue
-            if amount < 0:  # only the escrow pays out in a decision; anything else cannot be undone blindly
-                raise DisputeError("not_reversible", dispute.id)
-            if not is_guarded(account):
-                take = amount
-            else:
-                if account not in left:
-                    left[account] = await uow.ledger.balance(account, lock=True)  # held until commit
-                take = min(amount, left[account])
-                left[account] -= take
-                if amount > take:
-                    plan.short[account] = plan.short.get(account, 0) + amount - take
-            taken[account] = taken.get(account, 0) + take
-        plan.taken.append(taken)
-    if plan.shortfall:
-        pool = left[POOL] if POOL in left else await uow.ledger.balance(POOL, lock=True)
-        if plan.shortfall > pool:
-            raise DisputeError("pool_short", dispute.id, plan.shortfall - pool)
-    return plan
-
-
-async def _cover(uow: UnitOfWork, dispute: Dispute, plan: _Reversal, actor: str) -> int:
-    """The guarantee pool puts back into the escrow what could not be taken back; a chain event."""
-    escrow = escrow_account(dispute.order_id)
-    tx = transfer("cover", f"order:{dispute.order_id}:dispute:cover", POOL, escrow, plan.shortfall,
-                  "guarantee pool covers money already spent")  # fmt: skip
-    tx_id = await uow.ledger.record(tx, actor)
-    uow.record(DisputeShortfallCovered(actor=actor, dispute_id=dispute.id, order_id=dispute.order_id, tx_id=tx_id,
-                                       amount=plan.shortfall, accounts=[[a, v] for a, v in sorted(plan.short.items())]))  # fmt: skip
-    return tx_id
-
-
-async def _repay(uow: UnitOfWork, order_id: int, plan: _Reversal, decision: list[int], actor: str) -> list[int]:
-    """What the new decision gives an account that could not give back repays the pool first."""
-    given: dict[str, int] = {}
-    for tx_id in decision:
-        for account, amount in await uow.ledger.postings_of(tx_id):
-            if amount > 0:
-                given[account] = given.get(account, 0) + amount
-    repaid = {a: min(short, given.get(a, 0)) for a, short in sorted(plan.short.items()) if a != POOL}
-    repaid = {a: v for a, v in repaid.items() if v}
-    if not repaid:
-        return []
-    lines = (*(Posting(a, -v) for a, v in repaid.items()), Posting(POOL, sum(repaid.values())))
-    tx = Transaction("repay", f"order:{order_id}:dispute:repay", lines, "repays the guarantee pool's cover")
-    return [await uow.ledger.record(tx, actor)]
 
 
 async def _save(uow: UnitOfWork, dispute: Dispute, version: int) -> None:
@@ -286,21 +195,3 @@ async def _refund(uow: UnitOfWork, order_id: int, amount: int | None, why: str, 
         tx_id = await uow.ledger.existing("refund", f"order:{order_id}:refund:{why}")
         assert tx_id is not None
         tx_ids.append(tx_id)
-
-
-async def _reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: str, plan: _Reversal) -> int:
-    """Record the opposite of one transaction, as far as each account still holds it (the pool's
-    cover adds the rest); money refunded to a source counts as held again, all of it."""
-    postings = await uow.ledger.postings_of(tx_id)
-    taken = plan.taken[seq - 1]
-    escrow = escrow_account(order_id)
-    lines = (Posting(escrow, sum(taken.values())), *(Posting(a, -v) for a, v in taken.items() if v))
-    reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
-    new_id = await uow.ledger.record(reversal, actor)
-    back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
-    for contribution in reversed(await uow.contributions.for_order(order_id)):
-        part = min(back.get(contribution.account, 0), contribution.refunded)
-        if part:
-            await uow.contributions.add_refunded(contribution.id, -part)
-            back[contribution.account] -= part
-    return new_id
