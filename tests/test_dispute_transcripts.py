@@ -18,6 +18,7 @@ from tests.test_meal_transcript import MEAL
 from tests.test_tamil_transcript import latin_left
 
 PARTIES = ("donor-1", "rest-2", "worker-1", "admin")
+TAMIL_SPEAKERS = ("donor-1", "rest-2", "admin")  # Murugan (worker-1) reads English: each is told in their own language
 
 
 async def speak_tamil(store: Any, names: tuple[str, ...], channel_of: dict[str, Any] | None = None) -> None:
@@ -49,7 +50,7 @@ TAMIL_REPORTED = """
     donor-1  > சாதம் கெட்டுப்போயிருந்தது
     donor-1  < ஆர்டர் #1 பற்றிய உங்கள் புகார் பதிவானது. அட்மின் முடிவு செய்யும் வரை பணம் ஹோல்டில் இருக்கும்.
     rest-2   < ஆர்டர் #1 பற்றி ஒரு புகார் வந்துள்ளது: சாப்பாடு சரியில்லை. அட்மின் முடிவு செய்யும் வரை பணம் ஹோல்டில் இருக்கும்.
-    worker-1 < ஆர்டர் #1 பற்றி ஒரு புகார் வந்துள்ளது: சாப்பாடு சரியில்லை.
+    worker-1 < A problem was reported with order #1: Bad food. Payment is on hold until an admin decides.
     admin    < புகார் #1, ஆர்டர் #1: சாப்பாடு சரியில்லை. சாப்பாடு ₹80, டெலிவரி ₹30, டிப்ஸ் ₹10. அவர் சொன்னது: சாதம் கெட்டுப்போயிருந்தது [photo]
     admin    > [tap சாப்பாடு மட்டும்]
     admin    < “சாப்பாடு மட்டும்” – ஏன்? ஒரு வரியில் எழுதுங்கள்.
@@ -57,18 +58,18 @@ TAMIL_REPORTED = """
     admin    < முடிவு: சாப்பாடு மட்டும். எல்லோருக்கும் சொல்லியாகிவிட்டது.
     donor-1  < ஆர்டர் #1, அட்மின் முடிவு (சாப்பாடு மட்டும்): ஹோட்டலுக்கு ₹80, டெலிவரி பணியாளருக்கு ₹0, பணம் கொடுத்தவருக்கு ₹40 திரும்ப. [மேல்முறையீடு]
     rest-2   < ஆர்டர் #1, அட்மின் முடிவு (சாப்பாடு மட்டும்): ஹோட்டலுக்கு ₹80 [மேல்முறையீடு]
-    worker-1 < ஆர்டர் #1, அட்மின் முடிவு (சாப்பாடு மட்டும்): ஹோட்டலுக்கு ₹80 [மேல்முறையீடு]
+    worker-1 < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
 """
 
 
 async def test_the_donor_reports_a_problem_and_an_admin_splits_it_in_tamil(app_env: dict[str, Any]) -> None:
     chat, store = app_env["chat"], app_env["runtime"].store
     await chat.run(MEAL)
-    await speak_tamil(store, PARTIES)
+    await speak_tamil(store, TAMIL_SPEAKERS)
     app_env["clock"].advance(minutes=10)
     before = {name: len((await chat.fetch(name)).seen) for name in PARTIES}
     await chat.run(TAMIL_REPORTED)
-    for name in PARTIES:  # every message of the dispute, to every party, is Tamil
+    for name in TAMIL_SPEAKERS:  # every message of the dispute to a Tamil speaker is Tamil
         box = await chat.fetch(name)
         for message in box.seen[before[name] :]:
             for text in [message["text"], *(b["label"] for b in message["buttons"])]:
