@@ -264,8 +264,8 @@ class LedgerRepo(Protocol):
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
 
-    async def balance(self, account: str) -> int:
-        """Sum of an account's postings in paise."""
+    async def balance(self, account: str, *, lock: bool = False) -> int:
+        """Sum of an account's postings in paise; `lock` holds spending from it until commit."""
 
     async def balances(self, prefix: str = "") -> dict[str, int]:
         """Every account (optionally under a prefix) with its balance."""

@@ -318,6 +318,21 @@ class DisputeResolved(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DisputeShortfallCovered(DomainEvent):
+    """Reversing a decision on appeal could not take back money already spent (a refund spent, a
+    payout made): the guarantee pool put the missing paise back into the escrow (`tx_id`).
+    `accounts` are [[account, paise missing]]; what the appeal's decision later gives those
+    accounts repays the pool first."""
+
+    type: ClassVar[str] = "dispute.shortfall_covered"
+    dispute_id: int
+    order_id: int
+    tx_id: int
+    amount: int
+    accounts: list[list[Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeAppealed(DomainEvent):
     """A party appealed a dispute's resolution; a different admin decides it."""
 
