@@ -6,6 +6,7 @@ from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, wo
 from core.members.model import Approval
 from core.orders import service as orders
 from core.orders import timeouts
+from core.orders.funding import Source
 from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
 from core.seekers.photo_records import delete_photos
 from flows.context import FlowContext
@@ -112,7 +113,10 @@ async def cancel_one(ctx: FlowContext, order_id: int) -> None:
         await ctx.reply(_("That order is not yours to cancel."))
         return
     ctx.goto(None)
-    if refund:
+    by_card = any(c.source is Source.CARD for c in await ctx.uow.contributions.for_order(order.id))
+    if refund and by_card:
+        text = _("Order #{id} cancelled. The hold of {amount} on your card will be released.")
+    elif refund:
         text = _("Order #{id} cancelled. {amount} is back in your balance.")
     else:
         text = _("Order #{id} cancelled.")
