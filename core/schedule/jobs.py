@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.board.base import JobBoard
+from core.governance import service as governance
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
@@ -187,3 +188,17 @@ async def _time_out(uow: UnitOfWork, status: Status, order_id: int, since: str, 
         stage = await timeouts.pickup_overdue(uow, order_id, since, board)
         return [stage] if stage else []
     return ["delivery"] if await timeouts.delivery_overdue(uow, order_id, since) else []
+
+
+async def close_proposals(store: Store) -> dict[str, int]:
+    """Decide every proposal whose time is up, each in its own transaction (decided once, even
+    by two processes at the same moment: the row is locked and the status checked again)."""
+    async with store.reader() as uow:
+        due = await uow.governance.due(uow.now)
+    outcomes: dict[str, int] = {}
+    for proposal_id in due:
+        async with store.uow() as uow:
+            closed = await governance.close(uow, proposal_id)
+        if closed is not None:
+            outcomes[closed.status.value] = outcomes.get(closed.status.value, 0) + 1
+    return outcomes

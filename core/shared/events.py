@@ -312,3 +312,94 @@ class DisputeAppealed(DomainEvent):
     dispute_id: int
     order_id: int
     person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(DomainEvent):
+    """A donor joined the cooperative, accepting its rules (and paying the governed fee, if any)."""
+
+    type: ClassVar[str] = "member.joined"
+    person_id: int
+    fee: int  # paise
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberLeft(DomainEvent):
+    """A member left the cooperative: they no longer propose or vote."""
+
+    type: ClassVar[str] = "member.left"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalMade(DomainEvent):
+    """A member proposed a change of governed parameters, or a text decision (`changes` empty).
+
+    The reason and decision texts stay in the proposals table (free text may name people); the
+    chain keeps their SHA-256 so the published text can be checked against it."""
+
+    type: ClassVar[str] = "proposal.made"
+    proposal_id: int
+    person_id: int
+    changes: dict[str, int]
+    text_sha256: str
+    seconds_needed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalSeconded(DomainEvent):
+    """Another member seconded a proposal."""
+
+    type: ClassVar[str] = "proposal.seconded"
+    proposal_id: int
+    person_id: int
+    seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalOpened(DomainEvent):
+    """A proposal opened for voting, with the rules it will be decided by."""
+
+    type: ClassVar[str] = "proposal.opened"
+    proposal_id: int
+    members: int
+    quorum_bp: int
+    majority_bp: int
+    closes_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteCast(DomainEvent):
+    """A member voted (votes are not secret in the cooperative's books); a later vote replaces the earlier."""
+
+    type: ClassVar[str] = "proposal.vote"
+    proposal_id: int
+    person_id: int
+    choice: str  # yes | no | abstain | withdrawn
+    channel: str
+    replaced: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalClosed(DomainEvent):
+    """A proposal was decided at close (or lapsed without enough seconds)."""
+
+    type: ClassVar[str] = "proposal.closed"
+    proposal_id: int
+    outcome: str  # passed | rejected | lapsed
+    yes: int
+    no: int
+    abstain: int
+    members: int
+    why: str = ""  # quorum | majority | rules (a change of the voting rules missing the current ones) | seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalExecuted(DomainEvent):
+    """A passed proposal's parameter changes were applied (each also a parameter.changed event)."""
+
+    type: ClassVar[str] = "proposal.executed"
+    proposal_id: int
+    changes: dict[str, int]
+    applied: bool = True  # False: the parameters moved meanwhile so that it no longer fits
+    why: str = ""

@@ -200,6 +200,16 @@ class ParamRepo:
         replace(current, **{name: value}).validate()
         await self._write(name, getattr(current, name), value, source)
 
+    async def change_many(self, changes: dict[str, int], source: str) -> None:
+        """Give several parameters new values at once (checked together: the fee shares move as one)."""
+        unknown = set(changes) - set(PARAM_NAMES)
+        if unknown:
+            raise KeyError(sorted(unknown)[0])
+        current = await self.current()
+        replace(current, **changes).validate()
+        for name in sorted(changes):
+            await self._write(name, getattr(current, name), changes[name], source)
+
     async def _write(self, name: str, old: int | None, new: int, source: str) -> None:
         await self.conn.execute(
             parameters.insert().values(name=name, value=new, changed_at=self.now, source=source)
