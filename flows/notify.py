@@ -19,7 +19,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import timeouts
+from flows import governance_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -259,3 +259,4 @@ def register(bus: MessageBus) -> None:
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
     timeouts.register(bus)
+    governance_notify.register(bus)

@@ -8,7 +8,19 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import (
+    admin,
+    common,
+    disputes,
+    donor,
+    governance,
+    linking,
+    onboarding,
+    prompts,
+    restaurant,
+    timeouts,
+    worker,
+)
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -32,6 +44,12 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/join": governance.join,
+    "/leave": governance.leave,
+    "/members": governance.members,
+    "/propose": governance.propose,
+    "/proposals": governance.proposals,
+    "/rules": governance.rules,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -48,6 +66,10 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "சேர்": "/join", "join": "/join", "விலகு": "/leave", "leave": "/leave",
+    "உறுப்பினர்கள்": "/members", "members": "/members",
+    "முன்மொழி": "/propose", "propose": "/propose", "முன்மொழிவுகள்": "/proposals", "proposals": "/proposals",
+    "விதிகள்": "/rules", "rules": "/rules",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
@@ -83,11 +105,14 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.JOIN: governance.join_answer,
+    Verb.SECOND: governance.second,
+    Verb.VOTE: governance.vote_button,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes)
+    for module in (onboarding, donor, worker, restaurant, disputes, governance)
     for step, handler in module.STEPS.items()
 }
 
@@ -145,6 +170,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         if verb in BUTTONS:
             return await BUTTONS[verb](ctx, msg)
         return await common.unknown(ctx, msg)
+    if msg.kind == "poll_answer":  # a native poll's answer answers that poll, whatever step is open
+        return await governance.poll_answer(ctx, msg)
     if ctx.step in STEPS:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":
@@ -161,6 +188,8 @@ async def take_answer(ctx: FlowContext, prompt: Prompt, option: Option) -> bool:
     it is gone and says so ("Job #1 was taken by Murugan")."""
     _ = ctx._
     state = prompt.state(ctx.uow.now)
+    if prompts.verb_of(option.payload) in prompts.STANDING:
+        return True  # the handler knows whether the vote is still open
     if prompts.verb_of(option.payload) in prompts.REUSABLE:
         if state is PromptState.OPEN and all(prompts.verb_of(o.payload) in prompts.REUSABLE for o in prompt.options):
             await ctx.uow.prompts.answer(prompt.id)

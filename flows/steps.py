@@ -42,6 +42,11 @@ class Step(StrEnum):
     # a party's own words about a problem; an admin's one-line reason for a decision
     DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_NOTE = "dispute_note"
+    # a member making a proposal: which rule, its new value (or a decision's words), why
+    GOV_ITEM = "gov_item"
+    GOV_VALUE = "gov_value"
+    GOV_DECISION = "gov_decision"
+    GOV_REASON = "gov_reason"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -82,3 +87,6 @@ class Verb(StrEnum):
     DISPUTE_REASON = "dreason"  # what went wrong
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
+    JOIN = "join"  # accepting the cooperative's rules to become a member
+    SECOND = "second"  # a member seconding a proposal
+    VOTE = "vote"  # a member's Yes / No / Abstain on an open proposal
