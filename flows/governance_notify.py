@@ -33,7 +33,7 @@ async def on_proposal_made(event: DomainEvent, uow: UnitOfWork) -> None:
             continue
         _ = translator(member.language, member.channel)
         text = _("Proposal #{id} by {name}: {change}. Reason: {reason}.").format(
-            id=proposal.id, name=proposer.display_name if proposer else "-", reason=proposal.reason,
+            id=proposal.id, name=proposer.display_name if proposer else "-", reason=proposal.reason.rstrip(". "),
             change=change_text(_, proposal, params, member.language))  # fmt: skip
         text += " " + plural(member.language, "It opens for voting once {n} member seconds it.",
                              "It opens for voting once {n} members second it.", event.seconds_needed).format(n=event.seconds_needed)
@@ -48,7 +48,7 @@ def vote_message(member: Person, proposal: Proposal, params: Params) -> Outbound
     change = change_text(_, proposal, params, lang)
     text = _("Vote on proposal #{id}: {change}. Reason: {reason}. Voting closes {when}. Votes are recorded in the books "
              "by name; you can change yours until then.").format(
-        id=proposal.id, change=change, reason=proposal.reason, when=when(proposal.closes_at, lang))  # fmt: skip
+        id=proposal.id, change=change, reason=proposal.reason.rstrip(". "), when=when(proposal.closes_at, lang))  # fmt: skip
     labels = [choice_label(_, c) for c in POLL_ORDER]
     choices = tuple(Choice(label, f"vote:{proposal.id}:{c.value}") for label, c in zip(labels, POLL_ORDER, strict=True))
     poll = Poll(_("Proposal #{id}: {change}?").format(id=proposal.id, change=change), tuple(labels), f"proposal:{proposal.id}")
