@@ -504,7 +504,8 @@ def _content(types: dict[str, Any], variables: dict[str, str]) -> tuple[str, lis
 @asynccontextmanager
 async def channel_app(db_path: Path | str, data_dir: Path, users: Mapping[str, User], *,
                       telegram: FakeTelegram | None = None, twilio: RecordingTwilio | None = None,
-                      clock: Any = None, screener: Any = None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
+                      clock: Any = None, screener: Any = None,
+                      settings: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
     """Start the app in-process with Telegram and/or Twilio configured against the fakes, the cast
     seeded on their channels and the outbox delivered by `ChannelChat.settle` (no sender task).
     Seekers are not screened unless a screener is given (the transcripts are about channels)."""
@@ -522,7 +523,7 @@ async def channel_app(db_path: Path | str, data_dir: Path, users: Mapping[str, U
                       "twilio_api_base": twilio.base_url, "twilio_whatsapp_from": WA_FROM,
                       "twilio_sms_from": SMS_FROM}  # fmt: skip
     settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
-                        public_url=PUBLIC_URL, outbox_sender=False, **providers)  # fmt: skip
+                        public_url=PUBLIC_URL, outbox_sender=False, **providers, **(settings or {}))  # fmt: skip
     app = create_app(settings, clock=clock, screener=screener or PassThroughScreener())
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime

@@ -231,8 +231,7 @@ class FakeTelegram:
                 "total_voter_count": 0, "is_closed": False, "is_anonymous": bool(params.get("is_anonymous", True)),
                 "type": params.get("type", "regular"), "allows_multiple_answers": False,
                 "allows_revoting": True, "members_only": False}  # fmt: skip
-        with self._lock:
-            self.polls[poll["id"]] = {**poll, "chat_id": str(params["chat_id"]), "voters": {}}
+        self.polls[poll["id"]] = {**poll, "chat_id": str(params["chat_id"]), "voters": {}}  # under _lock (_handle)
         return self._message(str(params["chat_id"]), poll=poll)
 
     def _m_sendLocation(self, params: dict[str, Any], upload: bytes | None) -> Any:

