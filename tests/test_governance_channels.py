@@ -23,7 +23,7 @@ TWIN = User("worker-2-sms", "sms", "+919840099002")  # worker-2's phone, linked 
 CHANGE = "Daily minimum for workers: from ₹500 to ₹600"
 SECOND = f"Proposal #1 by Murugan: {CHANGE}. Reason: Fuel costs more. It opens for voting once 2 members second it. [Second]"
 VOTE = f"Vote on proposal #1: {CHANGE}. Reason: Fuel costs more. Voting closes 26 Nov 2026, 12:00 pm."
-PASSED = f"Proposal #1 passed: Daily minimum for workers: ₹600. In force from 26 Nov 2026, 12:00 pm. Yes 3, no 0, abstain 0, of 5 members."
+PASSED = "Proposal #1 passed: Daily minimum for workers: ₹600. In force from 26 Nov 2026, 12:00 pm. Yes 3, no 0, abstain 0, of 5 members."
 
 TRANSCRIPT = f"""
     worker-1 > /propose
