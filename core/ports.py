@@ -300,6 +300,10 @@ class ParamRepo(Protocol):
     async def current(self) -> Params:
         """The latest value of every parameter (defaults for any never set)."""
 
+    async def as_of(self, moment: str) -> Params:
+        """The values in force at a moment (defaults for any not yet set then): an order keeps
+        the terms of when it was started, whatever a proposal changed since."""
+
     async def ensure_initial(self, initial: Params) -> None:
         """Record setup values for parameters that have never been set."""
 

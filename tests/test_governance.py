@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.governance import service as governance
@@ -25,7 +26,7 @@ from core.orders import service as orders
 from core.schedule.jobs import close_proposals
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
+from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop, settle_after_window
 from webhooks.scheduler import one_process_at_a_time
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
@@ -254,6 +255,50 @@ async def test_a_fee_change_applies_to_orders_funded_after_it_not_before(store: 
         assert (await uow.orders.get(before)).delivery_fee == 3_000  # type: ignore[union-attr]
         assert (await uow.orders.get(after)).delivery_fee == 4_000  # type: ignore[union-attr]
     await assert_ledger_invariants(store)
+
+
+async def test_a_share_change_passed_mid_run_leaves_orders_already_started_on_their_terms(store: Store) -> None:
+    # Order A is funded under 80/10/10; a proposal moves the shares to 70/20/10; order B is funded
+    # after. Both are delivered and settled after the change: A pays the pool 10 % of ₹30, B 20 %.
+    coop, members = await coop_with_members(store)
+    async with store.uow() as uow:
+        await money.record_deposit(uow, coop.donor.id, 100_000, "dep-shares", coop.admin.actor, "cash")
+    first = await _funded_order(store, coop)
+    shares = {"worker_share_bp": 7_000, "pool_share_bp": 2_000, "infra_share_bp": 1_000}
+    proposal_id = await opened(store, members[0], members[1], shares)
+    async with store.uow() as uow:
+        await governance.vote(uow, members[2], proposal_id, VoteChoice.YES, "test")
+    assert await close_proposals(later(store, 72)) == {"passed": 1}
+    after = later(store, 73)
+    second_ = await _funded_order(after, coop)
+    pool_before = await _balance(after, "pool:guarantee")
+    settled = {}
+    for order_id in (first, second_):
+        await _deliver(after, coop, order_id)
+        _order, tx_id = await settle_after_window(after, order_id)
+        async with after.reader() as uow:
+            settled[order_id] = dict(await uow.ledger.postings_of(tx_id))
+    worker = f"worker:{coop.workers[0].id}"
+    assert (settled[first]["pool:guarantee"], settled[first][worker]) == (300, 2_400)  # the terms it started under
+    assert (settled[second_]["pool:guarantee"], settled[second_][worker]) == (600, 2_100)  # the new shares
+    assert await _balance(after, "pool:guarantee") == pool_before + 900
+    await assert_ledger_invariants(store)
+
+
+async def _balance(store: Store, account: str) -> int:
+    async with store.reader() as uow:
+        return await uow.ledger.balance(account)
+
+
+async def _deliver(store: Store, coop: Coop, order_id: int) -> None:
+    """The kitchen accepts, the first worker claims, picks up and delivers."""
+    board, kitchen, worker = SqlJobBoard(store.db), coop.restaurants[0], coop.workers[0]
+    async with store.uow() as uow:
+        await orders.accept(uow, order_id, kitchen, board, "r")
+    async with store.uow() as uow:
+        assert (await orders.claim(uow, order_id, worker, board, "w")).won
+        await orders.pickup(uow, order_id, worker, board, "w")
+        await orders.deliver(uow, order_id, worker, "photo", kitchen.lat, kitchen.lng, "w")
 
 
 async def _funded_order(store: Store, coop: Coop) -> int:

@@ -64,7 +64,7 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
     fixed = {"posted": 0, "removed": 0, "claims_applied": 0, "released": 0}
     async with store.reader() as uow:
         live = await uow.orders.find(statuses=[Status.ON_BOARD, Status.CLAIMED], limit=10_000)
-        params = await uow.params.current()
+        terms = {o.id: await money.order_terms(uow, o) for o in live}  # each job pays as its order's terms say
         restaurants = {o.restaurant_id: await uow.restaurants.get(o.restaurant_id or 0) for o in live}
     entries = {e.job.order_id: e for e in await board.entries()}
     for order in live:
@@ -74,7 +74,7 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
         if entry is None:
             r = restaurants[order.restaurant_id]
             assert r is not None
-            await board.post(orders.job_for(order, r, params))
+            await board.post(orders.job_for(order, r, terms[order.id]))
             fixed["posted"] += 1
         elif entry.claimed_by is not None:
             # The board decided a winner but the order never heard: roll the claim forward.
