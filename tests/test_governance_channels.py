@@ -94,6 +94,16 @@ async def test_members_vote_on_telegram_whatsapp_sms_and_the_web_and_the_change_
             await chat.settle()
             await chat.run("worker-2 < I do not know that poll. Send /proposals to see the open votes.")
 
+            # Telegram lets a voter retract a poll answer (no option): the vote is withdrawn; then voted again.
+            [poll_id] = [i for i, p in telegram.polls.items() if p["chat_id"] == users["worker-2"].address]
+            await chat._telegram(telegram.answer_poll(9_002, poll_id, chat._tg_from(users["worker-2"]), []))
+            await chat.settle()
+            await chat.run("""
+                worker-2 < Your vote on proposal #1 is withdrawn.
+                worker-2 > [tap Yes]
+                worker-2 < Your vote on proposal #1 counts: Yes.
+            """)
+
             env["clock"].advance(hours=71)
             await chat.open_whatsapp_windows()  # WhatsApp members wrote within the last 24 hours
             env["clock"].advance(hours=1)
@@ -107,8 +117,9 @@ async def test_members_vote_on_telegram_whatsapp_sms_and_the_web_and_the_change_
             async with store.reader() as uow:
                 assert (await uow.params.current()).daily_minimum == 60_000
                 votes = [(e.data["person_id"], e.data["choice"], e.data["channel"]) for e in await chain_events(uow, "proposal.vote")]
-                assert [v for v in votes if v[0] == worker2.id] == [(worker2.id, "no", "telegram"), (worker2.id, "yes", "sms")]
-                assert sorted(c for _p, c, _ch in votes) == ["no", "yes", "yes", "yes"]
+                mine = [(c, ch) for p, c, ch in votes if p == worker2.id]
+                assert mine == [("no", "telegram"), ("yes", "sms"), ("withdrawn", "telegram"), ("yes", "telegram")]
+                assert sorted(c for _p, c, _ch in votes) == ["no", "withdrawn", "yes", "yes", "yes", "yes"]
             [poll] = [p for p in telegram.polls.values() if p["chat_id"] == users["worker-2"].address]
             assert poll["is_anonymous"] is False and [o["text"] for o in poll["options"]] == ["Yes", "No", "Abstain"]
             await assert_ledger_invariants(store)

@@ -253,3 +253,34 @@ async def test_donors_join_and_leave_and_a_text_decision_changes_no_rule(app_env
         [made] = await chain_events(uow, "proposal.made")
         assert made.data["changes"] == {} and len(made.data["text_sha256"]) == 64  # the words stay off the chain
         assert "rain" not in str(made.data)
+
+
+async def test_forged_buttons_and_overlong_words_get_a_polite_answer(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    for payload in ("vote:1:yes", "vote:abc:yes", "vote:1:maybe", "vote:99999999999:no", "second:1", "second:-1", "join:maybe"):
+        await post_button(app_env, "worker-1", payload)
+    await chat.run("""
+        worker-1 < There is no such proposal.
+        worker-1 < That button is no longer active.
+        worker-1 < That button is no longer active.
+        worker-1 < That button is no longer active.
+        worker-1 < There is no such proposal.
+        worker-1 < That button is no longer active.
+        worker-1 < Nothing was changed.
+        worker-1 > /propose
+        worker-1 < Which rule should change?
+        worker-1 > 0
+        worker-1 < Write the decision in one message (up to 500 characters).
+        worker-1 > [photo]
+        worker-1 < Please write between 1 and 500 characters.
+    """)
+    await chat.send("worker-1", "x" * 501)
+    await chat.run("""
+        worker-1 < Please write between 1 and 500 characters.
+        worker-1 > Paint the kitchen doors
+        worker-1 < Why?
+    """)
+    await chat.send("worker-1", "y" * 501)
+    await chat.run("worker-1 < Please write between 1 and 500 characters.")
+    async with app_env["runtime"].store.reader() as uow:
+        assert await uow.governance.recent() == []  # nothing was proposed
