@@ -21,7 +21,7 @@ from flows.governance_text import (
 )
 from flows.i18n import Translator, money, plural
 from flows.messages import Choice, Inbound
-from flows.numbers import read_int
+from flows.numbers import MAX_ID, read_int
 from flows.steps import Step
 
 ITEMS: tuple[str, ...] = tuple(SHARES if n == FEE_SHARES[0] else n for n in PROPOSABLE)
@@ -218,7 +218,7 @@ async def vote_button(ctx: FlowContext, msg: Inbound) -> None:
 async def poll_answer(ctx: FlowContext, msg: Inbound) -> None:
     """A Telegram poll answer (its poll id already mapped to "proposal:N"); none chosen withdraws the vote."""
     ref = (msg.poll_id or "").split(":")
-    proposal_id = read_int(ref[1], 1, 2**31 - 1) if len(ref) == 2 and ref[0] == "proposal" else None
+    proposal_id = read_int(ref[1], 1, MAX_ID) if len(ref) == 2 and ref[0] == "proposal" else None
     options = msg.poll_options
     if proposal_id is None or len(options) > 1 or any(not 0 <= o < len(POLL_ORDER) for o in options):
         await ctx.reply(ctx._("I do not know that poll. Send /proposals to see the open votes."))
