@@ -21,6 +21,7 @@ from core.members.model import Approval, LinkCodeRow, Person, Restaurant, Sessio
 from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.prompts.model import Prompt
+from core.ratings.model import Rating
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
@@ -611,6 +612,22 @@ class GovernanceRepo(Protocol):
         """Votes per choice on a proposal."""
 
 
+class RatingRepo(Protocol):
+    """Ratings of settled orders, one per order, rater and aspect."""
+
+    async def add(self, rating: Rating) -> bool:
+        """Store a new rating (its id is set); False when this rater already rated this aspect."""
+
+    async def get(self, rating_id: int) -> Rating | None:
+        """One rating."""
+
+    async def about(self, subject: str, subject_id: int) -> list[Rating]:
+        """Every rating of a restaurant or a worker, oldest first."""
+
+    async def save(self, rating: Rating, version: int) -> bool:
+        """Write an appeal or a decision if nobody changed the rating since `version`."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -665,6 +682,10 @@ class UnitOfWork(Protocol):
     @property
     def governance(self) -> GovernanceRepo:
         """Proposals, seconds and votes."""
+
+    @property
+    def ratings(self) -> RatingRepo:
+        """Ratings and their appeals."""
 
     @property
     def ledger(self) -> LedgerRepo:

@@ -29,6 +29,7 @@ EXPIRY: dict[str, timedelta | None] = {
     Verb.DEPOSIT2: timedelta(days=3),
     Verb.SECOND: None,  # until the proposal opens or lapses (withdrawn by its ref)
     Verb.VOTE: None,  # until the vote closes (withdrawn by its ref)
+    Verb.RATING_DECIDE: timedelta(days=3),
 }
 REF_KEYS = ("job", "giveup", "proposal")  # message meta naming what a prompt is about, so it can be withdrawn
 # Options that start or show something rather than answer a one-time question ("Show jobs"

@@ -17,6 +17,7 @@ from flows import (
     linking,
     onboarding,
     prompts,
+    ratings,
     restaurant,
     timeouts,
     worker,
@@ -50,6 +51,8 @@ COMMANDS: dict[str, Handler] = {
     "/propose": governance.propose,
     "/proposals": governance.proposals,
     "/rules": governance.rules,
+    "/rate": ratings.command,
+    "/ratings": ratings.mine,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -70,9 +73,10 @@ ALIASES: dict[str, str] = {
     "உறுப்பினர்கள்": "/members", "members": "/members",
     "முன்மொழி": "/propose", "propose": "/propose", "முன்மொழிவுகள்": "/proposals", "proposals": "/proposals",
     "விதிகள்": "/rules", "rules": "/rules",
+    "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/rate"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -108,11 +112,14 @@ BUTTONS: dict[str, Handler] = {
     Verb.JOIN: governance.join_answer,
     Verb.SECOND: governance.second,
     Verb.VOTE: governance.vote_button,
+    Verb.RATE: ratings.tapped,
+    Verb.RATING_APPEAL: ratings.appeal_pressed,
+    Verb.RATING_DECIDE: ratings.decided,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes, governance)
+    for module in (onboarding, donor, worker, restaurant, disputes, governance, ratings)
     for step, handler in module.STEPS.items()
 }
 

@@ -47,6 +47,8 @@ class Step(StrEnum):
     GOV_VALUE = "gov_value"
     GOV_DECISION = "gov_decision"
     GOV_REASON = "gov_reason"
+    # a rated restaurant or worker giving the reason of an appeal
+    RATING_APPEAL = "rating_appeal"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -90,3 +92,6 @@ class Verb(StrEnum):
     JOIN = "join"  # accepting the cooperative's rules to become a member
     SECOND = "second"  # a member seconding a proposal
     VOTE = "vote"  # a member's Yes / No / Abstain on an open proposal
+    RATE = "rate"  # 1-5 stars for one aspect of a settled order
+    RATING_APPEAL = "rappeal"  # the rated person appealing a rating
+    RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating

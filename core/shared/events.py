@@ -403,3 +403,33 @@ class ProposalExecuted(DomainEvent):
     changes: dict[str, int]
     applied: bool = True  # False: the parameters moved meanwhile so that it no longer fits
     why: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingGiven(DomainEvent):
+    """A party rated one aspect of a settled order (1-5); the rated person sees only averages."""
+
+    type: ClassVar[str] = "rating.given"
+    rating_id: int
+    order_id: int
+    aspect: str  # meal | delivery | pickup
+    subject: str  # restaurant | worker
+    subject_id: int
+    stars: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingAppealed(DomainEvent):
+    """The rated person appealed a rating (their words stay in the ratings table)."""
+
+    type: ClassVar[str] = "rating.appealed"
+    rating_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingDecided(DomainEvent):
+    """An admin who is no party decided an appeal: the rating withdrawn or kept."""
+
+    type: ClassVar[str] = "rating.decided"
+    rating_id: int
+    withdrawn: bool

@@ -1,4 +1,4 @@
-"""Proposals, seconds and votes."""
+"""Proposals, seconds and votes; ratings and their appeals."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.governance_schema import proposal_seconds, proposals, votes
+from core.adapters.sql.governance_schema import proposal_seconds, proposals, ratings, votes
 from core.adapters.sql.sqlhelpers import insert_ignore, is_postgres, new_id, upsert
 from core.governance.model import ACTIVE, Proposal, ProposalStatus
+from core.ratings.model import SUBJECT, Aspect, Rating, RatingStatus
 
 
 def _proposal(row: Any) -> Proposal:
@@ -107,3 +108,46 @@ class GovernanceRepo:
         """Votes per choice on a proposal."""
         q = select(votes.c.choice, func.count()).where(votes.c.proposal_id == proposal_id).group_by(votes.c.choice)
         return {str(c): int(n) for c, n in await self.conn.execute(q)}
+
+
+def _rating(row: Any) -> Rating:
+    return Rating(row.id, row.order_id, row.rater_id, Aspect(row.aspect), row.subject_id, row.stars, row.created_at,
+                  RatingStatus(row.status), row.appeal_reason, row.decided_by, row.version)  # fmt: skip
+
+
+class RatingRepo:
+    """Ratings of settled orders, one per order, rater and aspect."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, rating: Rating) -> bool:
+        """Store a new rating (its id is set); False when this rater already rated this aspect."""
+        values = {"order_id": rating.order_id, "rater_id": rating.rater_id, "aspect": rating.aspect.value,
+                  "subject": SUBJECT[rating.aspect], "subject_id": rating.subject_id, "stars": rating.stars,
+                  "created_at": rating.created_at, "status": rating.status.value}  # fmt: skip
+        if not await insert_ignore(self.conn, ratings, values, ["order_id", "rater_id", "aspect"]):
+            return False
+        q = select(ratings.c.id).where(ratings.c.order_id == rating.order_id, ratings.c.rater_id == rating.rater_id,
+                                       ratings.c.aspect == rating.aspect.value)  # fmt: skip
+        rating.id = int((await self.conn.execute(q)).scalar_one())
+        return True
+
+    async def get(self, rating_id: int) -> Rating | None:
+        """One rating."""
+        row = (await self.conn.execute(select(ratings).where(ratings.c.id == rating_id))).first()
+        return _rating(row) if row else None
+
+    async def about(self, subject: str, subject_id: int) -> list[Rating]:
+        """Every rating of a restaurant or a worker, oldest first."""
+        q = select(ratings).where(ratings.c.subject == subject, ratings.c.subject_id == subject_id).order_by(ratings.c.id)
+        return [_rating(r) for r in await self.conn.execute(q)]
+
+    async def save(self, rating: Rating, version: int) -> bool:
+        """Write an appeal or a decision if nobody changed the rating since `version`."""
+        values = {"status": rating.status.value, "appeal_reason": rating.appeal_reason, "decided_by": rating.decided_by,
+                  "version": version + 1}  # fmt: skip
+        stmt = update(ratings).where(ratings.c.id == rating.id, ratings.c.version == version).values(**values)
+        result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
+        rating.version = version + 1
+        return result.rowcount == 1

@@ -47,3 +47,21 @@ votes = Table(
     Column("cast_at", String(32), nullable=False),
     UniqueConstraint("proposal_id", "person_id"),
 )
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False),
+    Column("rater_id", Integer, nullable=False),
+    Column("aspect", String(16), nullable=False),
+    Column("subject", String(16), nullable=False, index=True),  # restaurant | worker
+    Column("subject_id", Integer, nullable=False),
+    Column("stars", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("appeal_reason", Text, nullable=False, server_default=""),
+    Column("decided_by", Integer, nullable=True),
+    Column("version", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("order_id", "rater_id", "aspect"),
+)

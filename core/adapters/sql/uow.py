@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
-from core.adapters.sql.governance_repo import GovernanceRepo
+from core.adapters.sql.governance_repo import GovernanceRepo, RatingRepo
 from core.adapters.sql.identity_repo import IdentityRepo
 from core.adapters.sql.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
 from core.adapters.sql.messaging_repo import (
@@ -56,6 +56,7 @@ class UnitOfWork:
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
         self.governance = GovernanceRepo(conn, self.now)
+        self.ratings = RatingRepo(conn)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.params = ParamRepo(conn, self.now, self.record_all)

@@ -1,4 +1,4 @@
-"""Governance by chat: proposals, their seconds, one vote per member per proposal.
+"""Governance by chat: proposals, their seconds, one vote per member per proposal; ratings with appeals.
 
 Revision ID: 0013
 Revises: 0012
@@ -59,9 +59,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_votes"),
         sa.UniqueConstraint("proposal_id", "person_id", name="uq_votes_proposal_id"),
     )
+    op.create_table(
+        "ratings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("rater_id", sa.Integer(), nullable=False),
+        sa.Column("aspect", sa.String(length=16), nullable=False),
+        sa.Column("subject", sa.String(length=16), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("stars", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("appeal_reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_ratings_order_id_orders"),
+        sa.PrimaryKeyConstraint("id", name="pk_ratings"),
+        sa.UniqueConstraint("order_id", "rater_id", "aspect", name="uq_ratings_order_id"),
+    )
+    with op.batch_alter_table("ratings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ratings_subject"), ["subject"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ratings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ratings_subject"))
+    op.drop_table("ratings")
     op.drop_table("votes")
     op.drop_table("proposal_seconds")
     with op.batch_alter_table("proposals", schema=None) as batch_op:
