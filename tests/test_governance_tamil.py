@@ -1,6 +1,6 @@
-"""Governance in Tamil: a worker raises the daily minimum to ₹600 with the Tamil words for the
+"""Governance and ratings in Tamil: a worker raises the daily minimum to ₹600 with the Tamil words for the
 commands, two members second it, members vote (a button, a typed ஆம், a number), it passes and the
-next top-up uses ₹600; every message any member receives is Tamil."""
+next top-up uses ₹600; a rating and an upheld appeal; every message anyone receives is Tamil."""
 
 from __future__ import annotations
 
@@ -104,3 +104,48 @@ async def test_a_worker_raises_the_daily_minimum_in_tamil_and_every_message_is_t
                 for text in [message["text"], *(b["label"] for b in message["buttons"])]:
                     assert not latin_left(text), f"{user} got English: {text!r}"
         await assert_ledger_invariants(store)
+
+
+RATED_TA = """
+    donor-1  > மதிப்பீடு 1
+    donor-1  < ஆர்டர் #1: சாப்பாடு எப்படி இருந்தது? ஒரு தட்டு: 1 (மோசம்) முதல் 5 (மிக நன்று) வரை. [1/5] [2/5] [3/5] [4/5] [5/5]
+    donor-1  > [tap 2/5]
+    donor-1  < நன்றி: ஆர்டர் #1 – சாப்பாடு: 2/5.
+    donor-1  < ஆர்டர் #1: டெலிவரி எப்படி இருந்தது?
+    donor-1  > [tap 5/5]
+    donor-1  < நன்றி: ஆர்டர் #1 – டெலிவரி: 5/5.
+    rest-1   > மதிப்பீடுகள்
+    rest-1   < உங்கள் மதிப்பீடு: 1 மதிப்பீடுகளில் சராசரி 2.0/5.
+    rest-1   > [press rappeal:1]
+    rest-1   < மதிப்பீடு #1 ஏன் கணக்கில் வரக்கூடாது? ஒரே மெசேஜில், 500 எழுத்துகள் வரை.
+    rest-1   > காரமான சாப்பாட்டை அவரே தேர்ந்தெடுத்தார்
+    rest-1   < மேல்முறையீடு பதிவானது. இந்த ஆர்டரில் சம்பந்தமில்லாத ஒரு அட்மின் முடிவு செய்வார்.
+    admin    < மதிப்பீடு #1 மேல்முறையீடு: #1 சாப்பாடு 2/5. ஹோட்டல் காரணம்: காரமான [நீக்கு] [தொடரட்டும்]
+    admin    > [tap நீக்கு]
+    admin    < முடிவு: மதிப்பீடு #1 நீக்கப்பட்டது.
+    rest-1   < மதிப்பீடு #1 (#1 சாப்பாடு) மேல்முறையீட்டில் நீக்கப்பட்டது; இனி கணக்கில் இல்லை.
+    donor-1  < மதிப்பீடு #1 (#1 சாப்பாடு) மேல்முறையீட்டில் நீக்கப்பட்டது
+    rest-1   > மதிப்பீடுகள்
+    rest-1   < இன்னும் மதிப்பீடு எதுவும் இல்லை.
+"""
+
+
+async def test_a_rating_and_an_upheld_appeal_in_tamil(app_db: Path, tmp_path: Path) -> None:
+    async with running_app(app_db, tmp_path / "var") as env:
+        chat, store = env["chat"], env["runtime"].store
+        async with store.uow() as uow:
+            for address in (*USERS, "admin"):
+                person = await uow.people.find("webchat", address)
+                await uow.people.set_language(person.id, "ta")
+            worker1 = await uow.workers.by_person((await uow.people.find("webchat", "worker-1")).id)
+            rest1 = await uow.restaurants.by_person((await uow.people.find("webchat", "rest-1")).id)
+            donor = await uow.people.find("webchat", "donor-1")
+            admin = await uow.people.find("webchat", "admin")
+        await deliver_meal(store, Coop(admin, donor, [rest1], [worker1]), worker1)  # settled
+        for user in (*USERS, "admin"):
+            (await chat.fetch(user)).unread.clear()  # the meal's own messages (checked in test_tamil_transcript)
+        await chat.run(RATED_TA)
+        for user in (*USERS, "admin"):
+            for message in (await chat.fetch(user)).seen:
+                for text in [message["text"], *(b["label"] for b in message["buttons"])]:
+                    assert not latin_left(text), f"{user} got English: {text!r}"
