@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
+from core.governance.model import Proposal
 from core.ledger.chain import ChainedEvent
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
@@ -21,6 +22,7 @@ from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.payments.model import PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
 from core.prompts.model import Prompt
+from core.ratings.model import Rating
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
@@ -77,6 +79,9 @@ class PeopleRepo(Protocol):
 
     async def admins(self) -> list[Person]:
         """Everyone who approves applications."""
+
+    async def members(self) -> list[Person]:
+        """Every member of the cooperative (they propose and vote), by id."""
 
     async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
         """Make exactly these people admins; return (added, removed) person ids."""
@@ -343,11 +348,18 @@ class ParamRepo(Protocol):
     async def current(self) -> Params:
         """The latest value of every parameter (defaults for any never set)."""
 
+    async def as_of(self, moment: str) -> Params:
+        """The values in force at a moment (defaults for any not yet set then): an order keeps
+        the terms of when it was started, whatever a proposal changed since."""
+
     async def ensure_initial(self, initial: Params) -> None:
         """Record setup values for parameters that have never been set."""
 
     async def change(self, name: str, value: int, source: str) -> None:
         """Give a parameter a new value (from a passed proposal or setup)."""
+
+    async def change_many(self, changes: dict[str, int], source: str) -> None:
+        """Give several parameters new values at once (checked together: the fee shares move as one)."""
 
     async def history(self, name: str) -> list[tuple[int, str, str]]:
         """(value, changed_at, source) of every value a parameter has had."""
@@ -726,6 +738,62 @@ class CardPaymentRepo(Protocol):
         """Write a changed payment if nobody changed it since it was loaded; tell whether it was."""
 
 
+class GovernanceRepo(Protocol):
+    """Proposals, their seconds and their votes (one per member per proposal)."""
+
+    async def add(self, proposal: Proposal) -> Proposal:
+        """Store a new proposal and give it its id."""
+
+    async def get(self, proposal_id: int, *, lock: bool = False) -> Proposal | None:
+        """One proposal (row-locked on PostgreSQL when `lock`)."""
+
+    async def save(self, proposal: Proposal, version: int) -> bool:
+        """Write a changed proposal if nobody changed it since `version`; tell whether it was written."""
+
+    async def active(self) -> list[Proposal]:
+        """Proposals waiting for seconds or open for voting, oldest first."""
+
+    async def recent(self, limit: int = 10) -> list[Proposal]:
+        """The newest proposals, whatever their status, newest first."""
+
+    async def due(self, now: str, limit: int = 500) -> list[int]:
+        """Active proposals whose time is up (voting ended, or seconds never came), oldest first."""
+
+    async def passed_setting(self, names: Collection[str]) -> dict[str, int]:
+        """For each parameter, the newest passed proposal that changed it (for /rules)."""
+
+    async def add_second(self, proposal_id: int, person_id: int) -> bool:
+        """Record a member's second once; False if they had seconded already."""
+
+    async def seconds(self, proposal_id: int) -> int:
+        """How many members seconded a proposal."""
+
+    async def vote_of(self, proposal_id: int, person_id: int) -> tuple[str, str] | None:
+        """A member's current vote on a proposal and the channel it came by, if any."""
+
+    async def cast(self, proposal_id: int, person_id: int, choice: str, channel: str) -> None:
+        """Record a member's vote, replacing any earlier one (one member, one vote)."""
+
+    async def tally(self, proposal_id: int) -> dict[str, int]:
+        """Votes per choice on a proposal."""
+
+
+class RatingRepo(Protocol):
+    """Ratings of settled orders, one per order, rater and aspect."""
+
+    async def add(self, rating: Rating) -> bool:
+        """Store a new rating (its id is set); False when this rater already rated this aspect."""
+
+    async def get(self, rating_id: int) -> Rating | None:
+        """One rating."""
+
+    async def about(self, subject: str, subject_id: int) -> list[Rating]:
+        """Every rating of a restaurant or a worker, oldest first."""
+
+    async def save(self, rating: Rating, version: int) -> bool:
+        """Write an appeal or a decision if nobody changed the rating since `version`."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -784,6 +852,14 @@ class UnitOfWork(Protocol):
     @property
     def cards(self) -> CardPaymentRepo:
         """The card payments of orders."""
+
+    @property
+    def governance(self) -> GovernanceRepo:
+        """Proposals, seconds and votes."""
+
+    @property
+    def ratings(self) -> RatingRepo:
+        """Ratings and their appeals."""
 
     @property
     def ledger(self) -> LedgerRepo:

@@ -45,6 +45,7 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     if ctx.person.is_admin:
         lines.append(_("Admin: /deposit <#member or phone> <rupees> records cash or UPI received."))
         lines.append(_("Treasurer: /unmatched, /assign <txn id> <#member>, /paid <batch> <bank ref>, /payfailed <line>"))
+    lines.append(_("/join – become a member · /propose – suggest a rule change · /proposals – votes · /rules – the rules"))
     lines.append(_("/start – register as a restaurant or delivery worker"))
     lines.append(_("/link – use this chat and another one (web, Telegram, WhatsApp, SMS) as one person"))
     await ctx.reply("\n".join(lines))

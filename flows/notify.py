@@ -21,7 +21,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, cards, payments_notify, timeouts
+from flows import books, cards, governance_notify, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -269,3 +269,4 @@ def register(bus: MessageBus) -> None:
     timeouts.register(bus)
     payments_notify.register(bus)
     cards.register(bus)
+    governance_notify.register(bus)

@@ -46,6 +46,13 @@ class Step(StrEnum):
     PAYOUT_CONFIRM = "payout_confirm"
     # /forget on SMS: the typed word that confirms an erasure
     FORGET_WORD = "forget_word"
+    # a member making a proposal: which rule, its new value (or a decision's words), why
+    GOV_ITEM = "gov_item"
+    GOV_VALUE = "gov_value"
+    GOV_DECISION = "gov_decision"
+    GOV_REASON = "gov_reason"
+    # a rated restaurant or worker giving the reason of an appeal
+    RATING_APPEAL = "rating_appeal"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -89,3 +96,9 @@ class Verb(StrEnum):
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
+    JOIN = "join"  # accepting the cooperative's rules to become a member
+    SECOND = "second"  # a member seconding a proposal
+    VOTE = "vote"  # a member's Yes / No / Abstain on an open proposal
+    RATE = "rate"  # 1-5 stars for one aspect of a settled order
+    RATING_APPEAL = "rappeal"  # the rated person appealing a rating
+    RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating

@@ -82,6 +82,8 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             return await _cards_job(runtime, name)
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
+        elif name == "close-proposals":
+            print(await jobs.close_proposals(runtime.store))
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
         elif name == "checkpoint":
@@ -210,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                      "retention", "checkpoint", "cards", "cards-reconcile"])
+                                      "retention", "checkpoint", "cards", "cards-reconcile",
+                                             "close-proposals"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])

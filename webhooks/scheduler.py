@@ -74,6 +74,9 @@ def build_scheduler(
         if payments is not None:
             await cards.flag_old_holds(store)
 
+    async def close_proposals() -> None:
+        await jobs.close_proposals(store)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
@@ -99,6 +102,7 @@ def build_scheduler(
     add(time_out, IntervalTrigger(minutes=1), "time_out_stuck_orders", max_instances=1)
     if payments is not None:
         add(card_holds, IntervalTrigger(hours=1), "flag_old_card_holds", max_instances=1)
+    add(close_proposals, IntervalTrigger(minutes=1), "close_proposals", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.

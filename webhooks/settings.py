@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     proposal_quorum_bp: int = Params.proposal_quorum_bp
     proposal_majority_bp: int = Params.proposal_majority_bp
     voting_period_hours: int = Params.voting_period_hours
+    proposal_seconds: int = Params.proposal_seconds
+    membership_fee: int = Params.membership_fee
     restaurant_radius_m: int = Params.restaurant_radius_m
     max_deposit: int = Field(default=Params.max_deposit, description="paise: the most one recorded deposit may credit")
     max_price: int = Field(default=Params.max_price, description="paise: the most one meal on an alms menu may cost")

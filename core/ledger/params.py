@@ -31,6 +31,8 @@ class Params:
     proposal_quorum_bp: int = 2_000  # of members who must vote
     proposal_majority_bp: int = 5_001  # of votes cast in favour
     voting_period_hours: int = 72
+    proposal_seconds: int = 1  # other members who must second a proposal before it opens
+    membership_fee: int = 0  # paise a donor pays into fund:infra to /join
     restaurant_radius_m: int = 5_000  # how far a donor's meal may come from
     # Ceilings on what one person can type into the system (a slip of the thumb or a hostile
     # number must not move lakhs of rupees or promise a million meals).

@@ -212,7 +212,7 @@ async def accept(uow: UnitOfWork, order_id: int, restaurant: Restaurant, board: 
     order.accept(actor)
     order.post(actor)
     await uow.orders.save(order, version)
-    job = job_for(order, restaurant, await uow.params.current())
+    job = job_for(order, restaurant, await money.order_terms(uow, order))
     uow.later(lambda: board.post(job))
     return order
 

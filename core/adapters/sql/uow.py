@@ -16,6 +16,7 @@ from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, S
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
+from core.adapters.sql.governance_repo import GovernanceRepo, RatingRepo
 from core.adapters.sql.identity_repo import IdentityRepo
 from core.adapters.sql.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
 from core.adapters.sql.messaging_repo import (
@@ -60,6 +61,8 @@ class UnitOfWork:
         self.disputes = DisputeRepo(conn)
         self.payments = PaymentsRepo(conn, self.now)
         self.cards = CardPaymentRepo(conn, self.now)
+        self.governance = GovernanceRepo(conn, self.now)
+        self.ratings = RatingRepo(conn)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.checkpoints = CheckpointRepo(conn)
