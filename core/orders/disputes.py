@@ -197,6 +197,9 @@ async def _reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: 
     reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
     new_id = await uow.ledger.record(reversal, actor)  # raises InsufficientFunds if a refund was spent meanwhile
     back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
+    for account, value in back.items():
+        if account.startswith("pledge:"):  # the pledge's mirror of its ledger balance follows
+            await uow.pledges.move(int(account.split(":", 1)[1]), -value)
     for contribution in reversed(await uow.contributions.for_order(order_id)):
         part = min(back.get(contribution.account, 0), contribution.refunded)
         if part:

@@ -25,6 +25,7 @@ from core.adapters.sql.messaging_repo import (
 )
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.pledges_repo import PledgeRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
+        self.pledges = PledgeRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.params = ParamRepo(conn, self.now, self.record_all)

@@ -1,0 +1,138 @@
+"""Money pledges and what each paid for; row locks keep two orders off the same paisa."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.adapters.sql.pledges_schema import pledge_uses, pledges
+from core.adapters.sql.sqlhelpers import is_postgres, new_id
+from core.funding.pledge_model import RANK, Pledge, PledgeKind, PledgeStatus, PledgeTerms, PledgeUse
+
+p = pledges.c
+
+
+def _pledge(row: Any) -> Pledge:
+    terms = PledgeTerms(row.amount, PledgeKind(row.kind), row.lat, row.lng, row.radius_m, row.start_hour, row.end_hour,
+                        bool(row.auto_renew))  # fmt: skip
+    return Pledge(row.id, row.person_id, terms, PledgeStatus(row.status), int(row.remaining), int(row.total_in),
+                  int(row.returned), row.created_at, row.renew_on)  # fmt: skip
+
+
+def _use(row: Any) -> PledgeUse:
+    return PledgeUse(row.pledge_id, row.order_id, int(row.amount), row.at, row.area)
+
+
+class PledgeRepo:
+    """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def add(self, person_id: int, terms: PledgeTerms, renew_on: str | None) -> Pledge:
+        """Store a new active pledge holding nothing yet (its money comes by a ledger transaction)."""
+        box = terms.box() or (None, None, None, None)
+        values = {"person_id": person_id, "kind": terms.kind.value, "rank": RANK[terms.kind.value], "amount": terms.amount,
+                  "lat": terms.lat, "lng": terms.lng, "radius_m": terms.radius_m, "lat_min": box[0], "lat_max": box[1],
+                  "lng_min": box[2], "lng_max": box[3], "start_hour": terms.start_hour, "end_hour": terms.end_hour,
+                  "auto_renew": terms.auto_renew, "status": PledgeStatus.ACTIVE.value, "created_at": self.now,
+                  "renew_on": renew_on}  # fmt: skip
+        result = await self.conn.execute(pledges.insert().values(**values))
+        return Pledge(new_id(result), person_id, terms, PledgeStatus.ACTIVE, 0, 0, 0, self.now, renew_on)
+
+    async def get(self, pledge_id: int, *, lock: bool = False) -> Pledge | None:
+        """One pledge (row-locked on PostgreSQL when `lock`, waiting for other holders)."""
+        q = select(pledges).where(p.id == pledge_id)
+        if lock and is_postgres(self.conn):
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        return _pledge(row) if row else None
+
+    async def for_person(self, person_id: int) -> list[Pledge]:
+        """A donor's pledges, newest first."""
+        q = select(pledges).where(p.person_id == person_id).order_by(p.id.desc())
+        return [_pledge(r) for r in await self.conn.execute(q)]
+
+    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] | None = None,
+                         limit: int = 100) -> list[Pledge]:  # fmt: skip
+        """Active pledges with money left that may cover a place and local hour, in allocation
+        order (rank, then oldest), after `after` = (rank, id); the place is checked by its box
+        only (the caller checks the exact distance)."""
+        timed = or_(p.start_hour.is_(None),
+                    and_(p.start_hour < p.end_hour, p.start_hour <= hour, p.end_hour > hour),
+                    and_(p.start_hour > p.end_hour, or_(p.start_hour <= hour, p.end_hour > hour)))  # fmt: skip
+        placed = or_(p.lat_min.is_(None), and_(p.lat_min <= lat, p.lat_max >= lat, p.lng_min <= lng, p.lng_max >= lng))
+        q = select(pledges).where(p.status == PledgeStatus.ACTIVE.value, p.remaining > 0, timed, placed)
+        if after is not None:
+            q = q.where(or_(p.rank > after[0], and_(p.rank == after[0], p.id > after[1])))
+        q = q.order_by(p.rank, p.id).limit(limit)
+        return [_pledge(r) for r in await self.conn.execute(q)]
+
+    async def lock_available(self, pledge_id: int) -> Pledge | None:
+        """Lock an active pledge with money left for this transaction, or None when it has none
+        or another transaction holds it (PostgreSQL SKIP LOCKED: an order never waits on
+        another's pledges, and two never spend the same paisa; SQLite writers are serialised)."""
+        q = select(pledges).where(p.id == pledge_id, p.status == PledgeStatus.ACTIVE.value, p.remaining > 0)
+        if is_postgres(self.conn):
+            q = q.with_for_update(skip_locked=True)
+        row = (await self.conn.execute(q)).first()
+        return _pledge(row) if row else None
+
+    async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
+        """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(
+            remaining=p.remaining + remaining, total_in=p.total_in + total_in, returned=p.returned + returned))  # fmt: skip
+
+    async def set_status(self, pledge_id: int, status: PledgeStatus) -> None:
+        """Pause, resume or cancel."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(status=status.value))
+
+    async def set_renew_on(self, pledge_id: int, day: str | None) -> None:
+        """Set the day of the next monthly renewal (None: it no longer renews)."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(renew_on=day))
+
+    async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
+        """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
+        q = (select(p.id).where(p.auto_renew.is_(True), p.status == PledgeStatus.ACTIVE.value, p.renew_on <= day)
+             .order_by(p.id).limit(limit))  # fmt: skip
+        return [int(i) for (i,) in await self.conn.execute(q)]
+
+    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
+        """Record what a pledge paid towards an order."""
+        await self.conn.execute(pledge_uses.insert().values(
+            pledge_id=pledge_id, order_id=order_id, amount=amount, day=day, at=self.now, area=area))  # fmt: skip
+
+    async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
+        """A pledge's newest uses first."""
+        q = select(pledge_uses).where(pledge_uses.c.pledge_id == pledge_id).order_by(pledge_uses.c.id.desc()).limit(limit)
+        return [_use(r) for r in await self.conn.execute(q)]
+
+    async def used_on(self, day: str) -> dict[int, list[PledgeUse]]:
+        """Every use on a business day, per pledge, in order."""
+        q = select(pledge_uses).where(pledge_uses.c.day == day).order_by(pledge_uses.c.id)
+        out: dict[int, list[PledgeUse]] = {}
+        for r in await self.conn.execute(q):
+            out.setdefault(int(r.pledge_id), []).append(_use(r))
+        return out
+
+    async def mark_told(self, pledge_id: int, day: str) -> bool:
+        """Note that its donor was told about `day`; False when they already were (at most once a day)."""
+        told = or_(p.told_day.is_(None), p.told_day != day)
+        result = await self.conn.execute(update(pledges).where(p.id == pledge_id, told).values(told_day=day)
+                                         .execution_options(preserve_rowcount=True))  # fmt: skip
+        return bool(result.rowcount == 1)
+
+    async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
+        """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
+        q = select(p.id, p.remaining, p.total_in, p.returned)
+        if ids is not None:
+            q = q.where(p.id.in_(list(ids)))
+        return {int(i): (int(r), int(t), int(b)) for i, r, t, b in await self.conn.execute(q)}
+
+    async def count_active(self) -> int:
+        """How many pledges are active (for operators and benchmarks)."""
+        q = select(func.count()).select_from(pledges).where(p.status == PledgeStatus.ACTIVE.value)
+        return int((await self.conn.execute(q)).scalar_one())
