@@ -579,8 +579,8 @@ class PledgeRepo(Protocol):
         order, after `after` = (rank, id); the place by its box only (the caller checks the distance)."""
 
     async def lock_available(self, pledge_id: int) -> Pledge | None:
-        """Lock an active pledge with money left, or None when it has none or another
-        transaction holds it (PostgreSQL SKIP LOCKED)."""
+        """Lock an active pledge with money left (waiting for an order drawing on it now, then
+        reading what it left), or None when it has none; callers lock in (rank, id) order."""
 
     async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
         """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""

@@ -124,8 +124,8 @@ class Allocation:
 async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 100) -> Allocation:
     """Draw up to `need` paise for an order from matching pledges — location+time, location,
     time, general; oldest first within each; each paying min(what it holds, what is still
-    needed) — each use its own contribution to the escrow. Pledges locked by another order at
-    this moment are passed over rather than waited for."""
+    needed) — each use its own contribution to the escrow. Each pledge is row-locked before it
+    pays, in that same order (one total order, so concurrent orders never deadlock)."""
     hour, lat, lng = local_hour(uow), order.seeker_lat, order.seeker_lng
     area = geo.approximate_area(lat, lng)
     uses: list[tuple[int, int]] = []
@@ -164,30 +164,39 @@ async def refund_account(uow: UnitOfWork, pledge_id: int, person_id: int) -> str
 
 
 async def renew_due(uow: UnitOfWork, actor: str = "scheduler") -> dict[int, bool]:
-    """Renew every auto-renewing pledge due today from its donor's balance; one that cannot be
-    funded is paused (never overdrawn) and its donor told. Idempotent per pledge and month."""
+    """Renew every auto-renewing pledge due in one unit of work (tests, small runs); the
+    scheduled job renews each in a transaction of its own (`core.schedule.jobs.renew_pledges`)."""
     done: dict[int, bool] = {}
     for pledge_id in await uow.pledges.due_for_renewal(uow.day):
-        pledge = await uow.pledges.get(pledge_id, lock=True)
-        if pledge is None or pledge.status is not PledgeStatus.ACTIVE or not pledge.renew_on or pledge.renew_on > uow.day:
-            continue
-        amount, due = pledge.terms.amount, pledge.renew_on
-        try:
-            await uow.ledger.record(transfer("pledge", f"pledge:{pledge.id}:renew:{due}", donor_account(pledge.person_id),
-                                             pledge.account, amount, "pledge renewed"), actor)  # fmt: skip
-        except InsufficientFunds:
-            await uow.pledges.set_status(pledge.id, PledgeStatus.PAUSED)
-            await uow.pledges.set_renew_on(pledge.id, next_month(due))
-            uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=pledge.person_id, change="renewal_failed",
-                                     amount=amount, kind=pledge.terms.kind.value, auto_renew=True))  # fmt: skip
-            done[pledge.id] = False
-            continue
-        await uow.pledges.move(pledge.id, amount, total_in=amount)
-        await uow.pledges.set_renew_on(pledge.id, next_month(due))
-        uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=pledge.person_id, change="renewed",
-                                 amount=amount, kind=pledge.terms.kind.value, auto_renew=True))  # fmt: skip
-        done[pledge.id] = True
+        if (renewed := await renew_one(uow, pledge_id, actor)) is not None:
+            done[pledge_id] = renewed
     return done
+
+
+async def renew_one(uow: UnitOfWork, pledge_id: int, actor: str = "scheduler") -> bool | None:
+    """Renew one due pledge from its donor's balance: True; one that cannot be funded is paused
+    (never overdrawn) and its donor told: False; None when it is not (or no longer) due.
+    Idempotent per pledge and month (the ledger ref names the month's renewal day)."""
+    pledge = await uow.pledges.get(pledge_id, lock=True)
+    if pledge is None or pledge.status is not PledgeStatus.ACTIVE or not pledge.terms.auto_renew:
+        return None
+    if not pledge.renew_on or pledge.renew_on > uow.day:
+        return None
+    amount, due = pledge.terms.amount, pledge.renew_on
+    try:
+        await uow.ledger.record(transfer("pledge", f"pledge:{pledge.id}:renew:{due}", donor_account(pledge.person_id),
+                                         pledge.account, amount, "pledge renewed"), actor)  # fmt: skip
+    except InsufficientFunds:  # raised before anything is written
+        await uow.pledges.set_status(pledge.id, PledgeStatus.PAUSED)
+        await uow.pledges.set_renew_on(pledge.id, next_month(due))
+        uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=pledge.person_id, change="renewal_failed",
+                                 amount=amount, kind=pledge.terms.kind.value, auto_renew=True))  # fmt: skip
+        return False
+    await uow.pledges.move(pledge.id, amount, total_in=amount)
+    await uow.pledges.set_renew_on(pledge.id, next_month(due))
+    uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=pledge.person_id, change="renewed",
+                             amount=amount, kind=pledge.terms.kind.value, auto_renew=True))  # fmt: skip
+    return True
 
 
 async def tell_pledgers(uow: UnitOfWork, day: str, actor: str = "scheduler") -> list[PledgeDigest]:

@@ -73,11 +73,13 @@ class PledgeRepo:
 
     async def lock_available(self, pledge_id: int) -> Pledge | None:
         """Lock an active pledge with money left for this transaction, or None when it has none
-        or another transaction holds it (PostgreSQL SKIP LOCKED: an order never waits on
-        another's pledges, and two never spend the same paisa; SQLite writers are serialised)."""
+        (left). On PostgreSQL the row lock waits for an order drawing on it now and then reads
+        what that order left (READ COMMITTED re-checks the row); callers lock in allocation
+        order — (rank, id), one total order — so two orders never deadlock on pledges. SQLite
+        writers are serialised anyway."""
         q = select(pledges).where(p.id == pledge_id, p.status == PledgeStatus.ACTIVE.value, p.remaining > 0)
         if is_postgres(self.conn):
-            q = q.with_for_update(skip_locked=True)
+            q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
         return _pledge(row) if row else None
 
