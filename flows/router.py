@@ -8,7 +8,7 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, prompts, restaurant, timeouts, worker
+from flows import admin, common, disputes, donor, linking, onboarding, pledges, prompts, restaurant, timeouts, worker
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -32,6 +32,8 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/pledge": pledges.start,
+    "/pledges": pledges.list_pledges,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -48,9 +50,11 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "நன்கொடை": "/pledge", "உறுதிமொழி": "/pledge", "pledge": "/pledge",
+    "நன்கொடைகள்": "/pledges", "pledges": "/pledges",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/pledge"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -83,11 +87,20 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.PLEDGE_KIND: pledges.choose_kind,
+    Verb.PLEDGE_RADIUS: pledges.choose_radius,
+    Verb.PLEDGE_HOURS: pledges.choose_hours,
+    Verb.PLEDGE_RENEW: pledges.choose_renew,
+    Verb.PLEDGE_OK: pledges.confirm,
+    Verb.PLEDGE_NO: pledges.confirm,
+    Verb.PLEDGE_STOP: pledges.stop,
+    Verb.PLEDGE_PAUSE: pledges.pause,
+    Verb.PLEDGE_RESUME: pledges.pause,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes)
+    for module in (onboarding, donor, worker, restaurant, disputes, pledges)
     for step, handler in module.STEPS.items()
 }
 

@@ -255,8 +255,9 @@ def test_next_month_keeps_the_day_or_takes_the_months_last() -> None:
 
 
 def test_terms_must_fit_their_kind() -> None:
-    for bad in (PledgeTerms(1_000, PledgeKind.LOCATION), PledgeTerms(1_000, PledgeKind.LOCATION, 13.0, 80.0, 700),
-                PledgeTerms(1_000, PledgeKind.TIME, start_hour=11), PledgeTerms(1_000, PledgeKind.TIME, start_hour=5, end_hour=5),
-                PledgeTerms(1_000, PledgeKind.GENERAL, 13.0, 80.0, 500), PledgeTerms(1_000, PledgeKind.LOCATION, 95.0, 80.0, 500)):  # fmt: skip
+    bad = (PledgeTerms(1_000, PledgeKind.LOCATION), PledgeTerms(1_000, PledgeKind.LOCATION, 13.0, 80.0, 700),
+           PledgeTerms(1_000, PledgeKind.TIME, start_hour=11), PledgeTerms(1_000, PledgeKind.TIME, start_hour=5, end_hour=5),
+           PledgeTerms(1_000, PledgeKind.GENERAL, 13.0, 80.0, 500), PledgeTerms(1_000, PledgeKind.LOCATION, 95.0, 80.0, 500))
+    for terms in bad:
         with pytest.raises(PledgeError):
-            bad.check()
+            terms.check()

@@ -56,6 +56,10 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.end_of_day_topup(runtime.store, day))
         elif name == "settle":
             print(await jobs.settle_due(runtime.store))
+        elif name == "renew-pledges":
+            print(await jobs.renew_pledges(runtime.store))
+        elif name == "tell-pledgers":
+            print(await jobs.tell_pledgers(runtime.store, day))
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
         elif name == "reconcile-capacity":
@@ -155,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
-    job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle"])
+    job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
+                                          "renew-pledges", "tell-pledgers"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])

@@ -65,6 +65,12 @@ def build_scheduler(
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
+    async def renew_pledges() -> None:
+        await jobs.renew_pledges(store)
+
+    async def tell_pledgers() -> None:
+        await jobs.tell_pledgers(store)
+
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
@@ -85,4 +91,9 @@ def build_scheduler(
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
+    add(renew_pledges, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "renew_pledges", wait=True,
+        misfire_grace_time=12 * 3600)  # fmt: skip
+    # In the evening, so "today" in the message means the day's meals (at most one a day per pledge).
+    add(tell_pledgers, CronTrigger(hour=20, minute=30, timezone=LOCAL_TZ), "tell_pledgers", wait=True,
+        misfire_grace_time=3 * 3600)  # fmt: skip
     return scheduler
