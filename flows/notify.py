@@ -23,7 +23,7 @@ from core.shared.events import (
 )
 from flows import timeouts
 from flows.context import deliver_to
-from flows.i18n import Translator, clock_time, day, money, plural, translator
+from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
@@ -277,10 +277,9 @@ async def on_pledge_digest(event: DomainEvent, uow: UnitOfWork) -> None:
     assert isinstance(event, PledgeDigest)
     if person := await _person(uow, event.person_id):
         _, lang = translator(person.language, person.channel), person.language
-        fed = plural(lang, "Your pledge #{id} fed {n} person today near {area} ({amount}). {left} left.",
-                     "Your pledge #{id} fed {n} people today near {area} ({amount}). {left} left.", event.meals)  # fmt: skip
-        text = fed.format(id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
-                          left=money(event.remaining, lang))  # fmt: skip
+        text = _("Meals your pledge #{id} paid for today near {area}: {n} ({amount}). {left} left.").format(
+            id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
+            left=money(event.remaining, lang))  # fmt: skip
         await deliver_to(uow, person, Outbound(text))
 
 
