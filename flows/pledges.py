@@ -240,7 +240,7 @@ async def _line(ctx: FlowContext, pledge: Pledge) -> str:
         id=pledge.id, left=money(pledge.remaining, lang), total=money(pledge.total_in, lang),
         terms=describe(ctx, pledge.terms), status=status[pledge.status])  # fmt: skip
     if uses:
-        line += "\n" + _("Paid for {meals} meals ({amount}); last on {day}.").format(
+        line += "\n" + _("Meals paid for: {meals} ({amount}); last on {day}.").format(
             meals=len({u.order_id for u in uses}), amount=money(sum(u.amount for u in uses), lang),
             day=day(uses[0].at[:10], lang))  # fmt: skip
     return line
@@ -269,9 +269,12 @@ async def pause(ctx: FlowContext, msg: Inbound) -> None:
         return
     if paused:
         await ctx.reply(_("Pledge #{id} is paused: it pays for nothing until you resume it.").format(id=pledge_id),
-                        (Choice(_("Resume") + f" #{pledge_id}", f"presume:{pledge_id}"),))  # fmt: skip
+                        (Choice(_("Resume") + f" #{pledge_id}", f"presume:{pledge_id}"),
+                         Choice(_("Cancel") + f" #{pledge_id}", f"pstop:{pledge_id}")))  # fmt: skip
     else:
-        await ctx.reply(_("Pledge #{id} is active again.").format(id=pledge_id))
+        await ctx.reply(_("Pledge #{id} is active again.").format(id=pledge_id),
+                        (Choice(_("Pause") + f" #{pledge_id}", f"ppause:{pledge_id}"),
+                         Choice(_("Cancel") + f" #{pledge_id}", f"pstop:{pledge_id}")))  # fmt: skip
 
 
 def _refusal(ctx: FlowContext, exc: PledgeError, pledge_id: int | None) -> str:
