@@ -22,6 +22,12 @@ ANY_AMOUNT = 10**15  # read any well-formed amount; the governed bounds decide a
 MAX_LISTED = 3  # pledges with buttons in /pledges (WhatsApp lists take ten options)
 
 
+def radius_text(ctx: FlowContext, metres: int) -> str:
+    """One of the radii a location pledge may choose, in the person's words."""
+    _ = ctx._
+    return {500: _("500 m"), 1_000: _("1 km"), 3_000: _("3 km")}.get(metres) or distance(metres, ctx.person.language)
+
+
 def _gone(ctx: FlowContext) -> str:
     return ctx._("That choice is no longer open. Send /pledge to start again.")
 
@@ -89,14 +95,15 @@ async def choose_kind(ctx: FlowContext, msg: Inbound) -> None:
 
 async def _next_question(ctx: FlowContext) -> None:
     """Ask for whatever the chosen kind still needs: place, radius, hours; then renewal."""
-    _, lang, data = ctx._, ctx.person.language, ctx.data
+    _, data = ctx._, ctx.data
     kind = str(data.get("kind", ""))
     if _located(kind) and "lat" not in data:
         ctx.goto(Step.PLEDGE_PLACE)
         await ctx.reply(_("Share the place your pledge is for (attach → Location), or type it like 13.0827, 80.2707."))
     elif _located(kind) and "radius" not in data:
         ctx.goto(Step.PLEDGE_RADIUS)
-        await ctx.reply(_("How far around that place?"), tuple(Choice(distance(r, lang), f"pradius:{r}") for r in RADII_M))
+        await ctx.reply(_("How far around that place?"), (Choice(_("500 m"), "pradius:500"), Choice(_("1 km"), "pradius:1000"),
+                                                          Choice(_("3 km"), "pradius:3000")))  # fmt: skip
     elif _timed(kind) and "start" not in data:
         ctx.goto(Step.PLEDGE_HOURS)
         await ctx.reply(_("During which hours?"), (Choice(_("Breakfast 7–10"), "phours:breakfast"),
@@ -164,12 +171,12 @@ def _terms(data: dict[str, object]) -> PledgeTerms:
 
 def describe(ctx: FlowContext, terms: PledgeTerms) -> str:
     """A pledge's terms in a few words: where, when, whether it renews."""
-    _, lang = ctx._, ctx.person.language
+    _ = ctx._
     parts = []
     if terms.radius_m is None:
         parts.append(_("for anyone, anywhere"))
     else:
-        parts.append(_("within {radius} of your place").format(radius=distance(terms.radius_m, lang)))
+        parts.append(_("within {radius} of your place").format(radius=radius_text(ctx, terms.radius_m)))
     if terms.start_hour is not None:
         parts.append(_("{start}:00–{end}:00 only").format(start=terms.start_hour, end=terms.end_hour))
     parts.append(_("renews monthly") if terms.auto_renew else _("once"))

@@ -29,13 +29,13 @@ PLEDGE = f"""
     donor-1  > [tap Place and hours]
     donor-1  < Share the place your pledge is for (attach → Location), or type it like 13.0827, 80.2707.
     donor-1  > [location {PLACE}]
-    donor-1  < How far around that place? [500 m] [1.0 km] [3.0 km]
-    donor-1  > [tap 1.0 km]
+    donor-1  < How far around that place? [500 m] [1 km] [3 km]
+    donor-1  > [tap 1 km]
     donor-1  < During which hours? [Breakfast 7–10] [Lunch 11–15] [Dinner 19–22]
     donor-1  > [tap Lunch 11–15]
     donor-1  < Renew it every month from your balance? [Every month] [Just once]
     donor-1  > [tap Just once]
-    donor-1  < Pledge ₹500 (within 1.0 km of your place · 11:00–15:00 only · once). Your balance: ₹1,000. [Confirm] [Cancel]
+    donor-1  < Pledge ₹500 (within 1 km of your place · 11:00–15:00 only · once). Your balance: ₹1,000. [Confirm] [Cancel]
     donor-1  > [tap Confirm]
     donor-1  < Thank you! Pledge #1 holds ₹500 for other people's meals. I will tell you once a day what it paid for.
     donor-1  > [tap Confirm]
