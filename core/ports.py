@@ -573,10 +573,11 @@ class PledgeRepo(Protocol):
     async def for_person(self, person_id: int) -> list[Pledge]:
         """A donor's pledges, newest first."""
 
-    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] | None = None,
-                         limit: int = 100) -> list[Pledge]:  # fmt: skip
+    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] = (0, 0),
+                         limit: int = 20) -> list[Pledge]:  # fmt: skip
         """Active pledges with money left that may cover a place and local hour, in allocation
-        order, after `after` = (rank, id); the place by its box only (the caller checks the distance)."""
+        order (rank, then oldest) after `after` = (rank, id); located ones by their box only (the
+        caller checks the exact distance)."""
 
     async def lock_available(self, pledge_id: int) -> Pledge | None:
         """Lock an active pledge with money left (waiting for an order drawing on it now, then

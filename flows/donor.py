@@ -206,7 +206,7 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
     )  # fmt: skip
     buttons = [Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}")]
     # Pledges are offered when they can pay some of the meal and delivery (never the tip).
-    pledged = min(meal.price + fee, await pledges.available_for(ctx.uow, order.seeker_lat, order.seeker_lng))
+    pledged = min(meal.price + fee, await pledges.available_for(ctx.uow, order.seeker_lat, order.seeker_lng, enough=meal.price + fee))
     if pledged > 0:
         text += "\n" + _("Pledges from other donors can pay {amount} of it.").format(amount=money(pledged, lang))
         buttons.append(Choice(_("Use pledges"), f"pay:{order.id}:{meal.item_id}:{tip}:pledges"))

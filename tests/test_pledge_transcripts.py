@@ -63,7 +63,7 @@ def ask(user: str, where: str) -> str:
 FED_NEARBY = ask("asker-1", NEAR) + """
     asker-1  < Pledges from other donors can pay ₹85 of it. [Pay ₹85] [Use pledges] [Cancel]
     asker-1  > [tap Use pledges]
-    asker-1  < Paid ₹85. Order #1 for Lemon rice is with Annapoorna Mess. I will tell you when it is accepted. Pledges paid ₹85 of it. [Cancel order]
+    asker-1  < Order #1 for Lemon rice is with Annapoorna Mess. I will tell you when it is accepted. Pledges paid ₹85 of it.
     rest-1   < New order #1: Lemon rice (₹55) for a person near 13.11, 80.27. Can you cook it? [Accept] [Reject]
 """
 
@@ -131,7 +131,7 @@ async def test_a_pledge_renews_monthly_and_pauses_when_the_balance_is_short_by_c
     clock.advance(days=31)  # 23 January: ₹200 left in the balance, ₹400 needed
     assert await renew_pledges(runtime.store) == {1: False}
     await chat.run("""
-        donor-1  < Pledge #1 could not be renewed: your balance is short of ₹400, so nothing was taken and the pledge is paused (₹800 left in it). [Resume #1]
+        donor-1  < your balance is short of ₹400, so nothing was taken and the pledge is paused (₹800 left in it). [Resume #1]
         donor-1  > /balance
         donor-1  < Your balance: ₹200
         donor-1  > [tap Resume #1]

@@ -14,6 +14,11 @@ from core.shared import geo
 RADII_M = (500, 1_000, 3_000)  # the radii a location pledge may choose
 # Allocation order (the Ketpaar seed): the most specific pledges pay first, general ones last.
 RANK = {"location_time": 0, "location": 1, "time": 2, "general": 3}
+# Located pledges are filed by the geohash cell of their place. A cell of this precision is about
+# 4.9 km on a side (at India's latitudes, never less than 3.8 km), wider than the largest radius,
+# so every pledge that can cover a point has its place in the point's cell or one of the eight
+# around it: nine index lookups instead of a scan of every located pledge.
+ZONE_PRECISION = 5
 METRES_PER_DEG_LAT = 111_320.0
 
 
@@ -67,6 +72,12 @@ class PledgeTerms:
             raise PledgeError("bad_hours")
         if timed and not (0 <= (self.start_hour or 0) < 24 and 0 <= (self.end_hour or 0) < 24 and self.start_hour != self.end_hour):
             raise PledgeError("bad_hours")
+
+    def zone(self) -> str | None:
+        """The geohash cell of the place (None for a pledge without one)."""
+        if self.lat is None or self.lng is None:
+            return None
+        return geo.encode(self.lat, self.lng, ZONE_PRECISION)
 
     def box(self) -> tuple[float, float, float, float] | None:
         """(lat_min, lat_max, lng_min, lng_max) around the place: a cheap first filter for the

@@ -103,10 +103,17 @@ def local_hour(uow: UnitOfWork) -> int:
     return uow.at.astimezone(LOCAL_TZ).hour
 
 
-async def available_for(uow: UnitOfWork, lat: float, lng: float, limit: int = 200) -> int:
-    """What matching pledges hold now for a meal at a place (a preview: allocation decides)."""
-    hour = local_hour(uow)
-    return sum(p.remaining for p in await uow.pledges.candidates(lat, lng, hour, limit=limit) if p.covers(lat, lng, hour))
+async def available_for(uow: UnitOfWork, lat: float, lng: float, enough: int = 10**12, page: int = 20) -> int:
+    """What matching pledges hold now for a meal at a place, counted until `enough` (a preview:
+    allocation decides)."""
+    hour, found, after = local_hour(uow), 0, (0, 0)
+    while found < enough:
+        batch = await uow.pledges.candidates(lat, lng, hour, after, page)
+        found += sum(p.remaining for p in batch if p.covers(lat, lng, hour))
+        if len(batch) < page:
+            break
+        after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
+    return found
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ class Allocation:
         return sum(a for _p, a in self.uses)
 
 
-async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 100) -> Allocation:
+async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:
     """Draw up to `need` paise for an order from matching pledges — location+time, location,
     time, general; oldest first within each; each paying min(what it holds, what is still
     needed) — each use its own contribution to the escrow. Each pledge is row-locked before it
@@ -129,7 +136,7 @@ async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page
     hour, lat, lng = local_hour(uow), order.seeker_lat, order.seeker_lng
     area = geo.approximate_area(lat, lng)
     uses: list[tuple[int, int]] = []
-    after: tuple[int, int] | None = None
+    after = (0, 0)
     while need > 0:
         batch = await uow.pledges.candidates(lat, lng, hour, after, page)
         for candidate in batch:
@@ -139,7 +146,7 @@ async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page
                 continue  # inside the box, outside the circle
             pledge = await uow.pledges.lock_available(candidate.id)
             if pledge is None:
-                continue
+                continue  # spent (or paused) by another order meanwhile
             take = min(pledge.remaining, need)
             await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
             await uow.pledges.move(pledge.id, -take)

@@ -137,7 +137,8 @@ async def _fund_with_pledges(uow: UnitOfWork, order: Order, donor: Person) -> st
     leave the donor short. Return the funding's source label."""
     covered = order.meal_price + order.delivery_fee
     have = await uow.ledger.balance(donor_account(donor.id))
-    could = min(covered, await pledges.available_for(uow, order.seeker_lat, order.seeker_lng))
+    could = await pledges.available_for(uow, order.seeker_lat, order.seeker_lng, enough=covered)
+    could = min(covered, could)
     if have < order.total - could:
         raise InsufficientFunds(donor_account(donor.id), have, order.total - could)
     drawn = (await pledges.allocate(uow, order, covered, donor.actor)).total

@@ -17,6 +17,7 @@ pledges = Table(
     Column("lat", Float, nullable=True),
     Column("lng", Float, nullable=True),
     Column("radius_m", Integer, nullable=True),
+    Column("zone", String(12), nullable=True),  # geohash cell of the place (core.funding.pledge_model.ZONE_PRECISION)
     # a box around the place, so the database filters cheaply; the exact distance decides
     Column("lat_min", Float, nullable=True),
     Column("lat_max", Float, nullable=True),
@@ -33,6 +34,7 @@ pledges = Table(
     Column("renew_on", String(10), nullable=True),
     Column("told_day", String(10), nullable=True),  # the last day its donor was told what it paid for
     Index("ix_pledges_alloc", "status", "rank", "id"),
+    Index("ix_pledges_alloc_zone", "status", "rank", "zone", "id"),
     CheckConstraint("remaining >= 0", name="ck_pledges_remaining_not_negative"),
 )
 

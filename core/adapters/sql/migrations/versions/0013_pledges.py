@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lng", sa.Float(), nullable=True),
         sa.Column("radius_m", sa.Integer(), nullable=True),
+        sa.Column("zone", sa.String(length=12), nullable=True),
         sa.Column("lat_min", sa.Float(), nullable=True),
         sa.Column("lat_max", sa.Float(), nullable=True),
         sa.Column("lng_min", sa.Float(), nullable=True),
@@ -46,6 +47,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_pledges_person_id", "pledges", ["person_id"])
     op.create_index("ix_pledges_alloc", "pledges", ["status", "rank", "id"])
+    op.create_index("ix_pledges_alloc_zone", "pledges", ["status", "rank", "zone", "id"])
     op.create_table(
         "pledge_uses",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,6 +67,7 @@ def downgrade() -> None:
     op.drop_index("ix_pledge_uses_day", table_name="pledge_uses")
     op.drop_index("ix_pledge_uses_pledge_id", table_name="pledge_uses")
     op.drop_table("pledge_uses")
+    op.drop_index("ix_pledges_alloc_zone", table_name="pledges")
     op.drop_index("ix_pledges_alloc", table_name="pledges")
     op.drop_index("ix_pledges_person_id", table_name="pledges")
     op.drop_table("pledges")
