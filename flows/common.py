@@ -31,6 +31,7 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
+    lines.append(_("/pledge – give money ahead for other people's meals · /pledges – yours"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
         lines.append(_("/menu – change your alms menu · /capacity – meals per day"))
