@@ -55,6 +55,7 @@ bench: install catalogs
 	$(BIN)/python benchmarks/verify_chain.py --postgres
 	$(BIN)/python benchmarks/telegram_bench.py --compare
 	$(BIN)/python benchmarks/faces_bench.py
+	$(BIN)/python benchmarks/pledge_alloc_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
