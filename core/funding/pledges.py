@@ -161,15 +161,6 @@ async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page
     return Allocation(tuple(uses))
 
 
-async def refund_account(uow: UnitOfWork, pledge_id: int, person_id: int) -> str:
-    """Where a refund of a pledge's contribution goes: back into the pledge, or to its donor's
-    balance when the pledge was cancelled meanwhile."""
-    pledge = await uow.pledges.get(pledge_id)
-    if pledge is None or pledge.status is PledgeStatus.CANCELLED:
-        return donor_account(person_id)
-    return pledge.account
-
-
 async def renew_due(uow: UnitOfWork, actor: str = "scheduler") -> dict[int, bool]:
     """Renew every auto-renewing pledge due in one unit of work (tests, small runs); the
     scheduled job renews each in a transaction of its own (`core.schedule.jobs.renew_pledges`)."""
