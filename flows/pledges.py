@@ -6,9 +6,12 @@ pledges with what is left, what they paid for, and Cancel / Pause (or Resume) bu
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.funding import pledges
 from core.funding.pledge_model import RADII_M, Pledge, PledgeError, PledgeKind, PledgeStatus, PledgeTerms
 from core.ledger.model import InsufficientFunds, donor_account
+from core.shared.clock import local_day
 from flows.common import payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import day, distance, money
@@ -20,6 +23,7 @@ from flows.steps import Step
 HOURS = {"breakfast": (7, 10), "lunch": (11, 15), "dinner": (19, 22)}  # local hours [start, end)
 ANY_AMOUNT = 10**15  # read any well-formed amount; the governed bounds decide after
 MAX_LISTED = 3  # pledges with buttons in /pledges (WhatsApp lists take ten options)
+RECENT_USES = 3  # uses listed under each pledge in /pledges
 
 
 def radius_text(ctx: FlowContext, metres: int) -> str:
@@ -249,7 +253,10 @@ async def _line(ctx: FlowContext, pledge: Pledge) -> str:
     if uses:
         line += "\n" + _("Meals paid for: {meals} ({amount}); last on {day}.").format(
             meals=len({u.order_id for u in uses}), amount=money(sum(u.amount for u in uses), lang),
-            day=day(uses[0].at[:10], lang))  # fmt: skip
+            day=day(local_day(datetime.fromisoformat(uses[0].at)), lang))  # fmt: skip
+        for use in uses[:RECENT_USES]:  # the newest uses, with the rounded area only
+            line += "\n" + _("{day}: {amount} near {area}").format(
+                day=day(local_day(datetime.fromisoformat(use.at)), lang), amount=money(use.amount, lang), area=use.area)
     return line
 
 

@@ -87,7 +87,7 @@ async def test_a_location_pledge_pays_for_a_lunch_meal_nearby_and_not_5_km_away_
     await chat.run("""
         donor-1  < Meals your pledge #1 paid for today near 13.11, 80.27: 1 (₹85). ₹415 left.
         donor-1  > /pledges
-        donor-1  < Meals paid for: 1 (₹85); last on 23 Nov 2026. [Cancel #1] [Pause #1]
+        donor-1  < 23 Nov 2026: ₹85 near 13.11, 80.27 [Cancel #1] [Pause #1]
     """)
     # A stranger sends the Cancel button's payload of someone else's pledge: refused, nothing moves.
     response = await chat.post("asker-1", json={"button": "pstop:1"})
