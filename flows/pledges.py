@@ -12,6 +12,7 @@ from core.funding import pledges
 from core.funding.pledge_model import RADII_M, Pledge, PledgeError, PledgeKind, PledgeStatus, PledgeTerms
 from core.ledger.model import InsufficientFunds, donor_account
 from core.shared.clock import local_day
+from flows import donor
 from flows.common import payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import day, distance, money
@@ -51,7 +52,10 @@ async def start(ctx: FlowContext, msg: Inbound) -> None:
 
 
 async def amount_step(ctx: FlowContext, msg: Inbound) -> None:
-    """The amount asked for by /pledge."""
+    """The amount asked for by /pledge (a seeker's photo instead starts a meal request)."""
+    if msg.kind == "photo":
+        ctx.goto(None)
+        return await donor.photo_received(ctx, msg)
     await _amount(ctx, msg.text if msg.kind == "text" else "")
 
 
@@ -122,7 +126,10 @@ async def _next_question(ctx: FlowContext) -> None:
 
 
 async def place_step(ctx: FlowContext, msg: Inbound) -> None:
-    """The place of a location pledge."""
+    """The place of a location pledge (a seeker's photo instead starts a meal request)."""
+    if msg.kind == "photo":
+        ctx.goto(None)
+        return await donor.photo_received(ctx, msg)
     if not await require_location(ctx, msg):
         return
     ctx.data.update(lat=msg.lat, lng=msg.lng)
@@ -294,6 +301,8 @@ async def pause(ctx: FlowContext, msg: Inbound) -> None:
 def _refusal(ctx: FlowContext, exc: PledgeError, pledge_id: int | None) -> str:
     """Why a pledge button did nothing, politely (someone else's and unknown look alike)."""
     _ = ctx._
+    if pledge_id is None:  # a malformed or out-of-range number in the button
+        return _("That button is no longer active. Send /help to see what you can do.")
     return {
         "cancelled": _("Pledge #{id} is already cancelled.").format(id=pledge_id),
         "already_paused": _("Pledge #{id} is already paused.").format(id=pledge_id),

@@ -138,3 +138,29 @@ async def test_a_pledge_renews_monthly_and_pauses_when_the_balance_is_short_by_c
         donor-1  < Pledge #1 is active again. [Pause #1] [Cancel #1]
     """)
     await assert_ledger_invariants(runtime.store)
+
+
+async def test_forged_pledge_buttons_and_a_photo_mid_pledge_get_polite_answers(app_env: dict[str, Any]) -> None:
+    chat, runtime = app_env["chat"], app_env["runtime"]
+    for forged, answer in (("pstop:99999999999999", "That button is no longer active."),
+                           ("ppause:7", "You have no pledge #7. Send /pledges to see yours."),
+                           ("pkind:general", "That choice is no longer open. Send /pledge to start again."),
+                           ("pledgeok", "That choice is no longer open. Send /pledge to start again.")):  # fmt: skip
+        assert (await chat.post("donor-1", json={"button": forged})).status_code == 202
+        await runtime.processor.drain()
+        await chat.run(f"donor-1  < {answer}")
+    await chat.run("""
+        donor-1  > /pledge 50
+        donor-1  < Which meals may your ₹50 pay for?
+        donor-1  > [tap Near a place]
+        donor-1  < Share the place your pledge is for
+        donor-1  > [photo]
+        donor-1  < Did the person agree to be photographed so they can receive a meal? [Yes, they agreed] [No]
+    """)
+    assert (await chat.post("donor-1", json={"button": "pradius:700"})).status_code == 202
+    await runtime.processor.drain()
+    await chat.run("donor-1  < That choice is no longer open. Send /pledge to start again.")
+    async with runtime.store.reader() as uow:
+        donor = await uow.people.find("webchat", "donor-1")
+        assert await uow.pledges.for_person(donor.id) == []
+    await assert_ledger_invariants(runtime.store)
