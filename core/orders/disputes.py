@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
+from core.ledger.model import Posting, Transaction, donor_account, escrow_account, restaurant_account, settlement
 from core.members.model import Person
 from core.orders import funding
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
@@ -200,9 +200,17 @@ async def _reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: 
     for account, value in back.items():
         if account.startswith("pledge:"):  # the pledge's mirror of its ledger balance follows
             await uow.pledges.move(int(account.split(":", 1)[1]), -value)
-    for contribution in reversed(await uow.contributions.for_order(order_id)):
+    contributions = list(reversed(await uow.contributions.for_order(order_id)))
+    for contribution in contributions:
         part = min(back.get(contribution.account, 0), contribution.refunded)
         if part:
             await uow.contributions.add_refunded(contribution.id, -part)
             back[contribution.account] -= part
+    for contribution in contributions:  # a cancelled pledge's refund went to its donor's balance
+        pledger = donor_account(contribution.person_id)
+        part = min(back.get(pledger, 0), contribution.refunded) if contribution.source is funding.Source.PLEDGE else 0
+        if part:
+            await uow.contributions.add_refunded(contribution.id, -part)
+            await uow.pledges.move(int(contribution.account.split(":", 1)[1]), 0, returned=-part)
+            back[pledger] -= part
     return new_id
