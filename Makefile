@@ -53,6 +53,7 @@ mutate: install catalogs
 bench: install catalogs
 	$(BIN)/python benchmarks/meal_scenarios.py
 	$(BIN)/python benchmarks/verify_chain.py --postgres
+	$(BIN)/python benchmarks/export_verify_bench.py
 	$(BIN)/python benchmarks/telegram_bench.py --compare
 	$(BIN)/python benchmarks/faces_bench.py
 	$(BIN)/python benchmarks/pledge_alloc_bench.py

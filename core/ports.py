@@ -19,6 +19,7 @@ from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
 from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.payments.model import PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
 from core.prompts.model import Prompt
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
@@ -263,8 +264,8 @@ class LedgerRepo(Protocol):
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
 
-    async def balance(self, account: str) -> int:
-        """Sum of an account's postings in paise."""
+    async def balance(self, account: str, *, lock: bool = False) -> int:
+        """Sum of an account's postings in paise; `lock` holds spending from it until commit."""
 
     async def balances(self, prefix: str = "") -> dict[str, int]:
         """Every account (optionally under a prefix) with its balance."""
@@ -288,6 +289,51 @@ class ChainRepo(Protocol):
 
     def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""
+
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+
+    async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
+
+
+class CommitmentRepo(Protocol):
+    """Salts of the chain's commitments to personal data, kept outside the chain."""
+
+    async def add(self, subject: str, salt: str) -> None:
+        """Keep the salt of a new commitment."""
+
+    async def salt(self, subject: str) -> str | None:
+        """The salt of a commitment, unless it was forgotten."""
+
+    async def forget(self, subjects: list[str]) -> int:
+        """Delete salts (the committed values become unrecoverable); return how many went."""
+
+
+class SubscriptionRepo(Protocol):
+    """Who asked for which regular message."""
+
+    async def set(self, person_id: int, topic: str, on: bool) -> bool:
+        """Subscribe or unsubscribe; tell whether anything changed."""
+
+    async def subscribed(self, person_id: int, topic: str) -> bool:
+        """Whether a person gets a topic's messages."""
+
+    async def subscribers(self, topic: str) -> list[int]:
+        """Person ids subscribed to a topic, oldest subscription first."""
+
+
+class CheckpointRepo(Protocol):
+    """One signed checkpoint per business day, kept as published."""
+
+    async def add(self, day: str, seq: int, head: str, body: str) -> bool:
+        """Store a day's checkpoint; False when that day already has one (the first stands)."""
+
+    async def latest(self, limit: int = 1) -> list[str]:
+        """The newest checkpoints' bodies (canonical JSON), newest first."""
+
+    async def for_day(self, day: str) -> str | None:
+        """The checkpoint body of one business day, if made."""
 
 
 
@@ -557,6 +603,9 @@ class DisputeRepo(Protocol):
     async def for_order(self, order_id: int) -> Dispute | None:
         """The dispute about an order, if any."""
 
+    async def changeable_orders(self, resolved_since: str) -> list[int]:
+        """Orders whose dispute may still move money: appealed, or resolved at or after `resolved_since`."""
+
     async def save(self, dispute: Dispute, version: int) -> bool:
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
 
@@ -612,6 +661,95 @@ class PledgeRepo(Protocol):
 
     async def count_active(self) -> int:
         """How many pledges are active."""
+class PaymentsRepo(Protocol):
+    """UPI top-up requests, imported statement rows, payout details, batches and lines."""
+
+    async def add_topup(self, reference: str, person_id: int, amount: int) -> TopUpRequest | None:
+        """Store a top-up request; None if the reference is taken (the caller draws another)."""
+
+    async def topup(self, reference: str) -> TopUpRequest | None:
+        """A top-up request by its reference."""
+
+    async def add_statement_row(self, txn_id: str, date: str, amount: int, reference: str | None) -> bool:
+        """Store a statement row as unmatched; False when this bank transaction was imported before."""
+
+    async def statement_row(self, txn_id: str, *, lock: bool = False) -> StatementRow | None:
+        """One imported row by the bank's transaction id (row-locked on PostgreSQL when `lock`)."""
+
+    async def settle_row(self, txn_id: str, status: RowStatus, person_id: int, tx_id: int, note: str) -> bool:
+        """Mark an unmatched row credited to a person; False if it no longer is unmatched."""
+
+    async def rows_for_reference(self, reference: str) -> int:
+        """How many rows already credited a top-up reference."""
+
+    async def unmatched_rows(self, limit: int = 50) -> list[StatementRow]:
+        """Rows waiting for the treasurer, oldest first."""
+
+    async def details(self, person_id: int) -> PayoutDetails | None:
+        """Where a person's payouts go, if they said."""
+
+    async def set_details(self, details: PayoutDetails) -> None:
+        """Store (or replace) a person's payout details."""
+
+    async def add_batch(self, day: str) -> PayoutBatch | None:
+        """Open the batch of a day; None if that day has one."""
+
+    async def batch(self, batch_id: int) -> PayoutBatch | None:
+        """One batch."""
+
+    async def latest_batch(self) -> PayoutBatch | None:
+        """The newest batch."""
+
+    async def add_line(self, batch_id: int, account: str, details: PayoutDetails, name: str, amount: int,
+                       tx_id: int) -> int:  # fmt: skip
+        """Add one person's payout to a batch; return the line's id."""
+
+    async def lines(self, batch_id: int) -> list[PayoutLine]:
+        """A batch's lines in order."""
+
+    async def line(self, line_id: int) -> PayoutLine | None:
+        """One payout line."""
+
+    async def mark_batch_paid(self, batch_id: int, bank_ref: str, by: int) -> bool:
+        """Record the bank's reference for a batch and its pending lines as paid; once."""
+
+    async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
+        """Mark a line failed with its reversal; False if it already was."""
+
+
+class PrivacyRepo(Protocol):
+    """What the service holds about one person, its erasure (/forget) and the retention sweeps."""
+
+    async def export(self, person_id: int, accounts: Sequence[str]) -> dict[str, Any]:
+        """Every row about a person, as plain JSON values (secrets and others' words left out)."""
+
+    async def accounts_of(self, prefixes: Sequence[str]) -> list[str]:
+        """Ledger accounts that exist under any of these exact names (e.g. donor:3, worker:2)."""
+
+    async def pending_deposits(self, person_id: int) -> list[int]:
+        """Deposits for a person still waiting for a second admin."""
+
+    async def photo_ids(self, person_id: int) -> list[str]:
+        """Photos a person sent that are still stored."""
+
+    async def erase(self, person_id: int, current: tuple[str, str] | None, sessions_until: str) -> dict[str, int]:
+        """Erase a person's identities, messages, state and places; return counts by kind."""
+
+    async def replace_text(self, needles: Sequence[str], replacement: str) -> int:
+        """Replace whole-word occurrences of each needle in the free-text columns; return how many
+        cells changed."""
+
+    async def coarsen_orders(self, before: str, limit: int = 5000) -> int:
+        """Round the exact coordinates of orders created before a time (once each); return how many."""
+
+    async def delete_messages(self, before: str) -> int:
+        """Delete handled inbox and outbox messages older than a time; return how many."""
+
+    async def delete_farewells(self, before: str) -> int:
+        """Delete the last messages to erased people once sent (or given up) before a time."""
+
+    async def delete_expired_sessions(self, now: str) -> int:
+        """Delete web-chat sessions past their expiry."""
 
 
 class UnitOfWork(Protocol):
@@ -670,12 +808,28 @@ class UnitOfWork(Protocol):
         """The money pledged ahead for others' meals."""
 
     @property
+    def payments(self) -> PaymentsRepo:
+        """UPI top-ups, statement rows and payouts."""
+
+    @property
     def ledger(self) -> LedgerRepo:
         """The ledger."""
 
     @property
     def chain(self) -> ChainRepo:
         """The chain."""
+
+    @property
+    def subscriptions(self) -> SubscriptionRepo:
+        """Who asked for which regular message."""
+
+    @property
+    def commitments(self) -> CommitmentRepo:
+        """Salts of the chain's commitments to personal data."""
+
+    @property
+    def checkpoints(self) -> CheckpointRepo:
+        """The signed daily checkpoints of the chain."""
 
     @property
     def params(self) -> ParamRepo:
@@ -708,6 +862,10 @@ class UnitOfWork(Protocol):
     @property
     def screening(self) -> ScreeningRepo:
         """The screening."""
+
+    @property
+    def privacy(self) -> PrivacyRepo:
+        """People's own data: export, erasure, retention."""
 
 
     def record(self, event: DomainEvent) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
+from core.orders import timeouts
 from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
 from core.seekers.photo_records import delete_photos
 from flows.context import FlowContext
@@ -32,13 +33,18 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
     lines.append(_("/pledge – give money ahead for other people's meals · /pledges – yours"))
+    lines.append(_("/topup 500 – add ₹500 to your balance by UPI"))
+    lines.append(_("/pool – the guarantee pool · /books – the cooperative's books · /checkpoint – its signed daily checkpoint"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
         lines.append(_("/menu – change your alms menu · /capacity – meals per day"))
     if (w := await ctx.uow.workers.by_person(ctx.person.id)) and w.status is Approval.APPROVED:
         lines.append(_("Worker: /online, /offline, /jobs – open jobs near you; share your location to change zone."))
+    if r is not None or w is not None:
+        lines.append(_("/earnings – what you earned · /payout – where your money is paid"))
     if ctx.person.is_admin:
         lines.append(_("Admin: /deposit <#member or phone> <rupees> records cash or UPI received."))
+        lines.append(_("Treasurer: /unmatched, /assign <txn id> <#member>, /paid <batch> <bank ref>, /payfailed <line>"))
     lines.append(_("/start – register as a restaurant or delivery worker"))
     lines.append(_("/link – use this chat and another one (web, Telegram, WhatsApp, SMS) as one person"))
     await ctx.reply("\n".join(lines))
@@ -90,6 +96,14 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
 async def cancel_one(ctx: FlowContext, order_id: int) -> None:
     """Cancel one order with refund and say what happened."""
     _ = ctx._
+    order = await ctx.uow.orders.get(order_id)
+    if order is not None and order.donor_id == ctx.person.id and await timeouts.donor_was_asked(ctx.uow, order):
+        # Asked "wait or cancel (the restaurant is paid)", the donor typed cancel or tapped an older
+        # Cancel button: cancel as they were told, not with a full refund of a meal already cooked.
+        from flows.timeouts import give_up_order  # flows.timeouts imports this module
+
+        await give_up_order(ctx, order_id)
+        return
     try:
         order, refund = await orders.cancel(ctx.uow, order_id, ctx.person, ctx.services.board)
     except IllegalTransition:

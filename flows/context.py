@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.board.base import JobBoard
+from core.ledger.transparency import BooksCache
 from core.members.model import Person
+from core.payments.upi import UpiPayee
 from core.ports import UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
@@ -28,6 +30,10 @@ class Services:
     board: JobBoard
     screener: Screener
     photos: LocalPhotoStore
+    upi: UpiPayee | None = None  # the cooperative's UPI id: /topup is off without it
+    secret: bytes = b""  # signs one-time links (a person's data download)
+    public_url: str = ""  # where those links point
+    books: BooksCache = field(default_factory=BooksCache)  # the public figures, kept up to the chain's head
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

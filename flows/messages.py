@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["text", "photo", "location", "choice", "poll_answer"]
+Kind = Literal["text", "photo", "location", "choice", "poll_answer", "document"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Inbound:
     address: str
     kind: Kind
     text: str = ""
-    photo: bytes | None = None  # loaded from the staging store before the flows see it
+    photo: bytes | None = None  # loaded from the staging store before the flows see it (a document's bytes too)
     lat: float | None = None
     lng: float | None = None
     choice: str | None = None  # a button's payload

@@ -11,6 +11,7 @@ from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.bus import MessageBus
 from core.shared.events import (
+    CheckpointSigned,
     DomainEvent,
     LedgerTransactionRecorded,
     OrderReady,
@@ -21,7 +22,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import timeouts
+from flows import books, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -293,4 +294,6 @@ def register(bus: MessageBus) -> None:
     bus.on(TopUpShortfall, on_topup_shortfall)
     bus.on(PledgeChanged, on_pledge_changed)
     bus.on(PledgeDigest, on_pledge_digest)
+    bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
+    payments_notify.register(bus)

@@ -8,7 +8,23 @@ from dataclasses import replace
 from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt, PromptState
-from flows import admin, common, disputes, donor, linking, onboarding, pledges, prompts, restaurant, timeouts, worker
+from flows import (
+    admin,
+    books,
+    common,
+    disputes,
+    donor,
+    linking,
+    mydata,
+    onboarding,
+    payments,
+    pledges,
+    prompts,
+    restaurant,
+    timeouts,
+    treasurer,
+    worker,
+)
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
@@ -34,6 +50,18 @@ COMMANDS: dict[str, Handler] = {
     "/dispute": disputes.command,
     "/pledge": pledges.start,
     "/pledges": pledges.list_pledges,
+    "/topup": payments.topup,
+    "/payout": payments.payout_details,
+    "/earnings": payments.earnings,
+    "/unmatched": treasurer.unmatched,
+    "/assign": treasurer.assign,
+    "/paid": treasurer.paid,
+    "/payfailed": treasurer.payout_failed,
+    "/mydata": mydata.mydata,
+    "/forget": mydata.forget_command,
+    "/pool": books.pool,
+    "/books": books.books_,
+    "/checkpoint": books.checkpoint_messages,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -52,9 +80,17 @@ ALIASES: dict[str, str] = {
     "புகார்": "/dispute", "dispute": "/dispute",
     "நன்கொடை": "/pledge", "உறுதிமொழி": "/pledge", "pledge": "/pledge",
     "நன்கொடைகள்": "/pledges", "pledges": "/pledges",
+    "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
+    "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
+    "பணம்பெற": "/payout", "payout": "/payout",
+    "என்தகவல்": "/mydata", "mydata": "/mydata", "my data": "/mydata",
+    "என் தகவல்": "/mydata",
+    "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
+    "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
+    "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/pledge"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/pledge"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -96,11 +132,13 @@ BUTTONS: dict[str, Handler] = {
     Verb.PLEDGE_STOP: pledges.stop,
     Verb.PLEDGE_PAUSE: pledges.pause,
     Verb.PLEDGE_RESUME: pledges.pause,
+    Verb.PAYTO: payments.payout_answer,
+    Verb.FORGET: mydata.confirm,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes, pledges)
+    for module in (onboarding, donor, worker, restaurant, disputes, mydata, pledges)
     for step, handler in module.STEPS.items()
 }
 
@@ -162,6 +200,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":
         return await donor.photo_received(ctx, msg)
+    if msg.kind == "document":
+        return await treasurer.statement_file(ctx, msg)
     if msg.kind == "location":
         return await worker.location_outside_step(ctx, msg)
     return await common.unknown(ctx, msg)

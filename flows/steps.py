@@ -50,13 +50,17 @@ class Step(StrEnum):
     PLEDGE_HOURS = "pledge_hours"
     PLEDGE_RENEW = "pledge_renew"
     PLEDGE_CONFIRM = "pledge_confirm"
+    # a restaurant or worker confirming where payouts go
+    PAYOUT_CONFIRM = "payout_confirm"
+    # /forget on SMS: the typed word that confirms an erasure
+    FORGET_WORD = "forget_word"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
 # not an open prompt (a restaurant typing "1" at /capacity means one meal, not "Ready").
 TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Step.DONOR_MEAL, Step.DONOR_TIP,
-                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT, Step.PLEDGE_KIND, Step.PLEDGE_RADIUS,
-                                        Step.PLEDGE_HOURS, Step.PLEDGE_RENEW, Step.PLEDGE_CONFIRM}  # fmt: skip
+                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM, Step.PLEDGE_KIND,
+                                        Step.PLEDGE_RADIUS, Step.PLEDGE_HOURS, Step.PLEDGE_RENEW, Step.PLEDGE_CONFIRM}  # fmt: skip
 
 
 class Verb(StrEnum):
@@ -100,3 +104,5 @@ class Verb(StrEnum):
     PLEDGE_STOP = "pstop"  # cancel a pledge (what is left goes back to the balance)
     PLEDGE_PAUSE = "ppause"
     PLEDGE_RESUME = "presume"
+    PAYTO = "payto"  # a payee confirming new payout details
+    FORGET = "forget"  # confirming (or not) that one's data is erased

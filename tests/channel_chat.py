@@ -50,6 +50,7 @@ PUBLIC_URL = "http://test"
 TELEGRAM_SECRET = "channel-chat-secret"
 WA_FROM, SMS_FROM = "whatsapp:+14155238886", "+15005550006"
 JPEG = b"\xff\xd8"
+PNG = b"\x89PNG\r\n\x1a\n"
 
 # The SMS channel writes typographic characters the GSM-7 way (₹ → "Rs."), so expectations are
 # compared after the same substitutions on both sides.
@@ -448,7 +449,8 @@ class ChannelChat(Transcript):
             served = await self.client.get(data)
             assert served.status_code == 200, (data, served.text)
             data = served.content
-        assert data.startswith(JPEG), f"the photo with {message.text!r} is not a JPEG"
+        # Photos are re-encoded JPEG; a UPI top-up's QR code is PNG.
+        assert data.startswith((JPEG, PNG)), f"the photo with {message.text!r} is not a JPEG or PNG"
 
     @staticmethod
     def _norm(user: User, text: str) -> str:
@@ -496,7 +498,8 @@ def _content(types: dict[str, Any], variables: dict[str, str]) -> tuple[str, lis
 @asynccontextmanager
 async def channel_app(db_path: Path | str, data_dir: Path, users: Mapping[str, User], *,
                       telegram: FakeTelegram | None = None, twilio: RecordingTwilio | None = None,
-                      clock: Any = None, screener: Any = None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
+                      clock: Any = None, screener: Any = None,
+                      settings: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
     """Start the app in-process with Telegram and/or Twilio configured against the fakes, the cast
     seeded on their channels and the outbox delivered by `ChannelChat.settle` (no sender task).
     Seekers are not screened unless a screener is given (the transcripts are about channels)."""
@@ -513,9 +516,10 @@ async def channel_app(db_path: Path | str, data_dir: Path, users: Mapping[str, U
         providers |= {"twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": AUTH_TOKEN,
                       "twilio_api_base": twilio.base_url, "twilio_whatsapp_from": WA_FROM,
                       "twilio_sms_from": SMS_FROM}  # fmt: skip
-    settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
-                        public_url=PUBLIC_URL, outbox_sender=False, **providers)  # fmt: skip
-    app = create_app(settings, clock=clock, screener=screener or PassThroughScreener())
+    overrides = {**providers, **(settings or {})}
+    config = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
+                      public_url=PUBLIC_URL, outbox_sender=False, **overrides)  # fmt: skip
+    app = create_app(config, clock=clock, screener=screener or PassThroughScreener())
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         await seed_users(runtime.store, users)

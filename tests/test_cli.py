@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import ketpaar_verify
 from webhooks.cli import main
 
 
@@ -85,3 +86,22 @@ def test_telegram_set_webhook_registers_the_public_url_with_the_secret(
 def test_safety_train_trains_and_versions_a_model(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["safety", "train"]) == 0
     assert "safety model: gb-" in capsys.readouterr().out
+
+
+def test_a_signed_checkpoint_and_an_export_verify_with_the_standalone_verifier(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo-seed"]) == 0
+    capsys.readouterr()
+    assert main(["job", "checkpoint"]) == 0  # the demo's key is generated into the data dir
+    checkpoint = tmp_path / "checkpoint.json"
+    checkpoint.write_text(capsys.readouterr().out)  # the log then holds one more event: checkpoint.signed
+    log = tmp_path / "events.jsonl"
+    assert main(["ledger", "export", str(log)]) == 0
+    assert ketpaar_verify.main([str(log), "--since", str(checkpoint)]) == 0
+    assert "OK: the chain holds" in capsys.readouterr().out
+    with sqlite3.connect(env) as conn:  # history rewritten behind the checkpoint's back
+        conn.execute("""UPDATE events SET actor = 'person:999' WHERE seq = 3""")
+    assert main(["ledger", "export", str(log)]) == 0
+    assert ketpaar_verify.main([str(log), "--since", str(checkpoint)]) == 1
+    assert "PROBLEM TAMPERED: event seq 3" in capsys.readouterr().out

@@ -6,6 +6,7 @@ ledger's invariants."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
+from core.ledger.commitments import opens
 from core.ledger.model import INFRA, POOL
 from core.members.model import Person
 from core.orders import disputes
@@ -107,9 +109,15 @@ async def test_each_resolution_moves_the_escrow_exactly(
     assert after["pool"] + after["infra"] - before["pool"] - before["infra"] == coop_gain
     async with store.reader() as uow:
         resolved = await chain_events(uow, "dispute.resolved")
-    assert [(e.actor, e.data["reason"], e.data["resolution"]) for e in resolved if e.data["order_id"] == order_id] == [
-        (coop.admin.actor, "checked the photo", resolution.value)  # type: ignore[attr-defined]
+        salt = await uow.commitments.salt(f"dispute:{dispute_id}:note")
+    assert [(e.actor, e.data["resolution"]) for e in resolved if e.data["order_id"] == order_id] == [
+        (coop.admin.actor, resolution.value)  # type: ignore[attr-defined]
     ]
+    # The admin's words stay off the permanent chain: it holds a salted commitment they open.
+    (event,) = [e for e in resolved if e.data["order_id"] == order_id]
+    assert "checked the photo" not in json.dumps(event.data) and salt is not None
+    assert opens(event.data["reason_commit"], "checked the photo", salt)
+    assert not opens(event.data["reason_commit"], "checked the photos", salt)
     await assert_ledger_invariants(store)
 
 
@@ -260,9 +268,9 @@ REPORTED = """
     admin    < In one line, why Meal only?
     admin    > Cooked and carried, but not eatable
     admin    < Decided: Meal only. Everyone is told.
-    donor-1  < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
-    rest-2   < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
-    worker-1 < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
+    donor-1  < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
+    rest-2   < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
+    worker-1 < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
 """
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["core", "flows", "bot", "webhooks"]
+PACKAGES = ["core", "flows", "bot", "webhooks", "ketpaar_verify.py"]  # and the standalone verifier
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:

@@ -15,9 +15,11 @@ from core.ledger.audit import audit
 from core.ledger.model import public_balances
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
+from webhooks.mydata_routes import mydata_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import telegram_router
+from webhooks.transparency_routes import transparency_router
 from webhooks.twilio_routes import twilio_router
 from webhooks.webchat_routes import webchat_router
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return {"status": "ok"}
 
     app.include_router(webchat_router(rt, settings))
+    app.include_router(mydata_router(rt))
+    app.include_router(transparency_router(rt, settings))
 
     @app.get("/api/ledger/verify")
     async def verify(request: Request) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify, scheduled jobs by hand."""
+"""The `ketpaar` command: serve, migrate, demo-seed, ledger verify and export, scheduled jobs by hand, the
+treasurer's money."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.outbox_sender import OutboxSender
 from core.adapters.sql.migrate import upgrade
 from core.ledger.audit import audit
+from core.ledger.chain import canonical_json
+from core.ledger.checkpoints import make_checkpoint
+from core.ledger.export import MAX_PAGE, export_page
 from core.members.identity import admin_link_token
 from core.schedule import jobs
+from webhooks import money_cli
 from webhooks.demo import seed_demo
 from webhooks.runtime import build_runtime, start_background
 from webhooks.settings import Settings
@@ -60,8 +66,15 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.renew_pledges(runtime.store))
         elif name == "tell-pledgers":
             print(await jobs.tell_pledgers(runtime.store, day))
+        elif name == "retention":
+            print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
+        elif name == "checkpoint":
+            if runtime.signer is None:
+                print("no signing key: set KETPAAR_SIGNING_KEY (64 hex characters)", file=sys.stderr)
+                return 1
+            print(canonical_json(await make_checkpoint(runtime.store, runtime.signer, day)))
         elif name == "reconcile-capacity":
             from core.ledger.service import previous_day
 
@@ -142,6 +155,28 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+async def _export(settings: Settings, path: str) -> int:
+    """Write the whole event log as GET /api/events serves it, for `ketpaar_verify`."""
+    runtime = await build_runtime(settings)
+    after, count = 0, 0
+    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        while True:
+            async with runtime.store.reader() as uow:
+                lines, nxt = await export_page(uow, after, MAX_PAGE)
+            out.write("".join(line + "\n" for line in lines))
+            count += len(lines)
+            if nxt is None:
+                break
+            after = nxt
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        await runtime.close()
+    print(f"exported {count} events", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run one command."""
     parser = argparse.ArgumentParser(prog="ketpaar", description="Ketpaar food cooperative service")
@@ -155,16 +190,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
     seed.add_argument("--if-empty", action="store_true", help="(default behaviour) do nothing if they exist")
     ledger = sub.add_parser("ledger", help="ledger tools")
-    ledger.add_argument("action", choices=["verify"])
+    ledger.add_argument("action", choices=["verify", "export"])
+    ledger.add_argument("file", nargs="?", help="with export: where to write the JSON Lines ('-': standard output)")
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                          "renew-pledges", "tell-pledgers"])
+                                          "retention", "checkpoint", "renew-pledges", "tell-pledgers"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])
     outbox.add_argument("ids", nargs="*", type=int, help="with retry: these ids (default: all)")
+    deposits_cmd = sub.add_parser("deposits", help="money received: import a bank statement (UPI top-ups)")
+    deposits_cmd.add_argument("action", choices=["import"])
+    deposits_cmd.add_argument("file", type=Path, help="the bank's CSV statement (HDFC, SBI, or date,amount,reference,txn_id)")
+    payouts_cmd = sub.add_parser("payouts", help="money paid out: run the payout batch, export it for the bank")
+    payouts_cmd.add_argument("action", choices=["run", "export"])
+    payouts_cmd.add_argument("--day", help="with run: business day YYYY-MM-DD (default: today)")
+    payouts_cmd.add_argument("--batch", type=int, help="with export: batch number (default: the newest)")
+    payouts_cmd.add_argument("--out", type=Path, help="with export: write the CSV here (default: standard output)")
     sub.add_parser("telegram-poll", help="long-poll Telegram (development without a public URL)")
     hook = sub.add_parser("telegram-set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret")
     hook.add_argument("--url", help="public base URL (default KETPAAR_PUBLIC_URL)")
@@ -189,6 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_telegram(settings, "set-webhook", args.url))
     if args.command == "safety":
         return asyncio.run(_train_safety(settings))
+    if args.command == "deposits":
+        return asyncio.run(money_cli.import_statement(settings, args.file))
+    if args.command == "payouts":
+        if args.action == "run":
+            return asyncio.run(money_cli.run_payouts(settings, args.day))
+        return asyncio.run(money_cli.export_batch(settings, args.batch, args.out))
+    if args.command == "ledger" and args.action == "export":
+        return asyncio.run(_export(settings, args.file or "-"))
     if args.command == "ledger":
         return asyncio.run(_verify(settings))
     return asyncio.run(_run_job(settings, args.name, args.day))

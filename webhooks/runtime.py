@@ -24,8 +24,10 @@ from core.adapters.sql.db import Database
 from core.adapters.sql.migrate import upgrade
 from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
+from core.ledger.checkpoints import Signer, make_checkpoint
 from core.members.identity import sync_admins
 from core.orders.offers import JOB_META
+from core.payments.upi import UpiPayee
 from core.ports import UnitOfWork
 from core.schedule import jobs
 from core.seekers import safety
@@ -66,12 +68,18 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
         model = await jobs.retrain_safety(self.store, self.settings.data_dir / "safety", self.secret)
         if hasattr(self.services.screener, "safety_model"):
             self.services.screener.safety_model = model
+
+    async def checkpoint(self) -> None:
+        """Scheduled: sign and publish yesterday's checkpoint of the chain (once per day)."""
+        if self.signer is not None:
+            await make_checkpoint(self.store, self.signer)
 
     async def close(self) -> None:
         """Stop background work, finish queued messages, close connections."""
@@ -166,7 +174,8 @@ async def build_runtime(
     secret = settings.resolved_secret()
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
-    services = Services(board, screener, photos)
+    upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
+    services = Services(board, screener, photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"))
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -188,7 +197,12 @@ async def build_runtime(
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
     processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
-    return Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
+    seed = settings.resolved_signing_key()
+    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
+    runtime.signer = Signer(seed) if seed else None
+    if seed is None:
+        log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
+    return runtime
 
 
 async def start_background(runtime: Runtime) -> None:
@@ -202,5 +216,6 @@ async def start_background(runtime: Runtime) -> None:
     if runtime.outbox is not None and runtime.settings.outbox_sender:
         runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
     if runtime.settings.scheduler:
-        runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety)
+        runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
+                                            runtime.checkpoint)
         runtime.scheduler.start()

@@ -42,7 +42,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 
 def build_scheduler(
-    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None
+    store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -70,10 +70,16 @@ def build_scheduler(
 
     async def tell_pledgers() -> None:
         await jobs.tell_pledgers(store)
+    async def pay_out() -> None:
+        await jobs.run_payouts(store)
 
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
+        await jobs.end_erasures(store)
+
+    async def retention() -> None:
+        await jobs.apply_retention(store)
 
     def add(job: Job, trigger: IntervalTrigger | CronTrigger, job_id: str, wait: bool = False, **options: Any) -> None:
         scheduler.add_job(one_process_at_a_time(store.db, job_id, job, wait=wait), trigger, id=job_id, replace_existing=True,
@@ -89,6 +95,8 @@ def build_scheduler(
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
     add(open_day, CronTrigger(hour=0, minute=1, timezone=LOCAL_TZ), "open_capacity_day", wait=True, misfire_grace_time=3600)
     add(topup, CronTrigger(hour=0, minute=5, timezone=LOCAL_TZ), "end_of_day_topup", wait=True, misfire_grace_time=6 * 3600)
+    add(retention, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ), "apply_retention", wait=True,
+        misfire_grace_time=12 * 3600)  # fmt: skip
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
     add(renew_pledges, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "renew_pledges", wait=True,
@@ -97,4 +105,11 @@ def build_scheduler(
     # pledge; a meal funded in the last two minutes is left out of it, still shown by /pledges).
     add(tell_pledgers, CronTrigger(hour=23, minute=58, timezone=LOCAL_TZ), "tell_pledgers", wait=True,
         misfire_grace_time=90)  # fmt: skip
+    # The payout hour is governed: the job looks every 10 minutes and runs once a day from that
+    # hour on (job_runs); on PostgreSQL the other processes wait their turn and find it done.
+    add(pay_out, IntervalTrigger(minutes=10), "run_payouts", wait=True, max_instances=1)
+    if checkpoint is not None:
+        # after the top-up and reconciliation, so the day's checkpoint includes them
+        add(checkpoint, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "daily_checkpoint", wait=True,
+            misfire_grace_time=12 * 3600)  # fmt: skip
     return scheduler

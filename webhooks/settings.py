@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     secret_key: str | None = None  # signs photo links; generated into data_dir when unset
     photo_key: str | None = None  # 64 hex chars: AES-256 key for photos at rest
+    signing_key: str | None = None  # 64 hex chars: Ed25519 seed signing the daily checkpoints
+    public_log: bool = False  # true: anyone may export the event log; false: members (a session) only
     screening: str = "faces"  # faces: duplicate-seeker and safety checks | pass: none (tests, development)
     demo: bool = True  # demo: keys may be generated into data_dir; demo users on loopback; false in production
     host: str = "127.0.0.1"  # the address `ketpaar serve` listens on (set by --host)
@@ -58,6 +60,10 @@ class Settings(BaseSettings):
     twilio_sms_from: str | None = None  # "+1…" or "MG…"
     twilio_whatsapp_template_sid: str | None = None  # approved "{{1}}" template, outside the 24 h window
     twilio_fallback_to_sms: bool = True  # outside the window and no template: send by SMS
+    # UPI top-ups: the cooperative's own UPI id and the payee name a donor's app shows (both, or
+    # /topup politely says it is not available).
+    upi_vpa: str | None = None
+    upi_name: str | None = None
 
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     claim_give_up_min: int = Params.claim_give_up_min
     pickup_wait_min: int = Params.pickup_wait_min
     delivery_wait_min: int = Params.delivery_wait_min
+    topup_min: int = Field(default=Params.topup_min, description="paise: the least one UPI top-up may ask for")
+    payout_hour: int = Field(default=Params.payout_hour, description="hour (India time) of the daily payout run")
+    payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
+    order_detail_days: int = Params.order_detail_days
+    message_log_days: int = Params.message_log_days
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""
@@ -119,6 +130,23 @@ class Settings(BaseSettings):
         if not self.demo:
             raise RuntimeError("KETPAAR_PHOTO_KEY is required when KETPAAR_DEMO=false: seeker photos are encrypted at rest")
         path = self.data_dir / "photo.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return bytes.fromhex(path.read_text().strip())
+
+    def resolved_signing_key(self) -> bytes | None:
+        """The checkpoint signing seed: configured, or generated into data_dir in the demo; outside
+        the demo an unset key means no checkpoints are signed (nothing is signed by a throwaway key)."""
+        if self.signing_key:
+            seed = bytes.fromhex(self.signing_key)
+            if len(seed) != 32:
+                raise ValueError("KETPAAR_SIGNING_KEY must be 64 hex characters (32 bytes)")
+            return seed
+        if not self.demo:
+            return None
+        path = self.data_dir / "signing.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_hex(32))

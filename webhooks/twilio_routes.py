@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from bot import sms, whatsapp
 from bot.twilio_common import InboundWindow, MediaError, TwilioConfig, fetch_media, media_link_valid
 from core.seekers.photos import MAX_BYTES
-from webhooks.uploads import BodyTooLarge, read_limited
+from webhooks.uploads import BodyTooLarge, image_media_type, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,6 @@ def twilio_router(
         if data is None:
             return _error(404, "this photo is no longer available")
         headers = {"Cache-Control": "private, no-store"}
-        return Response(data, media_type="image/jpeg", headers=headers)
+        return Response(data, media_type=image_media_type(data), headers=headers)
 
     return router

@@ -157,3 +157,12 @@ class _PhotoPart:
         if self.in_photo:
             self.complete = True
 
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def image_media_type(data: bytes) -> str:
+    """The content type of a stored image: seeker and delivery photos are re-encoded JPEG, a UPI
+    top-up's QR code is PNG."""
+    return "image/png" if data.startswith(PNG_SIGNATURE) else "image/jpeg"

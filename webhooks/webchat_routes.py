@@ -26,13 +26,13 @@ from bot import webchat
 from bot.processor import IdempotencyConflict
 from bot.window_limit import WindowLimiter
 from core.members.identity import check_session, open_session, sign_in_admin
-from core.seekers.photo_access import may_view_photo
+from core.seekers.photo_access import view_photo
 from core.seekers.photos import MAX_BYTES
 from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime
 from webhooks.settings import Settings
-from webhooks.uploads import BodyTooLarge, PhotoTooLarge, read_limited, read_photo_upload
+from webhooks.uploads import BodyTooLarge, PhotoTooLarge, image_media_type, read_limited, read_photo_upload
 
 COOKIE = "ketpaar_session"
 MAX_WAIT_S = 25.0
@@ -161,13 +161,13 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         runtime = rt(request)
         if not PHOTO_ID.fullmatch(photo_id) or not webchat.link_valid(runtime.secret, caller.binding, photo_id, exp, sig):
             return _error(403, "this photo link is not valid or has expired")
-        async with runtime.store.reader() as uow:
+        async with runtime.store.uow() as uow:  # an admin's read for a dispute is logged in the chain
             person = await uow.people.find(webchat.CHANNEL, caller.address)
-            allowed = person is not None and await may_view_photo(uow, person.id, photo_id)
+            allowed = person is not None and await view_photo(uow, person.id, photo_id)
         data = await runtime.services.photos.get(photo_id) if allowed else None
         if data is None:
             return _error(404 if allowed else 403, "this photo is no longer available to you")
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+        return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "private, no-store"})
 
     Cursor = Query(0, ge=0, le=MAX_CURSOR)
     Wait = Query(0.0, ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)

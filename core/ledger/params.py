@@ -48,6 +48,14 @@ class Params:
     claim_give_up_min: int = 60  # still nobody: the donor may cancel (asked again after as long)
     pickup_wait_min: int = 30  # claimed, not picked up: the worker is asked if still coming
     delivery_wait_min: int = 60  # picked up, not delivered: the worker and the admins are told
+    # Money in by UPI and out to restaurants and workers (core/payments).
+    topup_min: int = 1_000  # paise (₹10): the least one /topup may ask for (the most is max_deposit)
+    payout_hour: int = 18  # hour of the day (India time) from which the daily payout runs
+    payout_minimum: int = 10_000  # paise (₹100): a smaller settled balance waits for a later run
+    # Retention (core/schedule/jobs.py): exact seeker coordinates are rounded to about 1 km after
+    # order_detail_days; inbox/outbox messages (their bodies) are deleted after message_log_days.
+    order_detail_days: int = 90
+    message_log_days: int = 180
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:
@@ -61,6 +69,10 @@ class Params:
         for f in fields(self):
             if getattr(self, f.name) < 0:
                 raise ValueError(f"{f.name} may not be negative")
+        if self.payout_hour > 23:
+            raise ValueError("payout_hour must be an hour of the day, 0 to 23")
+        if min(self.order_detail_days, self.message_log_days) < 1:
+            raise ValueError("retention periods must be at least one day")
         for name, bound in CEILINGS.items():
             if not 1 <= getattr(self, name) <= bound:
                 raise ValueError(f"{name} must be between 1 and {bound}")

@@ -13,11 +13,13 @@ from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
 from core.orders.lifecycle import CAPACITY_DONE, CAPACITY_HELD, Status
+from core.payments import payouts
 from core.ports import Store, UnitOfWork
+from core.privacy.forget import FAREWELL_KEEP
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
 from core.seekers.photos import LocalPhotoStore
-from core.shared.events import CapacityMismatch, EmbeddingsPurged
+from core.shared.events import CapacityMismatch, EmbeddingsPurged, RetentionApplied
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,34 @@ async def purge_expired_data(store: Store, photos: LocalPhotoStore) -> dict[str,
         if embeddings:
             uow.record(EmbeddingsPurged(actor="scheduler", count=embeddings))
     return {"photos": len(old), "embeddings": embeddings}
+
+
+async def apply_retention(store: Store) -> dict[str, int] | None:
+    """Once a day: round exact coordinates of orders older than `order_detail_days` to about 1 km
+    and delete inbox/outbox messages older than `message_log_days`; each run is a chain event
+    with its counts. A second run the same day does nothing (None)."""
+    async with store.uow() as uow:
+        if not await uow.job_runs.claim("apply_retention", uow.day):
+            return None
+        params = await uow.params.current()
+        before = {"order_coordinates": (uow.at - timedelta(days=params.order_detail_days)).isoformat(),
+                  "messages": (uow.at - timedelta(days=params.message_log_days)).isoformat()}  # fmt: skip
+        counts = {"order_coordinates": await uow.privacy.coarsen_orders(before["order_coordinates"]),
+                  "messages": await uow.privacy.delete_messages(before["messages"])}  # fmt: skip
+        uow.record(RetentionApplied(actor="scheduler", counts=counts, before=before))
+    return counts
+
+
+async def end_erasures(store: Store) -> dict[str, int]:
+    """Delete the farewell messages of erased people and their web-chat sessions once the hour
+    they had to read them has passed (a chain event when anything went)."""
+    async with store.uow() as uow:
+        before = (uow.at - FAREWELL_KEEP).isoformat()
+        counts = {"farewells": await uow.privacy.delete_farewells(before),
+                  "web_sessions": await uow.privacy.delete_expired_sessions(uow.now)}  # fmt: skip
+        if any(counts.values()):
+            uow.record(RetentionApplied(actor="scheduler", counts=counts, before={"farewells": before, "web_sessions": uow.now}))
+    return counts
 
 
 # Below this many real outcomes the synthetic bootstrap set trains the safety model.
@@ -207,3 +237,7 @@ async def tell_pledgers(store: Store, day: str | None = None) -> int:
     """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
     async with store.uow() as uow:
         return len(await pledges.tell_pledgers(uow, day or uow.day))
+async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
+    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
+    async with store.uow() as uow:
+        return await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))

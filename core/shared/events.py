@@ -277,6 +277,16 @@ class OrderTimedOut(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckpointSigned(DomainEvent):
+    """The day's checkpoint of the chain was signed and published (it covers events up to `seq`)."""
+
+    type: ClassVar[str] = "checkpoint.signed"
+    day: str
+    seq: int
+    head: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeRaised(DomainEvent):
     """A party to a delivered order said it went wrong; its escrow is frozen."""
 
@@ -299,9 +309,27 @@ class DisputeResolved(DomainEvent):
     dispute_id: int
     order_id: int
     resolution: str  # settle | refund | split_meal | split_fee
-    reason: str  # what the admin typed
+    # What the admin typed may name people, so the chain holds only a salted commitment to it
+    # (core/ledger/commitments.py); the words stay in the disputes table, the salt in
+    # commitment_salts under "dispute:<id>:note" (or ":appeal_note").
+    reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeShortfallCovered(DomainEvent):
+    """Reversing a decision on appeal could not take back money already spent (a refund spent, a
+    payout made): the guarantee pool put the missing paise back into the escrow (`tx_id`).
+    `accounts` are [[account, paise missing]]; what the appeal's decision later gives those
+    accounts repays the pool first."""
+
+    type: ClassVar[str] = "dispute.shortfall_covered"
+    dispute_id: int
+    order_id: int
+    tx_id: int
+    amount: int
+    accounts: list[list[Any]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,3 +377,126 @@ class PledgeDigest(DomainEvent):
     amount: int
     area: str  # about a kilometre: never the seekers' exact places
     remaining: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopUpRequested(DomainEvent):
+    """A donor asked for a UPI link to top up their balance."""
+
+    type: ClassVar[str] = "topup.requested"
+    person_id: int
+    reference: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementRowImported(DomainEvent):
+    """A credit line of the bank statement was imported (credited, flagged or left unmatched)."""
+
+    type: ClassVar[str] = "statement.row"
+    txn_id: str
+    status: str
+    amount: int
+    reference: str | None
+    person_id: int | None
+    flag: str = ""  # why a credited row needs a look: amount_differs | paid_again
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementRowAssigned(DomainEvent):
+    """The treasurer credited an unmatched statement row to a person."""
+
+    type: ClassVar[str] = "statement.assigned"
+    txn_id: str
+    person_id: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutDetailsChanged(DomainEvent):
+    """A restaurant or worker said where their payouts go (only the masked form is logged)."""
+
+    type: ClassVar[str] = "payout.details"
+    person_id: int
+    method: str
+    masked: str
+    replaced: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutBatchCreated(DomainEvent):
+    """The daily payout run moved settled balances out and wrote a batch for the bank."""
+
+    type: ClassVar[str] = "payout.batch"
+    batch_id: int
+    day: str
+    lines: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutSkipped(DomainEvent):
+    """Someone's balance was due a payout but they have no payout details."""
+
+    type: ClassVar[str] = "payout.skipped"
+    person_id: int
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutBatchPaid(DomainEvent):
+    """The treasurer confirmed the bank paid a batch."""
+
+    type: ClassVar[str] = "payout.paid"
+    batch_id: int
+    bank_ref: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutLineFailed(DomainEvent):
+    """The bank returned one payout line: its money went back to the payee's balance."""
+
+    type: ClassVar[str] = "payout.failed"
+    batch_id: int
+    line_id: int
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonErased(DomainEvent):
+    """Someone used /forget: their personal data was erased (ids and counts only; their ledger
+    postings stay under the pseudonymous account ids, so the books still balance)."""
+
+    type: ClassVar[str] = "person.erased"
+    person_id: int
+    counts: dict[str, int]  # what was erased or rounded, by kind (identities, messages, photos, …)
+    donated: int = 0  # paise of the donor balance given to the guarantee pool with their consent
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonDataExported(DomainEvent):
+    """Someone downloaded everything the service holds about them (/mydata)."""
+
+    type: ClassVar[str] = "person.data_exported"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionApplied(DomainEvent):
+    """A retention job ran: how many rows it rounded or deleted, by kind, and the cut-off times."""
+
+    type: ClassVar[str] = "retention.applied"
+    counts: dict[str, int]  # order_coordinates | messages | farewells | web_sessions
+    before: dict[str, str]  # the cut-off time of each kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoViewed(DomainEvent):
+    """An admin saw a photo of an order for an operation they perform (a dispute)."""
+
+    type: ClassVar[str] = "photo.viewed"
+    order_id: int
+    kind: str  # seeker | delivery
+    purpose: str  # dispute

@@ -88,3 +88,9 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 def approximate_area(lat: float, lng: float) -> str:
     """Round a point to about a kilometre, for showing before a claim or in public stats."""
     return f"{round(lat, 2):.2f}, {round(lng, 2):.2f}"
+
+
+def coarse_point(lat: float, lng: float) -> tuple[float, float]:
+    """A point rounded to two decimals (about 1.1 km of latitude): what retention keeps of an
+    exact place once its detail is no longer needed."""
+    return round(lat, 2), round(lng, 2)

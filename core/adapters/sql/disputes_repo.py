@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.disputes_schema import disputes
@@ -52,6 +52,14 @@ class DisputeRepo:
         """The dispute about an order, if any."""
         row = (await self.conn.execute(select(disputes).where(disputes.c.order_id == order_id))).first()
         return _dispute(row) if row else None
+
+    async def changeable_orders(self, resolved_since: str) -> list[int]:
+        """Orders whose dispute may still move money: appealed, or resolved at or after `resolved_since`."""
+        q = select(disputes.c.order_id).where(or_(
+            disputes.c.status == DisputeStatus.APPEALED.value,
+            and_(disputes.c.status == DisputeStatus.RESOLVED.value, disputes.c.resolved_at >= resolved_since),
+        ))  # fmt: skip
+        return [int(order_id) for (order_id,) in await self.conn.execute(q)]
 
     async def save(self, dispute: Dispute, version: int) -> bool:
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""

@@ -82,8 +82,11 @@ class LedgerRepo:
         if is_postgres(self.conn):
             await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account})
 
-    async def balance(self, account: str) -> int:
-        """Sum of an account's postings in paise."""
+    async def balance(self, account: str, *, lock: bool = False) -> int:
+        """Sum of an account's postings in paise; `lock` holds spending from it until commit
+        (the same per-account lock `record` takes before a debit)."""
+        if lock:
+            await self._lock(account)
         q = select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == account)
         return int((await self.conn.execute(q)).scalar_one())
 
@@ -124,6 +127,11 @@ class LedgerRepo:
             yield current
 
 
+def _dumps(value: str) -> str:
+    """A JSON string exactly as canonical_json writes it."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 class ChainRepo:
     """The append-only, hash-chained event log."""
 
@@ -157,6 +165,24 @@ class ChainRepo:
         q = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
         seq, digest = (await self.conn.execute(q)).one()
         return int(seq), str(digest)
+
+    async def page(self, after: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events with seq > `after`, in seq order."""
+        q = select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
+        return [ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
+                for r in await self.conn.execute(q)]  # fmt: skip
+
+    async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, published line) of up to `limit` events after `after`: the canonical JSON of the
+        event with its hashes, spliced from the stored canonical `data` without re-serialising it."""
+        q = select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
+        out = []
+        for r in await self.conn.execute(q):
+            # keys in sorted order, as canonical_json writes them; `data` is stored canonical
+            out.append((r.seq, f'{{"actor":{_dumps(r.actor)},"data":{r.data},"hash":{_dumps(r.hash)},'
+                               f'"occurred_at":{_dumps(r.occurred_at)},"prev_hash":{_dumps(r.prev_hash)},'
+                               f'"seq":{int(r.seq)},"type":{_dumps(r.type)}}}'))  # fmt: skip
+        return out
 
     async def stream(self, batch: int = 5000) -> AsyncIterator[ChainedEvent]:
         """Every stored event in seq order, read in batches."""

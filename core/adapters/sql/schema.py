@@ -133,7 +133,11 @@ orders = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Column("status_at", String(32)),  # when the order entered its status: timeouts count from it
+    # When the exact seeker and delivery coordinates were rounded to about 1 km (retention, or
+    # the donor's /forget); NULL while they are exact.
+    Column("coarse_at", String(32)),
 )
+Index("ix_orders_created_at", orders.c.created_at)
 
 # What the timeout job did to an order, once per stage and round of one stay in a status
 # (`since` is the order's status_at then): acting twice is impossible by the primary key.
@@ -242,6 +246,7 @@ inbox = Table(
     UniqueConstraint("channel", "provider_id", name="uq_inbox_channel_provider_id"),
 )
 Index("ix_inbox_pending", inbox.c.channel, inbox.c.address, inbox.c.status)
+Index("ix_inbox_received_at", inbox.c.received_at)  # the message-log retention job
 
 outbox = Table(
     "outbox",
@@ -265,6 +270,7 @@ outbox = Table(
 Index("ix_outbox_recipient_seq", outbox.c.channel, outbox.c.address, outbox.c.seq)
 Index("ix_outbox_recipient", outbox.c.channel, outbox.c.address, outbox.c.id)
 Index("ix_outbox_status", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_created_at", outbox.c.created_at)  # the message-log retention job
 
 photos = Table(
     "photos",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
@@ -24,8 +25,10 @@ from core.adapters.sql.messaging_repo import (
     PhotoRepo,
 )
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
+from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
 from core.adapters.sql.pledges_repo import PledgeRepo
+from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
@@ -56,8 +59,12 @@ class UnitOfWork:
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
         self.pledges = PledgeRepo(conn, self.now)
+        self.payments = PaymentsRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
+        self.checkpoints = CheckpointRepo(conn)
+        self.commitments = CommitmentRepo(conn, self.now)
+        self.subscriptions = SubscriptionRepo(conn, self.now)
         self.params = ParamRepo(conn, self.now, self.record_all)
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)
@@ -67,6 +74,7 @@ class UnitOfWork:
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
+        self.privacy = PrivacyRepo(conn, self.now)
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""

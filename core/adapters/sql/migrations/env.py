@@ -8,9 +8,11 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import core.adapters.sql.checkpoints_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.disputes_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.funding_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.identity_schema  # noqa: F401
+import core.adapters.sql.payments_schema  # noqa: F401
 import core.adapters.sql.pledges_schema  # noqa: F401
 import core.adapters.sql.screening_schema  # noqa: F401
 from core.adapters.sql.schema import metadata
