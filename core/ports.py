@@ -656,6 +656,9 @@ class PledgeRepo(Protocol):
     async def mark_told(self, pledge_id: int, day: str) -> bool:
         """Note that its donor was told about `day`; False when they already were."""
 
+    async def round_places(self, person_id: int) -> int:
+        """Round the places of a person's pledges to about a kilometre (/forget); return how many."""
+
     async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
         """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import Numeric, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
@@ -146,6 +146,14 @@ class PledgeRepo:
         result = await self.conn.execute(update(pledges).where(p.id == pledge_id, told).values(told_day=day)
                                          .execution_options(preserve_rowcount=True))  # fmt: skip
         return bool(result.rowcount == 1)
+
+    async def round_places(self, person_id: int) -> int:
+        """Round the places of a person's pledges to about a kilometre (/forget); return how many."""
+        result = await self.conn.execute(
+            update(pledges).where(p.person_id == person_id, p.lat.is_not(None))
+            .values(lat=func.round(cast(p.lat, Numeric), 2), lng=func.round(cast(p.lng, Numeric), 2))
+            .execution_options(preserve_rowcount=True))  # fmt: skip
+        return int(result.rowcount or 0)
 
     async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
         """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
