@@ -40,3 +40,17 @@ async def test_forget_cancels_a_persons_pledges_and_rounds_their_places(db: Data
         cancelled = [e for e in await chain_events(uow, "pledge.changed") if e.data["person_id"] == donor.id]
         assert [e.data["change"] for e in cancelled] == ["made", "made", "cancelled", "cancelled"]
     await assert_ledger_invariants(store)
+
+
+async def test_mydata_includes_the_persons_pledges_and_their_accounts(db: Database) -> None:
+    from core.privacy.export import document
+
+    store = Store(db, FixedClock(NOON))
+    donor = await person_with(store, 1_000)
+    made = await pledge(store, donor, PledgeTerms(30_000, PledgeKind.LOCATION_TIME, 13.0679, 80.2377, 1_000, 11, 15, True))
+    async with store.reader() as uow:
+        data = await document(uow, donor)
+    assert data["balances"] == {f"donor:{donor.id}": 70_000, f"pledge:{made.id}": 30_000}
+    (exported,) = data["pledges"]
+    assert (exported["id"], exported["kind"], exported["lat"], exported["radius_m"], exported["start_hour"],
+            exported["auto_renew"], exported["remaining"]) == (made.id, "location_time", 13.0679, 1_000, 11, True, 30_000)  # fmt: skip
