@@ -32,6 +32,7 @@ from core.shared.queues import InboxStatus
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.funding.pledge_model import Pledge, PledgeStatus, PledgeTerms, PledgeUse
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
     from core.payments.card_model import CardPayment, CardStatus, Checkout, IntentState
@@ -622,6 +623,60 @@ class DisputeRepo(Protocol):
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
 
 
+class PledgeRepo(Protocol):
+    """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
+
+    async def add(self, person_id: int, terms: PledgeTerms, renew_on: str | None) -> Pledge:
+        """Store a new active pledge holding nothing yet (its money comes by a ledger transaction)."""
+
+    async def get(self, pledge_id: int, *, lock: bool = False) -> Pledge | None:
+        """One pledge (row-locked on PostgreSQL when `lock`, waiting for other holders)."""
+
+    async def for_person(self, person_id: int) -> list[Pledge]:
+        """A donor's pledges, newest first."""
+
+    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] = (0, 0),
+                         limit: int = 20) -> list[Pledge]:  # fmt: skip
+        """Active pledges with money left that may cover a place and local hour, in allocation
+        order (rank, then oldest) after `after` = (rank, id); located ones by their box only (the
+        caller checks the exact distance)."""
+
+    async def lock_available(self, pledge_id: int) -> Pledge | None:
+        """Lock an active pledge with money left (waiting for an order drawing on it now, then
+        reading what it left), or None when it has none; callers lock in (rank, id) order."""
+
+    async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
+        """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
+
+    async def set_status(self, pledge_id: int, status: PledgeStatus) -> None:
+        """Pause, resume or cancel."""
+
+    async def set_renew_on(self, pledge_id: int, day: str | None) -> None:
+        """Set the day of the next monthly renewal (None: it no longer renews)."""
+
+    async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
+        """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
+
+    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
+        """Record what a pledge paid towards an order."""
+
+    async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
+        """A pledge's newest uses first."""
+
+    async def used_on(self, day: str) -> dict[int, list[PledgeUse]]:
+        """Every use on a business day, per pledge, in order."""
+
+    async def mark_told(self, pledge_id: int, day: str) -> bool:
+        """Note that its donor was told about `day`; False when they already were."""
+
+    async def round_places(self, person_id: int) -> int:
+        """Round the places of a person's pledges to about a kilometre (/forget); return how many."""
+
+    async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
+        """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
+
+    async def count_active(self) -> int:
+        """How many pledges are active."""
 class PaymentsRepo(Protocol):
     """UPI top-up requests, imported statement rows, payout details, batches and lines."""
 
@@ -844,6 +899,10 @@ class UnitOfWork(Protocol):
     @property
     def disputes(self) -> DisputeRepo:
         """The disputes about delivered orders."""
+
+    @property
+    def pledges(self) -> PledgeRepo:
+        """The money pledged ahead for others' meals."""
 
     @property
     def payments(self) -> PaymentsRepo:

@@ -20,6 +20,7 @@ from flows import (
     mydata,
     onboarding,
     payments,
+    pledges,
     prompts,
     ratings,
     restaurant,
@@ -50,6 +51,8 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/pledge": pledges.start,
+    "/pledges": pledges.list_pledges,
     "/topup": payments.topup,
     "/payout": payments.payout_details,
     "/earnings": payments.earnings,
@@ -86,6 +89,8 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "நன்கொடை": "/pledge", "உறுதிமொழி": "/pledge", "pledge": "/pledge",
+    "நன்கொடைகள்": "/pledges", "pledges": "/pledges",
     "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
     "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
     "பணம்பெற": "/payout", "payout": "/payout",
@@ -101,7 +106,7 @@ ALIASES: dict[str, str] = {
     "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -135,6 +140,15 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.PLEDGE_KIND: pledges.choose_kind,
+    Verb.PLEDGE_RADIUS: pledges.choose_radius,
+    Verb.PLEDGE_HOURS: pledges.choose_hours,
+    Verb.PLEDGE_RENEW: pledges.choose_renew,
+    Verb.PLEDGE_OK: pledges.confirm,
+    Verb.PLEDGE_NO: pledges.confirm,
+    Verb.PLEDGE_STOP: pledges.stop,
+    Verb.PLEDGE_PAUSE: pledges.pause,
+    Verb.PLEDGE_RESUME: pledges.pause,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
     Verb.JOIN: governance.join_answer,
@@ -147,7 +161,7 @@ BUTTONS: dict[str, Handler] = {
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes, mydata, governance, ratings)
+    for module in (onboarding, donor, worker, restaurant, disputes, mydata, governance, ratings, pledges)
     for step, handler in module.STEPS.items()
 }
 

@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     max_price: int = Field(default=Params.max_price, description="paise: the most one meal on an alms menu may cost")
     max_pledge: int = Field(default=Params.max_pledge, description="paise: the most one campaign pledge may promise")
     max_capacity: int = Field(default=Params.max_capacity, description="meals a day one restaurant may pledge")
+    max_money_pledge: int = Field(default=Params.max_money_pledge, description="paise: the most one /pledge may put aside")
     deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
     dispute_window_min: int = Params.dispute_window_min
     appeal_window_hours: int = Params.appeal_window_hours

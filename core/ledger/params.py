@@ -9,7 +9,7 @@ from core.ledger.model import MAX_POSTING
 # The capacity column is a 32-bit INTEGER.
 MAX_INT32 = 2**31 - 1
 CEILINGS: dict[str, int] = {"max_deposit": MAX_POSTING, "max_price": MAX_POSTING, "max_pledge": MAX_POSTING,
-                            "max_capacity": MAX_INT32}  # fmt: skip
+                            "max_money_pledge": MAX_POSTING, "max_capacity": MAX_INT32}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Params:
     max_price: int = 200_000  # paise (₹2,000): the most one meal on an alms menu may cost
     max_pledge: int = 10_000_000  # paise (₹1,00,000): the most one campaign pledge may promise
     max_capacity: int = 1_000  # meals a day one restaurant may pledge
+    max_money_pledge: int = 10_000_000  # paise (₹1,00,000): the most one /pledge may put aside (or renew)
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
     dispute_window_min: int = 30  # a delivered (or failed) order rests this long before it settles
     appeal_window_hours: int = 24  # a party may appeal a dispute's resolution this long after it

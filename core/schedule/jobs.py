@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.board.base import JobBoard
+from core.funding import pledges
 from core.governance import service as governance
 from core.ledger import service as money
 from core.orders import service as orders
@@ -220,6 +221,23 @@ async def _time_out(uow: UnitOfWork, status: Status, order_id: int, since: str, 
     return ["delivery"] if await timeouts.delivery_overdue(uow, order_id, since) else []
 
 
+async def renew_pledges(store: Store) -> dict[int, bool]:
+    """Renew the auto-renewing pledges due today, each in a transaction of its own (a donor's
+    balance is locked only while their own pledge renews); True renewed, False paused."""
+    async with store.reader() as uow:
+        due = await uow.pledges.due_for_renewal(uow.day)
+    done: dict[int, bool] = {}
+    for pledge_id in due:
+        async with store.uow() as uow:
+            if (renewed := await pledges.renew_one(uow, pledge_id)) is not None:
+                done[pledge_id] = renewed
+    return done
+
+
+async def tell_pledgers(store: Store, day: str | None = None) -> int:
+    """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
+    async with store.uow() as uow:
+        return len(await pledges.tell_pledgers(uow, day or uow.day))
 async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
     """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
     async with store.uow() as uow:

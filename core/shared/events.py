@@ -343,6 +343,43 @@ class DisputeAppealed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PledgeChanged(DomainEvent):
+    """A donor's money pledge was made, paused, resumed, cancelled or renewed (its money moves
+    are ledger transactions of their own; the pledge's place stays off the chain)."""
+
+    type: ClassVar[str] = "pledge.changed"
+    pledge_id: int
+    person_id: int
+    change: str  # made | paused | resumed | cancelled | renewed | renewal_failed
+    amount: int = 0  # paise moved by this change (made, renewed, cancelled), else 0
+    kind: str = ""  # general | location | time | location_time
+    auto_renew: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeUsed(DomainEvent):
+    """Pledges paid part of an order's escrow: [[pledge_id, paise], ...] in allocation order."""
+
+    type: ClassVar[str] = "pledge.used"
+    order_id: int
+    uses: list[list[int]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeDigest(DomainEvent):
+    """Once a day per pledge: what it paid for that day (told to its donor)."""
+
+    type: ClassVar[str] = "pledge.digest"
+    pledge_id: int
+    person_id: int
+    day: str
+    meals: int
+    amount: int
+    area: str  # about a kilometre: never the seekers' exact places
+    remaining: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TopUpRequested(DomainEvent):
     """A donor asked for a UPI link to top up their balance."""
 

@@ -29,6 +29,7 @@ from core.adapters.sql.messaging_repo import (
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.pledges_repo import PledgeRepo
 from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
+        self.pledges = PledgeRepo(conn, self.now)
         self.payments = PaymentsRepo(conn, self.now)
         self.cards = CardPaymentRepo(conn, self.now)
         self.governance = GovernanceRepo(conn, self.now)
