@@ -62,6 +62,10 @@ def build_scheduler(
 
     async def settle() -> None:
         await jobs.settle_due(store)
+
+    async def expire_campaigns() -> None:
+        await jobs.expire_campaigns(store, board)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
@@ -85,6 +89,7 @@ def build_scheduler(
     add(reconcile_board, IntervalTrigger(minutes=1), "reconcile_board", max_instances=1)
     add(settle, IntervalTrigger(minutes=1), "settle_due", max_instances=1)
     add(time_out, IntervalTrigger(minutes=1), "time_out_stuck_orders", max_instances=1)
+    add(expire_campaigns, IntervalTrigger(minutes=1), "expire_campaigns", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
