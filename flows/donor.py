@@ -11,6 +11,7 @@ from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
+from flows import campaigns
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural
@@ -203,11 +204,11 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
         tip=money(tip, lang), total=money(total, lang), balance=money(have, lang),
     )  # fmt: skip
     ctx.goto(Step.DONOR_CONFIRM, order=order.id)
-    await ctx.reply(
-        text,
-        (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
-         Choice(_("Cancel"), f"cancel:{order.id}")),
-    )  # fmt: skip
+    choices = (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
+               Choice(_("Cancel"), f"cancel:{order.id}"))  # fmt: skip
+    if ctx.state.get("campaign") or have < total:  # others can fund it together (flows/campaigns.py)
+        choices = (campaigns.campaign_button(ctx, order.id, meal.item_id, tip or 0), *choices)
+    await ctx.reply(text, choices)
 
 
 async def pay(ctx: FlowContext, msg: Inbound) -> None:
@@ -226,7 +227,8 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
     except InsufficientFunds as exc:
         await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
                           "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
-            balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
+            balance=money(exc.balance, lang), total=money(exc.needed, lang)),
+            (campaigns.campaign_button(ctx, order_id, item_id, tip or 0),))  # fmt: skip
         return
     except orders.OrderError as exc:
         if exc.code == "meal_unavailable" and existing is not None:

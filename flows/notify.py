@@ -20,7 +20,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, payments_notify, timeouts
+from flows import books, campaign_notify, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -262,3 +262,4 @@ def register(bus: MessageBus) -> None:
     bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)
+    campaign_notify.register(bus)

@@ -11,6 +11,7 @@ from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
     books,
+    campaigns,
     common,
     disputes,
     donor,
@@ -59,6 +60,8 @@ COMMANDS: dict[str, Handler] = {
     "/pool": books.pool,
     "/books": books.books_,
     "/checkpoint": books.checkpoint_messages,
+    "/campaign": campaigns.command,
+    "/give": campaigns.give_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -83,9 +86,13 @@ ALIASES: dict[str, str] = {
     "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
     "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
     "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
+    "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
+    "கொடு": "/give", "give": "/give",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})
+# Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
+TAKES_WORDS = frozenset({"/give"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -120,6 +127,9 @@ BUTTONS: dict[str, Handler] = {
     Verb.APPEAL: disputes.appeal,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
+    Verb.CAMPAIGN: campaigns.start,
+    Verb.GIVE: campaigns.give_answer,
+    Verb.CAMPAIGN_STOP: campaigns.stop,
 }
 
 STEPS: dict[str, Handler] = {
@@ -141,6 +151,8 @@ def command_of(text: str) -> str:
         return command
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
     command = ALIASES.get(first, "")
+    if command in TAKES_WORDS:
+        return command
     return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
 
 

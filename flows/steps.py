@@ -88,3 +88,6 @@ class Verb(StrEnum):
     APPEAL = "appeal"  # a party appealing the decision
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
+    CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
+    GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
+    CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign
