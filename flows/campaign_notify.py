@@ -29,8 +29,8 @@ async def on_given(event: DomainEvent, uow: UnitOfWork) -> None:
     assert isinstance(event, CampaignGiven)
     campaign = await uow.campaigns.get(event.campaign_id)
     giver = await uow.people.get(event.person_id)
-    if campaign is None:
-        return
+    if campaign is None or event.raised >= event.target:
+        return  # the gift that meets the target: everyone hears that the order is placed instead
     for person in await _people(uow, campaign, but=event.person_id):
         _, lang = translator(person.language, person.channel), person.language
         who = _("Someone") if event.anonymous or giver is None or not giver.name else giver.name
@@ -48,6 +48,8 @@ async def on_transitioned(event: DomainEvent, uow: UnitOfWork) -> None:
     refunds = {int(k): int(v) for k, v in dict(event.details.get("refunds", {})).items()}
     if event.transition == "place":
         for person in await _people(uow, campaign):
+            if person.actor == event.actor:
+                continue  # the giver who met the target was just told so
             _ = translator(person.language, person.channel)
             await deliver_to(uow, person, Outbound(_("Campaign {code} reached its target! Order #{id} for {meal} is placed; "
                                                      "I will tell you when it is delivered.").format(
