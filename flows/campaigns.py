@@ -44,17 +44,19 @@ async def start(ctx: FlowContext, msg: Inbound) -> None:
         return
     ctx.state.pop("campaign", None)
     ctx.goto(None)
-    least = (await ctx.uow.params.current()).min_contribution
-    await ctx.reply(started_text(ctx, campaign, least), (Choice(_("Cancel campaign"), f"campaignstop:{campaign.id}"),))
+    await ctx.reply(started_text(ctx, campaign))
+    # The line to share, on its own so it can be forwarded as it is.
+    await ctx.reply(_("Anyone can give by sending: /give {code} <rupees>").format(code=campaign.code),
+                    (Choice(_("Cancel campaign"), f"campaignstop:{campaign.id}"),))  # fmt: skip
 
 
-def started_text(ctx: FlowContext, campaign: Campaign, least: int) -> str:
-    """What the creator shares: the code, the target and the time it closes."""
+def started_text(ctx: FlowContext, campaign: Campaign) -> str:
+    """What the creator hears: the code, the meal, the target and when it closes."""
     _, lang = ctx._, ctx.person.language
-    text = _("Campaign {code} is open: {meal} for {target}. Anyone can give by sending: /give {code} <rupees> "
-             "(at least {least}). If the target is not met by {time}, everyone gets their money back.")  # fmt: skip
+    text = _("Campaign {code} is open: {meal} for {target}. If the target is not met by {time}, everyone gets their "
+             "money back.")  # fmt: skip
     return text.format(code=campaign.code, meal=campaign.meal_name, target=money(campaign.target, lang),
-                       least=money(least, lang), time=clock_time(campaign.expires_at, lang))  # fmt: skip
+                       time=clock_time(campaign.expires_at, lang))  # fmt: skip
 
 
 async def give_command(ctx: FlowContext, msg: Inbound) -> None:

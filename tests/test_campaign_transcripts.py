@@ -36,7 +36,8 @@ START = {
         donor-1  > [tap Tip ₹10]
         donor-1  < Meal ₹80 + delivery ₹30 + tip ₹10 = ₹120 [Start a campaign] [Pay ₹120] [Cancel]
         donor-1  > [tap Start a campaign]
-        donor-1  < is open: Veg biryani for ₹120. Anyone can give by sending: /give [Cancel campaign]
+        donor-1  < is open: Veg biryani for ₹120. If the target is not met by 2:00 pm, everyone gets their money back.
+        donor-1  < Anyone can give by sending: /give [Cancel campaign]
     """,
     "ta": """
         donor-1  > கூட்டுநிதி
@@ -55,6 +56,7 @@ START = {
         donor-1  < ₹120 [கூட்டுநிதி தொடங்கு]
         donor-1  > [tap கூட்டுநிதி தொடங்கு]
         donor-1  < திறந்துள்ளது: Veg biryani, இலக்கு ₹120.
+        donor-1  < /give [நிதியை நிறுத்து]
     """,
 }
 
@@ -247,7 +249,7 @@ EXPIRY = {
         donor-2  > கொடு {code} 30
         donor-2  < கூட்டுநிதி {code}-க்கு ₹30 கொடுக்கவா?
         donor-2  > 1
-        donor-2  < நன்றி! கூட்டுநிதி {code}-க்கு ₹30 கொடுத்தீர்கள்.
+        donor-2  < நன்றி! {code}-க்கு ₹30. ₹120-இல் ₹30; மீதம் ₹90.
         donor-1  < கூட்டுநிதி {code}: Priya ₹30 கொடுத்தார்.
         donor-3  > கொடு {code} 20
         donor-3  < கூட்டுநிதி {code}-க்கு ₹20 கொடுக்கவா?
