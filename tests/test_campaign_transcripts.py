@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.campaigns.model import campaign_account
 from core.ledger.model import donor_account, escrow_account
 from core.ledger.service import record_deposit
@@ -303,3 +305,102 @@ async def test_a_campaign_that_expires_refunds_everyone(tmp_path: Path, app_db: 
 async def test_a_campaign_that_expires_refunds_everyone_in_tamil(tmp_path: Path, app_db: Path) -> None:
     async with campaign_app(tmp_path, app_db, "ta") as env:
         await run_expiry(env, "ta")
+
+
+HOSTILE = {
+    "en": """
+        worker-2 > give {code} 9
+        worker-2 < The least you can give is ₹10.
+        worker-2 > give {code} 10,00,00,000
+        worker-2 < Campaign {code} needs only ₹120 more. Please give at most that.
+        worker-2 > give {code} -50
+        worker-2 < Please write the amount in rupees, for example: /give {code} 50
+        worker-2 > /give {code} fifty
+        worker-2 < Please write the amount in rupees, for example: /give {code} 50
+        worker-2 > /give {code}
+        worker-2 < How much would you like to give? Send: /give {code} <rupees>
+        worker-2 > /give ZZZZZ 10
+        worker-2 < There is no campaign with the code ZZZZZ. Please check the code and try again.
+        worker-2 > /give
+        worker-2 < Send /give with the campaign code and an amount in rupees, for example: /give K7QXM 50
+        worker-2 > /give {code} 20
+        worker-2 < Give ₹20 to campaign {code}
+        worker-2 > [tap Give anonymously]
+        worker-2 < Your balance is ₹0, which is not enough to give ₹20. Add money with /topup, then try again.
+    """,
+    "ta": """
+        worker-2 > கொடு {code} 9
+        worker-2 < குறைந்தது ₹10 கொடுக்க வேண்டும்.
+        worker-2 > கொடு {code} 10,00,00,000
+        worker-2 < கூட்டுநிதி {code}-க்கு இன்னும் ₹120 மட்டுமே தேவை. அதற்கு மேல் கொடுக்க வேண்டாம்.
+        worker-2 > கொடு {code} -50
+        worker-2 < தொகையை ரூபாயில் எழுதுங்கள், எடுத்துக்காட்டாக: /give {code} 50
+        worker-2 > கொடு {code} ஐம்பது
+        worker-2 < தொகையை ரூபாயில் எழுதுங்கள், எடுத்துக்காட்டாக: /give {code} 50
+        worker-2 > கொடு ZZZZZ 10
+        worker-2 < ZZZZZ என்ற குறியீட்டில் கூட்டுநிதி இல்லை. குறியீட்டைச் சரிபார்த்து மீண்டும் அனுப்புங்கள்.
+        worker-2 > கொடு {code} 20
+        worker-2 < கூட்டுநிதி {code}-க்கு ₹20 கொடுக்கவா?
+        worker-2 > [press give:]
+        worker-2 < உங்கள் இருப்பு ₹0; ₹20 கொடுக்க இது போதாது. /topup மூலம் பணம் சேர்த்து, மீண்டும் முயலுங்கள்.
+    """,
+}
+
+STRANGER_CANCEL = {
+    "en": "worker-2 < Only the person who started campaign {code} can cancel it.",
+    "ta": "worker-2 < கூட்டுநிதி {code}-ஐத் தொடங்கியவர் மட்டுமே அதை நிறுத்த முடியும்.",
+}
+
+COMPLETED = {
+    "en": """
+        donor-1  > /give {code} 120
+        donor-1  < Give ₹120 to campaign {code}
+        donor-1  > [tap Give, show my name]
+        donor-1  < Thank you! Your ₹120 completed campaign {code}: the meal is ordered.
+        rest-2   < New order #1 [Accept] [Reject]
+        donor-1  > [tap Give, show my name]
+        donor-1  < That question has already been answered.
+        worker-2 > /give {code} 10
+        worker-2 < Campaign {code} has already reached its target. Thank you for wanting to help!
+        donor-1  > [tap Cancel campaign]
+        donor-1  < Campaign {code} has already reached its target. Thank you for wanting to help!
+    """,
+    "ta": """
+        donor-1  > கொடு {code} 120
+        donor-1  < கூட்டுநிதி {code}-க்கு ₹120 கொடுக்கவா?
+        donor-1  > [press give:1:12000:0:]
+        donor-1  < நன்றி! உங்கள் ₹120-ஆல் கூட்டுநிதி {code} இலக்கை எட்டியது
+        rest-2   < New order #1 [Accept] [Reject]
+        donor-1  > [press give:1:12000:0:]
+        donor-1  < அந்தக் கேள்விக்கு ஏற்கனவே பதில் அளிக்கப்பட்டுவிட்டது.
+        worker-2 > கொடு {code} 10
+        worker-2 < கூட்டுநிதி {code} ஏற்கனவே இலக்கை எட்டிவிட்டது. உதவ நினைத்ததற்கு நன்றி!
+        donor-1  > [press campaignstop:]
+        donor-1  < கூட்டுநிதி {code} ஏற்கனவே இலக்கை எட்டிவிட்டது. உதவ நினைத்ததற்கு நன்றி!
+    """,
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ta"])
+async def test_hostile_gifts_and_a_strangers_cancel_get_polite_answers_and_move_nothing(
+    language: str, app_env: dict[str, Any]
+) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    async with store.uow() as uow:
+        for address in ("donor-1", "worker-2"):
+            await uow.people.set_language((await uow.people.find("webchat", address)).id, language)
+    await chat.run(START[language])
+    async with store.reader() as uow:
+        code = (await uow.campaigns.get(1)).code  # type: ignore[union-attr]
+    await chat.run(HOSTILE[language].format(code=code))
+    await chat.post("worker-2", json={"button": "campaignstop:1"})  # a forged Cancel for someone else's campaign
+    await chat.drain()
+    await chat.run(STRANGER_CANCEL[language].format(code=code))
+    async with store.reader() as uow:
+        assert (await uow.campaigns.get(1)).raised == 0  # type: ignore[union-attr]
+    # One question, two taps: charged once. Then the campaign is full: no more gifts, no cancel.
+    await chat.run(COMPLETED[language].format(code=code))
+    async with store.reader() as uow:
+        assert await uow.ledger.balance(donor_account((await uow.people.find("webchat", "donor-1")).id)) == 88_000
+        assert await uow.ledger.balance(escrow_account(1)) == 12_000
+    await assert_ledger_invariants(store)
