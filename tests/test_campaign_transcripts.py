@@ -17,6 +17,7 @@ from core.schedule.jobs import expire_campaigns, settle_due
 from tests.channel_chat import RecordingTwilio, User, address_for, channel_app, users_on
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import assert_ledger_invariants
+from tests.test_tamil_transcript import latin_left
 
 # The creator (donor-1, web chat) starts it; donor-2 gives by SMS, donor-3 on Telegram.
 GIVERS = {"donor-2": ("sms", "Priya"), "donor-3": ("telegram", "Kumar")}
@@ -184,6 +185,15 @@ async def campaign_app(tmp_path: Path, app_db: Path, language: str) -> AsyncIter
         twilio.stop()
 
 
+async def assert_all_tamil(env: dict[str, Any], code: str) -> None:
+    """Every message and button the donors saw is Tamil (but for the code, names, meals, commands)."""
+    for name in ("donor-1", "donor-2", "donor-3"):
+        for seen in (await env["chat"].fetch(name)).seen:
+            for text in [seen.text, *(b.label for b in seen.buttons)]:
+                left = latin_left(text.replace(code, " ").replace("Rs.", "₹").replace("Priya", " "))
+                assert not left, f"{name} got English: {text!r}"
+
+
 async def code_of(env: dict[str, Any]) -> str:
     """The share code of the newest campaign (codes are random)."""
     async with env["runtime"].store.reader() as uow:
@@ -220,6 +230,8 @@ async def run_met_and_delivered(env: dict[str, Any], language: str) -> None:
     assert [(c.person_id, c.amount, c.tip) for c in contributions] == [
         (env["ids"]["donor-1"], 5_000, 417), (env["ids"]["donor-3"], 4_000, 333), (env["ids"]["donor-2"], 3_000, 250)]
     assert (await balances(env))["escrow"] == 0
+    if language == "ta":
+        await assert_all_tamil(env, code)
     await assert_ledger_invariants(env["runtime"].store)
 
 
@@ -294,6 +306,8 @@ async def run_expiry(env: dict[str, Any], language: str) -> None:
     assert await expire_campaigns(env["runtime"].store, env["runtime"].board) == 0
     # Contributed 50 = refunded 50; nothing kept anywhere.
     assert await balances(env) == {"donor-1": 100_000, "donor-2": 20_000, "donor-3": 20_000, "campaign": 0, "escrow": 0}
+    if language == "ta":
+        await assert_all_tamil(env, code)
     await assert_ledger_invariants(env["runtime"].store)
 
 
