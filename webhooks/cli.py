@@ -62,6 +62,8 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.end_of_day_topup(runtime.store, day))
         elif name == "settle":
             print(await jobs.settle_due(runtime.store))
+        elif name == "expire-campaigns":
+            print(await jobs.expire_campaigns(runtime.store, runtime.board))
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "open-day":
@@ -192,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                             "retention", "checkpoint"])
+                                             "retention", "checkpoint", "expire-campaigns"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])
