@@ -204,8 +204,8 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
         tip=money(tip, lang), total=money(total, lang), balance=money(have, lang),
     )  # fmt: skip
     ctx.goto(Step.DONOR_CONFIRM, order=order.id)
-    choices = (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
-               Choice(_("Cancel"), f"cancel:{order.id}"))  # fmt: skip
+    choices: tuple[Choice, ...] = (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
+                                   Choice(_("Cancel"), f"cancel:{order.id}"))  # fmt: skip
     if ctx.state.get("campaign") or have < total:  # others can fund it together (flows/campaigns.py)
         choices = (campaigns.campaign_button(ctx, order.id, meal.item_id, tip or 0), *choices)
     await ctx.reply(text, choices)
