@@ -28,7 +28,7 @@ from core.orders.lifecycle import Status
 from core.schedule.jobs import cancel_stale_drafts, expire_campaigns
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
-from tests.helpers import Coop, assert_ledger_invariants, seed_coop
+from tests.helpers import Coop, assert_ledger_invariants, seed_coop, settle_after_window
 
 NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # noon in Chennai: the seeded restaurants are open
 
@@ -317,4 +317,34 @@ async def test_gifts_racing_for_the_last_rupees_never_overfill_on_postgresql(pg_
     assert await balance(w, campaign_account(c.id)) == 8_000
     await give(w, c.id, people[1], 10)
     assert await balance(w, escrow_account(c.order_id)) == 9_000
+    await assert_ledger_invariants(w.store)
+
+
+async def test_a_failed_delivery_pays_the_kitchen_and_worker_and_returns_the_tip_to_the_givers(sqlite_db: Database) -> None:
+    # Curd rice ₹60 + ₹30 delivery + ₹10 tip = ₹100 from two givers, ₹70 and ₹30. The worker cannot
+    # find the person: kitchen ₹60, worker ₹24, pool ₹3, infra ₹3; the ₹10 tip goes back ₹7 / ₹3.
+    w = await world(sqlite_db)
+    c = await open_campaign(w, tip=1_000)
+    a, b = await giver(w, "a", 100), await giver(w, "b", 100)
+    await give(w, c.id, a, 70)
+    await give(w, c.id, b, 30)
+    kitchen, worker = w.coop.restaurants[0], w.coop.workers[0]
+    async with w.store.uow() as uow:
+        await orders.accept(uow, c.order_id, kitchen, w.board, "test")
+    async with w.store.uow() as uow:
+        assert (await orders.claim(uow, c.order_id, worker, w.board, "test")).won
+    async with w.store.uow() as uow:
+        await orders.pickup(uow, c.order_id, worker, w.board, "test")
+    async with w.store.uow() as uow:
+        await orders.fail_delivery(uow, c.order_id, worker, None, 13.0827, 80.2707, "test")
+    async with w.store.reader() as uow:
+        assert (await uow.campaigns.get(c.id)).status is CampaignStatus.DELIVERED  # type: ignore[union-attr]
+    await settle_after_window(w.store, c.order_id)
+    async with w.store.reader() as uow:
+        ended = await uow.campaigns.get(c.id)
+        balances = await uow.ledger.balances()
+    assert ended is not None and ended.status is CampaignStatus.COMPLETED
+    assert [await balance(w, donor_account(p.id)) for p in (a, b)] == [3_000 + 700, 7_000 + 300]
+    assert balances[campaign_account(c.id)] == 0 and balances[escrow_account(c.order_id)] == 0
+    assert balances[f"restaurant:{kitchen.id}"] == 6_000 and balances[f"worker:{worker.id}"] == 2_400
     await assert_ledger_invariants(w.store)
