@@ -46,7 +46,10 @@ async def start(ctx: FlowContext, msg: Inbound) -> None:
     ctx.goto(None)
     await ctx.reply(started_text(ctx, campaign))
     # The line to share, on its own so it can be forwarded as it is.
-    await ctx.reply(_("Anyone can give by sending: /give {code} <rupees>").format(code=campaign.code),
+    share = _("Anyone can give by sending: /give {code} <rupees>").format(code=campaign.code)
+    if ctx.services.public_url:
+        share += f"\n{ctx.services.public_url.rstrip('/')}/c/{campaign.code}"  # the progress page
+    await ctx.reply(share,
                     (Choice(_("Cancel campaign"), f"campaignstop:{campaign.id}"),))  # fmt: skip
 
 

@@ -3,6 +3,7 @@ the target and the meal is delivered; a campaign that expires refunds everyone; 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ START = {
         donor-1  > [tap Start a campaign]
         donor-1  < is open: Veg biryani for ₹120. If the target is not met by 2:00 pm, everyone gets their money back.
         donor-1  < Anyone can give by sending: /give [Cancel campaign]
+        # (the message ends with the progress page's link, http://test/c/<code>)
     """,
     "ta": """
         donor-1  > கூட்டுநிதி
@@ -190,6 +192,7 @@ async def assert_all_tamil(env: dict[str, Any], code: str) -> None:
     for name in ("donor-1", "donor-2", "donor-3"):
         for seen in (await env["chat"].fetch(name)).seen:
             for text in [seen.text, *(b.label for b in seen.buttons)]:
+                text = re.sub(r"https?://\S+", " ", text)  # the progress page's link
                 left = latin_left(text.replace(code, " ").replace("Rs.", "₹").replace("Priya", " "))
                 assert not left, f"{name} got English: {text!r}"
 
@@ -212,6 +215,8 @@ async def run_met_and_delivered(env: dict[str, Any], language: str) -> None:
     chat = env["chat"]
     await chat.run(START[language])
     code = await code_of(env)
+    share = await chat.fetch("donor-1")
+    assert share.seen[-1].text.endswith(f"http://test/c/{code}")
     await chat.run(met(code)[language])
     # Money given (50 + 40 + 30) is now in the order's escrow, each gift its own contribution.
     assert await balances(env) == {"donor-1": 95_000, "donor-2": 17_000, "donor-3": 16_000, "campaign": 0, "escrow": 12_000}
@@ -297,6 +302,13 @@ async def run_expiry(env: dict[str, Any], language: str) -> None:
     await chat.run(START[language])
     code = await code_of(env)
     await chat.run(EXPIRY[language].format(code=code))
+    # The public page: a progress bar and how to give; nobody's name, anonymous or not.
+    page = await env["client"].get(f"/c/{code.lower()}", params={"lang": language})
+    assert page.status_code == 200 and 'max="12000" value="5000"' in page.text
+    assert "Priya" not in page.text and "Kumar" not in page.text and f"/give {code}" in page.text
+    figures = (await env["client"].get(f"/api/campaigns/{code}")).json()
+    assert (figures["raised"], figures["remaining"], figures["gifts"], figures["status"]) == (5_000, 7_000, 2, "funding")
+    assert (await env["client"].get("/c/ZZZZZ")).status_code == 404
     env["clock"].advance(minutes=119)
     assert await expire_campaigns(env["runtime"].store, env["runtime"].board) == 0
     env["clock"].advance(minutes=1)
