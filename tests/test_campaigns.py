@@ -348,3 +348,17 @@ async def test_a_failed_delivery_pays_the_kitchen_and_worker_and_returns_the_tip
     assert balances[campaign_account(c.id)] == 0 and balances[escrow_account(c.order_id)] == 0
     assert balances[f"restaurant:{kitchen.id}"] == 6_000 and balances[f"worker:{worker.id}"] == 2_400
     await assert_ledger_invariants(w.store)
+
+
+async def test_a_persons_data_export_holds_their_campaigns_and_gifts(sqlite_db: Database) -> None:
+    from core.privacy.export import document
+
+    w = await world(sqlite_db)
+    c = await open_campaign(w)
+    a = await giver(w, "a", 100)
+    await give(w, c.id, a, 20, anonymous=True)
+    async with w.store.reader() as uow:
+        mine = await document(uow, a)
+        creators = await document(uow, w.coop.donor)
+    assert [(g["campaign_id"], g["amount"], g["anonymous"]) for g in mine["data"]["campaign_gifts"]] == [(c.id, 2_000, True)]
+    assert [x["code"] for x in creators["data"]["campaigns_started"]] == [c.code] and mine["data"]["campaigns_started"] == []
