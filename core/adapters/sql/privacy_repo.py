@@ -115,6 +115,7 @@ class PrivacyRepo:
             "web_sessions": await self._all(select(web_sessions).where(web_sessions.c.address.in_(web)),
                                             drop=("id", "secret_hash")),  # fmt: skip
             "link_codes": await self._all(select(link_codes).where(link_codes.c.person_id == person_id), drop=("code_hash",)),
+            "link_failures": await self._all(select(link_failures).where(link_failures.c.person_id == person_id)),
             "restaurant": [_plain(rest)] if rest is not None else [],
             "menu_items": await self._all(select(menu_items).where(menu_items.c.restaurant_id == (rest.id if rest else -1))),
             "worker": [_plain(worker)] if worker is not None else [],
