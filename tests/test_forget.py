@@ -28,6 +28,7 @@ from core.funding import pledges
 from core.funding.pledge_model import PledgeKind, PledgeTerms
 from core.governance import service as governance
 from core.governance.model import VoteChoice
+from core.ledger.commitments import opens
 from core.ledger.model import DEPOSITS, POOL, transfer, worker_account
 from core.members.model import Approval, Person
 from core.orders import service as orders
@@ -185,6 +186,12 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
             "payout_details.destination", "payout_lines.name", "payout_lines.destination", "proposals.reason",
             "proposals.decision", "ratings.appeal_reason", "workers.name"} <= set(before)  # fmt: skip
     assert balance == DEPOSIT - (6_000 + 3_000 + 1_000) - PLEDGED
+    # The chain commits to the proposal's words with a salt kept outside it.
+    (proposal,) = exported["proposals"]
+    async with store.reader() as uow:
+        salt = await uow.commitments.salt(f"proposal:{proposal['id']}:text")
+        (made,) = [e for e in await chain_events(uow, "proposal.made") if e.data["proposal_id"] == proposal["id"]]
+    assert salt is not None and opens(made.data["reason_commit"], f"{proposal['decision']}\n{proposal['reason']}", salt)
     # /mydata holds every one of those rows.
     for key in ("payout_details", "payout_lines", "topup_requests", "proposals", "votes", "ratings_given",
                 "subscriptions", "worker"):  # fmt: skip
@@ -212,6 +219,7 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
         (proposal,) = after["proposals"]
         assert (proposal["reason"], proposal["decision"]) == (f"#{donor.id}", "")
         assert [v["choice"] for v in after["votes"]] == ["yes"]  # who voted stays in the books, by id
+        assert await uow.commitments.salt(f"proposal:{proposal['id']}:text") is None  # a guess can no longer be tested
         (rating,) = after["ratings_given"]
         assert rating["appeal_reason"] == f"#{donor.id} was not at home"  # the worker's words, without the name
         (order,) = await uow.orders.find(donor_id=donor.id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.campaigns_schema import campaign_gifts, campaigns
 from core.adapters.sql.cards_schema import card_payments
-from core.adapters.sql.checkpoints_schema import subscriptions
+from core.adapters.sql.checkpoints_schema import commitment_salts, subscriptions
 from core.adapters.sql.disputes_schema import disputes
 from core.adapters.sql.funding_schema import contributions
 from core.adapters.sql.governance_schema import proposal_seconds, proposals, ratings, votes
@@ -274,8 +274,11 @@ class PrivacyRepo:
     async def _erase_governance(self, person_id: int) -> dict[str, int]:
         """Their words go from their proposals and from appeals of their roles' ratings, and their
         subscriptions end; who voted and seconded stays (the chain names them by id only)."""
-        n = await self._count(update(proposals).where(proposals.c.proposer_id == person_id)
-                              .values(reason=f"#{person_id}", decision=""))  # fmt: skip
+        theirs = [int(i) for (i,) in await self.conn.execute(select(proposals.c.id).where(proposals.c.proposer_id == person_id))]
+        n = await self._count(update(proposals).where(proposals.c.id.in_(theirs)).values(reason=f"#{person_id}", decision=""))
+        # Without the salt the chain's commitment to their words cannot be tested against a guess.
+        subjects = [f"proposal:{i}:text" for i in theirs]  # as core/governance/service.py propose() keys them
+        await self.conn.execute(delete(commitment_salts).where(commitment_salts.c.subject.in_(subjects)))
         roles = []
         for kind, table in (("restaurant", restaurants), ("worker", workers)):
             ids = select(table.c.id).where(table.c.person_id == person_id)
