@@ -160,6 +160,8 @@ async def and_everything_since(store: Store, coop: Any, donor: Person, ids: dict
         proposal = await governance.propose(uow, member, {}, f"As {ids['name']} I ask this", f"Call {ids['phone']} first")
         await governance.second(uow, kitchen, proposal.id)
         await governance.vote(uow, member, proposal.id, VoteChoice.YES, "sms")
+        # The treasurer asks about their account in chat: the number is quoted in an admin's message.
+        await uow.outbox.enqueue("test", coop.admin.address, {"text": f"Check account {ids['account']} with the bank"})
         rating = await ratings.rate(uow, member, order.id, Aspect.DELIVERY, 1)
         await ratings.appeal(uow, worker_person, rating.id, f"{ids['name']} was not at home")
     return member

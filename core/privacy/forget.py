@@ -122,13 +122,15 @@ async def forget(uow: UnitOfWork, person: Person, photos: LocalPhotoStore, curre
 
 
 async def _quoted(uow: UnitOfWork, person: Person) -> list[str]:
-    """The names and numbers of a person that other people's messages may quote."""
+    """The names, numbers and payout destination of a person that other people's messages may quote."""
     names = [person.name or ""]
     if (w := await uow.workers.by_person(person.id)) is not None:
         names.append(w.name)
     if (r := await uow.restaurants.by_person(person.id)) is not None:
         names.append(r.name)
     addresses = [a for _c, a in await uow.people.identities_of(person.id)] + [person.address]
+    if (details := await uow.payments.details(person.id)) is not None:
+        addresses.append(details.destination)  # an admin may have quoted their UPI id or account number
     # "whatsapp:+9198…" is quoted as the bare number; web-chat and Telegram ids are quoted whole.
     addresses += [a.split(":", 1)[1] for a in addresses if a.startswith("whatsapp:")]
     found = [n.strip() for n in names if len(n.strip()) >= MIN_QUOTED]
