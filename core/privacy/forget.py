@@ -47,11 +47,13 @@ class Blockers:
     admin: bool = False  # admins are named in the settings: the operator removes them first
     deposits: list[int] = field(default_factory=list)  # deposits for them awaiting a second admin
     payouts: list[int] = field(default_factory=list)  # payout lines to them the bank has not paid yet
+    campaigns: list[str] = field(default_factory=list)  # codes of campaigns they are in that have not ended
 
     @property
     def clear(self) -> bool:
         """Nothing stands in the way."""
-        return not (self.open_orders or self.open_disputes or self.owed or self.admin or self.deposits or self.payouts)
+        return not (self.open_orders or self.open_disputes or self.owed or self.admin or self.deposits or self.payouts
+                    or self.campaigns)
 
 
 class ForgetRefused(Exception):
@@ -86,7 +88,9 @@ async def blockers(uow: UnitOfWork, person: Person) -> Blockers:
     # A payout line not yet paid still needs their name and full account number in the bank file
     # (and a line the bank returns comes back to their balance): it is money owed too.
     return Blockers(open_orders, open_disputes, owed, person.is_admin, await uow.privacy.pending_deposits(person.id),
-                    await uow.privacy.pending_payouts(person.id))  # fmt: skip
+                    await uow.privacy.pending_payouts(person.id),
+                    # a campaign that ends unmet refunds its givers: the money would land on an erased balance
+                    await uow.privacy.open_campaigns(person.id))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from core.adapters.sql.schema import (
     workers,
 )
 from core.adapters.sql.screening_schema import delivery_reports, seeker_embeddings
+from core.campaigns.lifecycle import TERMINAL as CAMPAIGN_ENDED
 from core.ledger.model import DepositStatus
 from core.payments.model import LineStatus, Method, PayoutDetails
 from core.privacy import ERASED_CHANNEL, FAREWELL_META
@@ -209,6 +210,13 @@ class PrivacyRepo:
         c = deposit_requests.c
         q = select(c.id).where(c.person_id == person_id, c.status == DepositStatus.PENDING)
         return [int(i) for (i,) in await self.conn.execute(q.order_by(deposit_requests.c.id))]
+
+    async def open_campaigns(self, person_id: int) -> list[str]:
+        """Codes of campaigns not yet ended that a person started or gave to (a refund would come back to them)."""
+        gave = select(campaign_gifts.c.campaign_id).where(campaign_gifts.c.person_id == person_id)
+        q = select(campaigns.c.code).where(or_(campaigns.c.creator_id == person_id, campaigns.c.id.in_(gave)),
+                                           campaigns.c.status.not_in([s.value for s in CAMPAIGN_ENDED]))  # fmt: skip
+        return [str(c) for (c,) in await self.conn.execute(q.order_by(campaigns.c.id))]
 
     async def pending_payouts(self, person_id: int) -> list[int]:
         """Payout lines to a person the bank has not paid yet (the bank file needs their name and number)."""
