@@ -224,9 +224,13 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
     try:
         order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0)
     except InsufficientFunds as exc:
+        # Offer Pay and Cancel again: pressing Pay closed its prompt, and "tap Pay again" must
+        # work by SMS too ("1", "ஆம்", "pay" once the balance has been topped up).
         await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
                           "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
-            balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
+            balance=money(exc.balance, lang), total=money(exc.needed, lang)),
+            (Choice(_("Pay {total}").format(total=money(exc.needed, lang)), msg.choice or ""),
+             Choice(_("Cancel"), f"cancel:{order_id}")))  # fmt: skip
         return
     except orders.OrderError as exc:
         if exc.code == "meal_unavailable" and existing is not None:

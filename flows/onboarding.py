@@ -33,7 +33,11 @@ async def ask_language(ctx: FlowContext, msg: Inbound) -> None:
 
 async def set_language(ctx: FlowContext, msg: Inbound) -> None:
     """Store the chosen language; every later message to this person uses it."""
-    language = (payload_args(msg) or ["en"])[0]
+    await choose(ctx, (payload_args(msg) or ["en"])[0])
+
+
+async def choose(ctx: FlowContext, language: str) -> None:
+    """Store a language (chosen, or the script a first greeting was written in) and welcome."""
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
     ctx.person = await profile.choose_language(ctx.uow, ctx.person, language)
