@@ -19,6 +19,7 @@ from core.shared import geo
 from flows.common import normalise, parse_rupees, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
+from flows.hours import Ambiguous, parse_hours
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import read_int
 from flows.steps import Step
@@ -132,7 +133,11 @@ async def rest_address(ctx: FlowContext, msg: Inbound) -> None:
 # after it: "Curd rice -60" is a negative number, not ₹60. The price is one token of digits, commas
 # and points, read strictly by parse_rupees: "6e1" or "60.005" leave the line unreadable instead
 # of turning into "Curd rice 6e" at ₹1 or "Curd rice 60.0" at ₹5.
-_MENU_LINE = re.compile(r"(?P<name>.+?)(?:\s+[-–]\s+|\s*:\s*|\s+)(?P<price>₹?\s*[0-9௦-௯][0-9௦-௯.,]*)")
+# The price may be written as people write it: "₹60", "ரூ.60", "Rs 60", "60 ரூபாய்", "60 rupees", "60/-".
+_MENU_LINE = re.compile(
+    r"(?P<name>.+?)(?:\s+[-–]\s+|\s*:\s*|\s+)(?:₹|ரூ\.?|rs\.?|inr)?\s*(?P<price>[0-9௦-௯][0-9௦-௯.,]*?)"
+    r"\.?\s*(?:/-|₹|ரூபாய்|ரூபா|ரூ|rupees|rupee|rs\.?)?", re.IGNORECASE,
+)  # fmt: skip
 
 
 def parse_menu_line(line: str) -> tuple[str, int] | None:
@@ -213,27 +218,16 @@ async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("When do you take orders? Send hours like 11-22, or 'all day'."))
 
 
-def parse_hours(text: str) -> tuple[int, int] | None:
-    """Read "11-22", "7:30-21" or "all day" into minutes after midnight."""
-    said = normalise(text)
-    if said in {"all day", "24", "24h", "always", "நாள் முழுவதும்", "முழு நாள்", "எப்போதும்"}:
-        return 0, 1440
-    match = re.fullmatch(r"([0-9]{1,2})(?::([0-9]{2}))?\s*[-–to ]+\s*([0-9]{1,2})(?::([0-9]{2}))?", said, re.ASCII)
-    if not match:
-        return None
-    h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    # Opening runs from 0:00 to 23:59 and closing up to 24:00; "24-0" would never open, and
-    # equal times say nothing about which 0 or 24 hours were meant.
-    if m1 > 59 or m2 > 59 or start >= 1440 or end > 1440 or start == end:
-        return None
-    return start, end
-
-
 async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
     """Register the restaurant and ask the admins to approve it."""
     _ = ctx._
     hours = parse_hours(msg.text) if msg.kind == "text" else None
+    if isinstance(hours, Ambiguous):
+        # "11-10" could be 23 hours through the night or 11 am to 10 pm: ask, never guess.
+        await ctx.reply(_("Do you mean {start} in the morning to {end} at night? Then send {start}-{end24}. "
+                          "For hours through the night, send them as 23-6.").format(
+            start=hours.start, end=hours.end, end24=hours.end + 12))  # fmt: skip
+        return
     if hours is None:
         await ctx.reply(_("Please send hours like 11-22, or 'all day'."))
         return

@@ -78,9 +78,8 @@ async def typed(uow: UnitOfWork, person_id: int, text: str) -> tuple[Prompt, Opt
 
 
 def options_text(open_prompts: list[Prompt]) -> str:
-    """What a person can type now: each open option's number and label ("1 Accept · 2 Reject")."""
-    options = sorted((o for p in open_prompts for o in p.options), key=lambda o: o.number)
-    return " · ".join(f"{o.number} {o.label}" for o in options)
+    """What a person can type now: the newest open question's numbers and labels ("1 Accept · 2 Reject")."""
+    return " · ".join(f"{o.number} {o.label}" for o in open_prompts[0].options) if open_prompts else ""
 
 
 async def pressed(uow: UnitOfWork, person_id: int, payload: str) -> tuple[Prompt, Option] | None:
