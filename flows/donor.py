@@ -15,7 +15,7 @@ from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
-from flows.onboarding import require_location
+from flows.onboarding import location_by_sms, require_location
 from flows.steps import Step
 
 MAX_MEAL_BUTTONS = 8
@@ -70,7 +70,7 @@ async def consent(ctx: FlowContext, msg: Inbound) -> None:
         return
     ctx.uow.later(_async(ctx.services.screener.prefetch, photo_id))  # start the face embedding while the donor types
     ctx.goto(Step.DONOR_LOCATION, photo=photo_id)
-    await ctx.reply(_("Thank you. Now share the location where the person is (attach → Location)."))
+    await ctx.reply(location_by_sms(ctx) or _("Thank you. Now share the location where the person is (attach → Location)."))
 
 
 def _async(fn: Callable[[str], object], arg: str) -> Callable[[], Awaitable[None]]:

@@ -17,7 +17,7 @@ from core.members.registration import (
 from core.members.registration import decide as decide_application
 from core.shared import geo
 from flows.common import normalise, parse_rupees, payload_args, payload_int
-from flows.context import FlowContext
+from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.hours import Ambiguous, parse_hours
 from flows.messages import Choice, Inbound, Outbound
@@ -106,7 +106,7 @@ async def rest_name(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Please type the restaurant's name (2 to 80 letters)."))
         return
     ctx.goto(Step.REST_LOCATION, name=name)
-    await ctx.reply(_("Share the restaurant's location (attach → Location)."))
+    await ctx.reply(location_by_sms(ctx) or _("Share the restaurant's location (attach → Location)."))
 
 
 async def rest_location(ctx: FlowContext, msg: Inbound) -> None:
@@ -259,6 +259,10 @@ async def worker_name(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Please type your name (2 to 80 letters)."))
         return
     ctx.goto(Step.WORKER_LOCATION, name=name)
+    if ctx.person.channel in PHOTOLESS_CHANNELS:
+        await ctx.reply(_("Send your location as numbers, for example 13.0827, 80.2707, or as a Google Maps link: "
+                          "you will see delivery jobs around it."))  # fmt: skip
+        return
     await ctx.reply(_("Share your location: you will see delivery jobs around it."))
 
 
@@ -279,11 +283,18 @@ async def worker_location(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("Thank you! You are registered and waiting for an admin's approval."))
 
 
+def location_by_sms(ctx: FlowContext) -> str:
+    """How to send a location from a basic phone (SMS has no attach menu), or "" on other channels."""
+    if ctx.person.channel not in PHOTOLESS_CHANNELS:
+        return ""
+    return ctx._("Send the location as numbers, for example 13.0827, 80.2707, or as a Google Maps link.")
+
+
 async def require_location(ctx: FlowContext, msg: Inbound) -> bool:
     """Check that a message is a real location; otherwise ask again politely."""
     _ = ctx._
     if msg.kind != "location" or msg.lat is None or msg.lng is None:
-        await ctx.reply(_("Please share a location (attach → Location)."))
+        await ctx.reply(location_by_sms(ctx) or _("Please share a location (attach → Location)."))
         return False
     if not geo.valid_coordinates(msg.lat, msg.lng):
         await ctx.reply(_("That location is not a real place on the map. Please share it again."))
