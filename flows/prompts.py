@@ -70,6 +70,10 @@ async def typed(uow: UnitOfWork, person_id: int, text: str) -> tuple[Prompt, Opt
     for prompt in await uow.prompts.open_for(person_id):
         if option := option_for(prompt, text):
             return prompt, option
+    # "ok" to a job offer someone else has just claimed: its handler says who was faster.
+    newest = await uow.prompts.recent(person_id, limit=1)
+    if newest and newest[0].withdrawn_at is not None and (option := option_for(newest[0], text)):
+        return newest[0], option
     if number is not None:
         for prompt in await uow.prompts.recent(person_id):
             if option := prompt.with_number(number):

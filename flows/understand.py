@@ -236,6 +236,9 @@ def understand(text: str) -> Meaning:
 
 # Options that say no to their question: what "no" / "வேண்டாம்" presses.
 _NEGATIVE_VERBS = frozenset({Verb.REJECT, Verb.DENY, Verb.CANCEL, Verb.GIVE_UP, Verb.GIVE_BACK})
+# Buttons beside a question rather than answers to it ("Show jobs", "Report a problem", "Appeal"):
+# a yes never presses them; they are pressed, typed by number or by their own words.
+_ASIDE_VERBS = frozenset({Verb.JOBS, Verb.DISPUTE, Verb.APPEAL})
 
 
 def is_negative(payload: str) -> bool:
@@ -250,7 +253,7 @@ def is_negative(payload: str) -> bool:
 def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str) -> int | None:
     """Which of a prompt's options a typed reply picks (an index), or None.
 
-    A number picks its option; a label in the person's language or a button word in either
+    A number picks its option; a label (or the start of only one) in the person's language or a button word in either
     language picks its button; a yes picks the only positive option (a prompt of one button:
     that one), a no the only negative one; money questions want a clear yes."""
     meaning = understand(text)
@@ -261,6 +264,10 @@ def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str
         return None
     if (hit := next((i for i, label in enumerate(labels) if normalise(label) == said), None)) is not None:
         return hit
+    # The start of one label is enough ("lemon rice" for "Lemon rice ₹55 · Annapoorna Mess (199 m)").
+    starts = [i for i, label in enumerate(labels) if len(said) >= 4 and normalise(label).startswith(said)]
+    if len(starts) == 1:
+        return starts[0]
     if (hit := next((i for i, p in enumerate(payloads) if said in OPTION_WORDS.get(p, ())), None)) is not None:
         return hit
     verbs = [p.split(":", 1)[0] for p in payloads]
@@ -268,7 +275,7 @@ def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str
         hits = [i for i, v in enumerate(verbs) if v == meaning.value]
         return hits[0] if len(hits) == 1 else None
     negative = [i for i, p in enumerate(payloads) if is_negative(p)]
-    positive = [i for i in range(len(payloads)) if i not in negative]
+    positive = [i for i, v in enumerate(verbs) if i not in negative and v not in _ASIDE_VERBS]
     if meaning.intent is Intent.NO:
         return negative[0] if len(negative) == 1 else None
     if meaning.intent is Intent.WEAK_YES and any(v in MONEY_VERBS for v in verbs):

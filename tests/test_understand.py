@@ -24,7 +24,9 @@ PROMPTS: dict[str, list[tuple[str, str]]] = {
     "claim": [("Claim", "claim:1")],
     "pickup": [("Picked up", "pickup:1")],
     "deliver": [("Delivered", "delivered:1"), ("Person not found", "notfound:1")],
-    "report": [("It went well", "report:1:ok"), ("Safety problem", "report:1:issue")],
+    "report": [("It went well", "report:1:ok"), ("Safety problem", "report:1:issue"), ("Show jobs", "jobs:"),
+               ("Report a problem", "dispute:1")],
+    "appeal": [("Appeal", "appeal:1")],
     "approve": [("Approve", "approve:worker:1"), ("Reject", "deny:worker:1")],
     "deposit": [("Confirm", "deposit:yes:ab"), ("Cancel", "deposit:no:ab")],
     "wait": [("Wait longer", "wait:1"), ("Stop the order", "giveup:1")],
@@ -65,11 +67,14 @@ for _p in ("ready", "claim", "pickup"):
     ROWS += [(w, _p, None) for w in NO_WORDS[:8]]
 # a lone Cancel button is never pressed by "ok"; "no" does not cancel either way
 ROWS += [(w, "cancel_order", None) for w in YES_WORDS[:8]]
+ROWS += [(w, "appeal", None) for w in YES_WORDS[:8] + NO_WORDS[:4]]  # a yes never appeals; "1" or the word does
+ROWS += [("1", "appeal", "Appeal"), ("appeal", "appeal", "Appeal"), ("show jobs", "report", "Show jobs")]
 ROWS += [(w, "cancel_order", "Cancel order") for w in NO_WORDS[:4]]
 # the tip: "வேண்டாம்" is "No tip"; "yes" is ambiguous (which tip?)
 ROWS += [(w, "tip", "No tip") for w in NO_WORDS]
 ROWS += [(w, "tip", None) for w in ("yes", "ok", "சரி", "seri")]
-ROWS += [("no tip", "tip", "No tip"), ("Tip ₹10", "tip", "Tip ₹10"), ("2", "tip", "Tip ₹10"), ("மூணு", "tip", "Tip ₹20")]
+ROWS += [("curd rice", "meal", "Curd rice ₹60"), ("SAMBAR", "meal", "Sambar rice ₹70"), ("rice", "meal", None),
+         ("no tip", "tip", "No tip"), ("Tip ₹10", "tip", "Tip ₹10"), ("2", "tip", "Tip ₹10"), ("மூணு", "tip", "Tip ₹20")]
 # money: a clear yes pays; a question, a negation or a murmur never does
 for _p in ("pay", "pay_no_tip", "deposit", "forget"):
     ROWS += [(w, _p, _label(_p, 0)) for w in ("yes", "ok", "சரி", "seri", "ஆமாம்", "👍", "1", "ஒண்ணு", "onnu")]
