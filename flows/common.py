@@ -13,8 +13,8 @@ from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int, read_rupees
 from flows.numbers import normalise as normalise  # re-exported: the flows import it from here
 from flows.prompts import options_text
-from flows.understand import is_tamil_script as understand_tamil
 from flows.steps import Step
+from flows.understand import is_tamil_script as understand_tamil
 
 
 def payload_args(msg: Inbound) -> list[str]:

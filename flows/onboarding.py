@@ -16,10 +16,10 @@ from core.members.registration import (
 )
 from core.members.registration import decide as decide_application
 from core.shared import geo
-from flows.common import normalise, parse_rupees, payload_args, payload_int
+from flows.common import parse_rupees, payload_args, payload_int
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
-from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.hours import Ambiguous, parse_hours
+from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import read_int
 from flows.steps import Step

@@ -144,8 +144,8 @@ def command_of(text: str) -> str:
             return command
         # A slash before a typed word: "/உதவி", "/velai".
         return ALIASES.get(command[1:]) or COMMAND_WORDS.get(command[1:]) or command
-    if command := ALIASES.get(normalise(text)):
-        return command
+    if alias := ALIASES.get(normalise(text)):
+        return alias
     if (meaning := understand(text)).intent is Intent.COMMAND:
         return meaning.value
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.

@@ -146,7 +146,7 @@ OPTION_WORDS: dict[str, set[str]] = {
 
 # Typed commands: Tamil script, Tanglish and English, singular and plural, common misspellings.
 COMMAND_WORDS: dict[str, str] = {}
-for _command, _words in {
+for _command, _spellings in {
     "/help": ["help", "help me", "halp", "hlp", "உதவி", "ஹெல்ப்", "udhavi", "uthavi", "udavi", "?"],
     "/jobs": ["jobs", "job", "jobz", "velai", "velaigal", "வேலை", "வேலைகள்", "ஜாப்", "ஜாப்ஸ்", "open jobs"],
     "/language": ["language", "lang", "langauge", "mozhi", "மொழி", "bhasha"],
@@ -170,7 +170,7 @@ for _command, _words in {
     "/books": ["books", "book", "accounts", "கணக்கு", "கணக்குகள்", "kanakku"],
     "/checkpoint": ["checkpoint", "கையொப்பம்"],
 }.items():
-    COMMAND_WORDS.update(dict.fromkeys((normalise(w) for w in _words), _command))
+    COMMAND_WORDS.update(dict.fromkeys((normalise(w) for w in _spellings), _command))
 
 # A slash before a typed word ("/உதவி", "/velai") means that word's command.
 GREETING_WORDS = {

@@ -5,7 +5,6 @@ photo cannot travel by SMS), through the real Twilio SDK against the local fake.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from core.schedule.jobs import settle_due
 from tests.channel_chat import RecordingTwilio, channel_app, users_on

@@ -46,7 +46,7 @@ async def test_not_enough_balance_offers_pay_again_and_a_typed_yes_pays_after_th
         kumar > no
         kumar < Meal ₹55 + delivery ₹30 + tip ₹0 = ₹85 [Pay ₹85] [Cancel]
         kumar > ok
-        kumar < Your balance is ₹0, which is not enough for ₹85. Ask a cooperative admin to record a deposit, then tap Pay again. [Pay ₹85] [Cancel]
+        kumar < Your balance is ₹0, which is not enough for ₹85. Ask a cooperative admin [Pay ₹85] [Cancel]
         admin > /deposit kumar 100
         admin < Record ₹100 received for
         admin > [tap Confirm]
