@@ -7,6 +7,8 @@ must press nothing (a question, a negation, a murmur before money, a word for an
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flows.understand import Intent, choose, normalise, understand
 
@@ -157,3 +159,18 @@ def test_normalising_is_nfc_case_emoji_and_emphasis() -> None:
     assert normalise("ச\u0bb0\u0bbf") == "சரி"
     assert normalise("௧௨") == "12"
     assert normalise("ok?") == "ok?"  # a question mark stays: it changes the meaning
+
+
+@given(st.text(max_size=30))
+def test_a_question_never_presses_a_money_button(text: str) -> None:
+    for prompt in ("pay", "deposit", "forget"):
+        assert _choose(prompt, text + "?") is None
+
+
+@given(st.text(max_size=30))
+def test_only_a_clear_yes_a_number_or_the_buttons_own_words_press_pay(text: str) -> None:
+    pressed = _choose("pay", text)
+    said = normalise(text)
+    if pressed == "Pay ₹100":
+        assert (understand(text).intent in (Intent.YES, Intent.NUMBER, Intent.BUTTON)
+                or "pay ₹100".startswith(said)), text  # fmt: skip
