@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Inbound], Awaitable[None]]
 Sender = tuple[str, str]  # (channel, address)
+# Inbox channels that are not people writing: applied by their own processor (bot/card_inbox.py).
+NOT_CHAT = frozenset({"stripe"})
 
 
 # C0 controls but tab and newline, and DEL: NUL is refused by PostgreSQL text columns, the others
@@ -133,6 +135,7 @@ class InboxProcessor:
         """After a restart, schedule every sender with unprocessed messages."""
         async with self.store.reader() as uow:
             senders = await uow.inbox.pending_senders()
+        senders = [s for s in senders if s[0] not in NOT_CHAT]
         for channel, address in senders:
             self.kick(channel, address)
         return len(senders)

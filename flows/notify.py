@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.ledger.model import worker_pay
 from core.members.model import Approval, Person
+from core.orders.funding import Source
 from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.orders.offers import withdraw_job_offers
@@ -16,11 +17,13 @@ from core.shared.events import (
     LedgerTransactionRecorded,
     OrderReady,
     OrderTransitioned,
+    PledgeChanged,
+    PledgeDigest,
     RoleApplied,
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, payments_notify, timeouts
+from flows import books, cards, governance_notify, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, p_, translator
 from flows.jobs import offer_job
@@ -72,7 +75,9 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
         refund = int(event.details.get("refund", 0))
         text = _("The first restaurant could not cook order #{id}, so {restaurant} will make {meal}.").format(
             id=order.id, restaurant=r.name if r else "", meal=order.meal_name)
-        if refund:
+        if refund and any(c.source is Source.CARD for c in await uow.contributions.for_order(order.id)):
+            text += " " + _("{amount} of the difference will not be taken from your card.").format(amount=money(refund, lang))
+        elif refund:
             text += " " + _("{amount} of the difference is back in your balance.").format(amount=money(refund, lang))
         await deliver_to(uow, donor, Outbound(text))
 
@@ -80,9 +85,12 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
 async def _declined(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
         _ = translator(donor.language, donor.channel)
-        await deliver_to(uow, donor, Outbound(
-            _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.").format(
-                id=order.id, amount=money(order.total, donor.language))))  # fmt: skip
+        if any(c.source is Source.CARD for c in await uow.contributions.for_order(order.id)):
+            text = _("Sorry, no restaurant nearby could cook order #{id}. Nothing will be taken from your card: "
+                     "the hold of {amount} will be released.")  # fmt: skip
+        else:
+            text = _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.")
+        await deliver_to(uow, donor, Outbound(text.format(id=order.id, amount=money(order.total, donor.language))))
 
 
 async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -251,6 +259,37 @@ async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
                 day=day(event.day, lang), paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
 
 
+async def on_pledge_changed(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell a donor their pledge renewed itself, or could not and is paused (the other changes
+    are their own taps, answered in the chat)."""
+    assert isinstance(event, PledgeChanged)
+    if event.change not in ("renewed", "renewal_failed") or not (person := await _person(uow, event.person_id)):
+        return
+    _, lang = translator(person.language, person.channel), person.language
+    pledge = await uow.pledges.get(event.pledge_id)
+    left = money(pledge.remaining if pledge else 0, lang)
+    if event.change == "renewed":
+        text = _("Pledge #{id} was renewed with {amount} from your balance; it now holds {left}.").format(
+            id=event.pledge_id, amount=money(event.amount, lang), left=left)  # fmt: skip
+        await deliver_to(uow, person, Outbound(text))
+        return
+    text = _("Pledge #{id} could not be renewed: your balance is short of {amount}, so nothing was taken and the pledge "
+             "is paused ({left} left in it). Add money to your balance, then tap Resume.").format(
+        id=event.pledge_id, amount=money(event.amount, lang), left=left)  # fmt: skip
+    await deliver_to(uow, person, Outbound(text, (Choice(_("Resume") + f" #{event.pledge_id}", f"presume:{event.pledge_id}"),)))
+
+
+async def on_pledge_digest(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Once a day per pledge: what it paid for, where (about a kilometre), and what is left."""
+    assert isinstance(event, PledgeDigest)
+    if person := await _person(uow, event.person_id):
+        _, lang = translator(person.language, person.channel), person.language
+        text = _("Meals your pledge #{id} paid for today near {area}: {n} ({amount}). {left} left.").format(
+            id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
+            left=money(event.remaining, lang))  # fmt: skip
+        await deliver_to(uow, person, Outbound(text))
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe every notification handler."""
     bus.on(OrderTransitioned, on_order_transitioned)
@@ -259,6 +298,10 @@ def register(bus: MessageBus) -> None:
     bus.on(RoleDecided, on_role_decided)
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
+    bus.on(PledgeChanged, on_pledge_changed)
+    bus.on(PledgeDigest, on_pledge_digest)
     bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)
+    cards.register(bus)
+    governance_notify.register(bus)

@@ -179,7 +179,7 @@ GREETING_WORDS = {
 }  # fmt: skip
 
 # Questions that move money: only a clear yes answers them (see the module docstring).
-MONEY_VERBS = frozenset({Verb.PAY, Verb.DEPOSIT, Verb.DEPOSIT2, Verb.PAYTO, Verb.FORGET})
+MONEY_VERBS = frozenset({Verb.PAY, Verb.DEPOSIT, Verb.DEPOSIT2, Verb.PAYTO, Verb.FORGET, Verb.PLEDGE_OK})
 
 _TAMIL_LETTERS = re.compile("[\u0b80-\u0bff]")
 
@@ -235,7 +235,10 @@ def understand(text: str) -> Meaning:
 
 
 # Options that say no to their question: what "no" / "வேண்டாம்" presses.
-_NEGATIVE_VERBS = frozenset({Verb.REJECT, Verb.DENY, Verb.CANCEL, Verb.GIVE_UP, Verb.GIVE_BACK})
+_NEGATIVE_VERBS = frozenset({Verb.REJECT, Verb.DENY, Verb.CANCEL, Verb.GIVE_UP, Verb.GIVE_BACK, Verb.PLEDGE_NO})
+# Two-option questions that are not yes/no ("wait longer, or stop the order?"): a typed "no" must
+# not pick the second option, which ends an order for good; "yes" says nothing either.
+NOT_YES_OR_NO = frozenset({Verb.WAIT})
 # Buttons beside a question rather than answers to it ("Show jobs", "Report a problem", "Appeal"):
 # a yes never presses them; they are pressed, typed by number or by their own words.
 _ASIDE_VERBS = frozenset({Verb.JOBS, Verb.DISPUTE, Verb.APPEAL})
@@ -274,6 +277,8 @@ def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str
     if meaning.intent is Intent.BUTTON:
         hits = [i for i, v in enumerate(verbs) if v == meaning.value]
         return hits[0] if len(hits) == 1 else None
+    if verbs and verbs[0] in NOT_YES_OR_NO:
+        return None
     negative = [i for i, p in enumerate(payloads) if is_negative(p)]
     positive = [i for i, v in enumerate(verbs) if i not in negative and v not in _ASIDE_VERBS]
     if meaning.intent is Intent.NO:

@@ -59,10 +59,13 @@ NUMBERS = {"1": 1, "௧": 1, "1.": 1, "1)": 1, "#1": 1, "option 1": 1, "ஒண�
 
 ROWS: list[tuple[str, str, str | None]] = []
 # yes/no on every two-way question: yes = the positive button, no = the negative one.
-for _p, _yes, _no in [("consent", 0, 1), ("order", 0, 1), ("approve", 0, 1), ("wait", 0, 1), ("coming", 0, 1),
+for _p, _yes, _no in [("consent", 0, 1), ("order", 0, 1), ("approve", 0, 1), ("coming", 0, 1),
                       ("payto", 0, 1), ("report", 0, 1)]:  # fmt: skip
     ROWS += [(w, _p, _label(_p, _yes)) for w in YES_WORDS]
     ROWS += [(w, _p, _label(_p, _no)) for w in NO_WORDS]
+# "wait longer, or stop the order?" is not a yes/no question: a typed "no" must not end the order
+ROWS += [(w, "wait", None) for w in YES_WORDS[:6] + NO_WORDS[:6] + WEAK_YES[:2]]
+ROWS += [("1", "wait", "Wait longer"), ("wait longer", "wait", "Wait longer"), ("2", "wait", "Stop the order")]
 # single buttons: a yes presses it, a no presses nothing
 for _p in ("ready", "claim", "pickup"):
     ROWS += [(w, _p, _label(_p, 0)) for w in YES_WORDS[:12] + WEAK_YES]

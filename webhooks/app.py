@@ -13,11 +13,13 @@ from fastapi.responses import FileResponse
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
 from core.ledger.model import public_balances
+from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.mydata_routes import mydata_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
+from webhooks.stripe_routes import stripe_router
 from webhooks.telegram_routes import telegram_router
 from webhooks.transparency_routes import transparency_router
 from webhooks.twilio_routes import twilio_router
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     twilio = TwilioConfig.from_settings(settings)
     if twilio.enabled:
         app.include_router(twilio_router(rt, twilio))
+    if settings.stripe_secret_key and settings.stripe_webhook_secret:
+        app.include_router(stripe_router(rt, settings.stripe_webhook_secret))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -77,5 +81,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         async with rt(request).store.reader() as uow:
             accounts = await uow.ledger.balances()
         return {"currency": "INR", "unit": "paise", **public_balances(accounts)}
+
+    @app.get("/api/stats/ratings")
+    async def rating_stats(request: Request) -> dict[str, Any]:
+        """Public ratings per restaurant (averages only: never who gave which; they rank nothing)."""
+        async with rt(request).store.reader() as uow:
+            return {"restaurants": await rating_service.public_stats(uow)}
 
     return app

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     upi_vpa: str | None = None
     upi_name: str | None = None
 
+    # Stripe cards: no secret key / webhook secret = cards off (no "Pay by card" button).
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # REST base override (a test fake)
+    stripe_timeout: float = 20.0  # seconds one Stripe request may take before it is retried (idempotently)
+
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
     worker_share_bp: int = Params.worker_share_bp
@@ -81,11 +87,14 @@ class Settings(BaseSettings):
     proposal_quorum_bp: int = Params.proposal_quorum_bp
     proposal_majority_bp: int = Params.proposal_majority_bp
     voting_period_hours: int = Params.voting_period_hours
+    proposal_seconds: int = Params.proposal_seconds
+    membership_fee: int = Params.membership_fee
     restaurant_radius_m: int = Params.restaurant_radius_m
     max_deposit: int = Field(default=Params.max_deposit, description="paise: the most one recorded deposit may credit")
     max_price: int = Field(default=Params.max_price, description="paise: the most one meal on an alms menu may cost")
     max_pledge: int = Field(default=Params.max_pledge, description="paise: the most one campaign pledge may promise")
     max_capacity: int = Field(default=Params.max_capacity, description="meals a day one restaurant may pledge")
+    max_money_pledge: int = Field(default=Params.max_money_pledge, description="paise: the most one /pledge may put aside")
     deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
     dispute_window_min: int = Params.dispute_window_min
     appeal_window_hours: int = Params.appeal_window_hours
@@ -99,6 +108,10 @@ class Settings(BaseSettings):
     payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
     order_detail_days: int = Params.order_detail_days
     message_log_days: int = Params.message_log_days
+    card_fee_bp: int = Params.card_fee_bp
+    card_fee_fixed: int = Field(default=Params.card_fee_fixed, description="paise")
+    card_fee_bearer: int = Params.card_fee_bearer
+    card_hold_warn_hours: int = Params.card_hold_warn_hours
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

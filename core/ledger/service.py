@@ -15,6 +15,7 @@ from core.ledger.model import (
     transfer,
     worker_account,
 )
+from core.ledger.params import Params
 from core.orders import funding
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -43,9 +44,11 @@ async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, 
     return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
 
 
-async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> None:
-    """Move the order's total from the donor's balance into its escrow: one contribution."""
-    await funding.contribute(uow, order.id, order.donor_id, donor_account(order.donor_id), funding.Source.BALANCE,
+async def fund_escrow(uow: UnitOfWork, order: Order, actor: str, account: str | None = None,
+                      source: funding.Source = funding.Source.BALANCE) -> None:  # fmt: skip
+    """Move the order's total from the donor's balance (or another source account, e.g. a card
+    hold) into its escrow: one contribution."""
+    await funding.contribute(uow, order.id, order.donor_id, account or donor_account(order.donor_id), source,
                              order.total, order.tip, actor)  # fmt: skip
 
 
@@ -55,9 +58,15 @@ async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amo
     return await funding.refund_to_sources(uow, order.id, amount, ref, actor)
 
 
+async def order_terms(uow: UnitOfWork, order: Order) -> Params:
+    """The governed parameters an order is paid by: those in force when it was started (a fee or
+    share change passed later applies to later orders; the delivery fee itself is on the order)."""
+    return await uow.params.as_of(order.created_at)
+
+
 async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
-    """Pay out a delivered order's escrow exactly as the governed splits say."""
-    params = await uow.params.current()
+    """Pay out a delivered order's escrow exactly as the governed splits in force when it was started say."""
+    params = await order_terms(uow, order)
     assert order.restaurant_id is not None and order.worker_id is not None
     tx = settlement(
         order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, order.tip,
@@ -69,7 +78,7 @@ async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
 async def settle_failed_delivery(uow: UnitOfWork, order: Order, actor: str) -> int:
     """Pay a failed delivery: the restaurant its meal, the worker the fee (as the governed splits
     say), and return the tip to whoever gave it; return the settlement's transaction id."""
-    params = await uow.params.current()
+    params = await order_terms(uow, order)
     assert order.restaurant_id is not None and order.worker_id is not None
     tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, 0, params.fee_shares)
     tx_id = await uow.ledger.record(tx, actor)
