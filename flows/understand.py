@@ -258,7 +258,7 @@ def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str
 
     A number picks its option; a label (or the start of only one) in the person's language or a button word in either
     language picks its button; a yes picks the only positive option (a prompt of one button:
-    that one), a no the only negative one; money questions want a clear yes."""
+    that one), a no the only negative one of two or more; money questions want a clear yes."""
     meaning = understand(text)
     said = normalise(text)
     if meaning.intent is Intent.NUMBER:
@@ -282,7 +282,8 @@ def choose(payloads: list[str], labels: list[str], numbers: list[int], text: str
     negative = [i for i, p in enumerate(payloads) if is_negative(p)]
     positive = [i for i, v in enumerate(verbs) if i not in negative and v not in _ASIDE_VERBS]
     if meaning.intent is Intent.NO:
-        return negative[0] if len(negative) == 1 else None
+        # Never a lone button: "no" to something else must not press a standing "Cancel order".
+        return negative[0] if len(negative) == 1 and len(payloads) > 1 else None
     if meaning.intent is Intent.WEAK_YES and any(v in MONEY_VERBS for v in verbs):
         return None
     if meaning.intent in (Intent.YES, Intent.WEAK_YES):

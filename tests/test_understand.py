@@ -70,11 +70,11 @@ ROWS += [("1", "wait", "Wait longer"), ("wait longer", "wait", "Wait longer"), (
 for _p in ("ready", "claim", "pickup"):
     ROWS += [(w, _p, _label(_p, 0)) for w in YES_WORDS[:12] + WEAK_YES]
     ROWS += [(w, _p, None) for w in NO_WORDS[:8]]
-# a lone Cancel button is never pressed by "ok"; "no" does not cancel either way
+# a lone Cancel button is pressed by neither "ok" nor "no" (only by its number or its word)
 ROWS += [(w, "cancel_order", None) for w in YES_WORDS[:8]]
 ROWS += [(w, "appeal", None) for w in YES_WORDS[:8] + NO_WORDS[:4]]  # a yes never appeals; "1" or the word does
 ROWS += [("1", "appeal", "Appeal"), ("appeal", "appeal", "Appeal"), ("show jobs", "report", "Show jobs")]
-ROWS += [(w, "cancel_order", "Cancel order") for w in NO_WORDS[:4]]
+ROWS += [(w, "cancel_order", None) for w in NO_WORDS[:4]]
 # the tip: "வேண்டாம்" is "No tip"; "yes" is ambiguous (which tip?)
 ROWS += [(w, "tip", "No tip") for w in NO_WORDS]
 ROWS += [(w, "tip", None) for w in ("yes", "ok", "சரி", "seri")]
