@@ -22,6 +22,7 @@ from core.members.identity import admin_link_token
 from core.schedule import jobs
 from webhooks import money_cli
 from webhooks.demo import seed_demo
+from webhooks.doctor import Doctor, report
 from webhooks.runtime import build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
@@ -173,6 +174,13 @@ async def _export(settings: Settings, path: str) -> int:
     return 0
 
 
+async def _doctor(settings: Settings) -> int:
+    """Check the configuration and the services it names; exit 1 when anything is broken."""
+    text, code = report(await Doctor(settings).run())
+    print(text)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run one command."""
     parser = argparse.ArgumentParser(prog="ketpaar", description="Ketpaar food cooperative service")
@@ -181,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("doctor", help="check the configuration and services; each finding with its fix (exit 1 on errors)")
     link = sub.add_parser("admin-link", help="print a one-time web-chat sign-in link for an admin")
     link.add_argument("name", help="the web-chat admin's name, as in KETPAAR_ADMINS=webchat:<name>")
     seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
@@ -213,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "doctor":
+        return asyncio.run(_doctor(settings))
     if args.command == "admin-link":
         return _admin_link(settings, args.name)
     if args.command == "migrate":
