@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
@@ -16,6 +16,7 @@ from core.ledger.model import public_balances
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.mydata_routes import mydata_router
+from webhooks.readiness import readiness
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import telegram_router
@@ -59,7 +60,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
+        """Liveness: the process answers (restart it if not). Readiness is /readyz."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: database, Redis, schema, face weights, scheduler leader; 503 when any fails."""
+        ok, checks = await readiness(rt(request))
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
     app.include_router(webchat_router(rt, settings))
     app.include_router(mydata_router(rt))

@@ -28,6 +28,9 @@ from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
 
 
+GRACEFUL_SHUTDOWN_S = 30
+
+
 async def _demo_seed(settings: Settings) -> int:
     runtime = await build_runtime(settings)
     try:
@@ -148,7 +151,10 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     from webhooks.app import create_app
 
     # The app learns where it listens: the demo users exist only on a loopback address.
-    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info")
+    # On SIGTERM uvicorn stops accepting, lets open requests finish (up to the timeout), then the
+    # lifespan's close drains the inbox and lets the outbox sender end its batch.
+    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
     return 0
 
 

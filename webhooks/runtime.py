@@ -69,6 +69,7 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
+    leader: bool = False  # this process holds the scheduler leader lock (readiness reports it)
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
@@ -219,3 +220,6 @@ async def start_background(runtime: Runtime) -> None:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
                                             runtime.checkpoint)
         runtime.scheduler.start()
+        from webhooks.readiness import hold_leadership  # imports this module: only when started
+
+        runtime.tasks.append(asyncio.create_task(hold_leadership(runtime)))
