@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
 from core.ledger.model import public_balances
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
+from webhooks.metrics import CONTENT_TYPE, authorised
 from webhooks.mydata_routes import mydata_router
 from webhooks.readiness import readiness
 from webhooks.runtime import Runtime, build_runtime, start_background
@@ -68,6 +69,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         """Readiness: database, Redis, schema, face weights, scheduler leader; 503 when any fails."""
         ok, checks = await readiness(rt(request))
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: with KETPAAR_METRICS_TOKEN as a bearer token; open only in the demo."""
+        allowed = authorised(request.headers.get("authorization"), settings.metrics_token, settings.demo_open())
+        if allowed is None:
+            return Response(status_code=404)
+        if not allowed:
+            return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        runtime = rt(request)
+        return Response(await runtime.metrics.render(runtime.db), media_type=CONTENT_TYPE)
 
     app.include_router(webchat_router(rt, settings))
     app.include_router(mydata_router(rt))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 import time
@@ -23,10 +22,10 @@ from core.schedule import jobs
 from webhooks import money_cli
 from webhooks.demo import seed_demo
 from webhooks.doctor import Doctor, report
+from webhooks.logs import configure_logging
 from webhooks.runtime import build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
-
 
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -224,8 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     hook = sub.add_parser("telegram-set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret")
     hook.add_argument("--url", help="public base URL (default KETPAAR_PUBLIC_URL)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings)
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "doctor":

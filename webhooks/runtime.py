@@ -40,6 +40,7 @@ from flows import notify, router
 from flows.context import Services
 from flows.jobs import taken_text
 from flows.messages import Inbound
+from webhooks.metrics import Metrics, TimedScreener
 from webhooks.scheduler import build_scheduler
 from webhooks.settings import Settings
 
@@ -70,12 +71,14 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
     leader: bool = False  # this process holds the scheduler leader lock (readiness reports it)
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
         model = await jobs.retrain_safety(self.store, self.settings.data_dir / "safety", self.secret)
-        if hasattr(self.services.screener, "safety_model"):
-            self.services.screener.safety_model = model
+        screener = getattr(self.services.screener, "inner", self.services.screener)  # under the timing wrapper
+        if hasattr(screener, "safety_model"):
+            screener.safety_model = model
 
     async def checkpoint(self) -> None:
         """Scheduled: sign and publish yesterday's checkpoint of the chain (once per day)."""
@@ -164,6 +167,8 @@ async def build_runtime(
     db = Database(settings.database_url)
     bus = MessageBus()
     notify.register(bus)
+    metrics = Metrics()
+    metrics.count_transitions(bus)
     store = Store(db, clock or SystemClock(), bus)
     async with store.uow() as uow:
         await uow.params.ensure_initial(settings.initial_params())
@@ -176,7 +181,7 @@ async def build_runtime(
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
-    services = Services(board, screener, photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"))
+    services = Services(board, TimedScreener(screener, metrics), photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"))
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -184,7 +189,7 @@ async def build_runtime(
         register_job_offer_edits(bus, store, telegram)
     twilio = TwilioConfig.from_settings(settings)
     senders.update(twilio_senders(twilio, store, secret))
-    outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE) if senders else None
+    outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE, observe=metrics.observe_outbox) if senders else None
     handle = partial(router.handle, services=services)
 
     async def handle_and_wake(uow: UnitOfWork, msg: Inbound) -> None:
@@ -197,9 +202,10 @@ async def build_runtime(
             uow.later(wake)  # send the replies right after commit, not on the next poll
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
-    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
+    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute,
+                               observe=lambda h: metrics.observe_inbound(h.channel, h.outcome, h.seconds))  # fmt: skip
     seed = settings.resolved_signing_key()
-    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox)
+    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox, metrics=metrics)
     runtime.signer = Signer(seed) if seed else None
     if seed is None:
         log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
@@ -218,7 +224,7 @@ async def start_background(runtime: Runtime) -> None:
         runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
-                                            runtime.checkpoint)
+                                            runtime.checkpoint, observe=runtime.metrics.observe_job)
         runtime.scheduler.start()
         from webhooks.readiness import hold_leadership  # imports this module: only when started
 
