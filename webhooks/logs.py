@@ -15,8 +15,8 @@ MASK = "<redacted>"
 # Extra fields the app attaches to a record (the inbound line); anything else in `extra` is ignored.
 FIELDS = ("channel", "person", "step", "outcome", "duration_ms", "job")
 PATTERNS = [
-    re.compile(r"bot\d{3,}:[A-Za-z0-9_-]+"),  # Telegram API URLs carry the token: .../bot123:ABC/sendMessage
-    re.compile(r"\b\d{6,}:[A-Za-z0-9_-]{8,}\b"),  # a bare Telegram bot token
+    re.compile(r"bot\d{3,}(?::|%3[Aa])[A-Za-z0-9_-]+"),  # Telegram API URLs carry the token: .../bot123:ABC/sendMessage
+    re.compile(r"\b\d{6,}(?::|%3[Aa])[A-Za-z0-9_-]{8,}\b"),  # a bare Telegram bot token
     re.compile(r"whatsapp:\+?\d{6,15}"),  # WhatsApp addresses
     re.compile(r"(?<![\w.])\+\d{8,15}\b"),  # international phone numbers
     re.compile(r"(?<![\w.])(?:91)?[6-9]\d{9}\b"),  # Indian mobile numbers written without +
@@ -88,6 +88,20 @@ def formatter_for(settings: Settings) -> logging.Formatter:
     return JsonFormatter(redact) if use_json else TextFormatter(redact)
 
 
+# Libraries that log request parameters or SQL with its values at DEBUG/INFO (message texts,
+# names, phone numbers, coordinates, token-bearing URLs): held at WARNING whatever the root level.
+NOISY = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "httpx", "httpcore", "telegram", "twilio.http_client",
+         "hpack", "multipart", "urllib3", "PIL")  # fmt: skip
+
+
+def pin_noisy_loggers() -> dict[str, int]:
+    """Hold the data-dumping libraries at WARNING; return their previous levels (to restore in tests)."""
+    previous = {name: logging.getLogger(name).level for name in NOISY}
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return previous
+
+
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Send every log record (uvicorn's too) through one redacting handler on standard error."""
     handler = logging.StreamHandler(sys.stderr)
@@ -100,7 +114,4 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # httpx logs every request URL at INFO: for Telegram that URL holds the bot token (masked
-    # anyway) and one line per message sent is noise next to our own inbound line.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    pin_noisy_loggers()
