@@ -23,6 +23,7 @@ from webhooks import backup, money_cli
 from webhooks.demo import seed_demo
 from webhooks.doctor import Doctor, report
 from webhooks.logs import configure_logging
+from webhooks.progress import progress
 from webhooks.runtime import build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
@@ -43,8 +44,11 @@ async def _demo_seed(settings: Settings) -> int:
 async def _verify(settings: Settings) -> int:
     runtime = await build_runtime(settings)
     try:
+        async with runtime.store.reader() as uow:
+            total, _head = await uow.chain.head()
         started = time.perf_counter()
-        report = await audit(runtime.store)
+        with progress(total, "verifying", "events") as bar:
+            report = await audit(runtime.store, bar.update)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.close()
@@ -126,7 +130,9 @@ async def _telegram(settings: Settings, action: str, url: str | None) -> int:
 async def _train_safety(settings: Settings) -> int:
     runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
     try:
-        model = await jobs.retrain_safety(runtime.store, settings.data_dir / "safety", runtime.secret)
+        with progress(None, "training the safety model", "model") as bar:  # one step: the bar shows time spent
+            model = await jobs.retrain_safety(runtime.store, settings.data_dir / "safety", runtime.secret)
+            bar.update(1)
     finally:
         await runtime.close()
     print(f"safety model: {getattr(model, 'version', type(model).__name__)}")
@@ -163,14 +169,18 @@ async def _export(settings: Settings, path: str) -> int:
     after, count = 0, 0
     out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        while True:
-            async with runtime.store.reader() as uow:
-                lines, nxt = await export_page(uow, after, MAX_PAGE)
-            out.write("".join(line + "\n" for line in lines))
-            count += len(lines)
-            if nxt is None:
-                break
-            after = nxt
+        async with runtime.store.reader() as uow:
+            total, _head = await uow.chain.head()
+        with progress(total, "exporting", "events") as bar:
+            while True:
+                async with runtime.store.reader() as uow:
+                    lines, nxt = await export_page(uow, after, MAX_PAGE)
+                out.write("".join(line + "\n" for line in lines))
+                count += len(lines)
+                bar.update(len(lines))
+                if nxt is None:
+                    break
+                after = nxt
     finally:
         if out is not sys.stdout:
             out.close()
