@@ -146,3 +146,24 @@ def test_several_processes_add_up_through_the_multiprocess_directory(tmp_path: P
     out = subprocess.run([sys.executable, "-c", SCRAPE, f"sqlite:///{app_db}"], env=env, check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
     assert value(out, 'ketpaar_inbound_messages_total{channel="telegram",outcome="handled"}') == 7
+
+
+async def test_the_grafana_dashboard_only_asks_for_metrics_the_service_exposes(app_env: dict[str, Any]) -> None:
+    import json
+    import re
+
+    root = Path(__file__).parents[1]
+    dashboard = json.loads((root / "deploy/grafana/dashboards/ketpaar.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    asked = {re.sub(r"_(bucket|count|sum)$", "", name) for e in exprs for name in re.findall(r"ketpaar_[a-z_]+", e)}
+    text = (await app_env["client"].get("/metrics")).text
+    exposed = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    exposed |= {name + "_total" for name in exposed}  # a counter's samples end in _total
+    assert asked and asked <= exposed, asked - exposed
+    import yaml
+
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
+    assert "app" not in [s for s in services if services[s].get("profiles")]  # the app itself runs without the profile
+    scrape = yaml.safe_load((root / "deploy/prometheus.yml").read_text())["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics" and scrape["authorization"]["type"] == "Bearer"
