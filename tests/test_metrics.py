@@ -160,10 +160,8 @@ async def test_the_grafana_dashboard_only_asks_for_metrics_the_service_exposes(a
     exposed = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
     exposed |= {name + "_total" for name in exposed}  # a counter's samples end in _total
     assert asked and asked <= exposed, asked - exposed
-    import yaml
-
-    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
-    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
-    assert "app" not in [s for s in services if services[s].get("profiles")]  # the app itself runs without the profile
-    scrape = yaml.safe_load((root / "deploy/prometheus.yml").read_text())["scrape_configs"][0]
-    assert scrape["metrics_path"] == "/metrics" and scrape["authorization"]["type"] == "Bearer"
+    # (PyYAML is not a dependency: the files are checked by their lines)
+    compose = (root / "docker-compose.yml").read_text()
+    assert compose.count('profiles: ["monitoring"]') == 2  # the app, PostgreSQL and Redis run without it
+    scrape = (root / "deploy/prometheus.yml").read_text()
+    assert "metrics_path: /metrics" in scrape and "type: Bearer" in scrape
