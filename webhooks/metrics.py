@@ -92,7 +92,7 @@ class Metrics:
         """The exposition text: every process's counters, then the database's gauges."""
         if multiprocess_dir():
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             counters = generate_latest(registry)
         else:
             counters = generate_latest(self.registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 from core.adapters.redis.board import RedisJobBoard
 from core.adapters.sql import health
@@ -36,9 +37,9 @@ async def hold_leadership(runtime: Runtime) -> None:
             continue
 
 
-async def _check(name: str, checks: dict[str, str], probe: asyncio.Future[object] | object) -> None:
+async def _check(name: str, checks: dict[str, str], probe: Awaitable[object]) -> None:
     try:
-        result = await asyncio.wait_for(probe, PROBE_TIMEOUT_S)  # type: ignore[arg-type]
+        result = await asyncio.wait_for(probe, PROBE_TIMEOUT_S)
     except Exception as exc:  # whatever failed, the answer is the same: not ready, and why (no detail leaked)
         log.warning("readiness: %s failed: %s", name, type(exc).__name__)
         checks[name] = "unreachable"
