@@ -50,6 +50,9 @@ def step_of(msg: Inbound) -> str:
         return f"choice:{verb.group(1)}"
     return str(msg.kind)
 
+# Inbox channels that are not people writing: applied by their own processor (bot/card_inbox.py).
+NOT_CHAT = frozenset({"stripe"})
+
 
 # C0 controls but tab and newline, and DEL: NUL is refused by PostgreSQL text columns, the others
 # only garble replies. Lone surrogates cannot be encoded as UTF-8 at all, so one in a name used to
@@ -159,6 +162,7 @@ class InboxProcessor:
         """After a restart, schedule every sender with unprocessed messages."""
         async with self.store.reader() as uow:
             senders = await uow.inbox.pending_senders()
+        senders = [s for s in senders if s[0] not in NOT_CHAT]
         for channel, address in senders:
             self.kick(channel, address)
         return len(senders)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
+    from core.payments.card_model import CardPayment, CardStatus, Checkout, IntentState
 
 __all__ = ["JobBoard", "PaymentGateway", "PhotoStore", "Screener", "Store", "UnitOfWork"]
 
@@ -263,8 +264,8 @@ class LedgerRepo(Protocol):
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
 
-    async def balance(self, account: str) -> int:
-        """Sum of an account's postings in paise."""
+    async def balance(self, account: str, *, lock: bool = False) -> int:
+        """Sum of an account's postings in paise; `lock` holds spending from it until commit."""
 
     async def balances(self, prefix: str = "") -> dict[str, int]:
         """Every account (optionally under a prefix) with its balance."""
@@ -700,6 +701,31 @@ class PrivacyRepo(Protocol):
         """Delete web-chat sessions past their expiry."""
 
 
+class CardPaymentRepo(Protocol):
+    """One row per PaymentIntent; changed only with the version it was loaded at."""
+
+    async def add(self, payment: CardPayment) -> CardPayment:
+        """Store a new payment; return it with its id."""
+
+    async def get(self, payment_id: int, *, lock: bool = False) -> CardPayment | None:
+        """One payment (row-locked on PostgreSQL when `lock`)."""
+
+    async def by_attempt(self, order_id: int, attempt: int, *, lock: bool = False) -> CardPayment | None:
+        """The payment of an order's n-th card attempt."""
+
+    async def by_intent(self, intent: str, *, lock: bool = False) -> CardPayment | None:
+        """The payment a provider's payment id belongs to (row-locked on PostgreSQL when `lock`)."""
+
+    async def for_order(self, order_id: int) -> list[CardPayment]:
+        """An order's card payments, first attempt first."""
+
+    async def in_status(self, statuses: Sequence[CardStatus], limit: int = 1000) -> list[CardPayment]:
+        """Payments in any of these states, oldest first."""
+
+    async def save(self, payment: CardPayment) -> bool:
+        """Write a changed payment if nobody changed it since it was loaded; tell whether it was."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -754,6 +780,10 @@ class UnitOfWork(Protocol):
     @property
     def payments(self) -> PaymentsRepo:
         """UPI top-ups, statement rows and payouts."""
+
+    @property
+    def cards(self) -> CardPaymentRepo:
+        """The card payments of orders."""
 
     @property
     def ledger(self) -> LedgerRepo:
@@ -856,15 +886,24 @@ class PhotoStore(Protocol):
 
 
 class PaymentGateway(Protocol):
-    """Card payments held until delivery (authorise, capture at settlement, cancel on refund).
+    """Card payments held until delivery: a hosted payment page for a manual-capture payment,
+    captured at settlement, cancelled on refund before it, refunded after it.
 
-    No adapter yet: the card-payments issue implements it (Stripe, capture_method=manual)."""
+    Every call that changes money carries an idempotency key, so a call retried after a timeout
+    (by the SDK, or by the next run of the job) is the same call at the provider, never a second
+    one. The Stripe adapter lives in core/adapters/stripe."""
 
-    async def authorise(self, amount: int, reference: str) -> str:
-        """Hold `amount` paise on a card; return the provider's payment id."""
+    async def checkout(self, amount: int, idempotency_key: str, metadata: dict[str, str], description: str) -> Checkout:
+        """Create a manual-capture payment of `amount` paise and a page where the donor pays it."""
 
-    async def capture(self, payment_id: str, amount: int) -> None:
-        """Take up to the held amount (at settlement)."""
+    async def retrieve(self, intent: str) -> IntentState:
+        """The provider's view of one payment (for reconciliation)."""
 
-    async def cancel(self, payment_id: str) -> None:
-        """Release the hold (on refund)."""
+    async def capture(self, intent: str, amount: int, idempotency_key: str) -> IntentState:
+        """Take `amount` paise of the hold (the rest is released); the state tells the fee if known."""
+
+    async def cancel(self, intent: str, idempotency_key: str) -> IntentState:
+        """Release the whole hold."""
+
+    async def refund(self, intent: str, amount: int, idempotency_key: str) -> IntentState:
+        """Give back `amount` paise of a captured payment."""

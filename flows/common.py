@@ -5,6 +5,8 @@ from __future__ import annotations
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
+from core.orders import timeouts
+from core.orders.funding import Source
 from core.orders.lifecycle import CANCELLABLE, IllegalTransition, Status
 from core.seekers.photo_records import delete_photos
 from flows.context import FlowContext
@@ -94,6 +96,14 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
 async def cancel_one(ctx: FlowContext, order_id: int) -> None:
     """Cancel one order with refund and say what happened."""
     _ = ctx._
+    order = await ctx.uow.orders.get(order_id)
+    if order is not None and order.donor_id == ctx.person.id and await timeouts.donor_was_asked(ctx.uow, order):
+        # Asked "wait or cancel (the restaurant is paid)", the donor typed cancel or tapped an older
+        # Cancel button: cancel as they were told, not with a full refund of a meal already cooked.
+        from flows.timeouts import give_up_order  # flows.timeouts imports this module
+
+        await give_up_order(ctx, order_id)
+        return
     try:
         order, refund = await orders.cancel(ctx.uow, order_id, ctx.person, ctx.services.board)
     except IllegalTransition:
@@ -103,7 +113,10 @@ async def cancel_one(ctx: FlowContext, order_id: int) -> None:
         await ctx.reply(_("That order is not yours to cancel."))
         return
     ctx.goto(None)
-    if refund:
+    by_card = any(c.source is Source.CARD for c in await ctx.uow.contributions.for_order(order.id))
+    if refund and by_card:
+        text = _("Order #{id} cancelled. The hold of {amount} on your card will be released.")
+    elif refund:
         text = _("Order #{id} cancelled. {amount} is back in your balance.")
     else:
         text = _("Order #{id} cancelled.")

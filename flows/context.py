@@ -9,7 +9,7 @@ from core.board.base import JobBoard
 from core.ledger.transparency import BooksCache
 from core.members.model import Person
 from core.payments.upi import UpiPayee
-from core.ports import UnitOfWork
+from core.ports import PaymentGateway, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
 from flows.i18n import Translator, translator
@@ -34,6 +34,7 @@ class Services:
     secret: bytes = b""  # signs one-time links (a person's data download)
     public_url: str = ""  # where those links point
     books: BooksCache = field(default_factory=BooksCache)  # the public figures, kept up to the chain's head
+    payments: PaymentGateway | None = None  # cards are on only when Stripe is configured
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

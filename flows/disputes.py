@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.members.model import Person
 from core.orders import disputes
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
@@ -43,6 +44,8 @@ def refused(_: Translator, code: str) -> str:
         return _("This order cannot be disputed now.")
     return {
         "not_found": _("There is no such order."),
+        "no_dispute": _("There is no such dispute."),
+        "not_reversible": _("This decision cannot be taken back automatically; please ask another admin."),
         "not_a_party": _("Only the people of an order can report a problem with it."),
         "already_disputed": _("A problem with this order was already reported."),
         "window_closed": _("The time to report a problem with this order has passed."),
@@ -77,8 +80,13 @@ async def report(ctx: FlowContext, msg: Inbound) -> None:
 async def _ask_reason(ctx: FlowContext, order_id: int) -> None:
     _ = ctx._
     order = await ctx.uow.orders.get(order_id)
-    if order is None or ctx.person.id not in await disputes.parties(ctx.uow, order):
-        await ctx.reply(refused(_, "not_a_party" if order else "not_found"))
+    if order is None:
+        await ctx.reply(refused(_, "not_found"))
+        return
+    try:
+        await disputes.check_can_raise(ctx.uow, order, ctx.person)
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(_, exc.code))
         return
     choices = tuple(Choice(reason_label(_, r), f"dreason:{order_id}:{r.value}") for r in Reason)
     await ctx.reply(_("What went wrong with order #{id}?").format(id=order_id), choices)
@@ -97,6 +105,9 @@ async def reason(ctx: FlowContext, msg: Inbound) -> None:
 
 async def evidence(ctx: FlowContext, msg: Inbound) -> None:
     """The party's own words: raise the dispute, tell everyone, send the case to the admins."""
+    if read_int(msg.text, 0, MAX_ID) is not None:  # on SMS, a reason's number typed twice
+        await ctx.reply(ctx._("Please write a few words about what happened, or send skip."))
+        return
     data = dict(ctx.data)
     ctx.goto(None)
     words = "" if normalise(msg.text) in SKIP_WORDS else msg.text
@@ -148,7 +159,14 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
         return
     dispute = await ctx.uow.disputes.get(dispute_id)
     if dispute is None or dispute.status not in (DisputeStatus.OPEN, DisputeStatus.APPEALED):
-        await ctx.reply(refused(_, "already_resolved" if dispute else "not_found"))  # another admin was quicker
+        await ctx.reply(refused(_, "already_resolved" if dispute else "no_dispute"))  # another admin was quicker
+        return
+    order = await ctx.uow.orders.get(dispute.order_id)
+    if order is not None and ctx.person.id in await disputes.parties(ctx.uow, order):
+        await ctx.reply(refused(_, "party_admin"))  # said before the reason is asked, not after
+        return
+    if dispute.status is DisputeStatus.APPEALED and ctx.person.id == dispute.resolved_by:
+        await ctx.reply(refused(_, "same_admin"))
         return
     ctx.goto(Step.DISPUTE_NOTE, dispute=dispute_id, resolution=args[1])
     await ctx.reply(_("In one line, why {what}?").format(what=resolution_label(_, args[1])))
@@ -156,6 +174,11 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
 
 async def note(ctx: FlowContext, msg: Inbound) -> None:
     """The admin's reason: decide the dispute (or its appeal) and tell every party."""
+    said = normalise(msg.text)
+    if read_int(said, 0, MAX_ID) is not None or said in {normalise(resolution_label(ctx._, r)) for r in Resolution}:
+        # On SMS a decision's number (or label) typed twice is not a reason; the chain keeps what is typed here.
+        await ctx.reply(ctx._("Please write the reason in a few words."))
+        return
     data = dict(ctx.data)
     ctx.goto(None)
     dispute = await ctx.uow.disputes.get(int(data["dispute"]))
@@ -163,6 +186,8 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
     try:
         dispute = await decide(ctx.uow, int(data["dispute"]), ctx.person, Resolution(data["resolution"]), msg.text[:NOTE_MAX])
     except disputes.DisputeError as exc:
+        if exc.code == "pool_short":
+            return await _pool_short(ctx, int(data["dispute"]), exc.amount)
         await ctx.reply(refused(ctx._, exc.code))
         return
     order = await ctx.uow.orders.get(dispute.order_id)
@@ -171,12 +196,38 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
     outcome = dispute.appeal_resolution if final else dispute.resolution
     assert outcome is not None
     await ctx.reply(ctx._("Decided: {what}. Everyone is told.").format(what=resolution_label(ctx._, outcome)))
+    meal, pay, back = await _outcome(ctx.uow, order, dispute.tx_ids)
     for person in await _parties(ctx.uow, order):
-        t_ = translator(person.language, person.channel)
-        text = t_("Order #{id}: an admin decided {what}. Reason: {why}").format(
-            id=order.id, what=resolution_label(t_, outcome), why=dispute.appeal_note if final else dispute.note)
+        t_, lang = translator(person.language, person.channel), person.language
+        text = t_("Order #{id}, an admin's decision ({what}): the restaurant gets {paid}, the delivery worker {pay}, and "
+                  "{amount} goes back to who paid. Reason: {why}").format(
+            id=order.id, what=resolution_label(t_, outcome), paid=money(meal, lang), pay=money(pay, lang),
+            amount=money(back, lang), why=dispute.appeal_note if final else dispute.note)  # fmt: skip
         appeal_button = () if final else (Choice(t_("Appeal"), f"appeal:{dispute.id}"),)
         await ctx.tell(person, Outbound(text, appeal_button))
+
+
+async def _outcome(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[int, int, int]:
+    """What the decision in force pays (restaurant, worker) and returns to the contributors, in
+    paise, from its ledger entries (net: a repayment of the pool's cover counts against the refund)."""
+    net: dict[str, int] = {}
+    for tx_id in tx_ids:
+        for account, amount in await uow.ledger.postings_of(tx_id):
+            net[account] = net.get(account, 0) + amount
+    restaurant = restaurant_account(order.restaurant_id or 0)
+    worker = worker_account(order.worker_id or 0)
+    paid_by = {donor_account(order.donor_id), *(c.account for c in await uow.contributions.for_order(order.id))}
+    sources = paid_by - {restaurant, worker}
+    return net.get(restaurant, 0), net.get(worker, 0), sum(net.get(a, 0) for a in sources)
+
+
+async def _pool_short(ctx: FlowContext, dispute_id: int, missing: int) -> None:
+    """Nothing was applied: say why, and give the decision's buttons again for later."""
+    _ = ctx._
+    text = _("Dispute #{d}: money from the first decision was already spent, and the guarantee pool is {amount} short of "
+             "covering it. Nothing has changed; the appeal stays open. Choose again when the pool can cover it.").format(
+        d=dispute_id, amount=money(missing, ctx.person.language))  # fmt: skip
+    await ctx.reply(text, tuple(Choice(resolution_label(_, r), f"resolve:{dispute_id}:{r.value}") for r in Resolution))
 
 
 async def appeal(ctx: FlowContext, msg: Inbound) -> None:

@@ -1,4 +1,4 @@
-"""The donor's path: photo, location, screening, meal, tip, payment from balance."""
+"""The donor's path: photo, location, screening, meal, tip, payment from balance (or by card: flows/cards.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from core.orders import service as orders
 from core.orders.lifecycle import Status
 from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
+from flows.cards import card_choice
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural
@@ -206,7 +207,7 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(
         text,
         (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
-         Choice(_("Cancel"), f"cancel:{order.id}")),
+         *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}")),
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.ledger.model import worker_pay
 from core.members.model import Approval, Person
+from core.orders.funding import Source
 from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.orders.offers import withdraw_job_offers
@@ -20,7 +21,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, payments_notify, timeouts
+from flows import books, cards, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -72,7 +73,9 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
         refund = int(event.details.get("refund", 0))
         text = _("The first restaurant could not cook order #{id}, so {restaurant} will make {meal}.").format(
             id=order.id, restaurant=r.name if r else "", meal=order.meal_name)
-        if refund:
+        if refund and any(c.source is Source.CARD for c in await uow.contributions.for_order(order.id)):
+            text += " " + _("{amount} of the difference will not be taken from your card.").format(amount=money(refund, lang))
+        elif refund:
             text += " " + _("{amount} of the difference is back in your balance.").format(amount=money(refund, lang))
         await deliver_to(uow, donor, Outbound(text))
 
@@ -80,9 +83,12 @@ async def _sent(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None
 async def _declined(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     if donor := await _person(uow, order.donor_id):
         _ = translator(donor.language, donor.channel)
-        await deliver_to(uow, donor, Outbound(
-            _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.").format(
-                id=order.id, amount=money(order.total, donor.language))))  # fmt: skip
+        if any(c.source is Source.CARD for c in await uow.contributions.for_order(order.id)):
+            text = _("Sorry, no restaurant nearby could cook order #{id}. Nothing will be taken from your card: "
+                     "the hold of {amount} will be released.")  # fmt: skip
+        else:
+            text = _("Sorry, no restaurant nearby could cook order #{id}. {amount} is back in your balance.")
+        await deliver_to(uow, donor, Outbound(text.format(id=order.id, amount=money(order.total, donor.language))))
 
 
 async def _posted(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
@@ -262,3 +268,4 @@ def register(bus: MessageBus) -> None:
     bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)
+    cards.register(bus)

@@ -34,6 +34,10 @@ REF_KEYS = ("job", "giveup")  # message meta naming what a prompt is about, so i
 # number of times, and close only a prompt that offers nothing else.
 REUSABLE = frozenset({Verb.JOBS, Verb.ROLE, Verb.LANG})
 
+# Two-option questions that are not yes/no ("wait longer, or cancel?"): a typed "no" must not pick
+# the second option, which here ends an order for good.
+NOT_YES_OR_NO = frozenset({Verb.WAIT})
+
 YES = {"yes", "y", "ok", "ஆம்", "ஆமாம்", "சரி", "aam", "aama", "aamam", "sari", "seri"}
 NO = {"no", "n", "இல்லை", "வேண்டாம்", "illai", "illa", "venam", "vendam"}
 
@@ -64,7 +68,7 @@ def _option_for(prompt: Prompt, said: str, number: int | None) -> Option | None:
         return prompt.with_number(number)
     if option := next((o for o in prompt.options if normalise(o.label) == said), None):
         return option
-    if len(prompt.options) == 2 and (said in YES or said in NO):
+    if len(prompt.options) == 2 and prompt.kind not in NOT_YES_OR_NO and (said in YES or said in NO):
         return prompt.options[0 if said in YES else 1]
     return None
 

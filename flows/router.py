@@ -11,6 +11,7 @@ from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
     books,
+    cards,
     common,
     disputes,
     donor,
@@ -99,6 +100,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.MEAL: donor.choose_meal,
     Verb.TIP: donor.choose_tip,
     Verb.PAY: donor.pay,
+    Verb.CARD: cards.pay_by_card,
     Verb.CANCEL: donor.cancel_order,
     Verb.ACCEPT: restaurant.accept,
     Verb.REJECT: restaurant.reject,

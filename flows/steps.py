@@ -88,3 +88,4 @@ class Verb(StrEnum):
     APPEAL = "appeal"  # a party appealing the decision
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
+    CARD = "card"  # a donor choosing to pay an order by card

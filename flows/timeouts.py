@@ -69,9 +69,10 @@ async def _ask_donor(uow: UnitOfWork, order: Order, event: OrderTimedOut) -> Non
     _, lang = translator(donor.language, donor.channel), donor.language
     await uow.prompts.withdraw(f"{GIVE_UP_REF}:{order.id}")  # asked again: only the newest question counts
     text = _("Nobody has claimed the delivery of order #{id} for {minutes} minutes. You can wait longer, or cancel: "
-             "{restaurant} has already cooked the meal, so it is paid {meal} from the money held, and {rest} "
+             "{restaurant} has already cooked the meal, so it is paid {paid} from the money held, and {amount} "
              "comes back to you.").format(id=order.id, minutes=event.minutes, restaurant=r.name,
-                                          meal=money(order.meal_price, lang), rest=money(order.total - order.meal_price, lang))  # fmt: skip
+                                          paid=money(order.meal_price, lang),
+                                          amount=money(order.total - order.meal_price, lang))  # fmt: skip
     choices = (Choice(_("Wait longer"), f"{Verb.WAIT}:{order.id}"), Choice(_("Cancel"), f"{Verb.GIVE_UP}:{order.id}"))
     await deliver_to(uow, donor, Outbound(text, choices, meta={GIVE_UP_REF: order.id}))
 
@@ -141,6 +142,7 @@ async def _released(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> 
 
 async def _abandoned(uow: UnitOfWork, order: Order, event: OrderTransitioned) -> None:
     await withdraw_job_offers(uow, order.id, event.actor)
+    await uow.prompts.withdraw(f"{GIVE_UP_REF}:{order.id}")  # also when the donor typed "cancel" instead
     if owner := await _owner(uow, order.restaurant_id):
         _ = translator(owner.language, owner.channel)
         await deliver_to(uow, owner, Outbound(_(
@@ -185,9 +187,14 @@ async def wait_longer(ctx: FlowContext, msg: Inbound) -> None:
 
 async def give_up(ctx: FlowContext, msg: Inbound) -> None:
     """The donor stops an order nobody came for: the restaurant is paid, the rest refunded."""
-    _, lang = ctx._, ctx.person.language
     if (order_id := await _order_id(ctx, msg)) is None:
         return
+    await give_up_order(ctx, order_id)
+
+
+async def give_up_order(ctx: FlowContext, order_id: int) -> None:
+    """Abandon the order as the donor was told (the restaurant paid) and say what happened."""
+    _, lang = ctx._, ctx.person.language
     try:
         _order, paid, refund = await timeouts.abandon(ctx.uow, order_id, ctx.person, ctx.services.board)
     except orders.OrderError as exc:

@@ -155,6 +155,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if (found := await self.existing(tx.kind, tx.ref)) is not None:",
         "if (found := None) is not None:",
     ),
+    Mutation(
+        "card capture takes the whole hold",
+        "core/payments/cards.py",
+        'Due(p, "capture", p.charge - returned)',
+        'Due(p, "capture", p.charge)',
+    ),
+    Mutation(
+        "money back after a card capture is never refunded",
+        "core/payments/cards.py",
+        "if (back := await uow.ledger.balance(hold_account(p.id))) > 0:",
+        "if (back := await uow.ledger.balance(hold_account(p.id))) > 10**15:",
+    ),
 )
 
 # Mutations allowed to survive, each with the reason it cannot (or need not) be killed.
@@ -168,6 +180,8 @@ TESTS: tuple[str, ...] = (
     "tests/test_order_paths.py",
     "tests/test_topup.py",
     "tests/test_order_state_machine.py",
+    "tests/test_card_money.py",
+    "tests/test_cards.py",
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")

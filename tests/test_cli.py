@@ -105,3 +105,24 @@ def test_a_signed_checkpoint_and_an_export_verify_with_the_standalone_verifier(
     assert main(["ledger", "export", str(log)]) == 0
     assert ketpaar_verify.main([str(log), "--since", str(checkpoint)]) == 1
     assert "PROBLEM TAMPERED: event seq 3" in capsys.readouterr().out
+
+
+def test_the_card_jobs_say_when_cards_are_off_and_reconcile_with_stripe_when_on(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
+
+    assert main(["demo-seed"]) == 0
+    assert main(["job", "cards"]) == 1
+    assert "cards are off" in capsys.readouterr().out
+    fake = FakeStripe().start()
+    try:
+        monkeypatch.setenv("KETPAAR_STRIPE_SECRET_KEY", SECRET_KEY)
+        monkeypatch.setenv("KETPAAR_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        monkeypatch.setenv("KETPAAR_STRIPE_API_BASE", fake.base_url)
+        assert main(["job", "cards"]) == 0
+        assert main(["job", "cards-reconcile"]) == 0
+    finally:
+        fake.stop()
+    out = capsys.readouterr().out
+    assert "{} flagged: 0" in out and "OK: external:card agrees with Stripe to the paisa" in out

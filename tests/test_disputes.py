@@ -268,9 +268,9 @@ REPORTED = """
     admin    < In one line, why Meal only?
     admin    > Cooked and carried, but not eatable
     admin    < Decided: Meal only. Everyone is told.
-    donor-1  < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
-    rest-2   < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
-    worker-1 < Order #1: an admin decided Meal only. Reason: Cooked and carried, but not eatable [Appeal]
+    donor-1  < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
+    rest-2   < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
+    worker-1 < Order #1, an admin's decision (Meal only): the restaurant gets ₹80, the delivery worker ₹0, and ₹40 goes back [Appeal]
 """
 
 

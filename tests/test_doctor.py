@@ -36,7 +36,8 @@ def good(tmp_path: Path, sqlite_template: Path, telegram: FakeTelegram, redis_ur
     return dict(database_url=f"sqlite:///{db}", data_dir=tmp_path / "var", demo=False, public_url=PUBLIC, photo_key=HEX,
                 signing_key=HEX, secret_key=HEX, metrics_token="m" * 32, admins="telegram:42,webchat:treasurer",
                 telegram_bot_token=TOKEN, telegram_secret_token="s" * 32, telegram_api_base=telegram.url,
-                redis_url=redis_url, upi_vpa="coop@okaxis", upi_name="Ketpaar Coop", screening="faces")  # fmt: skip
+                redis_url=redis_url, upi_vpa="coop@okaxis", upi_name="Ketpaar Coop", screening="faces",
+                stripe_secret_key="sk_live_" + "a" * 24, stripe_webhook_secret="whsec_" + "b" * 32)  # fmt: skip
 
 
 async def diagnose(values: dict[str, Any], **doctor: Any) -> list[Finding]:
@@ -51,7 +52,8 @@ async def test_a_well_configured_public_service_has_no_findings(good: dict[str, 
     findings = await diagnose(good)
     assert problems(findings) == []
     checks = {f.check for f in findings}
-    assert {"demo", "public_url", "keys", "admins", "upi", "screening", "disk", "database", "clock", "redis", "telegram"} <= checks
+    assert {"demo", "public_url", "keys", "admins", "stripe", "upi", "screening", "disk", "database", "clock", "redis",
+            "telegram"} <= checks
     text, code = report(findings)
     assert code == 0 and "0 error(s), 0 warning(s)" in text
 
@@ -83,6 +85,14 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("whatsapp template malformed", {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "f" * 32,
                                      "twilio_whatsapp_from": "whatsapp:+14155238886",
                                      "twilio_whatsapp_template_sid": "template-1"}, "twilio", "TEMPLATE_SID"),  # fmt: skip
+    ("stripe publishable key", {"stripe_secret_key": "pk_live_" + "a" * 24, "stripe_webhook_secret": "whsec_" + "b" * 32},
+     "stripe", "publishable key"),
+    ("stripe key malformed", {"stripe_secret_key": "sk_live abc", "stripe_webhook_secret": "whsec_" + "b" * 32},
+     "stripe", "not of the form sk_live"),
+    ("stripe without webhook secret", {"stripe_webhook_secret": None}, "stripe", "cannot be verified"),
+    ("stripe webhook secret malformed", {"stripe_secret_key": "sk_live_" + "a" * 24, "stripe_webhook_secret": "secret"},
+     "stripe", "not of the form whsec_"),
+    ("stripe webhook secret alone", {"stripe_secret_key": None}, "stripe", "SECRET_KEY is not"),
     ("upi id malformed", {"upi_vpa": "coop.okaxis"}, "upi", "is not a UPI id"),
     ("screening off in production", {"screening": "pass"}, "screening", "KETPAAR_SCREENING=pass"),
     ("database file missing", {"database_url": "sqlite:////nonexistent/ketpaar.db"}, "database", "does not exist"),
@@ -110,6 +120,8 @@ WARNED: list[tuple[str, dict[str, Any], str, str]] = [
     ("signing key unset", {"signing_key": None}, "keys", "no daily checkpoints"),
     ("secret key unset", {"secret_key": None}, "keys", "each machine generates its own"),
     ("metrics token unset", {"metrics_token": None}, "keys", "/metrics is closed"),
+    ("stripe test key in production", {"stripe_secret_key": "sk_test_" + "a" * 24, "stripe_webhook_secret": "whsec_" + "b" * 32},
+     "stripe", "test key"),
     ("only the UPI id", {"upi_name": None}, "upi", "only one of"),
     ("twilio without a sender", {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "f" * 32}, "twilio", "no sender"),
 ]

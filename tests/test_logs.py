@@ -86,6 +86,7 @@ async def test_the_whole_meals_log_holds_no_secret_number_or_photo(channel: str,
 
 def test_a_record_with_secrets_in_it_is_masked_in_json_and_in_text() -> None:
     redact = Redactor(["s3cret-token-value"])
+    assert redact("key sk_live_abcdef123456 and whsec_abcdef123456") == "key <redacted> and <redacted>"
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "POST %s to %s failed; %s; %s", (
         "https://api.telegram.org/bot123456:AAH-abcdefghijk/sendMessage", "whatsapp:+919840012345",
         "Authorization: Bearer s3cret-token-value", "/mydata?t=abc.def&x=1 GET /file/bot123456%3AAAH-abcdefghijk/p.jpg"),

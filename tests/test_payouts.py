@@ -149,8 +149,11 @@ async def test_the_bank_file_lists_name_account_or_upi_amount_and_reference(stor
     rows = list(csv.reader(io.StringIO(payouts.batch_csv(lines))))
     assert rows[0] == ["name", "method", "account_number", "ifsc", "upi_id", "amount", "reference"]
     by_name = {r[0]: r for r in rows[1:]}
-    assert by_name["Worker 1"][1:] == ["upi", "", "", "murugan@okaxis", "240.50", lines[0].reference]
-    assert by_name["Worker 2"][1:] == ["bank", "50100123456789", "HDFC0001234", "", "100.00", lines[1].reference]
+    # By account, not by position: lines come in account order, and "worker:100" sorts before
+    # "worker:99" (ids on the shared PostgreSQL database depend on the tests run before).
+    ref = {x.account: x.reference for x in lines}
+    assert by_name["Worker 1"][1:] == ["upi", "", "", "murugan@okaxis", "240.50", ref[worker_account(coop.workers[0].id)]]
+    assert by_name["Worker 2"][1:] == ["bank", "50100123456789", "HDFC0001234", "", "100.00", ref[worker_account(coop.workers[1].id)]]
 
 
 async def test_paid_once_and_a_failed_line_is_reversed_and_paid_again_next_run(store: Store, coop: Coop, clock: FixedClock) -> None:

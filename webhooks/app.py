@@ -20,6 +20,7 @@ from webhooks.mydata_routes import mydata_router
 from webhooks.readiness import readiness
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
+from webhooks.stripe_routes import stripe_router
 from webhooks.telegram_routes import telegram_router
 from webhooks.transparency_routes import transparency_router
 from webhooks.twilio_routes import twilio_router
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     twilio = TwilioConfig.from_settings(settings)
     if twilio.enabled:
         app.include_router(twilio_router(rt, twilio))
+    if settings.stripe_secret_key and settings.stripe_webhook_secret:
+        app.include_router(stripe_router(rt, settings.stripe_webhook_secret))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

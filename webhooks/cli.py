@@ -24,7 +24,7 @@ from webhooks.demo import seed_demo
 from webhooks.doctor import Doctor, report
 from webhooks.logs import configure_logging
 from webhooks.progress import progress
-from webhooks.runtime import build_runtime, start_background
+from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
 
@@ -62,6 +62,22 @@ async def _verify(settings: Settings) -> int:
     return 1
 
 
+async def _cards_job(runtime: Runtime, name: str) -> int:
+    """Capture, release and refund what is due and flag old holds; or compare the ledger with Stripe."""
+    from core.payments import cards
+
+    payments = runtime.services.payments
+    if payments is None:
+        print("cards are off: set KETPAAR_STRIPE_SECRET_KEY and KETPAAR_STRIPE_WEBHOOK_SECRET")
+        return 1
+    if name == "cards":
+        print(await cards.run_due(runtime.store, payments), "flagged:", await cards.flag_old_holds(runtime.store))
+        return 0
+    problems = await cards.reconcile(runtime.store, payments)
+    print("\n".join(problems) if problems else "OK: external:card agrees with Stripe to the paisa")
+    return 1 if problems else 0
+
+
 async def _run_job(settings: Settings, name: str, day: str | None) -> int:
     runtime = await build_runtime(settings)
     try:
@@ -69,6 +85,8 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.end_of_day_topup(runtime.store, day))
         elif name == "settle":
             print(await jobs.settle_due(runtime.store))
+        elif name in ("cards", "cards-reconcile"):
+            return await _cards_job(runtime, name)
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "open-day":
@@ -253,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                             "retention", "checkpoint"])
+                                      "retention", "checkpoint", "cards", "cards-reconcile"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])

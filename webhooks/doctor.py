@@ -28,6 +28,8 @@ TWILIO_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 MESSAGING_SERVICE = re.compile(r"^MG[0-9a-f]{32}$")
 TEMPLATE_SID = re.compile(r"^HX[0-9a-f]{32}$")
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+STRIPE_KEY = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9]{16,}$")
+STRIPE_WEBHOOK = re.compile(r"^whsec_[A-Za-z0-9+/=]{16,}$")
 UPI_VPA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63}$")
 CHANNELS = ("webchat", "telegram", "whatsapp", "sms")
 MIN_FREE_BYTES = 2 * 1024**3  # photos are ≤500 KB each: 2 GB is a few thousand days of meals
@@ -86,7 +88,8 @@ class Doctor:
     async def run(self) -> list[Finding]:
         """Every check, in the order an operator would fix things."""
         checks: list[Callable[[], Awaitable[None] | None]] = [
-            self.check_mode, self.check_public_url, self.check_keys, self.check_admins, self.check_twilio, self.check_upi,
+            self.check_mode, self.check_public_url, self.check_keys, self.check_admins, self.check_twilio, self.check_stripe,
+            self.check_upi,
             self.check_screening, self.check_disk, self.check_database, self.check_redis, self.check_telegram,
         ]  # fmt: skip
         for check in checks:
@@ -208,6 +211,34 @@ class Doctor:
                       "set KETPAAR_TWILIO_SMS_FROM and/or KETPAAR_TWILIO_WHATSAPP_FROM")  # fmt: skip
         if len(self.findings) == before:
             self.ok("twilio", "Twilio credentials and numbers are well-formed (not checked with Twilio)")
+
+    def check_stripe(self) -> None:
+        """Stripe: a secret key of the right form, live in production, with its webhook secret."""
+        s = self.settings
+        if not (s.stripe_secret_key or s.stripe_webhook_secret):
+            return
+        before = len(self.findings)
+        key = s.stripe_secret_key or ""
+        if not key:
+            self.error("stripe", "KETPAAR_STRIPE_WEBHOOK_SECRET is set but KETPAAR_STRIPE_SECRET_KEY is not: card payments are off",
+                       "set the secret key from the Stripe dashboard (Developers, API keys)")  # fmt: skip
+        elif key.startswith("pk_"):
+            self.error("stripe", "KETPAAR_STRIPE_SECRET_KEY holds a publishable key (pk_…)",
+                       "use the secret key (sk_live_… or a restricted rk_live_…), never the publishable one")  # fmt: skip
+        elif not STRIPE_KEY.match(key):
+            self.error("stripe", "KETPAAR_STRIPE_SECRET_KEY is not of the form sk_live_… / sk_test_…",
+                       "copy the secret key from the Stripe dashboard (Developers, API keys), without spaces")  # fmt: skip
+        elif "_test_" in key and self.production:
+            self.warn("stripe", "a Stripe test key on a public service: no real card is charged",
+                      "switch to the live secret key (sk_live_…) and its live webhook secret")  # fmt: skip
+        if key and not s.stripe_webhook_secret:
+            self.error("stripe", "KETPAAR_STRIPE_WEBHOOK_SECRET is unset: Stripe's events cannot be verified, so payments never settle",
+                       "add the endpoint KETPAAR_PUBLIC_URL/webhooks/stripe in Stripe (Developers, Webhooks); copy whsec_…")  # fmt: skip
+        elif s.stripe_webhook_secret and not STRIPE_WEBHOOK.match(s.stripe_webhook_secret):
+            self.error("stripe", "KETPAAR_STRIPE_WEBHOOK_SECRET is not of the form whsec_…",
+                       "copy the endpoint's signing secret from Stripe (Developers, Webhooks, the endpoint, Reveal)")  # fmt: skip
+        if len(self.findings) == before:
+            self.ok("stripe", "Stripe keys are well-formed (not checked with Stripe)")
 
     def check_upi(self) -> None:
         """The cooperative's UPI id: both settings or neither, and a VPA's form."""

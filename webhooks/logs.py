@@ -23,6 +23,7 @@ PATTERNS = [
     re.compile(r"(?i)((?:authorization|x-twilio-signature|x-telegram-bot-api-secret-token)[\"']?\s*[:=]\s*[\"']?)(?:(?:Bearer|Basic)\s+)?[^\s\"',}]+"),
     re.compile(r"([?&](?:t|token|secret|key)=)[^&\s\"']+"),  # one-time links (/mydata?t=…, admin-login?token=…)
     re.compile(r"\b[0-9a-fA-F]{64}\b"),  # 32-byte keys in hex
+    re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9+/=]+"),  # Stripe secrets
 ]
 
 
@@ -78,7 +79,8 @@ class TextFormatter(logging.Formatter):
 def redactor_for(settings: Settings) -> Redactor:
     """A redactor that knows this configuration's secrets."""
     return Redactor([settings.telegram_bot_token, settings.telegram_secret_token, settings.twilio_auth_token,
-                     settings.secret_key, settings.photo_key, settings.signing_key, settings.metrics_token])  # fmt: skip
+                     settings.secret_key, settings.photo_key, settings.signing_key, settings.metrics_token,
+                     settings.stripe_secret_key, settings.stripe_webhook_secret])  # fmt: skip
 
 
 def formatter_for(settings: Settings) -> logging.Formatter:

@@ -11,6 +11,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import TelegramError
 
+from bot.card_inbox import CardInbox
 from bot.channel import ChannelSender
 from bot.outbox_sender import OutboxSender
 from bot.processor import InboxProcessor
@@ -23,12 +24,13 @@ from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.migrate import upgrade
 from core.adapters.sql.uow import Store
+from core.adapters.stripe.gateway import StripeGateway
 from core.board.base import JobBoard
 from core.ledger.checkpoints import Signer, make_checkpoint
 from core.members.identity import sync_admins
 from core.orders.offers import JOB_META
 from core.payments.upi import UpiPayee
-from core.ports import UnitOfWork
+from core.ports import PaymentGateway, UnitOfWork
 from core.schedule import jobs
 from core.seekers import safety
 from core.seekers.photos import LocalPhotoStore
@@ -67,6 +69,7 @@ class Runtime:
     twilio: TwilioConfig | None = None
     outbox: OutboxSender | None = None
     scheduler: AsyncIOScheduler | None = None
+    cards: CardInbox | None = None  # Stripe's webhook events, when cards are on
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
@@ -95,6 +98,8 @@ class Runtime:
         if self.telegram is not None:
             await self.telegram.close()
         await self.board.close()
+        if isinstance(self.services.payments, StripeGateway):
+            await self.services.payments.close()
         await self.db.dispose()
 
 
@@ -181,7 +186,9 @@ async def build_runtime(
     if screener is None:
         screener = await build_screener(settings, store, photos, secret)
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
-    services = Services(board, TimedScreener(screener, metrics), photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"))
+    payments = stripe_gateway(settings)
+    services = Services(board, TimedScreener(screener, metrics), photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"),
+                        payments=payments)  # fmt: skip
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -205,16 +212,28 @@ async def build_runtime(
     processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute,
                                observe=lambda h: metrics.observe_inbound(h.channel, h.outcome, h.seconds))  # fmt: skip
     seed = settings.resolved_signing_key()
-    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox, metrics=metrics)
+    cards = CardInbox(store) if payments is not None else None
+    runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox,
+                      cards=cards, metrics=metrics)  # fmt: skip
     runtime.signer = Signer(seed) if seed else None
     if seed is None:
         log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
     return runtime
 
 
+def stripe_gateway(settings: Settings) -> PaymentGateway | None:
+    """The Stripe gateway when both the secret key and the webhook secret are set (else cards are off)."""
+    if not (settings.stripe_secret_key and settings.stripe_webhook_secret):
+        return None
+    return StripeGateway(settings.stripe_secret_key, api_base=settings.stripe_api_base, public_url=settings.public_url,
+                         timeout=settings.stripe_timeout)  # fmt: skip
+
+
 async def start_background(runtime: Runtime) -> None:
     """Resume unprocessed messages; start the outbox sender and the scheduled jobs."""
     await runtime.processor.recover()
+    if runtime.cards is not None:
+        await runtime.cards.process()  # Stripe events stored before a crash
     if runtime.telegram is not None:
         try:
             await runtime.telegram.start()  # getMe; sending works without it
@@ -222,9 +241,16 @@ async def start_background(runtime: Runtime) -> None:
             log.warning("telegram getMe failed at startup: %s", exc)
     if runtime.outbox is not None and runtime.settings.outbox_sender:
         runtime.tasks.append(asyncio.create_task(runtime.outbox.run_forever(runtime.stop)))
+    inbox = runtime.cards
+
+    async def card_events() -> None:
+        if inbox is not None:
+            await inbox.process()
+
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
-                                            runtime.checkpoint, observe=runtime.metrics.observe_job)
+                                            runtime.checkpoint, payments=runtime.services.payments,
+                                            card_events=card_events, observe=runtime.metrics.observe_job)  # fmt: skip
         runtime.scheduler.start()
         from webhooks.readiness import hold_leadership  # imports this module: only when started
 

@@ -15,6 +15,8 @@ from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.ledger.service import previous_day
+from core.payments import cards
+from core.ports import PaymentGateway
 from core.schedule import jobs
 from core.seekers.photos import LocalPhotoStore
 from core.shared.clock import LOCAL_TZ
@@ -62,6 +64,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
+    *, payments: PaymentGateway | None = None, card_events: Job | None = None,
     observe: Observe | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
@@ -82,6 +85,15 @@ def build_scheduler(
 
     async def settle() -> None:
         await jobs.settle_due(store)
+        if card_events is not None:
+            await card_events()  # Stripe events left pending (stored while another process was applying)
+        if payments is not None:
+            await cards.run_due(store, payments)  # capture right after settling (idempotent)
+
+    async def card_holds() -> None:
+        if payments is not None:
+            await cards.flag_old_holds(store)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
@@ -106,6 +118,8 @@ def build_scheduler(
     add(reconcile_board, IntervalTrigger(minutes=1), "reconcile_board", max_instances=1)
     add(settle, IntervalTrigger(minutes=1), "settle_due", max_instances=1)
     add(time_out, IntervalTrigger(minutes=1), "time_out_stuck_orders", max_instances=1)
+    if payments is not None:
+        add(card_holds, IntervalTrigger(hours=1), "flag_old_card_holds", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     upi_vpa: str | None = None
     upi_name: str | None = None
 
+    # Stripe cards: no secret key / webhook secret = cards off (no "Pay by card" button).
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # REST base override (a test fake)
+    stripe_timeout: float = 20.0  # seconds one Stripe request may take before it is retried (idempotently)
+
     # Initial values of the governed parameters (used only until a proposal changes them).
     delivery_fee: int = Field(default=Params.delivery_fee, description="paise")
     worker_share_bp: int = Params.worker_share_bp
@@ -103,6 +109,10 @@ class Settings(BaseSettings):
     payout_minimum: int = Field(default=Params.payout_minimum, description="paise: the least one payout may send")
     order_detail_days: int = Params.order_detail_days
     message_log_days: int = Params.message_log_days
+    card_fee_bp: int = Params.card_fee_bp
+    card_fee_fixed: int = Field(default=Params.card_fee_fixed, description="paise")
+    card_fee_bearer: int = Params.card_fee_bearer
+    card_hold_warn_hours: int = Params.card_hold_warn_hours
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

@@ -55,6 +55,12 @@ class Params:
     # order_detail_days; inbox/outbox messages (their bodies) are deleted after message_log_days.
     order_detail_days: int = 90
     message_log_days: int = 180
+    # Card payments (core/payments): the processor's fee as it is estimated before paying (what
+    # Stripe reports replaces it at capture), who bears it, and when an uncaptured hold is flagged.
+    card_fee_bp: int = 290  # 2.9 % of the amount charged
+    card_fee_fixed: int = 30  # paise (₹0.30) per charge
+    card_fee_bearer: int = 0  # 0: the donor pays it on top (shown as a line); 1: fund:infra bears it
+    card_hold_warn_hours: int = 144  # an authorisation this old on an unsettled order is flagged (Stripe's last 7 days)
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:
@@ -75,6 +81,8 @@ class Params:
         for name, bound in CEILINGS.items():
             if not 1 <= getattr(self, name) <= bound:
                 raise ValueError(f"{name} must be between 1 and {bound}")
+        if self.card_fee_bearer not in (0, 1) or self.card_fee_bp >= 5_000:
+            raise ValueError("card_fee_bearer is 0 (donor) or 1 (cooperative); card_fee_bp below 5000")
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))

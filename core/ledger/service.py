@@ -43,9 +43,11 @@ async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, 
     return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
 
 
-async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> None:
-    """Move the order's total from the donor's balance into its escrow: one contribution."""
-    await funding.contribute(uow, order.id, order.donor_id, donor_account(order.donor_id), funding.Source.BALANCE,
+async def fund_escrow(uow: UnitOfWork, order: Order, actor: str, account: str | None = None,
+                      source: funding.Source = funding.Source.BALANCE) -> None:  # fmt: skip
+    """Move the order's total from the donor's balance (or another source account, e.g. a card
+    hold) into its escrow: one contribution."""
+    await funding.contribute(uow, order.id, order.donor_id, account or donor_account(order.donor_id), source,
                              order.total, order.tip, actor)  # fmt: skip
 
 

@@ -55,3 +55,11 @@ class Dispute:
     appeal_resolved_by: int | None = None
     appeal_note: str = ""
     version: int = 0
+
+
+class DisputeError(Exception):
+    """A dispute command that cannot be carried out; `code` names why."""
+
+    def __init__(self, code: str, ref: int | None = None, amount: int = 0) -> None:
+        super().__init__(f"{code} ({ref})")
+        self.code, self.ref, self.amount = code, ref, amount  # amount: paise, where the code needs one

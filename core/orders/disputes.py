@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from core.ledger.commitments import commit, new_salt
 from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
 from core.members.model import Person
+from core.orders import dispute_reversal as reversal
 from core.orders import funding
 from core.orders.dispute_model import Dispute, DisputeStatus, Reason, Resolution
+from core.orders.dispute_model import DisputeError as DisputeError  # re-exported: callers catch disputes.DisputeError
 from core.orders.lifecycle import Status
 from core.orders.model import ConcurrentUpdate, Order
 from core.ports import UnitOfWork
@@ -17,14 +19,6 @@ from core.shared.events import DisputeAppealed, DisputeRaised, DisputeResolved
 
 DISPUTABLE = (Status.DELIVERED, Status.DELIVERY_FAILED)
 EVIDENCE_MAX = 500  # characters of a party's own words kept with the dispute
-
-
-class DisputeError(Exception):
-    """A dispute command that cannot be carried out; `code` names why."""
-
-    def __init__(self, code: str, ref: int | None = None) -> None:
-        super().__init__(f"{code} ({ref})")
-        self.code, self.ref = code, ref
 
 
 async def parties(uow: UnitOfWork, order: Order) -> list[int]:
@@ -44,17 +38,23 @@ async def _order(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
+async def check_can_raise(uow: UnitOfWork, order: Order, person: Person) -> None:
+    """Raise DisputeError unless the person may report a problem with the order now (asked
+    before the reason too, so nobody answers questions only to be refused at the end)."""
+    if person.id not in await parties(uow, order):
+        raise DisputeError("not_a_party", order.id)
+    if await uow.disputes.for_order(order.id) is not None:
+        raise DisputeError("already_disputed", order.id)
+    if order.status not in DISPUTABLE:
+        raise DisputeError(f"not_disputable_{order.status.value}", order.id)
+    if order.settle_after is None or uow.now >= order.settle_after:
+        raise DisputeError("window_closed", order.id)  # the settle job may already be on its way
+
+
 async def raise_dispute(uow: UnitOfWork, order_id: int, person: Person, reason: Reason, evidence: str = "") -> Dispute:
     """Freeze a delivered (or failed) order's escrow because a party says it went wrong."""
     order = await _order(uow, order_id)
-    if person.id not in await parties(uow, order):
-        raise DisputeError("not_a_party", order_id)
-    if await uow.disputes.for_order(order_id) is not None:
-        raise DisputeError("already_disputed", order_id)
-    if order.status not in DISPUTABLE:
-        raise DisputeError(f"not_disputable_{order.status.value}", order_id)
-    if order.settle_after is None or uow.now >= order.settle_after:
-        raise DisputeError("window_closed", order_id)  # the settle job may already be on its way
+    await check_can_raise(uow, order, person)
     dispute = Dispute(0, order_id, person.id, reason, evidence.strip()[:EVIDENCE_MAX], DisputeStatus.OPEN, uow.now)
     if not await uow.disputes.add(dispute):
         raise DisputeError("already_disputed", order_id)
@@ -69,7 +69,7 @@ async def raise_dispute(uow: UnitOfWork, order_id: int, person: Person, reason: 
 async def _dispute(uow: UnitOfWork, dispute_id: int) -> Dispute:
     dispute = await uow.disputes.get(dispute_id, lock=True)
     if dispute is None:
-        raise DisputeError("not_found", dispute_id)
+        raise DisputeError("no_dispute", dispute_id)
     return dispute
 
 
@@ -125,7 +125,9 @@ async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
 
 async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: Resolution, note: str) -> Dispute:
     """A second admin decides an appeal; a different outcome reverses the first one's entries and
-    records the new ones (corrections are new entries, never edits)."""
+    records the new ones (corrections are new entries, never edits). Money already spent since the
+    first decision is covered by the guarantee pool (core/orders/dispute_reversal.py); when the
+    pool cannot cover it, nothing is recorded and the appeal stays open (DisputeError `pool_short`)."""
     dispute = await _dispute(uow, dispute_id)
     order = await _order(uow, dispute.order_id)
     await _check_admin(uow, admin, order)
@@ -136,10 +138,15 @@ async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolut
     version = dispute.version
     tx_ids: list[int] = []
     if resolution is not dispute.resolution:
+        plan = await reversal.plan(uow, dispute)  # refuses before anything is written
         for i, tx_id in enumerate(dispute.tx_ids, 1):
-            tx_ids.append(await _reverse(uow, order.id, tx_id, i, admin.actor))
-        tx_ids += await _apply(uow, order, resolution, 2, admin.actor)
-        dispute.tx_ids = tx_ids[len(dispute.tx_ids):]
+            tx_ids.append(await reversal.reverse(uow, order.id, tx_id, i, admin.actor, plan))
+        if plan.shortfall:
+            tx_ids.append(await reversal.cover(uow, dispute, plan, admin.actor))
+        decision = await _apply(uow, order, resolution, 2, admin.actor)
+        decision += await reversal.repay(uow, order.id, plan, decision, admin.actor)
+        tx_ids += decision
+        dispute.tx_ids = decision
     dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, admin.id
     dispute.appeal_note = note.strip()
     await _save(uow, dispute, version)
@@ -197,18 +204,3 @@ async def _refund(uow: UnitOfWork, order_id: int, amount: int | None, why: str, 
         tx_id = await uow.ledger.existing("refund", f"order:{order_id}:refund:{why}")
         assert tx_id is not None
         tx_ids.append(tx_id)
-
-
-async def _reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: str) -> int:
-    """Record the exact opposite of one transaction; money refunded to a source counts as held again."""
-    postings = await uow.ledger.postings_of(tx_id)
-    lines = tuple(Posting(a, -v) for a, v in postings)
-    reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
-    new_id = await uow.ledger.record(reversal, actor)  # raises InsufficientFunds if a refund was spent meanwhile
-    back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
-    for contribution in reversed(await uow.contributions.for_order(order_id)):
-        part = min(back.get(contribution.account, 0), contribution.refunded)
-        if part:
-            await uow.contributions.add_refunded(contribution.id, -part)
-            back[contribution.account] -= part
-    return new_id

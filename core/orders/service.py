@@ -12,6 +12,7 @@ from core.ledger.model import worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders import capacity
+from core.orders.funding import Source
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -95,8 +96,12 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
-async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int) -> Order:
-    """Price the chosen meal, move the money into escrow and send it to a restaurant."""
+async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int, *,
+                        card: tuple[str, int] | None = None) -> Order:  # fmt: skip
+    """Price the chosen meal, move the money into escrow and send it to a restaurant.
+
+    With `card` (hold account, total authorised for the escrow) the money comes from a card
+    hold instead of the donor's balance; a price that changed since the link was made is refused."""
     order = await load(uow, order_id)
     if order.donor_id != donor.id:
         raise OrderError("not_yours", order_id)
@@ -108,8 +113,13 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
     order.choose_meal(chosen.restaurant_id, chosen.item_id, chosen.item_name, chosen.price, params.delivery_fee, max(tip, 0))
     if order.status is not Status.SCREENED:
         raise OrderError("not_screened", order_id)
-    await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
-    order.fund(donor.actor, source="balance")
+    if card is None:
+        await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
+    elif order.total != card[1]:
+        raise OrderError("price_changed", order_id)
+    else:
+        await money.fund_escrow(uow, order, donor.actor, card[0], Source.CARD)
+    order.fund(donor.actor, source="balance" if card is None else "card")
     if await capacity.reserve(uow, chosen.restaurant_id, order.id, donor.actor):
         order.send(uow.day, donor.actor)
     else:

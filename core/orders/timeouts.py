@@ -70,6 +70,12 @@ async def unclaimed(uow: UnitOfWork, order_id: int, since: str) -> list[str]:
     return done
 
 
+async def donor_was_asked(uow: UnitOfWork, order: Order) -> bool:
+    """Whether the donor of this unclaimed job was asked to wait or cancel (and told that cancelling
+    pays the restaurant) during its present stay on the board."""
+    return order.status is Status.ON_BOARD and bool(await uow.timeouts.done(order.id, "give_up", order.status_at))
+
+
 async def keep_waiting(uow: UnitOfWork, order_id: int, donor: Person) -> Order:
     """The donor will wait longer for a worker (the question comes again later)."""
     order = await _donors_job(uow, order_id, donor)

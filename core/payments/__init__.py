@@ -1,1 +1,2 @@
-"""Money in by UPI (top-up requests, bank statement import) and out (payout details, daily payouts)."""
+"""Money in by UPI (top-up requests, bank statement import) and by card (held until delivery,
+captured at settlement), and out (payout details, daily payouts)."""

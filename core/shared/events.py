@@ -318,6 +318,21 @@ class DisputeResolved(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DisputeShortfallCovered(DomainEvent):
+    """Reversing a decision on appeal could not take back money already spent (a refund spent, a
+    payout made): the guarantee pool put the missing paise back into the escrow (`tx_id`).
+    `accounts` are [[account, paise missing]]; what the appeal's decision later gives those
+    accounts repays the pool first."""
+
+    type: ClassVar[str] = "dispute.shortfall_covered"
+    dispute_id: int
+    order_id: int
+    tx_id: int
+    amount: int
+    accounts: list[list[Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeAppealed(DomainEvent):
     """A party appealed a dispute's resolution; a different admin decides it."""
 
@@ -448,3 +463,19 @@ class PhotoViewed(DomainEvent):
     order_id: int
     kind: str  # seeker | delivery
     purpose: str  # dispute
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardPaymentChanged(DomainEvent):
+    """A card payment moved to a new state (core/payments/cards.py): link created, authorised,
+    failed, captured, released, refunded, or flagged to an admin as an ageing hold."""
+
+    type: ClassVar[str] = "card.payment"
+    payment_id: int
+    order_id: int
+    intent: str  # the provider's payment id ("pi_…"), "" until the provider named it
+    state: str  # created | authorised | failed | captured | released | refunded | flagged | unused
+    amount: int  # paise this state is about (held, captured, released or refunded)
+    fee: int = 0  # paise of processor fee (estimated at creation, actual at capture)
+    event_id: str = ""  # the provider's webhook event that caused it, when one did
+    reason: str = ""  # failed: the provider's decline code; unused: why the hold was not needed

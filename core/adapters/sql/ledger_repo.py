@@ -82,8 +82,11 @@ class LedgerRepo:
         if is_postgres(self.conn):
             await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account})
 
-    async def balance(self, account: str) -> int:
-        """Sum of an account's postings in paise."""
+    async def balance(self, account: str, *, lock: bool = False) -> int:
+        """Sum of an account's postings in paise; `lock` holds spending from it until commit
+        (the same per-account lock `record` takes before a debit)."""
+        if lock:
+            await self._lock(account)
         q = select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == account)
         return int((await self.conn.execute(q)).scalar_one())
 

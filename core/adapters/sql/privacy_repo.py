@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.cards_schema import card_payments
 from core.adapters.sql.disputes_schema import disputes
 from core.adapters.sql.funding_schema import contributions
 from core.adapters.sql.identity_schema import deposit_requests, identities, link_codes, link_failures, web_sessions
@@ -114,6 +115,7 @@ class PrivacyRepo:
                                                     drop=("last_error", "lease_until")),  # fmt: skip
             "photos": await self._all(select(photos).where(photos.c.owner_id == person_id)),
             "deposit_requests": await self._all(select(deposit_requests).where(deposit_requests.c.person_id == person_id)),
+            "card_payments": await self._all(select(card_payments).where(card_payments.c.person_id == person_id)),
             "delivery_reports": await self._all(select(delivery_reports).where(
                 delivery_reports.c.worker_id == (worker.id if worker else -1))),  # fmt: skip
             "ledger": await self._postings(accounts),

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.cards_repo import CardPaymentRepo
 from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.contributions = ContributionRepo(conn, self.now)
         self.disputes = DisputeRepo(conn)
         self.payments = PaymentsRepo(conn, self.now)
+        self.cards = CardPaymentRepo(conn, self.now)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.checkpoints = CheckpointRepo(conn)

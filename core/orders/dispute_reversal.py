@@ -1,0 +1,105 @@
+"""Taking a dispute decision back on appeal when its money may have been spent meanwhile: each
+account gives back what it still holds, the guarantee pool covers the rest (its own transaction
+and chain event) and is repaid first from what the new decision gives the same account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.ledger.model import POOL, Posting, Transaction, escrow_account, is_guarded, transfer
+from core.orders.dispute_model import Dispute, DisputeError
+from core.ports import UnitOfWork
+from core.shared.events import DisputeShortfallCovered
+
+
+@dataclass
+class Reversal:
+    """What reversing a decision takes back from each account that received money (`taken`, in
+    the order of the decision's transactions) and what each could no longer give (`short`)."""
+
+    taken: list[dict[str, int]] = field(default_factory=list)
+    short: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def shortfall(self) -> int:
+        """Paise the guarantee pool must put back into the escrow."""
+        return sum(self.short.values())
+
+
+async def plan(uow: UnitOfWork, dispute: Dispute) -> Reversal:
+    """Plan taking a decision back: each account that received money gives back what it still
+    holds, up to what it received; the guarantee pool covers the rest. Nobody's balance goes
+    negative, and if the pool cannot cover the rest the decision is refused before any entry.
+
+    Why the pool: a donor who spent a refund, or a worker whose pay went out in a payout, did
+    nothing wrong by spending it; the cooperative's guarantee pool stands behind such mistakes,
+    and gets repaid first from whatever the new decision gives the same account."""
+    out, left = Reversal(), {}
+    for tx_id in dispute.tx_ids:
+        taken: dict[str, int] = {}
+        for account, amount in await uow.ledger.postings_of(tx_id):
+            if account.startswith("escrow:"):
+                continue
+            if amount < 0:  # only the escrow pays out in a decision; anything else cannot be undone blindly
+                raise DisputeError("not_reversible", dispute.id)
+            if not is_guarded(account):
+                take = amount
+            else:
+                if account not in left:
+                    left[account] = await uow.ledger.balance(account, lock=True)  # held until commit
+                take = min(amount, left[account])
+                left[account] -= take
+                if amount > take:
+                    out.short[account] = out.short.get(account, 0) + amount - take
+            taken[account] = taken.get(account, 0) + take
+        out.taken.append(taken)
+    if out.shortfall:
+        pool = left[POOL] if POOL in left else await uow.ledger.balance(POOL, lock=True)
+        if out.shortfall > pool:
+            raise DisputeError("pool_short", dispute.id, out.shortfall - pool)
+    return out
+
+
+async def cover(uow: UnitOfWork, dispute: Dispute, plan: Reversal, actor: str) -> int:
+    """The guarantee pool puts back into the escrow what could not be taken back; a chain event."""
+    escrow = escrow_account(dispute.order_id)
+    tx = transfer("cover", f"order:{dispute.order_id}:dispute:cover", POOL, escrow, plan.shortfall,
+                  "guarantee pool covers money already spent")  # fmt: skip
+    tx_id = await uow.ledger.record(tx, actor)
+    uow.record(DisputeShortfallCovered(actor=actor, dispute_id=dispute.id, order_id=dispute.order_id, tx_id=tx_id,
+                                       amount=plan.shortfall, accounts=[[a, v] for a, v in sorted(plan.short.items())]))  # fmt: skip
+    return tx_id
+
+
+async def repay(uow: UnitOfWork, order_id: int, plan: Reversal, decision: list[int], actor: str) -> list[int]:
+    """What the new decision gives an account that could not give back repays the pool first."""
+    given: dict[str, int] = {}
+    for tx_id in decision:
+        for account, amount in await uow.ledger.postings_of(tx_id):
+            if amount > 0:
+                given[account] = given.get(account, 0) + amount
+    repaid = {a: min(short, given.get(a, 0)) for a, short in sorted(plan.short.items()) if a != POOL}
+    repaid = {a: v for a, v in repaid.items() if v}
+    if not repaid:
+        return []
+    lines = (*(Posting(a, -v) for a, v in repaid.items()), Posting(POOL, sum(repaid.values())))
+    tx = Transaction("repay", f"order:{order_id}:dispute:repay", lines, "repays the guarantee pool's cover")
+    return [await uow.ledger.record(tx, actor)]
+
+
+async def reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: str, plan: Reversal) -> int:
+    """Record the opposite of one transaction, as far as each account still holds it (the pool's
+    cover adds the rest); money refunded to a source counts as held again, all of it."""
+    postings = await uow.ledger.postings_of(tx_id)
+    taken = plan.taken[seq - 1]
+    escrow = escrow_account(order_id)
+    lines = (Posting(escrow, sum(taken.values())), *(Posting(a, -v) for a, v in taken.items() if v))
+    reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
+    new_id = await uow.ledger.record(reversal, actor)
+    back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
+    for contribution in reversed(await uow.contributions.for_order(order_id)):
+        part = min(back.get(contribution.account, 0), contribution.refunded)
+        if part:
+            await uow.contributions.add_refunded(contribution.id, -part)
+            back[contribution.account] -= part
+    return new_id

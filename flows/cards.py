@@ -1,0 +1,121 @@
+"""Paying for an order by card: the link with the fee shown first, and what the donor (or an
+admin) is told as the payment moves: held, declined, taken, released, refunded, ageing."""
+
+from __future__ import annotations
+
+from core.orders.service import OrderError
+from core.payments import cards
+from core.payments.card_model import CardPayment, hold_account
+from core.ports import UnitOfWork
+from core.shared.bus import MessageBus
+from core.shared.events import CardPaymentChanged, DomainEvent
+from flows.common import payload_int
+from flows.context import FlowContext, deliver_to
+from flows.i18n import money, translator
+from flows.messages import Choice, Inbound, Outbound
+from flows.steps import Step
+
+
+def card_choice(ctx: FlowContext, order_id: int, item_id: int, tip: int) -> tuple[Choice, ...]:
+    """The "Pay by card" button, offered only when cards are configured."""
+    if ctx.services.payments is None:
+        return ()
+    return (Choice(ctx._("Pay by card"), f"card:{order_id}:{item_id}:{tip}"),)
+
+
+def link_text(ctx: FlowContext, payment: CardPayment) -> str:
+    """The payment link with what it costs, the card fee as its own line, before anything is paid."""
+    _, lang = ctx._, ctx.person.language
+    if payment.fee:
+        head = _("Order #{id} by card: {total} + card fee {fee} = {charge}.").format(
+            id=payment.order_id, total=money(payment.order_total, lang), fee=money(payment.fee, lang),
+            charge=money(payment.charge, lang))  # fmt: skip
+    else:
+        head = _("Order #{id} by card: {charge}.").format(id=payment.order_id, charge=money(payment.charge, lang))
+    return head + "\n" + _("Your card is only held now and charged after the meal is delivered. Pay here: {url}").format(
+        url=payment.url)
+
+
+async def pay_by_card(ctx: FlowContext, msg: Inbound) -> None:
+    """Make the card payment link for the chosen meal and tip (the same link on a double tap)."""
+    _ = ctx._
+    order_id, item_id, tip = payload_int(msg, 0), payload_int(msg, 1), payload_int(msg, 2)
+    gateway = ctx.services.payments
+    if order_id is None or item_id is None or tip is None or tip < 0 or gateway is None:
+        await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return
+    try:
+        payment = await cards.start(ctx.uow, gateway, order_id, ctx.person, item_id, tip)
+    except cards.CardError as exc:
+        if exc.code == "already_paid":
+            await ctx.reply(_("Order #{id} is already paid.").format(id=order_id))
+        elif exc.code == "meal_unavailable":
+            await ctx.reply(_("Sorry, that meal was just taken. Please choose another."))
+        else:
+            await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return
+    except OrderError:
+        await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return
+    ctx.goto(Step.DONOR_CONFIRM, order=order_id)
+    await ctx.reply(link_text(ctx, payment), (Choice(_("Cancel"), f"cancel:{order_id}"),))
+
+
+async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell the donor what happened to their card payment (or the admins about an ageing hold)."""
+    assert isinstance(event, CardPaymentChanged)
+    if event.state == "flagged":
+        for admin in await uow.people.admins():
+            _, lang = translator(admin.language, admin.channel), admin.language
+            if event.reason == "provider_cancelled":
+                text = _("Stripe released the card hold of {amount} for order #{id} before it was captured. "
+                         "Please look at the order.")  # fmt: skip
+            else:
+                text = _("The card hold of {amount} for order #{id} is not captured yet and will soon expire at the bank. "
+                         "Please look at the order.")  # fmt: skip
+            await deliver_to(uow, admin, Outbound(text.format(amount=money(event.amount, lang), id=event.order_id)))
+        return
+    payment = await uow.cards.get(event.payment_id)
+    donor = await uow.people.get(payment.person_id) if payment else None
+    order = await uow.orders.get(event.order_id)
+    if donor is None or order is None:
+        return
+    _, lang = translator(donor.language, donor.channel), donor.language
+    amount, oid = money(event.amount, lang), event.order_id
+    choices: tuple[Choice, ...] = ()
+    if event.state == "authorised":
+        funded = any(c.account == hold_account(event.payment_id) for c in await uow.contributions.for_order(oid))
+        if not funded or order.status.value != "at_restaurant":
+            return  # not used (the "unused" event explains), or already declined (the decline notice does)
+        restaurant = await uow.restaurants.get(order.restaurant_id or 0)
+        text = _("Your card holds {amount}; it is charged only after delivery. Order #{id} for {meal} is with {restaurant}. "
+                 "I will tell you when it is accepted.").format(amount=amount, id=oid, meal=order.meal_name,
+                                                                 restaurant=restaurant.name if restaurant else "")  # fmt: skip
+        choices = (Choice(_("Cancel order"), f"cancel:{oid}"),)
+    elif event.state == "unused":
+        text = _("Order #{id} could not go ahead with this card payment, so nothing will be taken: the hold is released.").format(
+            id=oid)
+    elif event.state == "failed":
+        text = _("The card payment for order #{id} did not go through. Try again on the same page, pay from your "
+                 "balance, or cancel.").format(id=oid)  # fmt: skip
+        assert payment is not None
+        args = f"{oid}:{payment.item_id}:{payment.tip}"
+        choices = (Choice(_("Pay by card"), f"card:{args}"),
+                   Choice(_("Pay {total}").format(total=money(payment.order_total, lang)), f"pay:{args}"),
+                   Choice(_("Cancel"), f"cancel:{oid}"))  # fmt: skip
+    elif event.state == "cancelled":
+        text = _("The card payment page for order #{id} closed without a payment. Nothing was taken.").format(id=oid)
+    elif event.state == "captured":
+        text = _("Order #{id} is settled: {amount} was taken from your card. Thank you!").format(id=oid, amount=amount)
+    elif event.state == "released":
+        text = _("The hold on your card for order #{id} is released: nothing was taken.").format(id=oid)
+    elif event.state == "refunded":
+        text = _("{amount} for order #{id} is refunded to your card.").format(amount=amount, id=oid)
+    else:
+        return
+    await deliver_to(uow, donor, Outbound(text, choices))
+
+
+def register(bus: MessageBus) -> None:
+    """Subscribe the card notifications."""
+    bus.on(CardPaymentChanged, on_card_payment)
