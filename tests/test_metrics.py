@@ -165,3 +165,20 @@ async def test_the_grafana_dashboard_only_asks_for_metrics_the_service_exposes(a
     assert compose.count('profiles: ["monitoring"]') == 2  # the app, PostgreSQL and Redis run without it
     scrape = (root / "deploy/prometheus.yml").read_text()
     assert "metrics_path: /metrics" in scrape and "type: Bearer" in scrape
+
+
+async def test_webhook_calls_are_counted_by_status_so_rejected_signatures_show(app_db: Path, tmp_path: Path) -> None:
+    settings = {"telegram_bot_token": TOKEN, "telegram_secret_token": "s" * 32, "telegram_api_base": "http://127.0.0.1:1",
+                "outbox_sender": False}  # fmt: skip
+    async with running_app(app_db, tmp_path / "var", settings=settings, seed=False) as env:
+        client = env["client"]
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"},
+                                              "from": {"id": 5, "is_bot": False, "first_name": "A"}, "text": "/start"}}  # fmt: skip
+        assert (await client.post("/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"})).status_code == 403
+        assert (await client.post("/webhooks/telegram", json=update,
+                                  headers={"X-Telegram-Bot-Api-Secret-Token": "s" * 32})).status_code == 200  # fmt: skip
+        await env["runtime"].processor.drain()
+        text = (await client.get("/metrics")).text
+    assert value(text, 'ketpaar_webhook_requests_total{route="/webhooks/telegram",status="403"}') == 1
+    assert value(text, 'ketpaar_webhook_requests_total{route="/webhooks/telegram",status="200"}') == 1
+    assert 'route="/metrics"' not in text  # only the provider routes are counted

@@ -15,7 +15,7 @@ from core.ledger.audit import audit
 from core.ledger.model import public_balances
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
-from webhooks.metrics import CONTENT_TYPE, authorised
+from webhooks.metrics import CONTENT_TYPE, WebhookCounter, authorised
 from webhooks.mydata_routes import mydata_router
 from webhooks.readiness import readiness
 from webhooks.runtime import Runtime, build_runtime, start_background
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             await runtime.close()
 
     app = FastAPI(title="Ketpaar", lifespan=lifespan)
+    app.add_middleware(WebhookCounter)  # provider webhook calls by status: rejected signatures show on the dashboard
 
     def rt(request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime

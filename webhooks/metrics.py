@@ -24,6 +24,8 @@ from core.shared.bus import MessageBus
 from core.shared.events import DomainEvent, OrderTransitioned
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Provider webhook routes counted by status (a fixed set: a path from outside never becomes a label).
+WEBHOOK_ROUTES = frozenset({"/webhooks/telegram", "/webhooks/twilio/whatsapp", "/webhooks/twilio/sms", "/webhooks/stripe"})
 FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)  # handling a message, screening a photo
 SLOW = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)  # scheduled jobs
 
@@ -49,6 +51,8 @@ class Metrics:
                               "(sent, retry, rate_limited, failed)", ["channel", "result"], registry=r)  # fmt: skip
         self.provider_errors = Counter("ketpaar_provider_errors", "Provider API errors by channel and kind (rate_limited = 429)",
                                        ["channel", "kind"], registry=r)  # fmt: skip
+        self.webhooks = Counter("ketpaar_webhook_requests", "Provider webhook calls by route and HTTP status "
+                                "(403: bad signature or secret)", ["route", "status"], registry=r)  # fmt: skip
         self.transitions = Counter("ketpaar_order_transitions", "Order transitions committed (claim, settle, …)",
                                    ["transition"], registry=r)  # fmt: skip
         self.job_runs = Counter("ketpaar_scheduler_job_runs", "Scheduled job runs in this process by outcome",
@@ -67,6 +71,11 @@ class Metrics:
         self.outbox.labels(channel, result).inc()
         if result in ("rate_limited", "retry", "failed"):
             self.provider_errors.labels(channel, "rate_limited" if result == "rate_limited" else "error").inc()
+
+    def observe_webhook(self, path: str, status: int) -> None:
+        """One provider webhook call and how it was answered (only the known routes)."""
+        if path in WEBHOOK_ROUTES:
+            self.webhooks.labels(path, str(status)).inc()
 
     def observe_job(self, job: str, outcome: str, seconds: float) -> None:
         """One scheduled job run here."""
@@ -154,3 +163,30 @@ class TimedScreener:
     def prefetch(self, photo_id: str) -> None:
         """Start the slow work early, as the real screener does."""
         self.inner.prefetch(photo_id)
+
+
+class WebhookCounter:
+    """ASGI middleware: counts each call of a provider webhook route by the status it was answered with."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Pass the request through, noting the response status of the webhook routes."""
+        if scope["type"] != "http" or scope["path"] not in WEBHOOK_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        status = 500  # an exception before the response started
+
+        async def note(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, note)
+        finally:
+            runtime = getattr(scope["app"].state, "runtime", None)
+            if runtime is not None:
+                runtime.metrics.observe_webhook(scope["path"], status)
