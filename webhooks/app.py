@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
 from core.ledger.model import public_balances
+from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.metrics import CONTENT_TYPE, WebhookCounter, authorised
@@ -101,5 +102,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         async with rt(request).store.reader() as uow:
             accounts = await uow.ledger.balances()
         return {"currency": "INR", "unit": "paise", **public_balances(accounts)}
+
+    @app.get("/api/stats/ratings")
+    async def rating_stats(request: Request) -> dict[str, Any]:
+        """Public ratings per restaurant (averages only: never who gave which; they rank nothing)."""
+        async with rt(request).store.reader() as uow:
+            return {"restaurants": await rating_service.public_stats(uow)}
 
     return app

@@ -12,8 +12,10 @@ import core.adapters.sql.cards_schema  # noqa: F401  (its tables join the same m
 import core.adapters.sql.checkpoints_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.disputes_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.funding_schema  # noqa: F401  (its tables join the same metadata)
+import core.adapters.sql.governance_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.identity_schema  # noqa: F401
 import core.adapters.sql.payments_schema  # noqa: F401
+import core.adapters.sql.pledges_schema  # noqa: F401
 import core.adapters.sql.screening_schema  # noqa: F401
 from core.adapters.sql.schema import metadata
 
