@@ -32,6 +32,7 @@ from core.shared.queues import InboxStatus
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.campaigns.model import Campaign, Gift
     from core.funding.pledge_model import Pledge, PledgeStatus, PledgeTerms, PledgeUse
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
@@ -604,6 +605,46 @@ class ContributionRepo(Protocol):
         """Count paise returned to a contribution's source."""
 
 
+class CampaignRepo(Protocol):
+    """Campaigns by id, share code or order; their gifts in the order they were made."""
+
+    async def add(self, campaign: Campaign) -> Campaign:
+        """Store a new campaign; set its id and collect its events."""
+
+    async def get(self, campaign_id: int, *, lock: bool = False) -> Campaign | None:
+        """Load a campaign (row-locked on PostgreSQL when `lock`: gifts to it queue up here)."""
+
+    async def by_code(self, code: str) -> Campaign | None:
+        """The campaign with this share code."""
+
+    async def for_order(self, order_id: int) -> Campaign | None:
+        """The campaign an order belongs to, if any."""
+
+    async def save(self, campaign: Campaign, loaded_version: int) -> None:
+        """Write the campaign back if nobody changed it meanwhile; collect its events."""
+
+    async def due_to_expire(self, now: str, limit: int = 500) -> list[int]:
+        """Open campaigns whose time is up, oldest first."""
+
+    async def gifts(self, campaign_id: int) -> list[Gift]:
+        """A campaign's gifts in the order they were made."""
+
+    async def gift_by_key(self, campaign_id: int, key: str) -> Gift | None:
+        """The gift made under an idempotency key, if any."""
+
+    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str) -> Gift:
+        """Store one gift (its ledger transaction is already recorded)."""
+
+    async def add_gift_refunded(self, gift_id: int, amount: int) -> None:
+        """Count paise returned to a giver."""
+
+    async def of_person(self, person_id: int, limit: int = 10) -> list[Campaign]:
+        """Campaigns a person created or gave to, newest first."""
+
+    async def count_open(self) -> int:
+        """How many campaigns are collecting now."""
+
+
 class DisputeRepo(Protocol):
     """One dispute per order: raised, resolved, appealed."""
 
@@ -895,6 +936,10 @@ class UnitOfWork(Protocol):
     @property
     def contributions(self) -> ContributionRepo:
         """The contributions to orders' escrow."""
+
+    @property
+    def campaigns(self) -> CampaignRepo:
+        """Campaigns and the gifts to them."""
 
     @property
     def disputes(self) -> DisputeRepo:

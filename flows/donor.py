@@ -13,6 +13,7 @@ from core.orders.funding import Source
 from core.orders.lifecycle import Status
 from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
+from flows import campaigns
 from flows.cards import card_choice
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
@@ -212,7 +213,10 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
         text += "\n" + _("Pledges from other donors can pay {amount} of it.").format(amount=money(pledged, lang))
         buttons.append(Choice(_("Use pledges"), f"pay:{order.id}:{meal.item_id}:{tip}:pledges"))
     ctx.goto(Step.DONOR_CONFIRM, order=order.id)
-    await ctx.reply(text, (*buttons, *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}")))
+    choices: tuple[Choice, ...] = (*buttons, *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}"))
+    if ctx.state.get("campaign") or have < total:  # others can fund it together (flows/campaigns.py)
+        choices = (campaigns.campaign_button(ctx, order.id, meal.item_id, tip or 0), *choices)
+    await ctx.reply(text, choices)
 
 
 async def pay(ctx: FlowContext, msg: Inbound) -> None:
@@ -237,7 +241,8 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
             return
         await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
                           "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
-            balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
+            balance=money(exc.balance, lang), total=money(exc.needed, lang)),
+            (campaigns.campaign_button(ctx, order_id, item_id, tip or 0),))  # fmt: skip
         return
     except orders.OrderError as exc:
         if exc.code == "meal_unavailable" and existing is not None:

@@ -11,6 +11,7 @@ from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
     books,
+    campaigns,
     cards,
     common,
     disputes,
@@ -73,6 +74,8 @@ COMMANDS: dict[str, Handler] = {
     "/rules": governance.rules,
     "/rate": ratings.command,
     "/ratings": ratings.mine,
+    "/campaign": campaigns.command,
+    "/give": campaigns.give_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -104,9 +107,13 @@ ALIASES: dict[str, str] = {
     "முன்மொழி": "/propose", "propose": "/propose", "முன்மொழிவுகள்": "/proposals", "proposals": "/proposals",
     "விதிகள்": "/rules", "rules": "/rules",
     "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
+    "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
+    "கொடு": "/give", "give": "/give",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
+# Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
+TAKES_WORDS = frozenset({"/give"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -157,6 +164,9 @@ BUTTONS: dict[str, Handler] = {
     Verb.RATE: ratings.tapped,
     Verb.RATING_APPEAL: ratings.appeal_pressed,
     Verb.RATING_DECIDE: ratings.decided,
+    Verb.CAMPAIGN: campaigns.start,
+    Verb.GIVE: campaigns.give_answer,
+    Verb.CAMPAIGN_STOP: campaigns.stop,
 }
 
 STEPS: dict[str, Handler] = {
@@ -178,6 +188,8 @@ def command_of(text: str) -> str:
         return command
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
     command = ALIASES.get(first, "")
+    if command in TAKES_WORDS:
+        return command
     return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
 
 

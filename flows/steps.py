@@ -120,3 +120,6 @@ class Verb(StrEnum):
     RATE = "rate"  # 1-5 stars for one aspect of a settled order
     RATING_APPEAL = "rappeal"  # the rated person appealing a rating
     RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
+    CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
+    GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
+    CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign

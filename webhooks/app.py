@@ -16,6 +16,7 @@ from core.ledger.model import public_balances
 from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
+from webhooks.campaign_routes import campaign_router
 from webhooks.metrics import CONTENT_TYPE, WebhookCounter, authorised
 from webhooks.mydata_routes import mydata_router
 from webhooks.readiness import readiness
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(webchat_router(rt, settings))
     app.include_router(mydata_router(rt))
+    app.include_router(campaign_router(rt))
     app.include_router(transparency_router(rt, settings))
 
     @app.get("/api/ledger/verify")

@@ -97,6 +97,9 @@ def build_scheduler(
     async def close_proposals() -> None:
         await jobs.close_proposals(store)
 
+    async def expire_campaigns() -> None:
+        await jobs.expire_campaigns(store, board)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
@@ -129,6 +132,7 @@ def build_scheduler(
     if payments is not None:
         add(card_holds, IntervalTrigger(hours=1), "flag_old_card_holds", max_instances=1)
     add(close_proposals, IntervalTrigger(minutes=1), "close_proposals", max_instances=1)
+    add(expire_campaigns, IntervalTrigger(minutes=1), "expire_campaigns", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.

@@ -187,6 +187,17 @@ async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, 
     order.decline(actor, reason="no restaurant could take it")
 
 
+async def send_funded(uow: UnitOfWork, order: Order, actor: str) -> None:
+    """Send an order already priced and funded by others (a campaign) to its restaurant, or the
+    next one with a meal within the price, else decline and refund (the caller saves it)."""
+    assert order.restaurant_id is not None
+    if await capacity.reserve(uow, order.restaurant_id, order.id, actor):
+        order.send(uow.day, actor)
+    else:
+        order.tried_restaurants.append(order.restaurant_id)
+        await _send_elsewhere_or_decline(uow, order, actor, first=True)
+
+
 async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
     """The restaurant says no: release its capacity and pass the order on, or refund."""
     order = await _owned_order(uow, order_id, (Status.AT_RESTAURANT,), restaurant_id=restaurant.id)

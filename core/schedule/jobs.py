@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.board.base import JobBoard
+from core.campaigns import service as campaigns
 from core.funding import pledges
 from core.governance import service as governance
 from core.ledger import service as money
@@ -166,9 +167,24 @@ async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int
             current = await uow.orders.get(order.id)
             if donor is None or current is None or current.status not in (Status.DRAFT, Status.SCREENED):
                 continue  # paid or cancelled meanwhile
+            if await uow.campaigns.for_order(order.id) is not None:
+                continue  # a campaign is collecting for it: expire_campaigns ends it when its time is up
             await orders.cancel(uow, order.id, donor, board)
             cancelled += 1
     return cancelled
+
+
+async def expire_campaigns(store: Store, board: JobBoard) -> int:
+    """Refund every gift of each campaign whose time ran out short of its target, each campaign in
+    its own transaction (idempotent: an ended campaign is skipped); return how many expired."""
+    async with store.reader() as uow:
+        due = await uow.campaigns.due_to_expire(uow.now)
+    expired = 0
+    for campaign_id in due:
+        async with store.uow() as uow:
+            if await campaigns.close(uow, campaign_id, "expire", None, board) is not None:
+                expired += 1
+    return expired
 
 
 async def settle_due(store: Store) -> int:

@@ -637,3 +637,29 @@ class RatingDecided(DomainEvent):
     type: ClassVar[str] = "rating.decided"
     rating_id: int
     withdrawn: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignTransitioned(DomainEvent):
+    """A campaign moved from one status to another by a named transition."""
+
+    type: ClassVar[str] = "campaign.transitioned"
+    campaign_id: int
+    transition: str
+    from_status: str
+    to_status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignGiven(DomainEvent):
+    """Someone contributed to a campaign (the ledger transaction records the money)."""
+
+    type: ClassVar[str] = "campaign.given"
+    campaign_id: int
+    seq: int
+    person_id: int
+    amount: int  # paise
+    anonymous: bool  # shown to others without a name
+    raised: int  # paise given in all after this gift
+    target: int

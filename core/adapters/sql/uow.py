@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.campaigns_repo import CampaignRepo
 from core.adapters.sql.cards_repo import CardPaymentRepo
 from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.workers = WorkerRepo(conn, self.now)
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
+        self.campaigns = CampaignRepo(conn, self.now, self.record_all)
         self.disputes = DisputeRepo(conn)
         self.pledges = PledgeRepo(conn, self.now)
         self.payments = PaymentsRepo(conn, self.now)

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import core.adapters.sql.campaigns_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.cards_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.checkpoints_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.disputes_schema  # noqa: F401  (its tables join the same metadata)
