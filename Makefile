@@ -33,7 +33,7 @@ catalogs: $(MOS)
 
 # Extract every user-facing string, merge into the en/ta catalogs, compile.
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k t_ -k plural:2,3 --no-location --sort-output -o locales/ketpaar.pot . >/dev/null
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k t_ -k plural:2,3 -k p_:2c,3 --no-location --sort-output -o locales/ketpaar.pot . >/dev/null
 	$(BIN)/pybabel update -i locales/ketpaar.pot -d locales -D ketpaar --no-fuzzy-matching >/dev/null
 	$(MAKE) catalogs
 

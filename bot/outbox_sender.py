@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import timedelta
 
 from bot.channel import ChannelSender, SendResult
@@ -40,7 +40,8 @@ class OutboxSender:
     def __init__(self, store: Store, senders: Mapping[str, ChannelSender], clock: Clock | None = None, *,
                  batch: int = 100, concurrency: int = 50, lease_seconds: float = 120, max_attempts: int = 15,
                  max_inline_wait_s: float = 20, poll_interval_s: float = 0.5,
-                 at_most_once: Collection[str] = ()) -> None:  # fmt: skip
+                 at_most_once: Collection[str] = (),
+                 observe: Callable[[str, str], None] | None = None) -> None:  # fmt: skip
         if max_inline_wait_s >= lease_seconds / 2:
             raise ValueError("waiting out flood control in place must stay well inside the lease")
         self.store, self.senders, self.clock = store, dict(senders), clock or store.clock
@@ -50,6 +51,8 @@ class OutboxSender:
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self.stats: Counter[str] = Counter()  # sent, retried, failed, flood_waits, recovered, held
+        # (channel, result) per attempt, result one of sent | retry | rate_limited | failed: metrics
+        self.observe: Callable[[str, str], None] = observe or (lambda _channel, _result: None)
 
     async def run_once(self) -> int:
         """Recover expired claims, claim due rows, deliver them; return how many were claimed."""
@@ -124,6 +127,7 @@ class OutboxSender:
             if result.ok or result.retry_after is None or loop.time() + result.retry_after > deadline:
                 return result
             self.stats["flood_waits"] += 1
+            self.observe(row.channel, "rate_limited")
             await asyncio.sleep(result.retry_after)
 
     async def _record(self, row: OutboxRow, result: SendResult) -> None:
@@ -132,20 +136,27 @@ class OutboxSender:
             if result.ok:
                 await uow.outbox.mark_sent(row.id, result.provider_message_id)
                 self.stats["sent"] += 1
+                outcome = "sent"
             elif result.permanent_error:
                 await uow.outbox.mark_failed(row.id, result.permanent_error)
                 self.stats["failed"] += 1
+                outcome = "failed"
             elif result.retry_after is not None:
                 await uow.outbox.mark_retry(row.id, result.error or "flood control",
                                             now + timedelta(seconds=result.retry_after), count_attempt=False)  # fmt: skip
                 self.stats["retried"] += 1
+                outcome = "rate_limited"
             elif row.attempts >= self.max_attempts:
                 await uow.outbox.mark_failed(row.id, f"gave up after {row.attempts} attempts: {result.error}")
                 self.stats["failed"] += 1
+                outcome = "failed"
             else:
                 delay = timedelta(seconds=backoff_seconds(row.attempts))
                 await uow.outbox.mark_retry(row.id, result.error or "not delivered", now + delay)
                 self.stats["retried"] += 1
+                outcome = "retry"
+        self.observe(row.channel, outcome)
         if not result.ok:
-            log.warning("outbox %s to %s:%s not delivered (attempt %d): %s", row.id, row.channel, row.address,
+            # the outbox id, not the address: an address may be a phone number
+            log.warning("outbox %s on %s not delivered (attempt %d): %s", row.id, row.channel,
                         row.attempts, result.permanent_error or result.error)  # fmt: skip

@@ -7,9 +7,10 @@ import hashlib
 import json
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.window_limit import WindowLimiter
@@ -22,9 +23,33 @@ from flows.i18n import translator
 from flows.messages import Inbound, Outbound
 
 log = logging.getLogger(__name__)
+inbound_log = logging.getLogger("ketpaar.inbound")  # one line per inbound message (see `Handled`)
 
 Handler = Callable[[UnitOfWork, Inbound], Awaitable[None]]
 Sender = tuple[str, str]  # (channel, address)
+_COMMAND = re.compile(r"^/([a-z_]{1,20})\b")
+_VERB = re.compile(r"^([a-z_]{1,20}):")
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What is logged and counted about one inbound message: never its text, address or bytes."""
+
+    channel: str
+    person: str  # pseudonymous: "person:12" (empty when the handler failed before the person existed)
+    step: str  # the kind of message and, for a command or a button, which one: "text:/balance", "choice:claim"
+    outcome: str  # handled | failed
+    seconds: float
+
+
+def step_of(msg: Inbound) -> str:
+    """The kind of message and which command or button, without any of the person's words."""
+    if msg.kind == "text" and (command := _COMMAND.match(msg.text.strip().lower())):
+        return f"text:/{command.group(1)}"
+    if msg.kind == "choice" and msg.choice and (verb := _VERB.match(msg.choice)):
+        return f"choice:{verb.group(1)}"
+    return str(msg.kind)
+
 # Inbox channels that are not people writing: applied by their own processor (bot/card_inbox.py).
 NOT_CHAT = frozenset({"stripe"})
 
@@ -89,8 +114,10 @@ class InboxProcessor:
     Each person's messages are handled at most `per_minute` a minute: beyond that they wait,
     stored, and the person is told once that answers are coming (nothing is dropped)."""
 
-    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100) -> None:
+    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100,
+                 observe: Callable[[Handled], None] | None = None) -> None:  # fmt: skip
         self.store, self.handler, self.staging = store, handler, staging
+        self.observe = observe  # metrics; the log line is written either way
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
@@ -167,6 +194,7 @@ class InboxProcessor:
         """Process the sender's oldest pending message; False when there is none (or another process has it)."""
         channel, address = sender
         message_id = None
+        started, step, person = time.perf_counter(), "unknown", ""
         try:
             async with self.store.uow() as uow:
                 if not await uow.inbox.lock_sender(channel, address):
@@ -176,17 +204,32 @@ class InboxProcessor:
                     return False
                 message_id, payload = found
                 photo = await self.staging.get(payload["photo_ref"]) if payload.get("photo_ref") else None
-                await self.handler(uow, inbound_from_payload(channel, address, payload, photo))
+                msg = inbound_from_payload(channel, address, payload, photo)
+                step = step_of(msg)
+                await self.handler(uow, msg)
                 await uow.inbox.finish(message_id)
+                speaker = await uow.people.find(channel, address)
+                person = f"person:{speaker.id}" if speaker is not None else ""
         except Exception as exc:
             if message_id is None:
                 raise
-            log.exception("inbound message %s from %s:%s failed", message_id, channel, address)
+            log.exception("inbound message %s on %s failed", message_id, channel)  # no address: it may be a phone number
             await self._set_aside(message_id, sender, exc)
+            self._report(Handled(channel, person, step, "failed", time.perf_counter() - started))
             return True
+        self._report(Handled(channel, person, step, "handled", time.perf_counter() - started))
         if payload.get("photo_ref"):
             await self.staging.delete(payload["photo_ref"])
         return True
+
+    def _report(self, handled: Handled) -> None:
+        """One log line and the metrics for a message."""
+        inbound_log.info("inbound %s %s %s %s %.1f ms", handled.channel, handled.person or "-", handled.step, handled.outcome,
+                         handled.seconds * 1000, extra={"channel": handled.channel, "person": handled.person,
+                                                        "step": handled.step, "outcome": handled.outcome,
+                                                        "duration_ms": round(handled.seconds * 1000, 1)})  # fmt: skip
+        if self.observe is not None:
+            self.observe(handled)
 
     async def _set_aside(self, message_id: int, sender: Sender, exc: Exception) -> None:
         """Keep a failed message visibly (status failed, with the error) and apologise."""

@@ -14,7 +14,9 @@ from flows.i18n import money
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int, read_rupees
 from flows.numbers import normalise as normalise  # re-exported: the flows import it from here
+from flows.prompts import options_text
 from flows.steps import Step
+from flows.understand import is_tamil_script as understand_tamil
 
 
 def payload_args(msg: Inbound) -> list[str]:
@@ -135,12 +137,33 @@ def parse_rupees(text: str, ceiling: int = MAX_POSTING) -> int | None:
 
 
 async def unknown(ctx: FlowContext, msg: Inbound) -> None:
-    """Anything unexpected gets a helpful answer, never silence."""
+    """Anything unexpected gets a helpful answer, never silence: what the person can type now."""
     _ = ctx._
     if msg.kind == "choice":
         text = _("That button is no longer active. Send /help to see what you can do.")
     elif msg.kind == "location":
         text = _("Thanks for the location, but I was not expecting one now. To feed someone, send their photo first.")
+    elif options := options_text(await ctx.uow.prompts.open_for(ctx.person.id)):
+        text = _("Sorry, I did not understand that. You can reply with a number: {options}").format(options=options)
     else:
         text = _("Sorry, I did not understand that. Send /help to see what you can do.")
     await ctx.reply(text)
+
+
+async def greet(ctx: FlowContext, msg: Inbound) -> None:
+    """A greeting starts the conversation, or resumes it where it stands, in the person's language.
+
+    Someone who has not chosen a language yet and greets in Tamil script is answered in Tamil."""
+    from flows import onboarding  # onboarding imports this module
+
+    _ = ctx._
+    if not ctx.state.get("language_chosen") and ctx.person.language == "en":  # the default: not chosen
+        if understand_tamil(msg.text):
+            return await onboarding.choose(ctx, "ta")
+        return await onboarding.start(ctx, msg)
+    if options := options_text(await ctx.uow.prompts.open_for(ctx.person.id)):
+        await ctx.reply(_("Hello! You can reply with a number: {options}").format(options=options))
+    elif ctx.step:
+        await ctx.reply(_("Hello! Please answer my last question, or send /cancel to stop."))
+    else:
+        await onboarding.welcome(ctx)

@@ -19,7 +19,7 @@ from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
-from flows.onboarding import require_location
+from flows.onboarding import location_by_sms, require_location
 from flows.steps import Step
 
 MAX_MEAL_BUTTONS = 8
@@ -74,7 +74,7 @@ async def consent(ctx: FlowContext, msg: Inbound) -> None:
         return
     ctx.uow.later(_async(ctx.services.screener.prefetch, photo_id))  # start the face embedding while the donor types
     ctx.goto(Step.DONOR_LOCATION, photo=photo_id)
-    await ctx.reply(_("Thank you. Now share the location where the person is (attach → Location)."))
+    await ctx.reply(location_by_sms(ctx) or _("Thank you. Now share the location where the person is (attach → Location)."))
 
 
 def _async(fn: Callable[[str], object], arg: str) -> Callable[[], Awaitable[None]]:
@@ -239,10 +239,13 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
                               "needed from your balance.").format(
                 balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
             return
+        # Offer Pay and Cancel again: pressing Pay closed its prompt, and "tap Pay again" must
+        # work by SMS too ("1", "ஆம்", "pay" once the balance has been topped up).
         await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
                           "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
             balance=money(exc.balance, lang), total=money(exc.needed, lang)),
-            (campaigns.campaign_button(ctx, order_id, item_id, tip or 0),))  # fmt: skip
+            (Choice(_("Pay {total}").format(total=money(exc.needed, lang)), msg.choice or ""),
+             Choice(_("Cancel"), f"cancel:{order_id}")))  # fmt: skip
         return
     except orders.OrderError as exc:
         if exc.code == "meal_unavailable" and existing is not None:

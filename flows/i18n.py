@@ -54,6 +54,12 @@ def translator(language: str, channel: str | None = None) -> Translator:
     return sms
 
 
+def p_(language: str, context: str, message: str) -> str:
+    """Translate a message whose words depend on who reads it (msgctxt): a restaurant's "Reject"
+    is முடியாது ("can't do it"), an admin's stays நிராகரி."""
+    return catalog(language).pgettext(context, message)
+
+
 def plural(language: str, singular: str, plural_form: str, n: int) -> str:
     """Pick the plural form for a count in a language."""
     return catalog(language).ngettext(singular, plural_form, n)

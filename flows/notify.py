@@ -25,7 +25,7 @@ from core.shared.events import (
 )
 from flows import books, campaign_notify, cards, governance_notify, payments_notify, timeouts
 from flows.context import deliver_to
-from flows.i18n import Translator, clock_time, day, money, translator
+from flows.i18n import Translator, clock_time, day, money, p_, translator
 from flows.jobs import offer_job
 from flows.messages import Choice, Outbound
 from flows.onboarding import application_message, decision_message, restaurant_summary
@@ -52,7 +52,7 @@ def order_for_restaurant(lang: str, order: Order) -> Outbound:
         id=order.id, meal=order.meal_name, price=money(order.meal_price, lang),
         area=geo.approximate_area(order.seeker_lat, order.seeker_lng),
     )  # fmt: skip
-    return Outbound(text, (Choice(_("Accept"), f"accept:{order.id}"), Choice(_("Reject"), f"reject:{order.id}")))
+    return Outbound(text, (Choice(_("Accept"), f"accept:{order.id}"), Choice(p_(lang, "restaurant", "Reject"), f"reject:{order.id}")))
 
 
 async def on_order_transitioned(event: DomainEvent, uow: UnitOfWork) -> None:

@@ -16,8 +16,9 @@ from core.members.registration import (
 )
 from core.members.registration import decide as decide_application
 from core.shared import geo
-from flows.common import normalise, parse_rupees, payload_args, payload_int
-from flows.context import FlowContext
+from flows.common import parse_rupees, payload_args, payload_int
+from flows.context import PHOTOLESS_CHANNELS, FlowContext
+from flows.hours import Ambiguous, parse_hours
 from flows.i18n import DEFAULT_LANGUAGE, LANGUAGES, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import read_int
@@ -33,7 +34,11 @@ async def ask_language(ctx: FlowContext, msg: Inbound) -> None:
 
 async def set_language(ctx: FlowContext, msg: Inbound) -> None:
     """Store the chosen language; every later message to this person uses it."""
-    language = (payload_args(msg) or ["en"])[0]
+    await choose(ctx, (payload_args(msg) or ["en"])[0])
+
+
+async def choose(ctx: FlowContext, language: str) -> None:
+    """Store a language (chosen, or the script a first greeting was written in) and welcome."""
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
     ctx.person = await profile.choose_language(ctx.uow, ctx.person, language)
@@ -101,7 +106,7 @@ async def rest_name(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Please type the restaurant's name (2 to 80 letters)."))
         return
     ctx.goto(Step.REST_LOCATION, name=name)
-    await ctx.reply(_("Share the restaurant's location (attach → Location)."))
+    await ctx.reply(location_by_sms(ctx) or _("Share the restaurant's location (attach → Location)."))
 
 
 async def rest_location(ctx: FlowContext, msg: Inbound) -> None:
@@ -128,7 +133,11 @@ async def rest_address(ctx: FlowContext, msg: Inbound) -> None:
 # after it: "Curd rice -60" is a negative number, not ₹60. The price is one token of digits, commas
 # and points, read strictly by parse_rupees: "6e1" or "60.005" leave the line unreadable instead
 # of turning into "Curd rice 6e" at ₹1 or "Curd rice 60.0" at ₹5.
-_MENU_LINE = re.compile(r"(?P<name>.+?)(?:\s+[-–]\s+|\s*:\s*|\s+)(?P<price>₹?\s*[0-9௦-௯][0-9௦-௯.,]*)")
+# The price may be written as people write it: "₹60", "ரூ.60", "Rs 60", "60 ரூபாய்", "60 rupees", "60/-".
+_MENU_LINE = re.compile(
+    r"(?P<name>.+?)(?:\s+[-–]\s+|\s*:\s*|\s+)(?:₹|ரூ\.?|rs\.?|inr)?\s*(?P<price>[0-9௦-௯][0-9௦-௯.,]*?)"
+    r"\.?\s*(?:/-|₹|ரூபாய்|ரூபா|ரூ|rupees|rupee|rs\.?)?", re.IGNORECASE,
+)  # fmt: skip
 
 
 def parse_menu_line(line: str) -> tuple[str, int] | None:
@@ -209,27 +218,16 @@ async def rest_capacity(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("When do you take orders? Send hours like 11-22, or 'all day'."))
 
 
-def parse_hours(text: str) -> tuple[int, int] | None:
-    """Read "11-22", "7:30-21" or "all day" into minutes after midnight."""
-    said = normalise(text)
-    if said in {"all day", "24", "24h", "always", "நாள் முழுவதும்", "முழு நாள்", "எப்போதும்"}:
-        return 0, 1440
-    match = re.fullmatch(r"([0-9]{1,2})(?::([0-9]{2}))?\s*[-–to ]+\s*([0-9]{1,2})(?::([0-9]{2}))?", said, re.ASCII)
-    if not match:
-        return None
-    h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    # Opening runs from 0:00 to 23:59 and closing up to 24:00; "24-0" would never open, and
-    # equal times say nothing about which 0 or 24 hours were meant.
-    if m1 > 59 or m2 > 59 or start >= 1440 or end > 1440 or start == end:
-        return None
-    return start, end
-
-
 async def rest_hours(ctx: FlowContext, msg: Inbound) -> None:
     """Register the restaurant and ask the admins to approve it."""
     _ = ctx._
     hours = parse_hours(msg.text) if msg.kind == "text" else None
+    if isinstance(hours, Ambiguous):
+        # "11-10" could be 23 hours through the night or 11 am to 10 pm: ask, never guess.
+        await ctx.reply(_("Do you mean {start} in the morning to {end} at night? Then send {start}-{end24}. "
+                          "For hours through the night, send them as 23-6.").format(
+            start=hours.start, end=hours.end, end24=hours.end + 12))  # fmt: skip
+        return
     if hours is None:
         await ctx.reply(_("Please send hours like 11-22, or 'all day'."))
         return
@@ -261,6 +259,10 @@ async def worker_name(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Please type your name (2 to 80 letters)."))
         return
     ctx.goto(Step.WORKER_LOCATION, name=name)
+    if ctx.person.channel in PHOTOLESS_CHANNELS:
+        await ctx.reply(_("Send your location as numbers, for example 13.0827, 80.2707, or as a Google Maps link: "
+                          "you will see delivery jobs around it."))  # fmt: skip
+        return
     await ctx.reply(_("Share your location: you will see delivery jobs around it."))
 
 
@@ -281,11 +283,18 @@ async def worker_location(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(_("Thank you! You are registered and waiting for an admin's approval."))
 
 
+def location_by_sms(ctx: FlowContext) -> str:
+    """How to send a location from a basic phone (SMS has no attach menu), or "" on other channels."""
+    if ctx.person.channel not in PHOTOLESS_CHANNELS:
+        return ""
+    return ctx._("Send the location as numbers, for example 13.0827, 80.2707, or as a Google Maps link.")
+
+
 async def require_location(ctx: FlowContext, msg: Inbound) -> bool:
     """Check that a message is a real location; otherwise ask again politely."""
     _ = ctx._
     if msg.kind != "location" or msg.lat is None or msg.lng is None:
-        await ctx.reply(_("Please share a location (attach → Location)."))
+        await ctx.reply(location_by_sms(ctx) or _("Please share a location (attach → Location)."))
         return False
     if not geo.valid_coordinates(msg.lat, msg.lng):
         await ctx.reply(_("That location is not a real place on the map. Please share it again."))

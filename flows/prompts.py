@@ -19,8 +19,8 @@ from core.members.model import Person
 from core.ports import UnitOfWork
 from core.prompts.model import Option, Prompt
 from flows.messages import Outbound
-from flows.numbers import MAX_ID, normalise, read_int
 from flows.steps import Verb
+from flows.understand import Intent, choose, understand
 
 DEFAULT_EXPIRY = timedelta(hours=6)
 EXPIRY: dict[str, timedelta | None] = {
@@ -40,12 +40,8 @@ REUSABLE = frozenset({Verb.JOBS, Verb.ROLE, Verb.LANG})
 # numbers stay reserved for it until the vote closes and withdraws it.
 STANDING = frozenset({Verb.VOTE})
 
-# Two-option questions that are not yes/no ("wait longer, or cancel?"): a typed "no" must not pick
-# the second option, which here ends an order for good.
-NOT_YES_OR_NO = frozenset({Verb.WAIT})
-
-YES = {"yes", "y", "ok", "ஆம்", "ஆமாம்", "சரி", "aam", "aama", "aamam", "sari", "seri"}
-NO = {"no", "n", "இல்லை", "வேண்டாம்", "illai", "illa", "venam", "vendam"}
+# Two-option questions that are not yes/no ("wait longer, or cancel?"): flows/understand.py
+# NOT_YES_OR_NO (a typed "no" must not pick the second option, which ends an order for good).
 
 
 def verb_of(payload: str) -> str:
@@ -68,30 +64,35 @@ async def open_prompt(uow: UnitOfWork, person: Person, message: Outbound) -> Out
     return replace(message, choices=numbered)
 
 
-def _option_for(prompt: Prompt, said: str, number: int | None) -> Option | None:
-    """The option of one prompt that a typed number, label or yes/no names."""
-    if number is not None:
-        return prompt.with_number(number)
-    if option := next((o for o in prompt.options if normalise(o.label) == said), None):
-        return option
-    if len(prompt.options) == 2 and prompt.kind not in NOT_YES_OR_NO and (said in YES or said in NO):
-        return prompt.options[0 if said in YES else 1]
-    return None
+def option_for(prompt: Prompt, text: str) -> Option | None:
+    """The option of one prompt that a typed reply names (flows/understand.py decides how)."""
+    options = prompt.options
+    index = choose([o.payload for o in options], [o.label for o in options], [o.number for o in options], text)
+    return options[index] if index is not None else None
 
 
 async def typed(uow: UnitOfWork, person_id: int, text: str) -> tuple[Prompt, Option] | None:
     """The prompt and option a typed answer is for: the newest open prompt that accepts it; a
     number no open prompt carries names the newest closed one that did (to answer it politely)."""
-    said = normalise(text)
-    number = read_int(said, 1, MAX_ID)
+    meaning = understand(text)
+    number = meaning.number if meaning.intent is Intent.NUMBER else None
     for prompt in await uow.prompts.open_for(person_id):
-        if option := _option_for(prompt, said, number):
+        if option := option_for(prompt, text):
             return prompt, option
+    # "ok" to a job offer someone else has just claimed: its handler says who was faster.
+    newest = await uow.prompts.recent(person_id, limit=1)
+    if newest and newest[0].withdrawn_at is not None and (option := option_for(newest[0], text)):
+        return newest[0], option
     if number is not None:
         for prompt in await uow.prompts.recent(person_id):
             if option := prompt.with_number(number):
                 return prompt, option
     return None
+
+
+def options_text(open_prompts: list[Prompt]) -> str:
+    """What a person can type now: the newest open question's numbers and labels ("1 Accept · 2 Reject")."""
+    return " · ".join(f"{o.number} {o.label}" for o in open_prompts[0].options) if open_prompts else ""
 
 
 async def pressed(uow: UnitOfWork, person_id: int, payload: str) -> tuple[Prompt, Option] | None:

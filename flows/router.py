@@ -34,6 +34,7 @@ from flows.context import FlowContext, Services
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int
 from flows.steps import TAKES_TYPED_INPUT, Verb
+from flows.understand import COMMAND_WORDS, Intent, understand
 
 Handler = Callable[[FlowContext, Inbound], Awaitable[None]]
 
@@ -78,14 +79,16 @@ COMMANDS: dict[str, Handler] = {
     "/give": campaigns.give_command,
 }
 
-# Typed words people use for the commands, in Tamil, transliterated and plain English.
+# Typed words people use for the commands, in Tamil, transliterated and plain English (more
+# spellings, plurals and misspellings: flows/understand.py COMMAND_WORDS; greetings are not
+# commands: they resume the conversation, see greet).
 ALIASES: dict[str, str] = {
     "உதவி": "/help", "udhavi": "/help", "help": "/help",
     "வேலைகள்": "/jobs", "வேலை": "/jobs", "velai": "/jobs", "jobs": "/jobs",
     "மொழி": "/language", "mozhi": "/language", "language": "/language",
     "இருப்பு": "/balance", "balance": "/balance",
     "ரத்து": "/cancel", "நிறுத்து": "/cancel", "cancel": "/cancel", "stop": "/cancel",
-    "தொடங்கு": "/start", "start": "/start", "வணக்கம்": "/start", "vanakkam": "/start",
+    "தொடங்கு": "/start", "start": "/start",
     "ஆன்லைன்": "/online", "online": "/online", "ஆஃப்லைன்": "/offline", "offline": "/offline",
     "ஆர்டர்கள்": "/orders", "orders": "/orders",
     "மெனு": "/menu", "menu": "/menu",
@@ -183,11 +186,17 @@ def command_of(text: str) -> str:
         return ""
     first = words[0]
     if first.startswith("/"):
-        return first.split("@", 1)[0]  # Telegram adds @botname in groups
-    if command := ALIASES.get(normalise(text)):
-        return command
+        command = first.split("@", 1)[0]  # Telegram adds @botname in groups
+        if command in COMMANDS:
+            return command
+        # A slash before a typed word: "/உதவி", "/velai".
+        return ALIASES.get(command[1:]) or COMMAND_WORDS.get(command[1:]) or command
+    if alias := ALIASES.get(normalise(text)):
+        return alias
+    if (meaning := understand(text)).intent is Intent.COMMAND:
+        return meaning.value
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
-    command = ALIASES.get(first, "")
+    command = ALIASES.get(first) or COMMAND_WORDS.get(first, "")
     if command in TAKES_WORDS:
         return command
     return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
@@ -233,6 +242,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         return await common.unknown(ctx, msg)
     if msg.kind == "poll_answer":  # a native poll's answer answers that poll, whatever step is open
         return await governance.poll_answer(ctx, msg)
+    if msg.kind == "text" and understand(msg.text).intent is Intent.GREETING:
+        return await common.greet(ctx, msg)
     if ctx.step in STEPS:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":

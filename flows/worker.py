@@ -16,7 +16,7 @@ from flows.donor import store_photo
 from flows.i18n import clock_time, money, plural
 from flows.jobs import offer_text
 from flows.messages import Choice, Inbound
-from flows.onboarding import require_location
+from flows.onboarding import location_by_sms, require_location
 from flows.steps import Step
 
 MAX_JOBS_SHOWN = 10
@@ -170,7 +170,7 @@ async def deliver_photo(ctx: FlowContext, msg: Inbound) -> None:
     if photo_id is None:
         return
     ctx.goto(Step.DELIVER_LOCATION, photo=photo_id)
-    await ctx.reply(_("Thank you. Now share your location (attach → Location)."))
+    await ctx.reply(location_by_sms(ctx) or _("Thank you. Now share your location (attach → Location)."))
 
 
 async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:

@@ -17,13 +17,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.seekers.faces import FaceModelUnavailable, deepface_home, install_weights  # noqa: E402
+from webhooks.progress import progress  # noqa: E402
 
 
 def main() -> int:
     """Copy the weights and say what was done."""
     home = deepface_home()
     try:
-        lines = install_weights(home)
+        with progress(None, "installing face weights", "files") as bar:
+            lines = install_weights(home)
+            bar.update(len(lines))
     except FaceModelUnavailable as exc:
         print(f"install_face_weights: {exc}", file=sys.stderr)
         return 1

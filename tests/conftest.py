@@ -170,9 +170,10 @@ async def running_app(
     overrides: dict[str, object] = app_kwargs.pop("settings", None) or {}  # type: ignore[assignment]
     client_address = app_kwargs.pop("client_address", ("127.0.0.1", 50_000))
     seed = app_kwargs.pop("seed", True)
-    settings = Settings(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
-                        screening=str(app_kwargs.pop("screening", "pass")),
-                        redis_url=redis_url, redis_prefix=redis_prefix, **overrides)  # fmt: skip
+    values: dict[str, object] = dict(database_url=url, data_dir=data_dir, scheduler=False, secret_key="test-secret",
+                                     screening=str(app_kwargs.pop("screening", "pass")),
+                                     redis_url=redis_url, redis_prefix=redis_prefix)  # fmt: skip
+    settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, **app_kwargs)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime

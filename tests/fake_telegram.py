@@ -68,6 +68,7 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.blocked: set[str] = set()  # chats that blocked the bot (403)
         self.edits: dict[tuple[str, int], str] = {}
+        self.webhook: dict[str, Any] = {"url": ""}  # what setWebhook registered (getWebhookInfo answers it)
         self._failures: dict[str, deque[tuple[int, str, int | None]]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._polls = itertools.count(5000)
@@ -248,10 +249,15 @@ class FakeTelegram:
         return True
 
     def _m_setWebhook(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        self.webhook = {"url": str(params.get("url", ""))}
         return True
 
     def _m_deleteWebhook(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        self.webhook = {"url": ""}
         return True
+
+    def _m_getWebhookInfo(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        return {"has_custom_certificate": False, "pending_update_count": len(self.updates), **self.webhook}
 
     def _m_getFile(self, params: dict[str, Any], upload: bytes | None) -> Any:
         path, data = self.files[params["file_id"]]

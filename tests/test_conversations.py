@@ -187,7 +187,7 @@ async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[s
 
 async def test_admin_records_a_deposit_and_others_cannot(app_env: dict[str, Any]) -> None:
     await app_env["chat"].run("""
-        donor-9  > hello
+        donor-9  > something odd
         donor-9  < Sorry, I did not understand that. Send /help to see what you can do.
         admin    > /deposit donor-9 250.50
         admin    < Record ₹250.50 received for #8 (member #8)? [Confirm] [Cancel]
@@ -215,7 +215,7 @@ async def test_bad_input_gets_a_polite_reply_never_silence(app_env: dict[str, An
     await chat.drain()
     await chat.expect("donor-1", "I could not read that photo. Please take it again and send it.")
     await chat.run("""
-        donor-1 > hello there
+        donor-1 > something odd there
         donor-1 < Sorry, I did not understand that. Send /help to see what you can do.
         donor-1 > /frobnicate
         donor-1 < Sorry, I did not understand that. Send /help to see what you can do.

@@ -85,9 +85,9 @@ async def test_hostile_numbers_in_capacity_typed_choices_and_buttons_get_polite_
         rest-2   < You now pledge 12 meals a day; 12 are left today.
     """ + ORDER_CURD_RICE + """
         rest-1   > ²
-        rest-1   < Sorry, I did not understand that. Send /help to see what you can do.
+        rest-1   < Sorry, I did not understand that. You can reply with a number: 1 Accept · 2 Reject
         rest-1   > 99999999999999999999999999999
-        rest-1   < Sorry, I did not understand that. Send /help to see what you can do.
+        rest-1   < Sorry, I did not understand that. You can reply with a number: 1 Accept · 2 Reject
     """)
     for payload in ("accept:99999999999999999999999999999", "accept:²", "accept:-1", f"accept:{MAX_ID + 1}", "claim:1e30"):
         user = "worker-1" if payload.startswith("claim") else "rest-1"
@@ -349,7 +349,7 @@ async def register_worker_with_odd_name(chat: Any, user: str) -> None:
         {user} < Your zone is updated. You will see jobs around this place. [Show jobs]
     """)
     await post_raw(chat, user, {"text": "hello\x00\ud800"})
-    await chat.expect(user, "Sorry, I did not understand that. Send /help to see what you can do.")
+    await chat.expect(user, "Sorry, I did not understand that. You can reply with a number: 1 Show jobs")
     await chat.all_read()
 
 

@@ -27,7 +27,7 @@ TAMIL = re.compile(r"[\u0B80-\u0BFF]")
 
 # What `make i18n` extracts (babel.cfg and the -k flags of the Makefile; checked below).
 METHOD_MAP = [("flows/**.py", "python"), ("bot/**.py", "python"), ("webhooks/**.py", "python")]
-KEYWORDS: dict[str, object] = {"_": None, "t_": None, "plural": (2, 3)}
+KEYWORDS: dict[str, object] = {"_": None, "t_": None, "plural": (2, 3), "p_": ((2, "c"), 3)}
 BUTTON_MAX = 20  # characters (UTF-16 units): WhatsApp's limit for a reply button's title
 MAKE_I18N = (
     "run `make i18n`, translate the new entries in locales/ta/LC_MESSAGES/ketpaar.po,"

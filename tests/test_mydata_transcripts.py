@@ -155,10 +155,10 @@ async def test_mydata_and_forget_in_tamil_on_the_web_chat(app_env: dict[str, Any
         await uow.people.set_language(person.id, "ta")
     await chat.run(f"""
         lakshmi  > என் தகவல்
-        lakshmi  < உங்களைப் பற்றி கேட்பாரிடம் உள்ளவை (#{person.id}): 0 ஆர்டர்கள், 1 செய்திகள், 0 புகைப்படங்கள், இருப்பு ₹0.
+        lakshmi  < உங்களைப் பற்றி கேட்பாரிடம் உள்ளவை (#{person.id}): 0 ஆர்டர்கள், 1 செய்திகள், 0 போட்டோக்கள், பேலன்ஸ் ₹0.
         lakshmi  < முழு விவரத்தையும் ஃபைலாக டவுன்லோட் செய்யுங்கள் (ஒரு முறை மட்டும், 30 நிமிடத்துக்குள்):
         lakshmi  > மறந்துவிடு
-        lakshmi  < புகைப்படங்கள் அனைத்தையும் நிரந்தரமாக அழிக்கும். [என் தகவலை அழி] [அழிக்க வேண்டாம்]
+        lakshmi  < போட்டோக்கள் அனைத்தையும் நிரந்தரமாக அழிக்கும். [என் தகவலை அழி] [அழிக்க வேண்டாம்]
         lakshmi  > [tap என் தகவலை அழி]
         lakshmi  < முடிந்தது: உங்கள் தகவல்கள் அழிக்கப்பட்டன.
     """)
@@ -205,7 +205,7 @@ async def test_mydata_and_forget_by_sms_in_english_and_tamil(tmp_path: Path, sql
                 await uow.people.set_language(worker.id, "ta")
             await chat.run(f"""
                 worker-2 > என் தகவல்
-                worker-2 < உங்களைப் பற்றி (#{worker.id}): 0 ஆர்டர், 1 செய்தி, 0 புகைப்படம், இருப்பு ₹0.
+                worker-2 < உங்களைப் பற்றி (#{worker.id}): 0 ஆர்டர், 1 செய்தி, 0 போட்டோ, பேலன்ஸ் ₹0.
                 worker-2 < முழு விவரத்தையும் ஃபைலாக டவுன்லோட் செய்யுங்கள்
                 worker-2 > மறந்துவிடு
                 worker-2 < அனைத்தையும் நிரந்தரமாக அழிக்கும். தொடர, அழி என்று பதில் அனுப்புங்கள்.

@@ -47,9 +47,9 @@ def ask_ta(user: str, where: str) -> str:
     {user}   > [press lang:ta]
     {user}   < நீங்கள் என்ன செய்ய விரும்புகிறீர்கள்?
     {user}   > [photo]
-    {user}   < புகைப்படம் எடுக்க அந்த நபர் சம்மதித்தாரா?
+    {user}   < போட்டோ எடுக்க அந்த நபர் சம்மதித்தாரா?
     {user}   > [press consent:yes]
-    {user}   < இப்போது அந்த நபர் இருக்கும் இடத்தைப் பகிருங்கள்
+    {user}   < இப்போது அந்த நபர் இருக்கும் லொகேஷனை அனுப்புங்கள்
     {user}   > [location {where}]
     {user}   < அந்த இடம் இப்போது எப்படி இருக்கிறது?
     {user}   > [press scene:busy_lit]
@@ -69,13 +69,13 @@ async def test_pledges_in_tamil_near_not_far_digest_and_renewal(app_env: dict[st
     await chat.run(ask_ta("asker-1", NEAR) + """
     asker-1  < மற்றவர்களின் நன்கொடைகள் இதில் ₹85 செலுத்த முடியும். [₹85 செலுத்து] [நன்கொடை பயன்படுத்து] [ரத்து செய்]
     asker-1  > [tap நன்கொடை பயன்படுத்து]
-    asker-1  < ₹85 செலுத்தப்பட்டது. Lemon rice – ஆர்டர் #1 இப்போது Annapoorna Mess உணவகத்திடம் உள்ளது.
+    asker-1  < ₹85 செலுத்தப்பட்டது. Lemon rice – ஆர்டர் #1 இப்போது Annapoorna Mess ஹோட்டலிடம் உள்ளது.
     rest-1   < New order #1: Lemon rice (₹55) for a person near 13.11, 80.27.
     """)
     await chat.run(ask_ta("asker-2", FAR) + """
     asker-2  < சாப்பாடு ₹50 + டெலிவரி ₹30 + டிப்ஸ் ₹0 = ₹80 [₹80 செலுத்து] [ரத்து செய்]
     asker-2  > [press pay:]
-    asker-2  < உங்கள் இருப்பு ₹0; ₹80 செலுத்த இது போதாது.
+    asker-2  < உங்கள் பேலன்ஸ் ₹0; ₹80 செலுத்த இது போதாது.
     """)
     await tell_pledgers(runtime.store)
     await chat.run("""

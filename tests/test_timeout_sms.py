@@ -60,9 +60,9 @@ SILENT = {
         rest-1    < ஆர்டர் #1 ஏற்கப்பட்டது: Sambar rice.
         donor-1   < Annapoorna Mess ஆர்டர் #1-ஐ ஏற்றுக்கொண்டு சமைக்கிறது.
         donor-sms < Annapoorna Mess ஆர்டர் #1-ஐ ஏற்றுக்கொண்டு சமைக்கிறது.
-        worker-1  < புதிய வேலை #1: Annapoorna Mess
-        worker-2  < புதிய வேலை #1: Annapoorna Mess
-        worker-3  < புதிய வேலை #1: Annapoorna Mess
+        worker-1  < புதிய வேலை #1: பிக்கப் Annapoorna Mess
+        worker-2  < புதிய வேலை #1: பிக்கப் Annapoorna Mess
+        worker-3  < புதிய வேலை #1: பிக்கப் Annapoorna Mess
     """,
 }
 
@@ -125,7 +125,7 @@ UNCLAIMED = {
         worker-3  < New job #1: pick up at Saravana Kitchen (4 Poonamallee High Road, Periamet), drop near 13.08, 80.27. Pay Rs.34. [Claim]
     """,
     "ta": """
-        worker-3  < புதிய வேலை #1: Saravana Kitchen (4 Poonamallee High Road, Periamet)
+        worker-3  < புதிய வேலை #1: பிக்கப் Saravana Kitchen (4 Poonamallee High Road, Periamet)
     """,
 }
 ASKED = {

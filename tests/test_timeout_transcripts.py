@@ -93,7 +93,7 @@ async def test_a_restaurant_that_never_answers_in_tamil_then_the_next_one_neithe
     # Annapoorna Mess has no veg biryani: the nearest like it, sambar rice ₹70, and ₹10 back.
     await chat.run("""
         rest-2   < ஆர்டர் #1-க்கு 10 நிமிடமாகப் பதில் வரவில்லை, அதனால் ஆர்டர் வேறு இடத்துக்குப் போய்விட்டது. அதைச் சமைக்க வேண்டாம். பரவாயில்லை, நன்றி!
-        rest-1   < புதிய ஆர்டர் #1: 13.08, 80.27 அருகே உள்ள ஒருவருக்கு Sambar rice (₹70). சமைத்துத் தர முடியுமா? [ஏற்கிறேன்] [நிராகரி]
+        rest-1   < புதிய ஆர்டர் #1: 13.08, 80.27 அருகே உள்ள ஒருவருக்கு Sambar rice (₹70). சமைத்துத் தர முடியுமா? [ஏற்கிறேன்] [முடியாது]
         donor-1  < முதல் ஹோட்டலால் ஆர்டர் #1-ஐச் சமைக்க முடியவில்லை, அதனால் Annapoorna Mess Sambar rice சமைத்துத் தரும். விலை வித்தியாசம் ₹10
         rest-2   > [press accept:1]
         rest-2   < ஆர்டர் #1 வேறு ஹோட்டலுக்கோ ஆர்டர் செய்தவரிடமோ போய்விட்டது. அதைச் சமைக்க வேண்டாம்.
@@ -147,7 +147,7 @@ async def test_a_job_nobody_claims_in_tamil_goes_wider_then_the_donor_cancels(ap
     seen = {name: len((await chat.fetch(name)).seen) for name in EVERYONE}
     await _later(app_env, 20)  # claim_wait_min: offered to the next ring of zones
     await chat.run("""
-        worker-3 < புதிய வேலை #1: எடுக்கும் இடம் Saravana Kitchen (4 Poonamallee High Road, Periamet) [நான் எடுக்கிறேன்]
+        worker-3 < புதிய வேலை #1: பிக்கப் Saravana Kitchen (4 Poonamallee High Road, Periamet) [நான் எடுக்கிறேன்]
     """)
     await _later(app_env, 40)  # claim_give_up_min: the donor is asked, told up front the kitchen is paid
     # "ஆர்டர் #1-இன் டெலிவரியை 60 நிமிடமாக யாரும் எடுக்கவில்லை. இன்னும் காத்திருக்கலாம், அல்லது ரத்து

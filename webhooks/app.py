@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
@@ -17,7 +17,9 @@ from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.campaign_routes import campaign_router
+from webhooks.metrics import CONTENT_TYPE, WebhookCounter, authorised
 from webhooks.mydata_routes import mydata_router
+from webhooks.readiness import readiness
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.stripe_routes import stripe_router
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             await runtime.close()
 
     app = FastAPI(title="Ketpaar", lifespan=lifespan)
+    app.add_middleware(WebhookCounter)  # provider webhook calls by status: rejected signatures show on the dashboard
 
     def rt(request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime
@@ -64,7 +67,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
+        """Liveness: the process answers (restart it if not). Readiness is /readyz."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: database, Redis, schema, face weights, scheduler leader; 503 when any fails."""
+        ok, checks = await readiness(rt(request))
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: with KETPAAR_METRICS_TOKEN as a bearer token; open only in the demo."""
+        allowed = authorised(request.headers.get("authorization"), settings.metrics_token, settings.demo_open())
+        if allowed is None:
+            return Response(status_code=404)
+        if not allowed:
+            return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        runtime = rt(request)
+        return Response(await runtime.metrics.render(runtime.db), media_type=CONTENT_TYPE)
 
     app.include_router(webchat_router(rt, settings))
     app.include_router(mydata_router(rt))

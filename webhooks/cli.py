@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 import time
@@ -20,11 +19,16 @@ from core.ledger.checkpoints import make_checkpoint
 from core.ledger.export import MAX_PAGE, export_page
 from core.members.identity import admin_link_token
 from core.schedule import jobs
-from webhooks import money_cli
+from webhooks import backup, money_cli
 from webhooks.demo import seed_demo
+from webhooks.doctor import Doctor, report
+from webhooks.logs import configure_logging
+from webhooks.progress import progress
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
+
+GRACEFUL_SHUTDOWN_S = 30
 
 
 async def _demo_seed(settings: Settings) -> int:
@@ -40,8 +44,11 @@ async def _demo_seed(settings: Settings) -> int:
 async def _verify(settings: Settings) -> int:
     runtime = await build_runtime(settings)
     try:
+        async with runtime.store.reader() as uow:
+            total, _head = await uow.chain.head()
         started = time.perf_counter()
-        report = await audit(runtime.store)
+        with progress(total, "verifying", "events") as bar:
+            report = await audit(runtime.store, bar.update)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.close()
@@ -149,7 +156,9 @@ async def _telegram(settings: Settings, action: str, url: str | None) -> int:
 async def _train_safety(settings: Settings) -> int:
     runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
     try:
-        model = await jobs.retrain_safety(runtime.store, settings.data_dir / "safety", runtime.secret)
+        with progress(None, "training the safety model", "model") as bar:  # one step: the bar shows time spent
+            model = await jobs.retrain_safety(runtime.store, settings.data_dir / "safety", runtime.secret)
+            bar.update(1)
     finally:
         await runtime.close()
     print(f"safety model: {getattr(model, 'version', type(model).__name__)}")
@@ -173,7 +182,10 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     from webhooks.app import create_app
 
     # The app learns where it listens: the demo users exist only on a loopback address.
-    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info")
+    # On SIGTERM uvicorn stops accepting, lets open requests finish (up to the timeout), then the
+    # lifespan's close drains the inbox and lets the outbox sender end its batch.
+    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
     return 0
 
 
@@ -183,19 +195,62 @@ async def _export(settings: Settings, path: str) -> int:
     after, count = 0, 0
     out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        while True:
-            async with runtime.store.reader() as uow:
-                lines, nxt = await export_page(uow, after, MAX_PAGE)
-            out.write("".join(line + "\n" for line in lines))
-            count += len(lines)
-            if nxt is None:
-                break
-            after = nxt
+        async with runtime.store.reader() as uow:
+            total, _head = await uow.chain.head()
+        with progress(total, "exporting", "events") as bar:
+            while True:
+                async with runtime.store.reader() as uow:
+                    lines, nxt = await export_page(uow, after, MAX_PAGE)
+                out.write("".join(line + "\n" for line in lines))
+                count += len(lines)
+                bar.update(len(lines))
+                if nxt is None:
+                    break
+                after = nxt
     finally:
         if out is not sys.stdout:
             out.close()
         await runtime.close()
     print(f"exported {count} events", file=sys.stderr)
+    return 0
+
+
+async def _doctor(settings: Settings) -> int:
+    """Check the configuration and the services it names; exit 1 when anything is broken."""
+    text, code = report(await Doctor(settings).run())
+    print(text)
+    return code
+
+
+def _backup(settings: Settings, out: Path | None) -> int:
+    """Write a backup archive of the SQLite database and the data directories."""
+    out = out or Path(f"ketpaar-backup-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz")
+    try:
+        manifest = backup.backup(settings, out)
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"backup written to {out}: {manifest.events} events, head {manifest.head}")
+    print("keys are not in it: keep KETPAAR_PHOTO_KEY, KETPAAR_SIGNING_KEY and KETPAAR_SECRET_KEY (or var/*.key) "
+          "safe apart from it; without the photo key no photo can be read", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+async def _restore(settings: Settings, archive: Path, force: bool) -> int:
+    """Restore a backup archive and verify the chain it brings back."""
+    try:
+        manifest, report = await backup.restore(settings, archive, force=force)
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"restored the backup of {manifest.created_at}: {report.events} events, head {report.head}")
+    if not report.ok:
+        print(f"BROKEN: {report.problem}")
+        return 1
+    if (report.events, report.head) != (manifest.events, manifest.head):
+        print(f"BROKEN: the backup's manifest says {manifest.events} events ending {manifest.head}")
+        return 1
+    print("OK: the chain verifies and matches the backup")
     return 0
 
 
@@ -207,6 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="apply database migrations")
+    backup_cmd = sub.add_parser("backup", help="SQLite: copy the database (online) and photos into one archive")
+    backup_cmd.add_argument("--out", type=Path, help="the archive to write (default ketpaar-backup-<time>.tar.gz)")
+    restore_cmd = sub.add_parser("restore", help="SQLite: put a backup archive in place and verify its chain")
+    restore_cmd.add_argument("archive", type=Path)
+    restore_cmd.add_argument("--force", action="store_true", help="replace an existing database (stop the service first)")
+    sub.add_parser("doctor", help="check the configuration and services; each finding with its fix (exit 1 on errors)")
     link = sub.add_parser("admin-link", help="print a one-time web-chat sign-in link for an admin")
     link.add_argument("name", help="the web-chat admin's name, as in KETPAAR_ADMINS=webchat:<name>")
     seed = sub.add_parser("demo-seed", help="create the demo web-chat users (once)")
@@ -236,10 +297,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     hook = sub.add_parser("telegram-set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret")
     hook.add_argument("--url", help="public base URL (default KETPAAR_PUBLIC_URL)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings)
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "backup":
+        return _backup(settings, args.out)
+    if args.command == "restore":
+        return asyncio.run(_restore(settings, args.archive, args.force))
+    if args.command == "doctor":
+        return asyncio.run(_doctor(settings))
     if args.command == "admin-link":
         return _admin_link(settings, args.name)
     if args.command == "migrate":

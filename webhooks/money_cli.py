@@ -10,6 +10,7 @@ from core.payments.payouts import batch_csv
 from core.payments.statements import UnreadableStatement, read_statement
 from core.schedule import jobs
 from core.shared.clock import local_day
+from webhooks.progress import progress
 from webhooks.runtime import build_runtime
 from webhooks.settings import Settings
 
@@ -29,8 +30,9 @@ async def import_statement(settings: Settings, path: Path) -> int:
         return 1
     runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
     try:
-        async with runtime.store.uow() as uow:
-            report = await topups.import_statement(uow, statement, ACTOR)
+        with progress(len(statement.credits), "importing", "rows") as bar:
+            async with runtime.store.uow() as uow:
+                report = await topups.import_statement(uow, statement, ACTOR, on_row=bar.update)
     finally:
         await runtime.close()
     print(f"layout: {statement.layout}")
@@ -77,7 +79,9 @@ async def export_batch(settings: Settings, batch_id: int | None, out: Path | Non
     if batch is None:
         print("no such payout batch", file=sys.stderr)
         return 1
-    text = batch_csv(lines)
+    with progress(len(lines), "exporting", "lines") as bar:
+        text = batch_csv(lines)
+        bar.update(len(lines))
     if out is None:
         sys.stdout.write(text)
     else:

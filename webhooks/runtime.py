@@ -42,6 +42,7 @@ from flows import notify, router
 from flows.context import Services
 from flows.jobs import taken_text
 from flows.messages import Inbound
+from webhooks.metrics import Metrics, TimedScreener
 from webhooks.scheduler import build_scheduler
 from webhooks.settings import Settings
 
@@ -72,12 +73,15 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
+    leader: bool = False  # this process holds the scheduler leader lock (readiness reports it)
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
         model = await jobs.retrain_safety(self.store, self.settings.data_dir / "safety", self.secret)
-        if hasattr(self.services.screener, "safety_model"):
-            self.services.screener.safety_model = model
+        screener = getattr(self.services.screener, "inner", self.services.screener)  # under the timing wrapper
+        if hasattr(screener, "safety_model"):
+            screener.safety_model = model
 
     async def checkpoint(self) -> None:
         """Scheduled: sign and publish yesterday's checkpoint of the chain (once per day)."""
@@ -168,6 +172,8 @@ async def build_runtime(
     db = Database(settings.database_url)
     bus = MessageBus()
     notify.register(bus)
+    metrics = Metrics()
+    metrics.count_transitions(bus)
     store = Store(db, clock or SystemClock(), bus)
     async with store.uow() as uow:
         await uow.params.ensure_initial(settings.initial_params())
@@ -181,7 +187,7 @@ async def build_runtime(
         screener = await build_screener(settings, store, photos, secret)
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
     payments = stripe_gateway(settings)
-    services = Services(board, screener, photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"),
+    services = Services(board, TimedScreener(screener, metrics), photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"),
                         payments=payments)  # fmt: skip
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
@@ -190,7 +196,7 @@ async def build_runtime(
         register_job_offer_edits(bus, store, telegram)
     twilio = TwilioConfig.from_settings(settings)
     senders.update(twilio_senders(twilio, store, secret))
-    outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE) if senders else None
+    outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE, observe=metrics.observe_outbox) if senders else None
     handle = partial(router.handle, services=services)
 
     async def handle_and_wake(uow: UnitOfWork, msg: Inbound) -> None:
@@ -203,11 +209,12 @@ async def build_runtime(
             uow.later(wake)  # send the replies right after commit, not on the next poll
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
-    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
+    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute,
+                               observe=lambda h: metrics.observe_inbound(h.channel, h.outcome, h.seconds))  # fmt: skip
     seed = settings.resolved_signing_key()
     cards = CardInbox(store) if payments is not None else None
     runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox,
-                      cards=cards)  # fmt: skip
+                      cards=cards, metrics=metrics)  # fmt: skip
     runtime.signer = Signer(seed) if seed else None
     if seed is None:
         log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")
@@ -243,5 +250,8 @@ async def start_background(runtime: Runtime) -> None:
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
                                             runtime.checkpoint, payments=runtime.services.payments,
-                                            card_events=card_events)  # fmt: skip
+                                            card_events=card_events, observe=runtime.metrics.observe_job)  # fmt: skip
         runtime.scheduler.start()
+        from webhooks.readiness import hold_leadership  # imports this module: only when started
+
+        runtime.tasks.append(asyncio.create_task(hold_leadership(runtime)))

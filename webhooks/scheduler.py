@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,24 @@ from core.shared.clock import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
+Observe = Callable[[str, str, float], None]  # (job, outcome ok|failed, seconds)
+
+
+def timed(name: str, job: Job, observe: Observe | None) -> Job:
+    """Report each run's outcome and duration (the failure itself is still raised and logged)."""
+    if observe is None:
+        return job
+
+    async def run() -> None:
+        started = time.perf_counter()
+        try:
+            await job()
+        except BaseException:
+            observe(name, "failed", time.perf_counter() - started)
+            raise
+        observe(name, "ok", time.perf_counter() - started)
+
+    return run
 
 
 def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = False) -> Job:
@@ -46,6 +65,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
     *, payments: PaymentGateway | None = None, card_events: Job | None = None,
+    observe: Observe | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -100,7 +120,8 @@ def build_scheduler(
         await jobs.apply_retention(store)
 
     def add(job: Job, trigger: IntervalTrigger | CronTrigger, job_id: str, wait: bool = False, **options: Any) -> None:
-        scheduler.add_job(one_process_at_a_time(store.db, job_id, job, wait=wait), trigger, id=job_id, replace_existing=True,
+        run = one_process_at_a_time(store.db, job_id, timed(job_id, job, observe), wait=wait)
+        scheduler.add_job(run, trigger, id=job_id, replace_existing=True,
                           coalesce=True, **options)  # fmt: skip
 
     # Frequent jobs: another process's run covers this one.

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     person_rate_per_minute: int = 100  # messages handled per person a minute (more wait their turn); 0 = off
     ip_rate_per_minute: int = 300  # web-chat messages accepted per IP address a minute; 0 = off
     sessions_per_ip_per_hour: int = 30  # new web-chat sessions and admin sign-ins per IP address an hour
+    # GET /metrics: with a token, only `Authorization: Bearer <token>`; without one, open in the
+    # demo on this machine and closed (404) everywhere else.
+    metrics_token: str | None = None
+    log_format: str = "auto"  # auto: JSON outside the demo, readable text in it | json | text
 
     # Telegram: no token = Telegram off.
     telegram_bot_token: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.ledger.chain import ChainCheck
@@ -24,8 +25,9 @@ class AuditReport:
         return not self.problem
 
 
-async def audit(store: Store) -> AuditReport:
-    """Recompute the chain, check every transaction balances and matches its chained event."""
+async def audit(store: Store, progress: Callable[[int], None] | None = None) -> AuditReport:
+    """Recompute the chain, check every transaction balances and matches its chained event
+    (`progress` is told every 1000 events: the command's progress bar)."""
     chained: dict[int, list[list[object]]] = {}
     check = ChainCheck()
     async with store.reader() as uow:
@@ -34,6 +36,8 @@ async def audit(store: Store) -> AuditReport:
                 return AuditReport(check.count, check.head, 0, f"event {check.count + 1}: {problem}", check.count + 1)
             if ev.type == "ledger.transaction":
                 chained[ev.data["tx_id"]] = ev.data["postings"]
+            if progress is not None and check.count % 1000 == 0:
+                progress(1000)
         count, prev = check.count, check.head
         head_seq, head_hash = await uow.chain.head()
         if (head_seq, head_hash) != (count, prev):

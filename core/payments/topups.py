@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.ledger.service import DepositTooLarge, record_deposit
@@ -51,13 +52,16 @@ def _ref(txn_id: str) -> str:
     return f"statement:{txn_id}"
 
 
-async def import_statement(uow: UnitOfWork, statement: Statement, actor: str) -> ImportReport:
+async def import_statement(uow: UnitOfWork, statement: Statement, actor: str,
+                           on_row: Callable[[], None] | None = None) -> ImportReport:
     """Credit each new row whose narration carries one of our references, once per bank txn id;
     leave the rest for the treasurer. Amounts that differ from the request are credited as paid
     and flagged."""
     report = ImportReport(errors=list(statement.errors), debits_skipped=statement.debits_skipped)
     for row in statement.credits:
         await _import_row(uow, row, actor, report)
+        if on_row is not None:
+            on_row()  # the command's progress bar
     return report
 
 

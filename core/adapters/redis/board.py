@@ -116,6 +116,10 @@ class RedisJobBoard:
         self._release = self._client.register_script(_RELEASE)
         self._remove = self._client.register_script(_REMOVE)
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers (the readiness probe)."""
+        await self._client.ping()
+
     def _zone_key(self, zone: str) -> str:
         """The sorted set of open jobs in one zone."""
         return f"{self._prefix}board:zone:{zone}"
