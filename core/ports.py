@@ -786,6 +786,12 @@ class PrivacyRepo(Protocol):
     async def pending_deposits(self, person_id: int) -> list[int]:
         """Deposits for a person still waiting for a second admin."""
 
+    async def open_campaigns(self, person_id: int) -> list[str]:
+        """Codes of campaigns not yet ended that a person started or gave to."""
+
+    async def pending_payouts(self, person_id: int) -> list[int]:
+        """Payout lines to a person the bank has not paid yet."""
+
     async def photo_ids(self, person_id: int) -> list[str]:
         """Photos a person sent that are still stored."""
 

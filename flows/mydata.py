@@ -42,6 +42,11 @@ def waiting(_: Translator, found: Blockers, language: str) -> str:
             disputes=", ".join(f"#{i}" for i in found.open_disputes)))  # fmt: skip
     if found.owed:
         lines.append(_("We still owe you {amount}: it is paid out first.").format(amount=money(found.owed, language)))
+    if found.campaigns:
+        lines.append(_("Campaigns you are part of have not ended: {codes}. When they end, send /forget again.").format(
+            codes=", ".join(found.campaigns)))  # fmt: skip
+    if found.payouts:
+        lines.append(_("A payout to you is on its way to the bank. When it is paid, send /forget again."))
     if found.deposits:
         lines.append(_("A deposit for you waits for a second admin. When it is decided, send /forget again."))
     if found.admin:

@@ -8,6 +8,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,9 @@ from core.members.model import Person
 from core.orders import service as orders
 from core.orders.funding import Source
 from core.orders.lifecycle import Status
+from core.privacy.forget import ForgetRefused, blockers, forget
 from core.schedule.jobs import cancel_stale_drafts, expire_campaigns
+from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import PassThroughScreener
 from tests.clock import FixedClock
 from tests.helpers import Coop, assert_ledger_invariants, seed_coop, settle_after_window
@@ -362,3 +365,24 @@ async def test_a_persons_data_export_holds_their_campaigns_and_gifts(sqlite_db: 
         creators = await document(uow, w.coop.donor)
     assert [(g["campaign_id"], g["amount"], g["anonymous"]) for g in mine["data"]["campaign_gifts"]] == [(c.id, 2_000, True)]
     assert [x["code"] for x in creators["data"]["campaigns_started"]] == [c.code] and mine["data"]["campaigns_started"] == []
+
+
+async def test_a_giver_to_a_campaign_not_yet_ended_is_told_to_wait_before_forget(sqlite_db: Database, tmp_path: Path) -> None:
+    # Its refund would come back to their balance after the erasure; so they wait until it ends.
+    w = await world(sqlite_db)
+    c = await open_campaign(w)
+    a = await giver(w, "a", 100)
+    await give(w, c.id, a, 50)
+    photos = LocalPhotoStore(tmp_path / "photos", b"k" * 32)
+    async with w.store.uow() as uow:
+        assert (await blockers(uow, a)).campaigns == [c.code]
+        assert (await blockers(uow, w.coop.donor)).campaigns == [c.code]  # the creator too
+        with pytest.raises(ForgetRefused):
+            await forget(uow, a, photos, None)
+    async with w.store.uow() as uow:
+        await campaigns.close(uow, c.id, "cancel", w.coop.donor, w.board)
+    async with w.store.uow() as uow:
+        assert (await blockers(uow, a)).clear
+        erased = await forget(uow, a, photos, None)
+    assert erased.donated == 10_000  # the refund was back on the balance, and went to the pool
+    await assert_ledger_invariants(w.store)

@@ -14,8 +14,12 @@ import httpx
 import pytest
 
 from core.ledger import service as money
-from core.ledger.model import POOL
+from core.ledger.model import DEPOSITS, POOL, transfer, worker_account
+from core.members.model import Approval
+from core.payments import payouts
+from core.payments.model import parse_details
 from core.schedule.jobs import end_erasures
+from core.shared.geo import encode
 from tests.channel_chat import RecordingTwilio, channel_app, users_on
 from tests.helpers import assert_ledger_invariants, chain_events
 from tests.test_every_channel import fakes
@@ -254,3 +258,31 @@ async def test_mydata_and_forget_on_telegram_and_whatsapp(channel: str, app_db: 
                 assert await uow.people.find(users["donor-1"].channel, users["donor-1"].address) is None
                 assert await traces(uow.conn, [users["donor-1"].address, "Demo donor"]) == ["inbox.address", "outbox.address"]
             await assert_ledger_invariants(store)
+
+
+async def test_forget_waits_for_a_payout_the_bank_has_not_paid_in_english_and_tamil(app_env: dict[str, Any]) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    lines = {}
+    async with store.uow() as uow:
+        for address, language in (("selvi", "en"), ("murugan", "ta")):
+            person = await uow.people.get_or_create("webchat", address)
+            await uow.people.set_language(person.id, language)
+            worker = await uow.workers.create(person_id=person.id, name=address.title(), lat=13.06, lng=80.24,
+                                              zone=encode(13.06, 80.24), status=Approval.APPROVED)  # fmt: skip
+            await uow.ledger.record(transfer("deposit", f"earned-{address}", DEPOSITS, worker_account(worker.id), 50_000))
+            await payouts.set_details(uow, person, parse_details(person.id, f"{address}@okaxis"))
+        report = await payouts.run_payouts(uow, "2026-11-23")
+        lines = {line.person_id: line for line in report.lines}
+    assert len(lines) == 2  # both are in the bank file, with their names and UPI ids
+    # Each is told the payout is on its way (murugan's notice is Tamil; "…" takes it as it is).
+    await chat.run("""
+        selvi    < Payout: ₹500 is being sent to s***i@okaxis
+        selvi    > /forget
+        selvi    < A payout to you is on its way to the bank. When it is paid, send /forget again.
+        murugan  < …
+        murugan  > மறந்துவிடு
+        murugan  < உங்களுக்குச் சேர வேண்டிய பணம் இப்போது வங்கியில் இருக்கிறது. அது உங்களுக்கு வந்ததும் மீண்டும் /forget அனுப்புங்கள்.
+    """)
+    async with store.reader() as uow:  # nothing was erased
+        assert [await uow.payments.details(pid) is not None for pid in lines] == [True, True]
+    await assert_ledger_invariants(store)

@@ -9,7 +9,10 @@ postings under the pseudonymous account ids, the hash chain (which never held an
 
 Money left on the donor balance goes to the guarantee pool, which the confirmation says before
 they agree (their pledges are cancelled first, so what is left in them goes there too); money
-owed to them as a restaurant or worker must be paid out first."""
+owed to them as a restaurant or worker must be paid out first (a payout line the bank has not
+paid yet counts as owed). Payouts made stay in the books by amount and masked destination;
+their payout details, top-up requests, the words of their proposals and rating appeals, and
+their subscriptions go."""
 
 from __future__ import annotations
 
@@ -43,11 +46,14 @@ class Blockers:
     owed: int = 0  # paise the cooperative still owes them as a restaurant or worker
     admin: bool = False  # admins are named in the settings: the operator removes them first
     deposits: list[int] = field(default_factory=list)  # deposits for them awaiting a second admin
+    payouts: list[int] = field(default_factory=list)  # payout lines to them the bank has not paid yet
+    campaigns: list[str] = field(default_factory=list)  # codes of campaigns they are in that have not ended
 
     @property
     def clear(self) -> bool:
         """Nothing stands in the way."""
-        return not (self.open_orders or self.open_disputes or self.owed or self.admin or self.deposits)
+        return not (self.open_orders or self.open_disputes or self.owed or self.admin or self.deposits or self.payouts
+                    or self.campaigns)
 
 
 class ForgetRefused(Exception):
@@ -79,7 +85,12 @@ async def blockers(uow: UnitOfWork, person: Person) -> Blockers:
             open_disputes.append(dispute.id)
     owed = (await uow.ledger.balance(restaurant_account(rest.id)) if rest else 0) + (
         await uow.ledger.balance(worker_account(worker.id)) if worker else 0)  # fmt: skip
-    return Blockers(open_orders, open_disputes, owed, person.is_admin, await uow.privacy.pending_deposits(person.id))
+    # A payout line not yet paid still needs their name and full account number in the bank file
+    # (and a line the bank returns comes back to their balance): it is money owed too.
+    return Blockers(open_orders, open_disputes, owed, person.is_admin, await uow.privacy.pending_deposits(person.id),
+                    await uow.privacy.pending_payouts(person.id),
+                    # a campaign that ends unmet refunds its givers: the money would land on an erased balance
+                    await uow.privacy.open_campaigns(person.id))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,13 +126,15 @@ async def forget(uow: UnitOfWork, person: Person, photos: LocalPhotoStore, curre
 
 
 async def _quoted(uow: UnitOfWork, person: Person) -> list[str]:
-    """The names and numbers of a person that other people's messages may quote."""
+    """The names, numbers and payout destination of a person that other people's messages may quote."""
     names = [person.name or ""]
     if (w := await uow.workers.by_person(person.id)) is not None:
         names.append(w.name)
     if (r := await uow.restaurants.by_person(person.id)) is not None:
         names.append(r.name)
     addresses = [a for _c, a in await uow.people.identities_of(person.id)] + [person.address]
+    if (details := await uow.payments.details(person.id)) is not None:
+        addresses.append(details.destination)  # an admin may have quoted their UPI id or account number
     # "whatsapp:+9198…" is quoted as the bare number; web-chat and Telegram ids are quoted whole.
     addresses += [a.split(":", 1)[1] for a in addresses if a.startswith("whatsapp:")]
     found = [n.strip() for n in names if len(n.strip()) >= MIN_QUOTED]

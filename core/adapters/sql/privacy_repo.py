@@ -8,14 +8,18 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, false, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.campaigns_schema import campaign_gifts, campaigns
 from core.adapters.sql.cards_schema import card_payments
+from core.adapters.sql.checkpoints_schema import commitment_salts, subscriptions
 from core.adapters.sql.disputes_schema import disputes
 from core.adapters.sql.funding_schema import contributions
+from core.adapters.sql.governance_schema import proposal_seconds, proposals, ratings, votes
 from core.adapters.sql.identity_schema import deposit_requests, identities, link_codes, link_failures, web_sessions
+from core.adapters.sql.payments_schema import payout_details, payout_lines, statement_rows, topup_requests
+from core.adapters.sql.pledges_schema import pledge_uses, pledges
 from core.adapters.sql.schema import (
     board_jobs,
     conversations,
@@ -32,7 +36,9 @@ from core.adapters.sql.schema import (
     workers,
 )
 from core.adapters.sql.screening_schema import delivery_reports, seeker_embeddings
+from core.campaigns.lifecycle import TERMINAL as CAMPAIGN_ENDED
 from core.ledger.model import DepositStatus
+from core.payments.model import LineStatus, Method, PayoutDetails
 from core.privacy import ERASED_CHANNEL, FAREWELL_META
 from core.shared.geo import coarse_point
 from core.shared.queues import InboxStatus, OutboxStatus
@@ -45,7 +51,8 @@ EMPTIED = '{"erased": true}'  # the payload of the message that asked for an era
 _FREE_TEXT: tuple[tuple[Table, str, str], ...] = (
     (inbox, "id", "payload"), (outbox, "id", "payload"), (prompts, "id", "options"),
     (conversations, "person_id", "state"), (disputes, "id", "evidence"), (disputes, "id", "note"),
-    (disputes, "id", "appeal_note"), (board_jobs, "order_id", "payload"),
+    (disputes, "id", "appeal_note"), (board_jobs, "order_id", "payload"), (proposals, "id", "reason"),
+    (proposals, "id", "decision"), (ratings, "id", "appeal_reason"),
 )  # fmt: skip
 
 
@@ -55,6 +62,14 @@ def _plain(row: Any, *, drop: Sequence[str] = ()) -> dict[str, Any]:
 
 def _like(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _masked(person_id: int, method: str, destination: str, ifsc: str) -> str:
+    """A payout line's destination as kept after /forget: enough for the books, too little to reuse."""
+    if method == Method.UPI.value and "@" not in destination:
+        return "***"  # not a UPI id: nothing of it is worth keeping
+    # Masking is idempotent (n***h@okaxis stays so), so a second /forget changes nothing.
+    return PayoutDetails(person_id, Method(method), destination, ifsc).masked().split(" · ")[0]
 
 
 def spellings(needle: str) -> list[str]:
@@ -101,6 +116,7 @@ class PrivacyRepo:
             "web_sessions": await self._all(select(web_sessions).where(web_sessions.c.address.in_(web)),
                                             drop=("id", "secret_hash")),  # fmt: skip
             "link_codes": await self._all(select(link_codes).where(link_codes.c.person_id == person_id), drop=("code_hash",)),
+            "link_failures": await self._all(select(link_failures).where(link_failures.c.person_id == person_id)),
             "restaurant": [_plain(rest)] if rest is not None else [],
             "menu_items": await self._all(select(menu_items).where(menu_items.c.restaurant_id == (rest.id if rest else -1))),
             "worker": [_plain(worker)] if worker is not None else [],
@@ -121,7 +137,37 @@ class PrivacyRepo:
             "card_payments": await self._all(select(card_payments).where(card_payments.c.person_id == person_id)),
             "delivery_reports": await self._all(select(delivery_reports).where(
                 delivery_reports.c.worker_id == (worker.id if worker else -1))),  # fmt: skip
+            **await self._money_rows(person_id),
+            **await self._governance_rows(person_id, rest, worker),
+            "subscriptions": await self._all(select(subscriptions).where(subscriptions.c.person_id == person_id)),
+            "pledge_uses": await self._all(select(pledge_uses).where(pledge_uses.c.pledge_id.in_(
+                select(pledges.c.id).where(pledges.c.person_id == person_id))).order_by(pledge_uses.c.id)),  # fmt: skip
             "ledger": await self._postings(accounts),
+        }
+
+    async def _money_rows(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Where they are paid, what was paid to them, their UPI top-ups and the bank rows credited to them."""
+        return {
+            "payout_details": await self._all(select(payout_details).where(payout_details.c.person_id == person_id)),
+            "payout_lines": await self._all(select(payout_lines).where(payout_lines.c.person_id == person_id)
+                                            .order_by(payout_lines.c.id)),  # fmt: skip
+            "topup_requests": await self._all(select(topup_requests).where(topup_requests.c.person_id == person_id)
+                                              .order_by(topup_requests.c.id)),  # fmt: skip
+            "statement_rows": await self._all(select(statement_rows).where(statement_rows.c.person_id == person_id)
+                                              .order_by(statement_rows.c.id)),  # fmt: skip
+        }
+
+    async def _governance_rows(self, person_id: int, rest: Any, worker: Any) -> dict[str, list[dict[str, Any]]]:
+        """Their proposals, seconds and votes; the ratings they gave, and those of their roles (raters unnamed)."""
+        about = [and_(ratings.c.subject == kind, ratings.c.subject_id == row.id)
+                 for kind, row in (("restaurant", rest), ("worker", worker)) if row is not None]  # fmt: skip
+        return {
+            "proposals": await self._all(select(proposals).where(proposals.c.proposer_id == person_id).order_by(proposals.c.id)),
+            "proposal_seconds": await self._all(select(proposal_seconds).where(proposal_seconds.c.person_id == person_id)),
+            "votes": await self._all(select(votes).where(votes.c.person_id == person_id).order_by(votes.c.id)),
+            "ratings_given": await self._all(select(ratings).where(ratings.c.rater_id == person_id).order_by(ratings.c.id)),
+            "ratings_of_you": await self._all(select(ratings).where(or_(*about) if about else false())
+                                              .order_by(ratings.c.id), drop=("rater_id",)),  # fmt: skip
         }
 
     @staticmethod
@@ -165,6 +211,19 @@ class PrivacyRepo:
         q = select(c.id).where(c.person_id == person_id, c.status == DepositStatus.PENDING)
         return [int(i) for (i,) in await self.conn.execute(q.order_by(deposit_requests.c.id))]
 
+    async def open_campaigns(self, person_id: int) -> list[str]:
+        """Codes of campaigns not yet ended that a person started or gave to (a refund would come back to them)."""
+        gave = select(campaign_gifts.c.campaign_id).where(campaign_gifts.c.person_id == person_id)
+        q = select(campaigns.c.code).where(or_(campaigns.c.creator_id == person_id, campaigns.c.id.in_(gave)),
+                                           campaigns.c.status.not_in([s.value for s in CAMPAIGN_ENDED]))  # fmt: skip
+        return [str(c) for (c,) in await self.conn.execute(q.order_by(campaigns.c.id))]
+
+    async def pending_payouts(self, person_id: int) -> list[int]:
+        """Payout lines to a person the bank has not paid yet (the bank file needs their name and number)."""
+        c = payout_lines.c
+        q = select(c.id).where(c.person_id == person_id, c.status == LineStatus.PENDING.value).order_by(c.id)
+        return [int(i) for (i,) in await self.conn.execute(q)]
+
     async def photo_ids(self, person_id: int) -> list[str]:
         """Photos a person sent that are still stored."""
         q = select(photos.c.id).where(photos.c.owner_id == person_id, photos.c.deleted_at.is_(None))
@@ -203,7 +262,38 @@ class PrivacyRepo:
             name=None, channel=ERASED_CHANNEL, address=str(person_id), is_member=False))  # fmt: skip
         await self.conn.execute(update(disputes).where(disputes.c.raised_by == person_id).values(evidence=""))
         counts["places"] = await self._coarsen_roles(person_id)
+        counts.update(await self._erase_money(person_id))
+        counts.update(await self._erase_governance(person_id))
         return counts
+
+    async def _erase_money(self, person_id: int) -> dict[str, int]:
+        """Payout details go; payouts made stay in the books by amount and masked destination, nameless;
+        top-up requests go (a late payment with their reference is then left to the treasurer)."""
+        n = await self._count(delete(payout_details).where(payout_details.c.person_id == person_id))
+        lines = await self.conn.execute(select(payout_lines).where(payout_lines.c.person_id == person_id))
+        for line in list(lines):
+            masked = _masked(person_id, line.method, line.destination, line.ifsc)
+            await self.conn.execute(update(payout_lines).where(payout_lines.c.id == line.id)
+                                    .values(name=f"#{person_id}", destination=masked))  # fmt: skip
+            n += 1
+        n += await self._count(delete(topup_requests).where(topup_requests.c.person_id == person_id))
+        return {"payments": n}
+
+    async def _erase_governance(self, person_id: int) -> dict[str, int]:
+        """Their words go from their proposals and from appeals of their roles' ratings, and their
+        subscriptions end; who voted and seconded stays (the chain names them by id only)."""
+        theirs = [int(i) for (i,) in await self.conn.execute(select(proposals.c.id).where(proposals.c.proposer_id == person_id))]
+        n = await self._count(update(proposals).where(proposals.c.id.in_(theirs)).values(reason=f"#{person_id}", decision=""))
+        # Without the salt the chain's commitment to their words cannot be tested against a guess.
+        subjects = [f"proposal:{i}:text" for i in theirs]  # as core/governance/service.py propose() keys them
+        await self.conn.execute(delete(commitment_salts).where(commitment_salts.c.subject.in_(subjects)))
+        roles = []
+        for kind, table in (("restaurant", restaurants), ("worker", workers)):
+            ids = select(table.c.id).where(table.c.person_id == person_id)
+            roles.append(and_(ratings.c.subject == kind, ratings.c.subject_id.in_(ids)))
+        n += await self._count(update(ratings).where(or_(*roles), ratings.c.appeal_reason != "").values(appeal_reason=""))
+        n += await self._count(delete(subscriptions).where(subscriptions.c.person_id == person_id))
+        return {"governance": n}
 
     async def _coarsen_roles(self, person_id: int) -> int:
         """Round the places a person's roles and orders reveal; blank their role names."""
