@@ -98,8 +98,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "escrow funded with the total minus the tip",
         "core/ledger/service.py",
-        "order.total, order.tip, actor)",
-        "order.total - order.tip, order.tip, actor)",
+        "order.donor_id, order.total, order.tip, co_funders)",
+        "order.donor_id, order.total - order.tip, order.tip, co_funders)",
     ),
     Mutation(
         "top-up ignores the pool balance",

@@ -13,9 +13,11 @@ from sqlalchemy import text
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.ledger.model import DEPOSITS, InsufficientFunds, donor_account, escrow_account, transfer
-from core.orders.funding import Source, contribute, refund_to_sources, share_out
+from core.orders.funding import Share, Source, contribute, refund_to_sources, share_out, split_funding
 from core.orders.lifecycle import Status
 from core.orders.model import Order
+from core.orders.service import fund_and_send, start_order
+from core.seekers.screening import PassThroughScreener
 from core.shared.clock import SystemClock
 from tests.helpers import assert_ledger_invariants, seed_coop
 
@@ -85,6 +87,55 @@ async def test_a_contribution_beyond_the_balance_is_refused_and_nothing_is_kept(
         async with store.uow() as uow:
             order = await uow.orders.add(draft(coop.donor.id, uow.now))
             await contribute(uow, order.id, 999_999, donor_account(999_999), Source.BALANCE, 500, 0, "person:999999")
+    await assert_ledger_invariants(store)
+
+
+def test_split_funding_puts_the_payer_first_with_the_rest_and_refuses_shares_that_do_not_fit() -> None:
+    assert split_funding(1, 10_000, 500, [Share(2, 3_000, 200), Share(3, 1_000)]) == [
+        Share(1, 6_000, 300), Share(2, 3_000, 200), Share(3, 1_000, 0)]  # fmt: skip
+    assert split_funding(1, 4_000, 0, [Share(2, 4_000)]) == [Share(2, 4_000, 0)]  # nothing left for the payer
+    assert split_funding(1, 4_000, 100, []) == [Share(1, 4_000, 100)]
+    for bad in ([Share(2, 4_001)], [Share(2, 0)], [Share(2, -5)], [Share(2, 100, 101)], [Share(2, 100, -1)],
+                [Share(1, 100)], [Share(2, 100), Share(2, 100)], [Share(2, 3_950, 0)], [Share(2, 100, 101)]):  # fmt: skip
+        with pytest.raises(ValueError):
+            split_funding(1, 4_000, 100, bad)  # [Share(2, 3_950)] leaves 50 paise: too little for a 100 tip
+
+
+async def test_a_meal_funded_by_three_donors_takes_each_share_from_its_balance(db: Database) -> None:
+    store = Store(db, SystemClock())
+    coop = await seed_coop(store, uuid.uuid4().hex[:8])
+    async with store.uow() as uow:
+        others = [await uow.people.get_or_create("test", f"co-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+        for i, person in enumerate([coop.donor, *others]):
+            await uow.ledger.record(transfer("deposit", f"co-{person.id}-{i}", DEPOSITS, donor_account(person.id), 5_000))
+        order = await start_order(uow, coop.donor, 13.0827, 80.2707, None, PassThroughScreener())
+        curd_rice = coop.restaurants[0].menu[0]  # 6,000 + fee 3,000 + tip 1,000 = 10,000
+        shares = [Share(others[0].id, 4_000, 600), Share(others[1].id, 2_500)]
+        await fund_and_send(uow, order.id, coop.donor, curd_rice.id, 1_000, shares)
+        kept = await uow.contributions.for_order(order.id)
+        assert [(c.person_id, c.amount, c.tip, c.seq) for c in kept] == [
+            (coop.donor.id, 3_500, 400, 1), (others[0].id, 4_000, 600, 2), (others[1].id, 2_500, 0, 3)]  # fmt: skip
+        assert [await uow.ledger.balance(donor_account(p.id)) for p in (coop.donor, *others)] == [1_500, 1_000, 2_500]
+        assert await uow.ledger.balance(escrow_account(order.id)) == 10_000
+    await assert_ledger_invariants(store)
+
+
+async def test_a_co_funder_short_of_their_share_stops_the_whole_funding(db: Database) -> None:
+    store = Store(db, SystemClock())
+    coop = await seed_coop(store, uuid.uuid4().hex[:8])
+    async with store.uow() as uow:
+        poor = await uow.people.get_or_create("test", f"co-{uuid.uuid4().hex[:8]}")
+        await uow.ledger.record(transfer("deposit", f"co-{coop.donor.id}", DEPOSITS, donor_account(coop.donor.id), 20_000))
+        await uow.ledger.record(transfer("deposit", f"co-{poor.id}", DEPOSITS, donor_account(poor.id), 999))
+        order_id = (await start_order(uow, coop.donor, 13.0827, 80.2707, None, PassThroughScreener())).id
+    with pytest.raises(InsufficientFunds):
+        async with store.uow() as uow:
+            await fund_and_send(uow, order_id, coop.donor, coop.restaurants[0].menu[0].id, 0, [Share(poor.id, 1_000)])
+    async with store.reader() as uow:
+        assert await uow.contributions.for_order(order_id) == []
+        assert await uow.ledger.balance(donor_account(coop.donor.id)) == 20_000
+        assert await uow.ledger.balance(escrow_account(order_id)) == 0
+        assert (await uow.orders.get(order_id)).status is Status.SCREENED  # type: ignore[union-attr]
     await assert_ledger_invariants(store)
 
 

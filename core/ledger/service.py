@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.ledger.model import (
@@ -43,10 +44,12 @@ async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, 
     return await uow.ledger.record(transfer("deposit", ref, DEPOSITS, donor_account(donor_id), amount, memo), actor)
 
 
-async def fund_escrow(uow: UnitOfWork, order: Order, actor: str) -> None:
-    """Move the order's total from the donor's balance into its escrow: one contribution."""
-    await funding.contribute(uow, order.id, order.donor_id, donor_account(order.donor_id), funding.Source.BALANCE,
-                             order.total, order.tip, actor)  # fmt: skip
+async def fund_escrow(uow: UnitOfWork, order: Order, actor: str, co_funders: Sequence[funding.Share] = ()) -> None:
+    """Move the order's total into its escrow from balances, one contribution each: the co-funders'
+    shares and, for the rest, the donor's."""
+    for share in funding.split_funding(order.donor_id, order.total, order.tip, co_funders):
+        await funding.contribute(uow, order.id, share.person_id, donor_account(share.person_id), funding.Source.BALANCE,
+                                 share.amount, share.tip, actor)  # fmt: skip
 
 
 async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amount: int | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from core.ledger.model import worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders import capacity
+from core.orders.funding import Share
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -95,8 +97,11 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
-async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int) -> Order:
-    """Price the chosen meal, move the money into escrow and send it to a restaurant."""
+async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int,
+                        co_funders: Sequence[Share] = ()) -> Order:  # fmt: skip
+    """Price the chosen meal, move the money into escrow and send it to a restaurant. Co-funders'
+    shares (their consent is the caller's to have, e.g. a campaign they joined) are paid from their
+    balances, the rest from the donor's; every one of them must cover its part or nothing moves."""
     order = await load(uow, order_id)
     if order.donor_id != donor.id:
         raise OrderError("not_yours", order_id)
@@ -108,7 +113,7 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
     order.choose_meal(chosen.restaurant_id, chosen.item_id, chosen.item_name, chosen.price, params.delivery_fee, max(tip, 0))
     if order.status is not Status.SCREENED:
         raise OrderError("not_screened", order_id)
-    await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
+    await money.fund_escrow(uow, order, donor.actor, co_funders)  # raises InsufficientFunds
     order.fund(donor.actor, source="balance")
     if await capacity.reserve(uow, chosen.restaurant_id, order.id, donor.actor):
         order.send(uow.day, donor.actor)
