@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.ledger.model import DEPOSITS, InsufficientFunds, donor_account, escrow_account, transfer
 from core.orders.funding import Share, Source, contribute, refund_to_sources, share_out, split_funding
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.orders.service import fund_and_send, start_order
+from core.orders.service import accept, claim, fail_delivery, fund_and_send, pickup, reject, settle, start_order
 from core.seekers.screening import PassThroughScreener
 from core.shared.clock import SystemClock
+from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, seed_coop
 
 
@@ -194,3 +198,40 @@ def _drop(name: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_failed_delivery_after_a_cheaper_kitchen_leaves_nothing_in_the_escrow(db: Database) -> None:
+    # Sambar rice ₹70 + fee ₹30 + tip ₹20 = 12,000: the donor pays 10,000 (no tip), a co-funder 2,000,
+    # all of it tip. Kitchen 1 says no; kitchen 2's lemon rice is ₹55, so 1,500 goes back in proportion
+    # (co-funder 250, donor 1,250): the co-funder now holds 1,750 of their 2,000 tip. The person is not
+    # found: meal and fee are paid (8,500), the tip goes back to its giver as far as they still hold it
+    # (1,750), and what is left of the escrow (250) goes back too, by what each still holds.
+    store = Store(db, SystemClock())
+    spot = (-30.0 - random.random() * 20, 20.0 + random.random() * 20)  # no other test's kitchens near
+    coop = await seed_coop(store, uuid.uuid4().hex[:8], at=spot)
+    kitchen_1, kitchen_2 = coop.restaurants
+    worker = coop.workers[0]
+    async with store.uow() as uow:
+        tipper = await uow.people.get_or_create("test", f"co-{uuid.uuid4().hex[:8]}")
+        for person, amount in ((coop.donor, 10_000), (tipper, 2_000)):
+            await uow.ledger.record(transfer("deposit", f"co-{person.id}", DEPOSITS, donor_account(person.id), amount))
+        order = await start_order(uow, coop.donor, *spot, None, PassThroughScreener())
+        await fund_and_send(uow, order.id, coop.donor, kitchen_1.menu[1].id, 2_000, [Share(tipper.id, 2_000, 2_000)])
+    board = SqlJobBoard(db)
+    async with store.uow() as uow:
+        await reject(uow, order.id, kitchen_1, "kitchen")
+    for step in (lambda u: accept(u, order.id, kitchen_2, board, "kitchen"),
+                 lambda u: claim(u, order.id, worker, board, "worker"),
+                 lambda u: pickup(u, order.id, worker, board, "worker"),
+                 lambda u: fail_delivery(u, order.id, worker, None, *spot, "worker")):  # fmt: skip
+        async with store.uow() as uow:
+            await step(uow)
+    later = Store(db, FixedClock(datetime.now(UTC) + timedelta(hours=1)))
+    async with later.uow() as uow:
+        assert await settle(uow, order.id) is not None
+    async with store.reader() as uow:
+        assert await uow.ledger.balance(escrow_account(order.id)) == 0
+        held = [c.held for c in await uow.contributions.for_order(order.id)]
+        assert held == [8_500, 0]  # the meal and the fee, from the donor (tips paid no meal)
+        assert [await uow.ledger.balance(donor_account(p.id)) for p in (coop.donor, tipper)] == [1_500, 2_000]
+    await assert_ledger_invariants(store)

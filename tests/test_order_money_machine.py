@@ -267,6 +267,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if meal.failed:
             self.payout(meal, meal.meal_price, True, 0)
             self.refund(meal, meal.tip, tips=True)
+            self.refund(meal, None)  # tips a refund partly returned before leave a rest: it goes back too
         else:
             self.payout(meal, meal.meal_price, True, meal.tip)
         self.moved(meal, Status.SETTLED)

@@ -77,6 +77,9 @@ async def settle_failed_delivery(uow: UnitOfWork, order: Order, actor: str) -> i
     tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, 0, params.fee_shares)
     tx_id = await uow.ledger.record(tx, actor)
     await funding.refund_to_sources(uow, order.id, order.tip, "tip", actor, tips=True)
+    # A refund before (a cheaper kitchen) came partly out of the tips, so their givers may hold less
+    # than the tip: what is left goes back by what each still holds, never stays in a settled escrow.
+    await funding.refund_to_sources(uow, order.id, None, "tip:rest", actor)
     return tx_id
 
 
