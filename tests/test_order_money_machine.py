@@ -458,8 +458,10 @@ class MoneyMachine(RuleBasedStateMachine):
             self.claim(meal, worker)
             self.pickup(meal)
             self.hand_over(meal, failed)
-            if wait:
-                self.time_passes(self.params.dispute_window_min)
+            if wait:  # a minute before the window ends nothing may settle it; at its end the job does
+                self.settle_now(meal)
+                self.time_passes(self.params.dispute_window_min - 1)
+                self.time_passes(1)
 
     @precondition(lambda self: self.has(Status.AT_RESTAURANT))
     @rule(which=LATEST)
@@ -587,8 +589,9 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(which=LATEST)
     def settle_one_now(self, which: int) -> None:
         """Anyone's call to settle an order settles it only once its window has passed."""
-        meal = self.meals[-1 - which % len(self.meals)]
+        self.settle_now(self.meals[-1 - which % len(self.meals)])
 
+    def settle_now(self, meal: Meal) -> None:
         async def act() -> bool:
             async with self.store.uow() as uow:
                 return await orders.settle(uow, meal.id, "scheduler") is not None
@@ -641,8 +644,9 @@ class MoneyMachine(RuleBasedStateMachine):
         if meal.status not in RESTING:
             return
         self.dispute(meal, self.someone(meal, who), Reason.OTHER)
-        if stage == 0:  # the window passes: the job must leave the frozen escrow alone
+        if stage == 0:  # the window passes: neither the job nor anyone else may settle the frozen escrow
             self.time_passes(self.params.dispute_window_min)
+            self.settle_now(meal)
         if stage >= 1:
             self.resolve(meal, 0, first)
             self.seen["case resolved"] += 1
