@@ -115,7 +115,7 @@ async def test_a_meal_funded_by_three_donors_takes_each_share_from_its_balance(d
         order = await start_order(uow, coop.donor, 13.0827, 80.2707, None, PassThroughScreener())
         curd_rice = coop.restaurants[0].menu[0]  # 6,000 + fee 3,000 + tip 1,000 = 10,000
         shares = [Share(others[0].id, 4_000, 600), Share(others[1].id, 2_500)]
-        await fund_and_send(uow, order.id, coop.donor, curd_rice.id, 1_000, shares)
+        await fund_and_send(uow, order.id, coop.donor, curd_rice.id, 1_000, co_funders=shares)
         kept = await uow.contributions.for_order(order.id)
         assert [(c.person_id, c.amount, c.tip, c.seq) for c in kept] == [
             (coop.donor.id, 3_500, 400, 1), (others[0].id, 4_000, 600, 2), (others[1].id, 2_500, 0, 3)]  # fmt: skip
@@ -134,7 +134,7 @@ async def test_a_co_funder_short_of_their_share_stops_the_whole_funding(db: Data
         order_id = (await start_order(uow, coop.donor, 13.0827, 80.2707, None, PassThroughScreener())).id
     with pytest.raises(InsufficientFunds):
         async with store.uow() as uow:
-            await fund_and_send(uow, order_id, coop.donor, coop.restaurants[0].menu[0].id, 0, [Share(poor.id, 1_000)])
+            await fund_and_send(uow, order_id, coop.donor, coop.restaurants[0].menu[0].id, 0, co_funders=[Share(poor.id, 1_000)])
     async with store.reader() as uow:
         assert await uow.contributions.for_order(order_id) == []
         assert await uow.ledger.balance(donor_account(coop.donor.id)) == 20_000
@@ -216,7 +216,7 @@ async def test_a_failed_delivery_after_a_cheaper_kitchen_leaves_nothing_in_the_e
         for person, amount in ((coop.donor, 10_000), (tipper, 2_000)):
             await uow.ledger.record(transfer("deposit", f"co-{person.id}", DEPOSITS, donor_account(person.id), amount))
         order = await start_order(uow, coop.donor, *spot, None, PassThroughScreener())
-        await fund_and_send(uow, order.id, coop.donor, kitchen_1.menu[1].id, 2_000, [Share(tipper.id, 2_000, 2_000)])
+        await fund_and_send(uow, order.id, coop.donor, kitchen_1.menu[1].id, 2_000, co_funders=[Share(tipper.id, 2_000, 2_000)])
     board = SqlJobBoard(db)
     async with store.uow() as uow:
         await reject(uow, order.id, kitchen_1, "kitchen")

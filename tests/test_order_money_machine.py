@@ -351,7 +351,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
         async def fund() -> None:
             async with self.store.uow() as uow:
-                await orders.fund_and_send(uow, meal.id, person, menu_item.id, tip, shares)
+                await orders.fund_and_send(uow, meal.id, person, menu_item.id, tip, co_funders=shares)
 
         if not 0 <= tip_left <= rest:
             self.refused(fund, ValueError)  # the co-funders' tips do not fit

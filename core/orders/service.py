@@ -97,7 +97,7 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
-async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int,
+async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int, *,
                         co_funders: Sequence[Share] = ()) -> Order:  # fmt: skip
     """Price the chosen meal, move the money into escrow and send it to a restaurant. Co-funders'
     shares (their consent is the caller's to have, e.g. a campaign they joined) are paid from their
