@@ -5,11 +5,11 @@ approved restaurants and workers are members, donors by /join. Each step is a ch
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from core.governance.model import ACTIVE, Proposal, ProposalStatus, VoteChoice, passes
 from core.governance.rules import VOTING_RULES, ChangeRefused, check_change
+from core.ledger.commitments import commit, new_salt
 from core.ledger.model import INFRA, InsufficientFunds, donor_account, transfer
 from core.members.model import Approval, Person
 from core.ports import UnitOfWork
@@ -109,9 +109,13 @@ async def propose(uow: UnitOfWork, person: Person, changes: dict[str, int], reas
         0, person.id, dict(changes), decision, reason, ProposalStatus.PENDING, uow.now,
         _later(uow.at, params.voting_period_hours),  # unseconded by then: it lapses
     ))  # fmt: skip
-    digest = hashlib.sha256(f"{decision}\n{reason}".encode()).hexdigest()
+    # A salted commitment, not a bare hash: a short reason could be guessed from a bare hash, and
+    # deleting the salt (with /forget) must leave the words unrecoverable from the chain.
+    salt = new_salt()
+    await uow.commitments.add(f"proposal:{proposal.id}:text", salt)
     uow.record(ProposalMade(actor=person.actor, proposal_id=proposal.id, person_id=person.id, changes=dict(changes),
-                            text_sha256=digest, seconds_needed=params.proposal_seconds))  # fmt: skip
+                            reason_commit=commit(f"{decision}\n{reason}", salt),
+                            seconds_needed=params.proposal_seconds))  # fmt: skip
     if params.proposal_seconds == 0:
         await _open(uow, proposal)
     return proposal

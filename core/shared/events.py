@@ -540,13 +540,13 @@ class ProposalMade(DomainEvent):
     """A member proposed a change of governed parameters, or a text decision (`changes` empty).
 
     The reason and decision texts stay in the proposals table (free text may name people); the
-    chain keeps their SHA-256 so the published text can be checked against it."""
+    chain keeps a salted commitment to them (the salt stays off the chain too)."""
 
     type: ClassVar[str] = "proposal.made"
     proposal_id: int
     person_id: int
     changes: dict[str, int]
-    text_sha256: str
+    reason_commit: str  # salted commitment to the decision and reason (core/ledger/commitments.py)
     seconds_needed: int
 
 
