@@ -1,7 +1,8 @@
 """Stateful money test (hypothesis): orders funded by several donors' balances, refunds to each
 source, settlement by the scheduled job only after the dispute window, failed deliveries, disputes
 with every resolution and an appeal to a second admin, and stuck-order timeouts — all through the
-real core services, on SQLite and PostgreSQL, with the money checked exactly after every step."""
+real core services, on SQLite and PostgreSQL, with the money checked exactly after every step. After
+the random runs a directed tour drives every decision on purpose through the same model."""
 
 from __future__ import annotations
 
@@ -741,7 +742,8 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(which=LATEST, admin=st.integers(0, 1), resolution=st.sampled_from(Resolution))
     def second_admin_decides(self, which: int, admin: int, resolution: Resolution) -> None:
         """A different admin decides the appeal: another outcome reverses the first one's entries
-        and records the new ones — refused whole if a refund meanwhile spent cannot be taken back."""
+        and records the new ones; what was spent meanwhile the guarantee pool covers (refused whole,
+        `pool_short`, when the pool cannot)."""
         self.decide_appeal(self.cases("appealed")[-1 - which % len(self.cases("appealed"))], admin, resolution)
 
     def decide_appeal(self, meal: Meal, admin: int, resolution: Resolution) -> None:
