@@ -96,10 +96,40 @@ MUTATIONS: tuple[Mutation, ...] = (
         "value = min(in_escrow if amount is None else amount + 1, sum(weights), in_escrow)",
     ),
     Mutation(
+        "refund split gives the odd paise to the smallest remainders",
+        "core/orders/funding.py",
+        "key=lambda i: (-(total * weights[i] % whole), i)",
+        "key=lambda i: ((total * weights[i] % whole), i)",
+    ),
+    Mutation(
+        "a contribution counts one paisa more refunded than it got",
+        "core/orders/funding.py",
+        "            await uow.contributions.add_refunded(contribution.id, part)\n",
+        "            await uow.contributions.add_refunded(contribution.id, part + 1)\n",
+    ),
+    Mutation(
+        "a failed delivery's tip rest stays in the settled escrow",
+        "core/ledger/service.py",
+        '    await funding.refund_to_sources(uow, order.id, None, "tip:rest", actor)\n',
+        "",
+    ),
+    Mutation(
+        "settled before the dispute window has passed",
+        "core/orders/service.py",
+        "    if order.settle_after is None or order.settle_after > uow.now:\n",
+        "    if order.settle_after is None:\n",
+    ),
+    Mutation(
+        "a disputed order settles (its frozen escrow paid out)",
+        "core/orders/service.py",
+        "order.status not in (Status.DELIVERED, Status.DELIVERY_FAILED):",
+        "order.status not in (Status.DELIVERED, Status.DELIVERY_FAILED, Status.DISPUTED):",
+    ),
+    Mutation(
         "escrow funded with the total minus the tip",
         "core/ledger/service.py",
-        "order.total, order.tip, actor)",
-        "order.total - order.tip, order.tip, actor)",
+        "order.donor_id, order.total, order.tip, co_funders)",
+        "order.donor_id, order.total - order.tip, order.tip, co_funders)",
     ),
     Mutation(
         "top-up ignores the pool balance",
@@ -182,6 +212,7 @@ TESTS: tuple[str, ...] = (
     "tests/test_order_state_machine.py",
     "tests/test_card_money.py",
     "tests/test_cards.py",
+    "tests/test_order_money_machine.py",
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.ledger.model import (
@@ -45,11 +46,14 @@ async def record_deposit(uow: UnitOfWork, donor_id: int, amount: int, ref: str, 
 
 
 async def fund_escrow(uow: UnitOfWork, order: Order, actor: str, account: str | None = None,
-                      source: funding.Source = funding.Source.BALANCE) -> None:  # fmt: skip
-    """Move the order's total from the donor's balance (or another source account, e.g. a card
-    hold) into its escrow: one contribution."""
-    await funding.contribute(uow, order.id, order.donor_id, account or donor_account(order.donor_id), source,
-                             order.total, order.tip, actor)  # fmt: skip
+                      source: funding.Source = funding.Source.BALANCE, co_funders: Sequence[funding.Share] = ()) -> None:  # fmt: skip
+    """Move the order's total into its escrow, one contribution each: the co-funders' shares from
+    their balances and, for the rest, the donor's balance (or another source account, e.g. a card hold)."""
+    for share in funding.split_funding(order.donor_id, order.total, order.tip, co_funders):
+        payer = share.person_id == order.donor_id
+        await funding.contribute(uow, order.id, share.person_id,
+                                 (account or donor_account(share.person_id)) if payer else donor_account(share.person_id),
+                                 source if payer else funding.Source.BALANCE, share.amount, share.tip, actor)  # fmt: skip
 
 
 async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amount: int | None = None) -> int:
@@ -83,6 +87,9 @@ async def settle_failed_delivery(uow: UnitOfWork, order: Order, actor: str) -> i
     tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, 0, params.fee_shares)
     tx_id = await uow.ledger.record(tx, actor)
     await funding.refund_to_sources(uow, order.id, order.tip, "tip", actor, tips=True)
+    # A refund before (a cheaper kitchen) came partly out of the tips, so their givers may hold less
+    # than the tip: what is left goes back by what each still holds, never stays in a settled escrow.
+    await funding.refund_to_sources(uow, order.id, None, "tip:rest", actor)
     return tx_id
 
 

@@ -45,6 +45,29 @@ class Contribution:
         return self.amount - self.refunded
 
 
+@dataclass(frozen=True)
+class Share:
+    """Part of an order's total that one donor pays from their balance."""
+
+    person_id: int
+    amount: int  # paise, tip included
+    tip: int = 0  # of `amount`, the part that is tip
+
+
+def split_funding(payer_id: int, total: int, tip: int, co_funders: Sequence[Share] = ()) -> list[Share]:
+    """Who pays what of an order: the payer's balance what the co-funders do not, listed first
+    (omitted when nothing is left); refuses shares that do not fit the order (ValueError)."""
+    ids = [s.person_id for s in co_funders]
+    if len(set(ids)) != len(ids) or payer_id in ids:
+        raise ValueError("each co-funder gives once, and not the payer")
+    if any(s.amount <= 0 or not 0 <= s.tip <= s.amount for s in co_funders):
+        raise ValueError("a share is a positive amount of which the tip is a part")
+    rest, rest_tip = total - sum(s.amount for s in co_funders), tip - sum(s.tip for s in co_funders)
+    if rest < 0 or not 0 <= rest_tip <= rest:
+        raise ValueError("the co-funders' shares do not fit the order's total and tip")
+    return ([Share(payer_id, rest, rest_tip)] if rest else []) + list(co_funders)
+
+
 def share_out(total: int, weights: Sequence[int]) -> list[int]:
     """Split `total` paise in proportion to `weights`, exactly: floors, then one paisa each to the
     largest remainders (earlier first on ties). No part exceeds its weight when total ≤ sum."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from core.ledger.model import InsufficientFunds, donor_account, worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
 from core.orders import capacity, funding
-from core.orders.funding import Source
+from core.orders.funding import Share, Source
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -98,12 +99,15 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
 
 
 async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int, *,
-                        card: tuple[str, int] | None = None, use_pledges: bool = False) -> Order:  # fmt: skip
+                        card: tuple[str, int] | None = None, use_pledges: bool = False,
+                        co_funders: Sequence[Share] = ()) -> Order:  # fmt: skip
     """Price the chosen meal, move the money into escrow and send it to a restaurant.
 
     With `card` (hold account, total authorised for the escrow) the money comes from a card
     hold instead of the donor's balance; a price that changed since the link was made is refused.
-    With `use_pledges`, matching pledges pay the meal and delivery first and the donor the rest."""
+    With `use_pledges`, matching pledges pay the meal and delivery first and the donor the rest.
+    Co-funders' shares (their consent is the caller's to have, e.g. a campaign they joined) are
+    paid from their balances, the rest from the donor's; each must cover its part or nothing moves."""
     order = await load(uow, order_id)
     if order.donor_id != donor.id:
         raise OrderError("not_yours", order_id)
@@ -123,7 +127,7 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
     elif use_pledges:
         source = await _fund_with_pledges(uow, order, donor)
     else:
-        await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
+        await money.fund_escrow(uow, order, donor.actor, co_funders=co_funders)  # raises InsufficientFunds
         source = "balance"
     order.fund(donor.actor, source=source)
     if await capacity.reserve(uow, chosen.restaurant_id, order.id, donor.actor):
