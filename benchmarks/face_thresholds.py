@@ -151,7 +151,7 @@ def two_stage(keys: list[tuple[str, str, str]], vectors: np.ndarray, threshold: 
         wrong = (sure_n + dup) if kind == "diff" else (goes + passes)
         print(f"  {kind}-person first photos vs stored: {total:.0f}: refused on one photo {sure_n}, "
               f"second photo asked {dup + goes:.0f} (then duplicate {dup:.1f}, goes on {goes:.1f}), "
-              f"passed {passes:.0f}; {'false matches' if kind == 'diff' else 'missed'} {wrong:.1f} ({100 * wrong / total:.2f} %)")  # fmt: skip
+              f"passed {passes:.0f}; {'false matches' if kind == 'diff' else 'missed'} {wrong:.1f} ({100 * wrong / total:.2f} %)")
 
 
 def main() -> int:

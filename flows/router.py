@@ -21,6 +21,7 @@ from flows import (
     payments,
     prompts,
     restaurant,
+    second_look,
     timeouts,
     treasurer,
     worker,
@@ -122,11 +123,13 @@ BUTTONS: dict[str, Handler] = {
     Verb.APPEAL: disputes.appeal,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
+    Verb.NO_PHOTO: second_look.no_photo,
+    Verb.NOT_SAME: second_look.not_same,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes, mydata)
+    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata)
     for step, handler in module.STEPS.items()
 }
 

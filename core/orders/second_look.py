@@ -11,6 +11,7 @@ transparency figures.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.members.model import Person
 from core.orders.lifecycle import Status
@@ -80,7 +81,7 @@ async def no_second_photo(uow: UnitOfWork, order_id: int, donor: Person, screene
     return order
 
 
-def _with(result: ScreeningResult, asked: dict[str, object], **more: object) -> ScreeningResult:
+def _with(result: ScreeningResult, asked: dict[str, Any], **more: Any) -> ScreeningResult:
     """The result carrying which stored face the check was about (for the admin's review)."""
     keep = {k: asked[k] for k in ("duplicate_of_order", "similarity_bp") if k in asked}
     return ScreeningResult(result.verdict, result.method, {**result.details, **keep, **more})
