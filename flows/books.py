@@ -61,7 +61,10 @@ async def books_(ctx: FlowContext, msg: Inbound) -> None:
     cp = json.loads(latest[0]) if latest else None
     checkpoint = (str(cp["day"]), int(cp["seq"])) if cp else None
     text = books_text(ctx._, ctx.person.language, books.orders(), money_in, money_out, books.seq, checkpoint)
-    await ctx.reply(text + "\n" + face_review_text(ctx._, books.face_review()))
+    face = books.face_review()
+    if face.asked or face.for_review:  # a line only once there is something to count (short on SMS)
+        text += "\n" + face_review_text(ctx._, face)
+    await ctx.reply(text)
 
 
 TOPIC = "checkpoint"
