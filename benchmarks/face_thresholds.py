@@ -75,7 +75,8 @@ def embed_all(folder: Path, cache: Path) -> tuple[list[tuple[str, str, str]], np
 
     keys, vectors, started = [], [], time.perf_counter()
     for name, person in sorted(labels.items()):
-        src = Image.open(folder / "people" / name).convert("RGB")
+        # decoded as the service decodes a photo (upright, at most 800 px), then altered
+        src = Image.fromarray(faces.decode((folder / "people" / name).read_bytes())[:, :, ::-1])
         for kind, img in altered(src).items():
             result = faces.embed_array(np.ascontiguousarray(np.asarray(img)[:, :, ::-1]))
             if result.ok and result.embedding is not None:
