@@ -80,6 +80,14 @@ async def second_photo_step(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     order_id = int(ctx.data.get("order", 0))
     busy, lit = _answers(ctx)
+    waiting = await ctx.uow.orders.get(order_id)
+    if waiting is None or not check.awaits_second_photo(waiting):
+        # Cancelled (by the donor's Cancel, or the stale-draft job): a photo starts afresh.
+        ctx.goto(None)
+        if msg.kind == "photo":
+            return await intake.photo_received(ctx, msg)
+        await ctx.reply(_("That choice is no longer open. Send a new photo to start again."))
+        return None
     if msg.kind != "photo":
         return await ask_second_photo(ctx, order_id, busy, lit)
     photo_id = await intake.store_photo(ctx, msg, "seeker")

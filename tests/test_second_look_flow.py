@@ -123,6 +123,20 @@ async def test_one_borderline_photo_and_one_clear_miss_go_on(app_db: Path, tmp_p
         assert [e["outcome"] for e in await face_events(env)] == ["second_photo_asked", "goes_on"]
 
 
+async def test_after_cancelling_the_second_photo_request_a_photo_starts_afresh(app_db: Path, tmp_path: Path) -> None:
+    async with App(app_db, tmp_path) as env:
+        await env["chat"].run(intake("donor-2", "band", 13.0828) + f"""
+            donor-2 < {ASKED}
+            donor-2 > [tap Cancel]
+            donor-2 < …
+            donor-2 > [photo: miss]
+            donor-2 < Did the person agree to be photographed so they can receive a meal?
+        """)
+        async with env["runtime"].store.reader() as uow:
+            order = await uow.orders.get(2)
+        assert order is not None and order.status.value == "cancelled"
+
+
 async def test_i_cant_take_another_goes_on_marked_for_review_and_is_counted(app_db: Path, tmp_path: Path) -> None:
     async with App(app_db, tmp_path) as env:
         await env["chat"].run(intake("donor-2", "band", 13.0828) + f"""
