@@ -83,7 +83,7 @@ async def no_second_photo(uow: UnitOfWork, order_id: int, donor: Person, screene
 
 def _with(result: ScreeningResult, asked: dict[str, Any], **more: Any) -> ScreeningResult:
     """The result carrying which stored face the check was about (for the admin's review)."""
-    keep = {k: asked[k] for k in ("duplicate_of_order", "similarity_bp") if k in asked}
+    keep: dict[str, Any] = {k: asked[k] for k in ("duplicate_of_order", "similarity_bp") if k in asked}
     return ScreeningResult(result.verdict, result.method, {**result.details, **keep, **more})
 
 
