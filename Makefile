@@ -56,6 +56,7 @@ bench: install catalogs
 	$(BIN)/python benchmarks/export_verify_bench.py
 	$(BIN)/python benchmarks/telegram_bench.py --compare
 	$(BIN)/python benchmarks/faces_bench.py
+	$(BIN)/python benchmarks/pledge_alloc_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

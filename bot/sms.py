@@ -72,9 +72,9 @@ def numbered_options(options: Sequence[tuple[int, str]], language: str, channel:
 
 
 def render_text(message: Outbound, language: str, *, photo_note: bool, channel: str = CHANNEL) -> str:
-    """Text, then a poll's or the buttons' numbered options, then a note for a dropped photo."""
+    """Text, then the buttons' (else a poll's) numbered options, then a note for a dropped photo."""
     parts = [message.text.strip()]
-    if message.poll is not None:
+    if message.poll is not None and not message.choices:  # buttons, when given, carry the prompt's numbers
         parts.append(message.poll.question)
         parts.append(numbered_options(list(enumerate(message.poll.options, 1)), language, channel))
     elif message.choices:

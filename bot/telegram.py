@@ -104,7 +104,8 @@ class TelegramChannel:
 
     async def render(self, message: Outbound) -> list[Part]:
         """Split a neutral message into Bot API calls, by Telegram's capabilities and limits."""
-        text, keyboard = _buttons(message.text, message.choices)
+        # A poll carries its own options: the same answers as buttons would only say it twice.
+        text, keyboard = _buttons(message.text, () if message.poll else message.choices)
         photo = await self.photos.get(message.photo_id) if message.photo_id and self.photos else None
         if message.photo_id and photo is None:
             log.warning("photo %s is gone; sending the text alone", message.photo_id)

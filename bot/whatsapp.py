@@ -180,7 +180,8 @@ class WhatsAppChannel(TwilioClient):
         photo = None
         if message.photo_id:
             photo = [media_link(self.secret, self.config.public_url, message.photo_id)]
-        layout = interactive_layout(message.choices) if message.poll is None else None
+        # A poll goes as its buttons (quick replies Yes / No / Abstain) when it has them.
+        layout = interactive_layout(message.choices) if message.poll is None or message.choices else None
         if layout is None:
             body = _clip(render_text(message, language, photo_note=False, channel=CHANNEL), TEXT_MAX)
             sid = await self._create(address, body=body, media_url=photo)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
+from core.governance.model import Proposal
 from core.ledger.chain import ChainedEvent
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
@@ -21,6 +22,7 @@ from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.payments.model import PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
 from core.prompts.model import Prompt
+from core.ratings.model import Rating
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
@@ -30,6 +32,8 @@ from core.shared.queues import InboxStatus
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.campaigns.model import Campaign, Gift
+    from core.funding.pledge_model import Pledge, PledgeStatus, PledgeTerms, PledgeUse
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
     from core.payments.card_model import CardPayment, CardStatus, Checkout, IntentState
@@ -77,6 +81,9 @@ class PeopleRepo(Protocol):
 
     async def admins(self) -> list[Person]:
         """Everyone who approves applications."""
+
+    async def members(self) -> list[Person]:
+        """Every member of the cooperative (they propose and vote), by id."""
 
     async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
         """Make exactly these people admins; return (added, removed) person ids."""
@@ -343,11 +350,18 @@ class ParamRepo(Protocol):
     async def current(self) -> Params:
         """The latest value of every parameter (defaults for any never set)."""
 
+    async def as_of(self, moment: str) -> Params:
+        """The values in force at a moment (defaults for any not yet set then): an order keeps
+        the terms of when it was started, whatever a proposal changed since."""
+
     async def ensure_initial(self, initial: Params) -> None:
         """Record setup values for parameters that have never been set."""
 
     async def change(self, name: str, value: int, source: str) -> None:
         """Give a parameter a new value (from a passed proposal or setup)."""
+
+    async def change_many(self, changes: dict[str, int], source: str) -> None:
+        """Give several parameters new values at once (checked together: the fee shares move as one)."""
 
     async def history(self, name: str) -> list[tuple[int, str, str]]:
         """(value, changed_at, source) of every value a parameter has had."""
@@ -591,6 +605,46 @@ class ContributionRepo(Protocol):
         """Count paise returned to a contribution's source."""
 
 
+class CampaignRepo(Protocol):
+    """Campaigns by id, share code or order; their gifts in the order they were made."""
+
+    async def add(self, campaign: Campaign) -> Campaign:
+        """Store a new campaign; set its id and collect its events."""
+
+    async def get(self, campaign_id: int, *, lock: bool = False) -> Campaign | None:
+        """Load a campaign (row-locked on PostgreSQL when `lock`: gifts to it queue up here)."""
+
+    async def by_code(self, code: str) -> Campaign | None:
+        """The campaign with this share code."""
+
+    async def for_order(self, order_id: int) -> Campaign | None:
+        """The campaign an order belongs to, if any."""
+
+    async def save(self, campaign: Campaign, loaded_version: int) -> None:
+        """Write the campaign back if nobody changed it meanwhile; collect its events."""
+
+    async def due_to_expire(self, now: str, limit: int = 500) -> list[int]:
+        """Open campaigns whose time is up, oldest first."""
+
+    async def gifts(self, campaign_id: int) -> list[Gift]:
+        """A campaign's gifts in the order they were made."""
+
+    async def gift_by_key(self, campaign_id: int, key: str) -> Gift | None:
+        """The gift made under an idempotency key, if any."""
+
+    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str) -> Gift:
+        """Store one gift (its ledger transaction is already recorded)."""
+
+    async def add_gift_refunded(self, gift_id: int, amount: int) -> None:
+        """Count paise returned to a giver."""
+
+    async def of_person(self, person_id: int, limit: int = 10) -> list[Campaign]:
+        """Campaigns a person created or gave to, newest first."""
+
+    async def count_open(self) -> int:
+        """How many campaigns are collecting now."""
+
+
 class DisputeRepo(Protocol):
     """One dispute per order: raised, resolved, appealed."""
 
@@ -610,6 +664,60 @@ class DisputeRepo(Protocol):
         """Write a changed dispute if nobody changed it since `version`; tell whether it was written."""
 
 
+class PledgeRepo(Protocol):
+    """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
+
+    async def add(self, person_id: int, terms: PledgeTerms, renew_on: str | None) -> Pledge:
+        """Store a new active pledge holding nothing yet (its money comes by a ledger transaction)."""
+
+    async def get(self, pledge_id: int, *, lock: bool = False) -> Pledge | None:
+        """One pledge (row-locked on PostgreSQL when `lock`, waiting for other holders)."""
+
+    async def for_person(self, person_id: int) -> list[Pledge]:
+        """A donor's pledges, newest first."""
+
+    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] = (0, 0),
+                         limit: int = 20) -> list[Pledge]:  # fmt: skip
+        """Active pledges with money left that may cover a place and local hour, in allocation
+        order (rank, then oldest) after `after` = (rank, id); located ones by their box only (the
+        caller checks the exact distance)."""
+
+    async def lock_available(self, pledge_id: int) -> Pledge | None:
+        """Lock an active pledge with money left (waiting for an order drawing on it now, then
+        reading what it left), or None when it has none; callers lock in (rank, id) order."""
+
+    async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
+        """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
+
+    async def set_status(self, pledge_id: int, status: PledgeStatus) -> None:
+        """Pause, resume or cancel."""
+
+    async def set_renew_on(self, pledge_id: int, day: str | None) -> None:
+        """Set the day of the next monthly renewal (None: it no longer renews)."""
+
+    async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
+        """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
+
+    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
+        """Record what a pledge paid towards an order."""
+
+    async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
+        """A pledge's newest uses first."""
+
+    async def used_on(self, day: str) -> dict[int, list[PledgeUse]]:
+        """Every use on a business day, per pledge, in order."""
+
+    async def mark_told(self, pledge_id: int, day: str) -> bool:
+        """Note that its donor was told about `day`; False when they already were."""
+
+    async def round_places(self, person_id: int) -> int:
+        """Round the places of a person's pledges to about a kilometre (/forget); return how many."""
+
+    async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
+        """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
+
+    async def count_active(self) -> int:
+        """How many pledges are active."""
 class PaymentsRepo(Protocol):
     """UPI top-up requests, imported statement rows, payout details, batches and lines."""
 
@@ -726,6 +834,62 @@ class CardPaymentRepo(Protocol):
         """Write a changed payment if nobody changed it since it was loaded; tell whether it was."""
 
 
+class GovernanceRepo(Protocol):
+    """Proposals, their seconds and their votes (one per member per proposal)."""
+
+    async def add(self, proposal: Proposal) -> Proposal:
+        """Store a new proposal and give it its id."""
+
+    async def get(self, proposal_id: int, *, lock: bool = False) -> Proposal | None:
+        """One proposal (row-locked on PostgreSQL when `lock`)."""
+
+    async def save(self, proposal: Proposal, version: int) -> bool:
+        """Write a changed proposal if nobody changed it since `version`; tell whether it was written."""
+
+    async def active(self) -> list[Proposal]:
+        """Proposals waiting for seconds or open for voting, oldest first."""
+
+    async def recent(self, limit: int = 10) -> list[Proposal]:
+        """The newest proposals, whatever their status, newest first."""
+
+    async def due(self, now: str, limit: int = 500) -> list[int]:
+        """Active proposals whose time is up (voting ended, or seconds never came), oldest first."""
+
+    async def passed_setting(self, names: Collection[str]) -> dict[str, int]:
+        """For each parameter, the newest passed proposal that changed it (for /rules)."""
+
+    async def add_second(self, proposal_id: int, person_id: int) -> bool:
+        """Record a member's second once; False if they had seconded already."""
+
+    async def seconds(self, proposal_id: int) -> int:
+        """How many members seconded a proposal."""
+
+    async def vote_of(self, proposal_id: int, person_id: int) -> tuple[str, str] | None:
+        """A member's current vote on a proposal and the channel it came by, if any."""
+
+    async def cast(self, proposal_id: int, person_id: int, choice: str, channel: str) -> None:
+        """Record a member's vote, replacing any earlier one (one member, one vote)."""
+
+    async def tally(self, proposal_id: int) -> dict[str, int]:
+        """Votes per choice on a proposal."""
+
+
+class RatingRepo(Protocol):
+    """Ratings of settled orders, one per order, rater and aspect."""
+
+    async def add(self, rating: Rating) -> bool:
+        """Store a new rating (its id is set); False when this rater already rated this aspect."""
+
+    async def get(self, rating_id: int) -> Rating | None:
+        """One rating."""
+
+    async def about(self, subject: str, subject_id: int) -> list[Rating]:
+        """Every rating of a restaurant or a worker, oldest first."""
+
+    async def save(self, rating: Rating, version: int) -> bool:
+        """Write an appeal or a decision if nobody changed the rating since `version`."""
+
+
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""
 
@@ -774,8 +938,16 @@ class UnitOfWork(Protocol):
         """The contributions to orders' escrow."""
 
     @property
+    def campaigns(self) -> CampaignRepo:
+        """Campaigns and the gifts to them."""
+
+    @property
     def disputes(self) -> DisputeRepo:
         """The disputes about delivered orders."""
+
+    @property
+    def pledges(self) -> PledgeRepo:
+        """The money pledged ahead for others' meals."""
 
     @property
     def payments(self) -> PaymentsRepo:
@@ -784,6 +956,14 @@ class UnitOfWork(Protocol):
     @property
     def cards(self) -> CardPaymentRepo:
         """The card payments of orders."""
+
+    @property
+    def governance(self) -> GovernanceRepo:
+        """Proposals, seconds and votes."""
+
+    @property
+    def ratings(self) -> RatingRepo:
+        """Ratings and their appeals."""
 
     @property
     def ledger(self) -> LedgerRepo:

@@ -33,7 +33,9 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     _ = ctx._
     lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
+    lines.append(_("/pledge – give money ahead for other people's meals · /pledges – yours"))
     lines.append(_("/topup 500 – add ₹500 to your balance by UPI"))
+    lines.append(_("/campaign – fund a meal together with others · /give <code> <rupees> – give to a campaign"))
     lines.append(_("/pool – the guarantee pool · /books – the cooperative's books · /checkpoint – its signed daily checkpoint"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))
@@ -45,6 +47,7 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     if ctx.person.is_admin:
         lines.append(_("Admin: /deposit <#member or phone> <rupees> records cash or UPI received."))
         lines.append(_("Treasurer: /unmatched, /assign <txn id> <#member>, /paid <batch> <bank ref>, /payfailed <line>"))
+    lines.append(_("/join – become a member · /propose – suggest a rule change · /proposals – votes · /rules – the rules"))
     lines.append(_("/start – register as a restaurant or delivery worker"))
     lines.append(_("/link – use this chat and another one (web, Telegram, WhatsApp, SMS) as one person"))
     await ctx.reply("\n".join(lines))

@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.funding import pledges
 from core.ledger.model import InsufficientFunds, donor_account
 from core.orders import service as orders
+from core.orders.funding import Source
 from core.orders.lifecycle import Status
 from core.seekers.photo_records import keep_photo
 from core.seekers.photos import PhotoRejected, clean_photo
+from flows import campaigns
 from flows.cards import card_choice
 from flows.common import cancel_one, discard_photo, payload_args, payload_int
 from flows.context import FlowContext
@@ -195,12 +198,17 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
         meal=meal.item_name, restaurant=meal.restaurant_name, price=money(meal.price, lang), fee=money(fee, lang),
         tip=money(tip, lang), total=money(total, lang), balance=money(have, lang),
     )  # fmt: skip
+    buttons = [Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}")]
+    # Pledges are offered when they can pay some of the meal and delivery (never the tip).
+    pledged = min(meal.price + fee, await pledges.available_for(ctx.uow, order.seeker_lat, order.seeker_lng, enough=meal.price + fee))
+    if pledged > 0:
+        text += "\n" + _("Pledges from other donors can pay {amount} of it.").format(amount=money(pledged, lang))
+        buttons.append(Choice(_("Use pledges"), f"pay:{order.id}:{meal.item_id}:{tip}:pledges"))
     ctx.goto(Step.DONOR_CONFIRM, order=order.id)
-    await ctx.reply(
-        text,
-        (Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}"),
-         *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}")),
-    )  # fmt: skip
+    choices: tuple[Choice, ...] = (*buttons, *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}"))
+    if ctx.state.get("campaign") or have < total:  # others can fund it together (flows/campaigns.py)
+        choices = (campaigns.campaign_button(ctx, order.id, meal.item_id, tip or 0), *choices)
+    await ctx.reply(text, choices)
 
 
 async def pay(ctx: FlowContext, msg: Inbound) -> None:
@@ -214,12 +222,19 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
     if existing is not None and existing.status is not Status.SCREENED:
         await ctx.reply(_("Order #{id} is already paid.").format(id=order_id))  # a double tap
         return
+    use_pledges = payload_args(msg)[3:4] == ["pledges"]
     try:
-        order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0)
+        order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0, use_pledges=use_pledges)
     except InsufficientFunds as exc:
+        if use_pledges:
+            await ctx.reply(_("Pledges nearby and your balance of {balance} together are not enough now: {total} more is "
+                              "needed from your balance.").format(
+                balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
+            return
         await ctx.reply(_("Your balance is {balance}, which is not enough for {total}. "
                           "Ask a cooperative admin to record a deposit, then tap Pay again.").format(
-            balance=money(exc.balance, lang), total=money(exc.needed, lang)))  # fmt: skip
+            balance=money(exc.balance, lang), total=money(exc.needed, lang)),
+            (campaigns.campaign_button(ctx, order_id, item_id, tip or 0),))  # fmt: skip
         return
     except orders.OrderError as exc:
         if exc.code == "meal_unavailable" and existing is not None:
@@ -231,13 +246,12 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
     if order.status is Status.DECLINED:
         return  # the decline notification already told the donor about the refund
     restaurant = await ctx.uow.restaurants.get(order.restaurant_id or 0)
-    await ctx.reply(
-        _("Paid {total}. Order #{id} for {meal} is with {restaurant}. I will tell you when it is accepted.").format(
-            total=money(order.total, lang), id=order.id, meal=order.meal_name,
-            restaurant=restaurant.name if restaurant else "",
-        ),  # fmt: skip
-        (Choice(_("Cancel order"), f"cancel:{order.id}"),),
-    )
+    from_pledges = sum(c.amount for c in await ctx.uow.contributions.for_order(order.id) if c.source is Source.PLEDGE)
+    text = _("Paid {total}. Order #{id} for {meal} is with {restaurant}. I will tell you when it is accepted.").format(
+        total=money(order.total, lang), id=order.id, meal=order.meal_name, restaurant=restaurant.name if restaurant else "")
+    if from_pledges:
+        text += " " + _("Pledges paid {amount} of it.").format(amount=money(from_pledges, lang))
+    await ctx.reply(text, (Choice(_("Cancel order"), f"cancel:{order.id}"),))
 
 
 async def cancel_order(ctx: FlowContext, msg: Inbound) -> None:

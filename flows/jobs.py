@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from core.ledger.service import order_terms
 from core.orders.model import Order
 from core.orders.offers import JOB_META
 from core.orders.service import job_for
@@ -44,7 +45,7 @@ async def offer_job(uow: UnitOfWork, order: Order, zones: Collection[str], *, sk
     r = await uow.restaurants.get(order.restaurant_id or 0)
     if r is None:
         return 0
-    job, offered = job_for(order, r, await uow.params.current()), 0
+    job, offered = job_for(order, r, await order_terms(uow, order)), 0
     for w in await uow.workers.online_in(list(zones)):
         if w.id in skip or (person := await uow.people.get(w.person_id)) is None:
             continue

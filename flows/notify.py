@@ -17,11 +17,13 @@ from core.shared.events import (
     LedgerTransactionRecorded,
     OrderReady,
     OrderTransitioned,
+    PledgeChanged,
+    PledgeDigest,
     RoleApplied,
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, cards, payments_notify, timeouts
+from flows import books, campaign_notify, cards, governance_notify, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, translator
 from flows.jobs import offer_job
@@ -257,6 +259,37 @@ async def on_topup_shortfall(event: DomainEvent, uow: UnitOfWork) -> None:
                 day=day(event.day, lang), paid=money(event.paid, lang), needed=money(event.needed, lang))))  # fmt: skip
 
 
+async def on_pledge_changed(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Tell a donor their pledge renewed itself, or could not and is paused (the other changes
+    are their own taps, answered in the chat)."""
+    assert isinstance(event, PledgeChanged)
+    if event.change not in ("renewed", "renewal_failed") or not (person := await _person(uow, event.person_id)):
+        return
+    _, lang = translator(person.language, person.channel), person.language
+    pledge = await uow.pledges.get(event.pledge_id)
+    left = money(pledge.remaining if pledge else 0, lang)
+    if event.change == "renewed":
+        text = _("Pledge #{id} was renewed with {amount} from your balance; it now holds {left}.").format(
+            id=event.pledge_id, amount=money(event.amount, lang), left=left)  # fmt: skip
+        await deliver_to(uow, person, Outbound(text))
+        return
+    text = _("Pledge #{id} could not be renewed: your balance is short of {amount}, so nothing was taken and the pledge "
+             "is paused ({left} left in it). Add money to your balance, then tap Resume.").format(
+        id=event.pledge_id, amount=money(event.amount, lang), left=left)  # fmt: skip
+    await deliver_to(uow, person, Outbound(text, (Choice(_("Resume") + f" #{event.pledge_id}", f"presume:{event.pledge_id}"),)))
+
+
+async def on_pledge_digest(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Once a day per pledge: what it paid for, where (about a kilometre), and what is left."""
+    assert isinstance(event, PledgeDigest)
+    if person := await _person(uow, event.person_id):
+        _, lang = translator(person.language, person.channel), person.language
+        text = _("Meals your pledge #{id} paid for today near {area}: {n} ({amount}). {left} left.").format(
+            id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
+            left=money(event.remaining, lang))  # fmt: skip
+        await deliver_to(uow, person, Outbound(text))
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe every notification handler."""
     bus.on(OrderTransitioned, on_order_transitioned)
@@ -265,7 +298,11 @@ def register(bus: MessageBus) -> None:
     bus.on(RoleDecided, on_role_decided)
     bus.on(LedgerTransactionRecorded, on_ledger_transaction)
     bus.on(TopUpShortfall, on_topup_shortfall)
+    bus.on(PledgeChanged, on_pledge_changed)
+    bus.on(PledgeDigest, on_pledge_digest)
     bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)
     cards.register(bus)
+    governance_notify.register(bus)
+    campaign_notify.register(bus)

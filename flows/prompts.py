@@ -27,12 +27,18 @@ EXPIRY: dict[str, timedelta | None] = {
     Verb.CLAIM: None,  # until the job is gone (PromptRepo.withdraw on claim and cancel)
     Verb.APPROVE: timedelta(days=3),
     Verb.DEPOSIT2: timedelta(days=3),
+    Verb.SECOND: None,  # until the proposal opens or lapses (withdrawn by its ref)
+    Verb.VOTE: None,  # until the vote closes (withdrawn by its ref)
+    Verb.RATING_DECIDE: timedelta(days=3),
 }
-REF_KEYS = ("job", "giveup")  # message meta naming what a prompt is about, so it can be withdrawn
+REF_KEYS = ("job", "giveup", "proposal")  # message meta naming what a prompt is about, so it can be withdrawn
 # Options that start or show something rather than answer a one-time question ("Show jobs"
 # under a report request, a role or language to choose, again after /cancel): they work any
 # number of times, and close only a prompt that offers nothing else.
 REUSABLE = frozenset({Verb.JOBS, Verb.ROLE, Verb.LANG})
+# A poll: answered any number of times (a later vote replaces the earlier) and left open, so its
+# numbers stay reserved for it until the vote closes and withdraws it.
+STANDING = frozenset({Verb.VOTE})
 
 # Two-option questions that are not yes/no ("wait longer, or cancel?"): a typed "no" must not pick
 # the second option, which here ends an order for good.

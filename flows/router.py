@@ -11,15 +11,19 @@ from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
     books,
+    campaigns,
     cards,
     common,
     disputes,
     donor,
+    governance,
     linking,
     mydata,
     onboarding,
     payments,
+    pledges,
     prompts,
+    ratings,
     restaurant,
     second_look,
     timeouts,
@@ -49,6 +53,8 @@ COMMANDS: dict[str, Handler] = {
     "/menu": restaurant.menu,
     "/capacity": restaurant.capacity,
     "/dispute": disputes.command,
+    "/pledge": pledges.start,
+    "/pledges": pledges.list_pledges,
     "/topup": payments.topup,
     "/payout": payments.payout_details,
     "/earnings": payments.earnings,
@@ -61,6 +67,16 @@ COMMANDS: dict[str, Handler] = {
     "/pool": books.pool,
     "/books": books.books_,
     "/checkpoint": books.checkpoint_messages,
+    "/join": governance.join,
+    "/leave": governance.leave,
+    "/members": governance.members,
+    "/propose": governance.propose,
+    "/proposals": governance.proposals,
+    "/rules": governance.rules,
+    "/rate": ratings.command,
+    "/ratings": ratings.mine,
+    "/campaign": campaigns.command,
+    "/give": campaigns.give_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English.
@@ -77,6 +93,8 @@ ALIASES: dict[str, str] = {
     "அளவு": "/capacity", "எண்ணிக்கை": "/capacity", "capacity": "/capacity",
     "இணை": "/link", "இணைப்பு": "/link", "link": "/link",
     "புகார்": "/dispute", "dispute": "/dispute",
+    "நன்கொடை": "/pledge", "உறுதிமொழி": "/pledge", "pledge": "/pledge",
+    "நன்கொடைகள்": "/pledges", "pledges": "/pledges",
     "டாப்அப்": "/topup", "நிரப்பு": "/topup", "topup": "/topup",
     "வருமானம்": "/earnings", "சம்பாத்தியம்": "/earnings", "earnings": "/earnings",
     "பணம்பெற": "/payout", "payout": "/payout",
@@ -85,9 +103,18 @@ ALIASES: dict[str, str] = {
     "மறந்துவிடு": "/forget", "மறந்திடு": "/forget", "forget": "/forget", "forget me": "/forget",
     "நிதி": "/pool", "pool": "/pool", "கணக்கு": "/books", "கணக்குகள்": "/books", "books": "/books",
     "கையொப்பம்": "/checkpoint", "checkpoint": "/checkpoint",
+    "சேர்": "/join", "join": "/join", "விலகு": "/leave", "leave": "/leave",
+    "உறுப்பினர்கள்": "/members", "members": "/members",
+    "முன்மொழி": "/propose", "propose": "/propose", "முன்மொழிவுகள்": "/proposals", "proposals": "/proposals",
+    "விதிகள்": "/rules", "rules": "/rules",
+    "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
+    "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
+    "கொடு": "/give", "give": "/give",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
+# Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
+TAKES_WORDS = frozenset({"/give"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -121,15 +148,33 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.PLEDGE_KIND: pledges.choose_kind,
+    Verb.PLEDGE_RADIUS: pledges.choose_radius,
+    Verb.PLEDGE_HOURS: pledges.choose_hours,
+    Verb.PLEDGE_RENEW: pledges.choose_renew,
+    Verb.PLEDGE_OK: pledges.confirm,
+    Verb.PLEDGE_NO: pledges.confirm,
+    Verb.PLEDGE_STOP: pledges.stop,
+    Verb.PLEDGE_PAUSE: pledges.pause,
+    Verb.PLEDGE_RESUME: pledges.pause,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
+    Verb.JOIN: governance.join_answer,
+    Verb.SECOND: governance.second,
+    Verb.VOTE: governance.vote_button,
+    Verb.RATE: ratings.tapped,
+    Verb.RATING_APPEAL: ratings.appeal_pressed,
+    Verb.RATING_DECIDE: ratings.decided,
+    Verb.CAMPAIGN: campaigns.start,
+    Verb.GIVE: campaigns.give_answer,
+    Verb.CAMPAIGN_STOP: campaigns.stop,
     Verb.NO_PHOTO: second_look.no_photo,
     Verb.NOT_SAME: second_look.not_same,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata)
+    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata, governance, ratings, pledges)
     for step, handler in module.STEPS.items()
 }
 
@@ -146,6 +191,8 @@ def command_of(text: str) -> str:
         return command
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
     command = ALIASES.get(first, "")
+    if command in TAKES_WORDS:
+        return command
     return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
 
 
@@ -187,6 +234,8 @@ async def _route(ctx: FlowContext, msg: Inbound) -> None:
         if verb in BUTTONS:
             return await BUTTONS[verb](ctx, msg)
         return await common.unknown(ctx, msg)
+    if msg.kind == "poll_answer":  # a native poll's answer answers that poll, whatever step is open
+        return await governance.poll_answer(ctx, msg)
     if ctx.step in STEPS:
         return await STEPS[ctx.step](ctx, msg)
     if msg.kind == "photo":
@@ -205,6 +254,8 @@ async def take_answer(ctx: FlowContext, prompt: Prompt, option: Option) -> bool:
     it is gone and says so ("Job #1 was taken by Murugan")."""
     _ = ctx._
     state = prompt.state(ctx.uow.now)
+    if prompts.verb_of(option.payload) in prompts.STANDING:
+        return True  # the handler knows whether the vote is still open
     if prompts.verb_of(option.payload) in prompts.REUSABLE:
         if state is PromptState.OPEN and all(prompts.verb_of(o.payload) in prompts.REUSABLE for o in prompt.options):
             await ctx.uow.prompts.answer(prompt.id)

@@ -44,17 +44,33 @@ class Step(StrEnum):
     # a party's own words about a problem; an admin's one-line reason for a decision
     DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_NOTE = "dispute_note"
+    # /pledge: amount, kind, place, radius, hours, monthly renewal, confirmation
+    PLEDGE_AMOUNT = "pledge_amount"
+    PLEDGE_KIND = "pledge_kind"
+    PLEDGE_PLACE = "pledge_place"
+    PLEDGE_RADIUS = "pledge_radius"
+    PLEDGE_HOURS = "pledge_hours"
+    PLEDGE_RENEW = "pledge_renew"
+    PLEDGE_CONFIRM = "pledge_confirm"
     # a restaurant or worker confirming where payouts go
     PAYOUT_CONFIRM = "payout_confirm"
     # /forget on SMS: the typed word that confirms an erasure
     FORGET_WORD = "forget_word"
+    # a member making a proposal: which rule, its new value (or a decision's words), why
+    GOV_ITEM = "gov_item"
+    GOV_VALUE = "gov_value"
+    GOV_DECISION = "gov_decision"
+    GOV_REASON = "gov_reason"
+    # a rated restaurant or worker giving the reason of an appeal
+    RATING_APPEAL = "rating_appeal"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
 # not an open prompt (a restaurant typing "1" at /capacity means one meal, not "Ready").
 TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Step.DONOR_MEAL, Step.DONOR_TIP,
-                                        Step.DONOR_CONFIRM, Step.DONOR_SECOND_PHOTO, Step.ADMIN_DEPOSIT,
-                                        Step.PAYOUT_CONFIRM}  # fmt: skip
+                                        Step.DONOR_CONFIRM, Step.DONOR_SECOND_PHOTO, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM,
+                                        Step.PLEDGE_KIND, Step.PLEDGE_RADIUS, Step.PLEDGE_HOURS, Step.PLEDGE_RENEW,
+                                        Step.PLEDGE_CONFIRM}  # fmt: skip
 
 
 class Verb(StrEnum):
@@ -89,8 +105,26 @@ class Verb(StrEnum):
     DISPUTE_REASON = "dreason"  # what went wrong
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
+    PLEDGE_KIND = "pkind"  # /pledge: which meals the money may pay for
+    PLEDGE_RADIUS = "pradius"  # /pledge: how far around the place
+    PLEDGE_HOURS = "phours"  # /pledge: during which hours
+    PLEDGE_RENEW = "prenew"  # /pledge: monthly or once
+    PLEDGE_OK = "pledgeok"  # /pledge: make it
+    PLEDGE_NO = "pledgeno"  # /pledge: stop without making it
+    PLEDGE_STOP = "pstop"  # cancel a pledge (what is left goes back to the balance)
+    PLEDGE_PAUSE = "ppause"
+    PLEDGE_RESUME = "presume"
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
     NO_PHOTO = "nophoto"  # a donor who cannot take the second photo the duplicate check asked for
     NOT_SAME = "notsame"  # a refused donor sure the person is someone else than the one matched
+    JOIN = "join"  # accepting the cooperative's rules to become a member
+    SECOND = "second"  # a member seconding a proposal
+    VOTE = "vote"  # a member's Yes / No / Abstain on an open proposal
+    RATE = "rate"  # 1-5 stars for one aspect of a settled order
+    RATING_APPEAL = "rappeal"  # the rated person appealing a rating
+    RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
+    CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
+    GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
+    CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign

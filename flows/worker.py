@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.ledger.model import worker_pay
+from core.ledger.service import order_terms
 from core.members import profile
 from core.members.model import Approval, Worker
 from core.orders import service as orders
@@ -187,7 +188,7 @@ async def deliver_location(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_job_problem(ctx, exc))
         return
     ctx.goto(None)
-    params = await ctx.uow.params.current()
+    params = await order_terms(ctx.uow, order)
     pay = worker_pay(order.delivery_fee, order.tip, params.fee_shares)
     assert order.settle_after is not None
     await ctx.reply(
@@ -246,7 +247,7 @@ async def _record_not_found(ctx: FlowContext, photo_id: str | None, where: tuple
     except orders.OrderError as exc:
         await ctx.reply(_job_problem(ctx, exc))
         return
-    params = await ctx.uow.params.current()
+    params = await order_terms(ctx.uow, order)
     pay = worker_pay(order.delivery_fee, 0, params.fee_shares)
     assert order.settle_after is not None
     await ctx.reply(

@@ -169,7 +169,7 @@ class Button:
     """One option as the person sees it, and how their channel answers it."""
 
     label: str
-    kind: str  # "payload" (web chat), "callback" (Telegram), "quick" / "list" (WhatsApp), "number" (typed)
+    kind: str  # "payload" (web chat), "callback" / "poll" (Telegram), "quick" / "list" (WhatsApp), "number" (typed)
     value: str  # the payload, callback data, id, or the number to type
     message_id: int | None = None  # Telegram: the message the keyboard is on
 
@@ -305,6 +305,10 @@ class ChannelChat(Transcript):
                 "id": f"cbq-{update_id}", "chat_instance": "ci", "data": button.value, "from": who,
                 "message": {"message_id": button.message_id, "date": 1_790_000_000,
                             "chat": {"id": int(user.address), "type": "private"}, "text": "…"}}})  # fmt: skip
+        elif button.kind == "poll":
+            assert self.telegram is not None
+            poll_id, index = button.value.rsplit(":", 1)
+            await self._telegram(self.telegram.answer_poll(next(self._ids), poll_id, self._tg_from(user), [int(index)]))
         elif button.kind == "quick":
             await self._twilio(user, Body=button.label, ButtonText=button.label, ButtonPayload=button.value)
         elif button.kind == "list":
@@ -371,10 +375,14 @@ class ChannelChat(Transcript):
                 continue
             if call.method == "sendLocation" and seen:
                 continue  # the seeker's pin after "Job #… is yours"; the text carries the coordinates too
-            text = str(call.params.get("text") or call.params.get("caption") or "")
+            text = str(call.params.get("text") or call.params.get("caption") or call.params.get("question") or "")
             keyboard = (call.params.get("reply_markup") or {}).get("inline_keyboard") or []
             message_id = (call.result or {}).get("message_id")
             buttons = [Button(b["text"], "callback", b["callback_data"], message_id) for row in keyboard for b in row]
+            if call.method == "sendPoll":  # a native poll: its options are answered with poll_answer updates
+                poll_id = str(((call.result or {}).get("poll") or {}).get("id"))
+                options = [o if isinstance(o, str) else o["text"] for o in call.params.get("options") or []]
+                buttons = [Button(o, "poll", f"{poll_id}:{i}", message_id) for i, o in enumerate(options)]
             if not buttons:
                 buttons = _numbered(text)
             seen.append(Seen(text, buttons, call.file if call.method == "sendPhoto" else None))

@@ -71,6 +71,7 @@ class FakeTelegram:
         self._failures: dict[str, deque[tuple[int, str, int | None]]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._polls = itertools.count(5000)
+        self.polls: dict[str, dict[str, Any]] = {}  # poll id -> the poll as sent (chat, options, voters)
         self._lock = threading.Lock()
         self._limits = (FloodRule(30, 1), FloodRule(1, 3)) if enforce_limits else None
         self._server: uvicorn.Server | None = None
@@ -92,6 +93,19 @@ class FakeTelegram:
         """Queue an update for getUpdates."""
         with self._lock:
             self.updates.append(update)
+
+    def answer_poll(self, update_id: int, poll_id: str, user: dict[str, Any], option_ids: list[int]) -> dict[str, Any]:
+        """The poll_answer update Telegram sends when a user votes in a non-anonymous poll (an empty
+        `option_ids` retracts the vote). Only polls the bot sent, with options they have, are answerable;
+        the fake counts the user's current answer on the poll as Telegram does."""
+        with self._lock:
+            poll = self.polls[poll_id]
+            assert not poll["is_anonymous"], "an anonymous poll sends no poll_answer updates"
+            assert all(0 <= i < len(poll["options"]) for i in option_ids), f"poll {poll_id} has no option {option_ids}"
+            poll["voters"][user["id"]] = list(option_ids)
+        persistent = [poll["options"][i]["persistent_id"] for i in option_ids]
+        return {"update_id": update_id, "poll_answer": {"poll_id": poll_id, "option_ids": list(option_ids),
+                                                        "option_persistent_ids": persistent, "user": user}}  # fmt: skip
 
     def of(self, method: str, status: int = 200) -> list[Call]:
         """Calls of one method that got this status."""
@@ -217,6 +231,7 @@ class FakeTelegram:
                 "total_voter_count": 0, "is_closed": False, "is_anonymous": bool(params.get("is_anonymous", True)),
                 "type": params.get("type", "regular"), "allows_multiple_answers": False,
                 "allows_revoting": True, "members_only": False}  # fmt: skip
+        self.polls[poll["id"]] = {**poll, "chat_id": str(params["chat_id"]), "voters": {}}  # under _lock (_handle)
         return self._message(str(params["chat_id"]), poll=poll)
 
     def _m_sendLocation(self, params: dict[str, Any], upload: bytes | None) -> Any:

@@ -13,8 +13,10 @@ from fastapi.responses import FileResponse
 from bot.twilio_common import TwilioConfig
 from core.ledger.audit import audit
 from core.ledger.model import public_balances
+from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
+from webhooks.campaign_routes import campaign_router
 from webhooks.mydata_routes import mydata_router
 from webhooks.runtime import Runtime, build_runtime, start_background
 from webhooks.settings import Settings
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(webchat_router(rt, settings))
     app.include_router(mydata_router(rt))
+    app.include_router(campaign_router(rt))
     app.include_router(transparency_router(rt, settings))
 
     @app.get("/api/ledger/verify")
@@ -80,5 +83,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         async with rt(request).store.reader() as uow:
             accounts = await uow.ledger.balances()
         return {"currency": "INR", "unit": "paise", **public_balances(accounts)}
+
+    @app.get("/api/stats/ratings")
+    async def rating_stats(request: Request) -> dict[str, Any]:
+        """Public ratings per restaurant (averages only: never who gave which; they rank nothing)."""
+        async with rt(request).store.reader() as uow:
+            return {"restaurants": await rating_service.public_stats(uow)}
 
     return app

@@ -80,8 +80,16 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.settle_due(runtime.store))
         elif name in ("cards", "cards-reconcile"):
             return await _cards_job(runtime, name)
+        elif name == "renew-pledges":
+            print(await jobs.renew_pledges(runtime.store))
+        elif name == "tell-pledgers":
+            print(await jobs.tell_pledgers(runtime.store, day))
+        elif name == "expire-campaigns":
+            print(await jobs.expire_campaigns(runtime.store, runtime.board))
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
+        elif name == "close-proposals":
+            print(await jobs.close_proposals(runtime.store))
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
         elif name == "checkpoint":
@@ -210,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                      "retention", "checkpoint", "cards", "cards-reconcile"])
+                                             "retention", "checkpoint", "cards", "cards-reconcile",
+                                             "close-proposals", "renew-pledges", "tell-pledgers", "expire-campaigns"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])

@@ -74,9 +74,20 @@ def build_scheduler(
         if payments is not None:
             await cards.flag_old_holds(store)
 
+    async def close_proposals() -> None:
+        await jobs.close_proposals(store)
+
+    async def expire_campaigns() -> None:
+        await jobs.expire_campaigns(store, board)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
+    async def renew_pledges() -> None:
+        await jobs.renew_pledges(store)
+
+    async def tell_pledgers() -> None:
+        await jobs.tell_pledgers(store)
     async def pay_out() -> None:
         await jobs.run_payouts(store)
 
@@ -99,6 +110,8 @@ def build_scheduler(
     add(time_out, IntervalTrigger(minutes=1), "time_out_stuck_orders", max_instances=1)
     if payments is not None:
         add(card_holds, IntervalTrigger(hours=1), "flag_old_card_holds", max_instances=1)
+    add(close_proposals, IntervalTrigger(minutes=1), "close_proposals", max_instances=1)
+    add(expire_campaigns, IntervalTrigger(minutes=1), "expire_campaigns", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.
@@ -108,6 +121,12 @@ def build_scheduler(
         misfire_grace_time=12 * 3600)  # fmt: skip
     add(reconcile_yesterday, CronTrigger(hour=0, minute=10, timezone=LOCAL_TZ), "reconcile_capacity", wait=True,
         misfire_grace_time=6 * 3600)  # fmt: skip
+    add(renew_pledges, CronTrigger(hour=0, minute=20, timezone=LOCAL_TZ), "renew_pledges", wait=True,
+        misfire_grace_time=12 * 3600)  # fmt: skip
+    # At the day's end, so "today" in the message covers the day's meals (one message a day per
+    # pledge; a meal funded in the last two minutes is left out of it, still shown by /pledges).
+    add(tell_pledgers, CronTrigger(hour=23, minute=58, timezone=LOCAL_TZ), "tell_pledgers", wait=True,
+        misfire_grace_time=90)  # fmt: skip
     # The payout hour is governed: the job looks every 10 minutes and runs once a day from that
     # hour on (job_runs); on PostgreSQL the other processes wait their turn and find it done.
     add(pay_out, IntervalTrigger(minutes=10), "run_payouts", wait=True, max_instances=1)

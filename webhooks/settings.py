@@ -88,11 +88,14 @@ class Settings(BaseSettings):
     proposal_quorum_bp: int = Params.proposal_quorum_bp
     proposal_majority_bp: int = Params.proposal_majority_bp
     voting_period_hours: int = Params.voting_period_hours
+    proposal_seconds: int = Params.proposal_seconds
+    membership_fee: int = Params.membership_fee
     restaurant_radius_m: int = Params.restaurant_radius_m
     max_deposit: int = Field(default=Params.max_deposit, description="paise: the most one recorded deposit may credit")
     max_price: int = Field(default=Params.max_price, description="paise: the most one meal on an alms menu may cost")
     max_pledge: int = Field(default=Params.max_pledge, description="paise: the most one campaign pledge may promise")
     max_capacity: int = Field(default=Params.max_capacity, description="meals a day one restaurant may pledge")
+    max_money_pledge: int = Field(default=Params.max_money_pledge, description="paise: the most one /pledge may put aside")
     deposit_second_admin_above: int = Field(default=Params.deposit_second_admin_above, description="paise")
     dispute_window_min: int = Params.dispute_window_min
     appeal_window_hours: int = Params.appeal_window_hours

@@ -9,7 +9,7 @@ from core.ledger.model import MAX_POSTING
 # The capacity column is a 32-bit INTEGER.
 MAX_INT32 = 2**31 - 1
 CEILINGS: dict[str, int] = {"max_deposit": MAX_POSTING, "max_price": MAX_POSTING, "max_pledge": MAX_POSTING,
-                            "max_capacity": MAX_INT32}  # fmt: skip
+                            "max_money_pledge": MAX_POSTING, "max_capacity": MAX_INT32}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Params:
     proposal_quorum_bp: int = 2_000  # of members who must vote
     proposal_majority_bp: int = 5_001  # of votes cast in favour
     voting_period_hours: int = 72
+    proposal_seconds: int = 1  # other members who must second a proposal before it opens
+    membership_fee: int = 0  # paise a donor pays into fund:infra to /join
     restaurant_radius_m: int = 5_000  # how far a donor's meal may come from
     # Ceilings on what one person can type into the system (a slip of the thumb or a hostile
     # number must not move lakhs of rupees or promise a million meals).
@@ -48,6 +50,7 @@ class Params:
     max_price: int = 200_000  # paise (₹2,000): the most one meal on an alms menu may cost
     max_pledge: int = 10_000_000  # paise (₹1,00,000): the most one campaign pledge may promise
     max_capacity: int = 1_000  # meals a day one restaurant may pledge
+    max_money_pledge: int = 10_000_000  # paise (₹1,00,000): the most one /pledge may put aside (or renew)
     deposit_second_admin_above: int = 1_000_000  # paise: a larger deposit needs a second admin
     dispute_window_min: int = 30  # a delivered (or failed) order rests this long before it settles
     appeal_window_hours: int = 24  # a party may appeal a dispute's resolution this long after it

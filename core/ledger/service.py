@@ -15,6 +15,7 @@ from core.ledger.model import (
     transfer,
     worker_account,
 )
+from core.ledger.params import Params
 from core.orders import funding
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -57,9 +58,15 @@ async def refund_escrow(uow: UnitOfWork, order: Order, ref: str, actor: str, amo
     return await funding.refund_to_sources(uow, order.id, amount, ref, actor)
 
 
+async def order_terms(uow: UnitOfWork, order: Order) -> Params:
+    """The governed parameters an order is paid by: those in force when it was started (a fee or
+    share change passed later applies to later orders; the delivery fee itself is on the order)."""
+    return await uow.params.as_of(order.created_at)
+
+
 async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
-    """Pay out a delivered order's escrow exactly as the governed splits say."""
-    params = await uow.params.current()
+    """Pay out a delivered order's escrow exactly as the governed splits in force when it was started say."""
+    params = await order_terms(uow, order)
     assert order.restaurant_id is not None and order.worker_id is not None
     tx = settlement(
         order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, order.tip,
@@ -71,7 +78,7 @@ async def settle_order(uow: UnitOfWork, order: Order, actor: str) -> int:
 async def settle_failed_delivery(uow: UnitOfWork, order: Order, actor: str) -> int:
     """Pay a failed delivery: the restaurant its meal, the worker the fee (as the governed splits
     say), and return the tip to whoever gave it; return the settlement's transaction id."""
-    params = await uow.params.current()
+    params = await order_terms(uow, order)
     assert order.restaurant_id is not None and order.worker_id is not None
     tx = settlement(order.id, order.restaurant_id, order.worker_id, order.meal_price, order.delivery_fee, 0, params.fee_shares)
     tx_id = await uow.ledger.record(tx, actor)

@@ -138,8 +138,9 @@ async def issue_link_code(uow: UnitOfWork, person: Person, channel: str, address
 
 
 async def has_records(uow: UnitOfWork, person: Person) -> bool:
-    """Whether a person holds anything of their own: money, a role, orders, admin rights, identities."""
-    if person.is_admin or len(await uow.people.identities_of(person.id)) > 1:
+    """Whether a person holds anything of their own: money, a role, orders, admin rights,
+    membership (their votes are theirs), identities."""
+    if person.is_admin or person.is_member or len(await uow.people.identities_of(person.id)) > 1:
         return True
     if await uow.ledger.balance(donor_account(person.id)) != 0:
         return True

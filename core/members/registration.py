@@ -51,6 +51,7 @@ async def apply_restaurant(
     uow.record(RoleApplied(actor=person.actor, person_id=person.id, role="restaurant", entity_id=restaurant.id))
     if approved:
         uow.record(RoleDecided(actor="setup", person_id=person.id, role="restaurant", entity_id=restaurant.id, approved=True))
+        await uow.people.set_flags(person.id, is_member=True)  # approved restaurants are members
     return restaurant
 
 
@@ -68,6 +69,7 @@ async def apply_worker(
     uow.record(RoleApplied(actor=person.actor, person_id=person.id, role="worker", entity_id=worker.id))
     if approved:
         uow.record(RoleDecided(actor="setup", person_id=person.id, role="worker", entity_id=worker.id, approved=True))
+        await uow.people.set_flags(person.id, is_member=True)  # approved workers are members
     return worker
 
 

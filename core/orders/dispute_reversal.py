@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.ledger.model import POOL, Posting, Transaction, escrow_account, is_guarded, transfer
+from core.ledger.model import POOL, Posting, Transaction, donor_account, escrow_account, is_guarded, transfer
 from core.orders.dispute_model import Dispute, DisputeError
+from core.orders.funding import Source
 from core.ports import UnitOfWork
 from core.shared.events import DisputeShortfallCovered
 
@@ -84,7 +85,11 @@ async def repay(uow: UnitOfWork, order_id: int, plan: Reversal, decision: list[i
         return []
     lines = (*(Posting(a, -v) for a, v in repaid.items()), Posting(POOL, sum(repaid.values())))
     tx = Transaction("repay", f"order:{order_id}:dispute:repay", lines, "repays the guarantee pool's cover")
-    return [await uow.ledger.record(tx, actor)]
+    tx_id = await uow.ledger.record(tx, actor)
+    for account, value in repaid.items():
+        if account.startswith("pledge:"):  # the pledge's mirror of its ledger balance follows
+            await uow.pledges.move(int(account.split(":", 1)[1]), -value)
+    return [tx_id]
 
 
 async def reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: str, plan: Reversal) -> int:
@@ -96,10 +101,21 @@ async def reverse(uow: UnitOfWork, order_id: int, tx_id: int, seq: int, actor: s
     lines = (Posting(escrow, sum(taken.values())), *(Posting(a, -v) for a, v in taken.items() if v))
     reversal = Transaction("reverse", f"order:{order_id}:dispute:reverse:{seq}", lines, f"reverses transaction {tx_id}")
     new_id = await uow.ledger.record(reversal, actor)
+    for account, value in taken.items():
+        if account.startswith("pledge:") and value:  # the pledge's mirror of its ledger balance follows
+            await uow.pledges.move(int(account.split(":", 1)[1]), -value)
     back = {a: v for a, v in postings if not a.startswith("escrow:") and v > 0}
-    for contribution in reversed(await uow.contributions.for_order(order_id)):
+    contributions = list(reversed(await uow.contributions.for_order(order_id)))
+    for contribution in contributions:
         part = min(back.get(contribution.account, 0), contribution.refunded)
         if part:
             await uow.contributions.add_refunded(contribution.id, -part)
             back[contribution.account] -= part
+    for contribution in contributions:  # a cancelled pledge's refund went to its donor's balance
+        pledger = donor_account(contribution.person_id)
+        part = min(back.get(pledger, 0), contribution.refunded) if contribution.source is Source.PLEDGE else 0
+        if part:
+            await uow.contributions.add_refunded(contribution.id, -part)
+            await uow.pledges.move(int(contribution.account.split(":", 1)[1]), 0, returned=-part)
+            back[pledger] -= part
     return new_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.ledger import service as money
 from core.ledger.commitments import commit, new_salt
 from core.ledger.model import Posting, Transaction, escrow_account, restaurant_account, settlement
 from core.members.model import Person
@@ -179,7 +180,7 @@ async def _moved_out(uow: UnitOfWork, tx_ids: list[int]) -> int:
 async def _apply(uow: UnitOfWork, order: Order, resolution: Resolution, round_: int, actor: str) -> list[int]:
     """Record a resolution's ledger transactions (refs `order:<id>:dispute:<round>…`); return their ids."""
     assert order.restaurant_id is not None and order.worker_id is not None
-    shares = (await uow.params.current()).fee_shares
+    shares = (await money.order_terms(uow, order)).fee_shares
     ref, why = f"order:{order.id}:dispute:{round_}", f"dispute:{round_}"
     tx_ids: list[int] = []
     if resolution is Resolution.SETTLE:

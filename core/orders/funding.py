@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.ledger.model import Posting, Transaction, escrow_account
+from core.ledger.model import Posting, Transaction, donor_account, escrow_account
 from core.ports import UnitOfWork
 
 
@@ -89,12 +89,23 @@ async def refund_to_sources(uow: UnitOfWork, order_id: int, amount: int | None, 
         return 0
     parts = share_out(value, weights)
     by_account: dict[str, int] = {}
+    to_pledges: list[tuple[int, int, bool]] = []  # (pledge id, paise, back into the pledge?)
     for contribution, part in zip(contributions, parts, strict=True):
         if part:
-            by_account[contribution.account] = by_account.get(contribution.account, 0) + part
+            account = contribution.account
+            if contribution.source is Source.PLEDGE:
+                # Back into the pledge, or to its donor when the pledge was cancelled meanwhile.
+                pledge_id = int(account.split(":", 1)[1])
+                pledge = await uow.pledges.get(pledge_id, lock=True)
+                if pledge is None or pledge.status.value == "cancelled":
+                    account = donor_account(contribution.person_id)
+                to_pledges.append((pledge_id, part, account == contribution.account))
+            by_account[account] = by_account.get(account, 0) + part
     lines = (Posting(escrow_account(order_id), -value), *(Posting(a, v) for a, v in sorted(by_account.items())))
     await uow.ledger.record(Transaction("refund", f"order:{order_id}:refund:{why}", lines, why), actor)
     for contribution, part in zip(contributions, parts, strict=True):
         if part:
             await uow.contributions.add_refunded(contribution.id, part)
+    for pledge_id, part, kept in to_pledges:
+        await uow.pledges.move(pledge_id, part if kept else 0, returned=0 if kept else part)
     return value

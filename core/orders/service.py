@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.board.base import ClaimResult, Job, JobBoard
+from core.funding import pledges
 from core.ledger import service as money
-from core.ledger.model import worker_pay
+from core.ledger.model import InsufficientFunds, donor_account, worker_pay
 from core.ledger.params import Params
 from core.members.model import Person, Restaurant, Worker
-from core.orders import capacity
+from core.orders import capacity, funding
 from core.orders.funding import Source
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
@@ -113,11 +114,12 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
 
 
 async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int, *,
-                        card: tuple[str, int] | None = None) -> Order:  # fmt: skip
+                        card: tuple[str, int] | None = None, use_pledges: bool = False) -> Order:  # fmt: skip
     """Price the chosen meal, move the money into escrow and send it to a restaurant.
 
     With `card` (hold account, total authorised for the escrow) the money comes from a card
-    hold instead of the donor's balance; a price that changed since the link was made is refused."""
+    hold instead of the donor's balance; a price that changed since the link was made is refused.
+    With `use_pledges`, matching pledges pay the meal and delivery first and the donor the rest."""
     order = await load(uow, order_id)
     if order.donor_id != donor.id:
         raise OrderError("not_yours", order_id)
@@ -129,13 +131,17 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
     order.choose_meal(chosen.restaurant_id, chosen.item_id, chosen.item_name, chosen.price, params.delivery_fee, max(tip, 0))
     if order.status is not Status.SCREENED:
         raise OrderError("not_screened", order_id)
-    if card is None:
-        await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
-    elif order.total != card[1]:
-        raise OrderError("price_changed", order_id)
-    else:
+    if card is not None:
+        if order.total != card[1]:
+            raise OrderError("price_changed", order_id)
         await money.fund_escrow(uow, order, donor.actor, card[0], Source.CARD)
-    order.fund(donor.actor, source="balance" if card is None else "card")
+        source = "card"
+    elif use_pledges:
+        source = await _fund_with_pledges(uow, order, donor)
+    else:
+        await money.fund_escrow(uow, order, donor.actor)  # raises InsufficientFunds
+        source = "balance"
+    order.fund(donor.actor, source=source)
     if await capacity.reserve(uow, chosen.restaurant_id, order.id, donor.actor):
         order.send(uow.day, donor.actor)
     else:
@@ -143,6 +149,31 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
         await _send_elsewhere_or_decline(uow, order, donor.actor, first=True)
     await uow.orders.save(order, version)
     return order
+
+
+class PledgesTaken(Exception):
+    """Other orders took the pledged money this order counted on, between the look and the draw:
+    nothing of this transaction may stand (the caller's unit of work rolls back)."""
+
+
+async def _fund_with_pledges(uow: UnitOfWork, order: Order, donor: Person) -> str:
+    """Pledges pay what they can of the meal and delivery (never the tip), the donor the rest;
+    refuse (InsufficientFunds) before anything is written when even all matching pledges would
+    leave the donor short. Return the funding's source label."""
+    covered = order.meal_price + order.delivery_fee
+    have = await uow.ledger.balance(donor_account(donor.id))
+    could = await pledges.available_for(uow, order.seeker_lat, order.seeker_lng, enough=covered)
+    could = min(covered, could)
+    if have < order.total - could:
+        raise InsufficientFunds(donor_account(donor.id), have, order.total - could)
+    drawn = (await pledges.allocate(uow, order, covered, donor.actor)).total
+    rest = order.total - drawn
+    if rest > have:
+        raise PledgesTaken(f"order {order.id}: pledges paid {drawn}, the donor holds {have} of {rest}")
+    if rest:
+        await funding.contribute(uow, order.id, donor.id, donor_account(donor.id), funding.Source.BALANCE, rest,
+                                 order.tip, donor.actor)  # fmt: skip
+    return "pledge" if rest == 0 else "pledge+balance" if drawn else "balance"
 
 
 async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, *, first: bool) -> None:
@@ -170,6 +201,17 @@ async def _send_elsewhere_or_decline(uow: UnitOfWork, order: Order, actor: str, 
         return
     await money.refund_escrow(uow, order, "declined", actor)
     order.decline(actor, reason="no restaurant could take it")
+
+
+async def send_funded(uow: UnitOfWork, order: Order, actor: str) -> None:
+    """Send an order already priced and funded by others (a campaign) to its restaurant, or the
+    next one with a meal within the price, else decline and refund (the caller saves it)."""
+    assert order.restaurant_id is not None
+    if await capacity.reserve(uow, order.restaurant_id, order.id, actor):
+        order.send(uow.day, actor)
+    else:
+        order.tried_restaurants.append(order.restaurant_id)
+        await _send_elsewhere_or_decline(uow, order, actor, first=True)
 
 
 async def reject(uow: UnitOfWork, order_id: int, restaurant: Restaurant, actor: str) -> Order:
@@ -228,7 +270,7 @@ async def accept(uow: UnitOfWork, order_id: int, restaurant: Restaurant, board: 
     order.accept(actor)
     order.post(actor)
     await uow.orders.save(order, version)
-    job = job_for(order, restaurant, await uow.params.current())
+    job = job_for(order, restaurant, await money.order_terms(uow, order))
     uow.later(lambda: board.post(job))
     return order
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.funding.pledge_model import Pledge
 from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.members.model import Person
 from core.ports import UnitOfWork
@@ -31,6 +32,7 @@ async def accounts_of(uow: UnitOfWork, person_id: int) -> list[str]:
         names.append(restaurant_account(r.id))
     if (w := await uow.workers.by_person(person_id)) is not None:
         names.append(worker_account(w.id))
+    names += [p.account for p in reversed(await uow.pledges.for_person(person_id))]  # money they pledged ahead
     return names
 
 
@@ -43,10 +45,18 @@ async def document(uow: UnitOfWork, person: Person) -> dict[str, Any]:
         "person_id": person.id,
         "balances": {a: await uow.ledger.balance(a) for a in accounts},
         "data": await uow.privacy.export(person.id, accounts),
+        "pledges": [pledge_export(p) for p in reversed(await uow.pledges.for_person(person.id))],
         "note": ("The public event log names you only as person:" + str(person.id) + " and holds no name, phone number, "
                  "chat id or exact place. /forget erases everything above that is personal; ledger postings stay "
                  "under the account ids so the books keep balancing."),
     }  # fmt: skip
+
+
+def pledge_export(pledge: Pledge) -> dict[str, Any]:
+    """One pledge as the person's own data: its terms (their place included) and its figures."""
+    return {**asdict(pledge.terms), "kind": pledge.terms.kind.value, "id": pledge.id, "status": pledge.status.value,
+            "remaining": pledge.remaining, "total_in": pledge.total_in, "returned": pledge.returned,
+            "created_at": pledge.created_at, "renew_on": pledge.renew_on}  # fmt: skip
 
 
 async def summary(uow: UnitOfWork, person: Person) -> Summary:

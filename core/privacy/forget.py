@@ -8,13 +8,16 @@ stays: the person row as a bare id (so ledger postings and orders keep pointing 
 postings under the pseudonymous account ids, the hash chain (which never held any of the above).
 
 Money left on the donor balance goes to the guarantee pool, which the confirmation says before
-they agree; money owed to them as a restaurant or worker must be paid out first."""
+they agree (their pledges are cancelled first, so what is left in them goes there too); money
+owed to them as a restaurant or worker must be paid out first."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.funding.pledge_model import PledgeStatus
+from core.funding.pledges import cancel_pledge
 from core.ledger.model import POOL, donor_account, restaurant_account, transfer, worker_account
 from core.members.model import Person
 from core.orders.dispute_model import DisputeStatus
@@ -93,6 +96,10 @@ async def forget(uow: UnitOfWork, person: Person, photos: LocalPhotoStore, curre
     found = await blockers(uow, person)
     if not found.clear:
         raise ForgetRefused(found)
+    for pledge in await uow.pledges.for_person(person.id):  # money pledged ahead comes back first, then
+        if pledge.status is not PledgeStatus.CANCELLED:  # goes to the pool with the rest of the balance
+            await cancel_pledge(uow, pledge.id, person.id, person.actor)
+    await uow.pledges.round_places(person.id)  # the places pledged for reveal where someone lives or works
     donated = await uow.ledger.balance(donor_account(person.id))
     if donated > 0:
         await uow.ledger.record(transfer("forget_donation", f"person:{person.id}", donor_account(person.id), POOL, donated,

@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.board.base import JobBoard
+from core.campaigns import service as campaigns
+from core.funding import pledges
+from core.governance import service as governance
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
@@ -65,7 +68,7 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
     fixed = {"posted": 0, "removed": 0, "claims_applied": 0, "released": 0}
     async with store.reader() as uow:
         live = await uow.orders.find(statuses=[Status.ON_BOARD, Status.CLAIMED], limit=10_000)
-        params = await uow.params.current()
+        terms = {o.id: await money.order_terms(uow, o) for o in live}  # each job pays as its order's terms say
         restaurants = {o.restaurant_id: await uow.restaurants.get(o.restaurant_id or 0) for o in live}
     entries = {e.job.order_id: e for e in await board.entries()}
     for order in live:
@@ -75,7 +78,7 @@ async def reconcile_board(store: Store, board: JobBoard) -> dict[str, int]:
         if entry is None:
             r = restaurants[order.restaurant_id]
             assert r is not None
-            await board.post(orders.job_for(order, r, params))
+            await board.post(orders.job_for(order, r, terms[order.id]))
             fixed["posted"] += 1
         elif entry.claimed_by is not None:
             # The board decided a winner but the order never heard: roll the claim forward.
@@ -164,9 +167,24 @@ async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int
             current = await uow.orders.get(order.id)
             if donor is None or current is None or current.status not in (Status.DRAFT, Status.SCREENED):
                 continue  # paid or cancelled meanwhile
+            if await uow.campaigns.for_order(order.id) is not None:
+                continue  # a campaign is collecting for it: expire_campaigns ends it when its time is up
             await orders.cancel(uow, order.id, donor, board)
             cancelled += 1
     return cancelled
+
+
+async def expire_campaigns(store: Store, board: JobBoard) -> int:
+    """Refund every gift of each campaign whose time ran out short of its target, each campaign in
+    its own transaction (idempotent: an ended campaign is skipped); return how many expired."""
+    async with store.reader() as uow:
+        due = await uow.campaigns.due_to_expire(uow.now)
+    expired = 0
+    for campaign_id in due:
+        async with store.uow() as uow:
+            if await campaigns.close(uow, campaign_id, "expire", None, board) is not None:
+                expired += 1
+    return expired
 
 
 async def settle_due(store: Store) -> int:
@@ -219,7 +237,38 @@ async def _time_out(uow: UnitOfWork, status: Status, order_id: int, since: str, 
     return ["delivery"] if await timeouts.delivery_overdue(uow, order_id, since) else []
 
 
+async def renew_pledges(store: Store) -> dict[int, bool]:
+    """Renew the auto-renewing pledges due today, each in a transaction of its own (a donor's
+    balance is locked only while their own pledge renews); True renewed, False paused."""
+    async with store.reader() as uow:
+        due = await uow.pledges.due_for_renewal(uow.day)
+    done: dict[int, bool] = {}
+    for pledge_id in due:
+        async with store.uow() as uow:
+            if (renewed := await pledges.renew_one(uow, pledge_id)) is not None:
+                done[pledge_id] = renewed
+    return done
+
+
+async def tell_pledgers(store: Store, day: str | None = None) -> int:
+    """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
+    async with store.uow() as uow:
+        return len(await pledges.tell_pledgers(uow, day or uow.day))
 async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
     """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
     async with store.uow() as uow:
         return await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))
+
+
+async def close_proposals(store: Store) -> dict[str, int]:
+    """Decide every proposal whose time is up, each in its own transaction (decided once, even
+    by two processes at the same moment: the row is locked and the status checked again)."""
+    async with store.reader() as uow:
+        due = await uow.governance.due(uow.now)
+    outcomes: dict[str, int] = {}
+    for proposal_id in due:
+        async with store.uow() as uow:
+            closed = await governance.close(uow, proposal_id)
+        if closed is not None:
+            outcomes[closed.status.value] = outcomes.get(closed.status.value, 0) + 1
+    return outcomes

@@ -343,6 +343,43 @@ class DisputeAppealed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PledgeChanged(DomainEvent):
+    """A donor's money pledge was made, paused, resumed, cancelled or renewed (its money moves
+    are ledger transactions of their own; the pledge's place stays off the chain)."""
+
+    type: ClassVar[str] = "pledge.changed"
+    pledge_id: int
+    person_id: int
+    change: str  # made | paused | resumed | cancelled | renewed | renewal_failed
+    amount: int = 0  # paise moved by this change (made, renewed, cancelled), else 0
+    kind: str = ""  # general | location | time | location_time
+    auto_renew: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeUsed(DomainEvent):
+    """Pledges paid part of an order's escrow: [[pledge_id, paise], ...] in allocation order."""
+
+    type: ClassVar[str] = "pledge.used"
+    order_id: int
+    uses: list[list[int]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeDigest(DomainEvent):
+    """Once a day per pledge: what it paid for that day (told to its donor)."""
+
+    type: ClassVar[str] = "pledge.digest"
+    pledge_id: int
+    person_id: int
+    day: str
+    meals: int
+    amount: int
+    area: str  # about a kilometre: never the seekers' exact places
+    remaining: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TopUpRequested(DomainEvent):
     """A donor asked for a UPI link to top up their balance."""
 
@@ -479,6 +516,153 @@ class CardPaymentChanged(DomainEvent):
     fee: int = 0  # paise of processor fee (estimated at creation, actual at capture)
     event_id: str = ""  # the provider's webhook event that caused it, when one did
     reason: str = ""  # failed: the provider's decline code; unused: why the hold was not needed
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(DomainEvent):
+    """A donor joined the cooperative, accepting its rules (and paying the governed fee, if any)."""
+
+    type: ClassVar[str] = "member.joined"
+    person_id: int
+    fee: int  # paise
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberLeft(DomainEvent):
+    """A member left the cooperative: they no longer propose or vote."""
+
+    type: ClassVar[str] = "member.left"
+    person_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalMade(DomainEvent):
+    """A member proposed a change of governed parameters, or a text decision (`changes` empty).
+
+    The reason and decision texts stay in the proposals table (free text may name people); the
+    chain keeps a salted commitment to them (the salt stays off the chain too)."""
+
+    type: ClassVar[str] = "proposal.made"
+    proposal_id: int
+    person_id: int
+    changes: dict[str, int]
+    reason_commit: str  # salted commitment to the decision and reason (core/ledger/commitments.py)
+    seconds_needed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalSeconded(DomainEvent):
+    """Another member seconded a proposal."""
+
+    type: ClassVar[str] = "proposal.seconded"
+    proposal_id: int
+    person_id: int
+    seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalOpened(DomainEvent):
+    """A proposal opened for voting, with the rules it will be decided by."""
+
+    type: ClassVar[str] = "proposal.opened"
+    proposal_id: int
+    members: int
+    quorum_bp: int
+    majority_bp: int
+    closes_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteCast(DomainEvent):
+    """A member voted (votes are not secret in the cooperative's books); a later vote replaces the earlier."""
+
+    type: ClassVar[str] = "proposal.vote"
+    proposal_id: int
+    person_id: int
+    choice: str  # yes | no | abstain | withdrawn
+    channel: str
+    replaced: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalClosed(DomainEvent):
+    """A proposal was decided at close (or lapsed without enough seconds)."""
+
+    type: ClassVar[str] = "proposal.closed"
+    proposal_id: int
+    outcome: str  # passed | rejected | lapsed
+    yes: int
+    no: int
+    abstain: int
+    members: int
+    why: str = ""  # quorum | majority | rules (a change of the voting rules missing the current ones) | seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalExecuted(DomainEvent):
+    """A passed proposal's parameter changes were applied (each also a parameter.changed event)."""
+
+    type: ClassVar[str] = "proposal.executed"
+    proposal_id: int
+    changes: dict[str, int]
+    applied: bool = True  # False: the parameters moved meanwhile so that it no longer fits
+    why: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingGiven(DomainEvent):
+    """A party rated one aspect of a settled order (1-5); the rated person sees only averages."""
+
+    type: ClassVar[str] = "rating.given"
+    rating_id: int
+    order_id: int
+    aspect: str  # meal | delivery | pickup
+    subject: str  # restaurant | worker
+    subject_id: int
+    stars: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingAppealed(DomainEvent):
+    """The rated person appealed a rating (their words stay in the ratings table)."""
+
+    type: ClassVar[str] = "rating.appealed"
+    rating_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingDecided(DomainEvent):
+    """An admin who is no party decided an appeal: the rating withdrawn or kept."""
+
+    type: ClassVar[str] = "rating.decided"
+    rating_id: int
+    withdrawn: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignTransitioned(DomainEvent):
+    """A campaign moved from one status to another by a named transition."""
+
+    type: ClassVar[str] = "campaign.transitioned"
+    campaign_id: int
+    transition: str
+    from_status: str
+    to_status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignGiven(DomainEvent):
+    """Someone contributed to a campaign (the ledger transaction records the money)."""
+
+    type: ClassVar[str] = "campaign.given"
+    campaign_id: int
+    seq: int
+    person_id: int
+    amount: int  # paise
+    anonymous: bool  # shown to others without a name
+    raised: int  # paise given in all after this gift
+    target: int
 
 
 @dataclass(frozen=True, kw_only=True)

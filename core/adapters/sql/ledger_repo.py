@@ -210,6 +210,15 @@ class ParamRepo:
         values = {name: int(value) for name, value in await self.conn.execute(q) if name in PARAM_NAMES}
         return replace(Params(), **values)
 
+    async def as_of(self, moment: str) -> Params:
+        """The values in force at a moment (defaults for any not yet set then): an order keeps
+        the terms of when it was started, whatever a proposal changed since."""
+        latest = (select(parameters.c.name, func.max(parameters.c.id).label("id"))
+                  .where(parameters.c.changed_at <= moment).group_by(parameters.c.name).subquery())  # fmt: skip
+        q = select(parameters.c.name, parameters.c.value).join(latest, latest.c.id == parameters.c.id)
+        values = {name: int(value) for name, value in await self.conn.execute(q) if name in PARAM_NAMES}
+        return replace(Params(), **values)
+
     async def ensure_initial(self, initial: Params) -> None:
         """Record setup values for parameters that have never been set."""
         initial.validate()
@@ -225,6 +234,16 @@ class ParamRepo:
         current = await self.current()
         replace(current, **{name: value}).validate()
         await self._write(name, getattr(current, name), value, source)
+
+    async def change_many(self, changes: dict[str, int], source: str) -> None:
+        """Give several parameters new values at once (checked together: the fee shares move as one)."""
+        unknown = set(changes) - set(PARAM_NAMES)
+        if unknown:
+            raise KeyError(sorted(unknown)[0])
+        current = await self.current()
+        replace(current, **changes).validate()
+        for name in sorted(changes):
+            await self._write(name, getattr(current, name), changes[name], source)
 
     async def _write(self, name: str, old: int | None, new: int, source: str) -> None:
         await self.conn.execute(

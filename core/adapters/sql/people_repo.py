@@ -115,6 +115,13 @@ class PeopleRepo:
         rows = await self.conn.execute(_people_select().where(people.c.is_admin.is_(True)).order_by(people.c.id))
         return [_person(r) for r in rows]
 
+    async def members(self) -> list[Person]:
+        """Every member of the cooperative (they propose and vote), by id."""
+        # A row emptied by linking two chats ("merged") is nobody: its person lives on in the other row.
+        q = _people_select().where(people.c.is_member.is_(True), people.c.channel != "merged")
+        rows = await self.conn.execute(q.order_by(people.c.id))
+        return [_person(r) for r in rows]
+
     async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
         """Make exactly these people admins; return (added, removed) person ids."""
         current = set((await self.conn.execute(select(people.c.id).where(people.c.is_admin.is_(True)))).scalars())

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.campaigns_schema import campaign_gifts, campaigns
 from core.adapters.sql.cards_schema import card_payments
 from core.adapters.sql.disputes_schema import disputes
 from core.adapters.sql.funding_schema import contributions
@@ -105,6 +106,8 @@ class PrivacyRepo:
             "worker": [_plain(worker)] if worker is not None else [],
             "orders": [self._as_party(o, person_id, rest, worker) for o in own_orders],
             "contributions": await self._all(select(contributions).where(contributions.c.person_id == person_id)),
+            "campaigns_started": await self._all(select(campaigns).where(campaigns.c.creator_id == person_id)),
+            "campaign_gifts": await self._all(select(campaign_gifts).where(campaign_gifts.c.person_id == person_id)),
             "disputes": [self._dispute(d, person_id) for d in
                          await self._all(select(disputes).where(or_(disputes.c.raised_by == person_id,
                                                                     disputes.c.order_id.in_(order_ids))))],  # fmt: skip

@@ -11,11 +11,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql.campaigns_repo import CampaignRepo
 from core.adapters.sql.cards_repo import CardPaymentRepo
 from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
 from core.adapters.sql.db import Database
 from core.adapters.sql.disputes_repo import DisputeRepo
 from core.adapters.sql.funding_repo import ContributionRepo
+from core.adapters.sql.governance_repo import GovernanceRepo, RatingRepo
 from core.adapters.sql.identity_repo import IdentityRepo
 from core.adapters.sql.ledger_repo import ChainRepo, LedgerRepo, ParamRepo
 from core.adapters.sql.messaging_repo import (
@@ -28,6 +30,7 @@ from core.adapters.sql.messaging_repo import (
 from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
+from core.adapters.sql.pledges_repo import PledgeRepo
 from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
 from core.adapters.sql.screening_repo import ScreeningRepo
@@ -57,9 +60,13 @@ class UnitOfWork:
         self.workers = WorkerRepo(conn, self.now)
         self.orders = OrderRepo(conn, self.now, self.record_all)
         self.contributions = ContributionRepo(conn, self.now)
+        self.campaigns = CampaignRepo(conn, self.now, self.record_all)
         self.disputes = DisputeRepo(conn)
+        self.pledges = PledgeRepo(conn, self.now)
         self.payments = PaymentsRepo(conn, self.now)
         self.cards = CardPaymentRepo(conn, self.now)
+        self.governance = GovernanceRepo(conn, self.now)
+        self.ratings = RatingRepo(conn)
         self.ledger = LedgerRepo(conn, self.now, self.day, self.record_all)
         self.chain = ChainRepo(conn)
         self.checkpoints = CheckpointRepo(conn)

@@ -8,12 +8,15 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import core.adapters.sql.campaigns_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.cards_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.checkpoints_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.disputes_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.funding_schema  # noqa: F401  (its tables join the same metadata)
+import core.adapters.sql.governance_schema  # noqa: F401  (its tables join the same metadata)
 import core.adapters.sql.identity_schema  # noqa: F401
 import core.adapters.sql.payments_schema  # noqa: F401
+import core.adapters.sql.pledges_schema  # noqa: F401
 import core.adapters.sql.screening_schema  # noqa: F401
 from core.adapters.sql.schema import metadata
 

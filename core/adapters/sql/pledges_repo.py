@@ -1,0 +1,168 @@
+"""Money pledges and what each paid for; row locks keep two orders off the same paisa."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Numeric, bindparam, cast, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.adapters.sql.pledges_schema import pledge_uses, pledges
+from core.adapters.sql.sqlhelpers import is_postgres, new_id
+from core.funding.pledge_model import RANK, ZONE_PRECISION, Pledge, PledgeKind, PledgeStatus, PledgeTerms, PledgeUse
+from core.shared import geo
+
+p = pledges.c
+
+
+def _pledge(row: Any) -> Pledge:
+    terms = PledgeTerms(row.amount, PledgeKind(row.kind), row.lat, row.lng, row.radius_m, row.start_hour, row.end_hour,
+                        bool(row.auto_renew))  # fmt: skip
+    return Pledge(row.id, row.person_id, terms, PledgeStatus(row.status), int(row.remaining), int(row.total_in),
+                  int(row.returned), row.created_at, row.renew_on)  # fmt: skip
+
+
+def _use(row: Any) -> PledgeUse:
+    return PledgeUse(row.pledge_id, row.order_id, int(row.amount), row.at, row.area)
+
+
+def _rank_query(rank: int, timed: bool, placed: bool) -> str:
+    """One rank's part of the candidate query: its oldest matching pledges, `:lim` at most."""
+    where = ["status = 'active'", f"rank = {rank}", "remaining > 0", f"{rank} >= :after_rank",
+             f"(id > :after_id OR {rank} > :after_rank)"]  # fmt: skip
+    if timed:  # local hours [start, end), wrapping past midnight when start > end
+        where.append("((start_hour < end_hour AND start_hour <= :hour AND end_hour > :hour) OR "
+                     "(start_hour > end_hour AND (start_hour <= :hour OR end_hour > :hour)))")  # fmt: skip
+    if placed:  # the nine cells around the place (an index lookup each), then the place's box
+        where.append("zone IN :cells AND lat_min <= :lat AND lat_max >= :lat AND lng_min <= :lng AND lng_max >= :lng")
+    return f"SELECT * FROM (SELECT * FROM pledges WHERE {' AND '.join(where)} ORDER BY id LIMIT :lim) AS r{rank}"
+
+
+# Written out once as text: building it with SQLAlchemy's constructs costs more per call than the
+# database spends on it (column proxies of four subqueries), and allocation runs it per order.
+CANDIDATES = text(
+    " UNION ALL ".join(_rank_query(RANK[kind], kind in ("location_time", "time"), kind in ("location_time", "location"))
+                       for kind in ("location_time", "location", "time", "general"))  # fmt: skip
+    + " ORDER BY rank, id LIMIT :lim"
+).bindparams(bindparam("cells", expanding=True))
+
+
+class PledgeRepo:
+    """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
+
+    def __init__(self, conn: AsyncConnection, now: str) -> None:
+        self.conn, self.now = conn, now
+
+    async def add(self, person_id: int, terms: PledgeTerms, renew_on: str | None) -> Pledge:
+        """Store a new active pledge holding nothing yet (its money comes by a ledger transaction)."""
+        box = terms.box() or (None, None, None, None)
+        values = {"person_id": person_id, "kind": terms.kind.value, "rank": RANK[terms.kind.value], "amount": terms.amount,
+                  "lat": terms.lat, "lng": terms.lng, "radius_m": terms.radius_m, "zone": terms.zone(),
+                  "lat_min": box[0], "lat_max": box[1],
+                  "lng_min": box[2], "lng_max": box[3], "start_hour": terms.start_hour, "end_hour": terms.end_hour,
+                  "auto_renew": terms.auto_renew, "status": PledgeStatus.ACTIVE.value, "created_at": self.now,
+                  "renew_on": renew_on}  # fmt: skip
+        result = await self.conn.execute(pledges.insert().values(**values))
+        return Pledge(new_id(result), person_id, terms, PledgeStatus.ACTIVE, 0, 0, 0, self.now, renew_on)
+
+    async def get(self, pledge_id: int, *, lock: bool = False) -> Pledge | None:
+        """One pledge (row-locked on PostgreSQL when `lock`, waiting for other holders)."""
+        q = select(pledges).where(p.id == pledge_id)
+        if lock and is_postgres(self.conn):
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        return _pledge(row) if row else None
+
+    async def for_person(self, person_id: int) -> list[Pledge]:
+        """A donor's pledges, newest first."""
+        q = select(pledges).where(p.person_id == person_id).order_by(p.id.desc())
+        return [_pledge(r) for r in await self.conn.execute(q)]
+
+    async def candidates(self, lat: float, lng: float, hour: int, after: tuple[int, int] = (0, 0),
+                         limit: int = 20) -> list[Pledge]:  # fmt: skip
+        """Active pledges with money left that may cover a place and local hour, in allocation
+        order — rank, then oldest — after `after` = (rank, id). One round trip: a UNION ALL of
+        one indexed query per rank, each stopping at `limit`. Located ranks look only in the
+        nine geohash cells around the place and filter by the place's box; the caller checks
+        the exact distance."""
+        cells = geo.neighbourhood(geo.encode(lat, lng, ZONE_PRECISION))
+        params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1], "lim": limit}
+        return [_pledge(r) for r in await self.conn.execute(CANDIDATES, params)]
+
+
+    async def lock_available(self, pledge_id: int) -> Pledge | None:
+        """Lock an active pledge with money left for this transaction, or None when it has none
+        (left). On PostgreSQL the row lock waits for an order drawing on it now and then reads
+        what that order left (READ COMMITTED re-checks the row); callers lock in allocation
+        order — (rank, id), one total order — so two orders never deadlock on pledges. SQLite
+        writers are serialised anyway."""
+        q = select(pledges).where(p.id == pledge_id, p.status == PledgeStatus.ACTIVE.value, p.remaining > 0)
+        if is_postgres(self.conn):
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        return _pledge(row) if row else None
+
+    async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
+        """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(
+            remaining=p.remaining + remaining, total_in=p.total_in + total_in, returned=p.returned + returned))  # fmt: skip
+
+    async def set_status(self, pledge_id: int, status: PledgeStatus) -> None:
+        """Pause, resume or cancel."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(status=status.value))
+
+    async def set_renew_on(self, pledge_id: int, day: str | None) -> None:
+        """Set the day of the next monthly renewal (None: it no longer renews)."""
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(renew_on=day))
+
+    async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
+        """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
+        q = (select(p.id).where(p.auto_renew.is_(True), p.status == PledgeStatus.ACTIVE.value, p.renew_on <= day)
+             .order_by(p.id).limit(limit))  # fmt: skip
+        return [int(i) for (i,) in await self.conn.execute(q)]
+
+    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
+        """Record what a pledge paid towards an order."""
+        await self.conn.execute(pledge_uses.insert().values(
+            pledge_id=pledge_id, order_id=order_id, amount=amount, day=day, at=self.now, area=area))  # fmt: skip
+
+    async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
+        """A pledge's newest uses first."""
+        q = select(pledge_uses).where(pledge_uses.c.pledge_id == pledge_id).order_by(pledge_uses.c.id.desc()).limit(limit)
+        return [_use(r) for r in await self.conn.execute(q)]
+
+    async def used_on(self, day: str) -> dict[int, list[PledgeUse]]:
+        """Every use on a business day, per pledge, in order."""
+        q = select(pledge_uses).where(pledge_uses.c.day == day).order_by(pledge_uses.c.id)
+        out: dict[int, list[PledgeUse]] = {}
+        for r in await self.conn.execute(q):
+            out.setdefault(int(r.pledge_id), []).append(_use(r))
+        return out
+
+    async def mark_told(self, pledge_id: int, day: str) -> bool:
+        """Note that its donor was told about `day`; False when they already were (at most once a day)."""
+        told = or_(p.told_day.is_(None), p.told_day != day)
+        result = await self.conn.execute(update(pledges).where(p.id == pledge_id, told).values(told_day=day)
+                                         .execution_options(preserve_rowcount=True))  # fmt: skip
+        return bool(result.rowcount == 1)
+
+    async def round_places(self, person_id: int) -> int:
+        """Round the places of a person's pledges to about a kilometre (/forget); return how many."""
+        result = await self.conn.execute(
+            update(pledges).where(p.person_id == person_id, p.lat.is_not(None))
+            .values(lat=func.round(cast(p.lat, Numeric), 2), lng=func.round(cast(p.lng, Numeric), 2))
+            .execution_options(preserve_rowcount=True))  # fmt: skip
+        return int(result.rowcount or 0)
+
+    async def totals(self, ids: Sequence[int] | None = None) -> dict[int, tuple[int, int, int]]:
+        """(remaining, total_in, returned) per pledge (all, or these), for audits and tests."""
+        q = select(p.id, p.remaining, p.total_in, p.returned)
+        if ids is not None:
+            q = q.where(p.id.in_(list(ids)))
+        return {int(i): (int(r), int(t), int(b)) for i, r, t, b in await self.conn.execute(q)}
+
+    async def count_active(self) -> int:
+        """How many pledges are active (for operators and benchmarks)."""
+        q = select(func.count()).select_from(pledges).where(p.status == PledgeStatus.ACTIVE.value)
+        return int((await self.conn.execute(q)).scalar_one())

@@ -1,0 +1,1 @@
+"""Money given ahead of an order: pledges (and, later, campaigns) and how orders draw on them."""

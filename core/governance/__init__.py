@@ -1,0 +1,1 @@
+"""Governance: membership, proposals, seconds, votes and their self-executing close."""
