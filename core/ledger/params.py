@@ -34,7 +34,7 @@ class Params:
     # a second photo decides (a duplicate only if both match), never one comparison. Simulated on
     # the same set: 1.8 % of same-person requests missed, no different-person request refused.
     face_match_threshold_bp: int = 9_250  # cosine (dlib embeddings) where the uncertain band starts
-    face_sure_bp: int = 9_600  # cosine at which one photo is enough to call it a duplicate
+    # (face_sure_bp is the last field: new fields go last, so /propose keeps its numbers)
     photo_retention_days: int = 30
     campaign_max_minutes: int = 120
     min_contribution: int = 1_000  # paise
@@ -74,6 +74,8 @@ class Params:
     card_fee_fixed: int = 30  # paise (₹0.30) per charge
     card_fee_bearer: int = 0  # 0: the donor pays it on top (shown as a line); 1: fund:infra bears it
     card_hold_warn_hours: int = 144  # an authorisation this old on an unsettled order is flagged (Stripe's last 7 days)
+    # The second stage of the duplicate check (see face_match_threshold_bp above).
+    face_sure_bp: int = 9_600  # cosine at which one photo is enough to call it a duplicate
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:
