@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/faces_bench.py [--faces ../shared/faces] [--quick]
 
-Prints: model load time; for core.seekers.faces and, for comparison, deepface run on the whole photo
+Prints: model load time; the two-stage decision (face_match_threshold_bp, face_sure_bp) at the
+governed defaults on the labelled pairs and altered copies; for core.seekers.faces and, for comparison, deepface run on the whole photo
 (what core.seekers.faces did before): embedding time per photo after warm-up, peak RSS, false and
 missed matches on the labelled photos at 0.93 (and nearby thresholds), and the same on six
 altered copies of every photo (mirror, rotation, smaller, darker, recompressed, cropped);
@@ -31,6 +32,7 @@ os.environ.setdefault("DEEPFACE_HOME", str(REPO / "var" / "deepface"))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
+from core.ledger.params import Params  # noqa: E402
 from core.seekers import faces  # noqa: E402
 from core.seekers.photos import clean_photo  # noqa: E402
 
@@ -135,6 +137,13 @@ def accuracy(embeddings: dict, label_of: dict, show_misses: bool) -> None:  # ty
         false = [p for p in diff if p[0] >= threshold]
         marker = "  <- governed default" if threshold == THRESHOLD_BP / 10_000 else ""
         print(f"    at {threshold:.2f}: false matches {len(false)}/{len(diff)}, missed matches {len(missed)}/{len(same)}{marker}")
+    t, sure = Params.face_match_threshold_bp / 10_000, Params.face_sure_bp / 10_000
+    print(f"    two stages at the governed defaults (threshold {t:.3f}, sure {sure:.3f}): "
+          f"different people refused on one photo {sum(p[0] >= sure for p in diff)}/{len(diff)}, "
+          f"asked for a second photo {sum(t <= p[0] < sure for p in diff)}; same person refused on one photo "
+          f"{sum(p[0] >= sure for p in same)}, asked {sum(t <= p[0] < sure for p in same)}, "
+          f"missed outright {sum(p[0] < t for p in same)}/{len(same)} "
+          f"(what the second photo then decides: benchmarks/face_thresholds.py)")  # fmt: skip
     if show_misses:
         for c, a, b in same:
             if c < THRESHOLD_BP / 10_000:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.ledger.transparency import FaceFigures
 from core.ports import UnitOfWork
 from core.shared.clock import local_day
 from core.shared.events import CheckpointSigned, DomainEvent
@@ -36,6 +37,12 @@ def books_text(_: Translator, lang: str, orders: tuple[int, int], money_in: int,
     return first + "\n" + second
 
 
+def face_review_text(_: Translator, face: FaceFigures) -> str:
+    """One line on the duplicate check: second photos asked, confirmed, and orders marked for review."""
+    return _("Face check: {asked} second photos asked, {confirmed} confirmed; {review} orders went on marked for review.").format(
+        asked=face.asked, confirmed=face.confirmed, review=face.for_review)
+
+
 async def pool(ctx: FlowContext, msg: Inbound) -> None:
     """Show the guarantee pool's balance and what went in and out of it in the last 30 days."""
     books = await ctx.services.books.current(ctx.uow)
@@ -53,7 +60,11 @@ async def books_(ctx: FlowContext, msg: Inbound) -> None:
     latest = await ctx.uow.checkpoints.latest()
     cp = json.loads(latest[0]) if latest else None
     checkpoint = (str(cp["day"]), int(cp["seq"])) if cp else None
-    await ctx.reply(books_text(ctx._, ctx.person.language, books.orders(), money_in, money_out, books.seq, checkpoint))
+    text = books_text(ctx._, ctx.person.language, books.orders(), money_in, money_out, books.seq, checkpoint)
+    face = books.face_review()
+    if face.asked or face.for_review:  # a line only once there is something to count (short on SMS)
+        text += "\n" + face_review_text(ctx._, face)
+    await ctx.reply(text)
 
 
 TOPIC = "checkpoint"

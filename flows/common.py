@@ -84,7 +84,7 @@ async def cancel(ctx: FlowContext, msg: Inbound) -> None:
         await discard_photo(ctx, str(data["photo"]), "cancelled")
         await ctx.reply(_("Stopped. The photo has been deleted."))
         return
-    if step in (Step.DONOR_MEAL, Step.DONOR_TIP, Step.DONOR_CONFIRM) and data.get("order"):
+    if step in (Step.DONOR_MEAL, Step.DONOR_TIP, Step.DONOR_CONFIRM, Step.DONOR_SECOND_PHOTO) and data.get("order"):
         await cancel_one(ctx, int(data["order"]))
         return
     if step:

@@ -116,17 +116,9 @@ async def scene(ctx: FlowContext, msg: Inbound) -> None:
     order = await orders.start_order(
         ctx.uow, ctx.person, lat, lng, ctx.data.get("photo"), ctx.services.screener, busy=busy, lit=lit
     )
-    ctx.goto(None)
-    if order.status is Status.RETAKE:
-        await ctx.reply(_("I can see more than one person in the photo. Please send a photo of just the person who needs the meal."))
-        return
-    if order.status is Status.REJECTED_DUPLICATE:
-        await ctx.reply(duplicate_text(ctx, order.screening))
-        return
-    if order.status is Status.REJECTED_UNSAFE:
-        await ctx.reply(unsafe_text(ctx, order.screening.get("reasons", [])))
-        return
-    await offer_meals(ctx, order.id, lat, lng)
+    from flows.second_look import after_screening  # flows.second_look imports this module
+
+    await after_screening(ctx, order, busy, lit)
 
 
 def duplicate_text(ctx: FlowContext, screening: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ def param_label(_: Translator, name: str) -> str:
         "infra_share_bp": _("Infrastructure fund's share of the fee"), "daily_minimum": _("Daily minimum for workers"),
         "safety_threshold_bp": _("Location safety threshold"), "duplicate_window_min": _("Repeat-meal window"),
         "duplicate_radius_m": _("Repeat-meal distance"), "face_match_threshold_bp": _("Face match threshold"),
+        "face_sure_bp": _("Face match sure on one photo"),
         "photo_retention_days": _("Photos kept for"), "campaign_max_minutes": _("Longest campaign"),
         "min_contribution": _("Smallest contribution"), "proposal_quorum_bp": _("Votes needed (quorum)"),
         "proposal_majority_bp": _("Yes votes needed (majority)"), "voting_period_hours": _("Voting period"),

@@ -25,6 +25,7 @@ from flows import (
     prompts,
     ratings,
     restaurant,
+    second_look,
     timeouts,
     treasurer,
     worker,
@@ -170,11 +171,13 @@ BUTTONS: dict[str, Handler] = {
     Verb.CAMPAIGN: campaigns.start,
     Verb.GIVE: campaigns.give_answer,
     Verb.CAMPAIGN_STOP: campaigns.stop,
+    Verb.NO_PHOTO: second_look.no_photo,
+    Verb.NOT_SAME: second_look.not_same,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, worker, restaurant, disputes, mydata, governance, ratings, pledges)
+    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata, governance, ratings, pledges)
     for step, handler in module.STEPS.items()
 }
 

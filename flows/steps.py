@@ -31,6 +31,8 @@ class Step(StrEnum):
     DONOR_MEAL = "donor_meal"
     DONOR_TIP = "donor_tip"
     DONOR_CONFIRM = "donor_confirm"
+    # a lookalike in the duplicate check's uncertain band: one more photo of the person, please
+    DONOR_SECOND_PHOTO = "donor_second_photo"
     # proof of delivery
     DELIVER_PHOTO = "deliver_photo"
     DELIVER_LOCATION = "deliver_location"
@@ -66,8 +68,9 @@ class Step(StrEnum):
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
 # not an open prompt (a restaurant typing "1" at /capacity means one meal, not "Ready").
 TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Step.DONOR_MEAL, Step.DONOR_TIP,
-                                        Step.DONOR_CONFIRM, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM, Step.PLEDGE_KIND,
-                                        Step.PLEDGE_RADIUS, Step.PLEDGE_HOURS, Step.PLEDGE_RENEW, Step.PLEDGE_CONFIRM}  # fmt: skip
+                                        Step.DONOR_CONFIRM, Step.DONOR_SECOND_PHOTO, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM,
+                                        Step.PLEDGE_KIND, Step.PLEDGE_RADIUS, Step.PLEDGE_HOURS, Step.PLEDGE_RENEW,
+                                        Step.PLEDGE_CONFIRM}  # fmt: skip
 
 
 class Verb(StrEnum):
@@ -114,6 +117,8 @@ class Verb(StrEnum):
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
+    NO_PHOTO = "nophoto"  # a donor who cannot take the second photo the duplicate check asked for
+    NOT_SAME = "notsame"  # a refused donor sure the person is someone else than the one matched
     JOIN = "join"  # accepting the cooperative's rules to become a member
     SECOND = "second"  # a member seconding a proposal
     VOTE = "vote"  # a member's Yes / No / Abstain on an open proposal

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     duplicate_window_min: int = Params.duplicate_window_min
     duplicate_radius_m: int = Params.duplicate_radius_m
     face_match_threshold_bp: int = Params.face_match_threshold_bp
+    face_sure_bp: int = Params.face_sure_bp
     photo_retention_days: int = Params.photo_retention_days
     campaign_max_minutes: int = Params.campaign_max_minutes
     min_contribution: int = Params.min_contribution

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.ledger.params import Params
 from core.ledger.transparency import Books, DayFigures
+from flows.books import face_review_text
 from flows.i18n import day, money, translator
 
 W, H = 300, 120  # chart viewBox; the SVG scales to the phone's width
@@ -87,11 +88,14 @@ def render_page(books: Books, today: str, params: Params, checkpoint: dict[str, 
         "t14": _("The chain"),
         "t15": _("Last daily checkpoint:"),
         "t16": _("Check it yourself: download /api/events and run: python -m ketpaar_verify events.jsonl"),
+        "t17": _("The duplicate check"),
     }
     T = {k: e(v) for k, v in T.items()}
     meals_30 = sum(f.meals for _d, f, _b in series)
     meals_text = e(_("{n} in the last 30 days").format(n=meals_30))
     orders_text = e(_("{open} open, {settled} settled").format(open=open_, settled=settled))
+    face = books.face_review()
+    face_text = e(face_review_text(_, face))
     chain_text = e(_("{n} events; newest hash:").format(n=books.seq))
     no_money = e(_("No money moved in the last 30 days."))
     setup = _("setup")
@@ -129,6 +133,8 @@ def render_page(books: Books, today: str, params: Params, checkpoint: dict[str, 
 <table id="money"><tr><th>{T['t6']}</th><th>{T['t7']}</th><th>{T['t8']}</th></tr>{rows_money}</table>
 <h2>{T['t9']}</h2>
 <p id="orders" data-open="{open_}" data-settled="{settled}">{orders_text}</p>
+<h2>{T['t17']}</h2>
+<p id="face-checks" data-asked="{face.asked}" data-review="{face.for_review}">{face_text}</p>
 <h2>{T['t10']}</h2>
 <p class="muted">{T['t11']}</p>
 <table id="areas">{rows_areas}</table>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ def figures(books: Books, today: str) -> dict[str, Any]:
         "totals_by_kind": dict(sorted(books.by_kind.items())),
         "parameters": {name: {"value": p.value, "source": p.source, "since": p.since} for name, p in sorted(books.params.items())},
         "areas": dict(sorted(books.areas.items())),
+        "face_checks": dataclasses.asdict(books.face_review()) | {"for_review": books.face_review().for_review},
     }  # fmt: skip
 
 

@@ -50,6 +50,7 @@ SPECS: dict[str, Spec] = {
     "duplicate_window_min": _MINUTES,
     "duplicate_radius_m": Spec(Unit.METRES, 1, 10_000),
     "face_match_threshold_bp": _THRESHOLD,
+    "face_sure_bp": _THRESHOLD,  # and never below face_match_threshold_bp (Params.validate)
     "photo_retention_days": Spec(Unit.DAYS, 1, 365),
     "campaign_max_minutes": _MINUTES,
     "min_contribution": Spec(Unit.PAISE, 100, MAX_POSTING),

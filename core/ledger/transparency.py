@@ -36,6 +36,22 @@ class DayFigures:
 
 
 @dataclass(frozen=True)
+class FaceFigures:
+    """How the duplicate check fared: second photos asked, and orders marked for review."""
+
+    asked: int  # a lookalike in the uncertain band: a second photo was asked for
+    confirmed: int  # both photos matched: refused as a duplicate
+    went_on: int  # the second photo did not confirm the match
+    no_second_photo: int  # the donor could not take one: went on, marked for review
+    someone_else: int  # a refused donor was sure it was someone else: went on, marked for review
+
+    @property
+    def for_review(self) -> int:
+        """Orders that went on marked for an admin to look at."""
+        return self.no_second_photo + self.someone_else
+
+
+@dataclass(frozen=True)
 class ParamShown:
     """A governed parameter's current value and what set it."""
 
@@ -59,6 +75,9 @@ class Books:
     params: dict[str, ParamShown] = field(default_factory=dict)
     areas: Counter[str] = field(default_factory=Counter)  # delivered meals per rounded area
     _zone_of_post: dict[int, str] = field(default_factory=dict)  # order id -> the area its job was posted in
+    # The two-stage duplicate check (core/orders/second_look.py), outcome -> count: how often a
+    # second photo was asked for, what it decided, and the orders that went on marked for review.
+    face_checks: Counter[str] = field(default_factory=Counter)
 
     def _day(self, occurred_at: str) -> DayFigures:
         day = local_day(datetime.fromisoformat(occurred_at))
@@ -90,8 +109,15 @@ class Books:
                 self._zone_of_post[int(data["order_id"])] = str(data["details"]["zone"])[:AREA_PRECISION]
             if data["to_status"] == Status.DELIVERED.value and int(data["order_id"]) in self._zone_of_post:
                 self.areas[self._zone_of_post.pop(int(data["order_id"]))] += 1
+        elif ev.type == "face.checked":
+            self.face_checks[str(data["outcome"])] += 1
         elif ev.type == "parameter.changed":
             self.params[str(data["name"])] = ParamShown(str(data["name"]), int(data["new"]), str(data["source"]), ev.occurred_at)
+
+    def face_review(self) -> FaceFigures:
+        """The duplicate check's figures: second photos asked and their outcomes, reviews."""
+        c = self.face_checks
+        return FaceFigures(c["second_photo_asked"], c["duplicate"], c["goes_on"], c["no_second_photo"], c["someone_else"])
 
     def orders(self) -> tuple[int, int]:
         """(open orders, settled orders)."""

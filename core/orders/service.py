@@ -18,9 +18,10 @@ from core.orders.funding import Share, Source
 from core.orders.lifecycle import CAPACITY_HELD, Status, target
 from core.orders.model import Order
 from core.ports import UnitOfWork
-from core.seekers.screening import Screener, ScreeningRequest, Verdict
+from core.seekers.screening import Screener, ScreeningRequest, ScreeningResult, Verdict
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
+from core.shared.events import FaceChecked
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +73,37 @@ async def meal_options(
 
 async def start_order(
     uow: UnitOfWork, donor: Person, lat: float, lng: float, photo_id: str | None, screener: Screener,
-    *, busy: str = "unknown", lit: str = "unknown",
+    *, busy: str = "unknown", lit: str = "unknown", review: str | None = None,
 ) -> Order:
-    """Create a draft from the donor's photo, location and scene answers and screen it at once."""
+    """Create a draft from the donor's photo, location and scene answers and screen it at once
+    (`review`: the face comparison is left to people, see core.orders.second_look)."""
     order = Order(
         id=0, donor_id=donor.id, status=Status.DRAFT, seeker_lat=lat, seeker_lng=lng,
         zone=geo.encode(lat, lng, 5), created_at=uow.now, seeker_photo=photo_id,
     )  # fmt: skip
     await uow.orders.add(order)
-    result = await screener.screen(uow, ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit))
-    verdict = {
-        Verdict.PASS: order.screen, Verdict.DUPLICATE: order.reject_duplicate,
-        Verdict.UNSAFE: order.reject_unsafe, Verdict.RETAKE: order.ask_retake,
-    }  # fmt: skip
-    verdict[result.verdict](result.as_dict(), donor.actor)
-    await uow.orders.save(order, 0)
+    request = ScreeningRequest(donor.id, lat, lng, uow.at, photo_id, order.id, busy, lit, review=review)
+    await apply_screening(uow, order, donor, await screener.screen(uow, request), 0)
     return order
+
+
+async def apply_screening(uow: UnitOfWork, order: Order, donor: Person, result: ScreeningResult, version: int) -> None:
+    """Move a draft by its screening verdict; an uncertain one keeps it a draft (a second photo is
+    asked for) and records that in the chain."""
+    if result.verdict is Verdict.UNCERTAIN:
+        order.screening = result.as_dict()  # the draft waits for the donor's second photo
+        if result.details.get("reason") == "lookalike":
+            uow.record(FaceChecked(
+                actor=donor.actor, order_id=order.id, outcome="second_photo_asked",
+                duplicate_of_order=result.details.get("duplicate_of_order"), similarity_bp=result.details.get("similarity_bp"),
+            ))  # fmt: skip
+    else:
+        verdict = {
+            Verdict.PASS: order.screen, Verdict.DUPLICATE: order.reject_duplicate,
+            Verdict.UNSAFE: order.reject_unsafe, Verdict.RETAKE: order.ask_retake,
+        }  # fmt: skip
+        verdict[result.verdict](result.as_dict(), donor.actor)
+    await uow.orders.save(order, version)
 
 
 async def load(uow: UnitOfWork, order_id: int) -> Order:

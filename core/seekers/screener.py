@@ -4,9 +4,12 @@
 
 1. Face. The seeker photo's embedding (core.seekers.faces) is compared with every embedding stored
    within `duplicate_window_min` and `duplicate_radius_m` (governed Params) whose order has not
-   ended without a meal. Cosine ≥ face_match_threshold_bp / 10000 → verdict "duplicate", with
-   `minutes_ago` and `distance_m` for "this person was given a meal 35 minutes ago, 40 m from
-   here". No face → the check cannot run: the request passes with face="none",
+   ended without a meal, in two stages (core.seekers.face_decision): cosine ≥ face_sure_bp →
+   verdict "duplicate", with `minutes_ago` and `distance_m` for "this person was given a meal 35
+   minutes ago, 40 m from here"; cosine in [face_match_threshold_bp, face_sure_bp) → verdict
+   "uncertain" (never a refusal: the donor is asked for a second photo, `second_photo_id`, and
+   the request is a duplicate only if both photos match the same stored face). A request with
+   `review` set skips the comparison and passes marked for review. No face → the check cannot run: the request passes with face="none",
    face_confidence="low". Several faces of similar size → verdict "retake" (ask for a photo of
    just the seeker); a photo where one face is at least twice as large as any other uses it.
    If the face model cannot run (weights missing) the check is skipped loudly: face="unavailable",
@@ -35,8 +38,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.ports import UnitOfWork
-from core.seekers import faces, safety
-from core.seekers.screening import ScreeningRequest, ScreeningResult, Verdict
+from core.seekers import face_decision, faces, safety
+from core.seekers.screening import Candidate, ScreeningRequest, ScreeningResult, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +140,12 @@ class FaceAndSafetyScreener:
     async def screen(self, uow: UnitOfWork, request: ScreeningRequest) -> ScreeningResult:
         """Screen a seeker request in the caller's unit of work (see module docstring)."""
         face = await self.face(request.photo_id, request.photo)  # before any database work
-        return await self._screen(uow, request, face)
+        second = await self.face(request.second_photo_id) if request.second_photo_id else None
+        return await self._screen(uow, request, face, second)
 
-    async def _screen(self, uow: UnitOfWork, request: ScreeningRequest, face: faces.FaceResult) -> ScreeningResult:
+    async def _screen(
+        self, uow: UnitOfWork, request: ScreeningRequest, face: faces.FaceResult, second: faces.FaceResult | None = None
+    ) -> ScreeningResult:
         """The checks, on the caller's transaction; on "pass" the embedding and assessment are
         written in it, so they share the caller's commit."""
         order_id = request.order_id
@@ -148,21 +154,35 @@ class FaceAndSafetyScreener:
 
         if face.status is faces.FaceStatus.MANY:
             return ScreeningResult(Verdict.RETAKE, METHOD, {**face_details, "reason": "many_faces"})
+        if second is not None and not second.ok:
+            # The second photo shows no usable face: nothing is decided; the donor may try again.
+            return ScreeningResult(Verdict.UNCERTAIN, METHOD, {**face_details, "second_face": str(second.status),
+                                                               "reason": "second_photo_unusable"})  # fmt: skip
 
         await repo.lock_area(request.lat, request.lng)
-        if face.ok:
+        uncertain = False
+        if request.review is not None:
+            # The donor answered for the face check (no second photo, or "someone else"): the
+            # order goes on, marked for people to look at; no comparison decides.
+            face_details["review"] = request.review
+        elif face.ok:
             assert face.embedding is not None
             since = request.at - timedelta(minutes=params.duplicate_window_min)
             found = await repo.candidates(since, request.lat, request.lng, params.duplicate_radius_m)
-            match = faces.find_duplicate([c.embedding for c in found], face.embedding, params.face_match_threshold_bp)
-            if match is not None:
-                prior = found[match.index]
+            decision = face_decision.decide(
+                [c.embedding for c in found], face.embedding, second.embedding if second else None,
+                params.face_match_threshold_bp, params.face_sure_bp,
+            )  # fmt: skip
+            face_details.update(_decision_details(decision, found))
+            if decision.outcome.duplicate:
+                assert decision.index is not None
+                prior = found[decision.index]
                 minutes = (request.at - datetime.fromisoformat(prior.created_at)).total_seconds() / 60
                 return ScreeningResult(Verdict.DUPLICATE, METHOD, {
-                    **face_details, "duplicate_of_order": prior.order_id, "minutes_ago": max(int(minutes), 0),
-                    "distance_m": int(round(prior.distance_m)), "similarity_bp": int(match.similarity * 10_000),
+                    **face_details, "minutes_ago": max(int(minutes), 0), "distance_m": int(round(prior.distance_m)),
                     "window_min": params.duplicate_window_min, "radius_m": params.duplicate_radius_m,
                 })  # fmt: skip
+            uncertain = decision.outcome is face_decision.Outcome.UNCERTAIN
         else:
             face_details["face_confidence"] = "low"  # no face (or no model): no duplicate check ran
 
@@ -178,9 +198,24 @@ class FaceAndSafetyScreener:
         safety_details = {"safety_bp": verdict.score_bp, "threshold_bp": verdict.threshold_bp, "model_version": verdict.model_version}
         if not verdict.safe:
             return ScreeningResult(Verdict.UNSAFE, METHOD, {**face_details, **safety_details, "reasons": list(verdict.reasons)})
+        if uncertain:
+            # Safety first, so a donor is not asked for a second photo of a place that is unsafe.
+            return ScreeningResult(Verdict.UNCERTAIN, METHOD, {**face_details, **safety_details, "reason": "lookalike"})
 
         if face.ok:
             assert face.embedding is not None
             expires = request.at + timedelta(minutes=params.duplicate_window_min)
             await repo.add_embedding(order_id, request.lat, request.lng, face.embedding, request.at, expires)
         return ScreeningResult(Verdict.PASS, METHOD, {"checked": True, **face_details, **safety_details})
+
+
+def _decision_details(decision: face_decision.FaceDecision, found: list[Candidate]) -> dict[str, Any]:
+    """What the face comparison decided, for the order and its event: ids and scores, no photo."""
+    if decision.index is None:
+        return {}
+    out: dict[str, Any] = {"face_outcome": str(decision.outcome), "similarity_bp": decision.similarity_bp}
+    if decision.outcome is not face_decision.Outcome.NO_MATCH:
+        out["duplicate_of_order"] = found[decision.index].order_id
+    if decision.second_similarity_bp is not None:
+        out["second_similarity_bp"] = decision.second_similarity_bp
+    return out

@@ -19,7 +19,13 @@ class ScreeningRequest:
 
     order_id links the stored embedding and assessment to the order (so that a cancelled order
     does not block the seeker); busy and lit are the donor's answers at the scene (yes | no |
-    unknown); photo may carry the bytes when the caller already has them."""
+    unknown); photo may carry the bytes when the caller already has them.
+
+    Second stage (after an "uncertain" verdict): second_photo_id is the donor's second photo of
+    the same person, compared with the stored embedding as the first was; or review says why the
+    face decision is left to people instead ("no_second_photo": the donor could not take one;
+    "someone_else": the donor is sure a refused match is someone else), and the request passes
+    marked for review."""
 
     donor_id: int
     lat: float
@@ -30,6 +36,8 @@ class ScreeningRequest:
     busy: str = "unknown"
     lit: str = "unknown"
     photo: bytes | None = None
+    second_photo_id: str | None = None
+    review: str | None = None
 
 
 class Verdict(StrEnum):
@@ -39,6 +47,7 @@ class Verdict(StrEnum):
     DUPLICATE = "duplicate"  # this seeker was fed recently nearby
     UNSAFE = "unsafe"  # the place is not safe enough for a worker now
     RETAKE = "retake"  # several faces: nothing was checked; ask for a photo of just the seeker
+    UNCERTAIN = "uncertain"  # a lookalike in the uncertain band: ask for a second photo; no refusal
 
 
 @dataclass(frozen=True)

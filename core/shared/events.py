@@ -663,3 +663,20 @@ class CampaignGiven(DomainEvent):
     anonymous: bool  # shown to others without a name
     raised: int  # paise given in all after this gift
     target: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceChecked(DomainEvent):
+    """A step of the two-stage duplicate check that people should be able to count (issue 18):
+    a second photo asked for, what it decided, or a donor answering for the check. Ids and
+    scores only, never a photo or an embedding."""
+
+    type: ClassVar[str] = "face.checked"
+    order_id: int
+    # second_photo_asked | duplicate | goes_on (after a second photo) | no_second_photo |
+    # someone_else (the last two: the order goes on marked for admin review)
+    outcome: str
+    duplicate_of_order: int | None = None
+    similarity_bp: int | None = None
+    second_similarity_bp: int | None = None
+    contested_order: int | None = None  # someone_else: the refused order the donor contested
