@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
-from core.ledger.chain import ChainedEvent
+from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
@@ -292,6 +292,12 @@ class ChainRepo(Protocol):
 
     async def page(self, after: int, limit: int) -> list[ChainedEvent]:
         """Up to `limit` stored events with seq > `after`, in seq order."""
+
+    def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
+        """Every event as (seq, type, prev_hash, hash, hashed body), in seq order, in lists of `batch`."""
+
+    def columns(self, every: int, types: Sequence[str], batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+        """The structured columns and hashed body of every `every`-th event and of all events of `types`."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""

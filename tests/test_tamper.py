@@ -87,7 +87,7 @@ async def test_an_edited_event_is_named_by_its_seq(sqlite_db: Database) -> None:
     assert not report.ok
     assert settled.seq < head[0]  # an event inside the chain, not just its last one
     assert report.broken_seq == settled.seq
-    assert report.problem == f"event {settled.seq}: hash does not match the content"
+    assert report.problem == f"event {settled.seq}: the stored columns differ from the hashed content"
 
 
 async def test_a_removed_event_is_named_by_its_seq(sqlite_db: Database) -> None:

@@ -161,6 +161,9 @@ events = Table(
     Column("data", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The exact canonical JSON that was hashed (hash = sha256(prev_hash + body)): the audit reads and
+    # hashes it without re-serialising; the columns above are checked against it.
+    Column("body", Text, nullable=False, server_default=""),
 )
 
 # One row: the chain's head. Locking it serialises appends across processes.
