@@ -294,10 +294,16 @@ class ChainRepo(Protocol):
         """Up to `limit` stored events with seq > `after`, in seq order."""
 
     def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event as (seq, type, prev_hash, hash, hashed body), in seq order, in lists of `batch`."""
+        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`."""
 
-    def columns(self, every: int, types: Sequence[str], batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
-        """The structured columns and hashed body of every `every`-th event and of all events of `types`."""
+    def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
+        """The hashed body bytes of every event of one type, in seq order."""
+
+    async def position(self, n: int) -> tuple[int, str] | None:
+        """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
+
+    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+        """The structured columns and hashed body of these events (None: of all), in seq order."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""

@@ -48,10 +48,11 @@ def link_hash_text(prev_hash: str, hashed: str) -> str:
     return hashlib.sha256((prev_hash + hashed).encode("utf-8")).hexdigest()
 
 
-# (seq, type, prev_hash, hash, body): what the fast audit reads of every event.
-HashedRow = tuple[int, str, str, str, str]
-# (seq, type, occurred_at, actor, data, body): the structured columns checked against body (prev_hash: pass 1).
-StoredColumns = tuple[int, str, str, str, str, str]
+# (body,): what the fast audit reads of every event, in seq order: the UTF-8 bytes hashed after
+# prev_hash (hash = sha256(prev_hash + body)).
+HashedRow = tuple[bytes]
+# (seq, type, occurred_at, actor, data, prev_hash, hash, body): the structured columns checked against body.
+StoredColumns = tuple[int, str, str, str, str, str, str, bytes]
 
 
 def spliced_body(seq: int, type_: str, occurred_at: str, actor: str, data: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -128,6 +130,28 @@ class LedgerRepo:
             yield current
 
 
+_cursors = itertools.count(1)
+
+
+def new_cursor() -> int:
+    """A number for a server-side cursor's name, unique in this process."""
+    return next(_cursors)
+
+
+async def _prefetched(cur: Any, batch: int) -> AsyncIterator[list[Any]]:
+    """The cursor's rows in chunks, the next chunk already being fetched (by the database server or
+    the driver's thread) while the caller works through this one."""
+    pending = asyncio.ensure_future(cur.fetchmany(batch))
+    try:
+        while rows := await pending:
+            pending = asyncio.ensure_future(cur.fetchmany(batch))
+            yield rows
+    finally:  # the caller stopped early (a broken chain): the cursor closes after the last fetch
+        if not pending.done():
+            pending.cancel()
+        await asyncio.gather(pending, return_exceptions=True)
+
+
 def _dumps(value: str) -> str:
     """A JSON string exactly as canonical_json writes it."""
     return json.dumps(value, ensure_ascii=False)
@@ -155,7 +179,7 @@ class ChainRepo:
             digest = link_hash_text(prev, hashed)
             rows.append(
                 {"seq": seq, "type": ev.type, "occurred_at": occurred_at, "actor": ev.actor,
-                 "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed}
+                 "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed.encode()}
             )  # fmt: skip
             prev = digest
         await self.conn.execute(events.insert(), rows)
@@ -199,25 +223,49 @@ class ChainRepo:
 
 
     async def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event as (seq, type, prev_hash, hash, hashed body), in seq order, in lists of `batch`.
+        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`.
 
-        Streamed from a server-side cursor on PostgreSQL (fetched in chunks on SQLite): memory stays
-        flat however long the chain; rows are plain tuples, so the audit is a read and a hash loop."""
-        e = events.c
-        q = select(e.seq, e.type, e.prev_hash, e.hash, e.body).order_by(e.seq)
-        result = await self.conn.stream(q.execution_options(yield_per=batch))
-        async for part in result.partitions(batch):
-            yield cast(list[HashedRow], part)  # Rows unpack like tuples; no copy in the hot loop
+        The driver's own cursor, in this transaction: a named (server-side) cursor on PostgreSQL,
+        chunked fetches on SQLite, so memory stays flat however long the chain, and rows arrive as
+        plain tuples of bytes: the audit is a read and a hash loop."""
+        async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", batch):
+            yield rows
 
-    async def columns(self, every: int, types: Sequence[str], batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
-        """The structured columns and hashed body of every `every`-th event and of all events of `types`."""
+    async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
+        """The hashed body bytes of every event of one type, in seq order."""
+        async for rows in self._raw_rows("SELECT body FROM events WHERE type = %s ORDER BY seq", batch, (type_,)):
+            yield rows
+
+    async def _raw_rows(self, sql: str, batch: int, args: tuple[Any, ...] = ()) -> AsyncIterator[list[Any]]:
+        """Rows of a query through the driver's cursor (no SQLAlchemy row objects), chunk by chunk."""
+        raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
+        if is_postgres(self.conn):
+            async with raw.cursor(name=f"ketpaar_{new_cursor()}", binary=True) as cur:  # bytea as raw bytes
+                await cur.execute(sql, args)
+                async for rows in _prefetched(cur, batch):
+                    yield rows
+            return
+        async with raw.execute(sql.replace("%s", "?"), args) as cur:  # aiosqlite: fetched in its thread
+            async for rows in _prefetched(cur, batch):
+                yield rows
+
+    async def position(self, n: int) -> tuple[int, str] | None:
+        """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
+        q = select(events.c.seq, events.c.prev_hash).order_by(events.c.seq).offset(n - 1).limit(1)
+        row = (await self.conn.execute(q)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+        """The structured columns and hashed body of these events (None: of all), in seq order."""
         e = events.c
-        q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.body).order_by(e.seq)
-        if every > 1:
-            q = q.where((e.seq % every == 0) | e.type.in_(list(types)))
-        result = await self.conn.stream(q.execution_options(yield_per=batch))
-        async for part in result.partitions(batch):
-            yield cast(list[StoredColumns], part)
+        q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
+        if seqs is None:
+            result = await self.conn.stream(q.execution_options(yield_per=batch))
+            async for part in result.partitions(batch):
+                yield cast(list[StoredColumns], part)
+            return
+        for i in range(0, len(seqs), 500):  # looked up by primary key, a few at a time
+            yield cast(list[StoredColumns], list(await self.conn.execute(q.where(e.seq.in_(seqs[i : i + 500])))))
 
 
 class ParamRepo:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -163,7 +164,7 @@ events = Table(
     Column("hash", String(64), nullable=False),
     # The exact canonical JSON that was hashed (hash = sha256(prev_hash + body)): the audit reads and
     # hashes it without re-serialising; the columns above are checked against it.
-    Column("body", Text, nullable=False, server_default=""),
+    Column("body", LargeBinary, nullable=False, server_default=""),
 )
 
 # One row: the chain's head. Locking it serialises appends across processes.

@@ -1,4 +1,4 @@
-"""Events keep the exact canonical bytes that were hashed, so the audit is a read and a hash loop.
+"""Events keep the exact canonical bytes that were hashed (UTF-8, after prev_hash), so the audit is a read and a hash loop.
 
 Existing rows are backfilled from their structured columns (the bytes they were hashed from, as
 ChainRepo.append built them); the audit then checks the columns against those bytes.
@@ -22,14 +22,14 @@ depends_on = None
 _BATCH = 5000
 
 
-def _body(seq: int, type_: str, occurred_at: str, actor: str, data: str) -> str:
+def _body(seq: int, type_: str, occurred_at: str, actor: str, data: str) -> bytes:
     """canonical_json(event_body(...)) as of this revision (kept here: migrations do not import app code)."""
     body = {"seq": seq, "type": type_, "occurred_at": occurred_at, "actor": actor, "data": json.loads(data)}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def upgrade() -> None:
-    op.add_column("events", sa.Column("body", sa.Text(), server_default="", nullable=False))
+    op.add_column("events", sa.Column("body", sa.LargeBinary(), server_default="", nullable=False))
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
     if postgres:  # the append-only guard of 0002 refuses UPDATE; this one-off backfill is the exception
