@@ -37,16 +37,17 @@ async def _demo_seed(settings: Settings) -> int:
     return 0
 
 
-async def _verify(settings: Settings) -> int:
+async def _verify(settings: Settings, columns_every: int = 64) -> int:
     runtime = await build_runtime(settings)
     try:
         started = time.perf_counter()
-        report = await audit(runtime.store)
+        report = await audit(runtime.store, columns_every=columns_every)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.close()
     print(f"events: {report.events}")
     print(f"transactions: {report.transactions}")
+    print(f"columns checked against the hashed bytes: {report.columns_checked} events")
     print(f"head: {report.head}")
     if report.ok:
         print(f"OK ({elapsed:.2f} s)")
@@ -206,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger.add_argument("action", choices=["verify", "export"])
     ledger.add_argument("file", nargs="?", help="with export: where to write the JSON Lines ('-': standard output)")
+    ledger.add_argument("--columns-every", type=int, default=64, metavar="N",
+                        help="with verify: every event's hashed bytes are chained; also compare the structured "
+                             "columns of one random event in every N with them (1: of every event)")  # fmt: skip
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
@@ -256,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ledger" and args.action == "export":
         return asyncio.run(_export(settings, args.file or "-"))
     if args.command == "ledger":
-        return asyncio.run(_verify(settings))
+        return asyncio.run(_verify(settings, max(1, args.columns_every)))
     return asyncio.run(_run_job(settings, args.name, args.day))
 
 
