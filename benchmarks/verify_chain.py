@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import resource
 import secrets
 import subprocess
 import sys
@@ -168,7 +167,10 @@ async def child(url: str, mode: str) -> None:
     if mode != "import":
         _, _, report = await timed_audit(url, int(mode))
         assert report.ok, report
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child forked from this big
+    # parent would report the parent's size; VmHWM belongs to the new address space.
+    status = Path("/proc/self/status").read_text()
+    print(int(status.split("VmHWM:")[1].split()[0]))
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -89,8 +89,14 @@ class InboxProcessor:
     Each person's messages are handled at most `per_minute` a minute: beyond that they wait,
     stored, and the person is told once that answers are coming (nothing is dropped)."""
 
-    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100) -> None:
+    def __init__(
+        self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100, concurrency: int = 4
+    ) -> None:
         self.store, self.handler, self.staging = store, handler, staging
+        # At most this many messages are processed at once: the rest wait, stored, so that the accept
+        # path (a webhook storing a message) always finds a database connection and a free event loop
+        # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
+        self._slots = asyncio.Semaphore(max(1, concurrency))
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
@@ -147,7 +153,9 @@ class InboxProcessor:
                 if wait := self.limiter.retry_after(key):
                     await self._tell_too_fast(sender)
                     await self.sleep(wait)  # stored messages wait their turn; none is dropped
-                if not await self._process_next(sender):
+                async with self._slots:
+                    processed = await self._process_next(sender)
+                if not processed:
                     break
                 self.limiter.hit(key)
             self._warned.pop(sender, None)  # the flood is answered: a later one is told again

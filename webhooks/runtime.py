@@ -203,7 +203,8 @@ async def build_runtime(
             uow.later(wake)  # send the replies right after commit, not on the next poll
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
-    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute)
+    processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute,
+                               concurrency=settings.processing_concurrency)  # fmt: skip
     seed = settings.resolved_signing_key()
     cards = CardInbox(store) if payments is not None else None
     runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox,

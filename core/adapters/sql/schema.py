@@ -167,6 +167,8 @@ events = Table(
     Column("body", LargeBinary, nullable=False, server_default=""),
 )
 
+Index("ix_events_type", events.c.type)
+
 # One row: the chain's head. Locking it serialises appends across processes.
 chain_head = Table(
     "chain_head",

@@ -49,8 +49,10 @@ def upgrade() -> None:
         after = rows[-1].seq
     if postgres:
         op.execute("ALTER TABLE events ENABLE TRIGGER events_append_only")
+    op.create_index("ix_events_type", "events", ["type"])  # the audit reads ledger transactions' bodies by type
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_type", table_name="events")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("body")
