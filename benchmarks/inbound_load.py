@@ -144,13 +144,17 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
            "KETPAAR_SESSIONS_PER_IP_PER_HOUR": "100000", "PYTHONPATH": str(ROOT)}  # fmt: skip
     if not args.sqlite:
         env.update(KETPAAR_REDIS_URL=REDIS_URL, KETPAAR_REDIS_PREFIX=f"{name}:")
+    if args.workers:
+        env["KETPAAR_INBOX_WORKER"] = "false"  # serve only stores; `ketpaar work` processes
     port = free_port()
     command = [sys.executable, "-m", "webhooks.cli", "serve", "--port", str(port)]
-    if args.workers > 1:
-        command += ["--workers", str(args.workers)]
     proc = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
+    workers = []
     try:
         wait_up(f"http://127.0.0.1:{port}/webchat/config", proc)
+        for i in range(args.workers):  # after serve has migrated the database
+            workers.append(subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env, cwd=tmp,
+                                            stdout=subprocess.DEVNULL, stderr=open(tmp / f"work{i}.log", "wb")))  # fmt: skip
         tokens = [httpx.post(f"http://127.0.0.1:{port}/webchat/session").json()["token"] for _ in range(args.people)]
         script = script_dir / "ketpaar.lua"
         script.write_text(WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens))
@@ -161,8 +165,9 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
         elapsed = time.perf_counter() - started
         return result, elapsed, sum(counts.values()), counts, replies_per_message(url)
     finally:
-        proc.terminate()
-        proc.wait()
+        for p in [proc, *workers]:
+            p.terminate()
+            p.wait()
         if not args.sqlite:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -173,7 +178,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1, help="app processes (`ketpaar serve --workers N`)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="N > 0: serve only stores (KETPAAR_INBOX_WORKER=false), N `ketpaar work` processes process")
     parser.add_argument("--sqlite", action="store_true", help="SQLite file, no Redis, instead of PostgreSQL + Redis")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +189,8 @@ def main() -> None:
         result, elapsed, handled, counts, ratios = ketpaar(args, Path(tmp))
     rate = handled / elapsed
     print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL + Redis'}; {args.connections} connections, "
-          f"{args.people} people, {args.duration} s of wrk; machine shared with other work (2 cores)")
+          f"{args.people} people, {args.duration} s of wrk; {args.workers or 'no'} separate `ketpaar work` processes; "
+          f"load average {os.getloadavg()[0]:.1f} on 2 cores shared with other work")
     print(f"bare FastAPI endpoint:          {base['rps']:9,.0f} req/s   (p50 {base.get('p50', 0):.1f} ms, p99 {base.get('p99', 0):.1f} ms)")
     print(f"ketpaar POST accepted:          {result['rps']:9,.0f} req/s   p50 {result.get('p50', 0):.1f} ms, "
           f"p99 {result.get('p99', 0):.1f} ms, non-2xx {result['non2xx']:.0f}")

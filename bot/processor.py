@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -90,9 +91,13 @@ class InboxProcessor:
     stored, and the person is told once that answers are coming (nothing is dropped)."""
 
     def __init__(
-        self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100, concurrency: int = 4
+        self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100, concurrency: int = 4,
+        *, process: bool = True,
     ) -> None:
         self.store, self.handler, self.staging = store, handler, staging
+        # False: this process only stores messages (the accept path) and `ketpaar work` processes
+        # them, so that processing never shares the accept path's event loop.
+        self.process = process
         # At most this many messages are processed at once: the rest wait, stored, so that the accept
         # path (a webhook storing a message) always finds a database connection and a free event loop
         # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
@@ -120,7 +125,7 @@ class InboxProcessor:
             stored = None if new else await uow.inbox.payload(message_id)
         if not new and payload.get("photo_ref"):
             await self.staging.delete(payload["photo_ref"])  # a redelivery: the first copy is kept
-        if new:
+        if new and self.process:
             self.kick(channel, address)
         elif check_body and (stored or {}).get("digest") != payload.get("digest"):
             raise IdempotencyConflict(message_id)
@@ -136,6 +141,16 @@ class InboxProcessor:
         """Wait until everything scheduled so far has been processed (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+    async def work(self, stop: asyncio.Event, poll_s: float = 0.02) -> None:
+        """Process every sender's pending messages, stored by any process, until `stop` is set
+        (`ketpaar work`: one person's messages in order across processes by the per-sender lock)."""
+        while not stop.is_set():
+            if await self.recover():
+                await self.drain()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_s)
 
     async def recover(self) -> int:
         """After a restart, schedule every sender with unprocessed messages."""

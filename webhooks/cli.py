@@ -160,6 +160,22 @@ def _admin_link(settings: Settings, name: str) -> int:
     return 0
 
 
+async def _work(settings: Settings) -> int:
+    """Process the inbox that `serve` processes (with KETPAAR_INBOX_WORKER=false) fill, until stopped."""
+    import signal
+
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.processor.work(stop)
+    finally:
+        await runtime.close()
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
@@ -199,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the web service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("work", help="process inbound messages stored by `serve` run with KETPAAR_INBOX_WORKER=false")
     sub.add_parser("migrate", help="apply database migrations")
     link = sub.add_parser("admin-link", help="print a one-time web-chat sign-in link for an admin")
     link.add_argument("name", help="the web-chat admin's name, as in KETPAAR_ADMINS=webchat:<name>")
@@ -235,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "work":
+        return asyncio.run(_work(settings.model_copy(update={"inbox_worker": True})))
     if args.command == "admin-link":
         return _admin_link(settings, args.name)
     if args.command == "migrate":
