@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -114,10 +115,19 @@ class InboxProcessor:
     Each person's messages are handled at most `per_minute` a minute: beyond that they wait,
     stored, and the person is told once that answers are coming (nothing is dropped)."""
 
-    def __init__(self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100,
-                 observe: Callable[[Handled], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, store: Store, handler: Handler, staging: LocalPhotoStore, per_minute: int = 100, concurrency: int = 4,
+        *, process: bool = True, observe: Callable[[Handled], None] | None = None,
+    ) -> None:
         self.store, self.handler, self.staging = store, handler, staging
         self.observe = observe  # metrics; the log line is written either way
+        # False: this process only stores messages (the accept path) and `ketpaar work` processes
+        # them, so that processing never shares the accept path's event loop.
+        self.process = process
+        # At most this many messages are processed at once: the rest wait, stored, so that the accept
+        # path (a webhook storing a message) always finds a database connection and a free event loop
+        # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
+        self._slots = asyncio.Semaphore(max(1, concurrency))
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
@@ -141,7 +151,7 @@ class InboxProcessor:
             stored = None if new else await uow.inbox.payload(message_id)
         if not new and payload.get("photo_ref"):
             await self.staging.delete(payload["photo_ref"])  # a redelivery: the first copy is kept
-        if new:
+        if new and self.process:
             self.kick(channel, address)
         elif check_body and (stored or {}).get("digest") != payload.get("digest"):
             raise IdempotencyConflict(message_id)
@@ -157,6 +167,16 @@ class InboxProcessor:
         """Wait until everything scheduled so far has been processed (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+    async def work(self, stop: asyncio.Event, poll_s: float = 0.02) -> None:
+        """Process every sender's pending messages, stored by any process, until `stop` is set
+        (`ketpaar work`: one person's messages in order across processes by the per-sender lock)."""
+        while not stop.is_set():
+            if await self.recover():
+                await self.drain()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_s)
 
     async def recover(self) -> int:
         """After a restart, schedule every sender with unprocessed messages."""
@@ -174,7 +194,9 @@ class InboxProcessor:
                 if wait := self.limiter.retry_after(key):
                     await self._tell_too_fast(sender)
                     await self.sleep(wait)  # stored messages wait their turn; none is dropped
-                if not await self._process_next(sender):
+                async with self._slots:
+                    processed = await self._process_next(sender)
+                if not processed:
                     break
                 self.limiter.hit(key)
             self._warned.pop(sender, None)  # the flood is answered: a later one is told again

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
 from core.governance.model import Proposal
-from core.ledger.chain import ChainedEvent
+from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
@@ -299,6 +299,18 @@ class ChainRepo(Protocol):
 
     async def page(self, after: int, limit: int) -> list[ChainedEvent]:
         """Up to `limit` stored events with seq > `after`, in seq order."""
+
+    def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
+        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`."""
+
+    def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
+        """The hashed body bytes of every event of one type, in seq order."""
+
+    async def position(self, n: int) -> tuple[int, str] | None:
+        """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
+
+    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+        """The structured columns and hashed body of these events (None: of all), in seq order."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""

@@ -31,8 +31,14 @@ def test_ledger_verify_prints_count_and_head_then_names_a_tampered_event(env: Pa
     assert count > 10
     with sqlite3.connect(env) as conn:
         conn.execute("""UPDATE events SET actor = 'person:999' WHERE seq = 7""")
+    # Only a column the application reads was edited, not the hashed bytes: every event's columns.
+    assert main(["ledger", "verify", "--columns-every", "1"]) == 1
+    assert "BROKEN at seq 7: event 7: the stored columns differ from the hashed content" in capsys.readouterr().out
+    with sqlite3.connect(env) as conn:  # the hashed bytes too: the chain itself breaks, whatever the sample
+        conn.execute("""UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), '"seq":7', '"seq":7 ') AS BLOB)
+                        WHERE seq = 7""")
     assert main(["ledger", "verify"]) == 1
-    assert "BROKEN at seq 7" in capsys.readouterr().out
+    assert "BROKEN at seq 7: event 7: hash does not match the content" in capsys.readouterr().out
 
 
 def test_a_posting_changed_behind_the_ledgers_back_fails_verify(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -145,8 +147,11 @@ async def test_a_co_funder_short_of_their_share_stops_the_whole_funding(db: Data
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 async def test_orders_funded_before_contributions_get_one_from_the_donor(engine: str, request: pytest.FixtureRequest,
-                                                                          tmp_path: Path) -> None:
+                                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.adapters.sql.ledger_repo import ChainRepo
     from core.adapters.sql.migrate import upgrade
+
+    monkeypatch.setattr(ChainRepo, "append", _append_before_0020)  # events had no hashed bytes column then
 
     if engine == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -184,6 +189,26 @@ async def test_orders_funded_before_contributions_get_one_from_the_donor(engine:
         assert (kept.source, kept.account, kept.amount, kept.refunded, kept.seq) == (Source.BALANCE, account, 9_000, 1_000, 1)
     finally:
         await db.dispose()
+
+
+async def _append_before_0020(self: Any, items: Any, occurred_at: str) -> None:
+    """ChainRepo.append as the code wrote events before migration 0020 (no `body` column)."""
+    from sqlalchemy import select, update
+
+    from core.adapters.sql.schema import chain_head, events
+    from core.ledger.chain import canonical_json, event_body, link_hash
+
+    if not items:
+        return
+    seq, prev = (await self.conn.execute(select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1))).one()
+    for ev in items:
+        seq += 1
+        data = json.loads(canonical_json(ev.data()))
+        digest = link_hash(prev, event_body(seq, ev.type, occurred_at, ev.actor, data))
+        await self.conn.execute(events.insert().values(seq=seq, type=ev.type, occurred_at=occurred_at, actor=ev.actor,
+                                                       data=canonical_json(data), prev_hash=prev, hash=digest))  # fmt: skip
+        prev = digest
+    await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
 
 
 async def _person(uow: object) -> int:

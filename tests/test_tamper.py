@@ -87,7 +87,7 @@ async def test_an_edited_event_is_named_by_its_seq(sqlite_db: Database) -> None:
     assert not report.ok
     assert settled.seq < head[0]  # an event inside the chain, not just its last one
     assert report.broken_seq == settled.seq
-    assert report.problem == f"event {settled.seq}: hash does not match the content"
+    assert report.problem == f"event {settled.seq}: the stored columns differ from the hashed content"
 
 
 async def test_a_removed_event_is_named_by_its_seq(sqlite_db: Database) -> None:
@@ -99,6 +99,49 @@ async def test_a_removed_event_is_named_by_its_seq(sqlite_db: Database) -> None:
 
     assert (report.ok, report.broken_seq) == (False, 3)
     assert report.problem == "event 3: missing or reordered event"
+
+
+async def test_edited_hashed_bytes_are_named_by_their_seq(sqlite_db: Database) -> None:
+    store = Store(sqlite_db, FixedClock(NOON))
+    await fresh_meal(store)
+    async with store.reader() as uow:
+        head_seq, _ = await uow.chain.head()
+    target = head_seq // 2
+    # The forger edits the hashed bytes and the columns alike, leaving the stored hashes alone.
+    await tamper(sqlite_db, "UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), 'system', 'forger') AS BLOB), "
+                 "actor = REPLACE(actor, 'system', 'forger') WHERE seq = :s", s=target)  # fmt: skip
+
+    report = await audit(store)
+
+    assert (report.ok, report.broken_seq) == (False, target)
+    assert report.problem == f"event {target}: hash does not match the content"
+
+
+async def test_a_rehashed_event_breaks_the_link_to_the_next(sqlite_db: Database) -> None:
+    store = Store(sqlite_db, FixedClock(NOON))
+    await fresh_meal(store)
+    await tamper(sqlite_db, "UPDATE events SET hash = :h WHERE seq = 2", h="f" * 64)
+
+    report = await audit(store)
+
+    assert (report.ok, report.broken_seq) == (False, 2)
+    assert report.problem == "event 2: its stored hash does not match"
+
+
+async def test_a_sampled_audit_checks_one_event_in_each_block_and_still_the_whole_chain(sqlite_db: Database) -> None:
+    store = Store(sqlite_db, FixedClock(NOON))
+    await fresh_meal(store)
+    async with store.reader() as uow:
+        head_seq, head = await uow.chain.head()
+
+    full, sampled = await audit(store), await audit(store, columns_every=4)
+
+    assert full.ok and sampled.ok and sampled.head == full.head == head
+    assert full.columns_checked == head_seq
+    assert head_seq // 4 <= sampled.columns_checked <= -(-head_seq // 4)  # the last block may be short
+    await tamper(sqlite_db, "UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), '\"seq\"', '\"seq\" ') "
+                 "AS BLOB) WHERE seq = 3")  # fmt: skip
+    assert (await audit(store, columns_every=10**6)).problem == "event 3: hash does not match the content"
 
 
 async def test_a_changed_posting_amount_fails_the_audit(sqlite_db: Database) -> None:

@@ -41,19 +41,20 @@ async def _demo_seed(settings: Settings) -> int:
     return 0
 
 
-async def _verify(settings: Settings) -> int:
+async def _verify(settings: Settings, columns_every: int = 64) -> int:
     runtime = await build_runtime(settings)
     try:
         async with runtime.store.reader() as uow:
             total, _head = await uow.chain.head()
         started = time.perf_counter()
         with progress(total, "verifying", "events") as bar:
-            report = await audit(runtime.store, bar.update)
+            report = await audit(runtime.store, bar.update, columns_every=columns_every)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.close()
     print(f"events: {report.events}")
     print(f"transactions: {report.transactions}")
+    print(f"columns checked against the hashed bytes: {report.columns_checked} events")
     print(f"head: {report.head}")
     if report.ok:
         print(f"OK ({elapsed:.2f} s)")
@@ -176,6 +177,22 @@ def _admin_link(settings: Settings, name: str) -> int:
     return 0
 
 
+async def _work(settings: Settings) -> int:
+    """Process the inbox that `serve` processes (with KETPAAR_INBOX_WORKER=false) fill, until stopped."""
+    import signal
+
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.processor.work(stop)
+    finally:
+        await runtime.close()
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
@@ -261,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the web service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("work", help="process inbound messages stored by `serve` run with KETPAAR_INBOX_WORKER=false")
     sub.add_parser("migrate", help="apply database migrations")
     backup_cmd = sub.add_parser("backup", help="SQLite: copy the database (online) and photos into one archive")
     backup_cmd.add_argument("--out", type=Path, help="the archive to write (default ketpaar-backup-<time>.tar.gz)")
@@ -275,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger.add_argument("action", choices=["verify", "export"])
     ledger.add_argument("file", nargs="?", help="with export: where to write the JSON Lines ('-': standard output)")
+    ledger.add_argument("--columns-every", type=int, default=64, metavar="N",
+                        help="with verify: every event's hashed bytes are chained; also compare the structured "
+                             "columns of one random event in every N with them (1: of every event)")  # fmt: skip
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
@@ -307,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_restore(settings, args.archive, args.force))
     if args.command == "doctor":
         return asyncio.run(_doctor(settings))
+    if args.command == "work":
+        return asyncio.run(_work(settings.model_copy(update={"inbox_worker": True})))
     if args.command == "admin-link":
         return _admin_link(settings, args.name)
     if args.command == "migrate":
@@ -332,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ledger" and args.action == "export":
         return asyncio.run(_export(settings, args.file or "-"))
     if args.command == "ledger":
-        return asyncio.run(_verify(settings))
+        return asyncio.run(_verify(settings, max(1, args.columns_every)))
     return asyncio.run(_run_job(settings, args.name, args.day))
 
 

@@ -210,6 +210,7 @@ async def build_runtime(
 
     staging = LocalPhotoStore(settings.data_dir / "inbox-photos", photo_key)
     processor = InboxProcessor(store, handle_and_wake, staging, per_minute=settings.person_rate_per_minute,
+                               concurrency=settings.processing_concurrency, process=settings.inbox_worker,
                                observe=lambda h: metrics.observe_inbound(h.channel, h.outcome, h.seconds))  # fmt: skip
     seed = settings.resolved_signing_key()
     cards = CardInbox(store) if payments is not None else None
@@ -231,7 +232,8 @@ def stripe_gateway(settings: Settings) -> PaymentGateway | None:
 
 async def start_background(runtime: Runtime) -> None:
     """Resume unprocessed messages; start the outbox sender and the scheduled jobs."""
-    await runtime.processor.recover()
+    if runtime.processor.process:
+        await runtime.processor.recover()
     if runtime.cards is not None:
         await runtime.cards.process()  # Stripe events stored before a crash
     if runtime.telegram is not None:

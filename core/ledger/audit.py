@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.ledger.chain import ChainCheck
-from core.ports import Store
+from core.ledger.chain import GENESIS, spliced_body
+from core.ports import Store, UnitOfWork
+
+LEDGER_TX = "ledger.transaction"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class AuditReport:
     transactions: int
     problem: str = ""  # empty when everything checks out
     broken_seq: int | None = None
+    columns_checked: int = 0  # events whose structured columns were compared with the hashed bytes
 
     @property
     def ok(self) -> bool:
@@ -25,30 +31,74 @@ class AuditReport:
         return not self.problem
 
 
-async def audit(store: Store, progress: Callable[[int], None] | None = None) -> AuditReport:
-    """Recompute the chain, check every transaction balances and matches its chained event
-    (`progress` is told every 1000 events: the command's progress bar)."""
-    chained: dict[int, list[list[object]]] = {}
-    check = ChainCheck()
+async def audit(store: Store, progress: Callable[[int], None] | None = None, *, columns_every: int = 1) -> AuditReport:
+    """Recompute the chain over the stored hashed bytes; check the structured columns say the same
+    (of every event, or of one random event in every `columns_every`); check every ledger
+    transaction balances and matches its chained event (`progress` is told how many events each
+    chunk held: the command's progress bar)."""
+    count, head, sha256 = 0, GENESIS, hashlib.sha256
     async with store.reader() as uow:
-        async for ev in uow.chain.stream():
-            if problem := check.add(ev):
-                return AuditReport(check.count, check.head, 0, f"event {check.count + 1}: {problem}", check.count + 1)
-            if ev.type == "ledger.transaction":
-                chained[ev.data["tx_id"]] = ev.data["postings"]
-            if progress is not None and check.count % 1000 == 0:
-                progress(1000)
-        count, prev = check.count, check.head
+        # Pass 1, the hot loop: read the hashed bytes and chain SHA-256 over them, nothing else
+        # (any stored hash that does not follow is named afterwards, by the slow walk).
+        async for rows in uow.chain.hashed():
+            for (body,) in rows:
+                head = sha256(head.encode() + body).hexdigest()
+            count += len(rows)
+            if progress is not None:
+                progress(len(rows))
         head_seq, head_hash = await uow.chain.head()
-        if (head_seq, head_hash) != (count, prev):
-            return AuditReport(count, prev, 0, f"chain head says seq {head_seq}, log ends at {count}", count + 1)
+        if head != head_hash or count != head_seq:
+            return await _name_break(uow, head_seq)
+        # Pass 2: the columns the application reads must say exactly what was hashed.
+        checked, prev = 0, GENESIS
+        seqs = None if columns_every <= 1 else _sample(count, columns_every)
+        async for cols in uow.chain.columns(seqs):
+            for seq, type_, occurred_at, actor, data_text, prev_hash, digest, body in cols:
+                checked += 1
+                if seqs is None and (seq != checked or prev_hash != prev):
+                    return await _name_break(uow, head_seq)
+                if sha256(prev_hash.encode() + body).hexdigest() != digest:
+                    return AuditReport(count, head, 0, f"event {seq}: its stored hash does not match", seq, checked)
+                if spliced_body(seq, type_, occurred_at, actor, data_text).encode() != body:
+                    problem = f"event {seq}: the stored columns differ from the hashed content"
+                    return AuditReport(count, head, 0, problem, seq, checked)
+                prev = digest
+        # Pass 3: the ledger tables against the chain (the postings as hashed, not as the columns say).
+        chained: dict[int, list[list[object]]] = {}
+        async for rows in uow.chain.bodies(LEDGER_TX):
+            for (body,) in rows:
+                data = json.loads(body)["data"]
+                chained[data["tx_id"]] = data["postings"]
         n = 0
         async for tx_id, _kind, _ref, lines in uow.ledger.transactions():
             n += 1
             if sum(int(str(a)) for _, a in lines) != 0:
-                return AuditReport(count, prev, n, f"ledger transaction {tx_id} does not balance")
+                return AuditReport(count, head, n, f"ledger transaction {tx_id} does not balance", None, checked)
             if chained.pop(tx_id, None) != lines:
-                return AuditReport(count, prev, n, f"ledger transaction {tx_id} differs from its chained event")
+                problem = f"ledger transaction {tx_id} differs from its chained event"
+                return AuditReport(count, head, n, problem, None, checked)
         if chained:
-            return AuditReport(count, prev, n, f"chained transactions missing from the ledger: {sorted(chained)[:5]}")
-    return AuditReport(count, prev, n)
+            missing = sorted(chained)[:5]
+            return AuditReport(count, head, n, f"chained transactions missing from the ledger: {missing}", None, checked)
+    return AuditReport(count, head, n, columns_checked=checked)
+
+
+def _sample(count: int, every: int) -> list[int]:
+    """One seq drawn at random in each block of `every` (a forger cannot know which are looked at)."""
+    return [s for start in range(1, count + 1, every) if (s := start + secrets.randbelow(every)) <= count]
+
+
+async def _name_break(uow: UnitOfWork, head_seq: int) -> AuditReport:
+    """Walk the chain slowly, row by row, and name the first event that does not follow."""
+    n, head, sha256 = 0, GENESIS, hashlib.sha256
+    async for cols in uow.chain.columns(None):
+        for seq, _type, _at, _actor, _data, prev_hash, digest, body in cols:
+            n += 1
+            if seq != n:
+                return AuditReport(n - 1, head, 0, f"event {n}: missing or reordered event", n)
+            if prev_hash != head:
+                return AuditReport(n - 1, head, 0, f"event {n}: prev_hash does not match", n)
+            if sha256(head.encode() + body).hexdigest() != digest:
+                return AuditReport(n - 1, head, 0, f"event {n}: hash does not match the content", n)
+            head = digest
+    return AuditReport(n, head, 0, f"chain head says seq {head_seq}, log ends at {n}", n + 1)

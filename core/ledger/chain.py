@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
 
 GENESIS = "0" * 64
@@ -39,22 +40,23 @@ def event_body(seq: int, type_: str, occurred_at: str, actor: str, data: Any) ->
 
 def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """hash = sha256(prev_hash + canonical_json(event))."""
-    return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
+    return link_hash_text(prev_hash, canonical_json(body))
 
 
-class ChainCheck:
-    """The one verification of the chain: feed events in seq order, each is checked against the last."""
+def link_hash_text(prev_hash: str, hashed: str) -> str:
+    """hash = sha256(prev_hash + the canonical JSON text of the event, as stored)."""
+    return hashlib.sha256((prev_hash + hashed).encode("utf-8")).hexdigest()
 
-    def __init__(self) -> None:
-        self.head, self.count = GENESIS, 0
 
-    def add(self, ev: ChainedEvent) -> str:
-        """Check the next event and move past it; return what is wrong with it ("" when it holds)."""
-        if ev.seq != self.count + 1:
-            return "missing or reordered event"
-        if ev.prev_hash != self.head:
-            return "prev_hash does not match"
-        if link_hash(self.head, ev.body()) != ev.hash:
-            return "hash does not match the content"
-        self.head, self.count = ev.hash, self.count + 1
-        return ""
+# (body,): what the fast audit reads of every event, in seq order: the UTF-8 bytes hashed after
+# prev_hash (hash = sha256(prev_hash + body)).
+HashedRow = tuple[bytes]
+# (seq, type, occurred_at, actor, data, prev_hash, hash, body): the structured columns checked against body.
+StoredColumns = tuple[int, str, str, str, str, str, str, bytes]
+
+
+def spliced_body(seq: int, type_: str, occurred_at: str, actor: str, data: str) -> str:
+    """The canonical JSON of an event body built from its stored columns (`data` is stored canonical),
+    without parsing `data`: equal to the stored body exactly when the columns say what was hashed."""
+    q = _quote
+    return f'{{"actor":{q(actor)},"data":{data},"occurred_at":{q(occurred_at)},"seq":{int(seq)},"type":{q(type_)}}}'

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
-from core.ledger.chain import ChainedEvent, canonical_json, event_body, link_hash
+from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns, canonical_json, event_body, link_hash_text
 from core.ledger.model import InsufficientFunds, LedgerConflict, Transaction, is_guarded
 from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
@@ -117,7 +119,8 @@ class LedgerRepo:
             .order_by(ledger_transactions.c.id, postings.c.id)
         )  # fmt: skip
         current: tuple[int, str, str, list[list[Any]]] | None = None
-        for tx_id, kind, ref, account, amount in await self.conn.execute(q):
+        result = await self.conn.stream(q.execution_options(yield_per=5000))  # flat memory on long ledgers
+        async for tx_id, kind, ref, account, amount in result:
             if current is None or current[0] != tx_id:
                 if current is not None:
                     yield current
@@ -125,6 +128,28 @@ class LedgerRepo:
             current[3].append([account, int(amount)])
         if current is not None:
             yield current
+
+
+_cursors = itertools.count(1)
+
+
+def new_cursor() -> int:
+    """A number for a server-side cursor's name, unique in this process."""
+    return next(_cursors)
+
+
+async def _prefetched(cur: Any, batch: int) -> AsyncIterator[list[Any]]:
+    """The cursor's rows in chunks, the next chunk already being fetched (by the database server or
+    the driver's thread) while the caller works through this one."""
+    pending = asyncio.ensure_future(cur.fetchmany(batch))
+    try:
+        while rows := await pending:
+            pending = asyncio.ensure_future(cur.fetchmany(batch))
+            yield rows
+    finally:  # the caller stopped early (a broken chain): the cursor closes after the last fetch
+        if not pending.done():
+            pending.cancel()
+        await asyncio.gather(pending, return_exceptions=True)
 
 
 def _dumps(value: str) -> str:
@@ -150,11 +175,11 @@ class ChainRepo:
         for ev in items:
             seq += 1
             data = json.loads(canonical_json(ev.data()))  # exactly what will be stored and re-read
-            body = event_body(seq, ev.type, occurred_at, ev.actor, data)
-            digest = link_hash(prev, body)
+            hashed = canonical_json(event_body(seq, ev.type, occurred_at, ev.actor, data))
+            digest = link_hash_text(prev, hashed)
             rows.append(
                 {"seq": seq, "type": ev.type, "occurred_at": occurred_at, "actor": ev.actor,
-                 "data": canonical_json(data), "prev_hash": prev, "hash": digest}
+                 "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed.encode()}
             )  # fmt: skip
             prev = digest
         await self.conn.execute(events.insert(), rows)
@@ -195,6 +220,52 @@ class ChainRepo:
             for r in rows:
                 yield ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
             after = rows[-1].seq
+
+
+    async def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
+        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`.
+
+        The driver's own cursor, in this transaction: a named (server-side) cursor on PostgreSQL,
+        chunked fetches on SQLite, so memory stays flat however long the chain, and rows arrive as
+        plain tuples of bytes: the audit is a read and a hash loop."""
+        async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", batch):
+            yield rows
+
+    async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
+        """The hashed body bytes of every event of one type, in seq order."""
+        async for rows in self._raw_rows("SELECT body FROM events WHERE type = %s ORDER BY seq", batch, (type_,)):
+            yield rows
+
+    async def _raw_rows(self, sql: str, batch: int, args: tuple[Any, ...] = ()) -> AsyncIterator[list[Any]]:
+        """Rows of a query through the driver's cursor (no SQLAlchemy row objects), chunk by chunk."""
+        raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
+        if is_postgres(self.conn):
+            async with raw.cursor(name=f"ketpaar_{new_cursor()}", binary=True) as cur:  # bytea as raw bytes
+                await cur.execute(sql, args)
+                async for rows in _prefetched(cur, batch):
+                    yield rows
+            return
+        async with raw.execute(sql.replace("%s", "?"), args) as cur:  # aiosqlite: fetched in its thread
+            async for rows in _prefetched(cur, batch):
+                yield rows
+
+    async def position(self, n: int) -> tuple[int, str] | None:
+        """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
+        q = select(events.c.seq, events.c.prev_hash).order_by(events.c.seq).offset(n - 1).limit(1)
+        row = (await self.conn.execute(q)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+        """The structured columns and hashed body of these events (None: of all), in seq order."""
+        e = events.c
+        q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
+        if seqs is None:
+            result = await self.conn.stream(q.execution_options(yield_per=batch))
+            async for part in result.partitions(batch):
+                yield cast(list[StoredColumns], part)
+            return
+        for i in range(0, len(seqs), 500):  # looked up by primary key, a few at a time
+            yield cast(list[StoredColumns], list(await self.conn.execute(q.where(e.seq.in_(seqs[i : i + 500])))))
 
 
 class ParamRepo:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -161,7 +162,12 @@ events = Table(
     Column("data", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The exact canonical JSON that was hashed (hash = sha256(prev_hash + body)): the audit reads and
+    # hashes it without re-serialising; the columns above are checked against it.
+    Column("body", LargeBinary, nullable=False, server_default=""),
 )
+
+Index("ix_events_type", events.c.type)
 
 # One row: the chain's head. Locking it serialises appends across processes.
 chain_head = Table(

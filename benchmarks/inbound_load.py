@@ -1,0 +1,204 @@
+"""Inbound load, as a new user would measure it: `wrk` against `ketpaar serve`, then until the inbox is empty.
+
+    python benchmarks/inbound_load.py [--duration 8] [--connections 32] [--people 200] [--sqlite]
+
+One `ketpaar serve` process on a fresh PostgreSQL database with Redis (or, with --sqlite, a fresh
+SQLite file), 200 web-chat people (sessions opened through the API), `wrk` with 32 connections
+posting {"text":"/help"} to /webchat/messages as a random one of them for `--duration` seconds, then
+waiting until no inbox row is pending. In the same run, the same `wrk` against a bare FastAPI
+endpoint that only reads the JSON, under uvicorn. Prints: messages handled end to end a second
+(accepted / time from the first POST until the inbox is empty), the bare endpoint's requests a
+second, the ratio, the POST latency percentiles (wrk --latency), and the checks: none lost (no row
+pending or failed), none doubled (every person got the same number of replies per message).
+The 2 cores are shared with other work: compare the ratio, and say the machine was loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+BARE_APP = '''
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+app = FastAPI()
+@app.post("/webchat/messages")
+async def post(request: Request):
+    await request.json()
+    return JSONResponse({"id": 0, "duplicate": False}, status_code=202)
+'''
+
+WRK_SCRIPT = '''
+local tokens = {%s}
+wrk.method = "POST"
+wrk.body = '{"text":"/help"}'
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  wrk.headers["Authorization"] = "Bearer " .. tokens[math.random(#tokens)]
+  return wrk.format(nil, "/webchat/messages")
+end
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def run_wrk(port: int, script: Path, duration: int, connections: int) -> dict[str, float]:
+    """Requests/s, non-2xx count and latency percentiles (ms) of one wrk run."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non2xx"] = float(bad.group(1)) if bad else 0.0
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        result[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return result
+
+
+def bare(script: Path, duration: int, connections: int) -> dict[str, float]:
+    """wrk against the bare FastAPI endpoint under uvicorn (one process, as `ketpaar serve`)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bare_app.py").write_text(BARE_APP)
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning"],
+                                cwd=tmp)  # fmt: skip
+        try:
+            wait_up(f"http://127.0.0.1:{port}/docs", proc)
+            return run_wrk(port, script, duration, connections)
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def inbox_counts(url: str) -> dict[str, int]:
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return dict(conn.execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall())
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall())
+
+
+def replies_per_message(url: str) -> set[float]:
+    """For every person: outbox rows / inbox rows (equal for all when nothing was lost or doubled)."""
+    sql = ("SELECT i.address, i.n, coalesce(o.n, 0) FROM (SELECT address, count(*) n FROM inbox GROUP BY address) i "
+           "LEFT JOIN (SELECT address, count(*) n FROM outbox GROUP BY address) o ON o.address = i.address")
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute(sql).fetchall()
+    else:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(sql).fetchall()
+    return {round(o / i, 3) for _, i, o in rows}
+
+
+def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float], float, int, dict[str, int], set[float]]:
+    tmp = Path(tempfile.mkdtemp(prefix="ketpaar-load-"))
+    name = f"ketpaar_load_{secrets.token_hex(4)}"
+    if args.sqlite:
+        url = f"sqlite:///{tmp / 'load.db'}"
+    else:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, "KETPAAR_DATABASE_URL": url, "KETPAAR_DATA_DIR": str(tmp), "KETPAAR_SCREENING": "pass",
+           "KETPAAR_IP_RATE_PER_MINUTE": "0", "KETPAAR_PERSON_RATE_PER_MINUTE": "0",
+           "KETPAAR_SESSIONS_PER_IP_PER_HOUR": "100000", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    if not args.sqlite:
+        env.update(KETPAAR_REDIS_URL=REDIS_URL, KETPAAR_REDIS_PREFIX=f"{name}:")
+    if args.workers:
+        env["KETPAAR_INBOX_WORKER"] = "false"  # serve only stores; `ketpaar work` processes
+    port = free_port()
+    command = [sys.executable, "-m", "webhooks.cli", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
+    workers = []
+    try:
+        wait_up(f"http://127.0.0.1:{port}/webchat/config", proc)
+        for i in range(args.workers):  # after serve has migrated the database
+            workers.append(subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env, cwd=tmp,
+                                            stdout=subprocess.DEVNULL, stderr=open(tmp / f"work{i}.log", "wb")))  # fmt: skip
+        tokens = [httpx.post(f"http://127.0.0.1:{port}/webchat/session").json()["token"] for _ in range(args.people)]
+        script = script_dir / "ketpaar.lua"
+        script.write_text(WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens))
+        started = time.perf_counter()
+        result = run_wrk(port, script, args.duration, args.connections)
+        while (counts := inbox_counts(url)).get("pending", 0):
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        return result, elapsed, sum(counts.values()), counts, replies_per_message(url)
+    finally:
+        for p in [proc, *workers]:
+            p.terminate()
+            p.wait()
+        if not args.sqlite:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="N > 0: serve only stores (KETPAAR_INBOX_WORKER=false), N `ketpaar work` processes process")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite file, no Redis, instead of PostgreSQL + Redis")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bare.lua"
+        script.write_text(WRK_SCRIPT % '"x"')
+        base = bare(script, args.duration, args.connections)
+        result, elapsed, handled, counts, ratios = ketpaar(args, Path(tmp))
+    rate = handled / elapsed
+    print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL + Redis'}; {args.connections} connections, "
+          f"{args.people} people, {args.duration} s of wrk; {args.workers or 'no'} separate `ketpaar work` processes; "
+          f"load average {os.getloadavg()[0]:.1f} on 2 cores shared with other work")
+    print(f"bare FastAPI endpoint:          {base['rps']:9,.0f} req/s   (p50 {base.get('p50', 0):.1f} ms, p99 {base.get('p99', 0):.1f} ms)")
+    print(f"ketpaar POST accepted:          {result['rps']:9,.0f} req/s   p50 {result.get('p50', 0):.1f} ms, "
+          f"p99 {result.get('p99', 0):.1f} ms, non-2xx {result['non2xx']:.0f}")
+    print(f"handled end to end:             {rate:9,.0f} msgs/s  ({handled:,} messages in {elapsed:.1f} s until the inbox was empty)")
+    print(f"ratio to the bare endpoint:     {rate / base['rps']:9.3f}")
+    print(f"inbox statuses: {counts}; replies per message, per person: {sorted(ratios)} "
+          f"({'none lost or doubled' if len(ratios) == 1 and not counts.get('failed') else 'CHECK FAILED'})")
+
+
+if __name__ == "__main__":
+    main()
