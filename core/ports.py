@@ -1060,8 +1060,8 @@ class Store(Protocol):
     def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """A read-write unit of work: bus handlers, then chain append, then commit."""
 
-    def reader(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A read-only unit of work (it must record no events)."""
+    def reader(self, *, snapshot: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-only unit of work (it must record no events); `snapshot`: one state for all reads."""
 
     async def outbox_changed(self, timeout: float) -> None:
         """Wait until this process commits new outbound messages, or `timeout` seconds pass."""

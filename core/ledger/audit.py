@@ -37,7 +37,8 @@ async def audit(store: Store, progress: Callable[[int], None] | None = None, *, 
     transaction balances and matches its chained event (`progress` is told how many events each
     chunk held: the command's progress bar)."""
     count, head, sha256 = 0, GENESIS, hashlib.sha256
-    async with store.reader() as uow:
+    # One snapshot for every pass: events committed meanwhile must not look like a broken chain.
+    async with store.reader(snapshot=True) as uow:
         # Pass 1, the hot loop: read the hashed bytes and chain SHA-256 over them, nothing else
         # (any stored hash that does not follow is named afterwards, by the slow walk).
         async for rows in uow.chain.hashed():

@@ -109,10 +109,15 @@ class Database:
         return Database(f"sqlite:///{stem}-{name}.{suffix}" if dot else f"sqlite:///{path}-{name}", pooled=False)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """Open a read-only transaction that does not queue behind writers."""
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Open a read-only transaction that does not queue behind writers. With `snapshot`, every
+        statement in it sees the database as at its first read (PostgreSQL REPEATABLE READ; a
+        SQLite read transaction always does), so a reader of several passes sees one state."""
         async with self.engine.connect() as conn:
-            conn = await conn.execution_options(**{_READONLY: True})
+            options: dict[str, Any] = {_READONLY: True}
+            if snapshot and not self.is_sqlite:
+                options["isolation_level"] = "REPEATABLE READ"
+            conn = await conn.execution_options(**options)
             async with conn.begin():
                 yield conn
 

@@ -124,9 +124,10 @@ class Store:
                 log.exception("after-commit side effect failed; reconciliation will retry it")
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[UnitOfWork]:
-        """A read-only unit of work (it must record no events)."""
-        async with self.db.read() as conn:
+    async def reader(self, *, snapshot: bool = False) -> AsyncIterator[UnitOfWork]:
+        """A read-only unit of work (it must record no events); with `snapshot`, all its reads see
+        one state of the database (an audit of several passes must not see writes in between)."""
+        async with self.db.read(snapshot=snapshot) as conn:
             uow = UnitOfWork(conn, self.clock.now())
             yield uow
             if uow.events:
