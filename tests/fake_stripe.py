@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 import uuid
@@ -15,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.local_server import LocalServer
 
 SECRET_KEY = "sk_test_fake_ketpaar"
 WEBHOOK_SECRET = "whsec_fake_ketpaar"
@@ -58,31 +58,19 @@ class FakeStripe:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._idem: dict[str, tuple[int, Any]] = {}
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
 
     # --- control ----------------------------------------------------------------------------
     def start(self) -> FakeStripe:
         """Start serving on a free port of 127.0.0.1."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(self._app(), log_level="warning", lifespan="off", ws="none", http="h11")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Stripe server did not start")
-            time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._http = LocalServer(self._app(), "Stripe", ws="none")
+        self.base_url = self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop the server thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._http is not None:
+            self._http.stop()
 
     def fee(self, amount: int) -> int:
         """What this fake Stripe keeps of a captured amount."""

@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from tests.local_server import LocalServer
 
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Ketpaar", "username": "ketpaar_test_bot",
@@ -75,8 +75,7 @@ class FakeTelegram:
         self.polls: dict[str, dict[str, Any]] = {}  # poll id -> the poll as sent (chat, options, voters)
         self._lock = threading.Lock()
         self._limits = (FloodRule(30, 1), FloodRule(1, 3)) if enforce_limits else None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
         self.url = ""
 
     # ---- control from tests -------------------------------------------------------------
@@ -125,25 +124,13 @@ class FakeTelegram:
 
     # ---- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> FakeTelegram:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", loop="asyncio", http="h11")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Telegram server did not start")
-            time.sleep(0.01)
+        self._http = LocalServer(self.app(), "Telegram", loop="asyncio")
+        self.url = self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        assert self._http is not None
+        self._http.stop()
 
     # ---- the API ------------------------------------------------------------------------
     def app(self) -> FastAPI:
@@ -200,7 +187,7 @@ class FakeTelegram:
 
     async def _long_poll(self, params: dict[str, Any]) -> dict[str, Any]:
         deadline = time.monotonic() + float(params["timeout"])
-        while time.monotonic() < deadline and not (self._server and self._server.should_exit):
+        while time.monotonic() < deadline and not (self._http and self._http.stopping):
             await asyncio.sleep(0.02)
             with self._lock:
                 result = self._m_getUpdates(params, None)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
-import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from tests.local_server import LocalServer
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-auth-token"
@@ -56,33 +55,20 @@ class FakeTwilio:
         self.media: dict[str, tuple[bytes, str]] = {}
         self._failures: deque[Failure] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
         self.base_url = ""
 
     # --- control -------------------------------------------------------------------------
     def start(self) -> FakeTwilio:
         """Start serving; returns self once the port accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_level="warning", lifespan="off", ws="none", http="h11")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Twilio server did not start")
-            time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._http = LocalServer(self._app(), "Twilio", ws="none")
+        self.base_url = self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop the server thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._http is not None:
+            self._http.stop()
 
     def reset(self) -> None:
         """Forget calls, media and queued failures (between tests)."""
