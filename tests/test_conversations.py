@@ -177,6 +177,8 @@ async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[s
         admin   < Selvi · 13.08, 80.27 · webchat:rider-7 [Approve] [Reject]
         rider-7 > /jobs
         rider-7 < Only an approved delivery worker can do that. Send /start to register.
+        rider-7 > [location 13.0840, 80.2710]
+        rider-7 < Your zone is updated. Once an admin approves you, you will see jobs around this place.
         admin   > [tap Approve]
         admin   < Approved Selvi.
         rider-7 < You are approved as a delivery worker and online. Send /jobs to see open jobs, /offline to pause. [Show jobs]
