@@ -603,3 +603,33 @@ async def test_many_wrong_link_codes_from_many_people_pause_linking_for_everyone
     clock.advance(days=1, minutes=15)  # a day after the second code expired
     assert (await end_erasures(store))["link_attempts"] == 12 + 2  # the wrong tries and both codes
     await assert_ledger_invariants(store)
+
+
+async def test_two_app_processes_on_redis_share_one_session_limit(
+    app_db: Path, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Behind a load balancer, N processes must not multiply a limit by N: on Redis the count of
+    new sessions per address is one count for the whole service."""
+    limits = {"sessions_per_ip_per_hour": 3}
+    async with (
+        running_app(app_db, tmp_path / "a", redis_url, redis_prefix, settings=limits, seed=False) as first,
+        running_app(app_db, tmp_path / "b", redis_url, redis_prefix, settings=limits, seed=False) as second,
+    ):
+        statuses = [(await env["client"].post("/webchat/session")).status_code for env in (first, second, first, second)]
+        assert statuses == [201, 201, 201, 429]
+        other_address = httpx.ASGITransport(app=second["app"], client=("10.0.0.9", 40_000))
+        async with httpx.AsyncClient(transport=other_address, base_url="http://test") as elsewhere:
+            assert (await elsewhere.post("/webchat/session")).status_code == 201  # the limit is per address
+
+
+async def test_redis_limits_count_across_clients_and_zero_turns_a_limit_off(redis_url: str, redis_prefix: str) -> None:
+    from core.adapters.redis.limits import RedisLimits
+
+    one, two = RedisLimits(redis_url, redis_prefix), RedisLimits(redis_url, redis_prefix)
+    try:
+        assert [await lim.hit("posts-ip", "1.2.3.4", 2, 60.0) for lim in (one, two, one)] == [True, True, False]
+        assert await two.hit("posts-person", "1.2.3.4", 2, 60.0)  # another limit, its own count
+        assert all([await one.hit("posts-ip", "5.6.7.8", 0, 60.0) for _ in range(5)])
+    finally:
+        await one.close()
+        await two.close()
