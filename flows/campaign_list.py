@@ -43,7 +43,7 @@ async def list_campaigns(ctx: FlowContext, msg: Inbound) -> None:
         return
     lines = [_("Open campaigns:")] + [await _line(ctx, c) for c in shown[:MAX_LISTED]]
     lines.append(_("To give, tap Give or send: /give <code> <rupees>"))
-    await ctx.reply("\n".join(lines), tuple(Choice(_("Give to {code}").format(code=c.code), f"giveask:{c.id}")
+    await ctx.reply("\n".join(lines), tuple(Choice(_("Give") + " " + c.code, f"giveask:{c.id}")
                                             for c in shown[:MAX_LISTED]))  # fmt: skip
 
 
@@ -52,9 +52,10 @@ async def _line(ctx: FlowContext, campaign: Campaign) -> str:
     lang = ctx.person.language
     givers = len({g.person_id for g in await ctx.uow.campaigns.gifts(campaign.id)})
     left = max(0, int((datetime.fromisoformat(campaign.expires_at) - ctx.uow.at).total_seconds() // 60))
-    return ctx._("{code}: {meal} near {area}. {raised} of {target} from {givers}; {left}.").format(
-        code=campaign.code, meal=campaign.meal_name, area=await area_of(ctx, campaign), raised=money(campaign.raised, lang),
-        target=money(campaign.target, lang),
+    where = ctx._("{code}: {meal} near {area}.").format(code=campaign.code, meal=campaign.meal_name,
+                                                         area=await area_of(ctx, campaign))  # fmt: skip
+    return where + " " + ctx._("{raised} of {target} from {givers}; {left}.").format(
+        raised=money(campaign.raised, lang), target=money(campaign.target, lang),
         givers=plural(lang, "{n} giver", "{n} givers", givers).format(n=givers),
         left=plural(lang, "{n} minute left", "{n} minutes left", left).format(n=left))  # fmt: skip
 
@@ -100,7 +101,7 @@ async def nearby_command(ctx: FlowContext, msg: Inbound) -> None:
                         (Choice(_("Stop these messages"), "nearby:off"),))  # fmt: skip
         return
     await ctx.reply(_("Would you like a short message when someone starts a campaign near you?"),
-                    (Choice(_("Tell me of campaigns near here"), "nearby:on"),))  # fmt: skip
+                    (Choice(_("Campaigns near me"), "nearby:on"),))  # fmt: skip
 
 
 async def nearby_tapped(ctx: FlowContext, msg: Inbound) -> None:

@@ -185,7 +185,7 @@ async def nearby_offer(ctx: FlowContext, campaign: Campaign) -> tuple[Choice, ..
     if ctx.state.get("nearby_offered") or await ctx.uow.campaigns.nearby_place(ctx.person.id) is not None:
         return ()
     ctx.state["nearby_offered"] = True
-    return (Choice(ctx._("Tell me of campaigns near here"), f"nearby:on:{campaign.id}"),)
+    return (Choice(ctx._("Campaigns near me"), f"nearby:on:{campaign.id}"),)
 
 
 async def stop(ctx: FlowContext, msg: Inbound) -> None:
