@@ -122,7 +122,7 @@ ALIASES: dict[str, str] = {
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
 # Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
-TAKES_WORDS = frozenset({"/give", "/nearby"})
+TAKES_WORDS = frozenset({"/give", "/nearby", "/campaigns"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
