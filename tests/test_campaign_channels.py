@@ -21,7 +21,7 @@ from tests.test_tamil_transcript import latin_left
 LIST_AND_GIVE = {
     "en": """
         donor-3  > /campaigns
-        donor-3  < No campaign is open for you or near you right now. Start one with /campaign, or send /nearby on to hear when one opens near you.
+        donor-3  < No campaign is open for you or near you right now. Start one with /campaign, or send /nearby on to hear when
         donor-3  > /nearby on
         donor-3  < Share a location (the area where you would like to help) and I will tell you when a campaign opens near it.
         donor-3  > [location 13.0900, 80.2750]

@@ -5,7 +5,6 @@ followers get one summary per interval, nothing twice, nothing lost when a flush
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pytest
 
