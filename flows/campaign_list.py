@@ -146,6 +146,8 @@ async def _confirm_on(ctx: FlowContext) -> None:
 
 async def _off(ctx: FlowContext) -> None:
     _ = ctx._
+    if ctx.step == Step.NEARBY_PLACE:
+        ctx.goto(None)  # no longer waiting for a place to hear of campaigns around
     if await ctx.uow.campaigns.clear_nearby(ctx.person.id):
         await ctx.reply(_("Done: no more messages about campaigns near you. Send /nearby on to hear of them again."))
     else:

@@ -177,3 +177,53 @@ async def _run(env: dict[str, Any], language: str) -> None:
     if language == "ta":
         await all_tamil(env, (code, second.code))
     await assert_ledger_invariants(store)
+
+
+FORGED = ("giveask:99999", "giveamt:1:-500", "giveamt:1:99999999", "giveamt:1:500", "nearby:sideways", "nearby:on:abc")
+HOSTILE = {
+    "en": """
+        worker-2 < That button is no longer active. Send /help to see what you can do.
+        worker-2 < That button is no longer active. Send /help to see what you can do.
+        worker-2 < Campaign {code} needs only ₹120 more. Please give at most that.
+        worker-2 < The least you can give is ₹10.
+        worker-2 < That button is no longer active. Send /help to see what you can do.
+        worker-2 < Share a location (the area where you would like to help)
+        worker-2 > /nearby perhaps
+        worker-2 < Would you like a short message when someone starts a campaign near you? [Campaigns near me]
+        worker-2 > /nearby off
+        worker-2 < You were not getting messages about campaigns near you. Send /nearby on to start.
+    """,
+    "ta": """
+        worker-2 < அந்தப் பட்டன் இப்போது வேலை செய்யாது.
+        worker-2 < அந்தப் பட்டன் இப்போது வேலை செய்யாது.
+        worker-2 < கூட்டுநிதி {code}-க்கு இன்னும் ₹120 மட்டுமே தேவை.
+        worker-2 < குறைந்தது ₹10 கொடுக்க வேண்டும்.
+        worker-2 < அந்தப் பட்டன் இப்போது வேலை செய்யாது.
+        worker-2 < ஒரு லொகேஷனைப் பகிருங்கள்
+        worker-2 > அருகில் சரியா
+        worker-2 < உங்கள் அருகில் யாராவது கூட்டுநிதி தொடங்கும்போது ஒரு சிறு செய்தி வேண்டுமா? [அருகில் கூட்டுநிதி]
+        worker-2 > அருகில் வேண்டாம்
+        worker-2 < அருகிலுள்ள கூட்டுநிதிகள் பற்றி உங்களுக்குச் செய்தி வரவில்லை.
+    """,
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ta"])
+async def test_forged_campaign_buttons_and_odd_nearby_words_get_polite_answers_and_change_nothing(
+    language: str, app_env: dict[str, Any]
+) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    async with store.uow() as uow:
+        for address in ("donor-1", "worker-2"):
+            await uow.people.set_language((await uow.people.find("webchat", address)).id, language)
+    await chat.run(START[language])
+    async with store.reader() as uow:
+        code = (await uow.campaigns.get(1)).code  # type: ignore[union-attr]
+    for payload in FORGED:  # buttons nobody was shown, typed into the web chat's API
+        await chat.post("worker-2", json={"button": payload})
+    await chat.drain()
+    await chat.run(HOSTILE[language].replace("{code}", code))
+    async with store.reader() as uow:
+        assert (await uow.campaigns.get(1)).raised == 0  # type: ignore[union-attr]
+        worker = await uow.people.find("webchat", "worker-2")
+        assert worker is not None and await uow.campaigns.nearby_place(worker.id) is None
