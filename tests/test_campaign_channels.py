@@ -20,6 +20,8 @@ from tests.test_tamil_transcript import latin_left
 
 LIST_AND_GIVE = {
     "en": """
+        donor-1  > /campaigns
+        donor-1  < {code}: Veg biryani near 13.08, 80.27. ₹0 of ₹120 from 0 givers; 120 minutes left. [Give {code}]
         donor-3  > /campaigns
         donor-3  < No campaign is open for you or near you right now. Start one with /campaign, or send /nearby on to hear when
         donor-3  > /nearby on
@@ -53,6 +55,8 @@ LIST_AND_GIVE = {
         donor-1  < Thank you! ₹10 given to campaign {code}. ₹80 of ₹120 raised; ₹40 to go. [Campaigns near me]
     """,
     "ta": """
+        donor-1  > கூட்டுநிதிகள்
+        donor-1  < {code}: 13.08, 80.27 அருகே Veg biryani. 0 பேர் மூலம் ₹120-இல் ₹0; இன்னும் 120 நிமிடங்கள். [கொடு {code}]
         donor-3  > கூட்டுநிதிகள்
         donor-3  < இப்போது உங்களுடைய அல்லது உங்கள் அருகில் திறந்த கூட்டுநிதி எதுவும் இல்லை.
         donor-3  > அருகில் ஆம்

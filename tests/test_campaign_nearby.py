@@ -24,7 +24,8 @@ FAR = Place(13.1300, 80.2707)  # about 5.3 km away: outside the default 3 km
 
 async def person(w: World, channel: str = "test", rupees: int = 500) -> Person:
     """Someone with a funded balance on a channel (an SMS number when channel is "sms")."""
-    address = f"+9198{uuid.uuid4().int % 10**8:08d}" if channel == "sms" else f"p-{uuid.uuid4().hex[:8]}"
+    number = f"+9198{uuid.uuid4().int % 10**8:08d}"
+    address = {"sms": number, "whatsapp": f"whatsapp:{number}"}.get(channel, f"p-{uuid.uuid4().hex[:8]}")
     async with w.store.uow() as uow:
         p = await uow.people.get_or_create(channel, address)
         await uow.ledger.record(transfer("deposit", f"seed-{p.id}", DEPOSITS, donor_account(p.id), rupees * 100))
@@ -108,10 +109,11 @@ def summaries(messages: list[str]) -> list[str]:
     return [m for m in messages if " new gift" in m]
 
 
-async def test_sms_followers_get_one_summary_per_interval_and_milestones_at_once(db: Database) -> None:
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+async def test_sms_and_whatsapp_followers_get_one_summary_per_interval_and_milestones_at_once(db: Database, channel: str) -> None:
     w = await world(db)
     c = await open_campaign(w, tip=1_000)  # target ₹100
-    sms = await person(w, "sms")
+    sms = await person(w, channel)
     a, b = await person(w), await person(w)
     await give(w, c.id, sms, 10)
     assert summaries(await texts(w, sms)) == []
