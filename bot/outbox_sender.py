@@ -140,8 +140,8 @@ class OutboxSender:
         if not isinstance(key, str) or edit is None:
             return None
         async with self.store.reader() as uow:
-            earlier = [r for r in await uow.outbox.sent_with_meta(row.channel, REPLACES, key)
-                       if r.address == row.address and r.provider_message_id]  # fmt: skip
+            earlier = [r for r in await uow.outbox.sent_with_meta(row.channel, REPLACES, key, row.address)
+                       if r.provider_message_id]  # fmt: skip
         if not earlier:
             return None
         previous = str(max(earlier, key=lambda r: r.id).provider_message_id)

@@ -466,7 +466,7 @@ idempotency key, so nobody can tell afterwards whether the message went out. The
     async def retry_failed(self, ids: Iterable[int] | None = None) -> int:
         """Send failed/unknown messages again (the given ids, or all); return how many."""
 
-    async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
+    async def sent_with_meta(self, channel: str, key: str, value: int | str, address: str | None = None) -> list[OutboxRow]:
         """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them.
         
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
