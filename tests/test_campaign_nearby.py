@@ -5,6 +5,7 @@ followers get one summary per interval, nothing twice, nothing lost when a flush
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,9 @@ from core.campaigns import nearby
 from core.campaigns.model import Campaign, Place
 from core.ledger.model import DEPOSITS, donor_account, transfer
 from core.members.model import Person
+from core.privacy import export
+from core.privacy.forget import forget
+from core.seekers.photos import LocalPhotoStore
 from flows.campaign_notify import BATCH_EVERY, flush_progress, tell_nearby
 from tests.helpers import assert_ledger_invariants
 from tests.test_campaigns import World, give, open_campaign, world
@@ -162,3 +166,19 @@ async def test_a_flush_that_never_commits_loses_nothing_and_the_next_one_tells_i
     async with w.store.uow() as uow:
         assert await flush_progress(uow) == 1
     assert summaries(await texts(w, sms)) == [f"Campaign {c.code}: 2 new gifts (₹25). ₹35 of ₹90 raised; ₹55 to go."]
+
+
+async def test_mydata_shows_the_opt_in_and_forget_erases_it(db: Database, tmp_path: Path) -> None:
+    w = await world(db)
+    near = await opted_in(w, NEAR)
+    await open_campaign(w)  # near is told of it: a notice row names them
+    async with w.store.uow() as uow:
+        document = await export.document(uow, near)
+    data = document["data"]
+    assert [(r["lat"], r["lng"]) for r in data["campaigns_near_you"]] == [(NEAR.lat, NEAR.lng)]
+    assert [r["kind"] for r in data["campaign_notices"]] == [nearby.NEARBY]
+    async with w.store.uow() as uow:
+        await forget(uow, near, LocalPhotoStore(tmp_path / "photos", b"k" * 32), None)
+    async with w.store.reader() as uow:
+        assert await uow.campaigns.nearby_place(near.id) is None
+        assert await uow.campaigns.notices_on(near.id, nearby.NEARBY, uow.day) == 0
