@@ -158,7 +158,8 @@ async def tell_nearby(uow: UnitOfWork, campaign: Campaign) -> None:
         text = _("A campaign near you: {meal} for someone near {area}, {target} needed by {time}.").format(
             meal=campaign.meal_name, area=geo.approximate_area(*geo.coarse_point(order.seeker_lat, order.seeker_lng)),
             target=money(campaign.target, lang), time=clock_time(campaign.expires_at, lang))  # fmt: skip
-        text += "\n" + _("Anyone can give by sending: /give {code} <rupees>").format(code=campaign.code)
+        if person.channel != "sms":  # SMS: the numbered Give option says it; two segments is the budget
+            text += "\n" + _("Anyone can give by sending: /give {code} <rupees>").format(code=campaign.code)
         await deliver_to(uow, person, Outbound(text, (Choice(_("Give") + " " + campaign.code, f"giveask:{campaign.id}"),
                                                       Choice(_("Stop these messages"), "nearby:off"))))  # fmt: skip
 

@@ -182,3 +182,20 @@ async def test_mydata_shows_the_opt_in_and_forget_erases_it(db: Database, tmp_pa
     async with w.store.reader() as uow:
         assert await uow.campaigns.nearby_place(near.id) is None
         assert await uow.campaigns.notices_on(near.id, nearby.NEARBY, uow.day) == 0
+
+
+async def test_the_near_you_message_fits_two_sms_segments_in_tamil(db: Database) -> None:
+    """With its numbered options, as the SMS channel sends it (two segments is every SMS's budget)."""
+    from bot.sms import render_sms
+    from flows.messages import Outbound
+    from tests.segments import segments
+
+    w = await world(db)
+    reader = await opted_in(w, NEAR, "sms")
+    async with w.store.uow() as uow:
+        await uow.people.set_language(reader.id, "ta")
+    await open_campaign(w)
+    async with w.store.reader() as uow:
+        payloads = [p for _seq, p in await uow.outbox.for_recipient(reader.channel, reader.address, 0)]
+    sent = [render_sms(Outbound.from_payload(p), "ta") for p in payloads]
+    assert len(sent) == 1 and segments(sent[0])[1] <= 2, (segments(sent[0]), sent)
