@@ -644,8 +644,9 @@ class CampaignRepo(Protocol):
     async def gift_by_key(self, campaign_id: int, key: str) -> Gift | None:
         """The gift made under an idempotency key, if any."""
 
-    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str) -> Gift:
-        """Store one gift (its ledger transaction is already recorded)."""
+    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str,
+                       payment_id: int | None = None) -> Gift:  # fmt: skip
+        """Store one gift (its ledger transaction, or its card hold, is already recorded)."""
 
     async def add_gift_refunded(self, gift_id: int, amount: int) -> None:
         """Count paise returned to a giver."""

@@ -3,15 +3,17 @@ admin) is told as the payment moves: held, declined, taken, released, refunded, 
 
 from __future__ import annotations
 
+from core.campaigns.model import Campaign
 from core.orders.service import OrderError
 from core.payments import cards
 from core.payments.card_model import CardPayment, hold_account
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
 from core.shared.events import CardPaymentChanged, DomainEvent
-from flows.common import payload_int
+from flows.campaigns import amount_problem, closed_text
+from flows.common import payload_args, payload_int
 from flows.context import FlowContext, deliver_to
-from flows.i18n import money, translator
+from flows.i18n import Translator, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.steps import Step
 
@@ -61,6 +63,39 @@ async def pay_by_card(ctx: FlowContext, msg: Inbound) -> None:
     await ctx.reply(link_text(ctx, payment), (Choice(_("Cancel"), f"cancel:{order_id}"),))
 
 
+def gift_link_text(ctx: FlowContext, payment: CardPayment, code: str) -> str:
+    """A campaign gift's payment link with the card fee as its own line, before anything is paid."""
+    _, lang = ctx._, ctx.person.language
+    if payment.fee:
+        head = _("Gift to campaign {code} by card: {total} + card fee {fee} = {charge}.").format(
+            code=code, total=money(payment.order_total, lang), fee=money(payment.fee, lang),
+            charge=money(payment.charge, lang))  # fmt: skip
+    else:
+        head = _("Gift to campaign {code} by card: {charge}.").format(code=code, charge=money(payment.charge, lang))
+    return head + "\n" + _("Your card is only held now and charged after the meal is delivered. Pay here: {url}").format(
+        url=payment.url)
+
+
+async def give_by_card(ctx: FlowContext, msg: Inbound) -> None:
+    """A giver chose to give to a campaign by card: the link (the same one on a double tap)."""
+    _ = ctx._
+    campaign_id, amount = payload_int(msg, 0), payload_int(msg, 1)
+    anonymous = payload_args(msg)[2:3] == ["1"]
+    campaign = await ctx.uow.campaigns.get(campaign_id) if campaign_id is not None else None
+    gateway = ctx.services.payments
+    if campaign is None or amount is None or gateway is None:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    try:
+        payment = await cards.start_gift(ctx.uow, gateway, campaign.id, ctx.person, amount, anonymous=anonymous)
+    except cards.CardError:
+        least = min((await ctx.uow.params.current()).min_contribution, campaign.remaining)
+        text = closed_text(ctx, campaign) or amount_problem(ctx, campaign, amount, least)
+        await ctx.reply(text or _("That button is no longer active. Send /help to see what you can do."))
+        return
+    await ctx.reply(gift_link_text(ctx, payment, campaign.code))
+
+
 async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     """Tell the donor what happened to their card payment (or the admins about an ageing hold)."""
     assert isinstance(event, CardPaymentChanged)
@@ -83,6 +118,12 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     _, lang = translator(donor.language, donor.channel), donor.language
     amount, oid = money(event.amount, lang), event.order_id
     choices: tuple[Choice, ...] = ()
+    if payment is not None and payment.campaign_id is not None:
+        campaign = await uow.campaigns.get(payment.campaign_id)
+        gift = _gift_text(_, lang, event, campaign) if campaign is not None else None
+        if gift is not None:
+            await deliver_to(uow, donor, Outbound(gift))
+        return
     if event.state == "authorised":
         funded = any(c.account == hold_account(event.payment_id) for c in await uow.contributions.for_order(oid))
         if not funded or order.status.value != "at_restaurant":
@@ -114,6 +155,27 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     else:
         return
     await deliver_to(uow, donor, Outbound(text, choices))
+
+
+def _gift_text(_: Translator, lang: str, event: CardPaymentChanged, campaign: Campaign) -> str | None:
+    """What a giver by card hears as their payment moves (in the campaign's words, not the order's)."""
+    amount, code = money(event.amount, lang), campaign.code
+    if event.state == "authorised":
+        return _("Your card holds {amount} for campaign {code}; it is charged only after the meal is delivered. "
+                 "{raised} of {target} raised.").format(amount=amount, code=code, raised=money(campaign.raised, lang),
+                                                         target=money(campaign.target, lang))  # fmt: skip
+    texts = {
+        "unused": _("Your card gift to campaign {code} could not be counted (the campaign closed or needs less now), "
+                    "so nothing will be taken: the hold is released."),
+        "failed": _("The card payment for campaign {code} did not go through. Try again on the same page, or give from "
+                    "your balance with /give {code} <rupees>."),
+        "cancelled": _("The card payment page for campaign {code} closed without a payment. Nothing was taken."),
+        "captured": _("The meal of campaign {code} is settled: {amount} was taken from your card. Thank you!"),
+        "released": _("The hold on your card for campaign {code} is released: nothing was taken."),
+        "refunded": _("{amount} for campaign {code} is refunded to your card."),
+    }  # fmt: skip
+    text = texts.get(event.state)
+    return text.format(amount=amount, code=code) if text is not None else None
 
 
 def register(bus: MessageBus) -> None:

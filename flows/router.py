@@ -170,6 +170,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.RATING_DECIDE: ratings.decided,
     Verb.CAMPAIGN: campaigns.start,
     Verb.GIVE: campaigns.give_answer,
+    Verb.GIVE_CARD: cards.give_by_card,
     Verb.CAMPAIGN_STOP: campaigns.stop,
     Verb.NO_PHOTO: second_look.no_photo,
     Verb.NOT_SAME: second_look.not_same,

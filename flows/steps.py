@@ -127,4 +127,5 @@ class Verb(StrEnum):
     RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
     CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
     GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
+    GIVE_CARD = "givecard"  # a giver choosing to give to a campaign by card (named or anonymous)
     CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign

@@ -53,6 +53,8 @@ class CardPayment:
     actual_fee: int | None = None  # what the provider kept, once known
     flagged: bool = False  # an ageing hold was reported to the admins
     version: int = 0
+    campaign_id: int | None = None  # a gift to this campaign (its order is the campaign's order)
+    anonymous: bool = False  # that gift shown to others as "Someone"
 
     @property
     def charge(self) -> int:
