@@ -4,6 +4,7 @@ admin) is told as the payment moves: held, declined, taken, released, refunded, 
 from __future__ import annotations
 
 from core.campaigns.model import Campaign
+from core.campaigns.service import card_gift_key
 from core.orders.service import OrderError
 from core.payments import cards
 from core.payments.card_model import CardPayment, hold_account
@@ -120,7 +121,8 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     choices: tuple[Choice, ...] = ()
     if payment is not None and payment.campaign_id is not None:
         campaign = await uow.campaigns.get(payment.campaign_id)
-        gift = _gift_text(_, lang, event, campaign) if campaign is not None else None
+        counted = campaign is not None and await uow.campaigns.gift_by_key(campaign.id, card_gift_key(payment.id)) is not None
+        gift = _gift_text(_, lang, event, campaign, counted) if campaign is not None else None
         if gift is not None:
             await deliver_to(uow, donor, Outbound(gift))
         return
@@ -157,10 +159,12 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
     await deliver_to(uow, donor, Outbound(text, choices))
 
 
-def _gift_text(_: Translator, lang: str, event: CardPaymentChanged, campaign: Campaign) -> str | None:
+def _gift_text(_: Translator, lang: str, event: CardPaymentChanged, campaign: Campaign, counted: bool) -> str | None:
     """What a giver by card hears as their payment moves (in the campaign's words, not the order's)."""
     amount, code = money(event.amount, lang), campaign.code
     if event.state == "authorised":
+        if not counted:
+            return None  # not counted: the "unused" notice explains
         return _("Your card holds {amount} for campaign {code}; it is charged only after the meal is delivered. "
                  "{raised} of {target} raised.").format(amount=amount, code=code, raised=money(campaign.raised, lang),
                                                          target=money(campaign.target, lang))  # fmt: skip

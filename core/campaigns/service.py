@@ -129,6 +129,11 @@ async def give(uow: UnitOfWork, campaign_id: int, giver: Person, amount: int, *,
     return GiveResult(campaign, gift)
 
 
+def card_gift_key(payment_id: int) -> str:
+    """The idempotency key of the gift a card payment makes (one gift per payment)."""
+    return f"card:{payment_id}"
+
+
 async def give_by_card(uow: UnitOfWork, campaign_id: int, giver: Person, amount: int, *, anonymous: bool,
                        payment_id: int, hold: str) -> GiveResult:  # fmt: skip
     """Count a card hold as a gift: the money stays in the hold account `hold` (card:<payment>)
@@ -136,7 +141,7 @@ async def give_by_card(uow: UnitOfWork, campaign_id: int, giver: Person, amount:
     a balance gift (open, not expired, not beyond what is still needed); the same payment again is
     the same gift."""
     campaign = await _open_campaign(uow, campaign_id)
-    key = f"card:{payment_id}"
+    key = card_gift_key(payment_id)
     if (done := await uow.campaigns.gift_by_key(campaign.id, key)) is not None:
         return GiveResult(campaign, done, repeated=True)
     if campaign.status not in OPEN:

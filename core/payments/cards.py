@@ -294,7 +294,7 @@ async def _gift_waiting(uow: UnitOfWork, p: CardPayment) -> bool:
         return False
     campaign = await uow.campaigns.get(p.campaign_id)
     return (campaign is not None and campaign.status in CAMPAIGN_OPEN
-            and await uow.campaigns.gift_by_key(campaign.id, f"card:{p.id}") is not None)  # fmt: skip
+            and await uow.campaigns.gift_by_key(campaign.id, campaigns.card_gift_key(p.id)) is not None)  # fmt: skip
 
 
 async def carry_out(store: Store, gateway: PaymentGateway, item: Due) -> str:

@@ -1,0 +1,177 @@
+"""Campaign gifts by card: a manual-capture PaymentIntent per gift (real stripe SDK against the
+local fake, webhooks signed as Stripe signs them), counted when authorised, funding the escrow
+from its hold like an order's card payment, captured after settlement or released when the
+campaign ends without it; the ledger reconciles with Stripe to the paisa."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from core.campaigns import service as campaigns
+from core.ledger.model import DEPOSITS, donor_account, transfer
+from core.payments import cards
+from core.schedule.jobs import expire_campaigns
+from tests.fake_stripe import event
+from tests.test_campaign_transcripts import DELIVERY, START
+from tests.test_cards import assert_reconciled, balances, card_env, fake_stripe, post_event, settle_and_capture
+
+__all__ = ["card_env", "fake_stripe"]  # fixtures used here
+
+# ₹50 by card: the fee (2.9 % + ₹0.30, grossed up so that ₹50 is left after it) is ₹1.80.
+GIVE_BY_CARD = """
+    donor-1  > /give {code} 50
+    donor-1  < Give ₹50 to campaign {code} for Veg biryani near 13.08, 80.27? Others will see your name unless you choose anonymous. [Give, show my name] [Give anonymously] [By card, show my name] [By card, anonymously] [Don't give]
+    donor-1  > [tap By card, anonymously]
+    donor-1  < Gift to campaign {code} by card: ₹50 + card fee ₹1.80 = ₹51.80.
+"""
+
+HELD = """
+    donor-1  < Your card holds ₹51.80 for campaign {code}; it is charged only after the meal is delivered. ₹50 of ₹120 raised.
+"""
+
+# The rest of the meal's way, for the creator (donor-1, who also gave by card) and the kitchen and worker.
+TO_DELIVERED = "\n".join(line for line in DELIVERY["en"].splitlines() if "donor-2" not in line and "donor-3" not in line)
+
+
+async def start_campaign(env: dict[str, Any]) -> str:
+    """donor-1 opens the campaign of the campaign transcripts; return its share code."""
+    await env["chat"].run(START["en"])
+    box = await env["chat"].fetch("donor-1")
+    text = next(m["text"] for m in reversed(box.seen) if "/give" in m["text"])
+    found = re.search(r"/give ([A-Z0-9]{5})", text)
+    assert found is not None
+    return found.group(1)
+
+
+async def gift_link(env: dict[str, Any]) -> str:
+    """The Checkout URL of the last card gift link donor-1 was sent."""
+    box = await env["chat"].fetch("donor-1")
+    text = next(m["text"] for m in reversed(box.seen) if "Pay here:" in m["text"])
+    return text.rsplit("Pay here: ", 1)[1].split()[0]
+
+
+async def other_gives(env: dict[str, Any], rupees: int, key: str = "k1") -> campaigns.GiveResult:
+    """Another giver (not in the chat cast) gives from a balance topped up for it."""
+    async with env["runtime"].store.uow() as uow:
+        person = await uow.people.get_or_create("webchat", "giver-2")
+        await uow.ledger.record(transfer("deposit", f"seed-giver-{key}", DEPOSITS, donor_account(person.id), rupees * 100))
+        found = await uow.campaigns.for_order(1)
+        assert found is not None
+        return await campaigns.give(uow, found.id, person, rupees * 100, anonymous=False, key=key)
+
+
+async def test_a_card_gift_counts_funds_the_escrow_from_its_hold_and_is_captured_after_settlement(
+    card_env: dict[str, Any],
+) -> None:
+    chat, stripe = card_env["chat"], card_env["stripe"]
+    code = await start_campaign(card_env)
+    await chat.run(GIVE_BY_CARD.format(code=code))
+    intent = stripe.intent_of(await gift_link(card_env))
+    pi = stripe.intents[intent]
+    assert (pi["amount"], pi["currency"], pi["capture_method"]) == (5_180, "inr", "manual")
+    assert pi["metadata"] == {"order": "1", "payment": "order:1:card:1", "contribution": "campaign", "campaign": code}
+    # A double tap is an answered question: no second PaymentIntent.
+    await chat.run("""
+        donor-1  > [press givecard:1:5000:1]
+        donor-1  < That question has already been answered.
+    """)
+    assert len(stripe.intents) == 1
+    assert (await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(intent)))).status_code == 200
+    await chat.run(HELD.format(code=code))
+    # The same notification again (Stripe retries with a new event id) is old news: counted once.
+    again = await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.intents[intent]))
+    assert again.status_code == 200
+    async with card_env["runtime"].store.reader() as uow:
+        campaign = await uow.campaigns.by_code(code)
+        assert campaign is not None and campaign.raised == 5_000
+        gifts = await uow.campaigns.gifts(campaign.id)
+        assert [(g.amount, g.anonymous, g.payment_id) for g in gifts] == [(5_000, True, 1)]
+    # The card job leaves a counted gift's hold alone while the campaign collects.
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {}
+    result = await other_gives(card_env, 70)
+    assert result.campaign.status.value == "order_placed"
+    await chat.run(f"""
+        rest-2   < New order #1: Veg biryani (₹80) for a person near 13.08, 80.27. Can you cook it? [Accept] [Reject]
+        donor-1  < Campaign {code} reached its target! Order #1 for Veg biryani is placed
+    """ + TO_DELIVERED.replace("{code}", code))
+    async with card_env["runtime"].store.reader() as uow:
+        sources = [(c.source.value, c.account, c.amount) for c in await uow.contributions.for_order(1)]
+    assert sources == [("card", "card:1", 5_000), ("campaign", "campaign:1", 7_000)]  # each gift its own contribution
+    assert stripe.operations == []
+    assert await settle_and_capture(card_env) == {"capture": 1}
+    assert stripe.operations == [("capture", intent, 5_180)]
+    await chat.run(f"""
+        rest-2   < Order #1: ₹80 is now credited to you.
+        worker-1 < Job #1: ₹34 is now in your earnings.
+        donor-1  < The meal of campaign {code} is settled: ₹51.80 was taken from your card. Thank you!
+    """)
+    found = await balances(card_env)
+    assert found["external:card"] == -5_180 and found["external:card_fees"] == 180
+    assert found["rest-2"] == 8_000 and found["worker-1"] == 3_400
+    await assert_reconciled(card_env)
+
+
+async def test_a_card_gift_is_released_when_the_campaign_expires_and_a_late_hold_is_released_with_the_giver_told(
+    card_env: dict[str, Any],
+) -> None:
+    chat, stripe = card_env["chat"], card_env["stripe"]
+    code = await start_campaign(card_env)
+    await chat.run(GIVE_BY_CARD.format(code=code))
+    first = stripe.intent_of(await gift_link(card_env))
+    await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(first)))
+    await chat.run(HELD.format(code=code))
+    # A second card page is opened, then the campaign runs out of time before it is paid.
+    await chat.run(GIVE_BY_CARD.replace("[tap By card, anonymously]", "[tap By card, show my name]").format(code=code))
+    second = stripe.intent_of(await gift_link(card_env))
+    assert second != first
+    card_env["clock"].advance(minutes=121)
+    assert await expire_campaigns(card_env["runtime"].store, card_env["runtime"].services.board) == 1
+    await chat.run(f"""
+        donor-1  < Campaign {code} did not reach its target in time (₹50 of ₹120), so it has ended.
+    """)
+    # The hold that arrives now is not counted: released, and the giver told.
+    await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(second)))
+    await chat.run(f"""
+        donor-1  < Your card gift to campaign {code} could not be counted (the campaign closed or needs less now), so nothing will be taken: the hold is released.
+    """)
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 2}
+    assert sorted(stripe.operations) == sorted([("cancel", first, 5_180), ("cancel", second, 5_180)])
+    await chat.run(f"""
+        donor-1  < The hold on your card for campaign {code} is released: nothing was taken.
+        donor-1  < The hold on your card for campaign {code} is released: nothing was taken.
+    """)
+    found = await balances(card_env)
+    assert "external:card" not in found and "card:1" not in found and "card:2" not in found
+    await assert_reconciled(card_env)
+
+
+async def test_hostile_card_gifts_get_polite_answers_and_nothing_is_made(card_env: dict[str, Any]) -> None:
+    chat, stripe = card_env["chat"], card_env["stripe"]
+    code = await start_campaign(card_env)
+    await chat.run(f"""
+        donor-1  > /give {code} 0
+        donor-1  < Please write the amount in rupees, for example: /give {code} 50
+        donor-1  > /give {code} 5
+        donor-1  < The least you can give is ₹10.
+        donor-1  > /give {code} 10000000000
+        donor-1  < Campaign {code} needs only ₹120 more. Please give at most that.
+    """)
+    # Asked for directly (a forged button), 0 and 10^12 paise are refused before Stripe is called.
+    for paise in (0, 10**12, -100):
+        async with card_env["runtime"].store.uow() as uow:
+            donor = await uow.people.find("webchat", "donor-1")
+            with pytest.raises(cards.CardError):
+                await cards.start_gift(uow, card_env["runtime"].services.payments, 1, donor, paise, anonymous=False)
+    assert stripe.intents == {}
+    # A forged notification for a gift is refused before anything is stored.
+    forged = event("payment_intent.amount_capturable_updated", {"id": "pi_x", "object": "payment_intent", "amount": 12_000,
+                                                                "amount_capturable": 12_000, "metadata": {"payment": "order:1:card:1"}})
+    response = await post_event(card_env, forged, headers={"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"})
+    assert response.status_code == 400
+    async with card_env["runtime"].store.reader() as uow:
+        campaign = await uow.campaigns.by_code(code)
+        assert campaign is not None and campaign.raised == 0
+    await assert_reconciled(card_env)
