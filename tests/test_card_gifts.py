@@ -21,9 +21,10 @@ from tests.test_cards import assert_reconciled, balances, card_env, fake_stripe,
 __all__ = ["card_env", "fake_stripe"]  # fixtures used here
 
 # ₹50 by card: the fee (2.9 % + ₹0.30, grossed up so that ₹50 is left after it) is ₹1.80.
+GIVE_BUTTONS = "[Give, show my name] [Give anonymously] [By card, show my name] [By card, anonymously] [Don't give]"
 GIVE_BY_CARD = """
     donor-1  > /give {code} 50
-    donor-1  < Give ₹50 to campaign {code} for Veg biryani near 13.08, 80.27? Others will see your name unless you choose anonymous. [Give, show my name] [Give anonymously] [By card, show my name] [By card, anonymously] [Don't give]
+    donor-1  < Give ₹50 to campaign {code} for Veg biryani near 13.08, 80.27? """ + GIVE_BUTTONS + """
     donor-1  > [tap By card, anonymously]
     donor-1  < Gift to campaign {code} by card: ₹50 + card fee ₹1.80 = ₹51.80.
 """
@@ -135,7 +136,7 @@ async def test_a_card_gift_is_released_when_the_campaign_expires_and_a_late_hold
     # The hold that arrives now is not counted: released, and the giver told.
     await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(second)))
     await chat.run(f"""
-        donor-1  < Your card gift to campaign {code} could not be counted (the campaign closed or needs less now), so nothing will be taken: the hold is released.
+        donor-1  < Your card gift to campaign {code} could not be counted (the campaign closed or needs less now)
     """)
     assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 2}
     assert sorted(stripe.operations) == sorted([("cancel", first, 5_180), ("cancel", second, 5_180)])
