@@ -96,8 +96,8 @@ async def give_command(ctx: FlowContext, msg: Inbound) -> None:
     choices = [Choice(_("Give, show my name"), f"give:{campaign.id}:{amount}:0:{nonce}"),
                Choice(_("Give anonymously"), f"give:{campaign.id}:{amount}:1:{nonce}")]
     if ctx.services.payments is not None:  # cards configured: the same two choices, held on a card
-        choices += [Choice(_("By card, show my name"), f"givecard:{campaign.id}:{amount}:0"),
-                    Choice(_("By card, anonymously"), f"givecard:{campaign.id}:{amount}:1")]
+        choices += [Choice(_("Card, show my name"), f"givecard:{campaign.id}:{amount}:0"),
+                    Choice(_("Card, anonymously"), f"givecard:{campaign.id}:{amount}:1")]
     await ctx.reply(meal, (*choices, Choice(_("Don't give"), "give:no")))
 
 

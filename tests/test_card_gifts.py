@@ -21,11 +21,11 @@ from tests.test_cards import assert_reconciled, balances, card_env, fake_stripe,
 __all__ = ["card_env", "fake_stripe"]  # fixtures used here
 
 # ₹50 by card: the fee (2.9 % + ₹0.30, grossed up so that ₹50 is left after it) is ₹1.80.
-GIVE_BUTTONS = "[Give, show my name] [Give anonymously] [By card, show my name] [By card, anonymously] [Don't give]"
+GIVE_BUTTONS = "[Give, show my name] [Give anonymously] [Card, show my name] [Card, anonymously] [Don't give]"
 GIVE_BY_CARD = """
     donor-1  > /give {code} 50
     donor-1  < Give ₹50 to campaign {code} for Veg biryani near 13.08, 80.27? """ + GIVE_BUTTONS + """
-    donor-1  > [tap By card, anonymously]
+    donor-1  > [tap Card, anonymously]
     donor-1  < Gift to campaign {code} by card: ₹50 + card fee ₹1.80 = ₹51.80.
 """
 
@@ -125,7 +125,7 @@ async def test_a_card_gift_is_released_when_the_campaign_expires_and_a_late_hold
     await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(first)))
     await chat.run(HELD.format(code=code))
     # A second card page is opened, then the campaign runs out of time before it is paid.
-    await chat.run(GIVE_BY_CARD.replace("[tap By card, anonymously]", "[tap By card, show my name]").format(code=code))
+    await chat.run(GIVE_BY_CARD.replace("[tap Card, anonymously]", "[tap Card, show my name]").format(code=code))
     second = stripe.intent_of(await gift_link(card_env))
     assert second != first
     card_env["clock"].advance(minutes=121)
@@ -167,6 +167,10 @@ async def test_hostile_card_gifts_get_polite_answers_and_nothing_is_made(card_en
             with pytest.raises(cards.CardError):
                 await cards.start_gift(uow, card_env["runtime"].services.payments, 1, donor, paise, anonymous=False)
     assert stripe.intents == {}
+    # The campaign's page says the card may be used (Stripe is configured here), in each language.
+    page = await card_env["client"].get(f"/c/{code}")
+    assert "You can give from your balance or by card" in page.text
+    assert "கார்டிலோ கொடுக்கலாம்" in (await card_env["client"].get(f"/c/{code}?lang=ta")).text
     # A forged notification for a gift is refused before anything is stored.
     forged = event("payment_intent.amount_capturable_updated", {"id": "pi_x", "object": "payment_intent", "amount": 12_000,
                                                                 "amount_capturable": 12_000, "metadata": {"payment": "order:1:card:1"}})
