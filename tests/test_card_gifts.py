@@ -17,6 +17,7 @@ from core.schedule.jobs import expire_campaigns
 from tests.fake_stripe import event
 from tests.test_campaign_transcripts import DELIVERY, START
 from tests.test_cards import assert_reconciled, balances, card_env, fake_stripe, post_event, settle_and_capture
+from tests.test_tamil_transcript import latin_left
 
 __all__ = ["card_env", "fake_stripe"]  # fixtures used here
 
@@ -50,8 +51,10 @@ async def start_campaign(env: dict[str, Any]) -> str:
 async def gift_link(env: dict[str, Any]) -> str:
     """The Checkout URL of the last card gift link donor-1 was sent."""
     box = await env["chat"].fetch("donor-1")
-    text = next(m["text"] for m in reversed(box.seen) if "Pay here:" in m["text"])
-    return text.rsplit("Pay here: ", 1)[1].split()[0]
+    text = next(m["text"] for m in reversed(box.seen) if "/pay/cs_" in m["text"])
+    found = re.search(r"https?://\S+/pay/cs_\w+", text)
+    assert found is not None
+    return found.group(0)
 
 
 async def other_gives(env: dict[str, Any], rupees: int, key: str = "k1") -> campaigns.GiveResult:
@@ -179,4 +182,39 @@ async def test_hostile_card_gifts_get_polite_answers_and_nothing_is_made(card_en
     async with card_env["runtime"].store.reader() as uow:
         campaign = await uow.campaigns.by_code(code)
         assert campaign is not None and campaign.raised == 0
+    await assert_reconciled(card_env)
+
+
+async def test_in_tamil_a_card_giver_hears_each_step_in_tamil(card_env: dict[str, Any]) -> None:
+    chat, stripe = card_env["chat"], card_env["stripe"]
+    async with card_env["runtime"].store.uow() as uow:
+        donor = await uow.people.find("webchat", "donor-1")
+        await uow.people.set_language(donor.id, "ta")
+    await chat.run(START["ta"])
+    box = await chat.fetch("donor-1")
+    found = re.search(r"/give ([A-Z0-9]{5})", next(m["text"] for m in reversed(box.seen) if "/give" in m["text"]))
+    assert found is not None
+    code = found.group(1)
+    await chat.run(f"""
+        donor-1  > கொடு {code} 50
+        donor-1  < கூட்டுநிதி {code}-க்கு ₹50 கொடுக்கவா? [கொடு, என் பெயருடன்] [பெயரின்றி கொடு] [கார்டில், பெயருடன்] [கார்டில், பெயரின்றி]
+        donor-1  > [tap கார்டில், பெயருடன்]
+        donor-1  < கூட்டுநிதி {code}-க்குக் கார்டில் கொடை: ₹50 + கார்டு கட்டணம் ₹1.80 = ₹51.80.
+    """)
+    intent = stripe.intent_of(await gift_link(card_env))
+    await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(intent)))
+    await chat.run(f"""
+        donor-1  < கூட்டுநிதி {code}-க்காக உங்கள் கார்டில் ₹51.80 நிறுத்திவைக்கப்பட்டுள்ளது; சாப்பாடு கொடுத்த பிறகுதான்
+    """)
+    card_env["clock"].advance(minutes=121)
+    assert await expire_campaigns(card_env["runtime"].store, card_env["runtime"].services.board) == 1
+    assert await cards.run_due(card_env["runtime"].store, card_env["runtime"].services.payments) == {"release": 1}
+    await chat.run(f"""
+        donor-1  < கூட்டுநிதி {code}
+        donor-1  < கூட்டுநிதி {code}-க்காக உங்கள் கார்டில் நிறுத்திவைத்த தொகை விடுவிக்கப்பட்டது: எதுவும் எடுக்கப்படவில்லை.
+    """)
+    box = await chat.fetch("donor-1")
+    gift_lines = [m["text"] for m in box.seen if "கார்டு" in m["text"] or "கார்டில்" in m["text"]]
+    assert len(gift_lines) >= 3
+    assert all(latin_left(t.replace(code, "")) == [] for t in gift_lines if "http" not in t), gift_lines
     await assert_reconciled(card_env)
