@@ -135,6 +135,9 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
                  "I will tell you when it is accepted.").format(amount=amount, id=oid, meal=order.meal_name,
                                                                  restaurant=restaurant.name if restaurant else "")  # fmt: skip
         choices = (Choice(_("Cancel order"), f"cancel:{oid}"),)
+    elif event.state == "unused" and event.reason == "order_cancelled":
+        text = _("Order #{id} was cancelled before your card payment arrived, so nothing will be taken: the hold on your "
+                 "card is released. Sorry for the trouble.").format(id=oid)  # fmt: skip
     elif event.state == "unused":
         text = _("Order #{id} could not go ahead with this card payment, so nothing will be taken: the hold is released.").format(
             id=oid)

@@ -141,6 +141,10 @@ class FakeStripe:
             params = await form(request)
 
             def work() -> tuple[int, Any]:
+                expires = int(params.get("expires_at") or time.time() + 86_400)
+                if not 1_800 <= expires - time.time() <= 86_400:  # Stripe's bounds: 30 minutes to 24 hours ahead
+                    return error("The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+                                 "parameter_invalid_integer")  # fmt: skip
                 item = params["line_items"]["0"]
                 data = params.get("payment_intent_data", {})
                 pi = new_intent(int(item["price_data"]["unit_amount"]) * int(item.get("quantity", 1)),
@@ -149,7 +153,8 @@ class FakeStripe:
                 sid = f"cs_test_{uuid.uuid4().hex[:24]}"
                 session = {"id": sid, "object": "checkout.session", "mode": params["mode"], "payment_intent": pi["id"],
                            "url": f"{self.base_url}/pay/{sid}", "metadata": params.get("metadata", {}),
-                           "amount_total": pi["amount"], "currency": pi["currency"], "status": "open"}  # fmt: skip
+                           "amount_total": pi["amount"], "currency": pi["currency"], "status": "open",
+                           "expires_at": expires}  # fmt: skip
                 self.sessions[sid] = session
                 return 200, session
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from core.ledger.model import BP
@@ -28,6 +29,11 @@ class CardStatus(StrEnum):
 
 
 OPEN = (CardStatus.CREATED, CardStatus.FAILED)  # still waiting for a hold
+
+# How long a payment page stays open. Stripe lets a Checkout Session live 30 minutes to 24 hours;
+# one minute over the least, so that the page outlives the request that made it. Until then the
+# order is not stale: the donor may be typing their card number.
+CHECKOUT_MINUTES = 31
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class CardPayment:
     def charge(self) -> int:
         """What the card is asked for: the order's total and, when the donor bears it, the fee."""
         return self.order_total + self.fee
+
+    def page_open(self, now: datetime) -> bool:
+        """Whether the donor may still pay on the page: waiting for a hold, and not yet expired."""
+        if self.status not in OPEN or not self.created_at:
+            return False
+        return datetime.fromisoformat(self.created_at) + timedelta(minutes=CHECKOUT_MINUTES) > now
 
     @property
     def ref(self) -> str:

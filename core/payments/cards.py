@@ -227,6 +227,8 @@ async def _authorised(uow: UnitOfWork, payment: CardPayment, event: CardEvent) -
         why = "amount"
     elif not why and payment.campaign_id is not None:
         why = await _gift(uow, payment, donor, hold)
+    elif not why and order is not None and order.status is Status.CANCELLED:
+        why = "order_cancelled"  # given up (by the donor, or as stale) while they were on the card page
     elif not why and (donor is None or order is None or order.status is not Status.SCREENED):
         why = "order_moved_on"
     elif not why and donor is not None:

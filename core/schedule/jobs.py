@@ -169,6 +169,8 @@ async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int
                 continue  # paid or cancelled meanwhile
             if await uow.campaigns.for_order(order.id) is not None:
                 continue  # a campaign is collecting for it: expire_campaigns ends it when its time is up
+            if any(p.page_open(uow.at) for p in await uow.cards.for_order(order.id)):
+                continue  # the donor may be on the card page: stale only once that page has expired
             await orders.cancel(uow, order.id, donor, board)
             cancelled += 1
     return cancelled

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import stripe
 
-from core.payments.card_model import Checkout, IntentState
+from core.payments.card_model import CHECKOUT_MINUTES, Checkout, IntentState
 
 # Retries of one call inside the SDK (timeouts, connection errors, 409/5xx), always with the
 # same idempotency key; the scheduled job repeats the call later if they all fail.
@@ -77,6 +78,9 @@ class StripeGateway:
                                                               "product_data": {"name": description}}}],
                 "payment_intent_data": {"capture_method": "manual", "metadata": metadata, "description": description},
                 "metadata": metadata,
+                # The page closes when our stale-draft job may cancel the order (Stripe then cancels
+                # the PaymentIntent too), so a card cannot be held for an order already given up.
+                "expires_at": int(time.time()) + CHECKOUT_MINUTES * 60,
             },
             # The amount is part of the key: a transaction rolled back and retried with another tip
             # asks for another page, which Stripe would refuse under the first one's key.
