@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from core.campaigns.model import Campaign
 from core.campaigns.service import card_gift_key
+from core.ledger.model import InsufficientFunds
 from core.orders.service import OrderError
-from core.payments import cards
+from core.payments import card_lost, cards
 from core.payments.card_model import CardPayment, hold_account
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
@@ -111,6 +112,9 @@ async def on_card_payment(event: DomainEvent, uow: UnitOfWork) -> None:
                          "Please look at the order.")  # fmt: skip
             await deliver_to(uow, admin, Outbound(text.format(amount=money(event.amount, lang), id=event.order_id)))
         return
+    if event.state == "lost":
+        await _tell_lost(event, uow)
+        return
     payment = await uow.cards.get(event.payment_id)
     donor = await uow.people.get(payment.person_id) if payment else None
     order = await uow.orders.get(event.order_id)
@@ -183,6 +187,64 @@ def _gift_text(_: Translator, lang: str, event: CardPaymentChanged, campaign: Ca
     }  # fmt: skip
     text = texts.get(event.state)
     return text.format(amount=amount, code=code) if text is not None else None
+
+
+async def _tell_lost(event: CardPaymentChanged, uow: UnitOfWork) -> None:
+    """A hold the provider cancelled: the payer hears that nothing is taken (and, before the
+    restaurant accepted, may pay from the balance instead of the pool, or cancel); admins hear
+    what the pool covered."""
+    payment = await uow.cards.get(event.payment_id)
+    payer = await uow.people.get(payment.person_id) if payment else None
+    order = await uow.orders.get(event.order_id)
+    if payment is None or payer is None or order is None:
+        return
+    _, lang = translator(payer.language, payer.channel), payer.language
+    amount, oid = money(event.amount, lang), event.order_id
+    choices: tuple[Choice, ...] = ()
+    if event.reason == "ask":
+        text = _("Your bank cancelled the hold on your card for order #{id}, so nothing will be taken from it. The "
+                 "cooperative's guarantee pool covers {amount} for now: you can pay it from your balance instead, or "
+                 "cancel the order.").format(id=oid, amount=amount)  # fmt: skip
+        choices = (Choice(_("Pay {total}").format(total=amount), f"poolpay:{oid}"),)
+        if order.donor_id == payer.id:
+            choices += (Choice(_("Cancel order"), f"cancel:{oid}"),)
+    elif event.reason == "provider_cancelled":
+        text = _("Your bank cancelled the hold on your card for order #{id}, so nothing will be taken from it. The meal "
+                 "goes ahead: the cooperative's guarantee pool pays {amount}.").format(id=oid, amount=amount)  # fmt: skip
+    elif event.reason == "withdrawn" and payment.campaign_id is not None:
+        campaign = await uow.campaigns.get(payment.campaign_id)
+        code = campaign.code if campaign else ""
+        text = _("Your bank cancelled the hold on your card for campaign {code}, so your gift no longer counts and nothing "
+                 "will be taken. You can give again: /give {code} <rupees>").format(code=code)  # fmt: skip
+    else:
+        text = _("The hold on your card for order #{id} is released: nothing was taken.").format(id=oid)
+    await deliver_to(uow, payer, Outbound(text, choices))
+    if event.amount:
+        for admin in await uow.people.admins():
+            _, lang = translator(admin.language, admin.channel), admin.language
+            await deliver_to(uow, admin, Outbound(_("Stripe cancelled the card hold for order #{id} after it was authorised; "
+                                                    "the guarantee pool covered {amount}.").format(
+                id=oid, amount=money(event.amount, lang))))  # fmt: skip
+
+
+async def pay_instead_of_pool(ctx: FlowContext, msg: Inbound) -> None:
+    """The donor pays from the balance what the pool covered for a cancelled card hold."""
+    _, lang = ctx._, ctx.person.language
+    order_id = payload_int(msg, 0)
+    if order_id is None:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    try:
+        paid = await card_lost.pay_instead(ctx.uow, order_id, ctx.person)
+    except card_lost.CoverError:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    except InsufficientFunds as exc:
+        await ctx.reply(_("Your balance is {balance}, which is not enough to pay {amount}. Add money with /topup, then "
+                          "try again.").format(balance=money(exc.balance, lang), amount=money(exc.needed, lang)))  # fmt: skip
+        return
+    await ctx.reply(_("Thank you: you paid {amount} for order #{id} from your balance, and the guarantee pool is "
+                      "repaid.").format(amount=money(paid, lang), id=order_id))  # fmt: skip
 
 
 def register(bus: MessageBus) -> None:

@@ -132,6 +132,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.TIP: donor.choose_tip,
     Verb.PAY: donor.pay,
     Verb.CARD: cards.pay_by_card,
+    Verb.POOL_PAY: cards.pay_instead_of_pool,
     Verb.CANCEL: donor.cancel_order,
     Verb.ACCEPT: restaurant.accept,
     Verb.REJECT: restaurant.reject,

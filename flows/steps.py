@@ -117,6 +117,7 @@ class Verb(StrEnum):
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
+    POOL_PAY = "poolpay"  # a donor paying from the balance what the pool covered for a cancelled card hold
     NO_PHOTO = "nophoto"  # a donor who cannot take the second photo the duplicate check asked for
     NOT_SAME = "notsame"  # a refused donor sure the person is someone else than the one matched
     JOIN = "join"  # accepting the cooperative's rules to become a member

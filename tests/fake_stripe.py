@@ -90,6 +90,13 @@ class FakeStripe:
             pi.update(status="requires_payment_method", last_payment_error={"code": "card_declined", "decline_code": code})
             return json.loads(json.dumps(pi))
 
+    def drop_hold(self, intent: str) -> dict[str, Any]:
+        """Stripe cancels an uncaptured hold itself (7 days passed, or the bank withdrew it)."""
+        with self._lock:
+            pi = self.intents[intent]
+            pi.update(status="canceled", amount_capturable=0, cancellation_reason="automatic")
+            return json.loads(json.dumps(pi))
+
     def intent_of(self, url: str) -> str:
         """The PaymentIntent behind a Checkout page URL."""
         session = self.sessions[url.rstrip("/").rsplit("/", 1)[-1]]

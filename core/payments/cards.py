@@ -29,6 +29,7 @@ from core.ledger.model import INFRA, InsufficientFunds, Posting, Transaction
 from core.members.model import Person
 from core.orders import service as orders
 from core.orders.lifecycle import TERMINAL, Status
+from core.payments import card_lost
 from core.payments.card_model import (
     CARD,
     CARD_FEES,
@@ -194,7 +195,11 @@ async def apply_event(uow: UnitOfWork, event: CardEvent) -> str:
         return "cancelled"
     if event.kind == "canceled" and payment.status is CardStatus.AUTHORISED:
         # The provider let the hold go (expiry) before we captured: the escrow's card money is gone.
-        # Nothing is moved automatically; the admins are told (flagged) and decide.
+        # The ledger follows and the guarantee pool stands in (card_lost); only when the pool
+        # cannot is nothing moved, and the admins are told (flagged) and decide.
+        payment, outcome = await card_lost.hold_cancelled(uow, payment, event.id)
+        if outcome != "short":
+            return outcome
         if not payment.flagged:
             await _save(uow, replace(payment, flagged=True))
             uow.record(_changed(payment, "flagged", payment.charge, "stripe", event_id=event.id, reason="provider_cancelled"))
