@@ -15,8 +15,8 @@ from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
 from core.orders.lifecycle import CAPACITY_DONE, CAPACITY_HELD, Status
-from core.payments import payouts
-from core.ports import Store, UnitOfWork
+from core.payments import connect, payouts
+from core.ports import Store, TransferGateway, UnitOfWork
 from core.privacy.forget import FAREWELL_KEEP
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
@@ -256,10 +256,15 @@ async def tell_pledgers(store: Store, day: str | None = None) -> int:
     """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
     async with store.uow() as uow:
         return len(await pledges.tell_pledgers(uow, day or uow.day))
-async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
-    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
+async def run_payouts(store: Store, day: str | None = None, transfers: TransferGateway | None = None) -> payouts.RunReport:
+    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand); with
+    Stripe Connect, the Stripe lines are then sent as transfers (and those a previous run could
+    not send, again)."""
     async with store.uow() as uow:
-        return await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))
+        report = await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))
+    if transfers is not None:
+        await connect.pay_transfers(store, transfers)
+    return report
 
 
 async def close_proposals(store: Store) -> dict[str, int]:
