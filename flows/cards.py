@@ -11,7 +11,7 @@ from core.payments import card_lost, cards
 from core.payments.card_model import CardPayment, hold_account
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
-from core.shared.events import CardPaymentChanged, DomainEvent
+from core.shared.events import CardPaymentChanged, DisputeShortfallCovered, DomainEvent
 from flows.campaigns import amount_problem, closed_text
 from flows.common import payload_args, payload_int
 from flows.context import FlowContext, deliver_to
@@ -247,6 +247,27 @@ async def pay_instead_of_pool(ctx: FlowContext, msg: Inbound) -> None:
                       "repaid.").format(amount=money(paid, lang), id=order_id))  # fmt: skip
 
 
+async def on_shortfall_covered(event: DomainEvent, uow: UnitOfWork) -> None:
+    """An appeal took back a refund that had gone back to a card whose hold was then released:
+    the card cannot be charged any more, so the guarantee pool covered it (core/orders/
+    dispute_reversal.py); the card's payer hears that nothing is taken from their card."""
+    assert isinstance(event, DisputeShortfallCovered)
+    for account, paise in event.accounts:
+        payment_id = str(account).removeprefix("card:")
+        if not str(account).startswith("card:") or not payment_id.isdigit():
+            continue
+        payment = await uow.cards.get(int(payment_id))
+        payer = await uow.people.get(payment.person_id) if payment else None
+        if payer is None:
+            continue
+        _, lang = translator(payer.language, payer.channel), payer.language
+        text = _("The appeal on order #{id} was decided and the meal is paid. The hold on your card for order #{id} was "
+                 "already released, so nothing will be taken from your card: the cooperative's guarantee pool covers "
+                 "{amount}.").format(id=event.order_id, amount=money(int(paise), lang))  # fmt: skip
+        await deliver_to(uow, payer, Outbound(text))
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe the card notifications."""
     bus.on(CardPaymentChanged, on_card_payment)
+    bus.on(DisputeShortfallCovered, on_shortfall_covered)
