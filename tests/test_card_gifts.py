@@ -6,6 +6,7 @@ campaign ends without it; the ledger reconciles with Stripe to the paisa."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +15,10 @@ from core.campaigns import service as campaigns
 from core.ledger.model import DEPOSITS, donor_account, transfer
 from core.payments import cards
 from core.schedule.jobs import expire_campaigns
-from tests.fake_stripe import event
-from tests.test_campaign_transcripts import DELIVERY, START
+from tests.channel_chat import RecordingTwilio, User, address_for, channel_app, users_on
+from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, event, signed
+from tests.fake_telegram import FakeTelegram
+from tests.test_campaign_transcripts import DELIVERY, GIVERS, START, assert_all_tamil
 from tests.test_cards import assert_reconciled, balances, card_env, fake_stripe, post_event, settle_and_capture
 from tests.test_tamil_transcript import latin_left
 
@@ -218,3 +221,57 @@ async def test_in_tamil_a_card_giver_hears_each_step_in_tamil(card_env: dict[str
     assert len(gift_lines) >= 3
     assert all(latin_left(t.replace(code, "")) == [] for t in gift_lines if "http" not in t), gift_lines
     await assert_reconciled(card_env)
+
+
+@pytest.mark.parametrize("language", ["en", "ta"])
+async def test_givers_on_sms_and_telegram_give_by_card_in_their_language(
+    tmp_path: Path, app_db: Path, fake_stripe: FakeStripe, language: str
+) -> None:
+    users = users_on("webchat") | {n: User(n, ch, address_for(n, ch)) for n, (ch, _name) in GIVERS.items()}
+    settings = {"stripe_secret_key": SECRET_KEY, "stripe_webhook_secret": WEBHOOK_SECRET, "stripe_api_base": fake_stripe.base_url}
+    twilio = RecordingTwilio().start()
+    try:
+        with FakeTelegram() as telegram:
+            async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio, settings=settings) as env:
+                async with env["runtime"].store.uow() as uow:
+                    for n, (ch, name) in (("donor-1", ("webchat", "")), *GIVERS.items()):
+                        person = await uow.people.get_or_create(ch, users[n].address)
+                        if name:
+                            await uow.people.set_name(person.id, name)
+                        await uow.people.set_language(person.id, language)
+                await env["chat"].run(START[language])
+                async with env["runtime"].store.reader() as uow:
+                    campaign = await uow.campaigns.get(1)
+                assert campaign is not None
+                code, card = campaign.code, "Card, anonymously" if language == "en" else "கார்டில், பெயரின்றி"
+                give = "give" if language == "en" else "கொடு"
+                await env["chat"].run(f"""
+                    donor-2  > {give} {code} 30
+                    donor-2  < {code}
+                    donor-2  > 3
+                    donor-2  < {code}
+                    donor-3  > {give} {code} 40
+                    donor-3  < {code}
+                    donor-3  > [tap {card}]
+                    donor-3  < {code}
+                """)
+                assert len(fake_stripe.intents) == 2
+                for intent in list(fake_stripe.intents):
+                    signed_body, headers = signed(event("payment_intent.amount_capturable_updated", fake_stripe.pay(intent)))
+                    response = await env["client"].post("/webhooks/stripe", content=signed_body, headers=headers)
+                    assert response.status_code == 200
+                await env["chat"].settle()  # deliver what the card events said, on each channel
+                held = "Your card holds" if language == "en" else "நிறுத்திவை"
+                await env["chat"].run(f"""
+                    donor-2  < {held}
+                    donor-1  < {code}
+                    donor-3  < {held}
+                    donor-1  < {code}
+                    donor-2  < {code}
+                """)
+                async with env["runtime"].store.reader() as uow:
+                    assert (await uow.campaigns.get(1)).raised == 7_000  # type: ignore[union-attr]
+                if language == "ta":
+                    await assert_all_tamil(env, code)
+    finally:
+        twilio.stop()
