@@ -13,6 +13,7 @@ import pytest
 
 from core.campaigns import service as campaigns
 from core.ledger.model import DEPOSITS, donor_account, transfer
+from core.orders import service as orders
 from core.payments import cards
 from core.schedule.jobs import expire_campaigns
 from tests.channel_chat import RecordingTwilio, User, address_for, channel_app, users_on
@@ -275,3 +276,32 @@ async def test_givers_on_sms_and_telegram_give_by_card_in_their_language(
                     await assert_all_tamil(env, code)
     finally:
         twilio.stop()
+
+
+async def test_a_card_gift_is_released_when_no_restaurant_takes_the_placed_order(card_env: dict[str, Any]) -> None:
+    chat, stripe, store = card_env["chat"], card_env["stripe"], card_env["runtime"].store
+    code = await start_campaign(card_env)
+    await chat.run(GIVE_BY_CARD.format(code=code))
+    intent = stripe.intent_of(await gift_link(card_env))
+    await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(intent)))
+    await chat.run(HELD.format(code=code))
+    await other_gives(card_env, 70)
+    # Every restaurant says no: the order is declined and each gift goes back to its source.
+    for _ in range(5):
+        async with store.uow() as uow:
+            order = await uow.orders.get(1)
+            assert order is not None
+            if order.status.value != "at_restaurant":
+                break
+            restaurant = await uow.restaurants.get(order.restaurant_id or 0)
+            assert restaurant is not None
+            await orders.reject(uow, 1, restaurant, "no rice left")
+    async with store.reader() as uow:
+        assert (await uow.orders.get(1)).status.value == "declined"  # type: ignore[union-attr]
+        giver = await uow.people.find("webchat", "giver-2")
+        assert await uow.ledger.balance(donor_account(giver.id)) == 7_000  # the balance gift came back
+    assert await cards.run_due(store, card_env["runtime"].services.payments) == {"release": 1}
+    assert stripe.operations == [("cancel", intent, 5_180)]
+    found = await balances(card_env)
+    assert "external:card" not in found and "card:1" not in found and "escrow:order:1" not in found
+    await assert_reconciled(card_env)
