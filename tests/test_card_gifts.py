@@ -305,3 +305,31 @@ async def test_a_card_gift_is_released_when_no_restaurant_takes_the_placed_order
     found = await balances(card_env)
     assert "external:card" not in found and "card:1" not in found and "escrow:order:1" not in found
     await assert_reconciled(card_env)
+
+
+async def test_two_card_pages_racing_for_the_last_rupees_never_overfill_the_campaign(card_env: dict[str, Any]) -> None:
+    chat, stripe, store = card_env["chat"], card_env["stripe"], card_env["runtime"].store
+    code = await start_campaign(card_env)
+    for label in ("Card, show my name", "Card, anonymously"):  # two pages of ₹70 each, for ₹120 needed
+        await chat.run(f"""
+            donor-1  > /give {code} 70
+            donor-1  < Give ₹70 to campaign {code}
+            donor-1  > [tap {label}]
+            donor-1  < Gift to campaign {code} by card: ₹70 + card fee ₹2.40 = ₹72.40.
+        """)
+    first, second = list(stripe.intents)
+    for intent in (first, second):
+        await post_event(card_env, event("payment_intent.amount_capturable_updated", stripe.pay(intent)))
+    await chat.run(f"""
+        donor-1  < Your card holds ₹72.40 for campaign {code}; it is charged only after the meal is delivered. ₹70 of ₹120 raised.
+        donor-1  < Your card gift to campaign {code} could not be counted (the campaign closed or needs less now)
+    """)
+    async with store.reader() as uow:
+        campaign = await uow.campaigns.by_code(code)
+        assert campaign is not None and campaign.raised == 7_000 and campaign.status.value == "funding"
+    assert await cards.run_due(store, card_env["runtime"].services.payments) == {"release": 1}
+    assert stripe.operations == [("cancel", second, 7_240)]
+    await chat.run(f"""
+        donor-1  < The hold on your card for campaign {code} is released: nothing was taken.
+    """)
+    await assert_reconciled(card_env)
