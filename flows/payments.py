@@ -17,6 +17,7 @@ from flows.common import parse_rupees, payload_args
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.i18n import money
 from flows.messages import Choice, Inbound
+from flows.payments_notify import payout_place
 from flows.steps import Step
 
 STRIPE_WORDS = frozenset({"stripe", "ஸ்ட்ரைப்"})  # /payout stripe: payouts by Stripe Connect
@@ -71,11 +72,14 @@ async def payout_details(ctx: FlowContext, msg: Inbound) -> None:
                               "or your account number and IFSC (/payout 12345678901 SBIN0001234)."))  # fmt: skip
         else:
             await ctx.reply(_("Your payouts go to {where}. To change it, send /payout and the new details.").format(
-                where=current.masked()))  # fmt: skip
+                where=payout_place(_, current)))  # fmt: skip
         return
     if text[1].strip().lower() in STRIPE_WORDS:
         if ctx.services.transfers is None:
             await ctx.reply(_("Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC."))
+            return
+        if current is not None and current.method is Method.STRIPE:
+            await _link_stripe(ctx)  # the same account: nothing changes but a fresh onboarding link
             return
         details = PayoutDetails(ctx.person.id, Method.STRIPE, "")  # the account is made once confirmed
     else:
@@ -107,7 +111,7 @@ async def _ask_to_confirm(ctx: FlowContext, details: PayoutDetails, current: Pay
         question = _("Pay you at {where}? Check it: money sent to a wrong account is hard to get back.")
     else:
         question = _("Change your payouts from {old} to {where}?")
-    await ctx.reply(question.format(where=details.masked(), old=current.masked() if current else ""),
+    await ctx.reply(question.format(where=payout_place(_, details), old=payout_place(_, current) if current else ""),
                     (Choice(_("Confirm"), f"payto:yes:{nonce}"), Choice(_("Cancel"), f"payto:no:{nonce}")))  # fmt: skip
 
 
@@ -132,7 +136,7 @@ async def payout_answer(ctx: FlowContext, msg: Inbound) -> None:
     except payouts.PayoutError:
         await ctx.reply(_("Payout details are for registered restaurants and delivery workers."))
         return
-    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=details.masked()))
+    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)))
 
 
 async def _link_stripe(ctx: FlowContext) -> None:
@@ -146,7 +150,7 @@ async def _link_stripe(ctx: FlowContext) -> None:
     except payouts.PayoutError:
         await ctx.reply(_("Payout details are for registered restaurants and delivery workers."))
         return
-    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=details.masked()) + "\n" +
+    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)) + "\n" +
                     _("Finish setting up your Stripe account here (your bank details stay with Stripe): {url}").format(url=url))
 
 

@@ -15,7 +15,7 @@ from core.shared.events import (
     StatementRowImported,
 )
 from flows.context import deliver_to
-from flows.i18n import money, translator
+from flows.i18n import Translator, money, translator
 from flows.messages import Outbound
 
 
@@ -39,13 +39,20 @@ async def on_payout_skipped(event: DomainEvent, uow: UnitOfWork) -> None:
         await deliver_to(uow, person, Outbound(text.format(amount=money(event.amount, person.language))))
 
 
+def payout_place(_: Translator, details: PayoutDetails) -> str:
+    """Where payouts go, as a payee reads it: masked details, or their Stripe account in words."""
+    if details.method is Method.STRIPE:
+        return _("your Stripe account")
+    return details.masked()
+
+
 async def on_batch_created(event: DomainEvent, uow: UnitOfWork) -> None:
     """Each payee in a new batch hears how much is on its way, and where."""
     assert isinstance(event, PayoutBatchCreated)
     for line in await uow.payments.lines(event.batch_id):
         if person := await uow.people.get(line.person_id):
             _ = translator(person.language, person.channel)
-            where = PayoutDetails(line.person_id, line.method, line.destination, line.ifsc).masked()
+            where = payout_place(_, PayoutDetails(line.person_id, line.method, line.destination, line.ifsc))
             await deliver_to(uow, person, Outbound(_("Payout: {amount} is being sent to {where} (reference {ref}).").format(
                 amount=money(line.amount, person.language), where=where, ref=line.reference)))  # fmt: skip
 

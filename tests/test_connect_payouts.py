@@ -5,6 +5,7 @@ Stripe refuses fails the line and the money returns to the worker's balance, pai
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tests.conftest import running_app
 from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.helpers import assert_ledger_invariants
 from tests.test_cards import card_env, fake_stripe
+from tests.test_tamil_transcript import latin_left
 
 __all__ = ["card_env", "fake_stripe"]  # fixtures used here
 
@@ -48,9 +50,9 @@ async def balance(env: dict[str, Any], account: str) -> int:
 
 LINK = """
     worker-1 > /payout stripe
-    worker-1 < Pay you at Stripe? Check it: money sent to a wrong account is hard to get back. [Confirm] [Cancel]
+    worker-1 < Pay you at your Stripe account? Check it: money sent to a wrong account is hard to get back. [Confirm] [Cancel]
     worker-1 > [tap Confirm]
-    worker-1 < Saved. Your payouts go to Stripe (acct_…
+    worker-1 < Saved. Your payouts go to your Stripe account.
 """
 
 
@@ -63,12 +65,10 @@ async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(conn
     [acct] = stripe.accounts
     assert ("POST", "/v1/accounts", "ketpaar:person:") == next(
         (m, p, (k or "")[:15]) for m, p, k in stripe.calls if p == "/v1/accounts")  # keyed per person: one account
-    # Asking again sends a fresh link for the same account.
+    # Asking again sends a fresh link for the same account (no change, so nothing to confirm).
     await chat.run("""
         worker-1 > /payout stripe
-        worker-1 < Change your payouts from Stripe (acct_
-        worker-1 > [tap Confirm]
-        worker-1 < Saved. Your payouts go to Stripe (acct_
+        worker-1 < Saved. Your payouts go to your Stripe account.
     """)
     assert list(stripe.accounts) == [acct]
 
@@ -79,7 +79,7 @@ async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(conn
     assert [(line.account, line.amount, line.method.value) for line in report.lines] == [(account, 20_000, "stripe")]
     assert batch_csv(report.lines).splitlines()[1:] == []  # not in the bank's file
     await chat.run("""
-        worker-1 < Payout: ₹200 is being sent to Stripe (acct_
+        worker-1 < Payout: ₹200 is being sent to your Stripe account
         worker-1 < Stripe could not send ₹200 to you. It is back in your earnings and goes out at the next payout
     """)
     assert await balance(connect_env, account) == 20_000 and await balance(connect_env, PAYOUTS) == 0
@@ -94,7 +94,7 @@ async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(conn
     keys = [k for m, p, k in stripe.calls if p == "/v1/transfers" and k != f"ketpaar:payout:line:{line.id - 1}"]
     assert len(keys) >= 2 and set(keys) == {f"ketpaar:payout:line:{line.id}"}  # timed out, asked again, same key
     await chat.run(f"""
-        worker-1 < Payout: ₹200 is being sent to Stripe (acct_
+        worker-1 < Payout: ₹200 is being sent to your Stripe account
         worker-1 < Stripe has sent your payout of ₹200 (reference {line.reference}).
     """)
     assert await balance(connect_env, account) == 0 and await balance(connect_env, PAYOUTS) == 20_000
@@ -114,3 +114,20 @@ async def test_without_connect_stripe_payouts_are_not_offered(card_env: dict[str
         donor-1  < Payout details are for registered restaurants and delivery workers.
     """)
     assert card_env["stripe"].accounts == {}
+
+
+async def test_a_tamil_worker_links_stripe_in_tamil(connect_env: dict[str, Any]) -> None:
+    async with connect_env["runtime"].store.uow() as uow:
+        person = await uow.people.find("webchat", "worker-1")
+        await uow.people.set_language(person.id, "ta")
+    await connect_env["chat"].run("""
+        worker-1 > /payout ஸ்ட்ரைப்
+        worker-1 < உங்கள் ஸ்ட்ரைப் கணக்கு
+        worker-1 > [press payto:yes]
+        worker-1 < உங்கள் ஸ்ட்ரைப் கணக்கை இங்கே அமைத்து முடியுங்கள்
+    """)
+    box = await connect_env["chat"].fetch("worker-1")
+    for message in box.seen:
+        text = re.sub(r"https?://\S+", " ", message["text"])
+        assert latin_left(text) == [], message["text"]
+    assert len(connect_env["stripe"].accounts) == 1
