@@ -16,6 +16,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channel import SendResult
+from bot.documents import is_csv
 from bot.rate_limit import ChatRateLimiter
 from core.ports import Store
 from core.seekers.photos import MAX_BYTES, LocalPhotoStore
@@ -249,7 +250,7 @@ def parse_update(data: dict[str, Any], bot: Bot) -> Parsed | None:
     document = message.document
     if document is not None and (document.mime_type or "").startswith("image/"):
         return Parsed(provider_id, str(message.chat.id), {"kind": "photo", "text": message.caption or "", **who}, document.file_id)
-    if document is not None and _is_csv(document.mime_type, document.file_name):
+    if document is not None and is_csv(document.mime_type, document.file_name):
         # A bank statement a treasurer sends (the flows refuse it from anyone else).
         return Parsed(provider_id, str(message.chat.id), {"kind": "document", "text": message.caption or "", **who}, document.file_id)
     if message.location is not None:
@@ -257,14 +258,6 @@ def parse_update(data: dict[str, Any], bot: Bot) -> Parsed | None:
         return Parsed(provider_id, str(message.chat.id), {"kind": "location", "lat": loc.latitude, "lng": loc.longitude, **who})
     # Stickers, voice notes, contacts: empty text, so the flows answer instead of staying silent.
     return Parsed(provider_id, str(message.chat.id), {"kind": "text", "text": message.text or "", **who})
-
-
-CSV_TYPES = frozenset({"text/csv", "text/comma-separated-values", "application/csv", "text/plain"})
-
-
-def _is_csv(mime_type: str | None, file_name: str | None) -> bool:
-    """Whether a document looks like a CSV statement (by type or by name)."""
-    return (mime_type or "").lower() in CSV_TYPES or (file_name or "").lower().endswith(".csv")
 
 
 def _who(user: Any) -> dict[str, Any]:

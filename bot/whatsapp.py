@@ -18,6 +18,7 @@ from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 
 from bot.channel import SendResult
+from bot.documents import is_csv
 from bot.sms import CHOOSE, SmsChannel, language_of, phrase, render_text
 from bot.twilio_common import (
     WHATSAPP_PREFIX,
@@ -62,6 +63,8 @@ def whatsapp_payload(form: Mapping[str, Any]) -> dict[str, Any]:
                 return {"kind": "location", "lat": lat, "lng": lng, **extra}
     if image_url(form):
         return {"kind": "photo", "text": str(form.get("Body") or ""), **extra}
+    if attached_document(form):
+        return {"kind": "document", "text": str(form.get("Body") or ""), **extra}
     return {"kind": "text", "text": str(form.get("Body") or ""), **extra}
 
 
@@ -75,6 +78,21 @@ def image_url(form: Mapping[str, Any]) -> str | None:
         kind, url = form.get(f"MediaContentType{i}") or "image/", form.get(f"MediaUrl{i}")
         if str(kind).startswith("image/") and url:
             return str(url)
+    return None
+
+
+def attached_document(form: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """The first attached document's MediaUrl and whether it says it is CSV (a statement), if the
+    message carries one: another file (a PDF, a spreadsheet) is refused politely by the flows;
+    voice notes and videos are not documents."""
+    try:
+        count = int(form.get("NumMedia") or 0)
+    except ValueError:
+        return None
+    for i in range(count):
+        kind, url = str(form.get(f"MediaContentType{i}") or ""), form.get(f"MediaUrl{i}")
+        if url and (is_csv(kind, None) or kind.startswith("application/")):
+            return str(url), is_csv(kind, None)
     return None
 
 

@@ -20,7 +20,7 @@ from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
 from core.orders.lifecycle import Status
 from core.orders.model import Order
-from core.payments.model import PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
+from core.payments.model import Method, PayoutBatch, PayoutDetails, PayoutLine, RowStatus, StatementRow, TopUpRequest
 from core.prompts.model import Prompt
 from core.ratings.model import Rating
 from core.seekers.screening import Candidate, Screener
@@ -644,8 +644,9 @@ class CampaignRepo(Protocol):
     async def gift_by_key(self, campaign_id: int, key: str) -> Gift | None:
         """The gift made under an idempotency key, if any."""
 
-    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str) -> Gift:
-        """Store one gift (its ledger transaction is already recorded)."""
+    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str,
+                       payment_id: int | None = None) -> Gift:  # fmt: skip
+        """Store one gift (its ledger transaction, or its card hold, is already recorded)."""
 
     async def add_gift_refunded(self, gift_id: int, amount: int) -> None:
         """Count paise returned to a giver."""
@@ -806,6 +807,12 @@ class PaymentsRepo(Protocol):
 
     async def mark_batch_paid(self, batch_id: int, bank_ref: str, by: int) -> bool:
         """Record the bank's reference for a batch and its pending lines as paid; once."""
+
+    async def mark_line_paid(self, line_id: int) -> bool:
+        """Mark one pending line paid (a transfer went through); False if it was not pending."""
+
+    async def pending_lines(self, method: Method, limit: int = 500) -> list[PayoutLine]:
+        """Lines of any batch still pending and paid by this method, oldest first."""
 
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""
@@ -1109,6 +1116,21 @@ class PhotoStore(Protocol):
 
     async def delete(self, photo_id: str) -> None:
         """Delete a photo's bytes (idempotent)."""
+
+
+class TransferGateway(Protocol):
+    """Payouts by Stripe Connect: a connected account per payee, its onboarding link, transfers.
+    A transfer the provider refuses raises core.payments.connect.TransferRefused; any other error
+    is a failure to reach it, and the same call (same idempotency key) is made again later."""
+
+    async def connect_account(self, idempotency_key: str) -> str:
+        """Create a connected account for a payee (the same key gives the same account); its id."""
+
+    async def onboarding_link(self, account: str) -> str:
+        """A one-time link where the payee gives the provider their bank details and identity."""
+
+    async def transfer(self, account: str, amount: int, idempotency_key: str, metadata: dict[str, str]) -> str:
+        """Send `amount` paise to a connected account; the transfer's id."""
 
 
 class PaymentGateway(Protocol):

@@ -99,9 +99,12 @@ async def ask_give(ctx: FlowContext, campaign: Campaign, amount: int) -> None:
     meal = _("Give {amount} to campaign {code} for {meal} near {area}? Others will see your name unless you choose "
              "anonymous.").format(amount=money(amount, lang), code=campaign.code, meal=campaign.meal_name,
                                   area=await area_of(ctx, campaign))  # fmt: skip
-    await ctx.reply(meal, (Choice(_("Give, show my name"), f"give:{campaign.id}:{amount}:0:{nonce}"),
-                           Choice(_("Give anonymously"), f"give:{campaign.id}:{amount}:1:{nonce}"),
-                           Choice(_("Don't give"), "give:no")))  # fmt: skip
+    choices = [Choice(_("Give, show my name"), f"give:{campaign.id}:{amount}:0:{nonce}"),
+               Choice(_("Give anonymously"), f"give:{campaign.id}:{amount}:1:{nonce}")]
+    if ctx.services.payments is not None:  # cards configured: the same two choices, held on a card
+        choices += [Choice(_("Card, show my name"), f"givecard:{campaign.id}:{amount}:0"),
+                    Choice(_("Card, anonymously"), f"givecard:{campaign.id}:{amount}:1")]
+    await ctx.reply(meal, (*choices, Choice(_("Don't give"), "give:no")))
 
 
 async def area_of(ctx: FlowContext, campaign: Campaign) -> str:

@@ -9,7 +9,7 @@ from core.board.base import JobBoard
 from core.ledger.transparency import BooksCache
 from core.members.model import Person
 from core.payments.upi import UpiPayee
-from core.ports import PaymentGateway, UnitOfWork
+from core.ports import PaymentGateway, TransferGateway, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import Screener
 from flows.i18n import Translator, translator
@@ -35,6 +35,7 @@ class Services:
     public_url: str = ""  # where those links point
     books: BooksCache = field(default_factory=BooksCache)  # the public figures, kept up to the chain's head
     payments: PaymentGateway | None = None  # cards are on only when Stripe is configured
+    transfers: TransferGateway | None = None  # payouts by Stripe Connect, only with KETPAAR_STRIPE_CONNECT
 
 
 async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None:

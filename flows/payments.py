@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from core.ledger.model import restaurant_account, worker_account
 from core.ledger.service import EARNING_KINDS
 from core.orders.lifecycle import Status
-from core.payments import payouts, topups
+from core.payments import connect, payouts, topups
 from core.payments.model import InvalidDetails, Method, PayoutDetails, parse_details
 from core.payments.upi import pay_link, qr_png
 from core.shared.clock import LOCAL_TZ, local_day
@@ -17,7 +17,10 @@ from flows.common import parse_rupees, payload_args
 from flows.context import PHOTOLESS_CHANNELS, FlowContext
 from flows.i18n import money
 from flows.messages import Choice, Inbound
+from flows.payments_notify import payout_place
 from flows.steps import Step
+
+STRIPE_WORDS = frozenset({"stripe", "ஸ்ட்ரைப்"})  # /payout stripe: payouts by Stripe Connect
 
 
 def spelled(reference: str) -> str:
@@ -69,17 +72,38 @@ async def payout_details(ctx: FlowContext, msg: Inbound) -> None:
                               "or your account number and IFSC (/payout 12345678901 SBIN0001234)."))  # fmt: skip
         else:
             await ctx.reply(_("Your payouts go to {where}. To change it, send /payout and the new details.").format(
-                where=current.masked()))  # fmt: skip
+                where=payout_place(_, current)))  # fmt: skip
         return
-    try:
-        details = parse_details(ctx.person.id, text[1])
-    except InvalidDetails as exc:
-        await ctx.reply({
-            "vpa": _("That is not a UPI id. It looks like name@bank, for example murugan@okaxis."),
-            "account": _("An account number has 9 to 18 digits and nothing else."),
-            "ifsc": _("That IFSC is not right: 11 characters, 4 letters, a zero, then 6 letters or digits (SBIN0001234)."),
-        }.get(exc.reason, _("Send either a UPI id, or an account number and IFSC separated by a space.")))  # fmt: skip
-        return
+    if text[1].strip().lower() in STRIPE_WORDS:
+        if ctx.services.transfers is None:
+            await ctx.reply(_("Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC."))
+            return
+        if current is not None and current.method is Method.STRIPE:
+            await _link_stripe(ctx)  # the same account: nothing changes but a fresh onboarding link
+            return
+        details = PayoutDetails(ctx.person.id, Method.STRIPE, "")  # the account is made once confirmed
+    else:
+        try:
+            details = parse_details(ctx.person.id, text[1])
+        except InvalidDetails as exc:
+            await ctx.reply(_details_problem(ctx, exc))
+            return
+    await _ask_to_confirm(ctx, details, current)
+
+
+def _details_problem(ctx: FlowContext, exc: InvalidDetails) -> str:
+    """What is wrong with typed payout details."""
+    _ = ctx._
+    return {
+        "vpa": _("That is not a UPI id. It looks like name@bank, for example murugan@okaxis."),
+        "account": _("An account number has 9 to 18 digits and nothing else."),
+        "ifsc": _("That IFSC is not right: 11 characters, 4 letters, a zero, then 6 letters or digits (SBIN0001234)."),
+    }.get(exc.reason, _("Send either a UPI id, or an account number and IFSC separated by a space."))  # fmt: skip
+
+
+async def _ask_to_confirm(ctx: FlowContext, details: PayoutDetails, current: PayoutDetails | None) -> None:
+    """Ask the payee to confirm new payout details (a change is never made on one message)."""
+    _ = ctx._
     nonce = secrets.token_hex(4)
     ctx.goto(Step.PAYOUT_CONFIRM, method=details.method.value, destination=details.destination, ifsc=details.ifsc,
              nonce=nonce)  # fmt: skip
@@ -87,7 +111,7 @@ async def payout_details(ctx: FlowContext, msg: Inbound) -> None:
         question = _("Pay you at {where}? Check it: money sent to a wrong account is hard to get back.")
     else:
         question = _("Change your payouts from {old} to {where}?")
-    await ctx.reply(question.format(where=details.masked(), old=current.masked() if current else ""),
+    await ctx.reply(question.format(where=payout_place(_, details), old=payout_place(_, current) if current else ""),
                     (Choice(_("Confirm"), f"payto:yes:{nonce}"), Choice(_("Cancel"), f"payto:no:{nonce}")))  # fmt: skip
 
 
@@ -104,12 +128,30 @@ async def payout_answer(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Nothing was changed."))
         return
     details = PayoutDetails(ctx.person.id, Method(str(data["method"])), str(data["destination"]), str(data["ifsc"]))
+    if details.method is Method.STRIPE:
+        await _link_stripe(ctx)
+        return
     try:
         await payouts.set_details(ctx.uow, ctx.person, details)
     except payouts.PayoutError:
         await ctx.reply(_("Payout details are for registered restaurants and delivery workers."))
         return
-    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=details.masked()))
+    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)))
+
+
+async def _link_stripe(ctx: FlowContext) -> None:
+    """Make (or reuse) the payee's Stripe connected account and send its onboarding link."""
+    _ = ctx._
+    if ctx.services.transfers is None:
+        await ctx.reply(_("Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC."))
+        return
+    try:
+        details, url = await connect.link_account(ctx.uow, ctx.services.transfers, ctx.person)
+    except payouts.PayoutError:
+        await ctx.reply(_("Payout details are for registered restaurants and delivery workers."))
+        return
+    await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)) + "\n" +
+                    _("Finish setting up your Stripe account here (your bank details stay with Stripe): {url}").format(url=url))
 
 
 async def earnings(ctx: FlowContext, msg: Inbound) -> None:

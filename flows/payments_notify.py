@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.payments.model import PayoutDetails
+from core.payments.model import Method, PayoutDetails
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
 from core.shared.events import (
@@ -10,11 +10,12 @@ from core.shared.events import (
     PayoutBatchCreated,
     PayoutBatchPaid,
     PayoutLineFailed,
+    PayoutLineTransferred,
     PayoutSkipped,
     StatementRowImported,
 )
 from flows.context import deliver_to
-from flows.i18n import money, translator
+from flows.i18n import Translator, money, translator
 from flows.messages import Outbound
 
 
@@ -38,13 +39,20 @@ async def on_payout_skipped(event: DomainEvent, uow: UnitOfWork) -> None:
         await deliver_to(uow, person, Outbound(text.format(amount=money(event.amount, person.language))))
 
 
+def payout_place(_: Translator, details: PayoutDetails) -> str:
+    """Where payouts go, as a payee reads it: masked details, or their Stripe account in words."""
+    if details.method is Method.STRIPE:
+        return _("your Stripe account")
+    return details.masked()
+
+
 async def on_batch_created(event: DomainEvent, uow: UnitOfWork) -> None:
     """Each payee in a new batch hears how much is on its way, and where."""
     assert isinstance(event, PayoutBatchCreated)
     for line in await uow.payments.lines(event.batch_id):
         if person := await uow.people.get(line.person_id):
             _ = translator(person.language, person.channel)
-            where = PayoutDetails(line.person_id, line.method, line.destination, line.ifsc).masked()
+            where = payout_place(_, PayoutDetails(line.person_id, line.method, line.destination, line.ifsc))
             await deliver_to(uow, person, Outbound(_("Payout: {amount} is being sent to {where} (reference {ref}).").format(
                 amount=money(line.amount, person.language), where=where, ref=line.reference)))  # fmt: skip
 
@@ -67,7 +75,20 @@ async def on_line_failed(event: DomainEvent, uow: UnitOfWork) -> None:
         _ = translator(person.language, person.channel)
         text = _("The bank could not pay {amount} to you. It is back in your earnings and goes out at the next payout: "
                  "check your details with /payout.")
+        if line.method is Method.STRIPE:
+            text = _("Stripe could not send {amount} to you. It is back in your earnings and goes out at the next payout: "
+                     "finish setting up your Stripe account (/payout stripe sends a new link).")  # fmt: skip
         await deliver_to(uow, person, Outbound(text.format(amount=money(line.amount, person.language))))
+
+
+async def on_line_transferred(event: DomainEvent, uow: UnitOfWork) -> None:
+    """A payee paid by a Stripe transfer hears it."""
+    assert isinstance(event, PayoutLineTransferred)
+    line = await uow.payments.line(event.line_id)
+    if line is not None and (person := await uow.people.get(line.person_id)):
+        _ = translator(person.language, person.channel)
+        await deliver_to(uow, person, Outbound(_("Stripe has sent your payout of {amount} (reference {ref}).").format(
+            amount=money(line.amount, person.language), ref=line.reference)))  # fmt: skip
 
 
 def register(bus: MessageBus) -> None:
@@ -77,3 +98,4 @@ def register(bus: MessageBus) -> None:
     bus.on(PayoutBatchCreated, on_batch_created)
     bus.on(PayoutBatchPaid, on_batch_paid)
     bus.on(PayoutLineFailed, on_line_failed)
+    bus.on(PayoutLineTransferred, on_line_transferred)

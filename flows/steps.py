@@ -119,6 +119,7 @@ class Verb(StrEnum):
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
+    POOL_PAY = "poolpay"  # a donor paying from the balance what the pool covered for a cancelled card hold
     NO_PHOTO = "nophoto"  # a donor who cannot take the second photo the duplicate check asked for
     NOT_SAME = "notsame"  # a refused donor sure the person is someone else than the one matched
     JOIN = "join"  # accepting the cooperative's rules to become a member
@@ -129,6 +130,7 @@ class Verb(StrEnum):
     RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
     CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
     GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
+    GIVE_CARD = "givecard"  # a giver choosing to give to a campaign by card (named or anonymous)
     CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign
     GIVE_ASK = "giveask"  # Give on a listed or "near you" campaign: amounts are offered next
     GIVE_AMOUNT = "giveamt"  # one of those amounts tapped

@@ -24,8 +24,11 @@ async def statement_file(ctx: FlowContext, msg: Inbound) -> None:
     if not ctx.person.is_admin:
         await ctx.reply(_("Only an admin can import bank statements. To feed someone, send their photo."))
         return
+    if not msg.photo:  # not a CSV file, larger than the limit, or not fetched from the provider
+        await ctx.reply(_("I could not take that file: send the bank statement as a CSV file of at most 5 MB."))
+        return
     try:
-        statement = read_statement(msg.photo or b"")
+        statement = read_statement(msg.photo)
     except UnreadableStatement:
         await ctx.reply(_("I could not read that file as a bank statement (HDFC or SBI CSV export, or date,amount,reference,txn_id)."))
         return

@@ -49,6 +49,8 @@ class FakeStripe:
     fee_bp: int = 290
     fee_fixed: int = 30
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # Connect: connected accounts
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # Connect: transfers made
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, idempotency key)
     operations: list[tuple[str, str, int]] = field(default_factory=list)  # (capture|cancel|refund, intent, amount)
@@ -88,6 +90,19 @@ class FakeStripe:
         with self._lock:
             pi = self.intents[intent]
             pi.update(status="requires_payment_method", last_payment_error={"code": "card_declined", "decline_code": code})
+            return json.loads(json.dumps(pi))
+
+    def onboard(self, account: str) -> None:
+        """The payee completes Stripe's onboarding: the account can receive transfers."""
+        with self._lock:
+            self.accounts[account]["capabilities"]["transfers"] = "active"
+            self.accounts[account]["payouts_enabled"] = True
+
+    def drop_hold(self, intent: str) -> dict[str, Any]:
+        """Stripe cancels an uncaptured hold itself (7 days passed, or the bank withdrew it)."""
+        with self._lock:
+            pi = self.intents[intent]
+            pi.update(status="canceled", amount_capturable=0, cancellation_reason="automatic")
             return json.loads(json.dumps(pi))
 
     def intent_of(self, url: str) -> str:
@@ -141,6 +156,10 @@ class FakeStripe:
             params = await form(request)
 
             def work() -> tuple[int, Any]:
+                expires = int(params.get("expires_at") or time.time() + 86_400)
+                if not 1_800 <= expires - time.time() <= 86_400:  # Stripe's bounds: 30 minutes to 24 hours ahead
+                    return error("The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+                                 "parameter_invalid_integer")  # fmt: skip
                 item = params["line_items"]["0"]
                 data = params.get("payment_intent_data", {})
                 pi = new_intent(int(item["price_data"]["unit_amount"]) * int(item.get("quantity", 1)),
@@ -149,7 +168,8 @@ class FakeStripe:
                 sid = f"cs_test_{uuid.uuid4().hex[:24]}"
                 session = {"id": sid, "object": "checkout.session", "mode": params["mode"], "payment_intent": pi["id"],
                            "url": f"{self.base_url}/pay/{sid}", "metadata": params.get("metadata", {}),
-                           "amount_total": pi["amount"], "currency": pi["currency"], "status": "open"}  # fmt: skip
+                           "amount_total": pi["amount"], "currency": pi["currency"], "status": "open",
+                           "expires_at": expires}  # fmt: skip
                 self.sessions[sid] = session
                 return 200, session
 
@@ -205,6 +225,51 @@ class FakeStripe:
                 return 200, json.loads(json.dumps(pi))
 
             return await answer(request, "cancel", work)
+
+        @app.post("/v1/accounts")
+        async def create_account(request: Request) -> JSONResponse:
+            params = await form(request)
+
+            def work() -> tuple[int, Any]:
+                acct = {"id": f"acct_{uuid.uuid4().hex[:16]}", "object": "account", "type": params.get("type", "express"),
+                        "capabilities": {"transfers": "inactive"}, "payouts_enabled": False, "details_submitted": False}  # fmt: skip
+                self.accounts[acct["id"]] = acct
+                return 200, acct
+
+            return await answer(request, "account", work)
+
+        @app.post("/v1/account_links")
+        async def create_account_link(request: Request) -> JSONResponse:
+            params = await form(request)
+
+            def work() -> tuple[int, Any]:
+                if params.get("account") not in self.accounts or params.get("type") != "account_onboarding":
+                    return error("No such account", "resource_missing")
+                if not params.get("refresh_url") or not params.get("return_url"):
+                    return error("refresh_url and return_url are required", "parameter_missing")
+                return 200, {"object": "account_link", "created": int(time.time()), "expires_at": int(time.time()) + 300,
+                             "url": f"{self.base_url}/setup/e/{params['account']}/{uuid.uuid4().hex[:12]}"}  # fmt: skip
+
+            return await answer(request, "account_link", work)
+
+        @app.post("/v1/transfers")
+        async def create_transfer(request: Request) -> JSONResponse:
+            params = await form(request)
+
+            def work() -> tuple[int, Any]:
+                acct = self.accounts.get(params.get("destination", ""))
+                if acct is None:
+                    return error("No such destination", "resource_missing")
+                if acct["capabilities"]["transfers"] != "active":
+                    return error("Your destination account needs to have at least one of the following capabilities "
+                                 "enabled: transfers, crypto_transfers, legacy_payments",
+                                 "insufficient_capabilities_for_transfer")  # fmt: skip
+                done = {"id": f"tr_{uuid.uuid4().hex[:20]}", "object": "transfer", "amount": int(params["amount"]),
+                        "currency": params["currency"], "destination": acct["id"], "metadata": params.get("metadata", {})}  # fmt: skip
+                self.transfers.append(done)
+                return 200, done
+
+            return await answer(request, "transfer", work)
 
         @app.post("/v1/refunds")
         async def refund(request: Request) -> JSONResponse:

@@ -17,7 +17,7 @@ from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.adapters.stripe.gateway import StripeGateway
-from core.ledger.model import BP
+from core.ledger.model import BP, DEPOSITS, POOL, transfer
 from core.orders import disputes
 from core.orders import service as orders
 from core.orders.dispute_model import Reason, Resolution
@@ -29,7 +29,9 @@ from tests.clock import FixedClock
 from tests.fake_stripe import SECRET_KEY, FakeStripe
 from tests.helpers import CHENNAI, assert_ledger_invariants, seed_coop
 
-OUTCOMES = ("deliver", "fail", "cancel", "reject_all", "dispute_refund", "dispute_meal", "decline")
+# lost_early / lost_late: Stripe cancels the hold after authorisation, at the restaurant or after
+# delivery (before the capture): the guarantee pool stands in (core/payments/card_lost.py).
+OUTCOMES = ("deliver", "fail", "cancel", "reject_all", "dispute_refund", "dispute_meal", "decline", "lost_early", "lost_late")
 
 
 @given(total=st.integers(1, 10**9), bp=st.integers(0, 4_999), fixed=st.integers(0, 10_000))
@@ -47,6 +49,15 @@ async def _play(db_path: Path, fake: FakeStripe, plans: list[tuple[str, int, int
     gateway = StripeGateway(SECRET_KEY, api_base=fake.base_url, timeout=5.0)
     try:
         coop = await seed_coop(store, uuid.uuid4().hex[:6])
+        async with store.uow() as uow:  # the guarantee pool, as settlements' shares would have filled it
+            await uow.ledger.record(transfer("deposit", "seed-pool", DEPOSITS, POOL, 10**7), "test")
+
+        async def stripe_drops(payment_intent: str, ref: str) -> None:
+            fake.drop_hold(payment_intent)
+            async with store.uow() as uow:
+                assert await cards.apply_event(uow, CardEvent(f"evt_{uuid.uuid4().hex}", "canceled", payment_intent, ref, 0)) in (
+                    "covered", "released")
+
         for outcome, tip, bearer in plans:
             async with store.uow() as uow:
                 await uow.params.change("card_fee_bearer", bearer, "setup")
@@ -64,6 +75,8 @@ async def _play(db_path: Path, fake: FakeStripe, plans: list[tuple[str, int, int
                 assert await cards.apply_event(uow, CardEvent(f"evt_{uuid.uuid4().hex}", "authorised", pi["id"], payment.ref,
                                                               pi["amount_capturable"])) == "authorised"  # fmt: skip
                 order = await orders.load(uow, order.id)
+            if outcome == "lost_early":
+                await stripe_drops(payment.intent, payment.ref)
             rest = next(r for r in coop.restaurants if r.id == order.restaurant_id)
             worker = coop.workers[0]
             async with store.uow() as uow:
@@ -86,6 +99,8 @@ async def _play(db_path: Path, fake: FakeStripe, plans: list[tuple[str, int, int
                     await orders.fail_delivery(uow, order.id, worker, None, *CHENNAI, "test")
                 else:
                     await orders.deliver(uow, order.id, worker, None, *CHENNAI, "test")
+            if outcome == "lost_late":
+                await stripe_drops(payment.intent, payment.ref)
             if outcome.startswith("dispute"):
                 async with store.uow() as uow:
                     dispute = await disputes.raise_dispute(uow, order.id, coop.donor, Reason.NOT_DELIVERED)

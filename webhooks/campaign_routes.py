@@ -23,7 +23,7 @@ def campaign_figures(campaign: Campaign, area: str, gifts: int) -> dict[str, Any
             "expires_at": campaign.expires_at}  # fmt: skip
 
 
-def render_campaign(figures: dict[str, Any], lang: str) -> str:
+def render_campaign(figures: dict[str, Any], lang: str, cards: bool = False) -> str:
     """The page: a progress bar and how to give."""
     _ = translator(lang)
     e = escape
@@ -35,6 +35,9 @@ def render_campaign(figures: dict[str, Any], lang: str) -> str:
     if figures["status"] in ("created", "funding"):
         how = e(_("To give, send /give {code} <rupees> to Ketpaar on WhatsApp, Telegram, SMS or the web chat. "
                   "It closes at {time}.").format(code=figures["code"], time=clock_time(figures["expires_at"], lang)))  # fmt: skip
+        if cards:  # Stripe is configured: /give offers the card beside the balance
+            how += " " + e(_("You can give from your balance or by card; a card is only held, and charged after the meal "
+                             "is delivered."))  # fmt: skip
     else:
         how = e(_("This campaign takes no more gifts."))
     return (f'<!doctype html><html lang="{e(lang)}"><head><meta charset="utf-8">'
@@ -70,6 +73,6 @@ def campaign_router(rt: Callable[[Request], Runtime]) -> APIRouter:
         _ = translator(lang)
         if found is None:
             return HTMLResponse(f"<!doctype html><p>{escape(_('There is no campaign with that code.'))}</p>", status_code=404)
-        return HTMLResponse(render_campaign(found, lang))
+        return HTMLResponse(render_campaign(found, lang, cards=rt(request).services.payments is not None))
 
     return router

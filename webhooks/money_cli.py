@@ -53,7 +53,8 @@ async def run_payouts(settings: Settings, day: str | None) -> int:
     """`ketpaar payouts run [--day D]`: the payout run by hand (idempotent per day)."""
     runtime = await build_runtime(settings.model_copy(update={"screening": "pass"}))
     try:
-        report = await jobs.run_payouts(runtime.store, day or local_day(runtime.store.clock.now()))
+        report = await jobs.run_payouts(runtime.store, day or local_day(runtime.store.clock.now()),
+                                        transfers=runtime.services.transfers)  # fmt: skip
     finally:
         await runtime.close()
     if report.batch is None:

@@ -192,7 +192,9 @@ async def build_runtime(
     upi = UpiPayee(settings.upi_vpa, settings.upi_name) if settings.upi_vpa and settings.upi_name else None
     payments = stripe_gateway(settings)
     services = Services(board, TimedScreener(screener, metrics), photos, upi=upi, secret=secret, public_url=settings.public_url.rstrip("/"),
-                        payments=payments)  # fmt: skip
+                        payments=payments,
+                        # Connect payouts use the same Stripe account (and the same fake in tests).
+                        transfers=payments if settings.stripe_connect and isinstance(payments, StripeGateway) else None)  # fmt: skip
     senders: dict[str, ChannelSender] = {}
     telegram = TelegramChannel.from_settings(settings, photos) if settings.telegram_bot_token else None
     if telegram is not None:
@@ -258,7 +260,8 @@ async def start_background(runtime: Runtime) -> None:
     if runtime.settings.scheduler:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
                                             runtime.checkpoint, payments=runtime.services.payments,
-                                            card_events=card_events, observe=runtime.metrics.observe_job)  # fmt: skip
+                                            card_events=card_events, transfers=runtime.services.transfers,
+                                            observe=runtime.metrics.observe_job)  # fmt: skip
         runtime.scheduler.start()
         from webhooks.readiness import hold_leadership  # imports this module: only when started
 

@@ -16,7 +16,7 @@ from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.ledger.service import previous_day
 from core.payments import cards
-from core.ports import PaymentGateway
+from core.ports import PaymentGateway, TransferGateway
 from core.schedule import jobs
 from core.seekers.photos import LocalPhotoStore
 from core.shared.clock import LOCAL_TZ
@@ -65,7 +65,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
-    *, payments: PaymentGateway | None = None, card_events: Job | None = None,
+    *, payments: PaymentGateway | None = None, card_events: Job | None = None, transfers: TransferGateway | None = None,
     observe: Observe | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
@@ -114,7 +114,7 @@ def build_scheduler(
     async def tell_pledgers() -> None:
         await jobs.tell_pledgers(store)
     async def pay_out() -> None:
-        await jobs.run_payouts(store)
+        await jobs.run_payouts(store, transfers=transfers)
 
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None  # REST base override (a test fake)
+    stripe_connect: bool = False  # payouts by Stripe Connect transfers to payees' connected accounts (needs the keys)
     stripe_timeout: float = 20.0  # seconds one Stripe request may take before it is retried (idempotently)
 
     # Initial values of the governed parameters (used only until a proposal changes them).

@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bot import sms, whatsapp
 from bot.twilio_common import InboundWindow, MediaError, TwilioConfig, fetch_media, media_link_valid
+from core.payments.statements import MAX_FILE_BYTES
 from core.seekers.photos import MAX_BYTES
 from webhooks.uploads import BodyTooLarge, image_media_type, read_limited
 
@@ -74,6 +75,15 @@ def twilio_router(
             except MediaError as exc:  # kept as text: the person gets an answer, not silence
                 log.warning("photo of %s %s not fetched: %s", channel, sid, exc)
                 payload = {**payload, "kind": "text", "media_error": str(exc)}
+        elif payload["kind"] == "document":
+            # A treasurer's statement: fetched up to the statement limit; a file that is not CSV, too
+            # large or not fetched reaches the flows without its bytes, and is refused politely there.
+            url, csv = whatsapp.attached_document(form) or ("", False)
+            if csv:
+                try:
+                    photo = await fetch_media(config, url, MAX_FILE_BYTES)
+                except MediaError as exc:
+                    log.warning("document of %s %s not fetched: %s", channel, sid, exc)
         if channel == whatsapp.CHANNEL and window is not None:
             window.note(address)
         await get_runtime(request).processor.receive(channel, sid, address, payload, photo)

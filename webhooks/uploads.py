@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import python_multipart
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 PHOTO_FIELD = b"photo"
+DOCUMENT_FIELD = b"document"  # a file for the flows (a treasurer's bank statement), not an image
 ENVELOPE_BYTES = 64 * 1024  # boundaries, part headers and a few small fields around the photo
 MAX_PARTS = 6  # the photo and a few small fields, as the form reader this replaces allowed
 MAX_BOUNDARY = 70  # RFC 2046's longest boundary
@@ -43,13 +45,29 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: which form field carried it, its bytes, and what its part said it was."""
+
+    field: str  # "photo" or "document"
+    data: bytes
+    content_type: str = ""
+    filename: str = ""
+
+
 async def read_photo_upload(request: Request, max_bytes: int) -> bytes:
     """Return the bytes of the multipart/form-data field "photo", reading little more than max_bytes."""
-    limit = max_bytes + ENVELOPE_BYTES
+    return (await read_upload(request, {PHOTO_FIELD: max_bytes})).data
+
+
+async def read_upload(request: Request, limits: dict[bytes, int]) -> Upload:
+    """Return the one file field of a multipart/form-data body among `limits` (field name → most
+    bytes), reading little more than the largest limit; PhotoTooLarge past a field's limit."""
+    limit = max(limits.values()) + ENVELOPE_BYTES
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PhotoTooLarge  # refused before any of the body is read
-    part = _PhotoPart(max_bytes)
+    part = _PhotoPart(limits)
     # The parser bounds each part's header lines and their number itself (a MultipartParseError).
     parser = python_multipart.MultipartParser(_boundary(request), part.callbacks())
     received = 0
@@ -63,7 +81,8 @@ async def read_photo_upload(request: Request, max_bytes: int) -> bytes:
         parser.finalize()
     except MultipartParseError:
         raise webchat.WebchatInputError("the upload is not valid multipart/form-data") from None
-    return part.photo()
+    data = part.photo()
+    return Upload(part.field.decode(), data, part.content_type.decode("latin-1"), part.filename.decode("utf-8", "replace"))
 
 
 def _boundary(request: Request) -> bytes:
@@ -78,8 +97,13 @@ def _boundary(request: Request) -> bytes:
 class _PhotoPart:
     """Parser callbacks keeping the "photo" field's bytes, skipping small plain fields and refusing other files."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, limits: dict[bytes, int]) -> None:
+        self.limits = limits  # file fields accepted, and the most bytes of each
+        self.max_bytes = 0
+        self.field = b""  # which of them this upload carries
+        self.content_type = b""  # what its part says it is (checked by the caller)
+        self.filename = b""
+        self.part_type = b""
         self.data: bytearray | None = None  # the photo so far, once its part has begun
         self.complete = False  # the photo's part reached its closing boundary
         self.parts = 0
@@ -115,7 +139,7 @@ class _PhotoPart:
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise webchat.WebchatInputError(f"send at most {MAX_PARTS} form fields")
-        self.in_photo, self.disposition = False, b""
+        self.in_photo, self.disposition, self.part_type = False, b"", b""
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         """A piece of a header's name (names and values may arrive split across chunks)."""
@@ -129,6 +153,8 @@ class _PhotoPart:
         """One header complete: only Content-Disposition matters (the photo's type is checked by decoding it)."""
         if self.header_name.lower() == b"content-disposition":
             self.disposition = self.header_value
+        elif self.header_name.lower() == b"content-type":
+            self.part_type = self.header_value[:200]
         self.header_name, self.header_value = b"", b""
 
     def on_headers_finished(self) -> None:
@@ -137,10 +163,11 @@ class _PhotoPart:
         name = options.get(b"name")
         if kind != b"form-data" or name is None:
             raise webchat.WebchatInputError('each form part needs "Content-Disposition: form-data; name=..."')
-        if name == PHOTO_FIELD:
+        if name in self.limits:
             if self.data is not None:
                 raise webchat.WebchatInputError("send one photo at a time")
-            self.data, self.in_photo = bytearray(), True
+            self.data, self.in_photo, self.field, self.max_bytes = bytearray(), True, name, self.limits[name]
+            self.content_type, self.filename = self.part_type, options.get(b"filename", b"")[:200]
         elif b"filename" in options:
             raise webchat.WebchatInputError(NOT_IN_PHOTO_FIELD)
 
@@ -150,7 +177,7 @@ class _PhotoPart:
             return
         self.data += data[start:end]
         if len(self.data) > self.max_bytes:
-            raise PhotoTooLarge
+            raise PhotoTooLarge(self.field.decode())  # which field: a document's refusal is explained
 
     def on_part_end(self) -> None:
         """A part ended at its boundary."""

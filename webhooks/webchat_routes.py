@@ -23,15 +23,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from bot import webchat
+from bot.documents import is_csv
 from bot.processor import IdempotencyConflict
 from core.members.identity import check_session, open_session, sign_in_admin
+from core.payments.statements import MAX_FILE_BYTES
 from core.seekers.photo_access import view_photo
 from core.seekers.photos import MAX_BYTES
 from flows.i18n import translator
 from webhooks.demo import DEMO_USERS
 from webhooks.runtime import Runtime
 from webhooks.settings import Settings
-from webhooks.uploads import BodyTooLarge, PhotoTooLarge, image_media_type, read_limited, read_photo_upload
+from webhooks.uploads import DOCUMENT_FIELD, PHOTO_FIELD, BodyTooLarge, PhotoTooLarge, image_media_type, read_limited, read_upload
 
 COOKIE = "ketpaar_session"
 MAX_WAIT_S = 25.0
@@ -119,6 +121,13 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         text = _("You are sending messages very fast. Please wait a minute, then send it again.")
         return _error(429, "too many messages", message=text)
 
+    async def document_refusal(request: Request, address: str) -> str:
+        """Why a file was not taken, in the sender's language (the page shows it in the chat)."""
+        async with rt(request).store.reader() as uow:
+            person = await uow.people.find(webchat.CHANNEL, address)
+        _ = translator(person.language if person else "en", webchat.CHANNEL)
+        return _("I could not take that file: send the bank statement as a CSV file of at most 5 MB.")
+
     async def post_message(request: Request, caller: Caller) -> Response:
         if not await within_limits(request, caller.address):
             return await polite_limit(request, caller.address)
@@ -135,8 +144,13 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
             return _error(422, str(exc))
         except BodyError as exc:
             return _error(exc.status, str(exc))
-        except PhotoTooLarge:
+        except PhotoTooLarge as exc:
+            if exc.args[:1] == (DOCUMENT_FIELD.decode(),):
+                return _error(413, f"the document is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
+                              message=await document_refusal(request, caller.address))  # fmt: skip
             return _error(413, f"the photo is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        except NotAStatement:
+            return _error(415, "send a bank statement as a CSV file", message=await document_refusal(request, caller.address))
         # Keys are scoped to the sender and hashed whole: another person's key, or a long key
         # sharing a prefix, never matches this one.
         provider_id = hashlib.sha256(f"{caller.address}\n{key}".encode()).hexdigest() if key else uuid.uuid4().hex
@@ -298,9 +312,19 @@ async def _read_json(request: Request) -> Any:
         raise BodyError(400, "the body is not valid JSON") from None
 
 
+class NotAStatement(Exception):
+    """A document that is not a CSV file by its type or name."""
+
+
 async def _read_photo(request: Request) -> tuple[dict[str, Any], bytes]:
-    """Read the multipart `photo` field as it streams in, refusing the upload once it passes the limit."""
-    return {"kind": "photo"}, await read_photo_upload(request, MAX_BYTES)
+    """Read the multipart `photo` (an image) or `document` (a CSV bank statement, for a treasurer)
+    field as it streams in, refusing the upload once it passes its limit."""
+    upload = await read_upload(request, {PHOTO_FIELD: MAX_BYTES, DOCUMENT_FIELD: MAX_FILE_BYTES})
+    if upload.field == DOCUMENT_FIELD.decode():
+        if not is_csv(upload.content_type, upload.filename):
+            raise NotAStatement
+        return {"kind": "document"}, upload.data
+    return {"kind": "photo"}, upload.data
 
 
 _ADMIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -34,6 +34,7 @@ class Gift:
     anonymous: bool
     key: str  # idempotency key: the same key again is the same gift, never a second charge
     refunded: int = 0  # paise returned to the giver so far
+    payment_id: int | None = None  # a gift held on a card (card:<payment_id>) rather than moved from a balance
 
     @property
     def held(self) -> int:

@@ -15,6 +15,7 @@ from core.members.model import Person
 from core.orders import funding
 from core.orders import service as orders
 from core.orders.lifecycle import Status
+from core.payments.card_model import hold_account
 from core.ports import UnitOfWork
 from core.shared.events import CampaignGiven, CampaignTransitioned, DomainEvent, OrderTransitioned
 
@@ -128,8 +129,56 @@ async def give(uow: UnitOfWork, campaign_id: int, giver: Person, amount: int, *,
     return GiveResult(campaign, gift)
 
 
+def card_gift_key(payment_id: int) -> str:
+    """The idempotency key of the gift a card payment makes (one gift per payment)."""
+    return f"card:{payment_id}"
+
+
+async def give_by_card(uow: UnitOfWork, campaign_id: int, giver: Person, amount: int, *, anonymous: bool,
+                       payment_id: int, hold: str) -> GiveResult:  # fmt: skip
+    """Count a card hold as a gift: the money stays in the hold account `hold` (card:<payment>)
+    until the order is placed, when it funds the escrow as its own card contribution. Checked like
+    a balance gift (open, not expired, not beyond what is still needed); the same payment again is
+    the same gift."""
+    campaign = await _open_campaign(uow, campaign_id)
+    key = card_gift_key(payment_id)
+    if (done := await uow.campaigns.gift_by_key(campaign.id, key)) is not None:
+        return GiveResult(campaign, done, repeated=True)
+    if campaign.status not in OPEN:
+        raise CampaignError(f"closed_{campaign.status.value}", campaign.id)
+    if campaign.expires_at <= uow.now:
+        raise CampaignError("closed_expired", campaign.id)
+    if amount > campaign.remaining:
+        # Other gifts came first while the donor was on the card page: the hold is released, never kept.
+        raise CampaignError("too_much", campaign.id, remaining=campaign.remaining)
+    if amount <= 0 or await uow.ledger.balance(hold) < amount:
+        raise CampaignError("too_small", campaign.id, remaining=campaign.remaining)
+    seq = len(await uow.campaigns.gifts(campaign.id)) + 1
+    gift = await uow.campaigns.add_gift(campaign.id, seq, giver.id, amount, anonymous, key, payment_id=payment_id)
+    version = campaign.version
+    campaign.raised += amount
+    campaign.version += 1
+    uow.record(CampaignGiven(actor=giver.actor, campaign_id=campaign.id, seq=seq, person_id=giver.id, amount=amount,
+                             anonymous=anonymous, raised=campaign.raised, target=campaign.target))  # fmt: skip
+    if campaign.remaining == 0:
+        campaign.move("meet", giver.actor, gifts=seq)
+        await _place(uow, campaign, giver.actor)
+    elif campaign.status is CampaignStatus.CREATED:
+        campaign.move("give", giver.actor)
+    await uow.campaigns.save(campaign, version)
+    return GiveResult(campaign, gift)
+
+
+def gift_source(gift: Gift) -> tuple[str, funding.Source]:
+    """Where a gift's money is until the order is placed: the campaign account, or its card hold."""
+    if gift.payment_id is not None:
+        return hold_account(gift.payment_id), funding.Source.CARD
+    return campaign_account(gift.campaign_id), funding.Source.CAMPAIGN
+
+
 async def _place(uow: UnitOfWork, campaign: Campaign, actor: str) -> None:
-    """Fund the campaign's order with every gift as its own contribution and send it on."""
+    """Fund the campaign's order with every gift as its own contribution and send it on; a card
+    gift funds the escrow from its hold, as an order paid by card does (captured at settlement)."""
     order = await orders.load(uow, campaign.order_id)
     version = order.version
     order.choose_meal(campaign.restaurant_id, campaign.item_id, campaign.meal_name, campaign.meal_price,
@@ -137,8 +186,8 @@ async def _place(uow: UnitOfWork, campaign: Campaign, actor: str) -> None:
     gifts = await uow.campaigns.gifts(campaign.id)
     tips = funding.share_out(campaign.tip, [g.amount for g in gifts])  # the tip, as each gift's share of it
     for gift, tip in zip(gifts, tips, strict=True):
-        await funding.contribute(uow, order.id, gift.person_id, campaign_account(campaign.id), funding.Source.CAMPAIGN,
-                                 gift.amount, tip, actor)  # fmt: skip
+        account, source = gift_source(gift)
+        await funding.contribute(uow, order.id, gift.person_id, account, source, gift.amount, tip, actor)
     order.fund(actor, source="campaign")
     await orders.send_funded(uow, order, actor)
     await uow.orders.save(order, version)
@@ -148,8 +197,9 @@ async def _place(uow: UnitOfWork, campaign: Campaign, actor: str) -> None:
 async def refund_gifts(uow: UnitOfWork, campaign: Campaign, why: str, actor: str) -> dict[int, int]:
     """Return what the campaign account holds to the givers, in proportion to what each still
     has in it (all of it, exactly, before an order is placed); one ledger transaction. Return
-    paise refunded per person."""
-    gifts = await uow.campaigns.gifts(campaign.id)
+    paise refunded per person. Card gifts are not here: their money never left the card's hold,
+    and the card job releases (or refunds) it when the campaign or its order ends."""
+    gifts = [g for g in await uow.campaigns.gifts(campaign.id) if g.payment_id is None]
     account = campaign_account(campaign.id)
     weights = [g.held for g in gifts]
     value = min(await uow.ledger.balance(account), sum(weights))

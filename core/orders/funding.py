@@ -23,6 +23,7 @@ class Source(StrEnum):
     PLEDGE = "pledge"  # money pledged ahead
     CAMPAIGN = "campaign"  # a campaign several donors funded
     CARD = "card"  # a card authorisation, captured at settlement
+    POOL = "pool"  # the guarantee pool standing in for a card hold the provider cancelled
 
 
 @dataclass(frozen=True)

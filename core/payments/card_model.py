@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from core.ledger.model import BP
@@ -29,6 +30,11 @@ class CardStatus(StrEnum):
 
 OPEN = (CardStatus.CREATED, CardStatus.FAILED)  # still waiting for a hold
 
+# How long a payment page stays open. Stripe lets a Checkout Session live 30 minutes to 24 hours;
+# one minute over the least, so that the page outlives the request that made it. Until then the
+# order is not stale: the donor may be typing their card number.
+CHECKOUT_MINUTES = 31
+
 
 @dataclass(frozen=True)
 class CardPayment:
@@ -53,11 +59,19 @@ class CardPayment:
     actual_fee: int | None = None  # what the provider kept, once known
     flagged: bool = False  # an ageing hold was reported to the admins
     version: int = 0
+    campaign_id: int | None = None  # a gift to this campaign (its order is the campaign's order)
+    anonymous: bool = False  # that gift shown to others as "Someone"
 
     @property
     def charge(self) -> int:
         """What the card is asked for: the order's total and, when the donor bears it, the fee."""
         return self.order_total + self.fee
+
+    def page_open(self, now: datetime) -> bool:
+        """Whether the donor may still pay on the page: waiting for a hold, and not yet expired."""
+        if self.status not in OPEN or not self.created_at:
+            return False
+        return datetime.fromisoformat(self.created_at) + timedelta(minutes=CHECKOUT_MINUTES) > now
 
     @property
     def ref(self) -> str:

@@ -23,10 +23,13 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from core.campaigns import service as campaigns
+from core.campaigns.lifecycle import OPEN as CAMPAIGN_OPEN
 from core.ledger.model import INFRA, InsufficientFunds, Posting, Transaction
 from core.members.model import Person
 from core.orders import service as orders
 from core.orders.lifecycle import TERMINAL, Status
+from core.payments import card_lost
 from core.payments.card_model import (
     CARD,
     CARD_FEES,
@@ -97,18 +100,13 @@ async def start(uow: UnitOfWork, gateway: PaymentGateway, order_id: int, donor: 
         raise CardError("already_paid")
     existing = await uow.cards.for_order(order_id)
     for p in existing:
-        if p.status in OPEN and p.item_id == item_id and p.tip == tip and p.url:
+        if p.status in OPEN and p.campaign_id is None and p.item_id == item_id and p.tip == tip and p.url:
             return p  # a double tap: the same link again
     chosen = next((o for o in await orders.meal_options(uow, order.seeker_lat, order.seeker_lng) if o.item_id == item_id), None)
     if chosen is None:
         raise CardError("meal_unavailable")
-    params = await uow.params.current()
-    total = chosen.price + params.delivery_fee + tip
-    fee, reserve = 0, processor_fee(total, params.card_fee_bp, params.card_fee_fixed)
-    if params.card_fee_bearer == 0 or await uow.ledger.balance(INFRA) < reserve:
-        # The donor bears the fee (the default), or fund:infra could not: then it is shown as a
-        # line before paying, like the default, rather than leaving a fee nobody can pay.
-        fee = reserve = gross_up(total, params.card_fee_bp, params.card_fee_fixed)
+    total = chosen.price + (await uow.params.current()).delivery_fee + tip
+    fee, reserve = await _fee_and_reserve(uow, total)
     attempt = len(existing) + 1
     payment = await uow.cards.add(CardPayment(0, order_id, donor.id, attempt, item_id, tip, total, fee, reserve,
                                               CardStatus.CREATED))  # fmt: skip
@@ -117,6 +115,48 @@ async def start(uow: UnitOfWork, gateway: PaymentGateway, order_id: int, donor: 
     payment = replace(payment, intent=checkout.intent, url=checkout.url)
     payment = await _save(uow, payment)
     uow.record(_changed(payment, "created", payment.charge, donor.actor, fee=fee))
+    return payment
+
+
+async def _fee_and_reserve(uow: UnitOfWork, total: int) -> tuple[int, int]:
+    """The fee the donor pays on top and the estimate held until capture, as for an order."""
+    params = await uow.params.current()
+    fee, reserve = 0, processor_fee(total, params.card_fee_bp, params.card_fee_fixed)
+    if params.card_fee_bearer == 0 or await uow.ledger.balance(INFRA) < reserve:
+        # The donor bears the fee (the default), or fund:infra could not: then it is shown as a
+        # line before paying, like the default, rather than leaving a fee nobody can pay.
+        fee = reserve = gross_up(total, params.card_fee_bp, params.card_fee_fixed)
+    return fee, reserve
+
+
+async def start_gift(uow: UnitOfWork, gateway: PaymentGateway, campaign_id: int, giver: Person, amount: int, *,
+                     anonymous: bool) -> CardPayment:  # fmt: skip
+    """Make (or reuse) a manual-capture payment for a gift to a campaign and return it with its
+    link. Checked as a balance gift is (open, not expired, at least the minimum, at most what is
+    still needed); checked again when the hold arrives, since others may give meanwhile."""
+    campaign = await uow.campaigns.get(campaign_id, lock=True)
+    if campaign is None:
+        raise CardError("not_found")
+    if campaign.status not in CAMPAIGN_OPEN or campaign.expires_at <= uow.now:
+        raise CardError("closed")
+    least = min((await uow.params.current()).min_contribution, campaign.remaining)
+    if amount > campaign.remaining or amount < least or amount <= 0:
+        raise CardError("amount")
+    existing = await uow.cards.for_order(campaign.order_id)
+    for p in existing:
+        if (p.status in OPEN and p.campaign_id == campaign.id and p.person_id == giver.id and p.order_total == amount
+                and p.anonymous == anonymous and p.url):  # fmt: skip
+            return p  # a double tap: the same link again
+    fee, reserve = await _fee_and_reserve(uow, amount)
+    attempt = len(existing) + 1
+    payment = await uow.cards.add(CardPayment(0, campaign.order_id, giver.id, attempt, campaign.item_id, 0, amount, fee,
+                                              reserve, CardStatus.CREATED, campaign_id=campaign.id,
+                                              anonymous=anonymous))  # fmt: skip
+    metadata = {"order": str(campaign.order_id), "payment": payment.ref, "contribution": "campaign",
+                "campaign": campaign.code}  # fmt: skip
+    checkout = await gateway.checkout(payment.charge, payment.ref, metadata, f"Ketpaar campaign {campaign.code}")
+    payment = await _save(uow, replace(payment, intent=checkout.intent, url=checkout.url))
+    uow.record(_changed(payment, "created", payment.charge, giver.actor, fee=fee))
     return payment
 
 
@@ -155,7 +195,11 @@ async def apply_event(uow: UnitOfWork, event: CardEvent) -> str:
         return "cancelled"
     if event.kind == "canceled" and payment.status is CardStatus.AUTHORISED:
         # The provider let the hold go (expiry) before we captured: the escrow's card money is gone.
-        # Nothing is moved automatically; the admins are told (flagged) and decide.
+        # The ledger follows and the guarantee pool stands in (card_lost); only when the pool
+        # cannot is nothing moved, and the admins are told (flagged) and decide.
+        payment, outcome = await card_lost.hold_cancelled(uow, payment, event.id)
+        if outcome != "short":
+            return outcome
         if not payment.flagged:
             await _save(uow, replace(payment, flagged=True))
             uow.record(_changed(payment, "flagged", payment.charge, "stripe", event_id=event.id, reason="provider_cancelled"))
@@ -186,6 +230,10 @@ async def _authorised(uow: UnitOfWork, payment: CardPayment, event: CardEvent) -
     order = await uow.orders.get(payment.order_id)
     if not why and event.amount != payment.charge:
         why = "amount"
+    elif not why and payment.campaign_id is not None:
+        why = await _gift(uow, payment, donor, hold)
+    elif not why and order is not None and order.status is Status.CANCELLED:
+        why = "order_cancelled"  # given up (by the donor, or as stale) while they were on the card page
     elif not why and (donor is None or order is None or order.status is not Status.SCREENED):
         why = "order_moved_on"
     elif not why and donor is not None:
@@ -198,6 +246,21 @@ async def _authorised(uow: UnitOfWork, payment: CardPayment, event: CardEvent) -
         uow.record(_changed(payment, "unused", event.amount, "stripe", event_id=event.id, reason=why))
         return "unused"
     return "authorised"
+
+
+async def _gift(uow: UnitOfWork, payment: CardPayment, donor: Person | None, hold: str) -> str:
+    """Count an authorised card gift toward its campaign; "" when it counts, else why not (the
+    hold is then released by the card job and the giver told)."""
+    if donor is None or payment.campaign_id is None:
+        return "order_moved_on"
+    try:
+        await campaigns.give_by_card(uow, payment.campaign_id, donor, payment.order_total, anonymous=payment.anonymous,
+                                     payment_id=payment.id, hold=hold)  # fmt: skip
+    except campaigns.CampaignError as exc:
+        return exc.code
+    except orders.OrderError as exc:  # the gift met the target but the order could not be placed
+        return exc.code
+    return ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +279,8 @@ async def due(uow: UnitOfWork, limit: int = 500) -> list[Due]:
     for p in await uow.cards.in_status((CardStatus.AUTHORISED,), limit):
         order = await uow.orders.get(p.order_id)
         funded = any(c.account == hold_account(p.id) for c in await uow.contributions.for_order(p.order_id))
+        if not funded and await _gift_waiting(uow, p):
+            continue  # a gift counted toward a campaign still collecting: held until it ends
         if not funded:
             out.append(Due(p, "release", p.charge))  # a hold the order never used
             continue
@@ -228,6 +293,15 @@ async def due(uow: UnitOfWork, limit: int = 500) -> list[Due]:
         if (back := await uow.ledger.balance(hold_account(p.id))) > 0:
             out.append(Due(p, "refund", back))
     return out
+
+
+async def _gift_waiting(uow: UnitOfWork, p: CardPayment) -> bool:
+    """A card gift counted toward a campaign that is still collecting (so its hold must stay)."""
+    if p.campaign_id is None:
+        return False
+    campaign = await uow.campaigns.get(p.campaign_id)
+    return (campaign is not None and campaign.status in CAMPAIGN_OPEN
+            and await uow.campaigns.gift_by_key(campaign.id, campaigns.card_gift_key(p.id)) is not None)  # fmt: skip
 
 
 async def carry_out(store: Store, gateway: PaymentGateway, item: Due) -> str:

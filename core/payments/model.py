@@ -39,6 +39,7 @@ class Method(StrEnum):
 
     UPI = "upi"
     BANK = "bank"  # account number + IFSC (NEFT/IMPS)
+    STRIPE = "stripe"  # a Stripe Connect account (acct_…), paid by transfer where KETPAAR_STRIPE_CONNECT is on
 
 
 class InvalidDetails(ValueError):
@@ -60,6 +61,8 @@ class PayoutDetails:
 
     def masked(self) -> str:
         """What chat shows: enough to recognise, too little to reuse (n***h@okaxis, XXXXXX1234 · HDFC0001234)."""
+        if self.method is Method.STRIPE:
+            return f"Stripe ({self.destination[:5]}…{self.destination[-4:]})" if self.destination else "Stripe"
         if self.method is Method.UPI:
             handle, provider = self.destination.split("@", 1)
             return f"{handle[0]}***{handle[-1] if len(handle) > 1 else ''}@{provider}"

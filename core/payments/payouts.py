@@ -159,13 +159,18 @@ async def mark_failed(uow: UnitOfWork, admin: Person, line_id: int) -> PayoutLin
     line = await uow.payments.line(line_id)
     if line is None:
         raise PayoutError("unknown")
+    return await fail_line(uow, line, admin.actor)
+
+
+async def fail_line(uow: UnitOfWork, line: PayoutLine, actor: str) -> PayoutLine:
+    """Put a returned (or refused) line's money back on the payee's balance, once."""
     if line.status is LineStatus.FAILED:
         raise PayoutError("decided")
     tx_id = await uow.ledger.record(transfer("payout_reversal", f"line:{line.id}", PAYOUTS, line.account, line.amount,
-                                             f"payout line {line.id} returned by the bank"), admin.actor)  # fmt: skip
+                                             f"payout line {line.id} returned"), actor)  # fmt: skip
     if not await uow.payments.fail_line(line.id, tx_id):
         raise PayoutError("decided")
-    uow.record(PayoutLineFailed(actor=admin.actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
+    uow.record(PayoutLineFailed(actor=actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
                                 amount=line.amount))  # fmt: skip
     return line
 
@@ -179,8 +184,8 @@ def batch_csv(lines: list[PayoutLine]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for line in lines:
-        if line.status is LineStatus.FAILED:
-            continue
+        if line.status is LineStatus.FAILED or line.method is Method.STRIPE:
+            continue  # a returned line is paid again later; a Stripe line goes by transfer, not by the bank
         bank = line.method is Method.BANK
         # A name starting with = + - @ would be a formula in a spreadsheet: quote it as text.
         name = "'" + line.name if line.name[:1] in "=+-@" else line.name

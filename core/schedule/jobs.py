@@ -15,8 +15,8 @@ from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
 from core.orders.lifecycle import CAPACITY_DONE, CAPACITY_HELD, Status
-from core.payments import payouts
-from core.ports import Store, UnitOfWork
+from core.payments import connect, payouts
+from core.ports import Store, TransferGateway, UnitOfWork
 from core.privacy.forget import FAREWELL_KEEP
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
@@ -171,6 +171,8 @@ async def cancel_stale_drafts(store: Store, board: JobBoard, older_than_min: int
                 continue  # paid or cancelled meanwhile
             if await uow.campaigns.for_order(order.id) is not None:
                 continue  # a campaign is collecting for it: expire_campaigns ends it when its time is up
+            if any(p.page_open(uow.at) for p in await uow.cards.for_order(order.id)):
+                continue  # the donor may be on the card page: stale only once that page has expired
             await orders.cancel(uow, order.id, donor, board)
             cancelled += 1
     return cancelled
@@ -256,10 +258,15 @@ async def tell_pledgers(store: Store, day: str | None = None) -> int:
     """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
     async with store.uow() as uow:
         return len(await pledges.tell_pledgers(uow, day or uow.day))
-async def run_payouts(store: Store, day: str | None = None) -> payouts.RunReport:
-    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand)."""
+async def run_payouts(store: Store, day: str | None = None, transfers: TransferGateway | None = None) -> payouts.RunReport:
+    """The daily payout run: today's once its governed hour has come (or `day`'s, by hand); with
+    Stripe Connect, the Stripe lines are then sent as transfers (and those a previous run could
+    not send, again)."""
     async with store.uow() as uow:
-        return await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))
+        report = await (payouts.run_payouts(uow, day) if day else payouts.run_if_due(uow))
+    if transfers is not None:
+        await connect.pay_transfers(store, transfers)
+    return report
 
 
 async def close_proposals(store: Store) -> dict[str, int]:

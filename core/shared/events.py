@@ -454,6 +454,18 @@ class PayoutBatchPaid(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PayoutLineTransferred(DomainEvent):
+    """A payout line paid by a Stripe Connect transfer to the payee's connected account."""
+
+    type: ClassVar[str] = "payout.transferred"
+    batch_id: int
+    line_id: int
+    account: str
+    amount: int
+    transfer: str  # the provider's transfer id
+
+
+@dataclass(frozen=True, kw_only=True)
 class PayoutLineFailed(DomainEvent):
     """The bank returned one payout line: its money went back to the payee's balance."""
 

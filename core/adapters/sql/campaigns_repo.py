@@ -25,7 +25,8 @@ def _campaign(row: Any) -> Campaign:
 
 
 def _gift(row: Any) -> Gift:
-    return Gift(row.id, row.campaign_id, row.seq, row.person_id, row.amount, bool(row.anonymous), row.key, row.refunded)
+    return Gift(row.id, row.campaign_id, row.seq, row.person_id, row.amount, bool(row.anonymous), row.key, row.refunded,
+                row.payment_id)
 
 
 class CampaignRepo:
@@ -88,12 +89,13 @@ class CampaignRepo:
         row = (await self.conn.execute(q)).first()
         return _gift(row) if row else None
 
-    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str) -> Gift:
-        """Store one gift (its ledger transaction is already recorded)."""
+    async def add_gift(self, campaign_id: int, seq: int, person_id: int, amount: int, anonymous: bool, key: str,
+                       payment_id: int | None = None) -> Gift:  # fmt: skip
+        """Store one gift (its ledger transaction, or its card hold, is already recorded)."""
         result = await self.conn.execute(campaign_gifts.insert().values(
             campaign_id=campaign_id, seq=seq, person_id=person_id, amount=amount, anonymous=anonymous, key=key,
-            created_at=self.now))  # fmt: skip
-        return Gift(new_id(result), campaign_id, seq, person_id, amount, anonymous, key)
+            created_at=self.now, payment_id=payment_id))  # fmt: skip
+        return Gift(new_id(result), campaign_id, seq, person_id, amount, anonymous, key, payment_id=payment_id)
 
     async def add_gift_refunded(self, gift_id: int, amount: int) -> None:
         """Count paise returned to a giver."""

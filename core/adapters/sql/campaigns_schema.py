@@ -38,6 +38,7 @@ campaign_gifts = Table(
     Column("key", String(64), nullable=False),
     Column("refunded", BigInteger, nullable=False, server_default="0"),
     Column("created_at", String(32), nullable=False),
+    Column("payment_id", Integer, nullable=True),  # a gift held on a card (card_payments.id), not taken from a balance
     UniqueConstraint("campaign_id", "seq", name="uq_campaign_gifts_campaign_id_seq"),
     UniqueConstraint("campaign_id", "key", name="uq_campaign_gifts_campaign_id_key"),
 )

@@ -19,7 +19,7 @@ def _payment(row: Any) -> CardPayment:
     return CardPayment(
         row.id, row.order_id, row.person_id, row.attempt, row.item_id, row.tip, row.order_total, row.fee, row.reserve,
         CardStatus(row.status), row.intent, row.url, row.created_at, row.authorised_at, row.captured, row.refunded,
-        row.actual_fee, bool(row.flagged), row.version,
+        row.actual_fee, bool(row.flagged), row.version, row.campaign_id, bool(row.anonymous),
     )  # fmt: skip
 
 
@@ -34,7 +34,8 @@ class CardPaymentRepo:
         result = await self.conn.execute(card_payments.insert().values(
             order_id=payment.order_id, person_id=payment.person_id, attempt=payment.attempt, item_id=payment.item_id,
             tip=payment.tip, order_total=payment.order_total, fee=payment.fee, reserve=payment.reserve,
-            status=payment.status.value, intent=payment.intent, url=payment.url, created_at=self.now))  # fmt: skip
+            status=payment.status.value, intent=payment.intent, url=payment.url, created_at=self.now,
+            campaign_id=payment.campaign_id, anonymous=payment.anonymous))  # fmt: skip
         found = await self.get(new_id(result))
         assert found is not None
         return found

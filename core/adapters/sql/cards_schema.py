@@ -28,5 +28,7 @@ card_payments = Table(
     Column("actual_fee", BigInteger, nullable=True),
     Column("flagged", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False, server_default="0"),
+    Column("campaign_id", Integer, nullable=True),  # set when the payment is a gift to a campaign
+    Column("anonymous", Boolean, nullable=False, server_default=false()),  # that gift's name hidden from others
     UniqueConstraint("order_id", "attempt", name="uq_card_payments_order_id_attempt"),
 )

@@ -145,10 +145,28 @@ class PaymentsRepo:
             return False
         await self.conn.execute(
             update(payout_lines)
-            .where(payout_lines.c.batch_id == batch_id, payout_lines.c.status == LineStatus.PENDING.value)
+            # Lines paid by transfer are not in the bank's file: the transfer job marks them.
+            .where(payout_lines.c.batch_id == batch_id, payout_lines.c.status == LineStatus.PENDING.value,
+                   payout_lines.c.method != Method.STRIPE.value)
             .values(status=LineStatus.PAID.value)
         )
         return True
+
+    async def mark_line_paid(self, line_id: int) -> bool:
+        """Mark one pending line paid (a transfer went through); False if it was not pending."""
+        q = (
+            update(payout_lines)
+            .where(payout_lines.c.id == line_id, payout_lines.c.status == LineStatus.PENDING.value)
+            .values(status=LineStatus.PAID.value)
+        )
+        return (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1
+
+    async def pending_lines(self, method: Method, limit: int = 500) -> list[PayoutLine]:
+        """Lines of any batch still pending and paid by this method, oldest first."""
+        q = (select(payout_lines)
+             .where(payout_lines.c.status == LineStatus.PENDING.value, payout_lines.c.method == method.value)
+             .order_by(payout_lines.c.id).limit(limit))  # fmt: skip
+        return [_line(r) for r in await self.conn.execute(q)]
 
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""

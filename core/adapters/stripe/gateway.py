@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import stripe
 
-from core.payments.card_model import Checkout, IntentState
+from core.payments.card_model import CHECKOUT_MINUTES, Checkout, IntentState
+from core.payments.connect import TransferRefused
 
 # Retries of one call inside the SDK (timeouts, connection errors, 409/5xx), always with the
 # same idempotency key; the scheduled job repeats the call later if they all fail.
@@ -77,6 +79,9 @@ class StripeGateway:
                                                               "product_data": {"name": description}}}],
                 "payment_intent_data": {"capture_method": "manual", "metadata": metadata, "description": description},
                 "metadata": metadata,
+                # The page closes when our stale-draft job may cancel the order (Stripe then cancels
+                # the PaymentIntent too), so a card cannot be held for an order already given up.
+                "expires_at": int(time.time()) + CHECKOUT_MINUTES * 60,
             },
             # The amount is part of the key: a transaction rolled back and retried with another tip
             # asks for another page, which Stripe would refuse under the first one's key.
@@ -117,6 +122,31 @@ class StripeGateway:
                 return state
             raise exc
         return intent_state(done)
+
+    async def connect_account(self, idempotency_key: str) -> str:
+        """A Stripe-hosted (Express) connected account that can receive transfers; its id."""
+        account = await self.client.v1.accounts.create_async(
+            params={"type": "express", "capabilities": {"transfers": {"requested": True}}},
+            options={"idempotency_key": idempotency_key})  # fmt: skip
+        return str(account["id"])
+
+    async def onboarding_link(self, account: str) -> str:
+        """A one-time Account Link where the payee finishes onboarding (refreshed by asking again)."""
+        done = f"{self.public_url}/pay/done"
+        link = await self.client.v1.account_links.create_async(
+            params={"account": account, "type": "account_onboarding", "refresh_url": done, "return_url": done})
+        return str(link["url"])
+
+    async def transfer(self, account: str, amount: int, idempotency_key: str, metadata: dict[str, str]) -> str:
+        """A Transfer of `amount` paise (INR) to a connected account; refused → TransferRefused."""
+        try:
+            done = await self.client.v1.transfers.create_async(
+                params={"amount": amount, "currency": "inr", "destination": account, "metadata": metadata},
+                options={"idempotency_key": idempotency_key})  # fmt: skip
+        except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
+            # Stripe answered and said no (account not onboarded, closed, not ours): not worth repeating.
+            raise TransferRefused(str(exc.user_message or exc)) from exc
+        return str(done["id"])
 
     async def refund(self, intent: str, amount: int, idempotency_key: str) -> IntentState:
         """Refund part of a captured PaymentIntent."""

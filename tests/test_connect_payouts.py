@@ -1,0 +1,133 @@
+"""Payouts by Stripe Connect (KETPAAR_STRIPE_CONNECT=true), with the real stripe SDK against the
+local fake: a worker links a connected account by chat and gets the onboarding link; the day's
+run pays their line by a Transfer (idempotency key per line) instead of the bank file; a transfer
+Stripe refuses fails the line and the money returns to the worker's balance, paid at a later run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.ledger.model import DEPOSITS, PAYOUTS, transfer, worker_account
+from core.payments.payouts import batch_csv
+from core.schedule.jobs import run_payouts
+from tests.conftest import running_app
+from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
+from tests.helpers import assert_ledger_invariants
+from tests.test_cards import card_env, fake_stripe
+from tests.test_tamil_transcript import latin_left
+
+__all__ = ["card_env", "fake_stripe"]  # fixtures used here
+
+
+@pytest.fixture
+async def connect_env(app_db: Path, tmp_path: Path, fake_stripe: FakeStripe) -> AsyncIterator[dict[str, Any]]:
+    """The app with Stripe configured and Connect payouts on."""
+    settings = {"stripe_secret_key": SECRET_KEY, "stripe_webhook_secret": WEBHOOK_SECRET, "stripe_connect": True,
+                "stripe_api_base": fake_stripe.base_url, "stripe_timeout": 1.0}  # fmt: skip
+    async with running_app(app_db, tmp_path / "var", settings=settings) as env:
+        env["stripe"] = fake_stripe
+        yield env
+
+
+async def worker_earns(env: dict[str, Any], paise: int) -> str:
+    """worker-1's settled earnings grow by `paise`; return their ledger account."""
+    async with env["runtime"].store.uow() as uow:
+        person = await uow.people.find("webchat", "worker-1")
+        account = worker_account((await uow.workers.by_person(person.id)).id)
+        await uow.ledger.record(transfer("settle", f"test-earn-{paise}-{uow.now}", DEPOSITS, account, paise), "test")
+    return account
+
+
+async def balance(env: dict[str, Any], account: str) -> int:
+    async with env["runtime"].store.reader() as uow:
+        return await uow.ledger.balance(account)
+
+
+LINK = """
+    worker-1 > /payout stripe
+    worker-1 < Pay you at your Stripe account? Check it: money sent to a wrong account is hard to get back. [Confirm] [Cancel]
+    worker-1 > [tap Confirm]
+    worker-1 < Saved. Your payouts go to your Stripe account.
+"""
+
+
+async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(connect_env: dict[str, Any]) -> None:
+    chat, stripe, runtime = connect_env["chat"], connect_env["stripe"], connect_env["runtime"]
+    await chat.run(LINK)
+    box = await chat.fetch("worker-1")
+    assert "Finish setting up your Stripe account here (your bank details stay with Stripe): " in box.seen[-1]["text"]
+    assert "/setup/e/acct_" in box.seen[-1]["text"]
+    [acct] = stripe.accounts
+    assert ("POST", "/v1/accounts", "ketpaar:person:") == next(
+        (m, p, (k or "")[:15]) for m, p, k in stripe.calls if p == "/v1/accounts")  # keyed per person: one account
+    # Asking again sends a fresh link for the same account (no change, so nothing to confirm).
+    await chat.run("""
+        worker-1 > /payout stripe
+        worker-1 < Saved. Your payouts go to your Stripe account.
+    """)
+    assert list(stripe.accounts) == [acct]
+
+    # Day 1: not onboarded yet, so Stripe refuses the transfer: the line fails, the money comes back.
+    account = await worker_earns(connect_env, 20_000)
+    transfers = runtime.services.transfers
+    report = await run_payouts(runtime.store, "2026-11-23", transfers=transfers)
+    assert [(line.account, line.amount, line.method.value) for line in report.lines] == [(account, 20_000, "stripe")]
+    assert batch_csv(report.lines).splitlines()[1:] == []  # not in the bank's file
+    await chat.run("""
+        worker-1 < Payout: ₹200 is being sent to your Stripe account
+        worker-1 < Stripe could not send ₹200 to you. It is back in your earnings and goes out at the next payout
+    """)
+    assert await balance(connect_env, account) == 20_000 and await balance(connect_env, PAYOUTS) == 0
+    assert stripe.transfers == []
+
+    # Day 2: onboarded; the transfer is slow to answer (the SDK retries with the same key): one transfer.
+    stripe.onboard(acct)
+    stripe.stall["/v1/transfers"] = 1.5
+    report = await run_payouts(runtime.store, "2026-11-24", transfers=transfers)
+    [line] = report.lines
+    assert [(t["destination"], t["amount"], t["currency"]) for t in stripe.transfers] == [(acct, 20_000, "inr")]
+    keys = [k for m, p, k in stripe.calls if p == "/v1/transfers" and k != f"ketpaar:payout:line:{line.id - 1}"]
+    assert len(keys) >= 2 and set(keys) == {f"ketpaar:payout:line:{line.id}"}  # timed out, asked again, same key
+    await chat.run(f"""
+        worker-1 < Payout: ₹200 is being sent to your Stripe account
+        worker-1 < Stripe has sent your payout of ₹200 (reference {line.reference}).
+    """)
+    assert await balance(connect_env, account) == 0 and await balance(connect_env, PAYOUTS) == 20_000
+    async with runtime.store.reader() as uow:
+        assert (await uow.payments.line(line.id)).status.value == "paid"  # type: ignore[union-attr]
+    # The run again that day, and the transfer job again: nothing more is sent.
+    again = await run_payouts(runtime.store, "2026-11-24", transfers=transfers)
+    assert again.lines == [] and len(stripe.transfers) == 1
+    await assert_ledger_invariants(runtime.store)
+
+
+async def test_without_connect_stripe_payouts_are_not_offered(card_env: dict[str, Any]) -> None:
+    await card_env["chat"].run("""
+        worker-1 > /payout stripe
+        worker-1 < Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC.
+        donor-1  > /payout stripe
+        donor-1  < Payout details are for registered restaurants and delivery workers.
+    """)
+    assert card_env["stripe"].accounts == {}
+
+
+async def test_a_tamil_worker_links_stripe_in_tamil(connect_env: dict[str, Any]) -> None:
+    async with connect_env["runtime"].store.uow() as uow:
+        person = await uow.people.find("webchat", "worker-1")
+        await uow.people.set_language(person.id, "ta")
+    await connect_env["chat"].run("""
+        worker-1 > /payout ஸ்ட்ரைப்
+        worker-1 < உங்கள் ஸ்ட்ரைப் கணக்கு
+        worker-1 > [press payto:yes]
+        worker-1 < உங்கள் ஸ்ட்ரைப் கணக்கை இங்கே அமைத்து முடியுங்கள்
+    """)
+    box = await connect_env["chat"].fetch("worker-1")
+    for message in box.seen:
+        text = re.sub(r"https?://\S+", " ", message["text"])
+        assert latin_left(text) == [], message["text"]
+    assert len(connect_env["stripe"].accounts) == 1
