@@ -268,8 +268,7 @@ async def test_givers_on_sms_and_telegram_give_by_card_in_their_language(
                     donor-1  < {code}
                     donor-3  < {held}
                     donor-1  < {code}
-                    donor-2  < {code}
-                """)
+                """)  # donor-2 on SMS hears of donor-3's gift in the next batched summary, not at once
                 async with env["runtime"].store.reader() as uow:
                     assert (await uow.campaigns.get(1)).raised == 7_000  # type: ignore[union-attr]
                 if language == "ta":
