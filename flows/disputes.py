@@ -216,7 +216,10 @@ async def _outcome(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[in
             net[account] = net.get(account, 0) + amount
     restaurant = restaurant_account(order.restaurant_id or 0)
     worker = worker_account(order.worker_id or 0)
-    paid_by = {donor_account(order.donor_id), *(c.account for c in await uow.contributions.for_order(order.id))}
+    contributions = await uow.contributions.for_order(order.id)
+    # a campaign passes what comes back to it on to its givers' balances: count both, net
+    paid_by = {donor_account(order.donor_id), *(c.account for c in contributions),
+               *(donor_account(c.person_id) for c in contributions)}  # fmt: skip
     sources = paid_by - {restaurant, worker}
     return net.get(restaurant, 0), net.get(worker, 0), sum(net.get(a, 0) for a in sources)
 

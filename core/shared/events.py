@@ -315,6 +315,7 @@ class DisputeResolved(DomainEvent):
     reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
+    source: str = ""  # for an appeal: "admin:<person id>" or "proposal:<id>" (the members' vote)
 
 
 @dataclass(frozen=True, kw_only=True)
