@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-
 from core.adapters.sql.db import Database
 from core.campaigns.model import campaign_account
 from core.ledger.model import DEPOSITS, POOL, donor_account, escrow_account, transfer
@@ -91,8 +90,7 @@ async def test_a_giver_who_spent_the_refund_is_covered_by_the_pool_and_repays_it
     assert await postings(w.store, "cover", f"{ref}:cover") == sorted([(POOL, -5_000), (escrow, 5_000)])
     assert await postings(w.store, "settle", f"{ref}:2") == sorted([(kitchen, 6_000), (escrow, -6_000)])
     assert await postings(w.store, "refund", f"order:{order_id}:refund:dispute:2") == sorted([(camp, 4_000), (escrow, -4_000)])
-    assert await postings(w.store, "refund", f"campaign:{campaign_id}:refund:appeal") == sorted(
-        [(a_, 2_800), (b_, 1_200), (camp, -4_000)])
+    assert await postings(w.store, "refund", f"campaign:{campaign_id}:refund:appeal") == sorted([(a_, 2_800), (b_, 1_200), (camp, -4_000)])
     assert await postings(w.store, "repay", f"{ref}:repay") == sorted([(a_, -2_800), (POOL, 2_800)])
     assert [await balance(w, x) for x in (a_, b_, camp, escrow)] == [0, 8_200, 0, 0]
     assert await balance(w, POOL) - pool_before == -2_200

@@ -9,8 +9,8 @@ campaign is passed on to the givers again (repaying the pool first)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from core.campaigns.lifecycle import TERMINAL as CAMPAIGN_ENDED
 from core.campaigns.model import campaign_account
@@ -20,6 +20,8 @@ from core.orders.dispute_model import Dispute, DisputeError
 from core.orders.funding import Source, share_out
 from core.ports import UnitOfWork
 from core.shared.events import DisputeShortfallCovered
+
+Taker = Callable[[str, int, dict[str, int]], Awaitable[None]]  # takes paise from an account, or counts it short
 
 
 @dataclass
@@ -82,7 +84,7 @@ async def plan(uow: UnitOfWork, dispute: Dispute) -> Reversal:
     return out
 
 
-async def _through_campaign(uow: UnitOfWork, campaign_id: int, amount: int, take: Any, taken: dict[str, int],
+async def _through_campaign(uow: UnitOfWork, campaign_id: int, amount: int, take: Taker, taken: dict[str, int],
                             through: dict[int, dict[int, int]]) -> None:  # fmt: skip
     """Take back `amount` a decision gave a campaign: first what the campaign still holds, then
     from the givers it passed the money on to, in proportion to what each was passed."""

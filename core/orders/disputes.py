@@ -103,19 +103,26 @@ async def resolve(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: R
     return dispute
 
 
-async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
-    """A party asks a different admin to look again (once each, within `appeal_window_hours`)."""
-    dispute = await _dispute(uow, dispute_id)
-    order = await _order(uow, dispute.order_id)
+async def check_can_appeal(uow: UnitOfWork, dispute: Dispute, order: Order, person: Person) -> None:
+    """Raise DisputeError unless the person may appeal the dispute's decision now (once each,
+    within `appeal_window_hours`)."""
     if person.id not in await parties(uow, order):
-        raise DisputeError("not_a_party", dispute_id)
+        raise DisputeError("not_a_party", dispute.id)
     if dispute.status not in (DisputeStatus.RESOLVED, DisputeStatus.APPEALED) or dispute.resolved_at is None:
-        raise DisputeError(f"not_appealable_{dispute.status.value}", dispute_id)
+        raise DisputeError(f"not_appealable_{dispute.status.value}", dispute.id)
     if person.id in dispute.appeals:
-        raise DisputeError("already_appealed", dispute_id)
+        raise DisputeError("already_appealed", dispute.id)
     hours = (await uow.params.current()).appeal_window_hours
     if uow.at >= datetime.fromisoformat(dispute.resolved_at) + timedelta(hours=hours):
-        raise DisputeError("appeal_window_closed", dispute_id)
+        raise DisputeError("appeal_window_closed", dispute.id)
+
+
+async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
+    """A party asks a different admin to look again (once each, within `appeal_window_hours`);
+    with no second admin the members vote instead (core/governance/appeals.py)."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    await check_can_appeal(uow, dispute, order, person)
     version = dispute.version
     dispute.appeals.append(person.id)
     dispute.status = DisputeStatus.APPEALED

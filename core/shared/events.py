@@ -319,6 +319,20 @@ class DisputeResolved(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AppealPutToVote(DomainEvent):
+    """A party appealed a dispute's decision and no second admin could decide it: the members
+    vote (proposal `proposal_id`) on changing the outcome `from_` to `to` (no seconds needed)."""
+
+    type: ClassVar[str] = "dispute.put_to_vote"
+    dispute_id: int
+    order_id: int
+    person_id: int
+    proposal_id: int
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeShortfallCovered(DomainEvent):
     """Reversing a decision on appeal could not take back money already spent (a refund spent, a
     payout made): the guarantee pool put the missing paise back into the escrow (`tx_id`).
