@@ -227,10 +227,13 @@ async def appeal(ctx: FlowContext, msg: Inbound) -> None:
     which decision the members should vote on."""
     _ = ctx._
     dispute_id = payload_int(msg)
-    dispute = await ctx.uow.disputes.get(dispute_id) if dispute_id is not None else None
+    if dispute_id is None:
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    dispute = await ctx.uow.disputes.get(dispute_id)
     order = await ctx.uow.orders.get(dispute.order_id) if dispute is not None else None
     if dispute is None or order is None:
-        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        await ctx.reply(refused(_, "no_dispute"))
         return
     try:
         await disputes.check_can_appeal(ctx.uow, dispute, order, ctx.person)

@@ -307,16 +307,27 @@ async def test_strangers_non_admins_and_a_lone_admins_appeal_by_chat(app_env: di
     await chat.drain()
     await chat.run("donor-1  < Only an admin can resolve a dispute.")
     await chat.run(REPORTED.partition("    admin    < Their words")[2].partition("\n")[2])
-    # The demo has one admin, and the appeal must go to another: it is recorded and waits.
+    # The demo has one admin, and the appeal must go to another: the members vote instead
+    # (tests/test_appeal_vote_transcripts.py follows such a vote to its end).
     await chat.run("""
         rest-2   > [tap Appeal]
-        rest-2   < Appeal recorded. It waits for a second admin to decide.
+        rest-2   < There is no second admin, so the members will vote on your appeal. [Settle] [Refund all] [Fee only]
+        rest-2   > [tap Settle]
+        rest-2   < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Settle?
+        donor-1  < Order #1: a party appealed the decision.
+        worker-1 < Order #1: a party appealed the decision.
+        rest-1   < Vote on proposal #1 [Yes] [No] [Abstain]
+        rest-2   < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-1 < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-2 < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-3 < Vote on proposal #1 [Yes] [No] [Abstain]
         rest-2   > [press appeal:1]
         rest-2   < That question has already been answered.
     """)
     async with app_env["runtime"].store.reader() as uow:
         dispute = await uow.disputes.get(1)
     assert dispute is not None and dispute.status is DisputeStatus.APPEALED and len(dispute.appeals) == 1
+    assert dispute.vote_id == 1
 
 
 async def test_the_worker_reports_a_problem_from_the_not_found_reply(app_env: dict[str, Any]) -> None:
