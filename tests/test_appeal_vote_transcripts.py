@@ -16,12 +16,13 @@ from tests.test_failed_delivery import balances_after
 
 APPEALED = """
     donor-1  > [tap Appeal]
-    donor-1  < There is no second admin, so the members will vote on your appeal. What should the decision on order #1 be instead? [Settle] [Refund all] [Fee only]
+    donor-1  < so the members will vote on your appeal. What should the decision on order #1 be instead? [Settle] [Refund all] [Fee only]
     donor-1  > [tap Refund all]
-    donor-1  < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Refund all? Voting closes
-    rest-2   < Order #1: a party appealed the decision. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Refund all?
+    donor-1  < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Refund all?
+    rest-2   < Order #1: a party appealed the decision. The members vote on it as proposal #1: Change the decision on order #1
     worker-1 < Order #1: a party appealed the decision.
-    rest-1   < Vote on proposal #1, an appeal no second admin could decide: Change the decision on order #1 from Meal only to Refund all? Problem reported: Bad food. Meal ₹80, delivery ₹30, tip ₹10. Voting closes [Yes] [No] [Abstain]
+    # Members see the order number, the outcomes, the reason's category and the amounts: no names, places or photos.
+    rest-1   < Problem reported: Bad food. Meal ₹80, delivery ₹30, tip ₹10. Voting closes [Yes] [No] [Abstain]
     rest-2   < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
     worker-1 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
     worker-2 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
@@ -43,7 +44,7 @@ CLOSED = """
     worker-1 < Proposal #1 passed
     worker-2 < Proposal #1 passed
     worker-3 < Proposal #1 passed
-    donor-1  < Order #1: the members' vote (proposal #1) changed the decision to Refund all. The restaurant gets ₹0, the delivery worker ₹0, and ₹120 goes back to who paid.
+    donor-1  < the members' vote (proposal #1) changed the decision to Refund all. The restaurant gets ₹0, the delivery worker ₹0, and ₹120
     rest-2   < Order #1: the members' vote (proposal #1) changed the decision to Refund all. The restaurant gets ₹0
     worker-1 < Order #1: the members' vote (proposal #1) changed the decision to Refund all.
 """
