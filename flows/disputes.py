@@ -154,6 +154,9 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
     if order is not None and ctx.person.id in await disputes.parties(ctx.uow, order):
         await ctx.reply(refused(_, "party_admin"))  # said before the reason is asked, not after
         return
+    if dispute.status is DisputeStatus.APPEALED and dispute.vote_id is not None:
+        await ctx.reply(refused(_, "members_vote"))  # the members decide this one
+        return
     if dispute.status is DisputeStatus.APPEALED and ctx.person.id == dispute.resolved_by:
         await ctx.reply(refused(_, "same_admin"))
         return

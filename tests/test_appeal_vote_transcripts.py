@@ -50,17 +50,48 @@ CLOSED = """
 """
 
 
+# Buttons posted by hand, as a hostile client could: (user, payload, the polite reply).
+BEFORE_CLOSE = (
+    ("donor-1", "appeal:1", "That question has already been answered."),  # their Appeal button, pressed again
+    ("donor-1", "appealto:1:settle", "That question has already been answered."),
+    ("worker-2", "appeal:1", "Only the people of an order can report a problem with it."),
+    ("worker-2", "appealto:1:refund", "Only the people of an order can report a problem with it."),
+    ("donor-1", "vote:1:yes", "Only members of the cooperative can do that. Send /join to become a member."),
+    # a second admin who appears during the vote leaves it to the members (they may have voted)
+    ("admin-2", "resolve:1:settle", "The members are voting on this appeal; their vote decides it."),
+)
+AFTER_CLOSE = (
+    ("worker-3", "vote:1:no", "Voting on that proposal has closed."),
+    ("rest-2", "appeal:1", "That offer has expired. Send /help to see what you can do."),  # the Appeal button, days later
+    ("admin-2", "resolve:1:settle", "This dispute was already resolved."),
+)
+
+
+async def hostile(env: dict[str, Any], cases: tuple[tuple[str, str, str], ...]) -> None:
+    """Post each payload by hand and read the refusal; nothing else arrives for anyone."""
+    for user, payload, reply in cases:
+        response = await env["chat"].post(user, json={"button": payload})
+        assert response.status_code == 202, response.text
+        await env["runtime"].processor.drain()
+        await env["chat"].run(f"{user} < {reply}")
+
+
 async def test_a_lone_admins_split_is_appealed_and_the_members_vote_refunds_everything(app_env: dict[str, Any]) -> None:
     chat, store = app_env["chat"], app_env["runtime"].store
     await chat.run(UP_TO_DELIVERED)
     app_env["clock"].advance(minutes=10)
     await chat.run(REPORTED)
     await chat.run(APPEALED)
+    async with store.uow() as uow:  # a second admin arrives while the members vote
+        second = await uow.people.get_or_create("webchat", "admin-2")
+        await uow.people.set_flags(second.id, is_admin=True)
+    await hostile(app_env, BEFORE_CLOSE)
     await chat.run(VOTED)
     app_env["clock"].advance(hours=72)
     assert await close_proposals(store) == {"passed": 1}
     assert await close_proposals(store) == {}  # the job again: nothing more
     await chat.run(CLOSED)
+    await hostile(app_env, AFTER_CLOSE)
     # Veg biryani ₹80 + fee ₹30 + tip ₹10: the meal-only split reversed (the restaurant's ₹80
     # back to the escrow) and all ₹120 refunded to the donor.
     balances = await balances_after(app_env)
