@@ -11,8 +11,11 @@ from core.orders.dispute_model import DisputeStatus
 from core.orders.lifecycle import Status
 from core.schedule.jobs import close_proposals
 from tests.helpers import assert_ledger_invariants, chain_events
+from tests.test_dispute_transcripts import TAMIL_REPORTED, speak_tamil
 from tests.test_disputes import REPORTED, UP_TO_DELIVERED
 from tests.test_failed_delivery import balances_after
+from tests.test_meal_transcript import MEAL
+from tests.test_tamil_transcript import latin_left
 
 APPEALED = """
     donor-1  > [tap Appeal]
@@ -102,4 +105,59 @@ async def test_a_lone_admins_split_is_appealed_and_the_members_vote_refunds_ever
     assert order is not None and order.status is Status.REFUNDED
     assert dispute is not None and dispute.status is DisputeStatus.FINAL and dispute.appeal_resolved_by is None
     assert [(e.actor, e.data["resolution"], e.data["source"]) for e in resolved][-1] == ("scheduler", "refund", "proposal:1")
+    await assert_ledger_invariants(store)
+
+
+# --- in Tamil, on web chat: the donor, both kitchens and the admin read Tamil, Murugan (worker-1) English
+
+TAMIL_APPEALED = """
+    donor-1  > [tap மேல்முறையீடு]
+    donor-1  < இரண்டாவது அட்மின் இல்லை, அதனால் உங்கள் மேல்முறையீட்டுக்கு உறுப்பினர்கள் ஓட்டுப் போடுவார்கள். [வழக்கம்போல் கொடு] [முழுப் பணம் திரும்ப] [டெலிவரிக்கு மட்டும்]
+    donor-1  > [tap முழுப் பணம் திரும்ப]
+    donor-1  < மேல்முறையீடு பதிவானது. உறுப்பினர்கள் முன்மொழிவு #1-இல் ஓட்டுப் போடுவார்கள்: ஆர்டர் #1-இன் முடிவை “சாப்பாடு மட்டும்” என்பதிலிருந்து
+    rest-2   < ஆர்டர் #1: முடிவுக்கு எதிராக மேல்முறையீடு வந்துள்ளது. உறுப்பினர்கள் முன்மொழிவு #1-இல் ஓட்டுப் போடுவார்கள்
+    worker-1 < Order #1: a party appealed the decision. The members vote on it as proposal #1
+    rest-1   < முன்மொழிவு #1-க்கு ஓட்டுப் போடுங்கள் (இரண்டாவது அட்மின் இல்லாத மேல்முறையீடு) [ஆம்] [இல்லை] [நடுநிலை]
+    rest-2   < புகார்: சாப்பாடு சரியில்லை. சாப்பாடு ₹80, டெலிவரி ₹30, டிப்ஸ் ₹10. ஓட்டெடுப்பு [ஆம்] [இல்லை] [நடுநிலை]
+    worker-1 < Problem reported: Bad food. Meal ₹80, delivery ₹30, tip ₹10. [Yes] [No] [Abstain]
+    worker-2 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+    worker-3 < Vote on proposal #1, an appeal no second admin could decide [Yes] [No] [Abstain]
+    rest-1   > [tap ஆம்]
+    rest-1   < முன்மொழிவு #1-க்கு உங்கள் ஓட்டு பதிவானது: ஆம்.
+    worker-1 > [tap No]
+    worker-1 < Your vote on proposal #1 counts: No.
+    worker-3 > [tap Yes]
+    worker-3 < Your vote on proposal #1 counts: Yes.
+"""
+
+TAMIL_CLOSED = """
+    rest-1   < முன்மொழிவு #1 நிறைவேறியது: ஆர்டர் #1-இன் முடிவை “சாப்பாடு மட்டும்” என்பதிலிருந்து “முழுப் பணம் திரும்ப” என மாற்றலாமா.
+    rest-2   < முன்மொழிவு #1 நிறைவேறியது
+    worker-1 < Proposal #1 passed: Change the decision on order #1 from Meal only to Refund all. Yes 2, no 1, abstain 0, of 5 members.
+    worker-2 < Proposal #1 passed
+    worker-3 < Proposal #1 passed
+    donor-1  < ஆர்டர் #1: உறுப்பினர்களின் ஓட்டெடுப்பு (முன்மொழிவு #1) முடிவை “முழுப் பணம் திரும்ப” என மாற்றியது. ஹோட்டலுக்கு ₹0
+    rest-2   < ஆர்டர் #1: உறுப்பினர்களின் ஓட்டெடுப்பு (முன்மொழிவு #1) முடிவை “முழுப் பணம் திரும்ப” என மாற்றியது.
+    worker-1 < Order #1: the members' vote (proposal #1) changed the decision to Refund all.
+"""
+
+
+async def test_the_members_vote_on_an_appeal_in_tamil(app_env: dict[str, Any]) -> None:
+    chat, store = app_env["chat"], app_env["runtime"].store
+    await chat.run(MEAL)
+    tamil = ("donor-1", "rest-1", "rest-2", "admin")
+    await speak_tamil(store, tamil)
+    app_env["clock"].advance(minutes=10)
+    before = {name: len((await chat.fetch(name)).seen) for name in tamil}
+    await chat.run(TAMIL_REPORTED)
+    await chat.run(TAMIL_APPEALED)
+    app_env["clock"].advance(hours=72)
+    assert await close_proposals(store) == {"passed": 1}
+    await chat.run(TAMIL_CLOSED)
+    for name in tamil:  # every message to a Tamil speaker is Tamil
+        for message in (await chat.fetch(name)).seen[before[name] :]:
+            for text in [message["text"], *(b["label"] for b in message["buttons"])]:
+                assert not latin_left(text), f"{name} got English: {text!r}"
+    balances = await balances_after(app_env)
+    assert (balances["rest-2"], balances["donor-1"], balances["escrow:order:1"]) == (0, 100_000, 0)
     await assert_ledger_invariants(store)
