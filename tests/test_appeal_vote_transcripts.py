@@ -5,14 +5,26 @@ and Tamil, on web chat and SMS; hostile taps are refused politely."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.orders.dispute_model import DisputeStatus
 from core.orders.lifecycle import Status
 from core.schedule.jobs import close_proposals
+from tests.channel_chat import channel_app, users_on
 from tests.helpers import assert_ledger_invariants, chain_events
-from tests.test_dispute_transcripts import TAMIL_REPORTED, speak_tamil
+from tests.test_dispute_transcripts import (
+    SMS_REPORTED,
+    SMS_REPORTED_TAMIL,
+    TAMIL_REPORTED,
+    _accounts,
+    _person,
+    decision_postings,
+    sms_cast,
+    speak_tamil,
+)
 from tests.test_disputes import REPORTED, UP_TO_DELIVERED
+from tests.test_every_channel import SMS_MEAL, fakes
 from tests.test_failed_delivery import balances_after
 from tests.test_meal_transcript import MEAL
 from tests.test_tamil_transcript import latin_left
@@ -161,3 +173,128 @@ async def test_the_members_vote_on_an_appeal_in_tamil(app_env: dict[str, Any]) -
     balances = await balances_after(app_env)
     assert (balances["rest-2"], balances["donor-1"], balances["escrow:order:1"]) == (0, 100_000, 0)
     await assert_ledger_invariants(store)
+
+
+# --- on SMS: everyone but the paying web page is on SMS, the only admin too ------------------------
+
+SMS_APPEALED = """
+    donor-sms > [tap Appeal]
+    donor-sms < There is no second admin, so the members will vote on your appeal.
+    donor-1   < There is no second admin, so the members will vote on your appeal.
+    donor-sms > [tap Meal only]
+    donor-sms < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Fee only to Meal only?
+    donor-1   < Appeal recorded. The members vote on it as proposal #1
+    rest-2    < Order #1: a party appealed the decision. The members vote on it as proposal #1
+    worker-1  < Order #1: a party appealed the decision.
+    rest-1    < Vote on proposal #1, an appeal no second admin could decide: Change the decision on order #1 from Fee only to Meal only?
+    rest-2    < Vote on proposal #1
+    worker-1  < Vote on proposal #1
+    worker-2  < Vote on proposal #1
+    worker-3  < Vote on proposal #1
+    rest-1    > yes
+    rest-1    < Your vote on proposal #1 counts: Yes.
+    worker-2  > 1
+    worker-2  < Your vote on proposal #1 counts: Yes.
+"""
+
+SMS_CLOSED = """
+    rest-1    < Proposal #1 passed: Change the decision on order #1 from Fee only to Meal only. Yes 2, no 0, abstain 0, of 5 members.
+    rest-2    < Proposal #1 passed
+    worker-1  < Proposal #1 passed
+    worker-2  < Proposal #1 passed
+    worker-3  < Proposal #1 passed
+    donor-sms < Order #1: the members' vote (proposal #1) changed the decision to Meal only.
+    donor-1   < Order #1: the members' vote (proposal #1) changed the decision to Meal only.
+    rest-2    < Order #1: the members' vote (proposal #1) changed the decision to Meal only. The restaurant gets ₹80
+    worker-1  < Order #1: the members' vote (proposal #1) changed the decision to Meal only. The restaurant gets ₹80
+"""
+
+
+async def test_the_members_vote_on_an_appeal_by_sms(app_db: Path, tmp_path: Path) -> None:
+    users = users_on({"donor-1": "webchat", "*": "sms"})
+    with fakes("sms") as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
+            chat, store = env["chat"], env["runtime"].store
+            await chat.run(SMS_MEAL)
+            await sms_cast(env)
+            env["clock"].advance(minutes=10)
+            await chat.run(SMS_REPORTED)
+            await chat.run(SMS_APPEALED)
+            env["clock"].advance(hours=72)
+            assert await close_proposals(store) == {"passed": 1}
+            await chat.settle()  # the close job's messages go out through the SMS sender
+            await chat.run(SMS_CLOSED)
+            # Fee only (worker 2 400 + 1 000 tip, pool 300, infra 300; 8 000 back) reversed; now the
+            # meal 8 000 to the kitchen and 4 000 back to the donor.
+            rest = await _accounts(store, "rest-2", "sms", users["rest-2"].address)
+            worker = await _accounts(store, "worker-1", "sms", users["worker-1"].address)
+            async with store.reader() as uow:
+                order = await uow.orders.get(1)
+                got = {a: await uow.ledger.balance(a) for a in (rest, worker, "escrow:order:1")}
+            assert got == {rest: 8_000, worker: 0, "escrow:order:1": 0}
+            assert order is not None and order.status is Status.SETTLED
+            assert await decision_postings(store, round_=2) == {
+                "settle": sorted([(rest, 8_000), ("escrow:order:1", -8_000)]),
+                "refund": sorted([(f"donor:{await _person(store, 'donor-1')}", 4_000), ("escrow:order:1", -4_000)]),
+            }
+            await assert_ledger_invariants(store)
+
+
+# In Tamil by SMS: the short SMS wording (ketpaar_sms.po) where the full one would not fit two parts.
+SMS_APPEALED_TAMIL = """
+    donor-sms > 3
+    donor-sms < இரண்டாவது அட்மின் இல்லை, அதனால் உங்கள் மேல்முறையீட்டுக்கு உறுப்பினர்கள் ஓட்டுப் போடுவார்கள்.
+    donor-1   < இரண்டாவது அட்மின் இல்லை [வழக்கம்போல் கொடு] [முழுப் பணம் திரும்ப] [டெலிவரிக்கு மட்டும்]
+    donor-sms > 4
+    donor-sms < மேல்முறையீடு பதிவானது. முன்மொழிவு #1: ஆர்டர் #1-இன் முடிவை “சாப்பாடு மட்டும்” என்பதிலிருந்து “முழுப் பணம் திரும்ப” என மாற்றலாமா?
+    donor-1   < மேல்முறையீடு பதிவானது. முன்மொழிவு #1: ஆர்டர் #1-இன் முடிவை
+    rest-2    < ஆர்டர் #1: மேல்முறையீடு. முன்மொழிவு #1: ஆர்டர் #1-இன் முடிவை
+    worker-1  < ஆர்டர் #1: மேல்முறையீடு. முன்மொழிவு #1
+    rest-1    < Vote on proposal #1, an appeal no second admin could decide
+    rest-2    < முன்மொழிவு #1-க்கு ஓட்டுப் போடுங்கள் (இரண்டாவது அட்மின் இல்லாத மேல்முறையீடு)
+    worker-1  < முன்மொழிவு #1-க்கு ஓட்டுப் போடுங்கள்
+    worker-2  < Vote on proposal #1
+    worker-3  < Vote on proposal #1
+    rest-2    > ஆம்
+    rest-2    < முன்மொழிவு #1-க்கு உங்கள் ஓட்டு பதிவானது: ஆம்.
+"""
+
+SMS_CLOSED_TAMIL = """
+    rest-1    < Proposal #1 passed
+    rest-2    < முன்மொழிவு #1 நிறைவேறியது
+    worker-1  < முன்மொழிவு #1 நிறைவேறியது
+    worker-2  < Proposal #1 passed
+    worker-3  < Proposal #1 passed
+    donor-sms < ஆர்டர் #1: உறுப்பினர்களின் ஓட்டெடுப்பு (முன்மொழிவு #1) முடிவை “முழுப் பணம் திரும்ப” என மாற்றியது.
+    donor-1   < ஆர்டர் #1: உறுப்பினர்களின் ஓட்டெடுப்பு (முன்மொழிவு #1) முடிவை “முழுப் பணம் திரும்ப” என மாற்றியது.
+    rest-2    < ஹோட்டலுக்கு ₹0, டெலிவரி பணியாளருக்கு ₹0, பணம் கொடுத்தவருக்கு ₹120 திரும்ப.
+    worker-1  < ஹோட்டலுக்கு ₹0, டெலிவரி பணியாளருக்கு ₹0, பணம் கொடுத்தவருக்கு ₹120 திரும்ப.
+"""
+
+
+async def test_the_members_vote_on_an_appeal_by_sms_in_tamil(app_db: Path, tmp_path: Path) -> None:
+    users = users_on({"donor-1": "webchat", "*": "sms"})
+    with fakes("sms") as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
+            chat, store = env["chat"], env["runtime"].store
+            await chat.run(SMS_MEAL)
+            await sms_cast(env)
+            tamil = ("donor-1", "rest-2", "worker-1", "admin-1")
+            await speak_tamil(store, tamil, chat.users)
+            env["clock"].advance(minutes=10)
+            before = {name: len((await chat.fetch(name)).seen) for name in chat.cast()}
+            await chat.run(SMS_REPORTED_TAMIL)
+            await chat.run(SMS_APPEALED_TAMIL)
+            env["clock"].advance(hours=72)
+            assert await close_proposals(store) == {"passed": 1}
+            await chat.settle()
+            await chat.run(SMS_CLOSED_TAMIL)
+            for name in (*tamil, "donor-sms"):  # every message to a Tamil speaker is Tamil (numbers and amounts aside)
+                for message in (await chat.fetch(name)).seen[before[name] :]:
+                    assert not latin_left(message.text), f"{name} got English: {message.text!r}"
+            donor = f"donor:{await _person(store, 'donor-1')}"
+            async with store.reader() as uow:
+                order = await uow.orders.get(1)
+                assert await uow.ledger.balance(donor) == 100_000 and await uow.ledger.balance("escrow:order:1") == 0
+            assert order is not None and order.status is Status.REFUNDED
+            await assert_ledger_invariants(store)
