@@ -11,6 +11,7 @@ from core.governance.model import Proposal, ProposalStatus, VoteChoice, passes
 from core.members.model import Person
 from core.orders import disputes
 from core.orders.dispute_model import DisputeError, DisputeStatus, Resolution
+from core.orders.model import ConcurrentUpdate
 from core.ports import UnitOfWork
 from core.shared.events import AppealPutToVote
 
@@ -42,7 +43,7 @@ async def put_to_vote(uow: UnitOfWork, dispute_id: int, person: Person, wanted: 
     version = dispute.version
     dispute.vote_id = proposal.id
     if not await uow.disputes.save(dispute, version):
-        raise DisputeError("busy", dispute_id)
+        raise ConcurrentUpdate(f"dispute {dispute_id} changed meanwhile")  # not a refusal: the whole step rolls back
     uow.record(AppealPutToVote(actor=person.actor, dispute_id=dispute.id, order_id=order.id, person_id=person.id,
                                proposal_id=proposal.id, from_=str(appeal["from"]), to=wanted.value))  # fmt: skip
     await governance.open_now(uow, proposal)
