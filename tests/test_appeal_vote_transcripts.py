@@ -11,7 +11,7 @@ from typing import Any
 from core.orders.dispute_model import DisputeStatus
 from core.orders.lifecycle import Status
 from core.schedule.jobs import close_proposals
-from tests.channel_chat import channel_app, users_on
+from tests.channel_chat import User, channel_app, users_on
 from tests.helpers import assert_ledger_invariants, chain_events
 from tests.test_dispute_transcripts import (
     SMS_REPORTED,
@@ -26,6 +26,7 @@ from tests.test_dispute_transcripts import (
 from tests.test_disputes import REPORTED, UP_TO_DELIVERED
 from tests.test_every_channel import SMS_MEAL, fakes
 from tests.test_failed_delivery import balances_after
+from tests.test_governance_channels import both_fakes
 from tests.test_meal_transcript import MEAL
 from tests.test_tamil_transcript import latin_left
 
@@ -297,4 +298,50 @@ async def test_the_members_vote_on_an_appeal_by_sms_in_tamil(app_db: Path, tmp_p
                 order = await uow.orders.get(1)
                 assert await uow.ledger.balance(donor) == 100_000 and await uow.ledger.balance("escrow:order:1") == 0
             assert order is not None and order.status is Status.REFUNDED
+            await assert_ledger_invariants(store)
+
+
+# --- the poll on every channel: a native poll on Telegram, quick replies on WhatsApp, numbers on SMS
+
+CHANNELS = {"worker-2": "telegram", "worker-3": "whatsapp", "rest-1": "sms", "*": "webchat"}
+QUESTION = "Change the decision on order #1 from Meal only to Refund all"
+
+POLLS = f"""
+    rest-1   < Vote on proposal #1, an appeal no second admin could decide: {QUESTION}? Problem reported: Bad food.
+    rest-2   < Vote on proposal #1 [Yes] [No] [Abstain]
+    worker-1 < Vote on proposal #1 [Yes] [No] [Abstain]
+    # Telegram: the text, then the native poll (non-anonymous: each answer names the member)
+    worker-2 < Vote on proposal #1, an appeal no second admin could decide
+    worker-2 < Proposal #1: {QUESTION}? [Yes] [No] [Abstain]
+    worker-3 < Vote on proposal #1 [Yes] [No] [Abstain]
+    worker-2 > [tap Yes]
+    worker-2 < Your vote on proposal #1 counts: Yes.
+    worker-3 > [tap Yes]
+    worker-3 < Your vote on proposal #1 counts: Yes.
+    rest-1   > 2
+    rest-1   < Your vote on proposal #1 counts: No.
+"""
+
+
+async def test_members_vote_on_an_appeal_on_telegram_whatsapp_sms_and_the_web(app_db: Path, tmp_path: Path) -> None:
+    users = {**users_on(CHANNELS), "admin": User("admin", "webchat", "admin")}  # the demo's only admin
+    with both_fakes() as (telegram, twilio):
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
+            chat, store = env["chat"], env["runtime"].store
+            await chat.run(UP_TO_DELIVERED)
+            env["clock"].advance(minutes=10)
+            await chat.run(REPORTED)
+            await chat.open_whatsapp_windows()  # WhatsApp members wrote within the last 24 hours
+            await chat.run(APPEALED.partition("    rest-1   <")[0] + POLLS)
+            env["clock"].advance(hours=71)
+            await chat.open_whatsapp_windows()  # within WhatsApp's 24-hour window when the result goes out
+            env["clock"].advance(hours=1)
+            assert await close_proposals(store) == {"passed": 1}
+            await chat.settle()
+            await chat.run(CLOSED)
+            async with store.reader() as uow:
+                votes = [(e.data["choice"], e.data["channel"]) for e in await chain_events(uow, "proposal.vote")]
+            assert sorted(votes) == [("no", "sms"), ("yes", "telegram"), ("yes", "whatsapp")]
+            [poll] = [p for p in telegram.polls.values() if p["chat_id"] == users["worker-2"].address]
+            assert poll["is_anonymous"] is False and poll["question"] == f"Proposal #1: {QUESTION}?"
             await assert_ledger_invariants(store)
