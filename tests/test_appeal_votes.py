@@ -78,7 +78,7 @@ async def test_a_passed_vote_applies_the_new_outcome_by_itself(store: Store) -> 
     assert dispute is not None and dispute.status is DisputeStatus.FINAL and dispute.appeal_resolution is Resolution.REFUND
     assert order is not None and order.status is Status.REFUNDED
     assert [(e.actor, e.data["source"], e.data["appeal"]) for e in resolved][-1] == ("scheduler", f"proposal:{proposal_id}", True)
-    assert [(e.data["from_"], e.data["to"], e.data["proposal_id"]) for e in put] == [("split_meal", "refund", proposal_id)]
+    assert [(e.data["decided"], e.data["asked"], e.data["proposal_id"]) for e in put] == [("split_meal", "refund", proposal_id)]
     await assert_ledger_invariants(store)
 
 

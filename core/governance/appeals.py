@@ -45,7 +45,7 @@ async def put_to_vote(uow: UnitOfWork, dispute_id: int, person: Person, wanted: 
     if not await uow.disputes.save(dispute, version):
         raise ConcurrentUpdate(f"dispute {dispute_id} changed meanwhile")  # not a refusal: the whole step rolls back
     uow.record(AppealPutToVote(actor=person.actor, dispute_id=dispute.id, order_id=order.id, person_id=person.id,
-                               proposal_id=proposal.id, from_=str(appeal["from"]), to=wanted.value))  # fmt: skip
+                               proposal_id=proposal.id, decided=str(appeal["from"]), asked=wanted.value))  # fmt: skip
     await governance.open_now(uow, proposal)
     return proposal
 

@@ -321,15 +321,15 @@ class DisputeResolved(DomainEvent):
 @dataclass(frozen=True, kw_only=True)
 class AppealPutToVote(DomainEvent):
     """A party appealed a dispute's decision and no second admin could decide it: the members
-    vote (proposal `proposal_id`) on changing the outcome `from_` to `to` (no seconds needed)."""
+    vote (proposal `proposal_id`) on changing the outcome `decided` to `asked` (no seconds needed)."""
 
     type: ClassVar[str] = "dispute.put_to_vote"
     dispute_id: int
     order_id: int
     person_id: int
     proposal_id: int
-    from_: str
-    to: str
+    decided: str  # the resolution in force
+    asked: str  # the resolution the appealing party asks the members for
 
 
 @dataclass(frozen=True, kw_only=True)
