@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from core.adapters.sql.db import Database
+from core.campaigns.lifecycle import CampaignStatus
 from core.campaigns.model import campaign_account
 from core.ledger.model import DEPOSITS, POOL, donor_account, escrow_account, transfer
 from core.orders import disputes
@@ -97,7 +98,9 @@ async def test_a_giver_who_spent_the_refund_is_covered_by_the_pool_and_repays_it
     async with w.store.reader() as uow:
         gifts = await uow.campaigns.gifts(campaign_id)
         order = await uow.orders.get(order_id)
+        campaign = await uow.campaigns.get(campaign_id)
     assert [g.refunded for g in gifts] == [2_800, 1_200] and order is not None and order.status is Status.SETTLED
+    assert campaign is not None and campaign.status is CampaignStatus.COMPLETED  # no longer "refunded"
     await assert_ledger_invariants(w.store)
 
 
@@ -119,4 +122,7 @@ async def test_a_settlement_overturned_on_appeal_refunds_the_givers_and_the_orde
     assert [await balance(w, f"restaurant:{kitchen.id}"), await balance(w, f"worker:{worker.id}")] == [0, 0]
     assert [await balance(w, donor_account(p.id)) for p in (a, b)] == [10_000, 10_000]  # type: ignore[attr-defined]
     assert await balance(w, campaign_account(campaign_id)) == 0
+    async with w.store.reader() as uow:
+        campaign = await uow.campaigns.get(campaign_id)
+    assert campaign is not None and campaign.status is CampaignStatus.REFUNDED  # no longer "completed"
     await assert_ledger_invariants(w.store)
