@@ -205,7 +205,7 @@ class IdentityRepo(Protocol):
     async def add_link_failure(self, person_id: int) -> None:
         """Count one wrong link code entered by a person."""
 
-    async def link_failures_since(self, person_id: int, since: str) -> int:
+    async def link_failures_since(self, person_id: int | None, since: str) -> int:
         """Wrong link codes a person entered since a time."""
 
     async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:
@@ -825,6 +825,9 @@ class PrivacyRepo(Protocol):
 
     async def delete_expired_sessions(self, now: str) -> int:
         """Delete web-chat sessions past their expiry."""
+
+    async def delete_link_attempts(self, before: str) -> int:
+        """Delete link codes that expired and wrong link tries made before a time."""
 
 
 class CardPaymentRepo(Protocol):

@@ -380,6 +380,11 @@ class PrivacyRepo:
         return n + await self._count(delete(inbox).where(inbox.c.payload == EMPTIED, inbox.c.received_at < before,
                                                          inbox.c.status != InboxStatus.PENDING))  # fmt: skip
 
+    async def delete_link_attempts(self, before: str) -> int:
+        """Delete link codes that expired and wrong link tries made before a time."""
+        codes = await self._count(delete(link_codes).where(link_codes.c.expires_at < before))
+        return codes + await self._count(delete(link_failures).where(link_failures.c.at < before))
+
     async def delete_expired_sessions(self, now: str) -> int:
         """Delete web-chat sessions past their expiry (an erased person's end within the hour)."""
         return await self._count(delete(web_sessions).where(web_sessions.c.expires_at < now))
