@@ -82,6 +82,9 @@ SPECS: dict[str, Spec] = {
     "card_fee_fixed": Spec(Unit.PAISE, 0, 10_000),
     "card_fee_bearer": Spec(Unit.COUNT, 0, 1),  # 0: the donor, 1: the infrastructure fund
     "card_hold_warn_hours": Spec(Unit.HOURS, 1, 167),  # Stripe lets a hold live 7 days
+    "campaign_nearby_radius_m": Spec(Unit.METRES, 100, 100_000),
+    # Zero turns the "campaign near you" messages off; more than 50 a day would be spam.
+    "campaign_nearby_daily_cap": Spec(Unit.COUNT, 0, 50),
     "max_money_pledge": Spec(Unit.PAISE, 100, CEILINGS["max_money_pledge"]),
 }
 assert set(SPECS) == set(PARAM_NAMES), "every governed parameter needs a spec"
