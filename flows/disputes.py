@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.governance import appeals
 from core.ledger.model import donor_account, restaurant_account, worker_account
 from core.members.model import Person
 from core.orders import disputes
@@ -11,6 +12,8 @@ from core.ports import UnitOfWork
 from core.seekers.photo_access import log_pushed_view
 from flows.common import normalise, payload_args, payload_int
 from flows.context import POLLED_CHANNELS, FlowContext
+from flows.dispute_text import appeal_question, reason_label, resolution_label
+from flows.governance_text import when
 from flows.i18n import Translator, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import MAX_ID, read_int
@@ -18,24 +21,6 @@ from flows.steps import Step
 
 SKIP_WORDS = frozenset({"skip", "தவிர்", "no", "இல்லை"})
 NOTE_MAX = 200  # characters of an admin's one-line reason
-
-
-def reason_label(_: Translator, reason: str) -> str:
-    """A reason in the reader's language."""
-    labels: dict[str, str] = {
-        Reason.NOT_DELIVERED: _("Not delivered"), Reason.WRONG_PERSON: _("Wrong person"),
-        Reason.BAD_FOOD: _("Bad food"), Reason.UNSAFE: _("Unsafe"), Reason.OTHER: _("Other"),
-    }  # fmt: skip
-    return labels.get(reason, reason)
-
-
-def resolution_label(_: Translator, resolution: str) -> str:
-    """A resolution in the reader's language."""
-    labels: dict[str, str] = {
-        Resolution.SETTLE: _("Settle"), Resolution.REFUND: _("Refund all"),
-        Resolution.SPLIT_MEAL: _("Meal only"), Resolution.SPLIT_FEE: _("Fee only"),
-    }  # fmt: skip
-    return labels.get(resolution, resolution)
 
 
 def refused(_: Translator, code: str) -> str:
@@ -55,6 +40,10 @@ def refused(_: Translator, code: str) -> str:
         "already_appealed": _("You have already appealed."),
         "appeal_window_closed": _("The time to appeal has passed."),
         "same_admin": _("A different admin must decide the appeal."),
+        "members_vote": _("The members are voting on this appeal; their vote decides it."),
+        "already_appealed_by_other": _("This decision was already appealed; the same vote or admin decides it."),
+        "same_outcome": _("That is the decision already made. Choose a different one."),
+        "admin_available": _("A second admin can look at it now. Press Appeal again."),
     }.get(code, _("That cannot be done now."))  # fmt: skip
 
 
@@ -119,14 +108,14 @@ async def evidence(ctx: FlowContext, msg: Inbound) -> None:
     order = await ctx.uow.orders.get(dispute.order_id)
     assert order is not None
     await ctx.reply(ctx._("Problem reported for order #{id}. Payment is on hold until an admin decides.").format(id=order.id))
-    for person in await _parties(ctx.uow, order, but=ctx.person.id):
+    for person in await parties_of(ctx.uow, order, but=ctx.person.id):
         t_ = translator(person.language, person.channel)
         await ctx.tell(person, Outbound(t_("A problem was reported with order #{id}: {reason}. Payment is on hold until an "
                                            "admin decides.").format(id=order.id, reason=reason_label(t_, dispute.reason))))  # fmt: skip
     await _send_case(ctx, order, dispute, exclude=())
 
 
-async def _parties(uow: UnitOfWork, order: Order, *, but: int | None = None) -> list[Person]:
+async def parties_of(uow: UnitOfWork, order: Order, *, but: int | None = None) -> list[Person]:
     people = [await uow.people.get(pid) for pid in await disputes.parties(uow, order) if pid != but]
     return [p for p in people if p is not None]
 
@@ -165,6 +154,9 @@ async def resolve(ctx: FlowContext, msg: Inbound) -> None:
     if order is not None and ctx.person.id in await disputes.parties(ctx.uow, order):
         await ctx.reply(refused(_, "party_admin"))  # said before the reason is asked, not after
         return
+    if dispute.status is DisputeStatus.APPEALED and dispute.vote_id is not None:
+        await ctx.reply(refused(_, "members_vote"))  # the members decide this one
+        return
     if dispute.status is DisputeStatus.APPEALED and ctx.person.id == dispute.resolved_by:
         await ctx.reply(refused(_, "same_admin"))
         return
@@ -196,8 +188,8 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
     outcome = dispute.appeal_resolution if final else dispute.resolution
     assert outcome is not None
     await ctx.reply(ctx._("Decided: {what}. Everyone is told.").format(what=resolution_label(ctx._, outcome)))
-    meal, pay, back = await _outcome(ctx.uow, order, dispute.tx_ids)
-    for person in await _parties(ctx.uow, order):
+    meal, pay, back = await outcome_amounts(ctx.uow, order, dispute.tx_ids)
+    for person in await parties_of(ctx.uow, order):
         t_, lang = translator(person.language, person.channel), person.language
         text = t_("Order #{id}, an admin's decision ({what}): the restaurant gets {paid}, the delivery worker {pay}, and "
                   "{amount} goes back to who paid. Reason: {why}").format(
@@ -207,7 +199,7 @@ async def note(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.tell(person, Outbound(text, appeal_button))
 
 
-async def _outcome(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[int, int, int]:
+async def outcome_amounts(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[int, int, int]:
     """What the decision in force pays (restaurant, worker) and returns to the contributors, in
     paise, from its ledger entries (net: a repayment of the pool's cover counts against the refund)."""
     net: dict[str, int] = {}
@@ -216,7 +208,10 @@ async def _outcome(uow: UnitOfWork, order: Order, tx_ids: list[int]) -> tuple[in
             net[account] = net.get(account, 0) + amount
     restaurant = restaurant_account(order.restaurant_id or 0)
     worker = worker_account(order.worker_id or 0)
-    paid_by = {donor_account(order.donor_id), *(c.account for c in await uow.contributions.for_order(order.id))}
+    contributions = await uow.contributions.for_order(order.id)
+    # a campaign passes what comes back to it on to its givers' balances: count both, net
+    paid_by = {donor_account(order.donor_id), *(c.account for c in contributions),
+               *(donor_account(c.person_id) for c in contributions)}  # fmt: skip
     sources = paid_by - {restaurant, worker}
     return net.get(restaurant, 0), net.get(worker, 0), sum(net.get(a, 0) for a in sources)
 
@@ -231,19 +226,30 @@ async def _pool_short(ctx: FlowContext, dispute_id: int, missing: int) -> None:
 
 
 async def appeal(ctx: FlowContext, msg: Inbound) -> None:
-    """A party appeals: a different admin gets the case (or it waits for one)."""
+    """A party appeals: a different admin gets the case; with no other admin, the party is asked
+    which decision the members should vote on."""
     _ = ctx._
     dispute_id = payload_int(msg)
     if dispute_id is None:
         await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return
+    dispute = await ctx.uow.disputes.get(dispute_id)
+    order = await ctx.uow.orders.get(dispute.order_id) if dispute is not None else None
+    if dispute is None or order is None:
+        await ctx.reply(refused(_, "no_dispute"))
+        return
     try:
-        dispute = await disputes.appeal(ctx.uow, dispute_id, ctx.person)
+        await disputes.check_can_appeal(ctx.uow, dispute, order, ctx.person)
     except disputes.DisputeError as exc:
         await ctx.reply(refused(_, exc.code))
         return
-    order = await ctx.uow.orders.get(dispute.order_id)
-    assert order is not None
+    if dispute.status is DisputeStatus.RESOLVED and not await disputes.second_admins(ctx.uow, order, dispute):
+        await _ask_outcome(ctx, dispute)
+        return
+    dispute = await disputes.appeal(ctx.uow, dispute.id, ctx.person)
+    if dispute.vote_id is not None:
+        await ctx.reply(_("Your appeal is recorded. The members' vote (proposal #{p}) decides it.").format(p=dispute.vote_id))
+        return
     if len(dispute.appeals) > 1:
         await ctx.reply(_("Your appeal is recorded with the others."))
         return
@@ -252,6 +258,40 @@ async def appeal(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Appeal recorded. Another admin will look at order #{id}.").format(id=order.id))
     else:
         await ctx.reply(_("Appeal recorded. It waits for a second admin to decide."))
+
+
+async def _ask_outcome(ctx: FlowContext, dispute: Dispute) -> None:
+    """No second admin: the members will vote yes or no on the decision the party asks for."""
+    _ = ctx._
+    others = [r for r in Resolution if r is not dispute.resolution]
+    await ctx.reply(_("There is no second admin, so the members will vote on your appeal. What should the decision on "
+                      "order #{id} be instead?").format(id=dispute.order_id),
+                    tuple(Choice(resolution_label(_, r), f"appealto:{dispute.id}:{r.value}") for r in others))  # fmt: skip
+
+
+async def appeal_to(ctx: FlowContext, msg: Inbound) -> None:
+    """The outcome asked for: the appeal is recorded and put to the members' vote; parties told."""
+    _ = ctx._
+    args, dispute_id = payload_args(msg), payload_int(msg)
+    if dispute_id is None or len(args) != 2 or args[1] not in set(Resolution):
+        await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
+        return
+    try:
+        proposal = await appeals.put_to_vote(ctx.uow, dispute_id, ctx.person, Resolution(args[1]))
+    except disputes.DisputeError as exc:
+        await ctx.reply(refused(_, exc.code))
+        return
+    order = await ctx.uow.orders.get(int(proposal.appeal["order"]))
+    assert order is not None
+    await ctx.reply(_("Appeal recorded. The members vote on it as proposal #{p}: {question}? Voting closes {when}.").format(
+        p=proposal.id, question=appeal_question(_, proposal.appeal, ctx.person.language),
+        when=when(proposal.closes_at, ctx.person.language)))  # fmt: skip
+    for person in await parties_of(ctx.uow, order, but=ctx.person.id):
+        t_ = translator(person.language, person.channel)
+        await ctx.tell(person, Outbound(t_("Order #{id}: a party appealed the decision. The members vote on it as proposal "
+                                           "#{p}: {question}? Voting closes {when}.").format(
+            id=order.id, p=proposal.id, question=appeal_question(t_, proposal.appeal, person.language),
+            when=when(proposal.closes_at, person.language))))  # fmt: skip
 
 
 STEPS = {Step.DISPUTE_EVIDENCE: evidence, Step.DISPUTE_NOTE: note}

@@ -9,6 +9,7 @@ from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
 from core.shared.events import DomainEvent, ProposalClosed, ProposalMade, ProposalOpened
 from flows.context import deliver_to
+from flows.dispute_text import appeal_facts
 from flows.governance_text import change_text, choice_label, when
 from flows.i18n import plural, translator
 from flows.messages import Choice, Outbound, Poll
@@ -46,9 +47,17 @@ def vote_message(member: Person, proposal: Proposal, params: Params) -> Outbound
     and a poll (a native non-anonymous poll on Telegram, which shows it instead of the buttons)."""
     _, lang = translator(member.language, member.channel), member.language
     change = change_text(_, proposal, params, lang)
-    text = _("Vote on proposal #{id}: {change}. Reason: {reason}. Voting closes {when}. Votes are recorded in the books "
-             "by name; you can change yours until then.").format(
-        id=proposal.id, change=change, reason=proposal.reason.rstrip(". "), when=when(proposal.closes_at, lang))  # fmt: skip
+    if proposal.appeal:  # a party's appeal with no second admin to decide it
+        text = " ".join((
+            _("Vote on proposal #{id}, an appeal no second admin could decide: {question}?").format(id=proposal.id, question=change),
+            appeal_facts(_, proposal.appeal, lang),
+            _("Voting closes {when}; you can change your vote until then. Votes are recorded in the books by name.").format(
+                when=when(proposal.closes_at, lang)),
+        ))  # fmt: skip
+    else:
+        text = _("Vote on proposal #{id}: {change}. Reason: {reason}. Voting closes {when}. Votes are recorded in the "
+                 "books by name; you can change yours until then.").format(
+            id=proposal.id, change=change, reason=proposal.reason.rstrip(". "), when=when(proposal.closes_at, lang))  # fmt: skip
     labels = [choice_label(_, c) for c in POLL_ORDER]
     choices = tuple(Choice(label, f"vote:{proposal.id}:{c.value}") for label, c in zip(labels, POLL_ORDER, strict=True))
     poll = Poll(_("Proposal #{id}: {change}?").format(id=proposal.id, change=change), tuple(labels), f"proposal:{proposal.id}")

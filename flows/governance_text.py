@@ -9,6 +9,7 @@ from core.governance.model import Proposal, VoteChoice
 from core.governance.rules import FEE_SHARES, SPECS, Unit
 from core.ledger.params import Params
 from core.shared.clock import local_day
+from flows.dispute_text import appeal_question
 from flows.i18n import Translator, clock_time, day, money
 from flows.numbers import normalise, read_int, read_rupees
 
@@ -82,6 +83,8 @@ def current_text(_: Translator, item: str, params: Params, language: str) -> str
 def change_text(_: Translator, proposal: Proposal, before: Params | None, language: str) -> str:
     """What a proposal changes: "Daily minimum for workers: from ₹500 to ₹600", or its decision text."""
     changes = proposal.changes
+    if proposal.appeal:
+        return appeal_question(_, proposal.appeal, language)
     if not changes:
         return _("Decision: {text}").format(text=proposal.decision)
     if set(changes) == set(FEE_SHARES):

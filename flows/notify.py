@@ -23,7 +23,7 @@ from core.shared.events import (
     RoleDecided,
     TopUpShortfall,
 )
-from flows import books, campaign_notify, cards, governance_notify, payments_notify, timeouts
+from flows import appeal_notify, books, campaign_notify, cards, governance_notify, payments_notify, timeouts
 from flows.context import deliver_to
 from flows.i18n import Translator, clock_time, day, money, p_, translator
 from flows.jobs import offer_job
@@ -305,4 +305,5 @@ def register(bus: MessageBus) -> None:
     payments_notify.register(bus)
     cards.register(bus)
     governance_notify.register(bus)
+    appeal_notify.register(bus)  # after the proposal's result, so members read the result first
     campaign_notify.register(bus)

@@ -157,6 +157,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.DISPUTE_REASON: disputes.reason,
     Verb.RESOLVE: disputes.resolve,
     Verb.APPEAL: disputes.appeal,
+    Verb.APPEAL_TO: disputes.appeal_to,
     Verb.PLEDGE_KIND: pledges.choose_kind,
     Verb.PLEDGE_RADIUS: pledges.choose_radius,
     Verb.PLEDGE_HOURS: pledges.choose_hours,

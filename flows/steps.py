@@ -107,6 +107,7 @@ class Verb(StrEnum):
     DISPUTE_REASON = "dreason"  # what went wrong
     RESOLVE = "resolve"  # an admin deciding a dispute
     APPEAL = "appeal"  # a party appealing the decision
+    APPEAL_TO = "appealto"  # with no second admin: the outcome the appealing party asks the members for
     PLEDGE_KIND = "pkind"  # /pledge: which meals the money may pay for
     PLEDGE_RADIUS = "pradius"  # /pledge: how far around the place
     PLEDGE_HOURS = "phours"  # /pledge: during which hours

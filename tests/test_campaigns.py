@@ -19,7 +19,7 @@ from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.board.base import JobBoard
 from core.campaigns import service as campaigns
-from core.campaigns.lifecycle import INITIAL, TERMINAL, TRANSITIONS, CampaignStatus, IllegalCampaignTransition
+from core.campaigns.lifecycle import CORRECTIONS, INITIAL, TERMINAL, TRANSITIONS, CampaignStatus, IllegalCampaignTransition
 from core.campaigns.model import Campaign, campaign_account
 from core.ledger.model import DEPOSITS, InsufficientFunds, donor_account, escrow_account, transfer
 from core.members.model import Person
@@ -39,9 +39,13 @@ NOON = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # noon in Chennai: the seeded 
 # --- the lifecycle table -------------------------------------------------------------------------
 
 
-def _exits() -> dict[CampaignStatus, set[CampaignStatus]]:
+def _exits(*, corrections: bool = False) -> dict[CampaignStatus, set[CampaignStatus]]:
+    """Every state with the states one transition takes it to (an appeal's corrections, between
+    final states, left out unless asked for)."""
     graph: dict[CampaignStatus, set[CampaignStatus]] = {s: set() for s in CampaignStatus}
-    for sources, to in TRANSITIONS.values():
+    for name, (sources, to) in TRANSITIONS.items():
+        if name in CORRECTIONS and not corrections:
+            continue
         for source in sources:
             graph[source].add(to)
     return graph
@@ -70,6 +74,13 @@ def test_every_campaign_state_is_reachable_and_reaches_a_terminal_one() -> None:
 
 def test_terminal_campaign_states_have_no_exits_and_every_other_state_has_one() -> None:
     assert {s for s, exits in _exits().items() if not exits} == set(TERMINAL)
+
+
+def test_an_appeals_corrections_move_a_campaign_only_between_completed_and_refunded() -> None:
+    graph = _exits(corrections=True)
+    assert {s for s in TERMINAL if graph[s]} == {CampaignStatus.COMPLETED, CampaignStatus.REFUNDED}
+    assert graph[CampaignStatus.COMPLETED] == {CampaignStatus.REFUNDED}
+    assert graph[CampaignStatus.REFUNDED] == {CampaignStatus.COMPLETED}
 
 
 def test_an_illegal_campaign_move_is_refused_by_name_and_changes_nothing() -> None:

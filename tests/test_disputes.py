@@ -204,6 +204,11 @@ async def test_an_appeal_decided_differently_is_applied_with_reversing_entries(s
     async with at(store, 90).uow() as uow:
         final = await disputes.decide_appeal(uow, dispute_id, other, Resolution.REFUND, "the photo is of a wall")
     assert final.status is DisputeStatus.FINAL and len(final.tx_ids) == 1
+    async with store.reader() as uow:
+        order = await uow.orders.get(order_id)
+        moves = [e.data["transition"] for e in await chain_events(uow, "order.transitioned") if e.data["order_id"] == order_id]
+    assert order is not None and order.status is Status.REFUNDED  # where the money went now
+    assert moves[-3:] == ["dispute", "settle", "overturn_to_refunded"]
     after = await balances(store, coop, order_id, kitchen, worker)
     # The settlement reversed (a new `reverse` transaction), then everything refunded.
     assert (after["restaurant"], after["worker"], after["escrow"]) == (0, 0, 0)
@@ -234,6 +239,9 @@ async def test_an_appeal_against_a_refund_takes_it_back_and_counts_it_held_again
     assert (after["restaurant"], after["worker"], after["escrow"]) == (6_000, 0, 0)
     assert after["donor"] - before["donor"] == 4_500
     assert contribution.refunded == 4_500  # the reversed refund no longer counts
+    async with store.reader() as uow:
+        order = await uow.orders.get(order_id)
+    assert order is not None and order.status is Status.SETTLED  # the meal was paid: no longer "refunded"
     async with store.reader() as uow:
         raised = [e for e in await chain_events(uow, "dispute.raised") if e.data["order_id"] == order_id]
     assert raised[0].data["has_evidence"] and "evidence" not in raised[0].data  # the words stay off the chain
@@ -299,16 +307,27 @@ async def test_strangers_non_admins_and_a_lone_admins_appeal_by_chat(app_env: di
     await chat.drain()
     await chat.run("donor-1  < Only an admin can resolve a dispute.")
     await chat.run(REPORTED.partition("    admin    < Their words")[2].partition("\n")[2])
-    # The demo has one admin, and the appeal must go to another: it is recorded and waits.
+    # The demo has one admin, and the appeal must go to another: the members vote instead
+    # (tests/test_appeal_vote_transcripts.py follows such a vote to its end).
     await chat.run("""
         rest-2   > [tap Appeal]
-        rest-2   < Appeal recorded. It waits for a second admin to decide.
+        rest-2   < There is no second admin, so the members will vote on your appeal. [Settle] [Refund all] [Fee only]
+        rest-2   > [tap Settle]
+        rest-2   < Appeal recorded. The members vote on it as proposal #1: Change the decision on order #1 from Meal only to Settle?
+        donor-1  < Order #1: a party appealed the decision.
+        worker-1 < Order #1: a party appealed the decision.
+        rest-1   < Vote on proposal #1 [Yes] [No] [Abstain]
+        rest-2   < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-1 < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-2 < Vote on proposal #1 [Yes] [No] [Abstain]
+        worker-3 < Vote on proposal #1 [Yes] [No] [Abstain]
         rest-2   > [press appeal:1]
         rest-2   < That question has already been answered.
     """)
     async with app_env["runtime"].store.reader() as uow:
         dispute = await uow.disputes.get(1)
     assert dispute is not None and dispute.status is DisputeStatus.APPEALED and len(dispute.appeals) == 1
+    assert dispute.vote_id == 1
 
 
 async def test_the_worker_reports_a_problem_from_the_not_found_reply(app_env: dict[str, Any]) -> None:
@@ -328,3 +347,36 @@ async def test_the_worker_reports_a_problem_from_the_not_found_reply(app_env: di
     async with app_env["runtime"].store.reader() as uow:
         order = await uow.orders.get(1)
     assert order is not None and order.status is Status.DISPUTED and order.delivery_failed
+
+
+# Every resolution of a failed delivery (curd rice ₹60 + fee ₹30 + tip ₹15) with its exact
+# postings: the tip always goes back to the donor, never to the worker. (account → paise per
+# ref suffix: "1" is the decision's payment, "refund" the rest back, "tip" the tip back.)
+FAILED = {
+    Resolution.SETTLE: {"1": {"restaurant": 6_000, "worker": 2_400, "pool": 300, "infra": 300, "escrow": -9_000},
+                        "tip": {"donor": 1_500, "escrow": -1_500}},
+    Resolution.REFUND: {"refund": {"donor": 10_500, "escrow": -10_500}},
+    Resolution.SPLIT_MEAL: {"1": {"restaurant": 6_000, "escrow": -6_000}, "refund": {"donor": 4_500, "escrow": -4_500}},
+    Resolution.SPLIT_FEE: {"1": {"worker": 2_400, "pool": 300, "infra": 300, "escrow": -3_000},
+                           "tip": {"donor": 1_500, "escrow": -1_500}, "refund": {"donor": 6_000, "escrow": -6_000}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("resolution", list(FAILED), ids=str)
+async def test_every_resolution_of_a_failed_delivery_returns_the_tip_to_its_giver(store: Store, resolution: Resolution) -> None:
+    coop, order_id, kitchen, worker, dispute_id = await disputed(store, failed=True)
+    async with at(store, 20).uow() as uow:
+        await disputes.resolve(uow, dispute_id, coop.admin, resolution, "checked the place photo")  # type: ignore[attr-defined]
+    names = {f"restaurant:{kitchen.id}": "restaurant", f"worker:{worker.id}": "worker",  # type: ignore[attr-defined]
+             f"donor:{coop.donor.id}": "donor", f"escrow:order:{order_id}": "escrow", POOL: "pool", INFRA: "infra"}  # type: ignore[attr-defined]  # fmt: skip
+    refs = {"1": ("settle", f"order:{order_id}:dispute:1"), "refund": ("refund", f"order:{order_id}:refund:dispute:1"),
+            "tip": ("refund", f"order:{order_id}:refund:dispute:1:tip")}  # fmt: skip
+    recorded: dict[str, dict[str, int]] = {}
+    async with store.reader() as uow:
+        for key, (kind, ref) in refs.items():
+            tx_id = await uow.ledger.existing(kind, ref)
+            if tx_id is not None:
+                recorded[key] = {names[a]: v for a, v in await uow.ledger.postings_of(tx_id)}
+    assert recorded == FAILED[resolution]
+    assert (await balances(store, coop, order_id, kitchen, worker))["worker"] in (0, 2_400)  # the fee share at most
+    await assert_ledger_invariants(store)

@@ -7,14 +7,17 @@ from collections import deque
 
 import pytest
 
-from core.orders.lifecycle import INITIAL, TERMINAL, TRANSITIONS, IllegalTransition, Status, target
+from core.orders.lifecycle import CORRECTIONS, INITIAL, TERMINAL, TRANSITIONS, IllegalTransition, Status, target
 from core.orders.model import Order
 
 
-def _exits() -> dict[Status, set[Status]]:
-    """Every state with the states one transition takes it to."""
+def _exits(*, corrections: bool = False) -> dict[Status, set[Status]]:
+    """Every state with the states one transition takes it to (an appeal's corrections left out
+    unless asked for: they move between final states and are checked on their own)."""
     graph: dict[Status, set[Status]] = {s: set() for s in Status}
-    for sources, to in TRANSITIONS.values():
+    for name, (sources, to) in TRANSITIONS.items():
+        if name in CORRECTIONS and not corrections:
+            continue
         for source in sources:
             graph[source].add(to)
     return graph
@@ -49,7 +52,18 @@ def test_terminal_states_have_no_exits_and_every_other_state_has_one() -> None:
     graph = _exits()
     assert {s for s, exits in graph.items() if not exits} == set(TERMINAL)
     for name, (sources, _to) in TRANSITIONS.items():
-        assert not set(sources) & TERMINAL, f"{name} leaves a terminal state"
+        assert name in CORRECTIONS or not set(sources) & TERMINAL, f"{name} leaves a terminal state"
+
+
+def test_an_appeals_corrections_only_move_between_the_final_money_states() -> None:
+    # Settled and refunded are where a dispute's money ends; an appeal that changes the outcome
+    # moves the order from one to the other, and from nowhere else to anywhere else.
+    assert CORRECTIONS <= set(TRANSITIONS)
+    moves = {TRANSITIONS[name] for name in CORRECTIONS}
+    assert moves == {((Status.REFUNDED,), Status.SETTLED), ((Status.SETTLED,), Status.REFUNDED)}
+    graph = _exits(corrections=True)
+    assert {s for s in TERMINAL if graph[s]} == {Status.SETTLED, Status.REFUNDED}
+    assert all(graph[s] <= TERMINAL for s in TERMINAL)
 
 
 @pytest.mark.parametrize("state", list(Status), ids=str)

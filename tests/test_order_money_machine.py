@@ -671,9 +671,10 @@ class MoneyMachine(RuleBasedStateMachine):
                 txs.append(self.refund(meal, meal.tip, tips=True))
         elif resolution is Resolution.SPLIT_MEAL:
             txs.append(self.payout(meal, meal.meal_price, False, 0))
-        elif resolution is Resolution.SPLIT_FEE:
-            # As the code stands, the fee-only split pays the tip to the worker even for a failed delivery.
-            txs.append(self.payout(meal, 0, True, meal.tip))
+        elif resolution is Resolution.SPLIT_FEE:  # as settle: a failed delivery's tip goes back to its givers
+            txs.append(self.payout(meal, 0, True, 0 if meal.failed else meal.tip))
+            if meal.failed:
+                txs.append(self.refund(meal, meal.tip, tips=True))
         txs.append(self.refund(meal, None))
         return [tx for tx in txs if tx]
 
@@ -786,6 +787,10 @@ class MoneyMachine(RuleBasedStateMachine):
         for i in range(N_DONORS):
             self.covered[i] += short.get(self.donor_acct(i), 0) - repaid.get(self.donor_acct(i), 0)
         case.status, case.appeal_resolution = "final", resolution
+        now = Status.REFUNDED if resolution is Resolution.REFUND else Status.SETTLED
+        if meal.status is not now:  # the order follows where the money went (overturn_to_settled/refunded)
+            self.moved(meal, now)
+            self.seen[f"appeal overturned to {now.value}"] += 1
         self.seen[f"appeal changed to {resolution.value}"] += 1
         self.seen["appeal changed"] += 1
 
@@ -908,7 +913,9 @@ ON_POSTGRES = ("funded by 2", "rerouted", "cancelled", "settled failed", "disput
 EVERY_DECISION = tuple(f"resolved {r.value}" for r in Resolution) + ("appeal changed",)
 # What only the tour is sure to reach (each appeal changed to each outcome, the pool covering a spent refund).
 TOURED = tuple(f"appeal changed to {r.value}" for r in Resolution) + ("appeal upheld", "appeal covered by the pool",
-                                                                      "refused not_admin", "refused same_admin")  # fmt: skip
+                                                                      "refused not_admin", "refused same_admin",
+                                                                      "appeal overturned to settled",
+                                                                      "appeal overturned to refunded")  # fmt: skip
 
 
 def run_machine(url: str, runs: int, must_see: tuple[str, ...] = MUST_SEE) -> Counter[str]:

@@ -34,7 +34,13 @@ TRANSITIONS: dict[str, tuple[tuple[CampaignStatus, ...], CampaignStatus]] = {
     "cancel": (OPEN, CampaignStatus.CANCELLED),
     # the order ended without a meal paid for: what came back to the campaign goes to the givers
     "fail": ((CampaignStatus.THRESHOLD_MET, CampaignStatus.ORDER_PLACED, CampaignStatus.DELIVERED), CampaignStatus.REFUNDED),
+    # the order's dispute decision was overturned on appeal: the campaign follows where the money
+    # went (the only exits from terminal states, CORRECTIONS; an appeal is decided once)
+    "overturn_to_completed": ((CampaignStatus.REFUNDED,), CampaignStatus.COMPLETED),
+    "overturn_to_refunded": ((CampaignStatus.COMPLETED,), CampaignStatus.REFUNDED),
 }
+
+CORRECTIONS = frozenset({"overturn_to_completed", "overturn_to_refunded"})
 
 TERMINAL = frozenset({CampaignStatus.COMPLETED, CampaignStatus.EXPIRED, CampaignStatus.CANCELLED, CampaignStatus.REFUNDED})
 

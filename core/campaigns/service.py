@@ -244,7 +244,9 @@ async def close(uow: UnitOfWork, campaign_id: int, transition: str, by: Person |
 
 # What each order transition means for the campaign that placed it.
 _FOLLOW = {"deliver": "deliver", "fail_delivery": "deliver", "settle": "complete",
-           "decline": "fail", "cancel": "fail", "abandon": "fail", "refund": "fail"}  # fmt: skip
+           "decline": "fail", "cancel": "fail", "abandon": "fail", "refund": "fail",
+           # an appeal's money was passed on to the givers by the decision itself (dispute_reversal.pass_on)
+           "overturn_to_settled": "overturn_to_completed", "overturn_to_refunded": "overturn_to_refunded"}  # fmt: skip
 
 
 async def follow_order(event: DomainEvent, uow: UnitOfWork) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class ProposalStatus(StrEnum):
@@ -52,11 +53,20 @@ class Proposal:
     closed_at: str | None = None
     tally: dict[str, int] = field(default_factory=dict)
     version: int = 0
+    # An appeal put to the members (no second admin): what they are asked, fixed when it opens:
+    # {"dispute", "order", "from", "to", "reason", "meal", "fee", "tip"} (amounts in paise; no
+    # names, phones, places or photos). Empty for every other proposal.
+    appeal: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_text(self) -> bool:
         """A decision recorded without changing any parameter."""
-        return not self.changes
+        return not self.changes and not self.appeal
+
+    @property
+    def dispute_id(self) -> int | None:
+        """The dispute whose appeal this vote decides, if it is one."""
+        return int(self.appeal["dispute"]) if self.appeal else None
 
 
 def passes(yes: int, no: int, abstain: int, members: int, quorum_bp: int, majority_bp: int) -> bool:

@@ -140,6 +140,11 @@ async def second(uow: UnitOfWork, person: Person, proposal_id: int) -> Proposal:
     return proposal
 
 
+async def open_now(uow: UnitOfWork, proposal: Proposal) -> None:
+    """Open a proposal for voting at once (an appeal's vote needs no seconds)."""
+    await _open(uow, proposal)
+
+
 async def _open(uow: UnitOfWork, proposal: Proposal) -> None:
     """Open for the voting period, fixing the members counted and the rules it is decided by."""
     params = await uow.params.current()

@@ -30,7 +30,7 @@ class DisputeStatus(StrEnum):
 
     OPEN = "open"  # escrow frozen, waiting for an admin
     RESOLVED = "resolved"  # money moved; parties may appeal within the window
-    APPEALED = "appealed"  # a party appealed: waiting for a different admin
+    APPEALED = "appealed"  # a party appealed: waiting for a different admin (or the members' vote)
     FINAL = "final"  # the appeal was decided; nothing more can change
 
 
@@ -55,6 +55,7 @@ class Dispute:
     appeal_resolved_by: int | None = None
     appeal_note: str = ""
     version: int = 0
+    vote_id: int | None = None  # with no second admin, the members' vote (proposal id) deciding the appeal
 
 
 class DisputeError(Exception):

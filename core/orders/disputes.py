@@ -103,25 +103,38 @@ async def resolve(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: R
     return dispute
 
 
-async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
-    """A party asks a different admin to look again (once each, within `appeal_window_hours`)."""
-    dispute = await _dispute(uow, dispute_id)
-    order = await _order(uow, dispute.order_id)
+async def check_can_appeal(uow: UnitOfWork, dispute: Dispute, order: Order, person: Person) -> None:
+    """Raise DisputeError unless the person may appeal the dispute's decision now (once each,
+    within `appeal_window_hours`)."""
     if person.id not in await parties(uow, order):
-        raise DisputeError("not_a_party", dispute_id)
+        raise DisputeError("not_a_party", dispute.id)
     if dispute.status not in (DisputeStatus.RESOLVED, DisputeStatus.APPEALED) or dispute.resolved_at is None:
-        raise DisputeError(f"not_appealable_{dispute.status.value}", dispute_id)
+        raise DisputeError(f"not_appealable_{dispute.status.value}", dispute.id)
     if person.id in dispute.appeals:
-        raise DisputeError("already_appealed", dispute_id)
+        raise DisputeError("already_appealed", dispute.id)
     hours = (await uow.params.current()).appeal_window_hours
     if uow.at >= datetime.fromisoformat(dispute.resolved_at) + timedelta(hours=hours):
-        raise DisputeError("appeal_window_closed", dispute_id)
+        raise DisputeError("appeal_window_closed", dispute.id)
+
+
+async def appeal(uow: UnitOfWork, dispute_id: int, person: Person) -> Dispute:
+    """A party asks a different admin to look again (once each, within `appeal_window_hours`);
+    with no second admin the members vote instead (core/governance/appeals.py)."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    await check_can_appeal(uow, dispute, order, person)
     version = dispute.version
     dispute.appeals.append(person.id)
     dispute.status = DisputeStatus.APPEALED
     await _save(uow, dispute, version)
     uow.record(DisputeAppealed(actor=person.actor, dispute_id=dispute.id, order_id=order.id, person_id=person.id))
     return dispute
+
+
+async def second_admins(uow: UnitOfWork, order: Order, dispute: Dispute) -> list[Person]:
+    """Admins who may decide the dispute's appeal: party to nothing here, and not its first judge."""
+    party_ids = await parties(uow, order)
+    return [a for a in await uow.people.admins() if a.id not in party_ids and a.id != dispute.resolved_by]
 
 
 async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolution: Resolution, note: str) -> Dispute:
@@ -134,26 +147,57 @@ async def decide_appeal(uow: UnitOfWork, dispute_id: int, admin: Person, resolut
     await _check_admin(uow, admin, order)
     if dispute.status is not DisputeStatus.APPEALED:
         raise DisputeError(f"not_appealed_{dispute.status.value}", dispute_id)
+    if dispute.vote_id is not None:
+        # Put to the members because there was no second admin; an admin who appeared since does
+        # not take the case from a vote already running (members may have voted already).
+        raise DisputeError("members_vote", dispute.vote_id)
     if admin.id == dispute.resolved_by:
         raise DisputeError("same_admin", dispute_id)
-    version = dispute.version
+    return await _decide_appeal(uow, dispute, order, resolution, admin.actor, note, source=f"admin:{admin.id}", by=admin.id)
+
+
+async def decide_by_vote(uow: UnitOfWork, dispute_id: int, proposal_id: int, resolution: Resolution) -> Dispute:
+    """The members' vote on an appeal closed: `resolution` is the appealed outcome if it passed,
+    else the first decision (which then stands). Same entries as an admin's (source proposal:N)."""
+    dispute = await _dispute(uow, dispute_id)
+    order = await _order(uow, dispute.order_id)
+    if dispute.status is not DisputeStatus.APPEALED or dispute.vote_id != proposal_id:
+        raise DisputeError(f"not_appealed_{dispute.status.value}", dispute_id)
+    return await _decide_appeal(uow, dispute, order, resolution, "scheduler", "", source=f"proposal:{proposal_id}")
+
+
+async def check_reversible(uow: UnitOfWork, dispute_id: int) -> None:
+    """Raise DisputeError (`pool_short`, `not_reversible`) if the decision could not be taken back now."""
+    await reversal.plan(uow, await _dispute(uow, dispute_id))
+
+
+async def _decide_appeal(uow: UnitOfWork, dispute: Dispute, order: Order, resolution: Resolution, actor: str, note: str,
+                         *, source: str, by: int | None = None) -> Dispute:  # fmt: skip
+    """Apply an appeal's decision: reverse and redo the money if the outcome changes, and move the
+    order to where the money went (settled or refunded); the dispute becomes final."""
+    version, order_version = dispute.version, order.version
     tx_ids: list[int] = []
     if resolution is not dispute.resolution:
         plan = await reversal.plan(uow, dispute)  # refuses before anything is written
         for i, tx_id in enumerate(dispute.tx_ids, 1):
-            tx_ids.append(await reversal.reverse(uow, order.id, tx_id, i, admin.actor, plan))
+            tx_ids.append(await reversal.reverse(uow, order.id, tx_id, i, actor, plan))
         if plan.shortfall:
-            tx_ids.append(await reversal.cover(uow, dispute, plan, admin.actor))
-        decision = await _apply(uow, order, resolution, 2, admin.actor)
-        decision += await reversal.repay(uow, order.id, plan, decision, admin.actor)
+            tx_ids.append(await reversal.cover(uow, dispute, plan, actor))
+        decision = await _apply(uow, order, resolution, 2, actor)
+        decision += await reversal.pass_on(uow, order.id, actor)  # a campaign's share goes on to its givers
+        decision += await reversal.repay(uow, order.id, plan, decision, actor)
         tx_ids += decision
         dispute.tx_ids = decision
-    dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, admin.id
+        refunded = resolution is Resolution.REFUND
+        if refunded != (order.status is Status.REFUNDED):
+            order.overturn(actor, refunded, dispute.id, source)
+            await uow.orders.save(order, order_version)
+    dispute.status, dispute.appeal_resolution, dispute.appeal_resolved_by = DisputeStatus.FINAL, resolution, by
     dispute.appeal_note = note.strip()
     await _save(uow, dispute, version)
     reason_commit = await _commit(uow, f"dispute:{dispute.id}:appeal_note", dispute.appeal_note)
-    uow.record(DisputeResolved(actor=admin.actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
-                               reason_commit=reason_commit, tx_ids=tx_ids, appeal=True))  # fmt: skip
+    uow.record(DisputeResolved(actor=actor, dispute_id=dispute.id, order_id=order.id, resolution=resolution.value,
+                               reason_commit=reason_commit, tx_ids=tx_ids, appeal=True, source=source))  # fmt: skip
     return dispute
 
 
@@ -193,8 +237,11 @@ async def _apply(uow: UnitOfWork, order: Order, resolution: Resolution, round_: 
         lines = (Posting(restaurant_account(order.restaurant_id), order.meal_price), Posting(escrow_account(order.id), -order.meal_price))
         tx_ids.append(await uow.ledger.record(Transaction("settle", ref, lines, "dispute: meal only"), actor))
     elif resolution is Resolution.SPLIT_FEE:
-        tx = settlement(order.id, order.restaurant_id, order.worker_id, 0, order.delivery_fee, order.tip, shares)
+        tip = 0 if order.delivery_failed else order.tip  # as for settle: a failed delivery's tip goes back
+        tx = settlement(order.id, order.restaurant_id, order.worker_id, 0, order.delivery_fee, tip, shares)
         tx_ids.append(await uow.ledger.record(Transaction(tx.kind, ref, tx.postings, "dispute: fee only"), actor))
+        if order.delivery_failed:
+            await _refund(uow, order.id, order.tip, f"{why}:tip", actor, tx_ids, tips=True)
     await _refund(uow, order.id, None, why, actor, tx_ids)  # whatever is left goes back
     return tx_ids
 

@@ -65,8 +65,15 @@ TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status]] = {
     "settle": ((Status.DELIVERED, Status.DELIVERY_FAILED, Status.DISPUTED), Status.SETTLED),
     "dispute": ((Status.DELIVERED, Status.DELIVERY_FAILED), Status.DISPUTED),
     "refund": ((Status.DISPUTED,), Status.REFUNDED),
+    # An appeal's decision overturns the first one: the order follows where the money went now.
+    # These are the only exits from terminal states (CORRECTIONS); an appeal is decided once.
+    "overturn_to_settled": ((Status.REFUNDED,), Status.SETTLED),
+    "overturn_to_refunded": ((Status.SETTLED,), Status.REFUNDED),
     "cancel": (CANCELLABLE, Status.CANCELLED),
 }
+
+# Corrections between final money states, made only by an appeal's decision (core/orders/disputes.py).
+CORRECTIONS = frozenset({"overturn_to_settled", "overturn_to_refunded"})
 
 TERMINAL = frozenset(
     {

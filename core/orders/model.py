@@ -180,6 +180,10 @@ class Order:
         """A dispute was resolved by giving everything back."""
         self._move("refund", actor, refund=refund)
 
+    def overturn(self, actor: str, refunded: bool, dispute_id: int, source: str) -> None:
+        """An appeal changed a dispute's decision: the order now says where the money went."""
+        self._move("overturn_to_refunded" if refunded else "overturn_to_settled", actor, dispute_id=dispute_id, source=source)
+
     def cancel(self, actor: str, refund: int) -> None:
         """Stopped before pickup; escrow refunded."""
         self._move("cancel", actor, refund=refund)

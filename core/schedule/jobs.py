@@ -10,7 +10,7 @@ from pathlib import Path
 from core.board.base import JobBoard
 from core.campaigns import service as campaigns
 from core.funding import pledges
-from core.governance import service as governance
+from core.governance import appeals
 from core.ledger import service as money
 from core.orders import service as orders
 from core.orders import timeouts
@@ -277,7 +277,7 @@ async def close_proposals(store: Store) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     for proposal_id in due:
         async with store.uow() as uow:
-            closed = await governance.close(uow, proposal_id)
+            closed = await appeals.close(uow, proposal_id)  # an appeal's vote also applies its outcome
         if closed is not None:
             outcomes[closed.status.value] = outcomes.get(closed.status.value, 0) + 1
     return outcomes

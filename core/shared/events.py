@@ -315,6 +315,21 @@ class DisputeResolved(DomainEvent):
     reason_commit: str
     tx_ids: list[int]
     appeal: bool = False
+    source: str = ""  # for an appeal: "admin:<person id>" or "proposal:<id>" (the members' vote)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealPutToVote(DomainEvent):
+    """A party appealed a dispute's decision and no second admin could decide it: the members
+    vote (proposal `proposal_id`) on changing the outcome `decided` to `asked` (no seconds needed)."""
+
+    type: ClassVar[str] = "dispute.put_to_vote"
+    dispute_id: int
+    order_id: int
+    person_id: int
+    proposal_id: int
+    decided: str  # the resolution in force
+    asked: str  # the resolution the appealing party asks the members for
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ def _dispute(row: Any) -> Dispute:
         Resolution(row.resolution) if row.resolution else None, row.resolved_by, row.resolved_at, row.note,
         json.loads(row.tx_ids), json.loads(row.appeals),
         Resolution(row.appeal_resolution) if row.appeal_resolution else None, row.appeal_resolved_by, row.appeal_note,
-        row.version,
+        row.version, row.vote_id,
     )  # fmt: skip
 
 
@@ -69,7 +69,7 @@ class DisputeRepo:
             "tx_ids": json.dumps(dispute.tx_ids), "appeals": json.dumps(dispute.appeals),
             "appeal_resolution": dispute.appeal_resolution.value if dispute.appeal_resolution else None,
             "appeal_resolved_by": dispute.appeal_resolved_by, "appeal_note": dispute.appeal_note,
-            "version": version + 1,
+            "vote_id": dispute.vote_id, "version": version + 1,
         }  # fmt: skip
         stmt = update(disputes).where(disputes.c.id == dispute.id, disputes.c.version == version).values(**values)
         result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))

@@ -25,5 +25,6 @@ disputes = Table(
     Column("appeal_resolution", String(16), nullable=True),
     Column("appeal_resolved_by", Integer, nullable=True),
     Column("appeal_note", Text, nullable=False, server_default=""),
+    Column("vote_id", Integer, nullable=True),  # the members' vote on the appeal (a proposal), if any
     Column("version", Integer, nullable=False, server_default="0"),
 )

@@ -19,7 +19,7 @@ def _proposal(row: Any) -> Proposal:
     return Proposal(
         row.id, row.proposer_id, json.loads(row.changes), row.decision, row.reason, ProposalStatus(row.status),
         row.created_at, row.closes_at, row.opened_at, row.members_at_opening, row.quorum_bp, row.majority_bp,
-        row.closed_at, json.loads(row.tally), row.version,
+        row.closed_at, json.loads(row.tally), row.version, json.loads(row.appeal),
     )  # fmt: skip
 
 
@@ -33,7 +33,8 @@ class GovernanceRepo:
         """Store a new proposal and give it its id."""
         values = {"proposer_id": proposal.proposer_id, "changes": json.dumps(proposal.changes, sort_keys=True),
                   "decision": proposal.decision, "reason": proposal.reason, "status": proposal.status.value,
-                  "created_at": proposal.created_at, "closes_at": proposal.closes_at}  # fmt: skip
+                  "created_at": proposal.created_at, "closes_at": proposal.closes_at,
+                  "appeal": json.dumps(proposal.appeal, sort_keys=True)}  # fmt: skip
         proposal.id = new_id(await self.conn.execute(proposals.insert().values(**values)))
         return proposal
 

@@ -23,6 +23,7 @@ proposals = Table(
     Column("majority_bp", Integer, nullable=False, server_default="0"),
     Column("closed_at", String(32), nullable=True),
     Column("tally", Text, nullable=False, server_default="{}"),  # JSON {choice: count} at close
+    Column("appeal", Text, nullable=False, server_default="{}"),  # JSON: what members are asked about an appeal
     Column("version", Integer, nullable=False, server_default="0"),
 )
 
