@@ -907,6 +907,9 @@ class RatingRepo(Protocol):
     async def save(self, rating: Rating, version: int) -> bool:
         """Write an appeal or a decision if nobody changed the rating since `version`."""
 
+    async def add_comment(self, rating_id: int, rater_id: int, comment: str) -> bool:
+        """Store the rater's comment once; False when the rating is not theirs or already has one."""
+
 
 class UnitOfWork(Protocol):
     """Repositories sharing one transaction; events are collected here and chained at commit."""

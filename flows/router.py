@@ -168,6 +168,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.RATE: ratings.tapped,
     Verb.RATING_APPEAL: ratings.appeal_pressed,
     Verb.RATING_DECIDE: ratings.decided,
+    Verb.RATING_COMMENT: ratings.skip_pressed,
     Verb.CAMPAIGN: campaigns.start,
     Verb.GIVE: campaigns.give_answer,
     Verb.CAMPAIGN_STOP: campaigns.stop,

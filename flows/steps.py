@@ -63,6 +63,8 @@ class Step(StrEnum):
     GOV_REASON = "gov_reason"
     # a rated restaurant or worker giving the reason of an appeal
     RATING_APPEAL = "rating_appeal"
+    # a rater's optional comment after the stars (or skip)
+    RATING_COMMENT = "rating_comment"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -125,6 +127,7 @@ class Verb(StrEnum):
     RATE = "rate"  # 1-5 stars for one aspect of a settled order
     RATING_APPEAL = "rappeal"  # the rated person appealing a rating
     RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
+    RATING_COMMENT = "rcomment"  # a rater skipping the optional comment after the stars
     CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
     GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
     CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign

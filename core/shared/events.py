@@ -623,6 +623,16 @@ class RatingGiven(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RatingCommented(DomainEvent):
+    """The rater added a comment to their rating: the chain holds only a salted commitment to the words
+    (salt in commitment_salts under "rating:<id>:comment"), so /forget can make it untestable."""
+
+    type: ClassVar[str] = "rating.commented"
+    rating_id: int
+    comment_commit: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RatingAppealed(DomainEvent):
     """The rated person appealed a rating (their words stay in the ratings table)."""
 
