@@ -7,6 +7,7 @@ from core.members.model import Person
 from core.ratings import service as ratings
 from core.ratings.model import SUBJECT, Aspect, Rating, RatingStatus
 from core.ratings.service import RatingError
+from flows import prompts
 from flows.common import normalise, payload_args, payload_int
 from flows.context import FlowContext
 from flows.disputes import SKIP_WORDS
@@ -107,11 +108,19 @@ async def comment_typed(ctx: FlowContext, msg: Inbound) -> None:
         ctx.goto(None)
         await ctx.reply(refused(_, "not_rater"))
         return
-    # A bare number is an SMS option typed again (or a star count), not a comment.
-    if msg.kind != "text" or read_int(msg.text, 0, MAX_ID) is not None:
+    skip = f"{Verb.RATING_COMMENT}:{rating.id}:skip"
+    if msg.kind == "text" and read_int(msg.text, 0, MAX_ID) is not None:
+        # A bare number is an SMS option: Skip's own number skips; any other (a star count typed
+        # again) is no comment.
+        answer = await prompts.typed(ctx.uow, ctx.person.id, msg.text)
+        if answer is None or answer[1].payload != skip:
+            await ctx.reply(refused(_, "bad_comment"))
+            return
+    elif msg.kind != "text":
         await ctx.reply(refused(_, "bad_comment"))
         return
-    if normalise(msg.text) in SKIP_WORDS:
+    await _close(ctx, skip)
+    if normalise(msg.text) in SKIP_WORDS or read_int(msg.text, 0, MAX_ID) is not None:
         ctx.goto(None)
         await ctx.reply(_("No comment, then."))
         return await _next(ctx, rating)
@@ -127,6 +136,12 @@ async def comment_typed(ctx: FlowContext, msg: Inbound) -> None:
     ctx.goto(None)
     await ctx.reply(_("Comment saved for rating #{id}.").format(id=rating.id))
     await _next(ctx, rating)
+
+
+async def _close(ctx: FlowContext, payload: str) -> None:
+    """The Skip button is answered once the comment step ends (a later tap says so)."""
+    if (answer := await prompts.pressed(ctx.uow, ctx.person.id, payload)) is not None:
+        await ctx.uow.prompts.answer(answer[0].id)
 
 
 async def skip_pressed(ctx: FlowContext, msg: Inbound) -> None:

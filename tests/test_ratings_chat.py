@@ -138,9 +138,9 @@ async def test_hostile_comments_are_refused_politely_and_change_nothing(app_env:
         donor-1  > Another comment with no rating open
         donor-1  < …
     """)
-    await forge(app_env, "donor-1", "rcomment:1:skip")
+    await forge(app_env, "donor-1", "rcomment:1:skip")  # Skip after the comment was saved
     await chat.run("""
-        donor-1  < That button is no longer active.
+        donor-1  < That question has already been answered.
     """)
     async with app_env["runtime"].store.reader() as uow:
         rating = await uow.ratings.get(1)
