@@ -730,6 +730,10 @@ class PledgeRepo(Protocol):
 
     async def count_active(self) -> int:
         """How many pledges are active."""
+
+    async def drawn_for_requester(self, person_id: int, day: str, *, lock: bool = False) -> int:
+        """Paise pledges paid on a business day towards orders this person requested (refunded
+        ones included); `lock` makes two of their orders drawing at once take turns."""
 class PaymentsRepo(Protocol):
     """UPI top-up requests, imported statement rows, payout details, batches and lines."""
 

@@ -41,6 +41,7 @@ def param_label(_: Translator, name: str) -> str:
         "message_log_days": _("Messages kept for"), "card_fee_bp": _("Card fee (percent)"),
         "card_fee_fixed": _("Card fee (fixed)"), "card_fee_bearer": _("Card fee paid by (0 donor, 1 coop)"),
         "card_hold_warn_hours": _("Card hold warning after"), "max_money_pledge": _("Largest money pledge"),
+        "pledge_daily_cap_per_requester": _("Pledge money per requester a day"),
     }  # fmt: skip
     return labels.get(name, name)
 

@@ -103,17 +103,33 @@ def local_hour(uow: UnitOfWork) -> int:
     return uow.at.astimezone(LOCAL_TZ).hour
 
 
-async def available_for(uow: UnitOfWork, lat: float, lng: float, enough: int = 10**12, page: int = 20) -> int:
+async def room_for(uow: UnitOfWork, requester_id: int, *, lock: bool = False) -> int:
+    """What pledges may still pay today for orders this person requests (the governed daily cap
+    less what they paid already today); `lock` serialises the person's own concurrent orders."""
+    cap = (await uow.params.current()).pledge_daily_cap_per_requester
+    return max(cap - await uow.pledges.drawn_for_requester(requester_id, uow.day, lock=lock), 0)
+
+
+def may_pay(pledge: Pledge, requester_id: int | None, lat: float, lng: float, hour: int) -> bool:
+    """Whether a pledge may pay for a meal here and now requested by this person: never its own
+    pledger's (a pledge is money given for other people's meals)."""
+    return pledge.person_id != requester_id and pledge.covers(lat, lng, hour)
+
+
+async def available_for(uow: UnitOfWork, lat: float, lng: float, enough: int = 10**12, page: int = 20, *,
+                        requester_id: int | None = None) -> int:  # fmt: skip
     """What matching pledges hold now for a meal at a place, counted until `enough` (a preview:
-    allocation decides)."""
+    allocation decides); for a requester, without their own pledges and within their daily cap."""
+    if requester_id is not None:
+        enough = min(enough, await room_for(uow, requester_id))
     hour, found, after = local_hour(uow), 0, (0, 0)
     while found < enough:
         batch = await uow.pledges.candidates(lat, lng, hour, after, page)
-        found += sum(p.remaining for p in batch if p.covers(lat, lng, hour))
+        found += sum(p.remaining for p in batch if may_pay(p, requester_id, lat, lng, hour))
         if len(batch) < page:
             break
         after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
-    return found
+    return min(found, enough) if requester_id is not None else found
 
 
 @dataclass(frozen=True)
@@ -128,37 +144,66 @@ class Allocation:
         return sum(a for _p, a in self.uses)
 
 
-async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:
-    """Draw up to `need` paise for an order from matching pledges — location+time, location,
+@dataclass(frozen=True)
+class Plan:
+    """What pledges would pay towards an order: [(locked pledge, paise)] in allocation order."""
+
+    draws: tuple[tuple[Pledge, int], ...]
+
+    @property
+    def total(self) -> int:
+        """All that pledges would pay."""
+        return sum(a for _p, a in self.draws)
+
+
+async def plan(uow: UnitOfWork, order: Order, need: int, *, page: int = 20) -> Plan:
+    """Choose what pledges would pay towards an order, writing nothing: up to `need` paise, within
+    the requester's daily cap, never from the requester's own pledges — location+time, location,
     time, general; oldest first within each; each paying min(what it holds, what is still
-    needed) — each use its own contribution to the escrow. Each pledge is row-locked before it
-    pays, in that same order (one total order, so concurrent orders never deadlock)."""
+    needed). Each chosen pledge is row-locked, in that same order (one total order, so concurrent
+    orders never deadlock), so the plan stays true until the transaction ends."""
     hour, lat, lng = local_hour(uow), order.seeker_lat, order.seeker_lng
-    area = geo.approximate_area(lat, lng)
-    uses: list[tuple[int, int]] = []
+    need = min(need, await room_for(uow, order.donor_id, lock=True))
+    draws: list[tuple[Pledge, int]] = []
     after = (0, 0)
     while need > 0:
         batch = await uow.pledges.candidates(lat, lng, hour, after, page)
         for candidate in batch:
             if need <= 0:
                 break
-            if not candidate.covers(lat, lng, hour):
-                continue  # inside the box, outside the circle
+            if not may_pay(candidate, order.donor_id, lat, lng, hour):
+                continue  # their own pledge, or inside the box but outside the circle
             pledge = await uow.pledges.lock_available(candidate.id)
             if pledge is None:
                 continue  # spent (or paused) by another order meanwhile
             take = min(pledge.remaining, need)
-            await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
-            await uow.pledges.move(pledge.id, -take)
-            await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
-            uses.append((pledge.id, take))
+            draws.append((pledge, take))
             need -= take
         if len(batch) < page:
             break
         after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
+    return Plan(tuple(draws))
+
+
+async def draw(uow: UnitOfWork, order: Order, planned: Plan, actor: str) -> Allocation:
+    """Carry out a plan made in this transaction (its pledges are still locked): each use its own
+    contribution to the escrow."""
+    area = geo.approximate_area(order.seeker_lat, order.seeker_lng)
+    uses = []
+    for pledge, take in planned.draws:
+        await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
+        await uow.pledges.move(pledge.id, -take)
+        await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
+        uses.append((pledge.id, take))
     if uses:
         uow.record(PledgeUsed(actor=actor, order_id=order.id, uses=[[i, a] for i, a in uses]))
     return Allocation(tuple(uses))
+
+
+async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:
+    """Draw up to `need` paise for an order from matching pledges (see `plan`), each use its own
+    contribution to the escrow."""
+    return await draw(uow, order, await plan(uow, order, need, page=page), actor)
 
 
 async def renew_due(uow: UnitOfWork, actor: str = "scheduler") -> dict[int, bool]:

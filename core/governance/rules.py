@@ -83,6 +83,7 @@ SPECS: dict[str, Spec] = {
     "card_fee_bearer": Spec(Unit.COUNT, 0, 1),  # 0: the donor, 1: the infrastructure fund
     "card_hold_warn_hours": Spec(Unit.HOURS, 1, 167),  # Stripe lets a hold live 7 days
     "max_money_pledge": Spec(Unit.PAISE, 100, CEILINGS["max_money_pledge"]),
+    "pledge_daily_cap_per_requester": _PAISE,  # ₹0 stops pledges paying for anyone's meals
 }
 assert set(SPECS) == set(PARAM_NAMES), "every governed parameter needs a spec"
 # The order proposals list them in (the fee shares as one combined item).

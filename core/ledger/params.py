@@ -76,6 +76,10 @@ class Params:
     card_hold_warn_hours: int = 144  # an authorisation this old on an unsettled order is flagged (Stripe's last 7 days)
     # The second stage of the duplicate check (see face_match_threshold_bp above).
     face_sure_bp: int = 9_600  # cosine at which one photo is enough to call it a duplicate
+    # Pledges (core/funding/pledges.py): the most pledge money the orders one person requests may
+    # draw in a business day (India time), refunded ones included, so no one empties the pledges
+    # near them; a pledge never pays for its own pledger's orders whatever this is.
+    pledge_daily_cap_per_requester: int = 20_000  # paise (₹200): about two meals with delivery
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:

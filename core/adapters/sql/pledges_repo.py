@@ -9,6 +9,7 @@ from sqlalchemy import Numeric, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
+from core.adapters.sql.schema import orders, people
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.funding.pledge_model import RANK, ZONE_PRECISION, Pledge, PledgeKind, PledgeStatus, PledgeTerms, PledgeUse
 from core.shared import geo
@@ -165,4 +166,15 @@ class PledgeRepo:
     async def count_active(self) -> int:
         """How many pledges are active (for operators and benchmarks)."""
         q = select(func.count()).select_from(pledges).where(p.status == PledgeStatus.ACTIVE.value)
+        return int((await self.conn.execute(q)).scalar_one())
+
+    async def drawn_for_requester(self, person_id: int, day: str, *, lock: bool = False) -> int:
+        """Paise pledges paid on a business day towards orders this person requested (refunded
+        ones included). With `lock`, first lock the person's row (PostgreSQL) so that two of their
+        orders drawing at once take turns and the daily cap holds; SQLite writers are serialised."""
+        if lock and is_postgres(self.conn):
+            await self.conn.execute(select(people.c.id).where(people.c.id == person_id).with_for_update())
+        q = (select(func.coalesce(func.sum(pledge_uses.c.amount), 0))
+             .select_from(pledge_uses.join(orders, orders.c.id == pledge_uses.c.order_id))
+             .where(pledge_uses.c.day == day, orders.c.donor_id == person_id))  # fmt: skip
         return int((await self.conn.execute(q)).scalar_one())
