@@ -78,6 +78,8 @@ COMMANDS: dict[str, Handler] = {
     "/ratings": ratings.mine,
     "/campaign": campaigns.command,
     "/give": campaigns.give_command,
+    "/often": pledges.often_command,
+    "/daily": pledges.daily_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English (more
@@ -113,9 +115,10 @@ ALIASES: dict[str, str] = {
     "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
     "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
     "கொடு": "/give", "give": "/give",
+    "அடிக்கடி": "/often", "often": "/often", "தினமும்": "/daily", "daily": "/daily",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge", "/often", "/daily"})
 # Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
 TAKES_WORDS = frozenset({"/give"})
 
@@ -160,6 +163,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.PLEDGE_STOP: pledges.stop,
     Verb.PLEDGE_PAUSE: pledges.pause,
     Verb.PLEDGE_RESUME: pledges.pause,
+    Verb.PLEDGE_TELL: pledges.tell_pressed,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
     Verb.JOIN: governance.join_answer,

@@ -116,6 +116,7 @@ class Verb(StrEnum):
     PLEDGE_STOP = "pstop"  # cancel a pledge (what is left goes back to the balance)
     PLEDGE_PAUSE = "ppause"
     PLEDGE_RESUME = "presume"
+    PLEDGE_TELL = "ptell"  # how often a pledge's donor hears of its uses: every use or once a day
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card

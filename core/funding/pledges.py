@@ -16,7 +16,12 @@ from core.orders.model import Order
 from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
-from core.shared.events import PledgeChanged, PledgeDigest, PledgeUsed
+from core.shared.events import PledgeChanged, PledgeDigest, PledgeNews, PledgeUsed
+
+# "Tell me more often": a pledge's donor hears of its uses at most once in this many minutes, so
+# a lunch rush of several meals is one message (the job runs every minute; the first use after a
+# quiet spell is told within a minute).
+OFTEN_GAP_MIN = 5
 
 
 def next_month(day: str) -> str:
@@ -242,12 +247,41 @@ async def renew_one(uow: UnitOfWork, pledge_id: int, actor: str = "scheduler") -
     return True
 
 
+async def set_often(uow: UnitOfWork, pledge_id: int, person_id: int, often: bool, actor: str) -> Pledge:
+    """The donor chooses to hear of every use of a pledge (batched) or, with often=False, once a day."""
+    pledge = await _owned(uow, pledge_id, person_id)
+    if pledge.often is often:
+        raise PledgeError("already_often" if often else "already_daily", pledge_id)
+    await uow.pledges.set_often(pledge.id, often)  # from the uses after now: none is told twice that way
+    uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=person_id,
+                             change="tell_often" if often else "tell_daily", kind=pledge.terms.kind.value))  # fmt: skip
+    return await _reload(uow, pledge.id)
+
+
+async def tell_often(uow: UnitOfWork, pledge_id: int, actor: str = "scheduler") -> PledgeNews | None:
+    """Tell a pledge's donor (who asked to hear of every use) what it paid for since they were last
+    told; None when there is nothing new or another process told them."""
+    pledge = await uow.pledges.get(pledge_id)
+    if pledge is None or not pledge.often:
+        return None
+    upto, uses = await uow.pledges.untold_uses(pledge_id)
+    if not uses or not await uow.pledges.mark_told_often(pledge_id, upto):
+        return None
+    areas = [u.area for u in uses]
+    news = PledgeNews(actor=actor, pledge_id=pledge_id, person_id=pledge.person_id, upto_use_id=upto,
+                      meals=len({u.order_id for u in uses}), amount=sum(u.amount for u in uses),
+                      area=max(areas, key=areas.count), remaining=pledge.remaining)  # fmt: skip
+    uow.record(news)
+    return news
+
+
 async def tell_pledgers(uow: UnitOfWork, day: str, actor: str = "scheduler") -> list[PledgeDigest]:
-    """Once a day per pledge, what it paid for that day: meals, money, the area, what is left."""
+    """Once a day per pledge, what it paid for that day: meals, money, the area, what is left
+    (not to donors who hear of every use: they were told already)."""
     told = []
     for pledge_id, uses in sorted((await uow.pledges.used_on(day)).items()):
         pledge = await uow.pledges.get(pledge_id)
-        if pledge is None or not await uow.pledges.mark_told(pledge_id, day):
+        if pledge is None or pledge.often or not await uow.pledges.mark_told(pledge_id, day):
             continue
         areas = [u.area for u in uses]
         digest = PledgeDigest(actor=actor, pledge_id=pledge_id, person_id=pledge.person_id, day=day,
