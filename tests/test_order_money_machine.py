@@ -1109,8 +1109,11 @@ def _rules_change_between_orders(m: MoneyMachine) -> list[Callable[[], None]]:
     return [
         lambda: m.order_a_meal(0, 0, 1, 999, [(1, 1, True)], 1, then_cancel=False),
         lambda: m.accept(old()), lambda: m.claim(old(), 0), lambda: m.pickup(old()),
-        lambda: m.members_change_a_rule({"delivery_fee": 4_001}),
-        lambda: m.members_change_a_rule({"worker_share_bp": 8_333, "pool_share_bp": 1_001, "infra_share_bp": 666}),
+        # (Values other than those the random runs left in force: the terms must really change.)
+        lambda: m.members_change_a_rule({"delivery_fee": m.params.delivery_fee + 1_001}),
+        lambda: m.members_change_a_rule(dict(zip(("worker_share_bp", "pool_share_bp", "infra_share_bp"),
+                                                 (8_333, 1_001, 666) if m.params.worker_share_bp != 8_333 else (7_000, 2_000, 1_000),
+                                                 strict=True))),  # fmt: skip
         lambda: m.members_change_a_rule({"dispute_window_min": 10}),
         lambda: m.hand_over(old(), False),
         lambda: m.a_meal_all_the_way(2, 1, 0, 2_000, [(0, 2, False)], 1, 1, True, wait=False, topped_up=True),
