@@ -12,7 +12,7 @@ from bot.channel import ChannelSender, SendResult
 from core.ports import Store
 from core.shared.clock import Clock
 from core.shared.messaging import OutboxRow
-from flows.messages import Outbound
+from flows.messages import REPLACES, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,8 @@ class OutboxSender:
     async def _send(self, row: OutboxRow) -> SendResult:
         sender = self.senders[row.channel]
         message = Outbound.from_payload(row.payload)
+        if (edited := await self._edit(row, sender, message)) is not None:
+            return edited
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_inline_wait_s
         while True:
@@ -129,6 +131,29 @@ class OutboxSender:
             self.stats["flood_waits"] += 1
             self.observe(row.channel, "rate_limited")
             await asyncio.sleep(result.retry_after)
+
+    async def _edit(self, row: OutboxRow, sender: ChannelSender, message: Outbound) -> SendResult | None:
+        """A message with meta {"replaces": key} edits the last one sent to the same address under
+        that key, where the channel can edit (Telegram); None: send it as a new message instead
+        (nothing sent before, or the old message is gone)."""
+        key, edit = message.meta.get(REPLACES), getattr(sender, "edit", None)
+        if not isinstance(key, str) or edit is None:
+            return None
+        async with self.store.reader() as uow:
+            earlier = [r for r in await uow.outbox.sent_with_meta(row.channel, REPLACES, key, row.address)
+                       if r.provider_message_id]  # fmt: skip
+        if not earlier:
+            return None
+        previous = str(max(earlier, key=lambda r: r.id).provider_message_id)
+        try:
+            result: SendResult = await edit(row.address, previous, message)
+        except Exception as exc:
+            log.exception("outbox %s: the %s editor raised", row.id, row.channel)
+            return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if result.permanent_error:
+            log.info("outbox %s: could not edit message %s (%s); sending a new one", row.id, previous, result.permanent_error)
+            return None
+        return result
 
     async def _record(self, row: OutboxRow, result: SendResult) -> None:
         now = self.clock.now()

@@ -102,6 +102,33 @@ class TelegramChannel:
         self._progress.pop(outbox_id, None)
         return SendResult(ok=True, provider_message_id=_provider_id(parts, done))
 
+    async def edit(self, address: str, provider_message_id: str, message: Outbound) -> SendResult:
+        """Replace the text (and buttons) of a message sent before, e.g. a campaign's progress.
+
+        A message that cannot be edited any more (deleted by the person, too old) is a permanent
+        error: the caller sends a new one instead. "Not modified" (the same text) counts as done."""
+        text, keyboard = _buttons(message.text, message.choices)
+        text = split_text(text, MAX_TEXT)[0]
+        try:
+            message_id = int(provider_message_id.split("/")[0])
+            await self.limiter.acquire(address)
+            await self.bot.edit_message_text(text, chat_id=address, message_id=message_id, reply_markup=keyboard)
+        except ValueError:
+            return SendResult(ok=False, permanent_error=f"not a message id: {provider_message_id!r}")
+        except RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            self.limiter.retry_after(seconds, address)
+            return SendResult(ok=False, retry_after=seconds, error=str(exc))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return SendResult(ok=True, provider_message_id=provider_message_id)
+            return SendResult(ok=False, permanent_error=f"BadRequest: {exc}")
+        except (Forbidden, ChatMigrated) as exc:
+            return SendResult(ok=False, permanent_error=f"{type(exc).__name__}: {exc}")
+        except TelegramError as exc:
+            return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        return SendResult(ok=True, provider_message_id=provider_message_id)
+
     async def render(self, message: Outbound) -> list[Part]:
         """Split a neutral message into Bot API calls, by Telegram's capabilities and limits."""
         # A poll carries its own options: the same answers as buttons would only say it twice.

@@ -1,13 +1,15 @@
 """Sliding-window counters for inbound limits: per person, per IP, per session creation.
 
-Kept in each app process's memory: a limit is per process, which is what an attacker hitting
-one process meets and a small overshoot across processes is harmless."""
+WindowLimiter is kept in one process's memory. The web routes use `Limits`: in memory with no
+Redis (one process), on Redis when it is configured, so that N app processes do not multiply a
+limit by N (core/adapters/redis/limits.py)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 
 class WindowLimiter:
@@ -45,3 +47,34 @@ class WindowLimiter:
             return 0.0
         hits = self._window(key)
         return 0.0 if len(hits) < self.limit else max(hits[0] + self.window_s - self.clock(), 0.0)
+
+
+class Limits(Protocol):
+    """Named sliding-window limits shared by every route of an app process (or, on Redis, by
+    every process of the service)."""
+
+    async def hit(self, name: str, key: str, limit: int, window_s: float) -> bool:
+        """Count one event for `key` under the limit `name`; False (not counted) when over."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class LocalLimits:
+    """Limits kept in this process's memory: the embedded default with no Redis."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._limiters: dict[tuple[str, int, float], WindowLimiter] = {}
+
+    async def hit(self, name: str, key: str, limit: int, window_s: float) -> bool:
+        """Count one event for `key` under the limit `name`; False (not counted) when over."""
+        limiter = self._limiters.get((name, limit, window_s))
+        if limiter is None:
+            limiter = self._limiters[(name, limit, window_s)] = WindowLimiter(limit, window_s, self.clock)
+        return limiter.hit(key)
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -32,7 +32,7 @@ from core.shared.queues import InboxStatus
 if TYPE_CHECKING:
     import numpy as np
 
-    from core.campaigns.model import Campaign, Gift
+    from core.campaigns.model import Campaign, Gift, Place
     from core.funding.pledge_model import Pledge, PledgeStatus, PledgeTerms, PledgeUse
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
@@ -205,7 +205,7 @@ class IdentityRepo(Protocol):
     async def add_link_failure(self, person_id: int) -> None:
         """Count one wrong link code entered by a person."""
 
-    async def link_failures_since(self, person_id: int, since: str) -> int:
+    async def link_failures_since(self, person_id: int | None, since: str) -> int:
         """Wrong link codes a person entered since a time."""
 
     async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:
@@ -466,7 +466,7 @@ idempotency key, so nobody can tell afterwards whether the message went out. The
     async def retry_failed(self, ids: Iterable[int] | None = None) -> int:
         """Send failed/unknown messages again (the given ids, or all); return how many."""
 
-    async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
+    async def sent_with_meta(self, channel: str, key: str, value: int | str, address: str | None = None) -> list[OutboxRow]:
         """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them.
         
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
@@ -656,6 +656,31 @@ class CampaignRepo(Protocol):
     async def count_open(self) -> int:
         """How many campaigns are collecting now."""
 
+    async def open_with_places(self, limit: int = 500) -> list[tuple[Campaign, Place]]:
+        """Campaigns still collecting, newest first, each with its seeker's place (for distances only)."""
+
+    async def set_nearby(self, person_id: int, place: Place) -> bool:
+        """Opt a person in to "campaign near you" at a place (or move their place); True if new."""
+
+    async def clear_nearby(self, person_id: int) -> bool:
+        """Opt a person out (their place is deleted); True if they were in."""
+
+    async def nearby_place(self, person_id: int) -> Place | None:
+        """Where an opted-in person wants to hear of campaigns, or None when they have not opted in."""
+
+    async def nearby_in_box(self, south: float, west: float, north: float, east: float, limit: int = 5000) -> list[tuple[int, Place]]:
+        """Opted-in people whose place is inside a box (the caller checks the true distance)."""
+
+    async def notice(self, campaign_id: int, person_id: int, kind: str) -> tuple[int, str] | None:
+        """(told_seq, told_at) of what a person was last told about a campaign, or None."""
+
+    async def notices_on(self, person_id: int, kind: str, day: str) -> int:
+        """How many notices of a kind a person got on a day (for the daily cap)."""
+
+    async def tell(self, campaign_id: int, person_id: int, kind: str, day: str, told_seq: int,
+                   was: tuple[int, str] | None) -> bool:
+        """Record that a person was told, if nobody recorded it since `was`; False: tell nothing."""
+
 
 class DisputeRepo(Protocol):
     """One dispute per order: raised, resolved, appealed."""
@@ -841,6 +866,9 @@ class PrivacyRepo(Protocol):
 
     async def delete_expired_sessions(self, now: str) -> int:
         """Delete web-chat sessions past their expiry."""
+
+    async def delete_link_attempts(self, before: str) -> int:
+        """Delete link codes that expired and wrong link tries made before a time."""
 
 
 class CardPaymentRepo(Protocol):

@@ -42,6 +42,12 @@ async def find_person(uow: UnitOfWork, handle: str) -> Person | None:
     return None
 
 
+def payee_label(person: Person) -> str:
+    """Who a deposit is for, as admins check it: the name, or for someone who gave none the
+    chat they use ("sms +9198…"), not the bare number twice ("#8 (member #8)")."""
+    return person.name or f"{person.channel} {person.address}"
+
+
 async def deposit(ctx: FlowContext, msg: Inbound) -> None:
     """/deposit <who> <rupees>: an admin records cash or UPI received, after seeing who gets it."""
     _ = ctx._
@@ -66,7 +72,7 @@ async def deposit(ctx: FlowContext, msg: Inbound) -> None:
     ctx.goto(Step.ADMIN_DEPOSIT, target=target.id, amount=amount, nonce=nonce)
     await ctx.reply(
         _("Record {amount} received for {name} (member #{id})?").format(
-            amount=money(amount, ctx.person.language), name=target.display_name, id=target.id),
+            amount=money(amount, ctx.person.language), name=payee_label(target), id=target.id),
         (Choice(_("Confirm"), f"deposit:yes:{nonce}"), Choice(_("Cancel"), f"deposit:no:{nonce}")),
     )  # fmt: skip
 
@@ -102,7 +108,7 @@ async def deposit_answer(ctx: FlowContext, msg: Inbound) -> None:
         t_ = translator(other.language, other.channel)
         text = t_("{admin} asks to record {amount} received for {name} (member #{id}). Confirm only if the money has arrived.")
         await ctx.tell(other, Outbound(
-            text.format(admin=ctx.person.display_name, amount=money(amount, other.language), name=target.display_name, id=target.id),
+            text.format(admin=ctx.person.display_name, amount=money(amount, other.language), name=payee_label(target), id=target.id),
             (Choice(t_("Confirm deposit"), f"deposit2:yes:{request_id}"), Choice(t_("Refuse"), f"deposit2:no:{request_id}"))))  # fmt: skip
 
 
@@ -139,6 +145,6 @@ async def _recorded(ctx: FlowContext, target: Person, amount: int) -> None:
     _, lang = ctx._, ctx.person.language
     balance_now = await ctx.uow.ledger.balance(donor_account(target.id))
     await ctx.reply(_("Recorded {amount} for {user}. Their balance is now {balance}.").format(
-        amount=money(amount, lang), user=f"{target.display_name} (#{target.id})", balance=money(balance_now, lang)))  # fmt: skip
+        amount=money(amount, lang), user=f"{payee_label(target)} (#{target.id})", balance=money(balance_now, lang)))  # fmt: skip
     t_ = translator(target.language, target.channel)
     await ctx.tell(target, Outbound(t_("{amount} was added to your balance. Thank you!").format(amount=money(amount, target.language))))

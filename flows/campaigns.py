@@ -64,7 +64,7 @@ def started_text(ctx: FlowContext, campaign: Campaign) -> str:
 
 async def give_command(ctx: FlowContext, msg: Inbound) -> None:
     """/give <code> <rupees>: check the campaign and the amount, then ask whether to show the name."""
-    _, lang = ctx._, ctx.person.language
+    _ = ctx._
     words = msg.text.split()[1:]
     if not words:
         await ctx.reply(_("Send /give with the campaign code and an amount in rupees, for example: /give K7QXM 50"))
@@ -82,6 +82,12 @@ async def give_command(ctx: FlowContext, msg: Inbound) -> None:
     if amount is None:
         await ctx.reply(_("Please write the amount in rupees, for example: /give {code} 50").format(code=campaign.code))
         return
+    await ask_give(ctx, campaign, amount)
+
+
+async def ask_give(ctx: FlowContext, campaign: Campaign, amount: int) -> None:
+    """Check that the campaign takes gifts and the amount fits, then ask whether to show the name."""
+    _, lang = ctx._, ctx.person.language
     if (closed := closed_text(ctx, campaign)) is not None:
         await ctx.reply(closed)
         return
@@ -92,13 +98,14 @@ async def give_command(ctx: FlowContext, msg: Inbound) -> None:
     nonce = secrets.token_hex(4)  # one question, one gift: the key of whichever button is tapped
     meal = _("Give {amount} to campaign {code} for {meal} near {area}? Others will see your name unless you choose "
              "anonymous.").format(amount=money(amount, lang), code=campaign.code, meal=campaign.meal_name,
-                                  area=await _area(ctx, campaign))  # fmt: skip
+                                  area=await area_of(ctx, campaign))  # fmt: skip
     await ctx.reply(meal, (Choice(_("Give, show my name"), f"give:{campaign.id}:{amount}:0:{nonce}"),
                            Choice(_("Give anonymously"), f"give:{campaign.id}:{amount}:1:{nonce}"),
                            Choice(_("Don't give"), "give:no")))  # fmt: skip
 
 
-async def _area(ctx: FlowContext, campaign: Campaign) -> str:
+async def area_of(ctx: FlowContext, campaign: Campaign) -> str:
+    """The seeker's area, rounded to about a kilometre (never the exact place)."""
     order = await ctx.uow.orders.get(campaign.order_id)
     return geo.approximate_area(order.seeker_lat, order.seeker_lng) if order else ""
 
@@ -168,7 +175,17 @@ async def give_answer(ctx: FlowContext, msg: Inbound) -> None:
     else:
         text = _("Thank you! {amount} given to campaign {code}. {raised} of {target} raised; {remaining} to go.")
     await ctx.reply(text.format(amount=money(amount, lang), code=c.code, raised=money(c.raised, lang),
-                                target=money(c.target, lang), remaining=money(c.remaining, lang)))  # fmt: skip
+                                target=money(c.target, lang), remaining=money(c.remaining, lang)),
+                    await nearby_offer(ctx, c))  # fmt: skip
+
+
+async def nearby_offer(ctx: FlowContext, campaign: Campaign) -> tuple[Choice, ...]:
+    """After a person's first gift (once): a button to hear of new campaigns near the place they
+    gave to, unless they already do."""
+    if ctx.state.get("nearby_offered") or await ctx.uow.campaigns.nearby_place(ctx.person.id) is not None:
+        return ()
+    ctx.state["nearby_offered"] = True
+    return (Choice(ctx._("Campaigns near me"), f"nearby:on:{campaign.id}"),)
 
 
 async def stop(ctx: FlowContext, msg: Inbound) -> None:

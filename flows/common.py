@@ -38,6 +38,7 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     lines.append(_("/pledge – give money ahead for other people's meals · /pledges – yours"))
     lines.append(_("/topup 500 – add ₹500 to your balance by UPI"))
     lines.append(_("/campaign – fund a meal together with others · /give <code> <rupees> – give to a campaign"))
+    lines.append(_("/campaigns – open campaigns near you · /nearby on – hear when one starts near you"))
     lines.append(_("/pool – the guarantee pool · /books – the cooperative's books · /checkpoint – its signed daily checkpoint"))
     if (r := await ctx.uow.restaurants.by_person(ctx.person.id)) and r.status is Approval.APPROVED:
         lines.append(_("Restaurant: new orders arrive with Accept and Reject buttons; tap Ready when packed."))

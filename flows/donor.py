@@ -20,7 +20,7 @@ from flows.context import FlowContext
 from flows.i18n import distance, money, plural
 from flows.messages import Choice, Inbound
 from flows.onboarding import location_by_sms, require_location
-from flows.steps import Step
+from flows.steps import Step, Verb
 
 MAX_MEAL_BUTTONS = 8
 TIP_OPTIONS = (0, 1_000, 2_000)  # paise
@@ -53,11 +53,20 @@ async def photo_received(ctx: FlowContext, msg: Inbound) -> None:
     photo_id = await store_photo(ctx, msg, "seeker")
     if photo_id is None:
         return
+    await close_role_question(ctx)
     ctx.goto(Step.DONOR_CONSENT, photo=photo_id)
     await ctx.reply(
         _("Did the person agree to be photographed so they can receive a meal?"),
         (Choice(_("Yes, they agreed"), "consent:yes"), Choice(_("No"), "consent:no")),
     )
+
+
+async def close_role_question(ctx: FlowContext) -> None:
+    """A seeker photo answers "what would you like to do?" (feed someone): close that question,
+    so its numbers 1-3 stop meaning a role and a typed "1" answers the consent question."""
+    for prompt in await ctx.uow.prompts.open_for(ctx.person.id):
+        if prompt.kind == Verb.ROLE:
+            await ctx.uow.prompts.answer(prompt.id)
 
 
 async def consent(ctx: FlowContext, msg: Inbound) -> None:

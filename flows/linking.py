@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.members.identity import LINK_CODE_TRIES, LinkError, issue_link_code, redeem_link_code
+from core.members.identity import LINK_CODE_DIGITS, LINK_CODE_TRIES, LinkError, issue_link_code, redeem_link_code
 from flows.common import normalise
 from flows.context import FlowContext
 from flows.i18n import translator
@@ -20,9 +20,9 @@ async def link(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Your link code is {code}. Within 10 minutes, send /link {code} from your other chat "
                           "(web page, Telegram, WhatsApp or SMS). Share it with no one.").format(code=code))  # fmt: skip
         return
-    code = words[1] if len(words) == 2 else ""
-    if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        await ctx.reply(_("A link code has 6 digits, e.g. /link 123456. Send /link alone to get one."))
+    code = "".join(words[1:])  # "/link 1234 5678" as read aloud is the same code
+    if not (len(code) == LINK_CODE_DIGITS and code.isascii() and code.isdigit()):
+        await ctx.reply(_("A link code has 8 digits, e.g. /link 12345678. Send /link alone to get one."))
         return
     try:
         person = await redeem_link_code(ctx.uow, ctx.person, msg.channel, msg.address, code)
@@ -30,6 +30,8 @@ async def link(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply({
             "too_many": _("Too many wrong codes ({tries}). Wait 10 minutes, then get a new code with /link.").format(
                 tries=LINK_CODE_TRIES),
+            "paused": _("Linking is paused for a few minutes because many wrong codes were tried. "
+                        "Please try again in 10 minutes."),
             "same_person": _("These chats are already one person."),
             "both_have_records": _("Both chats already have their own records (money, orders or a role), so I cannot join them. "
                                    "Please ask an admin."),

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["text", "photo", "location", "choice", "poll_answer", "document"]
+# Outbound meta key: the message replaces the one sent before under the same value, edited in
+# place where the channel can (Telegram), else sent as a new message.
+REPLACES = "replaces"
 
 
 @dataclass(frozen=True)

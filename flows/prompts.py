@@ -35,7 +35,7 @@ REF_KEYS = ("job", "giveup", "proposal")  # message meta naming what a prompt is
 # Options that start or show something rather than answer a one-time question ("Show jobs"
 # under a report request, a role or language to choose, again after /cancel): they work any
 # number of times, and close only a prompt that offers nothing else.
-REUSABLE = frozenset({Verb.JOBS, Verb.ROLE, Verb.LANG})
+REUSABLE = frozenset({Verb.JOBS, Verb.ROLE, Verb.LANG, Verb.GIVE_ASK})
 # A poll: answered any number of times (a later vote replaces the earlier) and left open, so its
 # numbers stay reserved for it until the vote closes and withdraws it.
 STANDING = frozenset({Verb.VOTE})

@@ -11,6 +11,7 @@ from core.prompts.model import Option, Prompt, PromptState
 from flows import (
     admin,
     books,
+    campaign_list,
     campaigns,
     cards,
     common,
@@ -80,6 +81,8 @@ COMMANDS: dict[str, Handler] = {
     "/give": campaigns.give_command,
     "/often": pledges.often_command,
     "/daily": pledges.daily_command,
+    "/campaigns": campaign_list.list_campaigns,
+    "/nearby": campaign_list.nearby_command,
 }
 
 # Typed words people use for the commands, in Tamil, transliterated and plain English (more
@@ -116,11 +119,13 @@ ALIASES: dict[str, str] = {
     "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
     "கொடு": "/give", "give": "/give",
     "அடிக்கடி": "/often", "often": "/often", "தினமும்": "/daily", "daily": "/daily",
+    "கூட்டுநிதிகள்": "/campaigns", "campaigns": "/campaigns",
+    "அருகில்": "/nearby", "nearby": "/nearby",
 }  # fmt: skip
 
 TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge", "/often", "/daily"})
 # Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
-TAKES_WORDS = frozenset({"/give"})
+TAKES_WORDS = frozenset({"/give", "/nearby", "/campaigns"})
 
 # Button payloads are "verb:arg:arg"; the verb picks the handler.
 BUTTONS: dict[str, Handler] = {
@@ -176,13 +181,17 @@ BUTTONS: dict[str, Handler] = {
     Verb.CAMPAIGN: campaigns.start,
     Verb.GIVE: campaigns.give_answer,
     Verb.CAMPAIGN_STOP: campaigns.stop,
+    Verb.GIVE_ASK: campaign_list.give_tapped,
+    Verb.GIVE_AMOUNT: campaign_list.amount_tapped,
+    Verb.NEARBY: campaign_list.nearby_tapped,
     Verb.NO_PHOTO: second_look.no_photo,
     Verb.NOT_SAME: second_look.not_same,
 }
 
 STEPS: dict[str, Handler] = {
     str(step): handler
-    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata, governance, ratings, pledges)
+    for module in (onboarding, donor, second_look, worker, restaurant, disputes, mydata, governance, ratings, pledges,
+                   campaign_list)
     for step, handler in module.STEPS.items()
 }
 

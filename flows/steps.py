@@ -65,6 +65,8 @@ class Step(StrEnum):
     RATING_APPEAL = "rating_appeal"
     # a rater's optional comment after the stars (or skip)
     RATING_COMMENT = "rating_comment"
+    # /nearby on with no place known yet: the area to hear of campaigns around
+    NEARBY_PLACE = "nearby_place"
 
 
 # Steps waiting for typed words, numbers or coordinates: what is typed there answers the step,
@@ -132,3 +134,6 @@ class Verb(StrEnum):
     CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
     GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
     CAMPAIGN_STOP = "campaignstop"  # the creator cancelling a campaign
+    GIVE_ASK = "giveask"  # Give on a listed or "near you" campaign: amounts are offered next
+    GIVE_AMOUNT = "giveamt"  # one of those amounts tapped
+    NEARBY = "nearby"  # hearing (on) or no longer hearing (off) of new campaigns nearby

@@ -291,6 +291,9 @@ async def location_outside_step(ctx: FlowContext, msg: Inbound) -> None:
         return
     assert msg.lat is not None and msg.lng is not None
     await profile.move_zone(ctx.uow, worker, msg.lat, msg.lng, ctx.person.actor)
+    if worker.status is not Approval.APPROVED:  # /jobs would refuse: do not offer it yet
+        await ctx.reply(_("Your zone is updated. Once an admin approves you, you will see jobs around this place."))
+        return
     await ctx.reply(_("Your zone is updated. You will see jobs around this place."), (Choice(_("Show jobs"), "jobs:"),))
 
 

@@ -539,3 +539,17 @@ async def channel_app(db_path: Path | str, data_dir: Path, users: Mapping[str, U
             chat = ChannelChat(client, runtime, users, telegram=telegram, twilio=twilio)
             await chat.open_whatsapp_windows()
             yield {"app": app, "runtime": runtime, "client": client, "clock": clock, "chat": chat}
+
+
+# The web wording of the shared transcripts, as SMS says it (ketpaar_sms.po: SMS has nothing to tap).
+SMS_WORDING = {
+    "Tap Ready when it is packed.": "When it is packed, reply Ready.",
+    "When the person has the meal, tap Delivered.": "When the person has the meal, reply Delivered.",
+}
+
+
+def on_sms(transcript: str) -> str:
+    """A web-chat transcript with the lines SMS words differently rewritten as SMS says them."""
+    for web, sms in SMS_WORDING.items():
+        transcript = transcript.replace(web, sms)
+    return transcript

@@ -75,8 +75,9 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.updates: list[dict[str, Any]] = []
         self.blocked: set[str] = set()  # chats that blocked the bot (403)
-        self.deleted: set[str] = set()  # chats deleted by the user: any call about them is 400 "chat not found"
+        self.deleted_chats: set[str] = set()  # chats deleted by the user: any call about them is 400 "chat not found"
         self.edits: dict[tuple[str, int], str] = {}
+        self.deleted: set[tuple[str, int]] = set()  # messages the user deleted: editing them fails (400)
         self.webhook: dict[str, Any] = {"url": ""}  # what setWebhook registered (getWebhookInfo answers it)
         self._failures: dict[str, deque[tuple[int, str, int | None]]] = defaultdict(deque)
         self._ids = itertools.count(1)
@@ -184,8 +185,10 @@ class FakeTelegram:
             return 403, _error(403, "Forbidden: bot was blocked by the user")
         if method in LIMITED and self._limits and not self._within_limits(chat):
             return 429, _error(429, "Too Many Requests: retry after 1", 1)
-        if chat and chat in self.deleted:
+        if chat and chat in self.deleted_chats:
             return 400, _error(400, "Bad Request: chat not found")
+        if method == "editMessageText" and (chat, int(params.get("message_id", 0))) in self.deleted:
+            return 400, _error(400, "Bad Request: message to edit not found")
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 404, _error(404, "Not Found: method not found")

@@ -15,6 +15,7 @@ from core.campaigns.model import campaign_account
 from core.ledger.model import donor_account, escrow_account
 from core.ledger.service import record_deposit
 from core.schedule.jobs import expire_campaigns, settle_due
+from flows.campaign_notify import flush_progress
 from tests.channel_chat import RecordingTwilio, User, address_for, channel_app, users_on
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import assert_ledger_invariants
@@ -262,7 +263,6 @@ EXPIRY = {
         donor-3  > [tap Give anonymously]
         donor-3  < Thank you! ₹20 given to campaign {code}. ₹50 of ₹120 raised; ₹70 to go.
         donor-1  < Campaign {code}: Someone gave ₹20. ₹50 of ₹120 raised.
-        donor-2  < Campaign {code}: Someone gave ₹20. ₹50 of ₹120 raised.
     """,
     "ta": """
         donor-2  > கொடு {code} 30
@@ -275,8 +275,13 @@ EXPIRY = {
         donor-3  > [tap பெயரின்றி கொடு]
         donor-3  < நன்றி! கூட்டுநிதி {code}-க்கு ₹20 கொடுத்தீர்கள்.
         donor-1  < கூட்டுநிதி {code}: ஒருவர் ₹20 கொடுத்தார்.
-        donor-2  < கூட்டுநிதி {code}: ஒருவர் ₹20 கொடுத்தார்.
     """,
+}
+
+# SMS followers hear of gifts in one batched summary (flows/campaign_notify.flush_progress), not one by one.
+SMS_SUMMARY = {
+    "en": "donor-2  < Campaign {code}: 1 new gift (₹20). ₹50 of ₹120 raised; ₹70 to go.",
+    "ta": "donor-2  < {code}: 1 புதிய கொடை (₹20). ₹120-இல் ₹50; மீதம் ₹70.",
 }
 
 EXPIRED = {
@@ -302,6 +307,12 @@ async def run_expiry(env: dict[str, Any], language: str) -> None:
     await chat.run(START[language])
     code = await code_of(env)
     await chat.run(EXPIRY[language].format(code=code))
+    async with env["runtime"].store.uow() as uow:
+        assert await flush_progress(uow) == 1
+    await chat.settle()
+    await chat.run(SMS_SUMMARY[language].format(code=code))
+    async with env["runtime"].store.uow() as uow:
+        assert await flush_progress(uow) == 0  # told already: nothing twice
     # The public page: a progress bar and how to give; nobody's name, anonymous or not.
     page = await env["client"].get(f"/c/{code.lower()}", params={"lang": language})
     assert page.status_code == 200 and 'max="12000" value="5000"' in page.text

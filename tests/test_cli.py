@@ -55,6 +55,8 @@ def test_scheduled_jobs_run_by_hand_are_idempotent(env: Path, capsys: pytest.Cap
     assert main(["job", "reconcile-board"]) == 0
     assert main(["job", "open-day"]) == 0
     assert "2" in capsys.readouterr().out.splitlines()[-1]  # two restaurants opened for today
+    assert main(["job", "campaign-progress"]) == 0  # no campaign: nothing to tell
+    assert capsys.readouterr().out.splitlines()[-1] == "0"
 
 
 def test_outbox_failed_lists_given_up_messages_and_retry_queues_them(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -177,6 +177,8 @@ async def test_a_worker_registers_and_is_approved_then_sees_jobs(app_env: dict[s
         admin   < Selvi · 13.08, 80.27 · webchat:rider-7 [Approve] [Reject]
         rider-7 > /jobs
         rider-7 < Only an approved delivery worker can do that. Send /start to register.
+        rider-7 > [location 13.0840, 80.2710]
+        rider-7 < Your zone is updated. Once an admin approves you, you will see jobs around this place.
         admin   > [tap Approve]
         admin   < Approved Selvi.
         rider-7 < You are approved as a delivery worker and online. Send /jobs to see open jobs, /offline to pause. [Show jobs]
@@ -190,9 +192,9 @@ async def test_admin_records_a_deposit_and_others_cannot(app_env: dict[str, Any]
         donor-9  > something odd
         donor-9  < Sorry, I did not understand that. Send /help to see what you can do.
         admin    > /deposit donor-9 250.50
-        admin    < Record ₹250.50 received for #8 (member #8)? [Confirm] [Cancel]
+        admin    < Record ₹250.50 received for webchat donor-9 (member #8)? [Confirm] [Cancel]
         admin    > [tap Confirm]
-        admin    < Recorded ₹250.50 for #8 (#8). Their balance is now ₹250.50.
+        admin    < Recorded ₹250.50 for webchat donor-9 (#8). Their balance is now ₹250.50.
         donor-9  < ₹250.50 was added to your balance. Thank you!
         donor-9  > /balance
         donor-9  < Your balance: ₹250.50

@@ -130,10 +130,10 @@ async def sms_cast(env: dict[str, Any], *, admin: bool = True) -> None:
 
 
 async def link_donor_phone(chat: Any) -> None:
-    """donor-1 (web chat) links the phone donor-sms by /link and its 6-digit code."""
+    """donor-1 (web chat) links the phone donor-sms by /link and its 8-digit code."""
     chat.users |= {DONOR_SMS.name: DONOR_SMS}
     await chat.send("donor-1", "/link")
-    code = re.search(r"\b(\d{6})\b", (await chat.expect("donor-1", "Your link code is")).text)
+    code = re.search(r"\b(\d{8})\b", (await chat.expect("donor-1", "Your link code is")).text)
     assert code is not None
     await chat.run(f"""
         donor-sms > /link {code.group(1)}

@@ -23,6 +23,7 @@ from tests.channel_chat import (
     RecordingTwilio,
     User,
     channel_app,
+    on_sms,
     users_on,
 )
 from tests.fake_telegram import FakeTelegram
@@ -43,7 +44,7 @@ CAST: dict[str, Any] = {
 DELIVERED = "worker-1 > [tap Delivered]"
 _HEAD, _FOUND, _ = MEAL.partition(DELIVERED)
 assert _FOUND, "the meal transcript no longer has the worker tap Delivered"
-SMS_MEAL = _HEAD + DELIVERED + """
+SMS_MEAL = on_sms(_HEAD) + DELIVERED + """
     worker-1 < Send your location as numbers, for example 13.0827, 80.2707.
     worker-1 > [location 13.0829, 80.2709]
     worker-1 < Delivered order #1. Thank you! You will receive ₹34 (₹24 delivery + ₹10 tip) at 12:30 pm. [It went well] [Safety problem]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.schedule.jobs import settle_due
-from tests.channel_chat import channel_app, users_on
+from tests.channel_chat import channel_app, on_sms, users_on
 from tests.helpers import assert_ledger_invariants
 from tests.test_every_channel import fakes
 from tests.test_meal_transcript import MEAL
@@ -129,7 +129,7 @@ async def test_an_sms_worker_proves_the_place_with_a_typed_location(language: st
     with fakes("sms") as (telegram, twilio):
         async with channel_app(app_db, tmp_path / "var", users, telegram=telegram, twilio=twilio) as env:
             chat = env["chat"]
-            await chat.run(UP_TO_PICKUP)
+            await chat.run(on_sms(UP_TO_PICKUP))
             if language == "ta":  # the worker switches to Tamil before reporting
                 async with env["runtime"].store.uow() as uow:
                     person = await uow.people.find("sms", users["worker-1"].address)

@@ -346,10 +346,10 @@ async def register_worker_with_odd_name(chat: Any, user: str) -> None:
         {user} < Thank you! You are registered and waiting for an admin's approval.
         admin  < Murugan\ufffd · 13.08, 80.27 · webchat:{user} [Approve] [Reject]
         {user} > [location 13.0850, 80.2720]
-        {user} < Your zone is updated. You will see jobs around this place. [Show jobs]
+        {user} < Your zone is updated. Once an admin approves you, you will see jobs around this place.
     """)
     await post_raw(chat, user, {"text": "hello\x00\ud800"})
-    await chat.expect(user, "Sorry, I did not understand that. You can reply with a number: 1 Show jobs")
+    await chat.expect(user, "Sorry, I did not understand that. Send /help to see what you can do.")
     await chat.all_read()
 
 

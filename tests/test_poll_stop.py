@@ -40,7 +40,7 @@ async def test_polls_are_stopped_at_close_once_and_a_deleted_chat_is_logged_not_
             for voter in (w1, w2, w3):
                 async with store.uow() as uow:
                     await governance.vote(uow, voter, proposal.id, VoteChoice.YES, "telegram")
-            telegram.deleted.add(users["worker-3"].address)  # worker-3 deleted the chat with the bot
+            telegram.deleted_chats.add(users["worker-3"].address)  # worker-3 deleted the chat with the bot
 
             env["clock"].advance(hours=73)
             with caplog.at_level(logging.WARNING, logger="bot.telegram"):

@@ -469,10 +469,10 @@ async def test_a_web_session_links_to_an_sms_restaurant_with_a_code(any_prod_env
 
         await record_deposit(uow, sms_person.id, 7_700, "sms-donor", "system", "test")
     reply = await _sms(prod_env, "+919800000001", "/link")
-    code = reply.split("code is ")[1][:6]
+    code = reply.split("code is ")[1][:8]
     me, headers = await visitor(client)
     # Wrong codes count; the right one joins the web session to the SMS person.
-    await client.post("/webchat/messages", json={"text": "/link 000000" if code != "000000" else "/link 111111"}, headers=headers)
+    await client.post("/webchat/messages", json={"text": "/link 00000000" if code != "00000000" else "/link 11111111"}, headers=headers)
     await client.post("/webchat/messages", json={"text": f"/link {code}"}, headers=headers)
     await client.post("/webchat/messages", json={"text": "/balance"}, headers=headers)
     await chat.drain()
@@ -492,15 +492,15 @@ async def test_a_web_session_links_to_an_sms_restaurant_with_a_code(any_prod_env
 
 async def test_link_codes_allow_five_tries_and_expire_after_ten_minutes(prod_env: dict[str, Any]) -> None:
     client, chat = prod_env["client"], prod_env["chat"]
-    code = (await _sms(prod_env, "+919800000002", "/link")).split("code is ")[1][:6]
+    code = (await _sms(prod_env, "+919800000002", "/link")).split("code is ")[1][:8]
     _me, headers = await visitor(client)
-    wrong = "123456" if code != "123456" else "654321"
+    wrong = "12345678" if code != "12345678" else "87654321"
     for _ in range(5):
         await client.post("/webchat/messages", json={"text": f"/link {wrong}"}, headers=headers)
     await client.post("/webchat/messages", json={"text": f"/link {code}"}, headers=headers)  # right, but too late
     await chat.drain()
     assert any("Too many wrong codes" in t for t in await texts(client, "/webchat/messages", headers))
-    fresh = (await _sms(prod_env, "+919800000002", "/link")).split("code is ")[1][:6]
+    fresh = (await _sms(prod_env, "+919800000002", "/link")).split("code is ")[1][:8]
     prod_env["clock"].advance(minutes=11)
     _me2, headers2 = await visitor(client)
     await client.post("/webchat/messages", json={"text": f"/link {fresh}"}, headers=headers2)
@@ -561,3 +561,75 @@ async def test_provider_webhooks_refuse_huge_unsigned_bodies_without_reading_the
         pulled = 0
         tg = await env["client"].post("/webhooks/telegram", content=body(), headers={"x-telegram-bot-api-secret-token": "s"})
         assert tg.status_code == 413 and pulled < 1_100_000
+
+
+async def test_many_wrong_link_codes_from_many_people_pause_linking_for_everyone(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker spreading guesses over many sessions stays under each person's 5 tries; the
+    service-wide budget stops the guessing anyway, and linking resumes once the window passes."""
+    from datetime import UTC, datetime
+
+    from core.members import identity
+    from core.members.identity import LinkError, issue_link_code, redeem_link_code
+    from core.schedule.jobs import end_erasures
+    from tests.clock import FixedClock
+
+    monkeypatch.setattr(identity, "LINK_CODE_SERVICE_FAILURES", 12)
+    clock = FixedClock(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
+    store = Store(sqlite_db, clock)
+    async with store.uow() as uow:
+        victim = await uow.people.get_or_create("sms", "+919800000077")
+        code = await issue_link_code(uow, victim, "sms", victim.address)
+    wrong = "00000000" if code != "00000000" else "11111111"
+    for n in range(3):  # 3 sessions x 4 wrong tries: each under its own limit of 5
+        for _ in range(4):
+            async with store.uow() as uow:
+                guesser = await uow.people.get_or_create("webchat", f"w-guess{n}")
+                with pytest.raises(LinkError) as wrong_try:
+                    await redeem_link_code(uow, guesser, "webchat", guesser.address, wrong)
+                assert wrong_try.value.reason == "wrong_code"
+    async with store.uow() as uow:
+        owner = await uow.people.get_or_create("webchat", "w-owner")
+        with pytest.raises(LinkError) as paused:
+            await redeem_link_code(uow, owner, "webchat", owner.address, code)  # even the right code waits
+        assert paused.value.reason == "paused"
+    clock.advance(minutes=11)
+    async with store.uow() as uow:
+        code = await issue_link_code(uow, victim, "sms", victim.address)
+    async with store.uow() as uow:
+        owner = await uow.people.get_or_create("webchat", "w-owner")
+        assert (await redeem_link_code(uow, owner, "webchat", owner.address, code)).id == victim.id
+    clock.advance(days=1, minutes=15)  # a day after the second code expired
+    assert (await end_erasures(store))["link_attempts"] == 12 + 2  # the wrong tries and both codes
+    await assert_ledger_invariants(store)
+
+
+async def test_two_app_processes_on_redis_share_one_session_limit(
+    app_db: Path, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Behind a load balancer, N processes must not multiply a limit by N: on Redis the count of
+    new sessions per address is one count for the whole service."""
+    limits = {"sessions_per_ip_per_hour": 3}
+    async with (
+        running_app(app_db, tmp_path / "a", redis_url, redis_prefix, settings=limits, seed=False) as first,
+        running_app(app_db, tmp_path / "b", redis_url, redis_prefix, settings=limits, seed=False) as second,
+    ):
+        statuses = [(await env["client"].post("/webchat/session")).status_code for env in (first, second, first, second)]
+        assert statuses == [201, 201, 201, 429]
+        other_address = httpx.ASGITransport(app=second["app"], client=("10.0.0.9", 40_000))
+        async with httpx.AsyncClient(transport=other_address, base_url="http://test") as elsewhere:
+            assert (await elsewhere.post("/webchat/session")).status_code == 201  # the limit is per address
+
+
+async def test_redis_limits_count_across_clients_and_zero_turns_a_limit_off(redis_url: str, redis_prefix: str) -> None:
+    from core.adapters.redis.limits import RedisLimits
+
+    one, two = RedisLimits(redis_url, redis_prefix), RedisLimits(redis_url, redis_prefix)
+    try:
+        assert [await lim.hit("posts-ip", "1.2.3.4", 2, 60.0) for lim in (one, two, one)] == [True, True, False]
+        assert await two.hit("posts-person", "1.2.3.4", 2, 60.0)  # another limit, its own count
+        assert all([await one.hit("posts-ip", "5.6.7.8", 0, 60.0) for _ in range(5)])
+    finally:
+        await one.close()
+        await two.close()

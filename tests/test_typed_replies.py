@@ -19,7 +19,11 @@ async def test_a_greeting_in_tamil_starts_in_tamil_and_later_resumes_the_open_qu
         selvi > [photo]
         selvi < போட்டோ எடுக்க அந்த நபர் சம்மதித்தாரா? [ஆம், சம்மதித்தார்] [இல்லை]
         selvi > hi
-        selvi < வணக்கம்! இந்த எண்ணில் ஒன்றை அனுப்பலாம்: 4 ஆம், சம்மதித்தார் · 5 இல்லை
+        selvi < வணக்கம்! இந்த எண்ணில் ஒன்றை அனுப்பலாம்: 1 ஆம், சம்மதித்தார் · 2 இல்லை
+        selvi > 1
+        selvi < நன்றி.
+        selvi > [photo]
+        selvi < போட்டோ எடுக்க அந்த நபர் சம்மதித்தாரா? [ஆம், சம்மதித்தார்] [இல்லை]
         selvi > illanga
         selvi < அவரிடம் கேட்டதற்கு நன்றி. போட்டோ அழிக்கப்பட்டது.
         ravi  > hello

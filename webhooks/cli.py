@@ -19,6 +19,7 @@ from core.ledger.checkpoints import make_checkpoint
 from core.ledger.export import MAX_PAGE, export_page
 from core.members.identity import admin_link_token
 from core.schedule import jobs
+from flows import campaign_notify
 from webhooks import backup, money_cli
 from webhooks.demo import seed_demo
 from webhooks.doctor import Doctor, report
@@ -94,6 +95,9 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.tell_pledgers(runtime.store, day))
         elif name == "expire-campaigns":
             print(await jobs.expire_campaigns(runtime.store, runtime.board))
+        elif name == "campaign-progress":
+            async with runtime.store.uow() as uow:
+                print(await campaign_notify.flush_progress(uow))
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "close-proposals":
@@ -301,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
                                              "retention", "checkpoint", "cards", "cards-reconcile",
-                                             "close-proposals", "renew-pledges", "tell-pledgers", "expire-campaigns"])
+                                             "close-proposals", "renew-pledges", "tell-pledgers", "expire-campaigns",
+                                             "campaign-progress"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox.add_argument("action", choices=["failed", "retry"])

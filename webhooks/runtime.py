@@ -19,7 +19,9 @@ from bot.sms import SmsChannel
 from bot.telegram import TelegramChannel, edit_job_messages, stop_polls
 from bot.twilio_common import TwilioConfig
 from bot.whatsapp import WhatsAppChannel
+from bot.window_limit import Limits, LocalLimits
 from core.adapters.redis.board import RedisJobBoard
+from core.adapters.redis.limits import RedisLimits
 from core.adapters.sql.board import SqlJobBoard
 from core.adapters.sql.db import Database
 from core.adapters.sql.migrate import upgrade
@@ -75,6 +77,7 @@ class Runtime:
     signer: Signer | None = None  # signs the daily checkpoints; None outside the demo without a key
     leader: bool = False  # this process holds the scheduler leader lock (readiness reports it)
     metrics: Metrics = field(default_factory=Metrics)
+    limits: Limits = field(default_factory=LocalLimits)  # web request limits; on Redis when configured
 
     async def retrain_safety(self) -> None:
         """Scheduled: retrain the safety model from outcomes and swap it into the screener."""
@@ -98,6 +101,7 @@ class Runtime:
         if self.telegram is not None:
             await self.telegram.close()
         await self.board.close()
+        await self.limits.close()
         if isinstance(self.services.payments, StripeGateway):
             await self.services.payments.close()
         await self.db.dispose()
@@ -233,6 +237,8 @@ async def build_runtime(
     cards = CardInbox(store) if payments is not None else None
     runtime = Runtime(settings, db, store, board, services, processor, secret, senders, telegram, twilio, outbox,
                       cards=cards, metrics=metrics)  # fmt: skip
+    if settings.redis_url:  # every app process counts against the same limits
+        runtime.limits = RedisLimits(settings.redis_url, settings.redis_prefix)
     runtime.signer = Signer(seed) if seed else None
     if seed is None:
         log.warning("KETPAAR_SIGNING_KEY is unset: no daily checkpoints are signed (members cannot check for rewritten history)")

@@ -20,6 +20,7 @@ from core.ports import PaymentGateway
 from core.schedule import jobs
 from core.seekers.photos import LocalPhotoStore
 from core.shared.clock import LOCAL_TZ
+from flows import campaign_notify
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
@@ -100,6 +101,10 @@ def build_scheduler(
     async def expire_campaigns() -> None:
         await jobs.expire_campaigns(store, board)
 
+    async def campaign_progress() -> None:
+        async with store.uow() as uow:
+            await campaign_notify.flush_progress(uow)
+
     async def time_out() -> None:
         await jobs.time_out_stuck_orders(store, board)
 
@@ -137,6 +142,7 @@ def build_scheduler(
     add(close_proposals, IntervalTrigger(minutes=1), "close_proposals", max_instances=1)
     add(expire_campaigns, IntervalTrigger(minutes=1), "expire_campaigns", max_instances=1)
     add(tell_pledgers_often, IntervalTrigger(minutes=1), "tell_pledgers_often", max_instances=1)
+    add(campaign_progress, IntervalTrigger(minutes=1), "campaign_progress", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)
     # Once a day, and guarded per day: every process runs them in turn; after the first, a no-op.

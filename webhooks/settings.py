@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     card_fee_fixed: int = Field(default=Params.card_fee_fixed, description="paise")
     card_fee_bearer: int = Params.card_fee_bearer
     card_hold_warn_hours: int = Params.card_hold_warn_hours
+    campaign_nearby_radius_m: int = Params.campaign_nearby_radius_m
+    campaign_nearby_daily_cap: int = Params.campaign_nearby_daily_cap
 
     def initial_params(self) -> Params:
         """The parameters' setup values."""

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from bot.window_limit import WindowLimiter
 from core.ledger.checkpoints import latest_checkpoints
 from core.ledger.export import MAX_PAGE, export_page
 from core.ledger.transparency import Books
@@ -52,7 +51,9 @@ def transparency_router(rt: Callable[[Request], Runtime], settings: Settings) ->
     """GET /api/events, /api/checkpoints, /api/transparency and the /transparency page."""
     router = APIRouter()
     # Pages of the log are heavy reads: a per-IP limit keeps one script from starving the rest.
-    exports_per_ip = WindowLimiter(settings.ip_rate_per_minute, 60.0)
+    async def export_allowed(request: Request) -> bool:
+        ip = request.client.host if request.client else "unknown"
+        return await rt(request).limits.hit("exports-ip", ip, settings.ip_rate_per_minute, 60.0)
 
     async def may_read_log(request: Request) -> bool:
         if settings.public_log:
@@ -68,7 +69,7 @@ def transparency_router(rt: Callable[[Request], Runtime], settings: Settings) ->
     async def events(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = Query(1000, ge=1, le=MAX_PAGE)) -> Response:
         """Events after seq `after` as JSON Lines, each line the canonical bytes the chain hashes;
         the `X-Next-After` header gives the next page's `after` (absent at the head)."""
-        if not exports_per_ip.hit(request.client.host if request.client else "unknown"):
+        if not await export_allowed(request):
             return JSONResponse({"error": "too many requests: wait a minute"}, status_code=429, headers={"Retry-After": "60"})
         if not await may_read_log(request):
             return JSONResponse({"error": TOKEN_HINT}, status_code=401)

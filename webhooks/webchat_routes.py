@@ -24,7 +24,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from bot import webchat
 from bot.processor import IdempotencyConflict
-from bot.window_limit import WindowLimiter
 from core.members.identity import check_session, open_session, sign_in_admin
 from core.seekers.photo_access import view_photo
 from core.seekers.photos import MAX_BYTES
@@ -77,9 +76,14 @@ def _token(request: Request) -> str | None:
 def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIRouter:
     """The web-chat routes, with their per-IP and per-person limits."""
     router = APIRouter()
-    posts_per_ip = WindowLimiter(settings.ip_rate_per_minute, 60.0)
-    sessions_per_ip = WindowLimiter(settings.sessions_per_ip_per_hour, 3600.0)
-    posts_per_person = WindowLimiter(settings.person_rate_per_minute, 60.0)
+
+    async def within_limits(request: Request, address: str) -> bool:
+        limits = rt(request).limits
+        return (await limits.hit("posts-ip", ip_of(request), settings.ip_rate_per_minute, 60.0)
+                and await limits.hit("posts-person", address, settings.person_rate_per_minute, 60.0))  # fmt: skip
+
+    async def new_session_allowed(request: Request) -> bool:
+        return await rt(request).limits.hit("sessions-ip", ip_of(request), settings.sessions_per_ip_per_hour, 3600.0)
     secure_cookie = settings.public_url.startswith("https://")
 
     def set_cookie(response: Response, token: str, max_age: int) -> None:
@@ -116,7 +120,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         return _error(429, "too many messages", message=text)
 
     async def post_message(request: Request, caller: Caller) -> Response:
-        if not posts_per_ip.hit(ip_of(request)) or not posts_per_person.hit(caller.address):
+        if not await within_limits(request, caller.address):
             return await polite_limit(request, caller.address)
         key = request.headers.get("idempotency-key")
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
@@ -183,7 +187,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/session")
     async def new_session(request: Request) -> Response:
         """Start a web-chat session for a new visitor (a fresh identity, never a chosen name)."""
-        if not sessions_per_ip.hit(ip_of(request)):
+        if not await new_session_allowed(request):
             return _error(429, "too many new sessions from this address; try again later")
         async with rt(request).store.uow() as uow:
             token, session = await open_session(uow)
@@ -258,7 +262,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/admin-login", include_in_schema=False)
     async def admin_login(request: Request) -> Response:
         """Spend a one-time admin sign-in link and open an admin session."""
-        if not sessions_per_ip.hit(ip_of(request)):
+        if not await new_session_allowed(request):
             return HTMLResponse(_ADMIN_REFUSED, status_code=429)
         body = await request.body()
         token = (parse_qs(body[:4096].decode("ascii", "replace")).get("token") or [""])[0]

@@ -15,6 +15,14 @@ def campaign_account(campaign_id: int) -> str:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A point on the map (degrees)."""
+
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
 class Gift:
     """One person's contribution to a campaign."""
 

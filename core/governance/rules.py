@@ -82,6 +82,9 @@ SPECS: dict[str, Spec] = {
     "card_fee_fixed": Spec(Unit.PAISE, 0, 10_000),
     "card_fee_bearer": Spec(Unit.COUNT, 0, 1),  # 0: the donor, 1: the infrastructure fund
     "card_hold_warn_hours": Spec(Unit.HOURS, 1, 167),  # Stripe lets a hold live 7 days
+    "campaign_nearby_radius_m": Spec(Unit.METRES, 100, 100_000),
+    # Zero turns the "campaign near you" messages off; more than 50 a day would be spam.
+    "campaign_nearby_daily_cap": Spec(Unit.COUNT, 0, 50),
     "max_money_pledge": Spec(Unit.PAISE, 100, CEILINGS["max_money_pledge"]),
     "pledge_daily_cap_per_requester": _PAISE,  # ₹0 stops pledges paying for anyone's meals
 }

@@ -76,6 +76,10 @@ class Params:
     card_hold_warn_hours: int = 144  # an authorisation this old on an unsettled order is flagged (Stripe's last 7 days)
     # The second stage of the duplicate check (see face_match_threshold_bp above).
     face_sure_bp: int = 9_600  # cosine at which one photo is enough to call it a duplicate
+    # "Campaign near you" (flows/campaign_nearby.py): how far from an opted-in person a new
+    # campaign's seeker may be, and how many such messages one person gets a day at most.
+    campaign_nearby_radius_m: int = 3_000
+    campaign_nearby_daily_cap: int = 3
     # Pledges (core/funding/pledges.py): the most pledge money the orders one person requests may
     # draw in a business day (India time), refunded ones included, so no one empties the pledges
     # near them; a pledge never pays for its own pledger's orders whatever this is.

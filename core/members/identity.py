@@ -26,6 +26,10 @@ ADMIN_SESSION_TTL = timedelta(hours=12)
 ADMIN_LINK_TTL_S = 15 * 60
 LINK_CODE_TTL = timedelta(minutes=10)
 LINK_CODE_TRIES = 5
+LINK_CODE_DIGITS = 8
+# Wrong codes from everyone together within LINK_CODE_TTL before linking pauses for all: the
+# per-person limit alone lets an attacker with many sessions and addresses guess on.
+LINK_CODE_SERVICE_FAILURES = 200
 PERSON_NUMBER = re.compile(r"^#[0-9]{1,9}$")  # how people are named to admins: "#12"
 VISITOR_PREFIX = "w-"  # web-chat addresses handed to new visitors: never a chosen name
 _TOKEN = re.compile(r"^[0-9a-f]{32}\.[A-Za-z0-9_-]{20,64}$")
@@ -123,7 +127,7 @@ async def sync_admins(uow: UnitOfWork, admins: Collection[tuple[str, str]]) -> t
 
 
 class LinkError(Exception):
-    """Linking refused; `reason` is too_many | wrong_code | same_person | both_have_records."""
+    """Linking refused; `reason` is too_many | paused | wrong_code | same_person | both_have_records."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -131,8 +135,8 @@ class LinkError(Exception):
 
 
 async def issue_link_code(uow: UnitOfWork, person: Person, channel: str, address: str) -> str:
-    """A fresh 6-digit code for the identity that asked; valid 10 minutes, earlier ones lapse."""
-    code = f"{secrets.randbelow(10**6):06d}"
+    """A fresh 8-digit code for the identity that asked; valid 10 minutes, earlier ones lapse."""
+    code = f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
     await uow.identity.add_link_code(person.id, channel, address, _digest(code), (uow.at + LINK_CODE_TTL).isoformat())
     return code
 
@@ -155,6 +159,8 @@ async def redeem_link_code(uow: UnitOfWork, person: Person, channel: str, addres
     since = (uow.at - LINK_CODE_TTL).isoformat()
     if await uow.identity.link_failures_since(person.id, since) >= LINK_CODE_TRIES:
         raise LinkError("too_many")
+    if await uow.identity.link_failures_since(None, since) >= LINK_CODE_SERVICE_FAILURES:
+        raise LinkError("paused")  # someone is guessing at scale: nobody's code can be found by chance
     row = await uow.identity.take_link_code(_digest(code))
     if row is None:
         await uow.identity.add_link_failure(person.id)

@@ -128,11 +128,13 @@ async def apply_retention(store: Store) -> dict[str, int] | None:
 
 async def end_erasures(store: Store) -> dict[str, int]:
     """Delete the farewell messages of erased people and their web-chat sessions once the hour
-    they had to read them has passed (a chain event when anything went)."""
+    they had to read them has passed, and link codes and wrong tries older than a day
+    (a chain event when anything went)."""
     async with store.uow() as uow:
         before = (uow.at - FAREWELL_KEEP).isoformat()
         counts = {"farewells": await uow.privacy.delete_farewells(before),
-                  "web_sessions": await uow.privacy.delete_expired_sessions(uow.now)}  # fmt: skip
+                  "web_sessions": await uow.privacy.delete_expired_sessions(uow.now),
+                  "link_attempts": await uow.privacy.delete_link_attempts((uow.at - timedelta(days=1)).isoformat())}  # fmt: skip
         if any(counts.values()):
             uow.record(RetentionApplied(actor="scheduler", counts=counts, before={"farewells": before, "web_sessions": uow.now}))
     return counts

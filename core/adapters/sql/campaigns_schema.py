@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Integer, String, Table, UniqueConstraint
 
 from core.adapters.sql.schema import metadata
 
@@ -40,4 +40,29 @@ campaign_gifts = Table(
     Column("created_at", String(32), nullable=False),
     UniqueConstraint("campaign_id", "seq", name="uq_campaign_gifts_campaign_id_seq"),
     UniqueConstraint("campaign_id", "key", name="uq_campaign_gifts_campaign_id_key"),
+)
+
+# People who asked to hear of new campaigns near a place (/nearby on); the place is theirs to
+# take back: /nearby off and /forget delete the row.
+campaign_nearby = Table(
+    "campaign_nearby",
+    metadata,
+    Column("person_id", ForeignKey("people.id"), primary_key=True),
+    Column("lat", Float, nullable=False),
+    Column("lng", Float, nullable=False),
+    Column("since", String(32), nullable=False),
+)
+
+# What each person was told about a campaign, so nothing is told twice: kind "nearby" (the one
+# "campaign near you" message, its day counted against the daily cap) or "progress" (the last
+# gift a batched SMS/WhatsApp summary covered, and when it went).
+campaign_notices = Table(
+    "campaign_notices",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("person_id", ForeignKey("people.id"), primary_key=True, index=True),
+    Column("kind", String(16), primary_key=True),
+    Column("day", String(10), nullable=False),
+    Column("told_seq", Integer, nullable=False, server_default="0"),
+    Column("told_at", String(32), nullable=False),
 )

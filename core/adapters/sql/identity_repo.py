@@ -68,9 +68,11 @@ class IdentityRepo:
         """Count one wrong link code entered by a person."""
         await self.conn.execute(link_failures.insert().values(person_id=person_id, at=self.now))
 
-    async def link_failures_since(self, person_id: int, since: str) -> int:
-        """Wrong link codes a person entered since a time."""
-        q = select(func.count()).where(link_failures.c.person_id == person_id, link_failures.c.at >= since)
+    async def link_failures_since(self, person_id: int | None, since: str) -> int:
+        """Wrong link codes a person (or, with None, everyone) entered since a time."""
+        q = select(func.count()).where(link_failures.c.at >= since)
+        if person_id is not None:
+            q = q.where(link_failures.c.person_id == person_id)
         return int((await self.conn.execute(q)).scalar_one())
 
     async def add_deposit_request(self, person_id: int, amount: int, requested_by: int) -> int:

@@ -261,8 +261,9 @@ class OutboxRepo:
         result = await self.conn.execute(q.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=self.now, lease_until=None))
         return int(result.rowcount or 0)
 
-    async def sent_with_meta(self, channel: str, key: str, value: int | str) -> list[OutboxRow]:
-        """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them.
+    async def sent_with_meta(self, channel: str, key: str, value: int | str, address: str | None = None) -> list[OutboxRow]:
+        """Delivered messages whose meta has key == value (e.g. every offer of job 42), to edit them;
+        only those to `address` when given (then the recipient index narrows the scan).
 
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
         decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
@@ -270,6 +271,8 @@ class OutboxRepo:
             outbox.c.channel == channel, outbox.c.status == OutboxStatus.SENT, outbox.c.provider_message_id.is_not(None),
             _meta_may_match(key, value),
         )  # fmt: skip
+        if address is not None:
+            q = q.where(outbox.c.address == address)
         rows = []
         for r in await self.conn.execute(q):
             payload = json.loads(r.payload)

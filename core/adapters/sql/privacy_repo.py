@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.campaigns_schema import campaign_gifts, campaigns
+from core.adapters.sql.campaigns_schema import campaign_gifts, campaign_nearby, campaign_notices, campaigns
 from core.adapters.sql.cards_schema import card_payments
 from core.adapters.sql.checkpoints_schema import commitment_salts, subscriptions
 from core.adapters.sql.disputes_schema import disputes
@@ -124,6 +124,8 @@ class PrivacyRepo:
             "contributions": await self._all(select(contributions).where(contributions.c.person_id == person_id)),
             "campaigns_started": await self._all(select(campaigns).where(campaigns.c.creator_id == person_id)),
             "campaign_gifts": await self._all(select(campaign_gifts).where(campaign_gifts.c.person_id == person_id)),
+            "campaigns_near_you": await self._all(select(campaign_nearby).where(campaign_nearby.c.person_id == person_id)),
+            "campaign_notices": await self._all(select(campaign_notices).where(campaign_notices.c.person_id == person_id)),
             "disputes": [self._dispute(d, person_id) for d in
                          await self._all(select(disputes).where(or_(disputes.c.raised_by == person_id,
                                                                     disputes.c.order_id.in_(order_ids))))],  # fmt: skip
@@ -258,10 +260,13 @@ class PrivacyRepo:
         await self.conn.execute(delete(identities).where(identities.c.person_id == person_id))
         counts["prompts"] = await self._count(delete(prompts).where(prompts.c.person_id == person_id))
         await self.conn.execute(delete(conversations).where(conversations.c.person_id == person_id))
+        # The place they asked to hear of campaigns around, and what they were told of them.
+        counts["places"] = await self._count(delete(campaign_nearby).where(campaign_nearby.c.person_id == person_id))
+        await self.conn.execute(delete(campaign_notices).where(campaign_notices.c.person_id == person_id))
         await self.conn.execute(update(people).where(people.c.id == person_id).values(
             name=None, channel=ERASED_CHANNEL, address=str(person_id), is_member=False))  # fmt: skip
         await self.conn.execute(update(disputes).where(disputes.c.raised_by == person_id).values(evidence=""))
-        counts["places"] = await self._coarsen_roles(person_id)
+        counts["places"] += await self._coarsen_roles(person_id)
         counts.update(await self._erase_money(person_id))
         counts.update(await self._erase_governance(person_id))
         return counts
@@ -385,6 +390,11 @@ class PrivacyRepo:
         n = await self._count(delete(outbox).where(like, outbox.c.created_at < before, outbox.c.status.not_in(_UNSENT)))
         return n + await self._count(delete(inbox).where(inbox.c.payload == EMPTIED, inbox.c.received_at < before,
                                                          inbox.c.status != InboxStatus.PENDING))  # fmt: skip
+
+    async def delete_link_attempts(self, before: str) -> int:
+        """Delete link codes that expired and wrong link tries made before a time."""
+        codes = await self._count(delete(link_codes).where(link_codes.c.expires_at < before))
+        return codes + await self._count(delete(link_failures).where(link_failures.c.at < before))
 
     async def delete_expired_sessions(self, now: str) -> int:
         """Delete web-chat sessions past their expiry (an erased person's end within the hour)."""
