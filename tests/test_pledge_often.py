@@ -102,3 +102,28 @@ async def test_in_tamil_typed_words_and_the_one_pledge_needs_no_number(app_env: 
         donor-1  > தினமும் 7
         donor-1  < உங்களிடம் நன்கொடை #7 இல்லை.
     """)
+
+
+async def test_with_two_pledges_the_typed_word_asks_which(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    for amount in (100, 200):
+        await chat.run(f"""
+            donor-1  > /pledge {amount}
+            donor-1  < Which meals may your ₹{amount} pay for?
+            donor-1  > [tap Anyone, anywhere]
+            donor-1  < Renew it every month
+            donor-1  > [tap Just once]
+            donor-1  < Pledge ₹{amount}
+            donor-1  > [tap Confirm]
+            donor-1  < Thank you!
+        """)
+    await chat.run("""
+        donor-1  > often
+        donor-1  < Which pledge? Send its number, for example /often 2. [Every use #2] [Every use #1]
+        donor-1  > [tap Every use #1]
+        donor-1  < Pledge #1: I will tell you soon after each meal it pays for
+        donor-1  > often 3
+        donor-1  < You have no pledge #3. Send /pledges to see yours.
+        donor-1  > daily
+        donor-1  < Which pledge? Send its number, for example /daily 2. [Once a day #1]
+    """)
