@@ -136,7 +136,10 @@ async def run(url: str, n_pledges: int, n_orders: int) -> None:
         order_ids = []
         for lat, lng in places:
             async with store.uow() as uow:
-                order_ids.append((await orders.start_order(uow, requester, lat, lng, None, PassThroughScreener())).id)
+                # One requester per order: the governed daily cap on pledge money per requester
+                # (pledge_daily_cap_per_requester, ₹200) would stop one person's third meal.
+                asker = await uow.people.get_or_create("bench", f"asker-{uuid.uuid4().hex[:8]}")
+                order_ids.append((await orders.start_order(uow, asker, lat, lng, None, PassThroughScreener())).id)
         alloc: list[float] = []
         query: list[float] = []
         transfer_only: list[float] = []

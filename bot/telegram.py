@@ -306,3 +306,45 @@ async def edit_job_messages(store: Store, channel: TelegramChannel | Bot, order_
 
     done = await asyncio.gather(*(edit(r.address, int(str(r.provider_message_id).split("/")[0])) for r in rows))
     return sum(done)
+
+
+POLL_CLOSED = "poll has already been closed"  # Telegram's words when stopPoll is called twice
+
+
+async def stop_polls(store: Store, channel: TelegramChannel | Bot, meta_key: str, meta_value: int) -> int:
+    """Stop every native poll sent with meta {meta_key: meta_value} (a closed proposal's polls), so
+    members see it closed in Telegram; return how many are stopped now (already stopped counts).
+
+    Safe to run again: a poll stopped before is "already closed" to Telegram, which counts as done.
+    A poll that cannot be stopped (the chat deleted, the bot blocked) is logged, never fatal: a vote
+    after close is refused by the flows anyway."""
+    async with store.reader() as uow:
+        rows = [r for r in await uow.outbox.sent_with_meta(CODE, meta_key, meta_value)
+                if "/poll/" in str(r.provider_message_id or "")]  # fmt: skip
+    bot, limiter = (channel.bot, channel.limiter) if isinstance(channel, TelegramChannel) else (channel, None)
+
+    async def stop(chat: str, message_id: int) -> bool:
+        for _attempt in range(3):
+            try:
+                if limiter is not None:
+                    await limiter.acquire(chat)
+                await bot.stop_poll(chat, message_id)
+                return True
+            except RetryAfter as exc:
+                if limiter is None:
+                    await asyncio.sleep(retry_seconds(exc))
+                else:
+                    limiter.retry_after(retry_seconds(exc), chat)
+            except BadRequest as exc:
+                if POLL_CLOSED in str(exc).lower():
+                    return True  # stopped before (the close job or this function ran twice)
+                log.warning("%s %s: could not stop the poll sent to %s: %s", meta_key, meta_value, chat, exc)
+                return False
+            except TelegramError as exc:  # the chat is gone, the bot blocked, the network down
+                log.warning("%s %s: could not stop the poll sent to %s: %s", meta_key, meta_value, chat, exc)
+                return False
+        log.warning("%s %s: flood control kept the poll to %s from being stopped", meta_key, meta_value, chat)
+        return False
+
+    done = await asyncio.gather(*(stop(r.address, int(str(r.provider_message_id).split("/")[0])) for r in rows))
+    return sum(done)

@@ -756,6 +756,22 @@ class PledgeRepo(Protocol):
 
     async def count_active(self) -> int:
         """How many pledges are active."""
+
+    async def set_often(self, pledge_id: int, often: bool) -> None:
+        """Tell its donor of every use (from the uses after now) or, with False, once a day."""
+
+    async def often_due(self, told_before: str, limit: int = 1000) -> list[int]:
+        """Pledges told of every use with untold uses, last told before a time (or never)."""
+
+    async def untold_uses(self, pledge_id: int) -> tuple[int, list[PledgeUse]]:
+        """(the newest use id, the uses after the last one told), oldest first."""
+
+    async def mark_told_often(self, pledge_id: int, upto_use_id: int) -> bool:
+        """Note the uses up to this one told, now; False when another process already did."""
+
+    async def drawn_for_requester(self, person_id: int, day: str, *, lock: bool = False) -> int:
+        """Paise pledges paid on a business day towards orders this person requested (refunded
+        ones included); `lock` makes two of their orders drawing at once take turns."""
 class PaymentsRepo(Protocol):
     """UPI top-up requests, imported statement rows, payout details, batches and lines."""
 
@@ -941,6 +957,9 @@ class RatingRepo(Protocol):
 
     async def save(self, rating: Rating, version: int) -> bool:
         """Write an appeal or a decision if nobody changed the rating since `version`."""
+
+    async def add_comment(self, rating_id: int, rater_id: int, comment: str) -> bool:
+        """Store the rater's comment once; False when the rating is not theirs or already has one."""
 
 
 class UnitOfWork(Protocol):

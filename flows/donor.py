@@ -209,10 +209,12 @@ async def choose_tip(ctx: FlowContext, msg: Inbound) -> None:
     )  # fmt: skip
     buttons = [Choice(_("Pay {total}").format(total=money(total, lang)), f"pay:{order.id}:{meal.item_id}:{tip}")]
     # Pledges are offered when they can pay some of the meal and delivery (never the tip).
-    pledged = min(meal.price + fee, await pledges.available_for(ctx.uow, order.seeker_lat, order.seeker_lng, enough=meal.price + fee))
+    pledged = min(meal.price + fee, await pledges.available_for(ctx.uow, order.seeker_lat, order.seeker_lng,
+                                                                enough=meal.price + fee, requester_id=ctx.person.id))  # fmt: skip
     if pledged > 0:
         text += "\n" + _("Pledges from other donors can pay {amount} of it.").format(amount=money(pledged, lang))
-        buttons.append(Choice(_("Use pledges"), f"pay:{order.id}:{meal.item_id}:{tip}:pledges"))
+        # The button carries what the donor then pays themselves: never more without asking again.
+        buttons.append(Choice(_("Use pledges"), f"pay:{order.id}:{meal.item_id}:{tip}:pledges:{total - pledged}"))
     ctx.goto(Step.DONOR_CONFIRM, order=order.id)
     choices: tuple[Choice, ...] = (*buttons, *card_choice(ctx, order.id, meal.item_id, tip), Choice(_("Cancel"), f"cancel:{order.id}"))
     if ctx.state.get("campaign") or have < total:  # others can fund it together (flows/campaigns.py)
@@ -232,8 +234,18 @@ async def pay(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Order #{id} is already paid.").format(id=order_id))  # a double tap
         return
     use_pledges = payload_args(msg)[3:4] == ["pledges"]
+    agreed = payload_int(msg, 4) if use_pledges else None  # what the donor agreed to pay beside the pledges
     try:
-        order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0, use_pledges=use_pledges)
+        order = await orders.fund_and_send(ctx.uow, order_id, ctx.person, item_id, tip or 0, use_pledges=use_pledges,
+                                           from_balance=agreed)  # fmt: skip
+    except orders.PledgesTaken as exc:  # others' orders used them between the look and the draw
+        left = money(exc.left, lang)
+        # "Pay ₹X" pays X from the balance, no more (a button label has 20 characters on WhatsApp).
+        await ctx.reply(_("Pledges near you were just used up; {left} left to pay from your balance.").format(left=left),
+                        (Choice(_("Pay {total}").format(total=left),
+                                f"pay:{order_id}:{item_id}:{tip}:pledges:{exc.left}"),
+                         Choice(_("Cancel"), f"cancel:{order_id}")))  # fmt: skip
+        return
     except InsufficientFunds as exc:
         if use_pledges:
             await ctx.reply(_("Pledges nearby and your balance of {balance} together are not enough now: {total} more is "

@@ -42,6 +42,7 @@ def param_label(_: Translator, name: str) -> str:
         "message_log_days": _("Messages kept for"), "card_fee_bp": _("Card fee (percent)"),
         "card_fee_fixed": _("Card fee (fixed)"), "card_fee_bearer": _("Card fee paid by (0 donor, 1 coop)"),
         "card_hold_warn_hours": _("Card hold warning after"), "max_money_pledge": _("Largest money pledge"),
+        "pledge_daily_cap_per_requester": _("Pledge money per requester a day"),
         "campaign_nearby_radius_m": _("Campaign near you: distance"),
         "campaign_nearby_daily_cap": _("Campaign near you: most a day"),
     }  # fmt: skip

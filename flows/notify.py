@@ -19,6 +19,7 @@ from core.shared.events import (
     OrderTransitioned,
     PledgeChanged,
     PledgeDigest,
+    PledgeNews,
     RoleApplied,
     RoleDecided,
     TopUpShortfall,
@@ -287,7 +288,21 @@ async def on_pledge_digest(event: DomainEvent, uow: UnitOfWork) -> None:
         text = _("Meals your pledge #{id} paid for today near {area}: {n} ({amount}). {left} left.").format(
             id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
             left=money(event.remaining, lang))  # fmt: skip
-        await deliver_to(uow, person, Outbound(text))
+        # One tap to hear of every meal instead (flows/pledges.py; /daily goes back).
+        every = Choice(_("Every use") + f" #{event.pledge_id}", f"ptell:{event.pledge_id}:often")
+        await deliver_to(uow, person, Outbound(text, (every,)))
+
+
+async def on_pledge_news(event: DomainEvent, uow: UnitOfWork) -> None:
+    """Soon after a pledge's uses, to a donor who asked to hear of every use (batched)."""
+    assert isinstance(event, PledgeNews)
+    if person := await _person(uow, event.person_id):
+        _, lang = translator(person.language, person.channel), person.language
+        text = _("Your pledge #{id} just paid for meals near {area}: {n} ({amount}). {left} left.").format(
+            id=event.pledge_id, n=event.meals, area=event.area, amount=money(event.amount, lang),
+            left=money(event.remaining, lang))  # fmt: skip
+        daily = Choice(_("Once a day") + f" #{event.pledge_id}", f"ptell:{event.pledge_id}:daily")
+        await deliver_to(uow, person, Outbound(text, (daily,)))
 
 
 def register(bus: MessageBus) -> None:
@@ -300,6 +315,7 @@ def register(bus: MessageBus) -> None:
     bus.on(TopUpShortfall, on_topup_shortfall)
     bus.on(PledgeChanged, on_pledge_changed)
     bus.on(PledgeDigest, on_pledge_digest)
+    bus.on(PledgeNews, on_pledge_news)
     bus.on(CheckpointSigned, books.on_checkpoint_signed)
     timeouts.register(bus)
     payments_notify.register(bus)

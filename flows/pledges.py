@@ -2,7 +2,8 @@
 
 /pledge asks the amount, the kind (anyone / near a place / during hours / both), the place and
 radius or the hours, whether it renews monthly, and a confirmation; /pledges lists the donor's
-pledges with what is left, what they paid for, and Cancel / Pause (or Resume) buttons."""
+pledges with what is left, what they paid for, and Cancel / Pause (or Resume) buttons, and
+Every use / Once a day: how often its donor hears what it paid for (also /often and /daily)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from core.shared.clock import local_day
 from flows import donor
 from flows.common import payload_args, payload_int
 from flows.context import FlowContext
-from flows.i18n import day, distance, money
+from flows.i18n import Translator, day, distance, money
 from flows.messages import Choice, Inbound
-from flows.numbers import normalise, read_rupees
+from flows.numbers import MAX_ID, normalise, read_int, read_rupees
 from flows.onboarding import require_location
-from flows.steps import Step
+from flows.steps import Step, Verb
 
 HOURS = {"breakfast": (7, 10), "lunch": (11, 15), "dinner": (19, 22)}  # local hours [start, end)
 ANY_AMOUNT = 10**15  # read any well-formed amount; the governed bounds decide after
@@ -243,10 +244,10 @@ async def list_pledges(ctx: FlowContext, msg: Inbound) -> None:
     buttons: list[Choice] = []
     for pledge in mine[:10]:
         lines.append(await _line(ctx, pledge))
-        if pledge.status is not PledgeStatus.CANCELLED and len(buttons) < 2 * MAX_LISTED:
+        if pledge.status is not PledgeStatus.CANCELLED and len(buttons) < 3 * MAX_LISTED:
             pause = (Choice(_("Pause") + f" #{pledge.id}", f"ppause:{pledge.id}") if pledge.status is PledgeStatus.ACTIVE
                      else Choice(_("Resume") + f" #{pledge.id}", f"presume:{pledge.id}"))  # fmt: skip
-            buttons += [Choice(_("Cancel") + f" #{pledge.id}", f"pstop:{pledge.id}"), pause]
+            buttons += [Choice(_("Cancel") + f" #{pledge.id}", f"pstop:{pledge.id}"), pause, how_often_button(ctx._, pledge)]
     await ctx.reply("\n".join(lines), tuple(buttons))
 
 
@@ -298,6 +299,63 @@ async def pause(ctx: FlowContext, msg: Inbound) -> None:
                          Choice(_("Cancel") + f" #{pledge_id}", f"pstop:{pledge_id}")))  # fmt: skip
 
 
+def how_often_button(_: Translator, pledge: Pledge) -> Choice:
+    """The button that switches how often a pledge's donor hears of its uses."""
+    if pledge.often:
+        return Choice(_("Once a day") + f" #{pledge.id}", f"{Verb.PLEDGE_TELL}:{pledge.id}:daily")
+    return Choice(_("Every use") + f" #{pledge.id}", f"{Verb.PLEDGE_TELL}:{pledge.id}:often")
+
+
+async def tell_pressed(ctx: FlowContext, msg: Inbound) -> None:
+    """Every use / Once a day tapped on /pledges or on a pledge's message."""
+    args = payload_args(msg)
+    if len(args) != 2 or args[1] not in ("often", "daily"):
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return
+    await _set_often(ctx, payload_int(msg), args[1] == "often")
+
+
+async def often_command(ctx: FlowContext, msg: Inbound) -> None:
+    """/often [pledge] (typed "often 2", "அடிக்கடி 2"): hear of every use of that pledge."""
+    await _typed_often(ctx, msg, True)
+
+
+async def daily_command(ctx: FlowContext, msg: Inbound) -> None:
+    """/daily [pledge] (typed "daily 2", "தினமும் 2"): hear once a day again."""
+    await _typed_often(ctx, msg, False)
+
+
+async def _typed_often(ctx: FlowContext, msg: Inbound, often: bool) -> None:
+    _ = ctx._
+    words = msg.text.split()
+    if len(words) == 2:
+        return await _set_often(ctx, read_int(words[1].lstrip("#"), 1, MAX_ID), often)
+    live = [p for p in await ctx.uow.pledges.for_person(ctx.person.id) if p.status is not PledgeStatus.CANCELLED]
+    if len(live) == 1:  # the one pledge they have: no number needed
+        return await _set_often(ctx, live[0].id, often)
+    if not live:
+        await ctx.reply(_("You have no pledges yet. Send /pledge to give money ahead for other people's meals."))
+        return
+    example = f"/often {live[0].id}" if often else f"/daily {live[0].id}"
+    await ctx.reply(_("Which pledge? Send its number, for example {example}.").format(example=example),
+                    tuple(how_often_button(_, p) for p in live[:MAX_LISTED] if p.often is not often))  # fmt: skip
+
+
+async def _set_often(ctx: FlowContext, pledge_id: int | None, often: bool) -> None:
+    _ = ctx._
+    try:
+        pledge = await pledges.set_often(ctx.uow, pledge_id or 0, ctx.person.id, often, ctx.person.actor)
+    except PledgeError as exc:
+        await ctx.reply(_refusal(ctx, exc, pledge_id))
+        return
+    if often:
+        text = _("Pledge #{id}: I will tell you soon after each meal it pays for (several meals close together in "
+                 "one message, at most one every {minutes} minutes).").format(id=pledge.id, minutes=pledges.OFTEN_GAP_MIN)
+    else:
+        text = _("Pledge #{id}: I will tell you once a day what it paid for.").format(id=pledge.id)
+    await ctx.reply(text, (how_often_button(_, pledge),))
+
+
 def _refusal(ctx: FlowContext, exc: PledgeError, pledge_id: int | None) -> str:
     """Why a pledge button did nothing, politely (someone else's and unknown look alike)."""
     _ = ctx._
@@ -307,6 +365,8 @@ def _refusal(ctx: FlowContext, exc: PledgeError, pledge_id: int | None) -> str:
         "cancelled": _("Pledge #{id} is already cancelled.").format(id=pledge_id),
         "already_paused": _("Pledge #{id} is already paused.").format(id=pledge_id),
         "already_active": _("Pledge #{id} is already active.").format(id=pledge_id),
+        "already_often": _("Pledge #{id} already tells you of every meal it pays for.").format(id=pledge_id),
+        "already_daily": _("Pledge #{id} already tells you once a day.").format(id=pledge_id),
     }.get(exc.code, _("You have no pledge #{id}. Send /pledges to see yours.").format(id=pledge_id))
 
 

@@ -7,12 +7,14 @@ from core.members.model import Person
 from core.ratings import service as ratings
 from core.ratings.model import SUBJECT, Aspect, Rating, RatingStatus
 from core.ratings.service import RatingError
-from flows.common import payload_args, payload_int
+from flows import prompts
+from flows.common import normalise, payload_args, payload_int
 from flows.context import FlowContext
+from flows.disputes import SKIP_WORDS
 from flows.i18n import Translator, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import MAX_ID, read_int
-from flows.steps import Step
+from flows.steps import Step, Verb
 
 
 def refused(_: Translator, code: str) -> str:
@@ -28,6 +30,9 @@ def refused(_: Translator, code: str) -> str:
         "party_admin": _("You are part of this order, so another admin must decide."),
         "already_decided": _("That appeal was already decided."),
         "bad_text": _("Please write between 1 and 500 characters."),
+        "not_rater": _("Only the person who gave a rating can comment on it."),
+        "already_commented": _("That rating already has a comment."),
+        "bad_comment": _("Please write up to 280 characters, or send skip."),
     }.get(code, _("That cannot be done now."))  # fmt: skip
 
 
@@ -76,15 +81,80 @@ async def tapped(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("That button is no longer active. Send /help to see what you can do."))
         return
     try:
-        await ratings.rate(ctx.uow, ctx.person, order_id, Aspect(args[1]), stars)
+        rating = await ratings.rate(ctx.uow, ctx.person, order_id, Aspect(args[1]), stars)
     except RatingError as exc:
         await ctx.reply(refused(_, exc.code))
         return
     await ctx.reply(_("Thank you: {stars}/5 for {what} of order #{id}.").format(stars=stars, what=aspect_label(_, args[1]), id=order_id))
-    if args[1] == Aspect.MEAL:
-        order = await ctx.uow.orders.get(order_id)
-        if order is not None and Aspect.DELIVERY in await ratings.aspects_for(ctx.uow, ctx.person, order):
-            await ctx.reply(*_ask(_, order_id, Aspect.DELIVERY))
+    ctx.goto(Step.RATING_COMMENT, rating=rating.id)
+    await ctx.reply(_("Add a comment (up to 280 characters) for the person rated and the admins, or skip."),
+                    (Choice(_("Skip"), f"{Verb.RATING_COMMENT}:{rating.id}:skip"),))
+
+
+async def _next(ctx: FlowContext, rating: Rating) -> None:
+    """After the comment (or none): the donor who rated the meal is asked about the delivery."""
+    if rating.aspect is not Aspect.MEAL:
+        return
+    order = await ctx.uow.orders.get(rating.order_id)
+    if order is not None and Aspect.DELIVERY in await ratings.aspects_for(ctx.uow, ctx.person, order):
+        await ctx.reply(*_ask(ctx._, order.id, Aspect.DELIVERY))
+
+
+async def comment_typed(ctx: FlowContext, msg: Inbound) -> None:
+    """The rater's comment (or a typed skip word): store it as theirs, then go on."""
+    _ = ctx._
+    rating = await ctx.uow.ratings.get(int(ctx.data.get("rating", 0)))
+    if rating is None or rating.rater_id != ctx.person.id:  # a state from before a merge or a forged one
+        ctx.goto(None)
+        await ctx.reply(refused(_, "not_rater"))
+        return
+    skip = f"{Verb.RATING_COMMENT}:{rating.id}:skip"
+    if msg.kind == "text" and read_int(msg.text, 0, MAX_ID) is not None:
+        # A bare number is an SMS option: Skip's own number skips; any other (a star count typed
+        # again) is no comment.
+        answer = await prompts.typed(ctx.uow, ctx.person.id, msg.text)
+        if answer is None or answer[1].payload != skip:
+            await ctx.reply(refused(_, "bad_comment"))
+            return
+    elif msg.kind != "text":
+        await ctx.reply(refused(_, "bad_comment"))
+        return
+    await _close(ctx, skip)
+    if normalise(msg.text) in SKIP_WORDS or read_int(msg.text, 0, MAX_ID) is not None:
+        ctx.goto(None)
+        await ctx.reply(_("No comment, then."))
+        return await _next(ctx, rating)
+    try:
+        rating = await ratings.comment(ctx.uow, ctx.person, rating.id, msg.text)
+    except RatingError as exc:
+        if exc.code == "bad_comment":  # too long: they may shorten it, the step stays open
+            await ctx.reply(refused(_, exc.code))
+            return
+        ctx.goto(None)
+        await ctx.reply(refused(_, exc.code))
+        return
+    ctx.goto(None)
+    await ctx.reply(_("Comment saved for rating #{id}.").format(id=rating.id))
+    await _next(ctx, rating)
+
+
+async def _close(ctx: FlowContext, payload: str) -> None:
+    """The Skip button is answered once the comment step ends (a later tap says so)."""
+    if (answer := await prompts.pressed(ctx.uow, ctx.person.id, payload)) is not None:
+        await ctx.uow.prompts.answer(answer[0].id)
+
+
+async def skip_pressed(ctx: FlowContext, msg: Inbound) -> None:
+    """Skip tapped: no comment; go on (only the rater's own, open question counts)."""
+    rating_id = payload_int(msg)
+    rating = await ctx.uow.ratings.get(rating_id) if rating_id is not None else None
+    if rating is None or rating.rater_id != ctx.person.id or ctx.step != Step.RATING_COMMENT \
+            or int(ctx.data.get("rating", 0)) != rating.id:
+        await ctx.reply(ctx._("That button is no longer active. Send /help to see what you can do."))
+        return
+    ctx.goto(None)
+    await ctx.reply(ctx._("No comment, then."))
+    await _next(ctx, rating)
 
 
 async def mine(ctx: FlowContext, msg: Inbound) -> None:
@@ -102,7 +172,7 @@ async def mine(ctx: FlowContext, msg: Inbound) -> None:
                      if count else _("No ratings yet."))  # fmt: skip
         for r in given:
             if r.status is RatingStatus.ACTIVE:
-                lines.append(f"#{r.id}: {r.stars}/5 ({aspect_label(_, r.aspect)})")
+                lines.append(f"#{r.id}: {r.stars}/5 ({aspect_label(_, r.aspect)})" + (f" “{r.comment}”" if r.comment else ""))
                 buttons.append(Choice(f"{_('Appeal')} #{r.id}", f"rappeal:{r.id}"))
     await ctx.reply("\n".join(lines), tuple(buttons[:10]))
 
@@ -142,6 +212,8 @@ def _case(admin: Person, rating: Rating) -> Outbound:
     text = t_("Appeal of rating #{id}: {stars}/5 for {what} of order #{order}. The {subject}'s reason: {reason}").format(
         id=rating.id, stars=rating.stars, what=aspect_label(t_, rating.aspect), order=rating.order_id,
         subject=t_("restaurant") if SUBJECT[rating.aspect] == "restaurant" else t_("worker"), reason=rating.appeal_reason)
+    if rating.comment:  # the admin weighs the rater's own words too
+        text += "\n" + t_("The rater's comment: {comment}").format(comment=rating.comment)
     return Outbound(text, (Choice(t_("Withdraw it"), f"rdecide:{rating.id}:withdraw"),
                            Choice(t_("Keep it"), f"rdecide:{rating.id}:keep")))  # fmt: skip
 
@@ -171,4 +243,4 @@ async def decided(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.tell(person, Outbound(text.format(id=rating.id, what=aspect_label(t_, rating.aspect), order=rating.order_id)))
 
 
-STEPS = {Step.RATING_APPEAL: appeal_reason}
+STEPS = {Step.RATING_APPEAL: appeal_reason, Step.RATING_COMMENT: comment_typed}

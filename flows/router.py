@@ -79,6 +79,8 @@ COMMANDS: dict[str, Handler] = {
     "/ratings": ratings.mine,
     "/campaign": campaigns.command,
     "/give": campaigns.give_command,
+    "/often": pledges.often_command,
+    "/daily": pledges.daily_command,
     "/campaigns": campaign_list.list_campaigns,
     "/nearby": campaign_list.nearby_command,
 }
@@ -116,11 +118,12 @@ ALIASES: dict[str, str] = {
     "மதிப்பீடு": "/rate", "rate": "/rate", "மதிப்பீடுகள்": "/ratings", "ratings": "/ratings",
     "கூட்டுநிதி": "/campaign", "கூட்டு நிதி": "/campaign", "campaign": "/campaign",
     "கொடு": "/give", "give": "/give",
+    "அடிக்கடி": "/often", "often": "/often", "தினமும்": "/daily", "daily": "/daily",
     "கூட்டுநிதிகள்": "/campaigns", "campaigns": "/campaigns",
     "அருகில்": "/nearby", "nearby": "/nearby",
 }  # fmt: skip
 
-TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge"})
+TAKES_A_NUMBER = frozenset({"/capacity", "/link", "/dispute", "/topup", "/rate", "/pledge", "/often", "/daily"})
 # Typed words whose command reads the words after them itself ("கொடு K7QXM 50").
 TAKES_WORDS = frozenset({"/give", "/nearby", "/campaigns"})
 
@@ -167,6 +170,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.PLEDGE_STOP: pledges.stop,
     Verb.PLEDGE_PAUSE: pledges.pause,
     Verb.PLEDGE_RESUME: pledges.pause,
+    Verb.PLEDGE_TELL: pledges.tell_pressed,
     Verb.PAYTO: payments.payout_answer,
     Verb.FORGET: mydata.confirm,
     Verb.JOIN: governance.join_answer,
@@ -175,6 +179,7 @@ BUTTONS: dict[str, Handler] = {
     Verb.RATE: ratings.tapped,
     Verb.RATING_APPEAL: ratings.appeal_pressed,
     Verb.RATING_DECIDE: ratings.decided,
+    Verb.RATING_COMMENT: ratings.skip_pressed,
     Verb.CAMPAIGN: campaigns.start,
     Verb.GIVE: campaigns.give_answer,
     Verb.GIVE_CARD: cards.give_by_card,

@@ -63,6 +63,8 @@ class Step(StrEnum):
     GOV_REASON = "gov_reason"
     # a rated restaurant or worker giving the reason of an appeal
     RATING_APPEAL = "rating_appeal"
+    # a rater's optional comment after the stars (or skip)
+    RATING_COMMENT = "rating_comment"
     # /nearby on with no place known yet: the area to hear of campaigns around
     NEARBY_PLACE = "nearby_place"
 
@@ -117,6 +119,7 @@ class Verb(StrEnum):
     PLEDGE_STOP = "pstop"  # cancel a pledge (what is left goes back to the balance)
     PLEDGE_PAUSE = "ppause"
     PLEDGE_RESUME = "presume"
+    PLEDGE_TELL = "ptell"  # how often a pledge's donor hears of its uses: every use or once a day
     PAYTO = "payto"  # a payee confirming new payout details
     FORGET = "forget"  # confirming (or not) that one's data is erased
     CARD = "card"  # a donor choosing to pay an order by card
@@ -129,6 +132,7 @@ class Verb(StrEnum):
     RATE = "rate"  # 1-5 stars for one aspect of a settled order
     RATING_APPEAL = "rappeal"  # the rated person appealing a rating
     RATING_DECIDE = "rdecide"  # an admin withdrawing or keeping an appealed rating
+    RATING_COMMENT = "rcomment"  # a rater skipping the optional comment after the stars
     CAMPAIGN = "campaign"  # a donor starting a campaign for a screened request and chosen meal
     GIVE = "give"  # a giver confirming a gift to a campaign (named or anonymous)
     GIVE_CARD = "givecard"  # a giver choosing to give to a campaign by card (named or anonymous)

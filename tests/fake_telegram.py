@@ -25,7 +25,15 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Ketpaar", "username": "
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
 RAW_FIELDS = {"text", "caption", "question", "callback_query_id", "file_id", "url", "secret_token", "chat_id"}
 SENDS = {"sendMessage", "sendPhoto", "sendPoll", "sendLocation"}
-LIMITED = SENDS | {"editMessageText"}  # what flood control counts
+LIMITED = SENDS | {"editMessageText", "stopPoll"}  # what flood control counts
+
+
+class Refused(Exception):
+    """A method's own refusal (Telegram's 400s), answered with this status and description."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
 
 
 @dataclass
@@ -67,6 +75,7 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.updates: list[dict[str, Any]] = []
         self.blocked: set[str] = set()  # chats that blocked the bot (403)
+        self.deleted_chats: set[str] = set()  # chats deleted by the user: any call about them is 400 "chat not found"
         self.edits: dict[tuple[str, int], str] = {}
         self.deleted: set[tuple[str, int]] = set()  # messages the user deleted: editing them fails (400)
         self.webhook: dict[str, Any] = {"url": ""}  # what setWebhook registered (getWebhookInfo answers it)
@@ -101,6 +110,7 @@ class FakeTelegram:
         the fake counts the user's current answer on the poll as Telegram does."""
         with self._lock:
             poll = self.polls[poll_id]
+            assert not poll["is_closed"], "Telegram sends no answers for a stopped poll"
             assert not poll["is_anonymous"], "an anonymous poll sends no poll_answer updates"
             assert all(0 <= i < len(poll["options"]) for i in option_ids), f"poll {poll_id} has no option {option_ids}"
             poll["voters"][user["id"]] = list(option_ids)
@@ -175,12 +185,17 @@ class FakeTelegram:
             return 403, _error(403, "Forbidden: bot was blocked by the user")
         if method in LIMITED and self._limits and not self._within_limits(chat):
             return 429, _error(429, "Too Many Requests: retry after 1", 1)
+        if chat and chat in self.deleted_chats:
+            return 400, _error(400, "Bad Request: chat not found")
         if method == "editMessageText" and (chat, int(params.get("message_id", 0))) in self.deleted:
             return 400, _error(400, "Bad Request: message to edit not found")
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 404, _error(404, "Not Found: method not found")
-        return 200, {"ok": True, "result": handler(params, upload)}
+        try:
+            return 200, {"ok": True, "result": handler(params, upload)}
+        except Refused as exc:
+            return exc.status, _error(exc.status, exc.description)
 
     def _within_limits(self, chat: str) -> bool:
         assert self._limits is not None
@@ -222,8 +237,25 @@ class FakeTelegram:
                 "total_voter_count": 0, "is_closed": False, "is_anonymous": bool(params.get("is_anonymous", True)),
                 "type": params.get("type", "regular"), "allows_multiple_answers": False,
                 "allows_revoting": True, "members_only": False}  # fmt: skip
-        self.polls[poll["id"]] = {**poll, "chat_id": str(params["chat_id"]), "voters": {}}  # under _lock (_handle)
-        return self._message(str(params["chat_id"]), poll=poll)
+        message = self._message(str(params["chat_id"]), poll=poll)
+        self.polls[poll["id"]] = {**poll, "chat_id": str(params["chat_id"]), "voters": {},  # under _lock (_handle)
+                                  "message_id": message["message_id"]}  # fmt: skip
+        return message
+
+    def _m_stopPoll(self, params: dict[str, Any], upload: bytes | None) -> Any:
+        """Close a poll the bot sent in that chat; Telegram refuses a second stop and an unknown message."""
+        chat, message_id = str(params["chat_id"]), int(params["message_id"])
+        found = [p for p in self.polls.values() if p["chat_id"] == chat and p["message_id"] == message_id]
+        if not found:
+            raise Refused(400, "Bad Request: message with poll to stop not found")
+        poll = found[0]
+        if poll["is_closed"]:
+            raise Refused(400, "Bad Request: poll has already been closed")
+        poll["is_closed"] = True
+        options = [{**o, "voter_count": sum(1 for v in poll["voters"].values() if i in v)}
+                   for i, o in enumerate(poll["options"])]  # fmt: skip
+        shown = {k: v for k, v in poll.items() if k not in ("chat_id", "voters", "message_id")}
+        return {**shown, "options": options, "total_voter_count": sum(1 for v in poll["voters"].values() if v)}
 
     def _m_sendLocation(self, params: dict[str, Any], upload: bytes | None) -> Any:
         location = {"latitude": float(params["latitude"]), "longitude": float(params["longitude"])}

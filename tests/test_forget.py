@@ -163,6 +163,7 @@ async def and_everything_since(store: Store, coop: Any, donor: Person, ids: dict
         # The treasurer asks about their account in chat: the number is quoted in an admin's message.
         await uow.outbox.enqueue("test", coop.admin.address, {"text": f"Check account {ids['account']} with the bank"})
         rating = await ratings.rate(uow, member, order.id, Aspect.DELIVERY, 1)
+        await ratings.comment(uow, member, rating.id, "Late and cold 🥶, call me on my number")
         await ratings.appeal(uow, worker_person, rating.id, f"{ids['name']} was not at home")
     return member
 
@@ -198,6 +199,8 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
     for key in ("payout_details", "payout_lines", "topup_requests", "proposals", "votes", "ratings_given",
                 "subscriptions", "worker"):  # fmt: skip
         assert exported[key], key
+    (given,) = exported["ratings_given"]
+    assert given["comment"] == "Late and cold 🥶, call me on my number"  # /mydata shows their comment
 
     # The first SMS was handled long ago; the second ("ERASE") is the one being handled now.
     async with Store(store.db, FixedClock(NOON + timedelta(hours=1))).uow() as uow:
@@ -224,6 +227,8 @@ async def test_forget_leaves_no_name_number_or_chat_id_in_any_table_and_the_book
         assert await uow.commitments.salt(f"proposal:{proposal['id']}:text") is None  # a guess can no longer be tested
         (rating,) = after["ratings_given"]
         assert rating["appeal_reason"] == f"#{donor.id} was not at home"  # the worker's words, without the name
+        assert rating["comment"] == ""  # their own comment goes, and with its salt the chain's commitment is untestable
+        assert await uow.commitments.salt(f"rating:{rating['id']}:comment") is None
         (order,) = await uow.orders.find(donor_id=donor.id)
         assert (order.seeker_lat, order.seeker_lng) == (round(order.seeker_lat, 2), round(order.seeker_lng, 2))
         assert order.delivery_lat == round(order.delivery_lat or 0, 2)

@@ -122,4 +122,5 @@ async def test_members_vote_on_telegram_whatsapp_sms_and_the_web_and_the_change_
                 assert sorted(c for _p, c, _ch in votes) == ["no", "withdrawn", "yes", "yes", "yes", "yes"]
             [poll] = [p for p in telegram.polls.values() if p["chat_id"] == users["worker-2"].address]
             assert poll["is_anonymous"] is False and [o["text"] for o in poll["options"]] == ["Yes", "No", "Abstain"]
+            assert poll["is_closed"] is True  # stopped (stopPoll) when the proposal closed: Telegram shows it closed
             await assert_ledger_invariants(store)

@@ -1,8 +1,11 @@
 """Stateful money test (hypothesis): orders funded by several donors' balances, refunds to each
 source, settlement by the scheduled job only after the dispute window, failed deliveries, disputes
-with every resolution and an appeal to a second admin, and stuck-order timeouts — all through the
-real core services, on SQLite and PostgreSQL, with the money checked exactly after every step. After
-the random runs a directed tour drives every decision on purpose through the same model."""
+with every resolution and an appeal to a second admin, stuck-order timeouts, and the members
+changing the delivery fee, its shares, the daily minimum or the dispute window by a passed proposal
+between other steps (orders already funded keep the terms they were funded with; new ones take the
+new terms) — all through the real core services, on SQLite and PostgreSQL, with the money checked
+exactly after every step. After the random runs a directed tour drives every decision on purpose
+through the same model."""
 
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ from core.adapters.sql.funding_schema import contributions
 from core.adapters.sql.schema import events, postings
 from core.adapters.sql.schema import orders as orders_table
 from core.adapters.sql.uow import Store, UnitOfWork
+from core.governance import service as governance
+from core.governance.model import VoteChoice
 from core.ledger import service as money
 from core.ledger.chain import ChainedEvent, link_hash
 from core.ledger.model import BP, INFRA, POOL, InsufficientFunds, is_guarded
@@ -105,6 +110,37 @@ class Case:
     appeal_resolution: Resolution | None = None
 
 
+@dataclass(frozen=True)
+class Terms:
+    """The money terms an order is funded with: the delivery fee and its split, in paise."""
+
+    fee: int
+    shares_bp: tuple[int, int, int]  # worker, pool, infra (basis points of the fee)
+
+    @property
+    def pool(self) -> int:
+        return self.fee * self.shares_bp[1] // BP
+
+    @property
+    def infra(self) -> int:
+        return self.fee * self.shares_bp[2] // BP
+
+    @property
+    def worker(self) -> int:
+        return self.fee - self.pool - self.infra  # the rounding remainder too
+
+
+# Changes the members may pass mid-run (each through a real proposal, its votes and the close job).
+RULE_CHANGES = st.sampled_from([
+    {"delivery_fee": 2_500}, {"delivery_fee": 4_001}, {"delivery_fee": 3_000},
+    {"worker_share_bp": 7_000, "pool_share_bp": 2_000, "infra_share_bp": 1_000},
+    {"worker_share_bp": 8_333, "pool_share_bp": 1_001, "infra_share_bp": 666},
+    {"worker_share_bp": 8_000, "pool_share_bp": 1_000, "infra_share_bp": 1_000},
+    {"daily_minimum": 60_000}, {"daily_minimum": 50_000},
+    {"dispute_window_min": 10}, {"dispute_window_min": 45}, {"dispute_window_min": 30},
+])  # fmt: skip
+
+
 @dataclass
 class Meal:
     """One order as the model expects it."""
@@ -123,6 +159,7 @@ class Meal:
     failed: bool = False
     asked_at: datetime | None = None  # when the pickup timeout asked the worker, in this stay
     case: Case | None = None
+    terms: Terms | None = None  # set when funded: what it is paid out by, whatever passes later
 
     @property
     def escrow(self) -> str:
@@ -176,6 +213,12 @@ class MoneyMachine(RuleBasedStateMachine):
             second = await uow.people.get_or_create("test", f"{tag}-admin2")
             await uow.people.set_flags(second.id, is_admin=True)
             self.admins = [coop.admin, replace(second, is_admin=True)]
+            # Proposals open at once, pass on one vote and close within the hour, so a rule can change
+            # between two steps (set up as the operator would; every change after is a proposal's).
+            voting = {"proposal_seconds": 0, "voting_period_hours": 1, "proposal_quorum_bp": 1}
+            current = await uow.params.current()
+            if any(getattr(current, k) != v for k, v in voting.items()):
+                await uow.params.change_many(voting, "setup")
             params = await uow.params.current()
             self.bal: dict[str, int] = {POOL: await uow.ledger.balance(POOL), INFRA: await uow.ledger.balance(INFRA)}
             self.bal |= {self.kitchen_acct(i): 0 for i in range(2)} | {self.worker_acct(i): 0 for i in range(2)}
@@ -190,12 +233,9 @@ class MoneyMachine(RuleBasedStateMachine):
             self.last_seq, self.last_hash = await uow.chain.head()
             self.last_tx = (await uow.conn.execute(select(func.coalesce(func.max(postings.c.tx_id), 0)))).scalar_one()
         self.params = params
-        worker_bp, pool_bp, infra_bp = params.fee_shares
-        assert worker_bp + pool_bp + infra_bp == BP
-        self.fee = params.delivery_fee
-        self.pool_share, self.infra_share = self.fee * pool_bp // BP, self.fee * infra_bp // BP
-        self.worker_share = self.fee - self.pool_share - self.infra_share  # the rounding remainder too
+        assert sum(params.fee_shares) == BP
         self.meals: list[Meal] = []
+        self.proposer = await self.person(self.kitchens[0].person_id)  # a member (approved kitchen)
 
     def teardown(self) -> None:
         """Close this run's engine and loop (the whole ledger is audited once per test)."""
@@ -257,16 +297,22 @@ class MoneyMachine(RuleBasedStateMachine):
             tx[self.donor_acct(part.donor)] = tx.get(self.donor_acct(part.donor), 0) + share
         return self.post(tx)
 
+    @property
+    def terms(self) -> Terms:
+        """The terms a new order is funded with now."""
+        return Terms(self.params.delivery_fee, self.params.fee_shares)
+
     def payout(self, meal: Meal, meal_price: int, fee: bool, tip: int) -> Tx:
-        """A settlement: the meal to the kitchen, the fee's shares, the tip to the worker."""
-        assert meal.kitchen is not None and meal.worker is not None
-        fee_total = self.fee if fee else 0
+        """A settlement: the meal to the kitchen, the fee's shares, the tip to the worker — by the
+        terms the order was funded with, not those in force now."""
+        assert meal.kitchen is not None and meal.worker is not None and meal.terms is not None
+        t = meal.terms
         tx = {
             self.kitchen_acct(meal.kitchen): meal_price,
-            self.worker_acct(meal.worker): (self.worker_share if fee else 0) + tip,
-            POOL: self.pool_share if fee else 0,
-            INFRA: self.infra_share if fee else 0,
-            meal.escrow: -(meal_price + fee_total + tip),
+            self.worker_acct(meal.worker): (t.worker if fee else 0) + tip,
+            POOL: t.pool if fee else 0,
+            INFRA: t.infra if fee else 0,
+            meal.escrow: -(meal_price + (t.fee if fee else 0) + tip),
         }
         return self.post(tx)
 
@@ -281,6 +327,8 @@ class MoneyMachine(RuleBasedStateMachine):
             self.payout(meal, meal.meal_price, True, meal.tip)
         self.moved(meal, Status.SETTLED)
         self.seen["settled failed" if meal.failed else "settled delivered"] += 1
+        if meal.terms != self.terms:
+            self.seen["settled on earlier terms"] += 1
 
     def reroute(self, meal: Meal) -> None:
         """After a kitchen's no (or silence): the nearest untried kitchen with a meal within the
@@ -337,7 +385,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
         meal = Meal(self.run(start()), requester, Status.SCREENED, self.now)
         self.meals.append(meal)
-        total = menu_item.price + self.fee + tip
+        terms = self.terms
+        total = menu_item.price + terms.fee + tip
         others = list({d: (w, tipper) for d, w, tipper in co if d != requester}.items())
         whole = payer_weight + sum(w for _, (w, _) in others)
         parts, tip_left = [], tip
@@ -366,6 +415,7 @@ class MoneyMachine(RuleBasedStateMachine):
         else:
             self.run(fund())
             meal.kitchen, meal.meal_price, meal.tip, meal.parts, meal.tried = kitchen, menu_item.price, tip, parts, [kitchen]
+            meal.terms = terms
             for p in parts:
                 self.post({self.donor_acct(p.donor): -p.amount, meal.escrow: p.amount})
             self.moved(meal, Status.AT_RESTAURANT)
@@ -536,6 +586,35 @@ class MoneyMachine(RuleBasedStateMachine):
         assert (paid, refunded) == (meal.meal_price, -self.refund(meal, None).get(meal.escrow, 0))
         self.moved(meal, Status.ABANDONED)
         self.seen["abandoned"] += 1
+
+    # --- rules: the members change the rules -------------------------------------------------------
+
+    @rule(change=RULE_CHANGES)
+    def members_change_a_rule(self, change: dict[str, int]) -> None:
+        """A member proposes a change of the fee, its shares, the daily minimum or the dispute window
+        and votes for it; the voting hour passes (the scheduler runs meanwhile); the close job passes
+        it and it applies itself (parameter.changed, source proposal:N). From then on new orders take
+        the new terms; orders already funded keep theirs, and resting ones their window."""
+
+        async def propose_and_vote() -> int:
+            async with self.store.uow() as uow:
+                proposal = await governance.propose(uow, self.proposer, dict(change), "the costs changed")
+            async with self.store.uow() as uow:
+                await governance.vote(uow, self.proposer, proposal.id, VoteChoice.YES, "test")
+            return proposal.id
+
+        proposal_id = self.run(propose_and_vote())
+        self.time_passes(self.params.voting_period_hours * 60 + 1)
+        assert self.run(jobs.close_proposals(self.store)) == {"passed": 1}
+        self.params = replace(self.params, **change)
+        self.seen[f"rule changed: {'shares' if 'pool_share_bp' in change else next(iter(change))}"] += 1
+
+        async def applied() -> list[tuple[str, str]]:
+            q = select(events.c.data).where(events.c.seq > self.last_seq, events.c.type == "parameter.changed")
+            async with self.store.reader() as uow:
+                return [(d["name"], d["source"]) for d in (json.loads(r) for (r,) in await uow.conn.execute(q))]
+
+        assert sorted(applied_ := self.run(applied())) == sorted((n, f"proposal:{proposal_id}") for n in change), applied_
 
     # --- rules: time and the scheduler ----------------------------------------------------------------
 
@@ -835,7 +914,21 @@ class MoneyMachine(RuleBasedStateMachine):
         async with self.store.reader() as uow:
             await self._check_contributions(uow, await self._check_ledger(uow))
             await self._check_orders(uow)
+            await self._check_terms(uow)
             await self._check_chain(uow)
+
+    async def _check_terms(self, uow: UnitOfWork) -> None:
+        """The rules in force are the model's; every funded order still holding money keeps the fee
+        and shares it was funded with (whatever passed since), which is what it will be paid out by."""
+        now = await uow.params.current()
+        names = ("delivery_fee", "worker_share_bp", "pool_share_bp", "infra_share_bp", "daily_minimum", "dispute_window_min")
+        assert {n: getattr(now, n) for n in names} == {n: getattr(self.params, n) for n in names}
+        for meal in self.meals:
+            if meal.terms is None or meal.status not in HOLDS_ESCROW:
+                continue
+            order = await uow.orders.get(meal.id)
+            assert order is not None and order.delivery_fee == meal.terms.fee, (meal.id, order, meal.terms)
+            assert (await money.order_terms(uow, order)).fee_shares == meal.terms.shares_bp, meal.id
 
     async def _check_ledger(self, uow: UnitOfWork) -> dict[str, int]:
         """Every transaction balances, all balances sum to 0, none guarded below 0, each as modelled;
@@ -914,8 +1007,11 @@ EVERY_DECISION = tuple(f"resolved {r.value}" for r in Resolution) + ("appeal cha
 # What only the tour is sure to reach (each appeal changed to each outcome, the pool covering a spent refund).
 TOURED = tuple(f"appeal changed to {r.value}" for r in Resolution) + ("appeal upheld", "appeal covered by the pool",
                                                                       "refused not_admin", "refused same_admin",
-                                                                      "appeal overturned to settled",
-                                                                      "appeal overturned to refunded")  # fmt: skip
+                                                                       "appeal overturned to settled",
+                                                                       "appeal overturned to refunded",
+                                                                       "rule changed: delivery_fee", "rule changed: shares",
+                                                                       "rule changed: dispute_window_min",
+                                                                       "settled on earlier terms")  # fmt: skip
 
 
 def run_machine(url: str, runs: int, must_see: tuple[str, ...] = MUST_SEE) -> Counter[str]:
@@ -953,7 +1049,7 @@ def tour(m: MoneyMachine) -> None:
             for step in _case_steps(m, failed, first, then, both, frozen=i == 0):
                 step()
                 m.the_money_is_exact()
-        for steps in (_upheld_and_refused, _spent_then_changed):
+        for steps in (_upheld_and_refused, _spent_then_changed, _rules_change_between_orders):
             for step in steps(m):  # each list made once the orders before it exist
                 step()
                 m.the_money_is_exact()
@@ -1008,6 +1104,30 @@ def _spent_then_changed(m: MoneyMachine) -> list[Callable[[], None]]:
         lambda: m.a_meal_all_the_way(3, 1, 0, 0, [], 1, 1, False, wait=False, topped_up=True),  # spends the refund
         lambda: m.appeal(m.meals[n], m.someone(m.meals[n], N_DONORS)),  # the kitchen,
         lambda: m.decide_appeal(m.meals[n], 1, Resolution.SETTLE),
+    ]
+
+
+def _rules_change_between_orders(m: MoneyMachine) -> list[Callable[[], None]]:
+    """An order picked up, then the members raise the fee, change its shares and shorten the window;
+    it is delivered and settles on the fee and shares it was funded with (its window the one in
+    force at delivery), while the next order pays and settles by the new ones."""
+    n = len(m.meals)
+    old = lambda: m.meals[n]  # noqa: E731
+    return [
+        lambda: m.order_a_meal(0, 0, 1, 999, [(1, 1, True)], 1, then_cancel=False),
+        lambda: m.accept(old()), lambda: m.claim(old(), 0), lambda: m.pickup(old()),
+        # (Values other than those the random runs left in force: the terms must really change.)
+        lambda: m.members_change_a_rule({"delivery_fee": m.params.delivery_fee + 1_001}),
+        lambda: m.members_change_a_rule(dict(zip(("worker_share_bp", "pool_share_bp", "infra_share_bp"),
+                                                 (8_333, 1_001, 666) if m.params.worker_share_bp != 8_333 else (7_000, 2_000, 1_000),
+                                                 strict=True))),  # fmt: skip
+        lambda: m.members_change_a_rule({"dispute_window_min": 10}),
+        lambda: m.hand_over(old(), False),
+        lambda: m.a_meal_all_the_way(2, 1, 0, 2_000, [(0, 2, False)], 1, 1, True, wait=False, topped_up=True),
+        lambda: m.time_passes(10),  # both windows end: the first settles by the old terms, the second by the new
+        lambda: m.members_change_a_rule({"delivery_fee": 3_000}),
+        lambda: m.members_change_a_rule({"worker_share_bp": 8_000, "pool_share_bp": 1_000, "infra_share_bp": 1_000}),
+        lambda: m.members_change_a_rule({"dispute_window_min": 30}),
     ]
 
 

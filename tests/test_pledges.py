@@ -236,10 +236,10 @@ async def test_auto_renewal_tops_the_pledge_up_monthly_and_pauses_it_when_the_ba
 async def test_the_pledger_is_told_once_a_day_what_the_pledge_paid_for(fresh: Database) -> None:
     store = Store(fresh, FixedClock(LUNCH))
     await seed_coop(store, uuid.uuid4().hex[:8])
-    pledger, requester = await person_with(store, 1_000), await person_with(store, 0)
+    pledger = await person_with(store, 1_000)
     made = await pledge(store, pledger, PledgeTerms(100_000))
-    for _ in range(3):
-        await order_with_pledges(store, requester, *CHENNAI)
+    for _ in range(3):  # three people's orders (one person's three would pass the daily cap of ₹200)
+        await order_with_pledges(store, await person_with(store, 0), *CHENNAI)
     async with store.uow() as uow:
         told = await pledges.tell_pledgers(uow, uow.day)
     assert [(d.pledge_id, d.meals, d.amount, d.remaining, d.area) for d in told] == [

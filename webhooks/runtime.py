@@ -16,7 +16,7 @@ from bot.channel import ChannelSender
 from bot.outbox_sender import OutboxSender
 from bot.processor import InboxProcessor
 from bot.sms import SmsChannel
-from bot.telegram import TelegramChannel, edit_job_messages
+from bot.telegram import TelegramChannel, edit_job_messages, stop_polls
 from bot.twilio_common import TwilioConfig
 from bot.whatsapp import WhatsAppChannel
 from bot.window_limit import Limits, LocalLimits
@@ -39,7 +39,7 @@ from core.seekers.photos import LocalPhotoStore
 from core.seekers.screening import PassThroughScreener, Screener
 from core.shared.bus import MessageBus
 from core.shared.clock import Clock, SystemClock
-from core.shared.events import DomainEvent, OrderTransitioned
+from core.shared.events import DomainEvent, OrderTransitioned, ProposalClosed
 from flows import notify, router
 from flows.context import Services
 from flows.jobs import taken_text
@@ -132,6 +132,22 @@ def register_job_offer_edits(bus: MessageBus, store: Store, telegram: TelegramCh
     bus.on(OrderTransitioned, on_transition)
 
 
+def register_poll_stops(bus: MessageBus, store: Store, telegram: TelegramChannel) -> None:
+    """After a proposal is decided, stop its native Telegram polls (stopPoll), so members see them closed."""
+
+    async def on_closed(event: DomainEvent, uow: UnitOfWork) -> None:
+        if not isinstance(event, ProposalClosed) or event.outcome == "lapsed":  # a lapsed one was never polled
+            return
+        proposal_id = event.proposal_id
+
+        async def stop() -> None:
+            await stop_polls(store, telegram, "proposal", proposal_id)
+
+        uow.later(stop)  # after the commit: the proposal is closed even if Telegram is down
+
+    bus.on(ProposalClosed, on_closed)
+
+
 def twilio_senders(config: TwilioConfig, store: Store, secret: bytes) -> dict[str, ChannelSender]:
     """The SMS and WhatsApp senders, when Twilio is configured."""
     if not config.enabled:
@@ -200,6 +216,7 @@ async def build_runtime(
     if telegram is not None:
         senders["telegram"] = telegram
         register_job_offer_edits(bus, store, telegram)
+        register_poll_stops(bus, store, telegram)
     twilio = TwilioConfig.from_settings(settings)
     senders.update(twilio_senders(twilio, store, secret))
     outbox = OutboxSender(store, senders, at_most_once=AT_MOST_ONCE, observe=metrics.observe_outbox) if senders else None

@@ -113,6 +113,9 @@ def build_scheduler(
 
     async def tell_pledgers() -> None:
         await jobs.tell_pledgers(store)
+
+    async def tell_pledgers_often() -> None:
+        await jobs.tell_pledgers_often(store)
     async def pay_out() -> None:
         await jobs.run_payouts(store, transfers=transfers)
 
@@ -138,6 +141,7 @@ def build_scheduler(
         add(card_holds, IntervalTrigger(hours=1), "flag_old_card_holds", max_instances=1)
     add(close_proposals, IntervalTrigger(minutes=1), "close_proposals", max_instances=1)
     add(expire_campaigns, IntervalTrigger(minutes=1), "expire_campaigns", max_instances=1)
+    add(tell_pledgers_often, IntervalTrigger(minutes=1), "tell_pledgers_often", max_instances=1)
     add(campaign_progress, IntervalTrigger(minutes=1), "campaign_progress", max_instances=1)
     if retrain is not None:
         add(retrain, CronTrigger(day_of_week="sun", hour=3, timezone=LOCAL_TZ), "retrain_safety", misfire_grace_time=24 * 3600)

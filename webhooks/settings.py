@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     duplicate_radius_m: int = Params.duplicate_radius_m
     face_match_threshold_bp: int = Params.face_match_threshold_bp
     face_sure_bp: int = Params.face_sure_bp
+    pledge_daily_cap_per_requester: int = Field(default=Params.pledge_daily_cap_per_requester,
+                                                description="paise: the most pledges pay a day for one requester's orders")
     photo_retention_days: int = Params.photo_retention_days
     campaign_max_minutes: int = Params.campaign_max_minutes
     min_contribution: int = Params.min_contribution

@@ -116,6 +116,7 @@ class Pledge:
     returned: int  # paise given back to the donor (a cancel, or a refund after it)
     created_at: str
     renew_on: str | None  # the business day of the next monthly renewal (auto-renew only)
+    often: bool = False  # its donor asked to hear of every use (batched), not once a day
 
     @property
     def account(self) -> str:

@@ -16,7 +16,12 @@ from core.orders.model import Order
 from core.ports import UnitOfWork
 from core.shared import geo
 from core.shared.clock import LOCAL_TZ
-from core.shared.events import PledgeChanged, PledgeDigest, PledgeUsed
+from core.shared.events import PledgeChanged, PledgeDigest, PledgeNews, PledgeUsed
+
+# "Tell me more often": a pledge's donor hears of its uses at most once in this many minutes, so
+# a lunch rush of several meals is one message (the job runs every minute; the first use after a
+# quiet spell is told within a minute).
+OFTEN_GAP_MIN = 5
 
 
 def next_month(day: str) -> str:
@@ -103,17 +108,33 @@ def local_hour(uow: UnitOfWork) -> int:
     return uow.at.astimezone(LOCAL_TZ).hour
 
 
-async def available_for(uow: UnitOfWork, lat: float, lng: float, enough: int = 10**12, page: int = 20) -> int:
+async def room_for(uow: UnitOfWork, requester_id: int, *, lock: bool = False) -> int:
+    """What pledges may still pay today for orders this person requests (the governed daily cap
+    less what they paid already today); `lock` serialises the person's own concurrent orders."""
+    cap = (await uow.params.current()).pledge_daily_cap_per_requester
+    return max(cap - await uow.pledges.drawn_for_requester(requester_id, uow.day, lock=lock), 0)
+
+
+def may_pay(pledge: Pledge, requester_id: int | None, lat: float, lng: float, hour: int) -> bool:
+    """Whether a pledge may pay for a meal here and now requested by this person: never its own
+    pledger's (a pledge is money given for other people's meals)."""
+    return pledge.person_id != requester_id and pledge.covers(lat, lng, hour)
+
+
+async def available_for(uow: UnitOfWork, lat: float, lng: float, enough: int = 10**12, page: int = 20, *,
+                        requester_id: int | None = None) -> int:  # fmt: skip
     """What matching pledges hold now for a meal at a place, counted until `enough` (a preview:
-    allocation decides)."""
+    allocation decides); for a requester, without their own pledges and within their daily cap."""
+    if requester_id is not None:
+        enough = min(enough, await room_for(uow, requester_id))
     hour, found, after = local_hour(uow), 0, (0, 0)
     while found < enough:
         batch = await uow.pledges.candidates(lat, lng, hour, after, page)
-        found += sum(p.remaining for p in batch if p.covers(lat, lng, hour))
+        found += sum(p.remaining for p in batch if may_pay(p, requester_id, lat, lng, hour))
         if len(batch) < page:
             break
         after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
-    return found
+    return min(found, enough) if requester_id is not None else found
 
 
 @dataclass(frozen=True)
@@ -128,37 +149,66 @@ class Allocation:
         return sum(a for _p, a in self.uses)
 
 
-async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:
-    """Draw up to `need` paise for an order from matching pledges — location+time, location,
+@dataclass(frozen=True)
+class Plan:
+    """What pledges would pay towards an order: [(locked pledge, paise)] in allocation order."""
+
+    draws: tuple[tuple[Pledge, int], ...]
+
+    @property
+    def total(self) -> int:
+        """All that pledges would pay."""
+        return sum(a for _p, a in self.draws)
+
+
+async def plan(uow: UnitOfWork, order: Order, need: int, *, page: int = 20) -> Plan:
+    """Choose what pledges would pay towards an order, writing nothing: up to `need` paise, within
+    the requester's daily cap, never from the requester's own pledges — location+time, location,
     time, general; oldest first within each; each paying min(what it holds, what is still
-    needed) — each use its own contribution to the escrow. Each pledge is row-locked before it
-    pays, in that same order (one total order, so concurrent orders never deadlock)."""
+    needed). Each chosen pledge is row-locked, in that same order (one total order, so concurrent
+    orders never deadlock), so the plan stays true until the transaction ends."""
     hour, lat, lng = local_hour(uow), order.seeker_lat, order.seeker_lng
-    area = geo.approximate_area(lat, lng)
-    uses: list[tuple[int, int]] = []
+    need = min(need, await room_for(uow, order.donor_id, lock=True))
+    draws: list[tuple[Pledge, int]] = []
     after = (0, 0)
     while need > 0:
         batch = await uow.pledges.candidates(lat, lng, hour, after, page)
         for candidate in batch:
             if need <= 0:
                 break
-            if not candidate.covers(lat, lng, hour):
-                continue  # inside the box, outside the circle
+            if not may_pay(candidate, order.donor_id, lat, lng, hour):
+                continue  # their own pledge, or inside the box but outside the circle
             pledge = await uow.pledges.lock_available(candidate.id)
             if pledge is None:
                 continue  # spent (or paused) by another order meanwhile
             take = min(pledge.remaining, need)
-            await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
-            await uow.pledges.move(pledge.id, -take)
-            await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
-            uses.append((pledge.id, take))
+            draws.append((pledge, take))
             need -= take
         if len(batch) < page:
             break
         after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
+    return Plan(tuple(draws))
+
+
+async def draw(uow: UnitOfWork, order: Order, planned: Plan, actor: str) -> Allocation:
+    """Carry out a plan made in this transaction (its pledges are still locked): each use its own
+    contribution to the escrow."""
+    area = geo.approximate_area(order.seeker_lat, order.seeker_lng)
+    uses = []
+    for pledge, take in planned.draws:
+        await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
+        await uow.pledges.move(pledge.id, -take)
+        await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
+        uses.append((pledge.id, take))
     if uses:
         uow.record(PledgeUsed(actor=actor, order_id=order.id, uses=[[i, a] for i, a in uses]))
     return Allocation(tuple(uses))
+
+
+async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:
+    """Draw up to `need` paise for an order from matching pledges (see `plan`), each use its own
+    contribution to the escrow."""
+    return await draw(uow, order, await plan(uow, order, need, page=page), actor)
 
 
 async def renew_due(uow: UnitOfWork, actor: str = "scheduler") -> dict[int, bool]:
@@ -197,12 +247,41 @@ async def renew_one(uow: UnitOfWork, pledge_id: int, actor: str = "scheduler") -
     return True
 
 
+async def set_often(uow: UnitOfWork, pledge_id: int, person_id: int, often: bool, actor: str) -> Pledge:
+    """The donor chooses to hear of every use of a pledge (batched) or, with often=False, once a day."""
+    pledge = await _owned(uow, pledge_id, person_id)
+    if pledge.often is often:
+        raise PledgeError("already_often" if often else "already_daily", pledge_id)
+    await uow.pledges.set_often(pledge.id, often)  # from the uses after now: none is told twice that way
+    uow.record(PledgeChanged(actor=actor, pledge_id=pledge.id, person_id=person_id,
+                             change="tell_often" if often else "tell_daily", kind=pledge.terms.kind.value))  # fmt: skip
+    return await _reload(uow, pledge.id)
+
+
+async def tell_often(uow: UnitOfWork, pledge_id: int, actor: str = "scheduler") -> PledgeNews | None:
+    """Tell a pledge's donor (who asked to hear of every use) what it paid for since they were last
+    told; None when there is nothing new or another process told them."""
+    pledge = await uow.pledges.get(pledge_id)
+    if pledge is None or not pledge.often:
+        return None
+    upto, uses = await uow.pledges.untold_uses(pledge_id)
+    if not uses or not await uow.pledges.mark_told_often(pledge_id, upto):
+        return None
+    areas = [u.area for u in uses]
+    news = PledgeNews(actor=actor, pledge_id=pledge_id, person_id=pledge.person_id, upto_use_id=upto,
+                      meals=len({u.order_id for u in uses}), amount=sum(u.amount for u in uses),
+                      area=max(areas, key=areas.count), remaining=pledge.remaining)  # fmt: skip
+    uow.record(news)
+    return news
+
+
 async def tell_pledgers(uow: UnitOfWork, day: str, actor: str = "scheduler") -> list[PledgeDigest]:
-    """Once a day per pledge, what it paid for that day: meals, money, the area, what is left."""
+    """Once a day per pledge, what it paid for that day: meals, money, the area, what is left
+    (not to donors who hear of every use: they were told already)."""
     told = []
     for pledge_id, uses in sorted((await uow.pledges.used_on(day)).items()):
         pledge = await uow.pledges.get(pledge_id)
-        if pledge is None or not await uow.pledges.mark_told(pledge_id, day):
+        if pledge is None or pledge.often or not await uow.pledges.mark_told(pledge_id, day):
             continue
         areas = [u.area for u in uses]
         digest = PledgeDigest(actor=actor, pledge_id=pledge_id, person_id=pledge.person_id, day=day,

@@ -86,6 +86,7 @@ SPECS: dict[str, Spec] = {
     # Zero turns the "campaign near you" messages off; more than 50 a day would be spam.
     "campaign_nearby_daily_cap": Spec(Unit.COUNT, 0, 50),
     "max_money_pledge": Spec(Unit.PAISE, 100, CEILINGS["max_money_pledge"]),
+    "pledge_daily_cap_per_requester": _PAISE,  # ₹0 stops pledges paying for anyone's meals
 }
 assert set(SPECS) == set(PARAM_NAMES), "every governed parameter needs a spec"
 # The order proposals list them in (the fee shares as one combined item).

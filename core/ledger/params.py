@@ -80,6 +80,10 @@ class Params:
     # campaign's seeker may be, and how many such messages one person gets a day at most.
     campaign_nearby_radius_m: int = 3_000
     campaign_nearby_daily_cap: int = 3
+    # Pledges (core/funding/pledges.py): the most pledge money the orders one person requests may
+    # draw in a business day (India time), refunded ones included, so no one empties the pledges
+    # near them; a pledge never pays for its own pledger's orders whatever this is.
+    pledge_daily_cap_per_requester: int = 20_000  # paise (₹200): about two meals with delivery
 
     @property
     def fee_shares(self) -> tuple[int, int, int]:

@@ -116,12 +116,14 @@ async def load(uow: UnitOfWork, order_id: int) -> Order:
 
 async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: int, tip: int, *,
                         card: tuple[str, int] | None = None, use_pledges: bool = False,
-                        co_funders: Sequence[Share] = ()) -> Order:  # fmt: skip
+                        from_balance: int | None = None, co_funders: Sequence[Share] = ()) -> Order:  # fmt: skip
     """Price the chosen meal, move the money into escrow and send it to a restaurant.
 
     With `card` (hold account, total authorised for the escrow) the money comes from a card
     hold instead of the donor's balance; a price that changed since the link was made is refused.
-    With `use_pledges`, matching pledges pay the meal and delivery first and the donor the rest.
+    With `use_pledges`, matching pledges pay the meal and delivery first and the donor the rest —
+    at most `from_balance` (what they were told they would pay; None: what pledges leave now),
+    else PledgesTaken before anything is written.
     Co-funders' shares (their consent is the caller's to have, e.g. a campaign they joined) are
     paid from their balances, the rest from the donor's; each must cover its part or nothing moves."""
     order = await load(uow, order_id)
@@ -141,7 +143,7 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
         await money.fund_escrow(uow, order, donor.actor, card[0], Source.CARD)
         source = "card"
     elif use_pledges:
-        source = await _fund_with_pledges(uow, order, donor)
+        source = await _fund_with_pledges(uow, order, donor, from_balance)
     else:
         await money.fund_escrow(uow, order, donor.actor, co_funders=co_funders)  # raises InsufficientFunds
         source = "balance"
@@ -157,23 +159,37 @@ async def fund_and_send(uow: UnitOfWork, order_id: int, donor: Person, item_id: 
 
 class PledgesTaken(Exception):
     """Other orders took the pledged money this order counted on, between the look and the draw:
-    nothing of this transaction may stand (the caller's unit of work rolls back)."""
+    pledges can now pay only `pledged`, leaving `left` (more than the donor agreed to) to pay.
+    Raised before anything is written; the donor is asked whether to pay `left` from their balance."""
+
+    def __init__(self, order_id: int, pledged: int, left: int) -> None:
+        super().__init__(f"order {order_id}: pledges can pay {pledged} now, {left} is left to pay")
+        self.order_id, self.pledged, self.left = order_id, pledged, left
 
 
-async def _fund_with_pledges(uow: UnitOfWork, order: Order, donor: Person) -> str:
+async def _fund_with_pledges(uow: UnitOfWork, order: Order, donor: Person, from_balance: int | None) -> str:
     """Pledges pay what they can of the meal and delivery (never the tip), the donor the rest;
     refuse (InsufficientFunds) before anything is written when even all matching pledges would
-    leave the donor short. Return the funding's source label."""
+    leave the donor short, and (PledgesTaken) when pledges were used up between the look and the
+    draw so that the donor would pay more than `from_balance`. Return the funding's source label."""
     covered = order.meal_price + order.delivery_fee
     have = await uow.ledger.balance(donor_account(donor.id))
-    could = await pledges.available_for(uow, order.seeker_lat, order.seeker_lng, enough=covered)
+    could = await pledges.available_for(uow, order.seeker_lat, order.seeker_lng, enough=covered, requester_id=donor.id)
     could = min(covered, could)
+    agreed = order.total - could if from_balance is None else from_balance
     if have < order.total - could:
         raise InsufficientFunds(donor_account(donor.id), have, order.total - could)
-    drawn = (await pledges.allocate(uow, order, covered, donor.actor)).total
-    rest = order.total - drawn
+    planned = await pledges.plan(uow, order, covered)
+    if order.total - planned.total > agreed:
+        # Taken between the look and the draw. Look once more: a refund, or an order that rolled
+        # back, may have put money back (the pledges planned so far stay locked for this order).
+        planned = await pledges.plan(uow, order, covered)
+    rest = order.total - planned.total
+    if rest > agreed:
+        raise PledgesTaken(order.id, planned.total, rest)
     if rest > have:
-        raise PledgesTaken(f"order {order.id}: pledges paid {drawn}, the donor holds {have} of {rest}")
+        raise InsufficientFunds(donor_account(donor.id), have, rest)
+    drawn = (await pledges.draw(uow, order, planned, donor.actor)).total
     if rest:
         await funding.contribute(uow, order.id, donor.id, donor_account(donor.id), funding.Source.BALANCE, rest,
                                  order.tip, donor.actor)  # fmt: skip

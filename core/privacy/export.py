@@ -56,7 +56,7 @@ def pledge_export(pledge: Pledge) -> dict[str, Any]:
     """One pledge as the person's own data: its terms (their place included) and its figures."""
     return {**asdict(pledge.terms), "kind": pledge.terms.kind.value, "id": pledge.id, "status": pledge.status.value,
             "remaining": pledge.remaining, "total_in": pledge.total_in, "returned": pledge.returned,
-            "created_at": pledge.created_at, "renew_on": pledge.renew_on}  # fmt: skip
+            "created_at": pledge.created_at, "renew_on": pledge.renew_on, "often": pledge.often}  # fmt: skip
 
 
 async def summary(uow: UnitOfWork, person: Person) -> Summary:

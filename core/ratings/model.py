@@ -44,3 +44,4 @@ class Rating:
     appeal_reason: str = ""
     decided_by: int | None = None
     version: int = 0
+    comment: str = ""  # the rater's optional words, for the rated person and the admins (never in the chain)

@@ -4,15 +4,17 @@ but these functions and the public stats)."""
 
 from __future__ import annotations
 
+from core.ledger.commitments import commit, new_salt
 from core.members.model import Person
 from core.orders.disputes import parties
 from core.orders.lifecycle import Status
 from core.orders.model import Order
 from core.ports import UnitOfWork
 from core.ratings.model import COUNTED, SUBJECT, Aspect, Rating, RatingStatus
-from core.shared.events import RatingAppealed, RatingDecided, RatingGiven
+from core.shared.events import RatingAppealed, RatingCommented, RatingDecided, RatingGiven
 
 REASON_MAX = 500
+COMMENT_MAX = 280  # a short comment: one tweet, about two SMS in English, four in Tamil
 
 
 class RatingError(Exception):
@@ -53,6 +55,30 @@ async def rate(uow: UnitOfWork, person: Person, order_id: int, aspect: Aspect, s
     uow.record(RatingGiven(actor=person.actor, rating_id=rating.id, order_id=order.id, aspect=aspect.value,
                            subject=SUBJECT[aspect], subject_id=subject_id, stars=stars))  # fmt: skip
     return rating
+
+
+async def comment(uow: UnitOfWork, person: Person, rating_id: int, words: str) -> Rating:
+    """The rater adds a comment to their own rating (once); the chain gets a salted commitment, not the words."""
+    rating = await uow.ratings.get(rating_id)
+    if rating is None or rating.rater_id != person.id:
+        raise RatingError("not_rater")
+    if rating.comment:
+        raise RatingError("already_commented")
+    text = words.strip()
+    if not 0 < len(text) <= COMMENT_MAX:
+        raise RatingError("bad_comment")
+    if not await uow.ratings.add_comment(rating.id, person.id, text):  # a duplicate message got here first
+        raise RatingError("already_commented")
+    salt = new_salt()
+    await uow.commitments.add(comment_subject(rating.id), salt)
+    uow.record(RatingCommented(actor=person.actor, rating_id=rating.id, comment_commit=commit(text, salt)))
+    rating.comment = text
+    return rating
+
+
+def comment_subject(rating_id: int) -> str:
+    """Where the salt of a rating comment's commitment is kept (commitment_salts.subject)."""
+    return f"rating:{rating_id}:comment"
 
 
 def summary(ratings: list[Rating]) -> tuple[int, int]:

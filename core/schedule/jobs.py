@@ -254,6 +254,19 @@ async def renew_pledges(store: Store) -> dict[int, bool]:
     return done
 
 
+async def tell_pledgers_often(store: Store) -> int:
+    """Every minute: tell the donors who asked to hear of every use what their pledges just paid
+    for, each pledge in its own transaction, at most once in OFTEN_GAP_MIN minutes each."""
+    async with store.reader() as uow:
+        cutoff = (uow.at - timedelta(minutes=pledges.OFTEN_GAP_MIN)).isoformat()
+        due = await uow.pledges.often_due(cutoff)
+    told = 0
+    for pledge_id in due:
+        async with store.uow() as uow:
+            told += await pledges.tell_often(uow, pledge_id) is not None
+    return told
+
+
 async def tell_pledgers(store: Store, day: str | None = None) -> int:
     """Tell each pledger, once a day per pledge, what it paid for today (or on `day`)."""
     async with store.uow() as uow:

@@ -395,6 +395,21 @@ class PledgeDigest(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PledgeNews(DomainEvent):
+    """Soon after its uses (at most one a few minutes): what a pledge whose donor asked to hear of
+    every use just paid for (told to its donor)."""
+
+    type: ClassVar[str] = "pledge.news"
+    pledge_id: int
+    person_id: int
+    upto_use_id: int  # the newest use told of
+    meals: int
+    amount: int
+    area: str  # about a kilometre: never the seekers' exact places
+    remaining: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TopUpRequested(DomainEvent):
     """A donor asked for a UPI link to top up their balance."""
 
@@ -647,6 +662,16 @@ class RatingGiven(DomainEvent):
     subject: str  # restaurant | worker
     subject_id: int
     stars: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingCommented(DomainEvent):
+    """The rater added a comment to their rating: the chain holds only a salted commitment to the words
+    (salt in commitment_salts under "rating:<id>:comment"), so /forget can make it untestable."""
+
+    type: ClassVar[str] = "rating.commented"
+    rating_id: int
+    comment_commit: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -113,7 +113,7 @@ class GovernanceRepo:
 
 def _rating(row: Any) -> Rating:
     return Rating(row.id, row.order_id, row.rater_id, Aspect(row.aspect), row.subject_id, row.stars, row.created_at,
-                  RatingStatus(row.status), row.appeal_reason, row.decided_by, row.version)  # fmt: skip
+                  RatingStatus(row.status), row.appeal_reason, row.decided_by, row.version, row.comment)  # fmt: skip
 
 
 class RatingRepo:
@@ -151,4 +151,11 @@ class RatingRepo:
         stmt = update(ratings).where(ratings.c.id == rating.id, ratings.c.version == version).values(**values)
         result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
         rating.version = version + 1
+        return result.rowcount == 1
+
+    async def add_comment(self, rating_id: int, rater_id: int, comment: str) -> bool:
+        """Store the rater's comment once; False when the rating is not theirs or already has one."""
+        stmt = update(ratings).where(ratings.c.id == rating_id, ratings.c.rater_id == rater_id,
+                                     ratings.c.comment == "").values(comment=comment)  # fmt: skip
+        result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
         return result.rowcount == 1

@@ -64,5 +64,6 @@ ratings = Table(
     Column("appeal_reason", Text, nullable=False, server_default=""),
     Column("decided_by", Integer, nullable=True),
     Column("version", Integer, nullable=False, server_default="0"),
+    Column("comment", Text, nullable=False, server_default=""),  # the rater's optional words (≤ 280)
     UniqueConstraint("order_id", "rater_id", "aspect"),
 )

@@ -9,6 +9,7 @@ from sqlalchemy import Numeric, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
+from core.adapters.sql.schema import orders, people
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.funding.pledge_model import RANK, ZONE_PRECISION, Pledge, PledgeKind, PledgeStatus, PledgeTerms, PledgeUse
 from core.shared import geo
@@ -20,7 +21,7 @@ def _pledge(row: Any) -> Pledge:
     terms = PledgeTerms(row.amount, PledgeKind(row.kind), row.lat, row.lng, row.radius_m, row.start_hour, row.end_hour,
                         bool(row.auto_renew))  # fmt: skip
     return Pledge(row.id, row.person_id, terms, PledgeStatus(row.status), int(row.remaining), int(row.total_in),
-                  int(row.returned), row.created_at, row.renew_on)  # fmt: skip
+                  int(row.returned), row.created_at, row.renew_on, bool(row.often))  # fmt: skip
 
 
 def _use(row: Any) -> PledgeUse:
@@ -166,3 +167,45 @@ class PledgeRepo:
         """How many pledges are active (for operators and benchmarks)."""
         q = select(func.count()).select_from(pledges).where(p.status == PledgeStatus.ACTIVE.value)
         return int((await self.conn.execute(q)).scalar_one())
+
+    async def drawn_for_requester(self, person_id: int, day: str, *, lock: bool = False) -> int:
+        """Paise pledges paid on a business day towards orders this person requested (refunded
+        ones included). With `lock`, first lock the person's row (PostgreSQL) so that two of their
+        orders drawing at once take turns and the daily cap holds; SQLite writers are serialised."""
+        if lock and is_postgres(self.conn):
+            await self.conn.execute(select(people.c.id).where(people.c.id == person_id).with_for_update())
+        q = (select(func.coalesce(func.sum(pledge_uses.c.amount), 0))
+             .select_from(pledge_uses.join(orders, orders.c.id == pledge_uses.c.order_id))
+             .where(pledge_uses.c.day == day, orders.c.donor_id == person_id))  # fmt: skip
+        return int((await self.conn.execute(q)).scalar_one())
+
+    async def set_often(self, pledge_id: int, often: bool) -> None:
+        """Tell its donor of every use (from the uses after now) or, with False, once a day."""
+        newest = select(func.max(pledge_uses.c.id)).where(pledge_uses.c.pledge_id == pledge_id).scalar_subquery()
+        await self.conn.execute(update(pledges).where(p.id == pledge_id).values(
+            often=often, told_use_id=func.coalesce(newest, 0), told_at=None))  # fmt: skip
+
+    async def often_due(self, told_before: str, limit: int = 1000) -> list[int]:
+        """Pledges whose donor hears of every use, with uses not yet told and last told before a
+        time (or never): the batching gap has passed."""
+        untold = select(pledge_uses.c.id).where(pledge_uses.c.pledge_id == p.id,
+                                                 pledge_uses.c.id > func.coalesce(p.told_use_id, 0))  # fmt: skip
+        q = (select(p.id).where(p.often.is_(True), untold.exists(), or_(p.told_at.is_(None), p.told_at <= told_before))
+             .order_by(p.id).limit(limit))  # fmt: skip
+        return [int(i) for (i,) in await self.conn.execute(q)]
+
+    async def untold_uses(self, pledge_id: int) -> tuple[int, list[PledgeUse]]:
+        """(the newest use id, the uses after the last one told), oldest first."""
+        told = select(func.coalesce(p.told_use_id, 0)).where(p.id == pledge_id).scalar_subquery()
+        q = (select(pledge_uses).where(pledge_uses.c.pledge_id == pledge_id, pledge_uses.c.id > told)
+             .order_by(pledge_uses.c.id))  # fmt: skip
+        rows = list(await self.conn.execute(q))
+        return (int(rows[-1].id) if rows else 0), [_use(r) for r in rows]
+
+    async def mark_told_often(self, pledge_id: int, upto_use_id: int) -> bool:
+        """Note that its donor was told of the uses up to this one, now; False when another process
+        already did (the told use id moved), so each use is told once."""
+        stmt = (update(pledges).where(p.id == pledge_id, p.often.is_(True), func.coalesce(p.told_use_id, 0) < upto_use_id)
+                .values(told_use_id=upto_use_id, told_at=self.now))  # fmt: skip
+        result = await self.conn.execute(stmt.execution_options(preserve_rowcount=True))
+        return bool(result.rowcount == 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Index, Integer, String, Table, false
 
 from core.adapters.sql.schema import metadata
 
@@ -33,6 +33,10 @@ pledges = Table(
     Column("created_at", String(32), nullable=False),
     Column("renew_on", String(10), nullable=True),
     Column("told_day", String(10), nullable=True),  # the last day its donor was told what it paid for
+    # "Tell me more often": a message soon after each use (batched), instead of the daily one.
+    Column("often", Boolean, nullable=False, server_default=false()),
+    Column("told_use_id", Integer, nullable=True),  # the newest pledge_uses.id its donor was told of that way
+    Column("told_at", String(32), nullable=True),  # when they were last told that way
     Index("ix_pledges_alloc", "status", "rank", "id"),
     Index("ix_pledges_alloc_zone", "status", "rank", "zone", "id"),
     CheckConstraint("remaining >= 0", name="ck_pledges_remaining_not_negative"),

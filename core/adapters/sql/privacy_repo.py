@@ -52,7 +52,7 @@ _FREE_TEXT: tuple[tuple[Table, str, str], ...] = (
     (inbox, "id", "payload"), (outbox, "id", "payload"), (prompts, "id", "options"),
     (conversations, "person_id", "state"), (disputes, "id", "evidence"), (disputes, "id", "note"),
     (disputes, "id", "appeal_note"), (board_jobs, "order_id", "payload"), (proposals, "id", "reason"),
-    (proposals, "id", "decision"), (ratings, "id", "appeal_reason"),
+    (proposals, "id", "decision"), (ratings, "id", "appeal_reason"), (ratings, "id", "comment"),
 )  # fmt: skip
 
 
@@ -285,8 +285,8 @@ class PrivacyRepo:
         return {"payments": n}
 
     async def _erase_governance(self, person_id: int) -> dict[str, int]:
-        """Their words go from their proposals and from appeals of their roles' ratings, and their
-        subscriptions end; who voted and seconded stays (the chain names them by id only)."""
+        """Their words go from their proposals, from appeals of their roles' ratings and from the
+        comments of the ratings they gave, and their subscriptions end; who voted and seconded stays (the chain names them by id only)."""
         theirs = [int(i) for (i,) in await self.conn.execute(select(proposals.c.id).where(proposals.c.proposer_id == person_id))]
         n = await self._count(update(proposals).where(proposals.c.id.in_(theirs)).values(reason=f"#{person_id}", decision=""))
         # Without the salt the chain's commitment to their words cannot be tested against a guess.
@@ -297,6 +297,12 @@ class PrivacyRepo:
             ids = select(table.c.id).where(table.c.person_id == person_id)
             roles.append(and_(ratings.c.subject == kind, ratings.c.subject_id.in_(ids)))
         n += await self._count(update(ratings).where(or_(*roles), ratings.c.appeal_reason != "").values(appeal_reason=""))
+        # Their comments on ratings they gave go too, with the salts of the chain's commitments to them.
+        commented = [int(i) for (i,) in await self.conn.execute(
+            select(ratings.c.id).where(ratings.c.rater_id == person_id, ratings.c.comment != ""))]  # fmt: skip
+        n += await self._count(update(ratings).where(ratings.c.id.in_(commented)).values(comment=""))
+        await self.conn.execute(delete(commitment_salts).where(  # keyed as core/ratings/service.py comment_subject()
+            commitment_salts.c.subject.in_([f"rating:{i}:comment" for i in commented])))  # fmt: skip
         n += await self._count(delete(subscriptions).where(subscriptions.c.person_id == person_id))
         return {"governance": n}
 
