@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
 from core.governance.model import Proposal
-from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns
+from core.ledger.chain import ChainedEvent, ChainFold, HashedRow, StoredColumns
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
@@ -300,8 +300,14 @@ class ChainRepo(Protocol):
     async def page(self, after: int, limit: int) -> list[ChainedEvent]:
         """Up to `limit` stored events with seq > `after`, in seq order."""
 
-    def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`."""
+    async def fold_hashed(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                          range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
+        """Chain every stored event's hashed bytes, in seq order, as this transaction sees them,
+        off the event loop. The log is cut at seq boundaries below `upto` into at most `ranges`
+        parts (0: as many as the machine has cores; each at least `range_min` events) read and
+        hashed at once where the backend allows; each part's fold starts from the stored prev_hash
+        of its first event (GENESIS for the first part), and the caller checks each start against
+        the head of the part before. The last part runs to the end of the log."""
 
     def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""

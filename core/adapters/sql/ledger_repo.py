@@ -5,16 +5,29 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Sequence
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
-from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns, canonical_json, event_body, link_hash_text
+from core.ledger.chain import (
+    GENESIS,
+    ChainedEvent,
+    ChainFold,
+    HashedRow,
+    StoredColumns,
+    canonical_json,
+    event_body,
+    link_hash_text,
+)
 from core.ledger.model import InsufficientFunds, LedgerConflict, Transaction, is_guarded
 from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
@@ -120,12 +133,15 @@ class LedgerRepo:
         )  # fmt: skip
         current: tuple[int, str, str, list[list[Any]]] | None = None
         result = await self.conn.stream(q.execution_options(yield_per=5000))  # flat memory on long ledgers
-        async for tx_id, kind, ref, account, amount in result:
-            if current is None or current[0] != tx_id:
-                if current is not None:
-                    yield current
-                current = (tx_id, kind, ref, [])
-            current[3].append([account, int(amount)])
+        try:
+            async for tx_id, kind, ref, account, amount in result:
+                if current is None or current[0] != tx_id:
+                    if current is not None:
+                        yield current
+                    current = (tx_id, kind, ref, [])
+                current[3].append([account, int(amount)])
+        finally:  # a caller that stops early closes the server-side cursor now, not at GC
+            await result.close()
         if current is not None:
             yield current
 
@@ -150,6 +166,41 @@ async def _prefetched(cur: Any, batch: int) -> AsyncIterator[list[Any]]:
         if not pending.done():
             pending.cancel()
         await asyncio.gather(pending, return_exceptions=True)
+
+
+_FOLD_BATCH = 10_000  # rows per fetch while folding the chain: a few MB, however long the log
+
+
+def _sqlite_fold(conn: sqlite3.Connection, done: ChainFold, batch: int) -> None:
+    """Feed every event's hashed bytes, in seq order, to `done` (in aiosqlite's thread)."""
+    cur = conn.execute("SELECT body FROM events ORDER BY seq")
+    try:
+        while rows := cur.fetchmany(batch):
+            done.rows(rows)
+    finally:
+        cur.close()
+
+
+def _pg_fold(url: str, snapshot: str, after: int | None, upto: int | None, fold: Callable[[str], ChainFold]) -> ChainFold:
+    """Chain the hashed bytes of the events with after < seq <= upto (None: unbounded) in seq
+    order, on a connection of its own inside the exported `snapshot`, from the stored prev_hash
+    of the range's first event (GENESIS for the range from the start; "" for an empty range)."""
+    where = " AND ".join(c for c, v in (("seq > %(after)s", after), ("seq <= %(upto)s", upto)) if v is not None) or "TRUE"
+    args = {"after": after, "upto": upto}
+    with psycopg.connect(url) as conn:
+        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
+        with conn.transaction():
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            start = GENESIS
+            if after is not None:
+                row = conn.execute(f"SELECT prev_hash FROM events WHERE {where} ORDER BY seq LIMIT 1", args).fetchone()
+                start = str(row[0]) if row else ""
+            done = fold(start)
+            with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # bytea as raw bytes
+                cur.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args)
+                while rows := cur.fetchmany(_FOLD_BATCH):
+                    done.rows(rows)
+    return done
 
 
 def _dumps(value: str) -> str:
@@ -222,14 +273,31 @@ class ChainRepo:
             after = rows[-1].seq
 
 
-    async def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`.
-
-        The driver's own cursor, in this transaction: a named (server-side) cursor on PostgreSQL,
-        chunked fetches on SQLite, so memory stays flat however long the chain, and rows arrive as
-        plain tuples of bytes: the audit is a read and a hash loop."""
-        async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", batch):
-            yield rows
+    async def fold_hashed(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                          range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
+        """Chain every stored event's hashed bytes in seq order, as this transaction sees them, off
+        the event loop; on PostgreSQL in up to `ranges` seq ranges at once (see the port)."""
+        raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
+        if not is_postgres(self.conn):
+            done = fold(GENESIS)
+            if hasattr(raw, "_execute") and hasattr(raw, "_conn"):
+                # aiosqlite's own thread and connection (this transaction, so its snapshot): the
+                # plain sqlite3 cursor and the hash loop run there together, with no hop through
+                # the event loop per chunk (the hop and the GIL ping-pong cost more than hashing).
+                await raw._execute(_sqlite_fold, raw._conn, done, _FOLD_BATCH)
+            else:  # another driver version: the same loop, chunk by chunk through the event loop
+                async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", _FOLD_BATCH):
+                    done.rows(rows)
+            return [done]
+        # PostgreSQL: the server's work per row (reading and sending it) costs more than hashing
+        # it, so the log is read in seq ranges by parallel connections, each in this transaction's
+        # snapshot (exported and imported), each hashed in a thread from its first stored prev_hash.
+        parts = max(1, min(ranges or os.cpu_count() or 1, upto // max(1, range_min)))
+        cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), None]
+        snapshot = str((await self.conn.execute(text("SELECT pg_export_snapshot()"))).scalar_one())
+        url = self.conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        jobs = (asyncio.to_thread(_pg_fold, url, snapshot, cuts[i], cuts[i + 1], fold) for i in range(parts))
+        return list(await asyncio.gather(*jobs))
 
     async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
@@ -261,8 +329,11 @@ class ChainRepo:
         q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
         if seqs is None:
             result = await self.conn.stream(q.execution_options(yield_per=batch))
-            async for part in result.partitions(batch):
-                yield cast(list[StoredColumns], part)
+            try:
+                async for part in result.partitions(batch):
+                    yield cast(list[StoredColumns], part)
+            finally:  # a caller that stops at a break closes the server-side cursor now, not at GC
+                await result.close()
             return
         for i in range(0, len(seqs), 500):  # looked up by primary key, a few at a time
             yield cast(list[StoredColumns], list(await self.conn.execute(q.where(e.seq.in_(seqs[i : i + 500])))))
