@@ -1,6 +1,6 @@
 """How fast is `ketpaar ledger verify` on a long chain, compared with bare chained SHA-256?
 
-    python benchmarks/verify_chain.py --events 1000000 [--postgres] [--sample 64]
+    python benchmarks/verify_chain.py --events 1000000 [--postgres] [--sample 64] [--ranges K]
 
 Builds a hash chain of N `order.transitioned` events with realistic small data dicts (the lifecycle
 of one order spread over 9 events, as core.orders.model records them), hashed exactly as
@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -112,12 +113,15 @@ async def load(url: str, n: int, bodies: list[bytes]) -> tuple[str, float]:
     return head, time.perf_counter() - started
 
 
+RANGES = 0  # --ranges: how many seq ranges the audit may read at once (0: the adapter's choice)
+
+
 async def timed_audit(url: str, every: int) -> tuple[float, float, Any]:
     """(wall seconds, this process's CPU seconds, report) of audit(store, columns_every=every)."""
     db = Database(url)
     try:
         wall, cpu = time.perf_counter(), time.process_time()
-        report = await audit(Store(db, SystemClock()), columns_every=every)
+        report = await audit(Store(db, SystemClock()), columns_every=every, ranges=RANGES)
         return time.perf_counter() - wall, time.process_time() - cpu, report
     finally:
         await db.dispose()
@@ -140,6 +144,7 @@ def child_rss(url: str, every: int | None) -> int:
 async def measure(label: str, url: str, n: int, sample: int) -> None:
     bodies: list[bytes] = []
     head, load_s = await load(url, n, bodies)
+    load_before = os.getloadavg()
     full_w, full_c, report = await timed_audit(url, 1)
     assert report.ok and report.events == n and report.head == head and report.columns_checked == n, report
     runs = []
@@ -153,6 +158,8 @@ async def measure(label: str, url: str, n: int, sample: int) -> None:
     del bodies, runs
     base_kib, audit_kib = child_rss(url, None), child_rss(url, sample)
     print(f"\n== {label}: {n:,} events, avg hashed body {avg:.0f} bytes (built + inserted in {load_s:.1f} s) ==")
+    print(f"  load average (1/5/15 min) before the timings {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in os.getloadavg())}; ranges={RANGES or 'auto'}")
     print("                                        wall s   CPU s (this process)   ratio to (b): wall   CPU")
     print(f"  (b)  bare chained sha256 in memory  {bare_w:8.3f} {bare_c:8.3f}")
     print(f"  (a') ledger verify, columns 1/{sample:<4}  {samp_w:8.3f} {samp_c:8.3f}"
@@ -198,4 +205,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=64, help="for (a'): check the columns of every Nth event")
     parser.add_argument("--postgres", action="store_true", help="also measure on a fresh PostgreSQL database")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--ranges", type=int, default=0, help="seq ranges the audit reads at once (0: its own choice)")
+    parsed = parser.parse_args()
+    RANGES = parsed.ranges
+    asyncio.run(main(parsed))

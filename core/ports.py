@@ -704,6 +704,11 @@ class PledgeRepo(Protocol):
         """Lock an active pledge with money left (waiting for an order drawing on it now, then
         reading what it left), or None when it has none; callers lock in (rank, id) order."""
 
+    async def take(self, pledge_id: int, need: int) -> tuple[Pledge, int] | None:
+        """Lock an active pledge with money left and spend min(what it holds, `need`) of its
+        mirror: (the pledge as it was, paise taken), or None when it holds nothing; callers lock
+        in (rank, id) order and move the ledger next."""
+
     async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
         """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
 

@@ -144,12 +144,11 @@ async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page
                 break
             if not candidate.covers(lat, lng, hour):
                 continue  # inside the box, outside the circle
-            pledge = await uow.pledges.lock_available(candidate.id)
-            if pledge is None:
+            taken = await uow.pledges.take(candidate.id, need)  # the row lock and the mirror's move
+            if taken is None:
                 continue  # spent (or paused) by another order meanwhile
-            take = min(pledge.remaining, need)
+            pledge, take = taken
             await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
-            await uow.pledges.move(pledge.id, -take)
             await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
             uses.append((pledge.id, take))
             need -= take

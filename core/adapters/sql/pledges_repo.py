@@ -48,6 +48,15 @@ CANDIDATES = text(
 ).bindparams(bindparam("cells", expanding=True))
 
 
+# One round trip for "lock it, read what is left, spend some" (PostgreSQL): the CTE's row lock,
+# then the update of the locked row; RETURNING gives the row as it was and what was taken.
+TAKE = text(
+    "WITH was AS (SELECT * FROM pledges WHERE id = :id AND status = 'active' AND remaining > 0 FOR UPDATE) "
+    "UPDATE pledges SET remaining = pledges.remaining - LEAST(was.remaining, :need) FROM was WHERE pledges.id = was.id "
+    "RETURNING was.*, LEAST(was.remaining, :need) AS taken"
+)
+
+
 class PledgeRepo:
     """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
 
@@ -102,6 +111,22 @@ class PledgeRepo:
             q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
         return _pledge(row) if row else None
+
+    async def take(self, pledge_id: int, need: int) -> tuple[Pledge, int] | None:
+        """Lock an active pledge with money left and spend min(what it holds, `need`) of its
+        mirror at once: (the pledge as it was, paise taken), or None when it holds nothing (left).
+        PostgreSQL does it in one round trip: the row lock waits for an order drawing on it now
+        and the READ COMMITTED re-check reads what that order left (callers lock in (rank, id)
+        order, one total order, so two orders never deadlock). The ledger move follows it."""
+        if not is_postgres(self.conn):  # SQLite writers are serialised: two statements cost nothing
+            pledge = await self.lock_available(pledge_id)
+            if pledge is None:
+                return None
+            taken = min(pledge.remaining, need)
+            await self.move(pledge.id, -taken)
+            return pledge, taken
+        row = (await self.conn.execute(TAKE, {"id": pledge_id, "need": need})).first()
+        return None if row is None else (_pledge(row), int(row.taken))
 
     async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
         """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
