@@ -56,29 +56,28 @@ class LedgerRepo:
 
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
-        if (found := await self.existing(tx.kind, tx.ref)) is not None:
-            stored = sorted(await self.postings_of(found))
-            if stored != sorted((p.account, p.amount) for p in tx.postings):
-                raise LedgerConflict(tx.kind, tx.ref, found)
-            return found
         debits: dict[str, int] = {}
         for p in tx.postings:
             debits[p.account] = debits.get(p.account, 0) + p.amount
-        for account in sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)):
+        guarded = sorted(a for a, d in debits.items() if d < 0 and is_guarded(a))
+        for account in guarded:  # first, so the read below sees what an earlier holder committed
             await self._lock(account)
-            balance = await self.balance(account)
-            if balance + debits[account] < 0:
-                raise InsufficientFunds(account, balance, -debits[account])
-        result = await self.conn.execute(
-            ledger_transactions.insert().values(
-                kind=tx.kind, ref=tx.ref, memo=tx.memo, occurred_at=self.now, day=self.day
-            )
-        )
-        tx_id = new_id(result)
-        await self.conn.execute(
-            postings.insert(),
-            [{"tx_id": tx_id, "account": p.account, "amount": p.amount} for p in tx.postings],
-        )
+        # One round trip for the idempotency check and every guarded balance (a replay takes the
+        # locks too, briefly: harmless, and it keeps the lock before the read on every path).
+        lt = ledger_transactions
+        found_q = select(lt.c.id).where(lt.c.kind == tx.kind, lt.c.ref == tx.ref).scalar_subquery()
+        sums = [select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == a).scalar_subquery()
+                for a in guarded]  # fmt: skip
+        found, *balances = (await self.conn.execute(select(found_q, *sums))).one()
+        if found is not None:
+            stored = sorted(await self.postings_of(found))
+            if stored != sorted((p.account, p.amount) for p in tx.postings):
+                raise LedgerConflict(tx.kind, tx.ref, found)
+            return int(found)
+        for account, balance in zip(guarded, balances, strict=True):
+            if int(balance) + debits[account] < 0:
+                raise InsufficientFunds(account, int(balance), -debits[account])
+        tx_id = await self._insert(tx)
         self._collect(
             [
                 LedgerTransactionRecorded(
@@ -90,6 +89,23 @@ class LedgerRepo:
                 )
             ]
         )
+        return tx_id
+
+    async def _insert(self, tx: Transaction) -> int:
+        """Store the transaction and its postings (in posting order); return its id. PostgreSQL
+        in one round trip: the postings are inserted from the transaction's RETURNING."""
+        values = {"kind": tx.kind, "ref": tx.ref, "memo": tx.memo, "occurred_at": self.now, "day": self.day}
+        if is_postgres(self.conn):
+            lines = ", ".join(f"(CAST(:a{i} AS VARCHAR), CAST(:v{i} AS BIGINT), {i})" for i in range(len(tx.postings)))
+            args = {f"{k}{i}": v for i, p in enumerate(tx.postings) for k, v in (("a", p.account), ("v", p.amount))}
+            q = text("WITH tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                     "VALUES (:kind, :ref, :memo, :occurred_at, :day) RETURNING id) "
+                     f"INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount "
+                     f"FROM tx, (VALUES {lines}) AS l(account, amount, n) ORDER BY l.n RETURNING tx_id")  # fmt: skip
+            return int((await self.conn.execute(q, {**values, **args})).scalars().first())
+        tx_id = new_id(await self.conn.execute(ledger_transactions.insert().values(**values)))
+        await self.conn.execute(postings.insert(), [{"tx_id": tx_id, "account": p.account, "amount": p.amount}
+                                                    for p in tx.postings])  # fmt: skip
         return tx_id
 
     async def _lock(self, account: str) -> None:
