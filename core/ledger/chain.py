@@ -69,6 +69,13 @@ class ChainFold:
         if self._tell is not None:
             self._tell(len(rows))
 
+    def absorb(self, other: ChainFold) -> ChainFold:
+        """Take over the result of the same range chained elsewhere (a thread or process of its own)."""
+        self.start, self.head, self.count = other.start, other.head, other.count
+        if self._tell is not None:
+            self._tell(other.count)
+        return self
+
 
 # (seq, type, occurred_at, actor, data, prev_hash, hash, body): the structured columns checked against body.
 StoredColumns = tuple[int, str, str, str, str, str, str, bytes]

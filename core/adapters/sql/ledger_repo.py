@@ -7,15 +7,16 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, cast
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql import chain_worker
 from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.ledger.chain import (
@@ -184,7 +185,25 @@ async def _prefetched(cur: Any, batch: int) -> AsyncIterator[list[Any]]:
         await asyncio.gather(pending, return_exceptions=True)
 
 
-_FOLD_BATCH = 10_000  # rows per fetch while folding the chain: a few MB, however long the log
+_ROOT = str(Path(__file__).resolve().parents[3])  # where `core` is importable from, for the workers
+
+
+async def _in_processes(jobs: list[dict[str, Any]]) -> list[ChainFold]:
+    """Run each range job in a `chain_worker` process of its own, all at once; their folds in order."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p)}
+
+    async def one(job: dict[str, Any]) -> ChainFold:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "core.adapters.sql.chain_worker", env=env,
+                                                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)  # fmt: skip
+        out, _ = await proc.communicate(json.dumps(job).encode())  # the job (and any password) on stdin
+        if proc.returncode != 0:
+            raise RuntimeError(f"chain worker for seq range {job['after']}..{job['upto']} failed ({proc.returncode})")
+        result = json.loads(out)
+        done = ChainFold(result["start"])
+        done.head, done.count = result["head"], int(result["count"])
+        return done
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 def _sqlite_fold(conn: sqlite3.Connection, done: ChainFold, batch: int) -> None:
@@ -195,28 +214,6 @@ def _sqlite_fold(conn: sqlite3.Connection, done: ChainFold, batch: int) -> None:
             done.rows(rows)
     finally:
         cur.close()
-
-
-def _pg_fold(url: str, snapshot: str, after: int | None, upto: int | None, fold: Callable[[str], ChainFold]) -> ChainFold:
-    """Chain the hashed bytes of the events with after < seq <= upto (None: unbounded) in seq
-    order, on a connection of its own inside the exported `snapshot`, from the stored prev_hash
-    of the range's first event (GENESIS for the range from the start; "" for an empty range)."""
-    where = " AND ".join(c for c, v in (("seq > %(after)s", after), ("seq <= %(upto)s", upto)) if v is not None) or "TRUE"
-    args = {"after": after, "upto": upto}
-    with psycopg.connect(url) as conn:
-        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
-        with conn.transaction():
-            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            start = GENESIS
-            if after is not None:
-                row = conn.execute(f"SELECT prev_hash FROM events WHERE {where} ORDER BY seq LIMIT 1", args).fetchone()
-                start = str(row[0]) if row else ""
-            done = fold(start)
-            with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # bytea as raw bytes
-                cur.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args)
-                while rows := cur.fetchmany(_FOLD_BATCH):
-                    done.rows(rows)
-    return done
 
 
 def _dumps(value: str) -> str:
@@ -292,28 +289,41 @@ class ChainRepo:
     async def fold_hashed(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
                           range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
         """Chain every stored event's hashed bytes in seq order, as this transaction sees them, off
-        the event loop; on PostgreSQL in up to `ranges` seq ranges at once (see the port)."""
+        the event loop; a long log in up to `ranges` seq ranges in processes of their own (see the port)."""
+        parts = max(1, min(ranges or os.cpu_count() or 1, upto // max(1, range_min)))
         raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
+        url = self.conn.engine.url
         if not is_postgres(self.conn):
+            if parts > 1 and url.database not in (None, "", ":memory:"):
+                # Each process reads in a transaction of its own: events up to the audited head
+                # never change, so the last range stops at that head, and anything stored past it
+                # in this transaction's snapshot is counted here (the count check then fails).
+                cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), upto]
+                folds = await _in_processes([{"url": f"sqlite:{url.database}", "after": cuts[i], "upto": cuts[i + 1]}
+                                             for i in range(parts)])  # fmt: skip
+                beyond = (await self.conn.execute(text("SELECT count(*) FROM events WHERE seq > :u"), {"u": upto})).scalar_one()
+                folds[-1].count += int(beyond)
+                return [fold(f.start).absorb(f) for f in folds]
             done = fold(GENESIS)
             if hasattr(raw, "_execute") and hasattr(raw, "_conn"):
                 # aiosqlite's own thread and connection (this transaction, so its snapshot): the
                 # plain sqlite3 cursor and the hash loop run there together, with no hop through
                 # the event loop per chunk (the hop and the GIL ping-pong cost more than hashing).
-                await raw._execute(_sqlite_fold, raw._conn, done, _FOLD_BATCH)
+                await raw._execute(_sqlite_fold, raw._conn, done, chain_worker.BATCH)
             else:  # another driver version: the same loop, chunk by chunk through the event loop
-                async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", _FOLD_BATCH):
+                async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", chain_worker.BATCH):
                     done.rows(rows)
             return [done]
-        # PostgreSQL: the server's work per row (reading and sending it) costs more than hashing
-        # it, so the log is read in seq ranges by parallel connections, each in this transaction's
-        # snapshot (exported and imported), each hashed in a thread from its first stored prev_hash.
-        parts = max(1, min(ranges or os.cpu_count() or 1, upto // max(1, range_min)))
-        cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), None]
+        # PostgreSQL: the server's work per row (reading and sending it) costs about as much as
+        # hashing it, so the hash loop runs off this connection, in this transaction's snapshot
+        # (exported, imported by each reader); a long log in seq ranges, one process each.
         snapshot = str((await self.conn.execute(text("SELECT pg_export_snapshot()"))).scalar_one())
-        url = self.conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        jobs = (asyncio.to_thread(_pg_fold, url, snapshot, cuts[i], cuts[i + 1], fold) for i in range(parts))
-        return list(await asyncio.gather(*jobs))
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        if parts == 1:
+            return [fold(GENESIS).absorb(await asyncio.to_thread(chain_worker.fold_postgres, conninfo, snapshot, None, None))]
+        cuts = [None, *(upto * i // parts for i in range(1, parts)), None]
+        jobs = [{"url": conninfo, "snapshot": snapshot, "after": cuts[i], "upto": cuts[i + 1]} for i in range(parts)]
+        return [fold(f.start).absorb(f) for f in await _in_processes(jobs)]
 
     async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
