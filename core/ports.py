@@ -7,7 +7,7 @@ adapters against them wherever the runtime passes an adapter as a port."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -280,7 +280,7 @@ class LedgerRepo(Protocol):
     async def credits_on_day(self, prefix: str, day: str, kinds: Sequence[str]) -> dict[str, int]:
         """Per account under `prefix`, the paise credited on a business day by these kinds."""
 
-    def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+    def transactions(self) -> AsyncGenerator[tuple[int, str, str, list[list[Any]]], None]:
         """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
 
 
@@ -315,7 +315,7 @@ class ChainRepo(Protocol):
     async def position(self, n: int) -> tuple[int, str] | None:
         """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
 
-    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
         """The structured columns and hashed body of these events (None: of all), in seq order."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:

@@ -36,7 +36,7 @@ class AuditReport:
 
 
 async def audit(store: Store, progress: Callable[[int], None] | None = None, *, columns_every: int = 1,
-                ranges: int = 0, range_min: int = 200_000) -> AuditReport:
+                ranges: int = 0, range_min: int = 200_000) -> AuditReport:  # fmt: skip
     """Recompute the chain over the stored hashed bytes; check the structured columns say the same
     (of every event, or of one random event in every `columns_every`); check every ledger
     transaction balances and matches its chained event (`progress` is told how many events each
@@ -86,7 +86,11 @@ def _told(progress: Callable[[int], None] | None) -> Callable[[int], None] | Non
     if progress is None:
         return None
     loop = asyncio.get_running_loop()
-    return lambda n: loop.call_soon_threadsafe(progress, n)
+
+    def tell(n: int) -> None:
+        loop.call_soon_threadsafe(progress, n)
+
+    return tell
 
 
 def _sample(count: int, every: int) -> list[int]:

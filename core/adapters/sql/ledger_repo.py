@@ -8,7 +8,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -103,7 +103,7 @@ class LedgerRepo:
                      "VALUES (:kind, :ref, :memo, :occurred_at, :day) RETURNING id) "
                      f"INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount "
                      f"FROM tx, (VALUES {lines}) AS l(account, amount, n) ORDER BY l.n RETURNING tx_id")  # fmt: skip
-            return int((await self.conn.execute(q, {**values, **args})).scalars().first())
+            return int((await self.conn.execute(q, {**values, **args})).scalars().all()[0])  # a row per posting
         tx_id = new_id(await self.conn.execute(ledger_transactions.insert().values(**values)))
         await self.conn.execute(postings.insert(), [{"tx_id": tx_id, "account": p.account, "amount": p.amount}
                                                     for p in tx.postings])  # fmt: skip
@@ -140,7 +140,7 @@ class LedgerRepo:
         )
         return {a: int(b) for a, b in await self.conn.execute(q)}
 
-    async def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+    async def transactions(self) -> AsyncGenerator[tuple[int, str, str, list[list[Any]]], None]:
         """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
         q = (
             select(ledger_transactions.c.id, ledger_transactions.c.kind, ledger_transactions.c.ref,
@@ -349,7 +349,7 @@ class ChainRepo:
         row = (await self.conn.execute(q)).first()
         return None if row is None else (int(row[0]), str(row[1]))
 
-    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
         """The structured columns and hashed body of these events (None: of all), in seq order."""
         e = events.c
         q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
