@@ -1,6 +1,6 @@
 """How fast is `ketpaar ledger verify` on a long chain, compared with bare chained SHA-256?
 
-    python benchmarks/verify_chain.py --events 1000000 [--postgres] [--sample 64]
+    python benchmarks/verify_chain.py --events 1000000 [--postgres] [--sample 64] [--ranges K]
 
 Builds a hash chain of N `order.transitioned` events with realistic small data dicts (the lifecycle
 of one order spread over 9 events, as core.orders.model records them), hashed exactly as
@@ -17,8 +17,10 @@ Then, in the same run, it times:
       that only imports the same modules (the difference is what the audit itself holds).
 
 It prints wall and CPU times and the ratios (a')/(b), (a)/(b). All must end at the stored head.
+  (a2) (a') with ranges=0: one seq range per core, each in a worker process, for comparison.
 The 2 cores are shared: only ratios measured in the same run mean anything; CPU time (of this
-process: on PostgreSQL the server's work is not in it) is less disturbed by the other load.
+process and its range workers: on PostgreSQL the server's work is not in it) is less disturbed by
+the other load.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -112,13 +115,23 @@ async def load(url: str, n: int, bodies: list[bytes]) -> tuple[str, float]:
     return head, time.perf_counter() - started
 
 
-async def timed_audit(url: str, every: int) -> tuple[float, float, Any]:
-    """(wall seconds, this process's CPU seconds, report) of audit(store, columns_every=every)."""
+RANGES = 1  # --ranges: how many seq ranges (worker processes) the audit may read at once (0: one per core)
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the audit's range workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+async def timed_audit(url: str, every: int, ranges: int | None = None) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process and its range workers, report) of
+    audit(store, columns_every=every, ranges=ranges or --ranges)."""
     db = Database(url)
     try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        report = await audit(Store(db, SystemClock()), columns_every=every)
-        return time.perf_counter() - wall, time.process_time() - cpu, report
+        wall, cpu = time.perf_counter(), cpu_time()
+        report = await audit(Store(db, SystemClock()), columns_every=every, ranges=RANGES if ranges is None else ranges)
+        return time.perf_counter() - wall, cpu_time() - cpu, report
     finally:
         await db.dispose()
 
@@ -140,23 +153,30 @@ def child_rss(url: str, every: int | None) -> int:
 async def measure(label: str, url: str, n: int, sample: int) -> None:
     bodies: list[bytes] = []
     head, load_s = await load(url, n, bodies)
+    load_before = os.getloadavg()
     full_w, full_c, report = await timed_audit(url, 1)
     assert report.ok and report.events == n and report.head == head and report.columns_checked == n, report
     runs = []
     for _ in range(2):  # interleaved, best of two: the cores are shared
-        runs.append((*timed_bare(bodies, head), *(await timed_audit(url, sample))))
+        runs.append((*timed_bare(bodies, head), *(await timed_audit(url, sample)), *(await timed_audit(url, sample, 0))))
     bare_w, bare_c = min(r[0] for r in runs), min(r[1] for r in runs)
     samp_w, samp_c = min(r[2] for r in runs), min(r[3] for r in runs)
+    one_w, one_c = min(r[5] for r in runs), min(r[6] for r in runs)
     sampled = runs[-1][4]
     assert sampled.ok and sampled.head == head, sampled
+    assert runs[-1][7].ok and runs[-1][7].head == head, runs[-1][7]
     avg = sum(len(b) for b in bodies) / n
     del bodies, runs
     base_kib, audit_kib = child_rss(url, None), child_rss(url, sample)
     print(f"\n== {label}: {n:,} events, avg hashed body {avg:.0f} bytes (built + inserted in {load_s:.1f} s) ==")
-    print("                                        wall s   CPU s (this process)   ratio to (b): wall   CPU")
+    print(f"  load average (1/5/15 min) before the timings {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in os.getloadavg())}; ranges={RANGES or 'one per core'}")
+    print("                                        wall s   CPU s (with workers)   ratio to (b): wall   CPU")
     print(f"  (b)  bare chained sha256 in memory  {bare_w:8.3f} {bare_c:8.3f}")
     print(f"  (a') ledger verify, columns 1/{sample:<4}  {samp_w:8.3f} {samp_c:8.3f}"
           f"{samp_w / bare_w:27.2f}x {samp_c / bare_c:5.2f}x   ({sampled.columns_checked:,} events' columns checked)")
+    print(f"  (a2) the same, one range per core (workers) {one_w:8.3f} {one_c:8.3f}"
+          f"{one_w / bare_w:27.2f}x {one_c / bare_c:5.2f}x")
     print(f"  (a)  audit, every event's columns   {full_w:8.3f} {full_c:8.3f}"
           f"{full_w / bare_w:27.2f}x {full_c / bare_c:5.2f}x")
     print(f"  (m)  peak RSS of a process running (a'): {audit_kib / 1024:.0f} MiB "
@@ -198,4 +218,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=64, help="for (a'): check the columns of every Nth event")
     parser.add_argument("--postgres", action="store_true", help="also measure on a fresh PostgreSQL database")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--ranges", type=int, default=1, help="for (a'): seq ranges at once, one worker process each (0: one per core)")
+    parsed = parser.parse_args()
+    RANGES = parsed.ranges
+    asyncio.run(main(parsed))

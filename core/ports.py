@@ -7,14 +7,14 @@ adapters against them wherever the runtime passes an adapter as a port."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.board.base import JobBoard
 from core.governance.model import Proposal
-from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns
+from core.ledger.chain import ChainedEvent, ChainFold, HashedRow, StoredColumns
 from core.ledger.model import DepositRequest, DepositStatus, Transaction
 from core.ledger.params import Params
 from core.members.model import Approval, LinkCodeRow, Person, Restaurant, SessionRow, Worker
@@ -280,7 +280,7 @@ class LedgerRepo(Protocol):
     async def credits_on_day(self, prefix: str, day: str, kinds: Sequence[str]) -> dict[str, int]:
         """Per account under `prefix`, the paise credited on a business day by these kinds."""
 
-    def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+    def transactions(self) -> AsyncGenerator[tuple[int, str, str, list[list[Any]]], None]:
         """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
 
 
@@ -300,8 +300,14 @@ class ChainRepo(Protocol):
     async def page(self, after: int, limit: int) -> list[ChainedEvent]:
         """Up to `limit` stored events with seq > `after`, in seq order."""
 
-    def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`."""
+    async def fold_hashed(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                          range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
+        """Chain every stored event's hashed bytes, in seq order, as this transaction sees them,
+        off the event loop. The log is cut at seq boundaries below `upto` into at most `ranges`
+        parts (0: as many as the machine has cores; each at least `range_min` events) read and
+        hashed at once where the backend allows; each part's fold starts from the stored prev_hash
+        of its first event (GENESIS for the first part), and the caller checks each start against
+        the head of the part before. The last part runs to the end of the log."""
 
     def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
@@ -309,7 +315,7 @@ class ChainRepo(Protocol):
     async def position(self, n: int) -> tuple[int, str] | None:
         """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
 
-    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+    def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
         """The structured columns and hashed body of these events (None: of all), in seq order."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:

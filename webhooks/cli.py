@@ -42,14 +42,14 @@ async def _demo_seed(settings: Settings) -> int:
     return 0
 
 
-async def _verify(settings: Settings, columns_every: int = 64) -> int:
+async def _verify(settings: Settings, columns_every: int = 64, ranges: int = 1) -> int:
     runtime = await build_runtime(settings)
     try:
         async with runtime.store.reader() as uow:
             total, _head = await uow.chain.head()
         started = time.perf_counter()
         with progress(total, "verifying", "events") as bar:
-            report = await audit(runtime.store, bar.update, columns_every=columns_every)
+            report = await audit(runtime.store, bar.update, columns_every=columns_every, ranges=ranges)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.close()
@@ -300,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger.add_argument("--columns-every", type=int, default=64, metavar="N",
                         help="with verify: every event's hashed bytes are chained; also compare the structured "
                              "columns of one random event in every N with them (1: of every event)")  # fmt: skip
+    ledger.add_argument("--ranges", type=int, default=1, metavar="K",
+                        help="with verify: chain a log of 400,000 events or more in K seq ranges, one worker "
+                             "process each (0: one per core; pays only when cores are idle)")  # fmt: skip
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
@@ -360,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ledger" and args.action == "export":
         return asyncio.run(_export(settings, args.file or "-"))
     if args.command == "ledger":
-        return asyncio.run(_verify(settings, max(1, args.columns_every)))
+        return asyncio.run(_verify(settings, max(1, args.columns_every), max(0, args.ranges)))
     return asyncio.run(_run_job(settings, args.name, args.day))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
@@ -51,6 +52,31 @@ def link_hash_text(prev_hash: str, hashed: str) -> str:
 # (body,): what the fast audit reads of every event, in seq order: the UTF-8 bytes hashed after
 # prev_hash (hash = sha256(prev_hash + body)).
 HashedRow = tuple[bytes]
+class ChainFold:
+    """Chained SHA-256 over hashed bodies fed chunk by chunk, by whatever thread reads them: the
+    audit's hot loop and nothing else (hash = sha256(prev_hash + body), from `start`)."""
+
+    def __init__(self, start: str = GENESIS, tell: Callable[[int], None] | None = None) -> None:
+        self.start, self.head, self.count, self._tell = start, start, 0, tell
+
+    def rows(self, rows: Sequence[HashedRow]) -> None:
+        """Chain these (body,) rows after the head."""
+        prev, sha256 = self.head, hashlib.sha256
+        for (body,) in rows:
+            prev = sha256(prev.encode() + body).hexdigest()
+        self.head = prev
+        self.count += len(rows)
+        if self._tell is not None:
+            self._tell(len(rows))
+
+    def absorb(self, other: ChainFold) -> ChainFold:
+        """Take over the result of the same range chained elsewhere (a thread or process of its own)."""
+        self.start, self.head, self.count = other.start, other.head, other.count
+        if self._tell is not None:
+            self._tell(other.count)
+        return self
+
+
 # (seq, type, occurred_at, actor, data, prev_hash, hash, body): the structured columns checked against body.
 StoredColumns = tuple[int, str, str, str, str, str, str, bytes]
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Sequence
+import os
+import sqlite3
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.adapters.sql import chain_worker
 from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
-from core.ledger.chain import ChainedEvent, HashedRow, StoredColumns, canonical_json, event_body, link_hash_text
+from core.ledger.chain import (
+    GENESIS,
+    ChainedEvent,
+    ChainFold,
+    HashedRow,
+    StoredColumns,
+    canonical_json,
+    event_body,
+    link_hash_text,
+)
 from core.ledger.model import InsufficientFunds, LedgerConflict, Transaction, is_guarded
 from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
@@ -43,29 +57,28 @@ class LedgerRepo:
 
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
-        if (found := await self.existing(tx.kind, tx.ref)) is not None:
-            stored = sorted(await self.postings_of(found))
-            if stored != sorted((p.account, p.amount) for p in tx.postings):
-                raise LedgerConflict(tx.kind, tx.ref, found)
-            return found
         debits: dict[str, int] = {}
         for p in tx.postings:
             debits[p.account] = debits.get(p.account, 0) + p.amount
-        for account in sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)):
+        guarded = sorted(a for a, d in debits.items() if d < 0 and is_guarded(a))
+        for account in guarded:  # first, so the read below sees what an earlier holder committed
             await self._lock(account)
-            balance = await self.balance(account)
-            if balance + debits[account] < 0:
-                raise InsufficientFunds(account, balance, -debits[account])
-        result = await self.conn.execute(
-            ledger_transactions.insert().values(
-                kind=tx.kind, ref=tx.ref, memo=tx.memo, occurred_at=self.now, day=self.day
-            )
-        )
-        tx_id = new_id(result)
-        await self.conn.execute(
-            postings.insert(),
-            [{"tx_id": tx_id, "account": p.account, "amount": p.amount} for p in tx.postings],
-        )
+        # One round trip for the idempotency check and every guarded balance (a replay takes the
+        # locks too, briefly: harmless, and it keeps the lock before the read on every path).
+        lt = ledger_transactions
+        found_q = select(lt.c.id).where(lt.c.kind == tx.kind, lt.c.ref == tx.ref).scalar_subquery()
+        sums = [select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == a).scalar_subquery()
+                for a in guarded]  # fmt: skip
+        found, *balances = (await self.conn.execute(select(found_q, *sums))).one()
+        if found is not None:
+            stored = sorted(await self.postings_of(found))
+            if stored != sorted((p.account, p.amount) for p in tx.postings):
+                raise LedgerConflict(tx.kind, tx.ref, found)
+            return int(found)
+        for account, balance in zip(guarded, balances, strict=True):
+            if int(balance) + debits[account] < 0:
+                raise InsufficientFunds(account, int(balance), -debits[account])
+        tx_id = await self._insert(tx)
         self._collect(
             [
                 LedgerTransactionRecorded(
@@ -77,6 +90,23 @@ class LedgerRepo:
                 )
             ]
         )
+        return tx_id
+
+    async def _insert(self, tx: Transaction) -> int:
+        """Store the transaction and its postings (in posting order); return its id. PostgreSQL
+        in one round trip: the postings are inserted from the transaction's RETURNING."""
+        values = {"kind": tx.kind, "ref": tx.ref, "memo": tx.memo, "occurred_at": self.now, "day": self.day}
+        if is_postgres(self.conn):
+            lines = ", ".join(f"(CAST(:a{i} AS VARCHAR), CAST(:v{i} AS BIGINT), {i})" for i in range(len(tx.postings)))
+            args = {f"{k}{i}": v for i, p in enumerate(tx.postings) for k, v in (("a", p.account), ("v", p.amount))}
+            q = text("WITH tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                     "VALUES (:kind, :ref, :memo, :occurred_at, :day) RETURNING id) "
+                     f"INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount "
+                     f"FROM tx, (VALUES {lines}) AS l(account, amount, n) ORDER BY l.n RETURNING tx_id")  # fmt: skip
+            return int((await self.conn.execute(q, {**values, **args})).scalars().all()[0])  # a row per posting
+        tx_id = new_id(await self.conn.execute(ledger_transactions.insert().values(**values)))
+        await self.conn.execute(postings.insert(), [{"tx_id": tx_id, "account": p.account, "amount": p.amount}
+                                                    for p in tx.postings])  # fmt: skip
         return tx_id
 
     async def _lock(self, account: str) -> None:
@@ -110,7 +140,7 @@ class LedgerRepo:
         )
         return {a: int(b) for a, b in await self.conn.execute(q)}
 
-    async def transactions(self) -> AsyncIterator[tuple[int, str, str, list[list[Any]]]]:
+    async def transactions(self) -> AsyncGenerator[tuple[int, str, str, list[list[Any]]], None]:
         """Every transaction with its postings, in id order: (id, kind, ref, [[account, amount]])."""
         q = (
             select(ledger_transactions.c.id, ledger_transactions.c.kind, ledger_transactions.c.ref,
@@ -120,12 +150,15 @@ class LedgerRepo:
         )  # fmt: skip
         current: tuple[int, str, str, list[list[Any]]] | None = None
         result = await self.conn.stream(q.execution_options(yield_per=5000))  # flat memory on long ledgers
-        async for tx_id, kind, ref, account, amount in result:
-            if current is None or current[0] != tx_id:
-                if current is not None:
-                    yield current
-                current = (tx_id, kind, ref, [])
-            current[3].append([account, int(amount)])
+        try:
+            async for tx_id, kind, ref, account, amount in result:
+                if current is None or current[0] != tx_id:
+                    if current is not None:
+                        yield current
+                    current = (tx_id, kind, ref, [])
+                current[3].append([account, int(amount)])
+        finally:  # a caller that stops early closes the server-side cursor now, not at GC
+            await result.close()
         if current is not None:
             yield current
 
@@ -150,6 +183,37 @@ async def _prefetched(cur: Any, batch: int) -> AsyncIterator[list[Any]]:
         if not pending.done():
             pending.cancel()
         await asyncio.gather(pending, return_exceptions=True)
+
+
+_ROOT = str(Path(__file__).resolve().parents[3])  # where `core` is importable from, for the workers
+
+
+async def _in_processes(jobs: list[dict[str, Any]]) -> list[ChainFold]:
+    """Run each range job in a `chain_worker` process of its own, all at once; their folds in order."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p)}
+
+    async def one(job: dict[str, Any]) -> ChainFold:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "core.adapters.sql.chain_worker", env=env,
+                                                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)  # fmt: skip
+        out, _ = await proc.communicate(json.dumps(job).encode())  # the job (and any password) on stdin
+        if proc.returncode != 0:
+            raise RuntimeError(f"chain worker for seq range {job['after']}..{job['upto']} failed ({proc.returncode})")
+        result = json.loads(out)
+        done = ChainFold(result["start"])
+        done.head, done.count = result["head"], int(result["count"])
+        return done
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+def _sqlite_fold(conn: sqlite3.Connection, done: ChainFold, batch: int) -> None:
+    """Feed every event's hashed bytes, in seq order, to `done` (in aiosqlite's thread)."""
+    cur = conn.execute("SELECT body FROM events ORDER BY seq")
+    try:
+        while rows := cur.fetchmany(batch):
+            done.rows(rows)
+    finally:
+        cur.close()
 
 
 def _dumps(value: str) -> str:
@@ -222,14 +286,44 @@ class ChainRepo:
             after = rows[-1].seq
 
 
-    async def hashed(self, batch: int = 20_000) -> AsyncIterator[list[HashedRow]]:
-        """Every event's hashed body bytes, as 1-tuples in seq order, in lists of up to `batch`.
-
-        The driver's own cursor, in this transaction: a named (server-side) cursor on PostgreSQL,
-        chunked fetches on SQLite, so memory stays flat however long the chain, and rows arrive as
-        plain tuples of bytes: the audit is a read and a hash loop."""
-        async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", batch):
-            yield rows
+    async def fold_hashed(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                          range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
+        """Chain every stored event's hashed bytes in seq order, as this transaction sees them, off
+        the event loop; a long log in up to `ranges` seq ranges in processes of their own (see the port)."""
+        parts = max(1, min(ranges or os.cpu_count() or 1, upto // max(1, range_min)))
+        raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
+        url = self.conn.engine.url
+        if not is_postgres(self.conn):
+            if parts > 1 and url.database not in (None, "", ":memory:"):
+                # Each process reads in a transaction of its own: events up to the audited head
+                # never change, so the last range stops at that head, and anything stored past it
+                # in this transaction's snapshot is counted here (the count check then fails).
+                cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), upto]
+                folds = await _in_processes([{"url": f"sqlite:{url.database}", "after": cuts[i], "upto": cuts[i + 1]}
+                                             for i in range(parts)])  # fmt: skip
+                beyond = (await self.conn.execute(text("SELECT count(*) FROM events WHERE seq > :u"), {"u": upto})).scalar_one()
+                folds[-1].count += int(beyond)
+                return [fold(f.start).absorb(f) for f in folds]
+            done = fold(GENESIS)
+            if hasattr(raw, "_execute") and hasattr(raw, "_conn"):
+                # aiosqlite's own thread and connection (this transaction, so its snapshot): the
+                # plain sqlite3 cursor and the hash loop run there together, with no hop through
+                # the event loop per chunk (the hop and the GIL ping-pong cost more than hashing).
+                await raw._execute(_sqlite_fold, raw._conn, done, chain_worker.BATCH)
+            else:  # another driver version: the same loop, chunk by chunk through the event loop
+                async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", chain_worker.BATCH):
+                    done.rows(rows)
+            return [done]
+        # PostgreSQL: the server's work per row (reading and sending it) costs about as much as
+        # hashing it, so the hash loop runs off this connection, in this transaction's snapshot
+        # (exported, imported by each reader); a long log in seq ranges, one process each.
+        snapshot = str((await self.conn.execute(text("SELECT pg_export_snapshot()"))).scalar_one())
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        if parts == 1:
+            return [fold(GENESIS).absorb(await asyncio.to_thread(chain_worker.fold_postgres, conninfo, snapshot, None, None))]
+        cuts = [None, *(upto * i // parts for i in range(1, parts)), None]
+        jobs = [{"url": conninfo, "snapshot": snapshot, "after": cuts[i], "upto": cuts[i + 1]} for i in range(parts)]
+        return [fold(f.start).absorb(f) for f in await _in_processes(jobs)]
 
     async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
@@ -255,14 +349,17 @@ class ChainRepo:
         row = (await self.conn.execute(q)).first()
         return None if row is None else (int(row[0]), str(row[1]))
 
-    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncIterator[list[StoredColumns]]:
+    async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
         """The structured columns and hashed body of these events (None: of all), in seq order."""
         e = events.c
         q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
         if seqs is None:
             result = await self.conn.stream(q.execution_options(yield_per=batch))
-            async for part in result.partitions(batch):
-                yield cast(list[StoredColumns], part)
+            try:
+                async for part in result.partitions(batch):
+                    yield cast(list[StoredColumns], part)
+            finally:  # a caller that stops at a break closes the server-side cursor now, not at GC
+                await result.close()
             return
         for i in range(0, len(seqs), 500):  # looked up by primary key, a few at a time
             yield cast(list[StoredColumns], list(await self.conn.execute(q.where(e.seq.in_(seqs[i : i + 500])))))

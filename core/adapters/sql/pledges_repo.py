@@ -49,6 +49,7 @@ CANDIDATES = text(
 ).bindparams(bindparam("cells", expanding=True))
 
 
+
 class PledgeRepo:
     """Pledges of money ahead, their balances (mirroring the ledger) and their uses."""
 
@@ -90,7 +91,6 @@ class PledgeRepo:
         cells = geo.neighbourhood(geo.encode(lat, lng, ZONE_PRECISION))
         params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1], "lim": limit}
         return [_pledge(r) for r in await self.conn.execute(CANDIDATES, params)]
-
 
     async def lock_available(self, pledge_id: int) -> Pledge | None:
         """Lock an active pledge with money left for this transaction, or None when it has none
