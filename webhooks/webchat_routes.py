@@ -23,9 +23,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from bot import webchat
+from bot.accept import Limited, Proof, Refused, Submission
 from bot.processor import IdempotencyConflict
 from bot.window_limit import WindowLimiter
-from core.members.identity import check_session, open_session, sign_in_admin
+from core.members.identity import check_session, open_session, sign_in_admin, well_formed
 from core.seekers.photo_access import view_photo
 from core.seekers.photos import MAX_BYTES
 from flows.i18n import translator
@@ -115,15 +116,46 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         text = _("You are sending messages very fast. Please wait a minute, then send it again.")
         return _error(429, "too many messages", message=text)
 
-    async def post_message(request: Request, caller: Caller) -> Response:
-        if not posts_per_ip.hit(ip_of(request)) or not posts_per_person.hit(caller.address):
-            return await polite_limit(request, caller.address)
+    def demo_allowed(request: Request, user: str | None) -> bool:
+        return user is not None and settings.demo_open() and user in DEMO_USERS and _loopback_client(request)
+
+    def refusal(status: int, user: str | None) -> JSONResponse:
+        """What caller_for answers when the session does not prove the sender."""
+        if user is None:
+            return _error(401, "sign in first: POST /webchat/session starts a session")
+        return _error(status, "this chat needs its own session: the name in the URL proves nothing")
+
+    async def post_message(request: Request, user: str | None) -> Response:
+        """Store a message from the proven sender. For a JSON body the session is checked in the very
+        transaction that stores it (one short transaction per POST, shared with the POSTs arriving at
+        the same time); a photo upload is only read once its session has been checked."""
+        if user is not None and not webchat.valid_user(user):
+            return _error(400, "user ids are 1-64 letters, digits or . _ @ + -")
+        token = _token(request)
+        proof: Proof | None = None
+        address: str | None = None
+        if token is not None and well_formed(token):
+            proof = Proof(token, user, fallback=demo_allowed(request, user))
+        elif demo_allowed(request, user):
+            address = user  # a demo user on loopback, driven by URL in demo mode only
+        else:
+            return refusal(401, user)
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        if multipart or not posts_per_ip.hit(ip_of(request)):
+            caller = await caller_for(request, user)  # a read first: never read a large upload for nobody
+            if isinstance(caller, JSONResponse):
+                return caller
+            if not multipart:
+                return await polite_limit(request, caller.address)
+            proof, address = None, caller.address
+            if not posts_per_ip.hit(ip_of(request)):
+                return await polite_limit(request, caller.address)
         key = request.headers.get("idempotency-key")
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             return _error(400, f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters")
         photo: bytes | None = None
         try:
-            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            if multipart:
                 payload, photo = await _read_photo(request)
             else:
                 payload = webchat.parse_json(await _read_json(request))
@@ -133,15 +165,22 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
             return _error(exc.status, str(exc))
         except PhotoTooLarge:
             return _error(413, f"the photo is larger than {MAX_BYTES // (1024 * 1024)} MB")
-        # Keys are scoped to the sender and hashed whole: another person's key, or a long key
-        # sharing a prefix, never matches this one.
-        provider_id = hashlib.sha256(f"{caller.address}\n{key}".encode()).hexdigest() if key else uuid.uuid4().hex
+
+        def provider_id(sender: str) -> str:
+            # Keys are scoped to the sender and hashed whole: another person's key, or a long key
+            # sharing a prefix, never matches this one.
+            return hashlib.sha256(f"{sender}\n{key}".encode()).hexdigest() if key else uuid.uuid4().hex
+
+        sub = Submission(webchat.CHANNEL, provider_id, address, payload, proof, admit=posts_per_person.hit)
         try:
-            message_id, new = await rt(request).processor.receive(
-                webchat.CHANNEL, provider_id, caller.address, payload, photo, check_body=key is not None)
+            accepted = await rt(request).processor.accept(sub, photo, check_body=key is not None)
+        except Refused as exc:
+            return refusal(exc.status, user)
+        except Limited as exc:
+            return await polite_limit(request, exc.address)
         except IdempotencyConflict:
             return _error(409, "this Idempotency-Key was already used for a different message")
-        return JSONResponse({"id": message_id, "duplicate": not new}, status_code=202)
+        return JSONResponse({"id": accepted.id, "duplicate": not accepted.new}, status_code=202)
 
     async def get_messages(request: Request, caller: Caller, after: int, wait: float) -> Response:
         runtime = rt(request)
@@ -217,8 +256,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/messages", status_code=202)
     async def post_own(request: Request) -> Response:
         """Send a message as this session's person."""
-        caller = await caller_for(request, None)
-        return caller if isinstance(caller, JSONResponse) else await post_message(request, caller)
+        return await post_message(request, None)
 
     @router.get("/webchat/messages")
     async def get_own(request: Request, after: int = Cursor, wait: float = Wait) -> Response:
@@ -235,8 +273,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/{user}/messages", status_code=202)
     async def post_as(user: str, request: Request) -> Response:
         """Send as `user`: their session, or a demo user in demo mode on loopback."""
-        caller = await caller_for(request, user)
-        return caller if isinstance(caller, JSONResponse) else await post_message(request, caller)
+        return await post_message(request, user)
 
     @router.get("/webchat/{user}/messages")
     async def get_as(user: str, request: Request, after: int = Cursor, wait: float = Wait) -> Response:
