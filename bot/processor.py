@@ -129,7 +129,8 @@ class InboxProcessor:
         # At most this many messages are processed at once: the rest wait, stored, so that the accept
         # path (a webhook storing a message) always finds a database connection and a free event loop
         # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
@@ -181,13 +182,30 @@ class InboxProcessor:
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
 
-    async def work(self, stop: asyncio.Event, poll_s: float = 0.02, batch: int = 64) -> None:
+    async def work(self, stop: asyncio.Event, poll_s: float = 0.02, batch: int = 16, loops: int | None = None) -> None:
         """Process every sender's pending messages, stored by any process, until `stop` is set
-        (`ketpaar work`): batches of different senders, one transaction each (see `process_batch`)."""
-        while not stop.is_set():
-            if not await self.process_batch(batch):
+        (`ketpaar work`): batches of different senders, one transaction each (see `process_batch`).
+
+        Several batches run at once (`loops`, default the processing concurrency): a message costs a
+        dozen round trips to the database, so one connection at a time leaves the CPU waiting. One
+        loop polls while the inbox is empty; the others sleep until it finds a full batch."""
+        busy = asyncio.Event()
+
+        async def loop(polling: bool) -> None:
+            while not stop.is_set():
+                handled = await self.process_batch(batch)
+                if handled >= batch:
+                    busy.set()  # more is waiting: wake the sleeping loops
+                    continue
+                if handled:
+                    continue
+                if polling:
+                    busy.clear()
+                waiter = stop.wait() if polling else _first(stop.wait(), busy.wait())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_s)
+                    await asyncio.wait_for(waiter, poll_s if polling else 1.0)
+
+        await asyncio.gather(*(loop(i == 0) for i in range(max(1, loops or self.concurrency))))
 
     async def process_batch(self, limit: int = 64) -> int:
         """Claim the oldest pending message of up to `limit` different senders and process them all in
@@ -321,6 +339,16 @@ class InboxProcessor:
             await deliver_to(uow, person, Outbound(
                 _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. "
                   "Please try again in a moment.")))  # fmt: skip
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Return when the first of several waits is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _speaker(uow: UnitOfWork, sender: Sender) -> Person:
