@@ -17,6 +17,7 @@ from core.ports import UnitOfWork as AnyUnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.shared.clock import SystemClock
 from core.shared.events import RetentionApplied
+from core.shared.messaging import NewInbound
 from flows.messages import Inbound
 from tests.helpers import assert_ledger_invariants
 
@@ -126,3 +127,18 @@ async def test_a_sender_whose_oldest_message_is_held_is_skipped_whole(pg_db: Dat
         await holder.inbox.finish(first[0].id)
     async with store.uow() as uow:  # once m0 is done, m1 is the one to take
         assert [c.payload["text"] for c in await uow.inbox.claim_batch(64) if c.address == tag] == ["m1"]
+
+
+async def test_storing_a_batch_stores_each_provider_id_once_and_names_the_first_copy(db: Database) -> None:
+    tag = f"s-{uuid.uuid4().hex[:8]}"
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        (before, _), = await uow.inbox.store_many([NewInbound("webchat", f"{tag}-a", tag, {"kind": "text", "text": "a"})])
+    rows = [NewInbound("webchat", f"{tag}-{k}", tag, {"kind": "text", "text": k}) for k in ("b", "a", "c", "b")]
+    async with store.uow() as uow:
+        stored = await uow.inbox.store_many(rows)
+    assert [new for _, new in stored] == [True, False, True, False]  # a redelivery, in the batch or before it
+    assert stored[1][0] == before and stored[3][0] == stored[0][0] and len({i for i, _ in stored}) == 3
+    async with db.read() as conn:
+        texts = [t for (t,) in await conn.execute(select(inbox.c.payload).where(inbox.c.address == tag).order_by(inbox.c.id))]
+    assert [t.split('"text": "')[1][0] for t in texts] == ["a", "b", "c"]

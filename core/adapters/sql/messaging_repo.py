@@ -73,9 +73,11 @@ class InboxRepo:
         values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
                    "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
                   for r in unique.values()]  # fmt: skip
-        stmt = (dialect.insert(inbox).values(values).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        # One statement compiled once and cached (SQLAlchemy sends the rows as one multi-row INSERT),
+        # instead of a new VALUES list to compile for every batch size.
+        stmt = (dialect.insert(inbox).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
                 .returning(inbox.c.id, inbox.c.channel, inbox.c.provider_id))  # fmt: skip
-        inserted = {(c, p): int(i) for i, c, p in await self.conn.execute(stmt)}
+        inserted = {(c, p): int(i) for i, c, p in await self.conn.execute(stmt, values)}
         ids = dict(inserted)
         if missing := [key for key in unique if key not in inserted]:
             q = select(inbox.c.id, inbox.c.channel, inbox.c.provider_id).where(
