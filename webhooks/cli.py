@@ -29,6 +29,7 @@ from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
 
 GRACEFUL_SHUTDOWN_S = 30
+WORK_NICE = 10  # `serve --workers N`: how much lower the work processes' CPU priority is than the web processes'
 
 
 async def _demo_seed(settings: Settings) -> int:
@@ -221,7 +222,10 @@ def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> 
         print("SQLite has one writer: more than one process per role gains nothing; use PostgreSQL", file=sys.stderr)
     upgrade(settings.database_url)  # once, before any child starts (they would race on a fresh database)
     env = {**os.environ, "KETPAAR_HOST": host}
-    work = [subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env) for _ in range(workers)]
+    # The work processes yield the CPU to the web processes (nice 10): under load a webhook is
+    # answered first and the flows catch up, instead of every provider waiting behind the flows.
+    work = [subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env, preexec_fn=lambda: os.nice(WORK_NICE))
+            for _ in range(workers)]  # fmt: skip
     os.environ.update(KETPAAR_HOST=host, KETPAAR_INBOX_WORKER="false")  # read by each web process's Settings()
     try:
         uvicorn.run("webhooks.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
