@@ -228,7 +228,9 @@ def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> 
             for _ in range(workers)]  # fmt: skip
     os.environ.update(KETPAAR_HOST=host, KETPAAR_INBOX_WORKER="false")  # read by each web process's Settings()
     try:
-        uvicorn.run("webhooks.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
+        # A worker starting on a busy machine takes longer than the default 5 s to answer its first
+        # health check (importing the app, the lifespan): given a minute instead of being restarted.
+        uvicorn.run("webhooks.asgi:app_from_env", factory=True, host=host, port=port, workers=workers, timeout_worker_healthcheck=60,
                     log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
     finally:
         for proc in work:
