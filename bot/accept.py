@@ -114,8 +114,18 @@ class AcceptBatcher:
             await asyncio.shield(self._task)
 
     async def _run(self) -> None:
+        batch: list[Item] = []
+        try:
+            await self._batches(batch)
+        finally:
+            # Cancelled (the loop is closing): nobody may wait forever for an answer that will not come.
+            for _, future in batch + self._queue:
+                if not future.done():
+                    future.set_exception(RuntimeError("the service is stopping; the message was not stored"))
+
+    async def _batches(self, batch: list[Item]) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            batch[:], self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
                 results = await self._write(batch)
             except Exception as exc:

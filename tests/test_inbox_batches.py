@@ -3,16 +3,19 @@ message that fails is undone and set aside alone, and a crash mid-batch loses an
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from bot.accept import AcceptBatcher, Accepted, Proof, Refused, Submission
 from bot.processor import InboxProcessor
 from core.adapters.sql.db import Database
 from core.adapters.sql.schema import events, inbox, outbox
 from core.adapters.sql.uow import Store, UnitOfWork
+from core.members.identity import open_session
 from core.ports import UnitOfWork as AnyUnitOfWork
 from core.seekers.photos import LocalPhotoStore
 from core.shared.clock import SystemClock
@@ -142,3 +145,38 @@ async def test_storing_a_batch_stores_each_provider_id_once_and_names_the_first_
     async with db.read() as conn:
         texts = [t for (t,) in await conn.execute(select(inbox.c.payload).where(inbox.c.address == tag).order_by(inbox.c.id))]
     assert [t.split('"text": "')[1][0] for t in texts] == ["a", "b", "c"]
+
+
+async def test_posts_arriving_together_are_stored_together_and_each_session_is_checked_in_that_transaction(
+    db: Database,
+) -> None:
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        good, mine = await open_session(uow)
+        revoked, gone = await open_session(uow)
+        await uow.identity.revoke_session(gone.id)
+    batcher = AcceptBatcher(store)
+
+    def sub(proof: Proof | None, address: str | None = None, pid: str | None = None) -> Submission:
+        return Submission("webchat", lambda a: pid or uuid.uuid4().hex, address, {"kind": "text", "text": "hi"}, proof)
+
+    outcomes = await asyncio.gather(
+        batcher.submit(sub(Proof(good, None), pid="k1")),  # the session's own chat
+        batcher.submit(sub(Proof(revoked, None))),  # signed out: refused
+        batcher.submit(sub(Proof(good, "someone-else"))),  # a session of another person: refused
+        batcher.submit(sub(Proof(revoked, "demo-user", fallback=True))),  # a demo user on loopback
+        batcher.submit(sub(Proof(good, mine.address), pid="k1")),  # the same key again, in the same batch
+        batcher.submit(sub(None, "telegram-7")),  # a provider webhook: already proven by its signature
+        return_exceptions=True,
+    )
+    first, signed_out, other, demo, again, provider = outcomes
+    assert isinstance(first, Accepted) and first.new and first.address == mine.address and first.binding == f"s:{mine.id}"
+    assert isinstance(signed_out, Refused) and signed_out.status == 401
+    assert isinstance(other, Refused) and other.status == 403
+    assert isinstance(demo, Accepted) and demo.address == "demo-user" and demo.binding == "demo:demo-user"
+    assert isinstance(again, Accepted) and again.id == first.id and not again.new
+    assert isinstance(provider, Accepted) and provider.new and provider.address == "telegram-7"
+    async with db.read() as conn:
+        stored = {a for (a,) in await conn.execute(select(inbox.c.address).where(inbox.c.address.in_(
+            [mine.address, gone.address, "someone-else", "demo-user", "telegram-7"])))}  # fmt: skip
+    assert stored == {mine.address, "demo-user", "telegram-7"}  # nothing stored for a refused sender
