@@ -1,6 +1,7 @@
 """Inbound load, as a new user would measure it: `wrk` against `ketpaar serve`, then until the inbox is empty.
 
     python benchmarks/inbound_load.py [--duration 8] [--connections 32] [--people 200] [--sqlite]
+                                      [--workers N | --serve-workers N]
 
 One `ketpaar serve` process on a fresh PostgreSQL database with Redis (or, with --sqlite, a fresh
 SQLite file), 200 web-chat people (sessions opened through the API), `wrk` with 32 connections
@@ -130,7 +131,26 @@ def replies_per_message(url: str) -> set[float]:
     return {round(o / i, 3) for _, i, o in rows}
 
 
-def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float], float, int, dict[str, int], set[float]]:
+def out_of_order(url: str) -> int:
+    """People whose messages were not processed in arrival (id) order (processed_at must grow with id)."""
+    sql = "SELECT address, id, processed_at FROM inbox ORDER BY address, id"
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute(sql).fetchall()
+    else:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(sql).fetchall()
+    bad, last = set(), {}
+    for address, _, at in rows:
+        if address in last and (at is None or last[address] is None or at <= last[address]):
+            bad.add(address)
+        last[address] = at
+    return len(bad)
+
+
+def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float], float, int, dict[str, int], set[float], int]:
     tmp = Path(tempfile.mkdtemp(prefix="ketpaar-load-"))
     name = f"ketpaar_load_{secrets.token_hex(4)}"
     if args.sqlite:
@@ -148,6 +168,8 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
         env["KETPAAR_INBOX_WORKER"] = "false"  # serve only stores; `ketpaar work` processes
     port = free_port()
     command = [sys.executable, "-m", "webhooks.cli", "serve", "--port", str(port)]
+    if args.serve_workers:
+        command += ["--workers", str(args.serve_workers)]  # N storing web processes + N `ketpaar work`
     proc = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
     workers = []
     try:
@@ -163,7 +185,7 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
         while (counts := inbox_counts(url)).get("pending", 0):
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
-        return result, elapsed, sum(counts.values()), counts, replies_per_message(url)
+        return result, elapsed, sum(counts.values()), counts, replies_per_message(url), out_of_order(url)
     finally:
         for p in [proc, *workers]:
             p.terminate()
@@ -180,16 +202,19 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--workers", type=int, default=0,
                         help="N > 0: serve only stores (KETPAAR_INBOX_WORKER=false), N `ketpaar work` processes process")
+    parser.add_argument("--serve-workers", type=int, default=0,
+                        help="N > 0: `ketpaar serve --workers N` (N storing web processes and N work processes)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite file, no Redis, instead of PostgreSQL + Redis")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bare.lua"
         script.write_text(WRK_SCRIPT % '"x"')
         base = bare(script, args.duration, args.connections)
-        result, elapsed, handled, counts, ratios = ketpaar(args, Path(tmp))
+        result, elapsed, handled, counts, ratios, disordered = ketpaar(args, Path(tmp))
     rate = handled / elapsed
     print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL + Redis'}; {args.connections} connections, "
           f"{args.people} people, {args.duration} s of wrk; {args.workers or 'no'} separate `ketpaar work` processes; "
+          f"serve --workers {args.serve_workers or '(none)'}; "
           f"load average {os.getloadavg()[0]:.1f} on 2 cores shared with other work")
     print(f"bare FastAPI endpoint:          {base['rps']:9,.0f} req/s   (p50 {base.get('p50', 0):.1f} ms, p99 {base.get('p99', 0):.1f} ms)")
     print(f"ketpaar POST accepted:          {result['rps']:9,.0f} req/s   p50 {result.get('p50', 0):.1f} ms, "
@@ -197,7 +222,8 @@ def main() -> None:
     print(f"handled end to end:             {rate:9,.0f} msgs/s  ({handled:,} messages in {elapsed:.1f} s until the inbox was empty)")
     print(f"ratio to the bare endpoint:     {rate / base['rps']:9.3f}")
     print(f"inbox statuses: {counts}; replies per message, per person: {sorted(ratios)} "
-          f"({'none lost or doubled' if len(ratios) == 1 and not counts.get('failed') else 'CHECK FAILED'})")
+          f"({'none lost or doubled' if len(ratios) == 1 and not counts.get('failed') else 'CHECK FAILED'}); "
+          f"people whose messages ran out of order: {disordered}")
 
 
 if __name__ == "__main__":

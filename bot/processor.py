@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.accept import AcceptBatcher, Accepted, Submission
 from bot.window_limit import WindowLimiter
 from core.members.model import Person
 from core.ports import Store, UnitOfWork
 from core.seekers.photos import LocalPhotoStore
+from core.shared.messaging import ClaimedInbound
 from core.shared.queues import InboxStatus
 from flows.context import deliver_to
 from flows.i18n import translator
@@ -127,12 +129,14 @@ class InboxProcessor:
         # At most this many messages are processed at once: the rest wait, stored, so that the accept
         # path (a webhook storing a message) always finds a database connection and a free event loop
         # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._locks: dict[Sender, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._warned: dict[Sender, float] = {}
+        self.batcher = AcceptBatcher(store)  # the accept path: one transaction for the messages arriving together
 
     async def receive(
         self, channel: str, provider_id: str, address: str, payload: dict[str, Any], photo: bytes | None = None,
@@ -141,21 +145,31 @@ class InboxProcessor:
         """Store a message (deduplicated by provider id) and schedule it; return (id, new).
 
         With `check_body`, a repeated id whose message differs raises IdempotencyConflict."""
-        payload = clean_payload(payload)  # what is stored can be read back and answered on every database
+        accepted = await self.accept(Submission(channel, lambda _address: provider_id, address, payload), photo,
+                                     check_body=check_body)  # fmt: skip
+        return accepted.id, accepted.new
+
+    async def accept(self, sub: Submission, photo: bytes | None = None, *, check_body: bool = False) -> Accepted:
+        """Store a message with the others arriving at the same time (one transaction for them all),
+        checking its session proof there too, and schedule it. Raises Refused, Limited, IdempotencyConflict."""
+        payload = clean_payload(sub.payload)  # what is stored can be read back and answered on every database
         if check_body:
             payload = {**payload, "digest": payload_digest(payload, photo)}
         if photo is not None:
             payload = {**payload, "photo_ref": await self.staging.put(photo)}
-        async with self.store.uow() as uow:
-            message_id, new = await uow.inbox.store(channel, provider_id, address, payload)
-            stored = None if new else await uow.inbox.payload(message_id)
-        if not new and payload.get("photo_ref"):
+        try:
+            accepted = await self.batcher.submit(replace(sub, payload=payload, want_stored=check_body))
+        except BaseException:
+            if payload.get("photo_ref"):
+                await self.staging.delete(payload["photo_ref"])  # refused: nothing refers to it
+            raise
+        if not accepted.new and payload.get("photo_ref"):
             await self.staging.delete(payload["photo_ref"])  # a redelivery: the first copy is kept
-        if new and self.process:
-            self.kick(channel, address)
-        elif check_body and (stored or {}).get("digest") != payload.get("digest"):
-            raise IdempotencyConflict(message_id)
-        return message_id, new
+        if accepted.new and self.process:
+            self.kick(sub.channel, accepted.address)
+        elif check_body and (accepted.stored or {}).get("digest") != payload.get("digest"):
+            raise IdempotencyConflict(accepted.id)
+        return accepted
 
     def kick(self, channel: str, address: str) -> None:
         """Make sure this sender's pending messages get processed."""
@@ -168,15 +182,72 @@ class InboxProcessor:
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
 
-    async def work(self, stop: asyncio.Event, poll_s: float = 0.02) -> None:
+    async def work(self, stop: asyncio.Event, poll_s: float = 0.02, batch: int = 16, loops: int | None = None) -> None:
         """Process every sender's pending messages, stored by any process, until `stop` is set
-        (`ketpaar work`: one person's messages in order across processes by the per-sender lock)."""
-        while not stop.is_set():
-            if await self.recover():
-                await self.drain()
-            else:
+        (`ketpaar work`): batches of different senders, one transaction each (see `process_batch`).
+
+        Several batches run at once (`loops`, default the processing concurrency): a message costs a
+        dozen round trips to the database, so one connection at a time leaves the CPU waiting. One
+        loop polls while the inbox is empty; the others sleep until it finds a full batch."""
+        busy = asyncio.Event()
+
+        async def loop(polling: bool) -> None:
+            while not stop.is_set():
+                handled = await self.process_batch(batch)
+                if handled >= batch:
+                    busy.set()  # more is waiting: wake the sleeping loops
+                    continue
+                if handled:
+                    continue
+                if polling:
+                    busy.clear()
+                waiter = stop.wait() if polling else _first(stop.wait(), busy.wait())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_s)
+                    await asyncio.wait_for(waiter, poll_s if polling else 1.0)
+
+        await asyncio.gather(*(loop(i == 0) for i in range(max(1, loops or self.concurrency))))
+
+    async def process_batch(self, limit: int = 64) -> int:
+        """Claim the oldest pending message of up to `limit` different senders and process them all in
+        one transaction (group commit): their effects, replies, chain events and inbox statuses commit
+        together, or, on a crash, not at all and the whole batch is done again. Each message runs in a
+        savepoint: one that fails is undone alone, then set aside and apologised for on its own.
+        Returns how many messages were handled or set aside (0: nothing to do)."""
+        failed: list[tuple[ClaimedInbound, Exception]] = []
+        handled: list[tuple[ClaimedInbound, str, str]] = []
+        started = time.perf_counter()
+        async with self.store.uow() as uow:
+            for row in await uow.inbox.claim_batch(limit, NOT_CHAT):
+                sender = (row.channel, row.address)
+                if self.limiter.retry_after(f"{row.channel}:{row.address}"):
+                    await self._tell_too_fast_in(uow, sender)  # left pending: a later batch takes it
+                    continue
+                step, person = "unknown", ""
+                try:
+                    async with self.store.part(uow):
+                        photo = await self.staging.get(row.payload["photo_ref"]) if row.payload.get("photo_ref") else None
+                        msg = inbound_from_payload(row.channel, row.address, row.payload, photo)
+                        step = step_of(msg)
+                        await self.handler(uow, msg)
+                        await uow.inbox.finish(row.id)
+                        speaker = await uow.people.find(row.channel, row.address)
+                        person = f"person:{speaker.id}" if speaker is not None else ""
+                except Exception as exc:
+                    log.exception("inbound message %s on %s failed", row.id, row.channel)  # no address: it may be a phone number
+                    failed.append((row, exc))
+                    continue
+                self.limiter.hit(f"{row.channel}:{row.address}")
+                handled.append((row, step, person))
+        seconds = time.perf_counter() - started
+        for row, step, person in handled:
+            self._report(Handled(row.channel, person, step, "handled", seconds))
+            self._warned.pop((row.channel, row.address), None)
+            if row.payload.get("photo_ref"):
+                await self.staging.delete(row.payload["photo_ref"])
+        for row, error in failed:
+            await self._set_aside(row.id, (row.channel, row.address), error)
+            self._report(Handled(row.channel, "", "unknown", "failed", seconds))
+        return len(handled) + len(failed)
 
     async def recover(self) -> int:
         """After a restart, schedule every sender with unprocessed messages."""
@@ -205,12 +276,18 @@ class InboxProcessor:
         """Tell a person once per flood that their messages will be answered in turn."""
         if sender in self._warned:
             return
-        self._warned[sender] = self.limiter.clock()
         async with self.store.uow() as uow:
-            person = await _speaker(uow, sender)
-            _ = translator(person.language, person.channel)
-            text = _("You are sending messages faster than I can answer. I have kept them all and will answer each in turn.")
-            await deliver_to(uow, person, Outbound(text))
+            await self._tell_too_fast_in(uow, sender)
+
+    async def _tell_too_fast_in(self, uow: UnitOfWork, sender: Sender) -> None:
+        """The same, in the caller's transaction."""
+        if sender in self._warned:
+            return
+        self._warned[sender] = self.limiter.clock()
+        person = await _speaker(uow, sender)
+        _ = translator(person.language, person.channel)
+        text = _("You are sending messages faster than I can answer. I have kept them all and will answer each in turn.")
+        await deliver_to(uow, person, Outbound(text))
 
     async def _process_next(self, sender: Sender) -> bool:
         """Process the sender's oldest pending message; False when there is none (or another process has it)."""
@@ -262,6 +339,16 @@ class InboxProcessor:
             await deliver_to(uow, person, Outbound(
                 _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. "
                   "Please try again in a moment.")))  # fmt: skip
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Return when the first of several waits is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _speaker(uow: UnitOfWork, sender: Sender) -> Person:

@@ -26,7 +26,7 @@ from core.ratings.model import Rating
 from core.seekers.screening import Candidate, Screener
 from core.shared.clock import Clock
 from core.shared.events import DomainEvent
-from core.shared.messaging import OutboxRow
+from core.shared.messaging import ClaimedInbound, NewInbound, OutboxRow
 from core.shared.queues import InboxStatus
 
 if TYPE_CHECKING:
@@ -189,6 +189,9 @@ class IdentityRepo(Protocol):
 
     async def session(self, session_id: str) -> SessionRow | None:
         """Load a session by id (valid or not: the caller checks)."""
+
+    async def sessions(self, session_ids: Collection[str]) -> dict[str, SessionRow]:
+        """Load several sessions by id in one query (valid or not: the caller checks)."""
 
     async def revoke_session(self, session_id: str) -> None:
         """End a session (sign-out)."""
@@ -401,6 +404,13 @@ class InboxRepo(Protocol):
     async def lock_sender(self, channel: str, address: str) -> bool:
         """Hold one sender's messages for this transaction, so several app processes keep
         their order (PostgreSQL advisory lock; SQLite writers are serialised anyway)."""
+
+    async def store_many(self, rows: Sequence[NewInbound]) -> list[tuple[int, bool]]:
+        """Store several messages in one statement; (id, newly_stored) for each, in order."""
+
+    async def claim_batch(self, limit: int, skip_channels: Collection[str] = ()) -> list[ClaimedInbound]:
+        """Claim, for this transaction, the oldest pending message of up to `limit` different senders
+        whose oldest message no other transaction holds (the rest of a sender's messages wait)."""
 
     async def last_received_at(self, channel: str, address: str) -> datetime | None:
         """When this sender's newest message arrived (WhatsApp's 24-hour window)."""
@@ -1122,6 +1132,9 @@ class Store(Protocol):
 
     def reader(self, *, snapshot: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """A read-only unit of work (it must record no events); `snapshot`: one state for all reads."""
+
+    def part(self, unit: UnitOfWork) -> AbstractAsyncContextManager[None]:
+        """One part of a batch in `unit` (a savepoint): undone alone, with its events and messages, if it fails."""
 
     async def outbox_changed(self, timeout: float) -> None:
         """Wait until this process commits new outbound messages, or `timeout` seconds pass."""

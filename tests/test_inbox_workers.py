@@ -1,5 +1,6 @@
-"""Two `ketpaar work` processes share one PostgreSQL inbox while messages keep arriving: each person's
-messages are processed in the order they arrived, none is lost, none is processed twice."""
+"""Two `ketpaar work` processes share one PostgreSQL inbox while messages keep arriving, and one of them
+is killed (SIGKILL) on the way and replaced: each person's messages are processed in the order they
+arrived, none is lost, none is processed twice."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ async def until(db: Database, tag: str, done: int, deadline_s: float = 180.0) ->
 
 
 @pytest.mark.postgres
-async def test_two_work_processes_keep_each_persons_order_and_lose_or_double_nothing(
+async def test_two_work_processes_keep_each_persons_order_and_lose_or_double_nothing_even_when_one_is_killed(
     pg_url: str, pg_db: Database, tmp_path: Path
 ) -> None:
     tag = f"w2-{uuid.uuid4().hex[:8]}"
@@ -66,12 +67,17 @@ async def test_two_work_processes_keep_each_persons_order_and_lose_or_double_not
     try:
         for round_ in range(ROUNDS // 2, ROUNDS):  # and messages keep arriving while both work
             await store_round(store, tag, round_)
+        await until(pg_db, tag, PEOPLE * 2)
+        procs[0].kill()  # SIGKILL, mid-batch or between batches: its open batch rolls back and is done again
+        procs[0].wait()
+        procs.append(subprocess.Popen(work, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         await until(pg_db, tag, PEOPLE * ROUNDS)
     finally:
         for proc in procs:
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
             proc.wait()
-    assert all(p.returncode in (0, -15) for p in procs), [p.returncode for p in procs]
+    assert procs[0].returncode == -9 and all(p.returncode in (0, -15) for p in procs[1:]), [p.returncode for p in procs]
 
     stored = await rows(pg_db, tag)
     assert len(stored) == PEOPLE * ROUNDS and {s for _, _, s, _ in stored} == {"done"}  # none lost or failed

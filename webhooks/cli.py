@@ -30,6 +30,7 @@ from webhooks.settings import Settings
 from webhooks.telegram_routes import poll_forever, set_webhook
 
 GRACEFUL_SHUTDOWN_S = 30
+WORK_NICE = 10  # `serve --workers N`: how much lower the work processes' CPU priority is than the web processes'
 
 
 async def _demo_seed(settings: Settings) -> int:
@@ -197,16 +198,49 @@ async def _work(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int = 0) -> int:
     import uvicorn
 
     from webhooks.app import create_app
 
+    if workers > 0:
+        return _serve_processes(settings, host, port, workers)
     # The app learns where it listens: the demo users exist only on a loopback address.
     # On SIGTERM uvicorn stops accepting, lets open requests finish (up to the timeout), then the
     # lifespan's close drains the inbox and lets the outbox sender end its batch.
     uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
+    return 0
+
+
+def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> int:
+    """`serve --workers N`: N web processes on one port that only store what arrives (the accept path
+    never shares an event loop with the flows), and N `ketpaar work` processes sharing the inbox
+    (batches claimed with SKIP LOCKED on PostgreSQL). Stopped together."""
+    import os
+    import subprocess
+
+    import uvicorn
+
+    if settings.database_url.startswith("sqlite") and workers > 1:
+        print("SQLite has one writer: more than one process per role gains nothing; use PostgreSQL", file=sys.stderr)
+    upgrade(settings.database_url)  # once, before any child starts (they would race on a fresh database)
+    env = {**os.environ, "KETPAAR_HOST": host}
+    # The work processes yield the CPU to the web processes (nice 10): under load a webhook is
+    # answered first and the flows catch up, instead of every provider waiting behind the flows.
+    work = [subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env, preexec_fn=lambda: os.nice(WORK_NICE))
+            for _ in range(workers)]  # fmt: skip
+    os.environ.update(KETPAAR_HOST=host, KETPAAR_INBOX_WORKER="false")  # read by each web process's Settings()
+    try:
+        # A worker starting on a busy machine takes longer than the default 5 s to answer its first
+        # health check (importing the app, the lifespan): given a minute instead of being restarted.
+        uvicorn.run("webhooks.asgi:app_from_env", factory=True, host=host, port=port, workers=workers, timeout_worker_healthcheck=60,
+                    log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
+    finally:
+        for proc in work:
+            proc.terminate()  # SIGTERM: each finishes its batch (or the batch rolls back and is redone)
+        for proc in work:
+            proc.wait()
     return 0
 
 
@@ -282,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the web service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="N web processes that only store messages, plus N `ketpaar work` processes (default: "
+                            "one process that does both)")  # fmt: skip
     sub.add_parser("work", help="process inbound messages stored by `serve` run with KETPAAR_INBOX_WORKER=false")
     sub.add_parser("migrate", help="apply database migrations")
     backup_cmd = sub.add_parser("backup", help="SQLite: copy the database (online) and photos into one archive")
@@ -329,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings)
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.workers)
     if args.command == "backup":
         return _backup(settings, args.out)
     if args.command == "restore":

@@ -23,9 +23,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from bot import webchat
+from bot.accept import Limited, Proof, Refused, Submission
 from bot.documents import is_csv
 from bot.processor import IdempotencyConflict
-from core.members.identity import check_session, open_session, sign_in_admin
+from core.members.identity import check_session, open_session, sign_in_admin, well_formed
 from core.payments.statements import MAX_FILE_BYTES
 from core.seekers.photo_access import view_photo
 from core.seekers.photos import MAX_BYTES
@@ -79,13 +80,12 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     """The web-chat routes, with their per-IP and per-person limits."""
     router = APIRouter()
 
-    async def within_limits(request: Request, address: str) -> bool:
-        limits = rt(request).limits
-        return (await limits.hit("posts-ip", ip_of(request), settings.ip_rate_per_minute, 60.0)
-                and await limits.hit("posts-person", address, settings.person_rate_per_minute, 60.0))  # fmt: skip
+    async def ip_allowed(request: Request) -> bool:
+        return await rt(request).limits.hit("posts-ip", ip_of(request), settings.ip_rate_per_minute, 60.0)
 
     async def new_session_allowed(request: Request) -> bool:
         return await rt(request).limits.hit("sessions-ip", ip_of(request), settings.sessions_per_ip_per_hour, 3600.0)
+
     secure_cookie = settings.public_url.startswith("https://")
 
     def set_cookie(response: Response, token: str, max_age: int) -> None:
@@ -128,15 +128,45 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         _ = translator(person.language if person else "en", webchat.CHANNEL)
         return _("I could not take that file: send the bank statement as a CSV file of at most 5 MB.")
 
-    async def post_message(request: Request, caller: Caller) -> Response:
-        if not await within_limits(request, caller.address):
-            return await polite_limit(request, caller.address)
+    def demo_allowed(request: Request, user: str | None) -> bool:
+        return user is not None and settings.demo_open() and user in DEMO_USERS and _loopback_client(request)
+
+    def refusal(status: int, user: str | None) -> JSONResponse:
+        """What caller_for answers when the session does not prove the sender."""
+        if user is None:
+            return _error(401, "sign in first: POST /webchat/session starts a session")
+        return _error(status, "this chat needs its own session: the name in the URL proves nothing")
+
+    async def post_message(request: Request, user: str | None) -> Response:
+        """Store a message from the proven sender. For a JSON body the session is checked in the very
+        transaction that stores it (one short transaction per POST, shared with the POSTs arriving at
+        the same time); a photo or document upload is only read once its session has been checked."""
+        if user is not None and not webchat.valid_user(user):
+            return _error(400, "user ids are 1-64 letters, digits or . _ @ + -")
+        token = _token(request)
+        proof: Proof | None = None
+        address: str | None = None
+        if token is not None and well_formed(token):
+            proof = Proof(token, user, fallback=demo_allowed(request, user))
+        elif demo_allowed(request, user):
+            address = user  # a demo user on loopback, driven by URL in demo mode only
+        else:
+            return refusal(401, user)
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        ip_ok = await ip_allowed(request)
+        if multipart or not ip_ok:
+            caller = await caller_for(request, user)  # a read first: never read a large upload for nobody
+            if isinstance(caller, JSONResponse):
+                return caller
+            if not ip_ok:
+                return await polite_limit(request, caller.address)
+            proof, address = None, caller.address
         key = request.headers.get("idempotency-key")
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             return _error(400, f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters")
         photo: bytes | None = None
         try:
-            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            if multipart:
                 payload, photo = await _read_photo(request)
             else:
                 payload = webchat.parse_json(await _read_json(request))
@@ -147,19 +177,31 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         except PhotoTooLarge as exc:
             if exc.args[:1] == (DOCUMENT_FIELD.decode(),):
                 return _error(413, f"the document is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
-                              message=await document_refusal(request, caller.address))  # fmt: skip
+                              message=await document_refusal(request, address or ""))  # fmt: skip
             return _error(413, f"the photo is larger than {MAX_BYTES // (1024 * 1024)} MB")
         except NotAStatement:
-            return _error(415, "send a bank statement as a CSV file", message=await document_refusal(request, caller.address))
-        # Keys are scoped to the sender and hashed whole: another person's key, or a long key
-        # sharing a prefix, never matches this one.
-        provider_id = hashlib.sha256(f"{caller.address}\n{key}".encode()).hexdigest() if key else uuid.uuid4().hex
+            return _error(415, "send a bank statement as a CSV file", message=await document_refusal(request, address or ""))
+
+        def provider_id(sender: str) -> str:
+            # Keys are scoped to the sender and hashed whole: another person's key, or a long key
+            # sharing a prefix, never matches this one.
+            return hashlib.sha256(f"{sender}\n{key}".encode()).hexdigest() if key else uuid.uuid4().hex
+
+        limits = rt(request).limits
+
+        async def person_allowed(sender: str) -> bool:
+            return await limits.hit("posts-person", sender, settings.person_rate_per_minute, 60.0)
+
+        sub = Submission(webchat.CHANNEL, provider_id, address, payload, proof, admit=person_allowed)
         try:
-            message_id, new = await rt(request).processor.receive(
-                webchat.CHANNEL, provider_id, caller.address, payload, photo, check_body=key is not None)
+            accepted = await rt(request).processor.accept(sub, photo, check_body=key is not None)
+        except Refused as exc:
+            return refusal(exc.status, user)
+        except Limited as exc:
+            return await polite_limit(request, exc.address)
         except IdempotencyConflict:
             return _error(409, "this Idempotency-Key was already used for a different message")
-        return JSONResponse({"id": message_id, "duplicate": not new}, status_code=202)
+        return JSONResponse({"id": accepted.id, "duplicate": not accepted.new}, status_code=202)
 
     async def get_messages(request: Request, caller: Caller, after: int, wait: float) -> Response:
         runtime = rt(request)
@@ -235,8 +277,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/messages", status_code=202)
     async def post_own(request: Request) -> Response:
         """Send a message as this session's person."""
-        caller = await caller_for(request, None)
-        return caller if isinstance(caller, JSONResponse) else await post_message(request, caller)
+        return await post_message(request, None)
 
     @router.get("/webchat/messages")
     async def get_own(request: Request, after: int = Cursor, wait: float = Wait) -> Response:
@@ -253,8 +294,7 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
     @router.post("/webchat/{user}/messages", status_code=202)
     async def post_as(user: str, request: Request) -> Response:
         """Send as `user`: their session, or a demo user in demo mode on loopback."""
-        caller = await caller_for(request, user)
-        return caller if isinstance(caller, JSONResponse) else await post_message(request, caller)
+        return await post_message(request, user)
 
     @router.get("/webchat/{user}/messages")
     async def get_as(user: str, request: Request, after: int = Cursor, wait: float = Wait) -> Response:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.ledger.model import donor_account
-from core.members.model import Person
+from core.members.model import Person, SessionRow
 from core.ports import UnitOfWork
 from core.shared.events import AdminsChanged, AdminSignedIn, IdentityLinked
 
@@ -57,17 +57,37 @@ async def open_session(uow: UnitOfWork, address: str | None = None, kind: str = 
     return f"{session_id}.{secret}", WebSession(session_id, address, kind)
 
 
-async def check_session(uow: UnitOfWork, token: str | None) -> WebSession | None:
-    """The session a token proves, or None (malformed, unknown, wrong secret, expired, revoked)."""
-    if not token or not _TOKEN.fullmatch(token):
-        return None
-    session_id, secret = token.split(".", 1)
-    row = await uow.identity.session(session_id)
-    if row is None or row.revoked_at is not None or row.expires_at <= uow.now:
+def well_formed(token: str | None) -> bool:
+    """Tell whether a token has the shape of a session token (checked before any database read)."""
+    return bool(token) and _TOKEN.fullmatch(token or "") is not None
+
+
+def _proven(row: SessionRow | None, secret: str, now: str) -> WebSession | None:
+    """The session a stored row and the token's secret prove at `now`, or None."""
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
     return WebSession(row.id, row.address, row.kind)
+
+
+async def check_session(uow: UnitOfWork, token: str | None) -> WebSession | None:
+    """The session a token proves, or None (malformed, unknown, wrong secret, expired, revoked)."""
+    if not token or not well_formed(token):
+        return None
+    session_id, secret = token.split(".", 1)
+    return _proven(await uow.identity.session(session_id), secret, uow.now)
+
+
+async def check_sessions(uow: UnitOfWork, tokens: Collection[str]) -> dict[str, WebSession | None]:
+    """What each token proves, read in one query (the accept path checks a batch of POSTs at once)."""
+    good = [t for t in tokens if well_formed(t)]
+    rows = await uow.identity.sessions([t.split(".", 1)[0] for t in good])
+    out: dict[str, WebSession | None] = dict.fromkeys(tokens)
+    for token in good:
+        session_id, secret = token.split(".", 1)
+        out[token] = _proven(rows.get(session_id), secret, uow.now)
+    return out
 
 
 def _b64(data: bytes) -> str:

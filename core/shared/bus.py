@@ -27,12 +27,14 @@ class MessageBus:
         """Subscribe a handler to one event type."""
         self.handlers.setdefault(event_type, []).append(handler)
 
-    async def dispatch(self, uow: UnitOfWork) -> None:
-        """Run handlers for every event recorded so far, including ones handlers record."""
-        done = 0
+    async def dispatch(self, uow: UnitOfWork, start: int = 0) -> int:
+        """Run handlers for every event recorded from `start` on, including ones handlers record;
+        return how many events have been dispatched (where the next call starts)."""
+        done = start
         while done < len(uow.events):
             event = uow.events[done]
             done += 1
             for handler in self.handlers.get(type(event), []):
                 # A failing handler fails the whole unit of work: nothing half-done is committed.
                 await handler(event, uow)
+        return done

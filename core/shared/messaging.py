@@ -21,3 +21,23 @@ class OutboxRow:
     last_error: str | None = None
     created_at: str = ""
     provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewInbound:
+    """An inbound message to store: deduplicated by (channel, provider_id)."""
+
+    channel: str
+    provider_id: str
+    address: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClaimedInbound:
+    """A pending inbound message claimed for processing in the claiming transaction."""
+
+    id: int
+    channel: str
+    address: str
+    payload: dict[str, Any]

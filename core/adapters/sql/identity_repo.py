@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -30,6 +31,14 @@ class IdentityRepo:
         if row is None:
             return None
         return SessionRow(row.id, row.secret_hash, row.address, row.kind, row.expires_at, row.revoked_at)
+
+    async def sessions(self, session_ids: Collection[str]) -> dict[str, SessionRow]:
+        """Load several sessions by id in one query (valid or not: the caller checks)."""
+        if not session_ids:
+            return {}
+        q = select(web_sessions).where(web_sessions.c.id.in_(sorted(set(session_ids))))
+        return {r.id: SessionRow(r.id, r.secret_hash, r.address, r.kind, r.expires_at, r.revoked_at)
+                for r in await self.conn.execute(q)}  # fmt: skip
 
     async def revoke_session(self, session_id: str) -> None:
         """End a session (sign-out)."""

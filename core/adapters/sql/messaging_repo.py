@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import chain_head, conversations, inbox, job_runs, outbox, photos
-from core.adapters.sql.sqlhelpers import insert_ignore, new_id, upsert
-from core.shared.messaging import OutboxRow
+from core.adapters.sql.sqlhelpers import insert_ignore, is_postgres, new_id, upsert
+from core.shared.messaging import ClaimedInbound, NewInbound, OutboxRow
 from core.shared.queues import InboxStatus, OutboxStatus
 
 
@@ -57,6 +58,64 @@ class InboxRepo:
             return True
         q = text("SELECT pg_try_advisory_xact_lock(hashtext(:k))")
         return bool((await self.conn.execute(q, {"k": f"inbox:{channel}:{address}"})).scalar_one())
+
+    async def store_many(self, rows: Sequence[NewInbound]) -> list[tuple[int, bool]]:
+        """Store several messages in one statement; (id, newly_stored) for each, in order.
+
+        A provider id met twice (here or stored before) is stored once: the first occurrence in
+        this call is new only when no earlier call stored it."""
+        if not rows:
+            return []
+        unique: dict[tuple[str, str], NewInbound] = {}
+        for row in rows:
+            unique.setdefault((row.channel, row.provider_id), row)
+        dialect = postgresql if is_postgres(self.conn) else sqlite
+        values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
+                   "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
+                  for r in unique.values()]  # fmt: skip
+        # One statement compiled once and cached (SQLAlchemy sends the rows as one multi-row INSERT),
+        # instead of a new VALUES list to compile for every batch size.
+        stmt = (dialect.insert(inbox).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+                .returning(inbox.c.id, inbox.c.channel, inbox.c.provider_id))  # fmt: skip
+        inserted = {(c, p): int(i) for i, c, p in await self.conn.execute(stmt, values)}
+        ids = dict(inserted)
+        if missing := [key for key in unique if key not in inserted]:
+            q = select(inbox.c.id, inbox.c.channel, inbox.c.provider_id).where(
+                tuple_(inbox.c.channel, inbox.c.provider_id).in_(missing))  # fmt: skip
+            ids.update({(c, p): int(i) for i, c, p in await self.conn.execute(q)})
+        out, seen = [], set()
+        for row in rows:
+            key = (row.channel, row.provider_id)
+            out.append((ids[key], key in inserted and key not in seen))
+            seen.add(key)
+        return out
+
+    async def claim_batch(self, limit: int, skip_channels: Collection[str] = ()) -> list[ClaimedInbound]:
+        """Claim, for this transaction, the oldest pending message of up to `limit` different senders
+        whose oldest message no other transaction holds (the rest of a sender's messages wait).
+
+        PostgreSQL: row locks with SKIP LOCKED, so several processes share the inbox without waiting
+        on each other, and a sender whose oldest message is held is skipped whole (taking their
+        second message would break their order); then the per-sender advisory lock that the
+        one-sender path (`lock_sender`) takes too, so the two paths never hold one sender at once.
+        SQLite: writers are serialised, so the transaction holds them all anyway."""
+        older = inbox.alias("older")
+        oldest = (select(func.min(older.c.id)).where(older.c.channel == inbox.c.channel, older.c.address == inbox.c.address,
+                                                     older.c.status == InboxStatus.PENDING).scalar_subquery())  # fmt: skip
+        q = (select(inbox.c.id, inbox.c.channel, inbox.c.address, inbox.c.payload)
+             .where(inbox.c.status == InboxStatus.PENDING, inbox.c.id == oldest)
+             .order_by(inbox.c.id).limit(limit))  # fmt: skip
+        if skip_channels:
+            q = q.where(inbox.c.channel.not_in(sorted(skip_channels)))
+        if is_postgres(self.conn):
+            q = q.with_for_update(skip_locked=True)
+        rows = [ClaimedInbound(int(i), c, a, json.loads(p)) for i, c, a, p in await self.conn.execute(q)]
+        if not rows or not is_postgres(self.conn):
+            return rows
+        keys = [f"inbox:{r.channel}:{r.address}" for r in rows]
+        held = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")
+        got = {k for (k,) in await self.conn.execute(held, {"keys": keys})}
+        return [r for r, k in zip(rows, keys, strict=True) if k in got]
 
     async def last_received_at(self, channel: str, address: str) -> datetime | None:
         """When this sender's newest message arrived (WhatsApp's 24-hour window)."""

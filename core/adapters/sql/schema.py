@@ -252,6 +252,8 @@ inbox = Table(
     UniqueConstraint("channel", "provider_id", name="uq_inbox_channel_provider_id"),
 )
 Index("ix_inbox_pending", inbox.c.channel, inbox.c.address, inbox.c.status)
+# Only the pending rows (0021): claiming a batch reads these, never the processed history.
+Index("ix_inbox_pending_only", inbox.c.id, postgresql_where=inbox.c.status == "pending", sqlite_where=inbox.c.status == "pending")
 Index("ix_inbox_received_at", inbox.c.received_at)  # the message-log retention job
 
 outbox = Table(

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core import ports
 from core.adapters.sql.campaigns_repo import CampaignRepo
 from core.adapters.sql.cards_repo import CardPaymentRepo
 from core.adapters.sql.checkpoints_repo import CheckpointRepo, CommitmentRepo, SubscriptionRepo
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.now = at.isoformat()
         self.day = local_day(at)
         self.events: list[DomainEvent] = []
+        self.dispatched = 0  # events already run through the bus (by a part of a batch)
         self.after_commit: list[AfterCommit] = []
         self.people = PeopleRepo(conn, self.now)
         self.identity = IdentityRepo(conn, self.now)
@@ -109,7 +111,8 @@ class Store:
         async with self.db.write() as conn:
             uow = UnitOfWork(conn, self.clock.now())
             yield uow
-            await self.bus.dispatch(uow)
+            uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
+            # One head lock for every event of the transaction: a batch of messages appends once.
             await uow.chain.append(uow.events, uow.now)
             wrote_messages = bool(uow.outbox.enqueued)
             await uow.outbox.number_at_commit()
@@ -122,6 +125,24 @@ class Store:
             except Exception:
                 # The committed change stands; reconciliation repairs the side effect.
                 log.exception("after-commit side effect failed; reconciliation will retry it")
+
+    @asynccontextmanager
+    async def part(self, unit: ports.UnitOfWork) -> AsyncIterator[None]:
+        """One part of a batch in `uow` (a savepoint): its events go through the bus at its end; if it
+        fails, its writes, events, outbound messages and after-commit effects are all undone and the
+        error is raised, and the rest of the batch stands."""
+        if not isinstance(unit, UnitOfWork):
+            raise TypeError("a part of a batch needs this store's own unit of work")
+        uow = unit
+        marks = len(uow.events), len(uow.after_commit), len(uow.outbox.enqueued), uow.dispatched
+        try:
+            async with uow.conn.begin_nested():
+                yield
+                uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
+        except BaseException:
+            del uow.events[marks[0]:], uow.after_commit[marks[1]:], uow.outbox.enqueued[marks[2]:]
+            uow.dispatched = marks[3]
+            raise
 
     @asynccontextmanager
     async def reader(self, *, snapshot: bool = False) -> AsyncIterator[UnitOfWork]:
