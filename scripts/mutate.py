@@ -176,14 +176,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "guarded accounts may go below zero",
         "core/adapters/sql/ledger_repo.py",
-        "if balance + debits[account] < 0:",
-        "if balance + debits[account] < -(10**15):",
+        "if int(balance) + debits[account] < 0:",
+        "if int(balance) + debits[account] < -(10**15):",
     ),
     Mutation(
         "idempotent ref check removed",
         "core/adapters/sql/ledger_repo.py",
-        "if (found := await self.existing(tx.kind, tx.ref)) is not None:",
-        "if (found := None) is not None:",
+        "if found is not None:",
+        "if False:",
     ),
     Mutation(
         "card capture takes the whole hold",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ async def store_messages(store: Store, tag: str, texts: list[str]) -> None:
             await uow.inbox.store("webchat", f"{tag}-{i}", f"{tag}-{i}", {"kind": "text", "text": text})
 
 
+@pytest.fixture
+async def pg_fresh_db(pg_fresh_url: str) -> AsyncIterator[Database]:
+    """A PostgreSQL database of this test's own."""
+    db = Database(pg_fresh_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_db(request: pytest.FixtureRequest) -> Database:
+    """SQLite, or a PostgreSQL database of this test's own: a batch claims the oldest pending
+    messages in the whole database, and other tests leave theirs in the shared one."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_fresh_db")
+
+
 async def outcome(db: Database, tag: str) -> tuple[dict[str, str], list[str], list[str]]:
     """(status by text, reply texts, chained event `before.text`s) of this test's messages."""
     async with db.read() as conn:
@@ -61,16 +77,16 @@ async def outcome(db: Database, tag: str) -> tuple[dict[str, str], list[str], li
     return statuses, replies, chained
 
 
-async def test_a_failing_message_is_set_aside_alone_and_the_rest_of_its_batch_commits(db: Database, tmp_path: Path) -> None:
+async def test_a_failing_message_is_set_aside_alone_and_the_rest_of_its_batch_commits(own_db: Database, tmp_path: Path) -> None:
     tag = f"b-{uuid.uuid4().hex[:8]}"
-    store = Store(db, SystemClock())
+    store = Store(own_db, SystemClock())
     texts = ["one", "two", "boom", "four", "five"]
     await store_messages(store, tag, texts)
     processor = InboxProcessor(store, effects(set(), {"boom"}), LocalPhotoStore(tmp_path / "p", b"k" * 32), per_minute=0)
 
     handled = await processor.process_batch(64)
 
-    statuses, replies, chained = await outcome(db, tag)
+    statuses, replies, chained = await outcome(own_db, tag)
     assert handled == 5
     assert statuses == {"one": "done", "two": "done", "boom": "failed", "four": "done", "five": "done"}
     assert sorted(r for r in replies if "re " in r) == sorted(f'{{"text": "re {t}"}}' for t in texts if t != "boom")
@@ -80,30 +96,30 @@ async def test_a_failing_message_is_set_aside_alone_and_the_rest_of_its_batch_co
     await assert_ledger_invariants(store)
 
 
-async def test_a_crash_mid_batch_loses_nothing_and_the_batch_done_again_doubles_nothing(db: Database, tmp_path: Path) -> None:
+async def test_a_crash_mid_batch_loses_nothing_and_the_batch_done_again_doubles_nothing(own_db: Database, tmp_path: Path) -> None:
     tag = f"c-{uuid.uuid4().hex[:8]}"
-    store = Store(db, SystemClock())
+    store = Store(own_db, SystemClock())
     texts = ["one", "two", "crash", "four"]
     await store_messages(store, tag, texts)
     photos = LocalPhotoStore(tmp_path / "p", b"k" * 32)
 
     with pytest.raises(Crash):
         await InboxProcessor(store, effects({"crash"}, set()), photos, per_minute=0).process_batch(64)
-    statuses, replies, chained = await outcome(db, tag)
+    statuses, replies, chained = await outcome(own_db, tag)
     assert set(statuses.values()) == {"pending"} and replies == [] and chained == []  # all rolled back, none lost
 
     restarted = InboxProcessor(store, effects(set(), set()), photos, per_minute=0)  # the process comes back
     assert await restarted.process_batch(64) == 4
     assert await restarted.process_batch(64) == 0
-    statuses, replies, chained = await outcome(db, tag)
+    statuses, replies, chained = await outcome(own_db, tag)
     assert set(statuses.values()) == {"done"}
     assert sorted(replies) == sorted(f'{{"text": "re {t}"}}' for t in texts) and len(chained) == 4  # once each
     await assert_ledger_invariants(store)
 
 
-async def test_a_batch_takes_only_each_senders_oldest_message(db: Database, tmp_path: Path) -> None:
+async def test_a_batch_takes_only_each_senders_oldest_message(own_db: Database, tmp_path: Path) -> None:
     tag = f"o-{uuid.uuid4().hex[:8]}"
-    store = Store(db, SystemClock())
+    store = Store(own_db, SystemClock())
     async with store.uow() as uow:
         for i in range(3):
             for p in range(2):
@@ -115,16 +131,16 @@ async def test_a_batch_takes_only_each_senders_oldest_message(db: Database, tmp_
 
 
 @pytest.mark.postgres
-async def test_a_sender_whose_oldest_message_is_held_is_skipped_whole(pg_db: Database) -> None:
+async def test_a_sender_whose_oldest_message_is_held_is_skipped_whole(pg_fresh_db: Database) -> None:
     tag = f"h-{uuid.uuid4().hex[:8]}"
-    store = Store(pg_db, SystemClock())
+    store = Store(pg_fresh_db, SystemClock())
     async with store.uow() as uow:
         for i in range(2):
             await uow.inbox.store("webchat", f"{tag}-{i}", tag, {"kind": "text", "text": f"m{i}"})
     async with store.uow() as holder:
         first = [c for c in await holder.inbox.claim_batch(64) if c.address == tag]
         assert [c.payload["text"] for c in first] == ["m0"]
-        async with pg_db.write_apart() as conn:  # another process, while the first still holds m0
+        async with pg_fresh_db.write_apart() as conn:  # another process, while the first still holds m0
             second = [c for c in await UnitOfWork(conn, holder.at).inbox.claim_batch(64) if c.address == tag]
         assert second == []  # m1 waits for m0: taking it would break the sender's order
         await holder.inbox.finish(first[0].id)
