@@ -17,11 +17,12 @@ from flows.messages import Choice, Inbound
 from flows.numbers import MAX_ID
 from flows.onboarding import require_location
 from flows.steps import Step
+from flows.understand import NO_WORDS, YES_WORDS
 
 MAX_LISTED = 5  # a chat message, not a catalogue: the newest five
-# Typed words after /nearby (any case; Tamil too): on, off.
-ON_WORDS = frozenset({"on", "yes", "start", "ஆம்", "ஆன்", "தொடங்கு", "வேண்டும்"})
-OFF_WORDS = frozenset({"off", "no", "stop", "இல்லை", "ஆஃப்", "நிறுத்து", "வேண்டாம்"})
+# Typed words after /nearby (any case; Tamil too): on, off, and any clear yes or no ("ஆமாம்", "venam").
+ON_WORDS = frozenset({"on", "start", "ஆன்", "தொடங்கு", "வேண்டும்", "வேணும்", "venum", "vendum"}) | YES_WORDS
+OFF_WORDS = frozenset({"off", "stop", "ஆஃப்", "நிறுத்து"}) | NO_WORDS
 
 
 async def list_campaigns(ctx: FlowContext, msg: Inbound) -> None:

@@ -18,8 +18,8 @@ from flows.i18n import Translator, money, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import MAX_ID, read_int
 from flows.steps import Step
+from flows.understand import is_skip
 
-SKIP_WORDS = frozenset({"skip", "தவிர்", "no", "இல்லை"})
 NOTE_MAX = 200  # characters of an admin's one-line reason
 
 
@@ -99,7 +99,7 @@ async def evidence(ctx: FlowContext, msg: Inbound) -> None:
         return
     data = dict(ctx.data)
     ctx.goto(None)
-    words = "" if normalise(msg.text) in SKIP_WORDS else msg.text
+    words = "" if is_skip(msg.text) else msg.text
     try:
         dispute = await disputes.raise_dispute(ctx.uow, int(data["order"]), ctx.person, Reason(data["reason"]), words)
     except disputes.DisputeError as exc:

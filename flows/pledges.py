@@ -21,6 +21,7 @@ from flows.messages import Choice, Inbound
 from flows.numbers import MAX_ID, normalise, read_int, read_rupees
 from flows.onboarding import require_location
 from flows.steps import Step, Verb
+from flows.understand import typed_command
 
 HOURS = {"breakfast": (7, 10), "lunch": (11, 15), "dinner": (19, 22)}  # local hours [start, end)
 ANY_AMOUNT = 10**15  # read any well-formed amount; the governed bounds decide after
@@ -328,6 +329,8 @@ async def daily_command(ctx: FlowContext, msg: Inbound) -> None:
 async def _typed_often(ctx: FlowContext, msg: Inbound, often: bool) -> None:
     _ = ctx._
     words = msg.text.split()
+    if typed_command(msg.text):  # the whole text is one spelling of the command ("once a day", "தினமும் ஒருமுறை")
+        words = words[:1]
     if len(words) == 2:
         return await _set_often(ctx, read_int(words[1].lstrip("#"), 1, MAX_ID), often)
     live = [p for p in await ctx.uow.pledges.for_person(ctx.person.id) if p.status is not PledgeStatus.CANCELLED]

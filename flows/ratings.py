@@ -8,13 +8,13 @@ from core.ratings import service as ratings
 from core.ratings.model import SUBJECT, Aspect, Rating, RatingStatus
 from core.ratings.service import RatingError
 from flows import prompts
-from flows.common import normalise, payload_args, payload_int
+from flows.common import payload_args, payload_int
 from flows.context import FlowContext
-from flows.disputes import SKIP_WORDS
 from flows.i18n import Translator, translator
 from flows.messages import Choice, Inbound, Outbound
 from flows.numbers import MAX_ID, read_int
 from flows.steps import Step, Verb
+from flows.understand import is_skip
 
 
 def refused(_: Translator, code: str) -> str:
@@ -120,7 +120,7 @@ async def comment_typed(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(refused(_, "bad_comment"))
         return
     await _close(ctx, skip)
-    if normalise(msg.text) in SKIP_WORDS or read_int(msg.text, 0, MAX_ID) is not None:
+    if is_skip(msg.text) or read_int(msg.text, 0, MAX_ID) is not None:
         ctx.goto(None)
         await ctx.reply(_("No comment, then."))
         return await _next(ctx, rating)

@@ -35,7 +35,7 @@ from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
 from flows.numbers import MAX_ID, read_int
-from flows.steps import TAKES_TYPED_INPUT, Verb
+from flows.steps import FREE_WORDS, TAKES_TYPED_INPUT, Verb
 from flows.understand import COMMAND_WORDS, Intent, understand
 
 Handler = Callable[[FlowContext, Inbound], Awaitable[None]]
@@ -199,8 +199,10 @@ STEPS: dict[str, Handler] = {
 }
 
 
-def command_of(text: str) -> str:
-    """The command a typed message means ("/jobs", "வேலைகள்", "jobs" → "/jobs"), or ""."""
+def command_of(text: str, own_words: bool = False) -> str:
+    """The command a typed message means ("/jobs", "வேலைகள்", "jobs" → "/jobs"), or "".
+
+    own_words: the step waits for the person's own words, where a sentence's first word is no command."""
     words = normalise(text).split(maxsplit=1)
     if not words:
         return ""
@@ -215,6 +217,8 @@ def command_of(text: str) -> str:
         return alias
     if (meaning := understand(text)).intent is Intent.COMMAND:
         return meaning.value
+    if own_words:
+        return ""
     # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
     command = ALIASES.get(first) or COMMAND_WORDS.get(first, "")
     if command in TAKES_WORDS:
@@ -247,7 +251,7 @@ async def whatsapp_twin(uow: UnitOfWork, msg: Inbound) -> Person | None:
 async def _route(ctx: FlowContext, msg: Inbound) -> None:
     answer: tuple[Prompt, Option] | None = None
     if msg.kind == "text":
-        command = command_of(msg.text)
+        command = command_of(msg.text, own_words=ctx.step in FREE_WORDS)
         if command in COMMANDS:
             return await COMMANDS[command](ctx, msg)
         if ctx.step not in TAKES_TYPED_INPUT and (answer := await prompts.typed(ctx.uow, ctx.person.id, msg.text)):

@@ -75,6 +75,11 @@ TAKES_TYPED_INPUT = frozenset(Step) - {Step.DONOR_CONSENT, Step.DONOR_SCENE, Ste
                                         Step.DONOR_CONFIRM, Step.DONOR_SECOND_PHOTO, Step.ADMIN_DEPOSIT, Step.PAYOUT_CONFIRM,
                                         Step.PLEDGE_KIND, Step.PLEDGE_RADIUS, Step.PLEDGE_HOURS, Step.PLEDGE_RENEW,
                                         Step.PLEDGE_CONFIRM}  # fmt: skip
+# Steps waiting for a person's own words (a name, an address, a reason, a comment): there only a
+# slash command or a whole typed command word is a command, never the first word of a sentence
+# ("அருகில் இருந்த கடை…" is a comment, not /nearby; "give back the tip" is a reason, not /give).
+FREE_WORDS = frozenset({Step.REST_NAME, Step.REST_ADDRESS, Step.WORKER_NAME, Step.DISPUTE_EVIDENCE, Step.DISPUTE_NOTE,
+                        Step.GOV_DECISION, Step.GOV_REASON, Step.RATING_APPEAL, Step.RATING_COMMENT})  # fmt: skip
 
 
 class Verb(StrEnum):

@@ -169,8 +169,20 @@ for _command, _spellings in {
     "/pool": ["pool", "நிதி", "nidhi"],
     "/books": ["books", "book", "accounts", "கணக்கு", "கணக்குகள்", "kanakku"],
     "/checkpoint": ["checkpoint", "கையொப்பம்"],
+    "/campaigns": ["campaigns", "campains", "கூட்டுநிதிகள்", "கூட்டு நிதிகள்", "koottunidhigal",
+                   "kootunidhigal", "koottu nidhigal"],
+    "/nearby": ["nearby", "near by", "அருகில்", "arugil", "arugile"],
+    "/often": ["often", "every time", "அடிக்கடி", "ஒவ்வொரு முறையும்", "adikkadi", "adikadi", "adikkady"],
+    "/daily": ["daily", "once a day", "தினமும்", "தினமும் ஒருமுறை", "dhinamum", "thinamum", "dinamum", "dhinam"],
 }.items():
     COMMAND_WORDS.update(dict.fromkeys((normalise(w) for w in _spellings), _command))
+
+# "Skip" typed where a few optional words are asked for (a dispute's words, a rating's comment):
+# the button's word in both languages, spoken forms and a plain no.
+SKIP_WORDS = frozenset(normalise(w) for w in (
+    "skip", "skp", "skipp", "ஸ்கிப்", "தவிர்", "தவிர்க்கவும்", "thavir", "thavirkkavum", "no", "இல்லை", "இல்ல",
+    "வேண்டாம்", "வேணாம்", "venam", "vendam", "no comment", "கருத்து இல்லை", "ஒன்றுமில்லை", "onnum illa", "onnumilla",
+))  # fmt: skip
 
 # A slash before a typed word ("/உதவி", "/velai") means that word's command.
 GREETING_WORDS = {
@@ -182,6 +194,16 @@ GREETING_WORDS = {
 MONEY_VERBS = frozenset({Verb.PAY, Verb.DEPOSIT, Verb.DEPOSIT2, Verb.PAYTO, Verb.FORGET, Verb.PLEDGE_OK})
 
 _TAMIL_LETTERS = re.compile("[\u0b80-\u0bff]")
+
+
+def typed_command(text: str) -> str:
+    """The command a whole typed text spells ("தினமும் ஒருமுறை" → "/daily"), or "" (a slash, or words after it)."""
+    return COMMAND_WORDS.get(normalise(text), "")
+
+
+def is_skip(text: str) -> bool:
+    """Whether typed words say "skip" (no words to add), normalised as every typed reply is."""
+    return normalise(text) in SKIP_WORDS
 
 
 def is_tamil_script(text: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,26 @@ async def test_the_near_you_message_fits_two_sms_segments_in_tamil(db: Database)
         payloads = [p for _seq, p in await uow.outbox.for_recipient(reader.channel, reader.address, 0)]
     sent = [render_sms(Outbound.from_payload(p), "ta") for p in payloads]
     assert len(sent) == 1 and segments(sent[0])[1] <= 2, (segments(sent[0]), sent)
+
+
+async def test_nearby_on_and_off_typed_in_tamil_and_tanglish(app_env: dict[str, Any]) -> None:
+    """The words after /nearby (or its Tamil word அருகில்) as people type them: a clear yes or no."""
+    chat, store = app_env["chat"], app_env["runtime"].store
+    await chat.run("""
+        donor-1  > /balance
+        donor-1  < Your balance
+    """)
+    async with store.uow() as uow:
+        donor = await uow.people.find("webchat", "donor-1")
+        assert donor is not None
+        await uow.people.set_language(donor.id, "ta")
+    await chat.run("""
+        donor-1  > அருகில் வேணாம்
+        donor-1  < அருகிலுள்ள கூட்டுநிதிகள் பற்றி உங்களுக்குச் செய்தி வரவில்லை. தொடங்க “/nearby ஆம்” என்று அனுப்புங்கள்.
+        donor-1  > /nearby ஆமாம்
+        donor-1  < ஒரு லொகேஷனைப் பகிருங்கள் (நீங்கள் உதவ விரும்பும் பகுதி)
+        donor-1  > [location 13.0900, 80.2750]
+        donor-1  < சரி: அந்தப் பகுதியிலிருந்து 3000 மீ தூரத்துக்குள் கூட்டுநிதி தொடங்கினால் சொல்கிறேன்
+        donor-1  > arugil venam
+        donor-1  < சரி: அருகிலுள்ள கூட்டுநிதிகள் பற்றி இனி செய்தி வராது. மீண்டும் தெரிந்துகொள்ள “/nearby ஆம்” என்று அனுப்புங்கள்.
+    """)

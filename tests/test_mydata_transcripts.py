@@ -281,7 +281,7 @@ async def test_forget_waits_for_a_payout_the_bank_has_not_paid_in_english_and_ta
         selvi    < A payout to you is on its way to the bank. When it is paid, send /forget again.
         murugan  < …
         murugan  > மறந்துவிடு
-        murugan  < உங்களுக்குச் சேர வேண்டிய பணம் இப்போது வங்கியில் இருக்கிறது. அது உங்களுக்கு வந்ததும் மீண்டும் /forget அனுப்புங்கள்.
+        murugan  < உங்களுக்கு அனுப்பிய பணம் இன்னும் வங்கிக்குப் போய்க்கொண்டிருக்கிறது. அது உங்களுக்கு வந்ததும் மீண்டும் /forget அனுப்புங்கள்.
     """)
     async with store.reader() as uow:  # nothing was erased
         assert [await uow.payments.details(pid) is not None for pid in lines] == [True, True]

@@ -154,3 +154,33 @@ async def forge(env: dict[str, Any], user: str, payload: str) -> None:
     response = await env["chat"].post(user, json={"button": payload})
     assert response.status_code == 202
     await env["runtime"].processor.drain()
+
+
+async def test_a_comment_that_starts_with_a_command_word_is_a_comment(app_env: dict[str, Any]) -> None:
+    """"give …" and "அருகில் …" start /give and /nearby elsewhere; while a comment is asked for they are words."""
+    chat = app_env["chat"]
+    await chat.run(MEAL)
+    await settle_after_the_window(app_env)
+    await chat.run(SETTLED)
+    await chat.run("""
+        donor-1  > /rate 1
+        donor-1  < Order #1: how was the meal?
+        donor-1  > [tap 3/5]
+        donor-1  < Thank you: 3/5 for the meal of order #1.
+        donor-1  < Add a comment [Skip]
+        donor-1  > give it less chilli next time
+        donor-1  < Comment saved for rating #1.
+        donor-1  < Order #1: how was the delivery?
+        donor-1  > [tap 4/5]
+        donor-1  < Thank you: 4/5 for the delivery of order #1.
+        donor-1  < Add a comment [Skip]
+        donor-1  > அருகில் இருந்த கடையிலிருந்து சூடாக வந்தது
+        donor-1  < Comment saved for rating #2.
+        donor-1  > give 1 50
+        donor-1  < There is no campaign
+    """)
+    async with app_env["runtime"].store.reader() as uow:
+        first, second = await uow.ratings.get(1), await uow.ratings.get(2)
+        assert first is not None and first.comment == "give it less chilli next time"
+        assert second is not None and second.comment == "அருகில் இருந்த கடையிலிருந்து சூடாக வந்தது"
+    await assert_ledger_invariants(app_env["runtime"].store)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.understand import Intent, choose, normalise, understand
+from flows.understand import Intent, choose, is_skip, normalise, typed_command, understand
 
 # The button sets the flows send, as (label, payload) in English; numbers as the SMS shows them.
 PROMPTS: dict[str, list[tuple[str, str]]] = {
@@ -147,6 +147,14 @@ MEANINGS: list[tuple[str, Intent, str]] = [
     ("ofline", Intent.COMMAND, "/offline"), ("varumanam", Intent.COMMAND, "/earnings"), ("/help@ketpaar_bot", Intent.COMMAND, "/help"),
     ("ok?", Intent.QUESTION, ""), ("சரியா?", Intent.QUESTION, ""), ("not ok", Intent.NO, ""), ("OK", Intent.YES, ""),
     ("k", Intent.WEAK_YES, ""), ("onnu", Intent.NUMBER, "1"), ("௩", Intent.NUMBER, "3"), ("something odd", Intent.UNKNOWN, ""),
+    # the campaign and pledge commands as people type them
+    ("கூட்டுநிதிகள்", Intent.COMMAND, "/campaigns"), ("கூட்டு நிதிகள்", Intent.COMMAND, "/campaigns"),
+    ("koottunidhigal", Intent.COMMAND, "/campaigns"), ("/கூட்டுநிதிகள்", Intent.COMMAND, "/campaigns"),
+    ("campains", Intent.COMMAND, "/campaigns"), ("அருகில்", Intent.COMMAND, "/nearby"), ("arugil", Intent.COMMAND, "/nearby"),
+    ("near by", Intent.COMMAND, "/nearby"), ("அடிக்கடி", Intent.COMMAND, "/often"), ("adikkadi", Intent.COMMAND, "/often"),
+    ("ஒவ்வொரு முறையும்", Intent.COMMAND, "/often"), ("every time", Intent.COMMAND, "/often"),
+    ("தினமும்", Intent.COMMAND, "/daily"), ("thinamum", Intent.COMMAND, "/daily"), ("dhinamum", Intent.COMMAND, "/daily"),
+    ("தினமும் ஒருமுறை", Intent.COMMAND, "/daily"), ("Once a day", Intent.COMMAND, "/daily"),
 ]  # fmt: skip
 
 
@@ -154,6 +162,28 @@ MEANINGS: list[tuple[str, Intent, str]] = [
 def test_what_a_message_says_before_knowing_the_question(typed: str, intent: Intent, value: str) -> None:
     meaning = understand(typed)
     assert (meaning.intent, meaning.value) == (intent, value)
+
+
+# "Skip" where a few optional words are asked for (a dispute's words, a rating's comment).
+SKIPS = ["skip", "Skip", "SKIP!", "skippp", "skp", "தவிர்", "தவிர்க்கவும்", "ஸ்கிப்", "thavir", "no", "இல்லை", "வேண்டாம்",
+         "வேணாம்", "venam", "no comment", "கருத்து இல்லை", "onnum illa"]  # fmt: skip
+NOT_SKIPS = ["skip the onions", "ரொம்ப காரம்", "not bad", "இல்லை, சாப்பாடு ஆறிப்போச்சு", "ok", "சரி", "1", "", "தவிர"]
+
+
+@pytest.mark.parametrize("typed", SKIPS)
+def test_skip_words_in_both_languages(typed: str) -> None:
+    assert is_skip(typed), typed
+
+
+@pytest.mark.parametrize("typed", NOT_SKIPS)
+def test_words_that_are_a_comment_are_not_skip(typed: str) -> None:
+    assert not is_skip(typed), typed
+
+
+def test_a_whole_typed_text_names_its_command_but_words_after_it_do_not() -> None:
+    assert typed_command("தினமும் ஒருமுறை") == typed_command("once a day") == "/daily"
+    assert typed_command("அடிக்கடி") == "/often"
+    assert typed_command("/often 2") == typed_command("daily 3") == typed_command("something odd") == ""
 
 
 def test_normalising_is_nfc_case_emoji_and_emphasis() -> None:
