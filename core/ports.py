@@ -849,6 +849,24 @@ class PaymentsRepo(Protocol):
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""
 
+    async def connect_ready(self, account: str) -> tuple[bool, str, str | None] | None:
+        """(ready, missing, last told) of a connected account; None before Stripe said anything."""
+
+    async def set_connect_state(self, account: str, ready: bool, missing: str, created: int) -> bool:
+        """Store what Stripe said of an account; False (nothing changed) when a newer event was stored."""
+
+    async def mark_connect_told(self, account: str, missing: str) -> bool:
+        """Remember the payee was told what their account misses; False if they already were."""
+
+    async def stripe_payee(self, account: str) -> int | None:
+        """The person whose payouts go to this connected account."""
+
+    async def skip_notice(self, person_id: int) -> tuple[int, str] | None:
+        """(amount, when) a payee without details was last told money waits for them."""
+
+    async def set_skip_notice(self, person_id: int, amount: int) -> None:
+        """Remember that a payee was told now that `amount` waits for their payout details."""
+
 
 class PrivacyRepo(Protocol):
     """What the service holds about one person, its erasure (/forget) and the retention sweeps."""

@@ -121,7 +121,7 @@ async def test_the_daily_run_pays_each_settled_balance_once_and_skips_whoever_ha
         tx_id = await uow.ledger.existing("payout", f"{report.batch.day}:{w0}")
         assert tx_id is not None and await uow.ledger.postings_of(tx_id) == [(w0, -24_000), (PAYOUTS, 24_000)]
         skipped = [e.data for e in await chain_events(uow, "payout.skipped") if e.data["account"] == w1]
-    assert skipped == [{"person_id": coop.workers[1].person_id, "account": w1, "amount": 30_000}]
+    assert skipped == [{"person_id": coop.workers[1].person_id, "account": w1, "amount": 30_000, "told": True}]
     assert line.reference == f"KETPAAR-B{report.batch.id}-L{line.id}"
     await assert_ledger_invariants(store)
 
