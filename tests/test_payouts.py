@@ -298,3 +298,35 @@ async def test_money_a_dispute_decision_may_still_take_back_waits_for_the_appeal
     clock.advance(days=1, hours=1)  # the 24-hour appeal window has passed: paid the next day
     assert mine(coop, await run_payouts(store))[0] == [(w, earned, LineStatus.PENDING)]
     await assert_ledger_invariants(store)
+
+
+async def test_a_payee_without_details_is_told_once_then_again_when_more_is_owed_or_a_week_later(
+        store: Store, coop: Coop, clock: FixedClock) -> None:  # fmt: skip
+    # Each run its own made-up day (the run is once per day, and other tests use the clock's days).
+    w1, person_id = worker_account(coop.workers[1].id), coop.workers[1].person_id
+
+    async def run() -> bool:
+        async with store.uow() as uow:
+            report = await payouts.run_payouts(uow, uuid.uuid4().hex[:10])
+        assert [s for s in report.skipped if s[1] == w1] == [(person_id, w1, await balance(store, w1))]
+        async with store.reader() as uow:
+            told: bool = [e.data for e in await chain_events(uow, "payout.skipped") if e.data["account"] == w1][-1]["told"]
+        return told
+
+    await earn(store, w1, 30_000)
+    assert await run() is True  # the first time: told
+    clock.advance(days=1)
+    assert await run() is False  # the same money the next day: not again
+    await earn(store, w1, 9_999)
+    clock.advance(days=1)
+    assert await run() is False  # grown by less than the payout minimum (₹100) since told
+    await earn(store, w1, 1)
+    clock.advance(hours=1)
+    assert await run() is True  # grown by ₹100 since told: told again
+    clock.advance(days=6, hours=23)
+    assert await run() is False
+    clock.advance(hours=1)
+    assert await run() is True  # a week after the last time
+    assert await run() is False  # and the same run again at once: nothing twice
+    assert await balance(store, w1) == 40_000  # the money never moved
+    await assert_ledger_invariants(store)
