@@ -12,6 +12,7 @@ from core.shared.events import (
     PayoutLineFailed,
     PayoutLineTransferred,
     PayoutSkipped,
+    PayoutUnclaimed,
     PayoutWaiting,
     StatementRowImported,
 )
@@ -106,6 +107,16 @@ async def on_line_transferred(event: DomainEvent, uow: UnitOfWork) -> None:
             amount=money(line.amount, person.language), ref=line.reference)))  # fmt: skip
 
 
+async def on_line_unclaimed(event: DomainEvent, uow: UnitOfWork) -> None:
+    """The admins hear that a returned payout of a forgotten person went to the guarantee pool."""
+    assert isinstance(event, PayoutUnclaimed)
+    for admin in await uow.people.admins():
+        _ = translator(admin.language, admin.channel)
+        text = _("Payout line {line} ({amount}) came back from the bank, but its payee has used /forget: nobody can be "
+                 "paid it again, so it went to the guarantee pool.")  # fmt: skip
+        await deliver_to(uow, admin, Outbound(text.format(line=event.line_id, amount=money(event.amount, admin.language))))
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe the money-in and money-out notifications."""
     bus.on(StatementRowImported, on_statement_row)
@@ -115,3 +126,4 @@ def register(bus: MessageBus) -> None:
     bus.on(PayoutBatchPaid, on_batch_paid)
     bus.on(PayoutLineFailed, on_line_failed)
     bus.on(PayoutLineTransferred, on_line_transferred)
+    bus.on(PayoutUnclaimed, on_line_unclaimed)

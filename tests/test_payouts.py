@@ -9,6 +9,7 @@ import io
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,11 +17,13 @@ from hypothesis import strategies as st
 
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
-from core.ledger.model import DEPOSITS, PAYOUTS, restaurant_account, transfer, worker_account
+from core.ledger.model import DEPOSITS, PAYOUTS, POOL, restaurant_account, transfer, worker_account
 from core.payments import payouts, topups
 from core.payments.model import InvalidDetails, LineStatus, Method, PayoutDetails, new_reference, parse_details
 from core.payments.statements import CreditRow, Statement
+from core.privacy.forget import forget
 from core.schedule.jobs import run_payouts
+from core.seekers.photos import LocalPhotoStore
 from tests.clock import FixedClock
 from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
 
@@ -329,4 +332,37 @@ async def test_a_payee_without_details_is_told_once_then_again_when_more_is_owed
     assert await run() is True  # a week after the last time
     assert await run() is False  # and the same run again at once: nothing twice
     assert await balance(store, w1) == 40_000  # the money never moved
+    await assert_ledger_invariants(store)
+
+
+async def test_a_line_returned_after_its_payee_used_forget_goes_to_the_pool_not_to_a_dead_balance(
+        store: Store, coop: Coop, tmp_path: Path) -> None:  # fmt: skip
+    # The worker is paid ₹240 and the bank confirms it; nothing is owed, so they may /forget. Then
+    # the bank returns the line: the money cannot reach them again, so it goes to the guarantee pool.
+    w0 = worker_account(coop.workers[0].id)
+    await register(store, coop, 0, "murugan@okaxis")
+    await earn(store, w0, 24_000)
+    report = await run_payouts(store)
+    assert report.batch is not None
+    (line,) = [x for x in report.lines if x.account == w0]
+    async with store.uow() as uow:
+        await payouts.mark_paid(uow, coop.admin, report.batch.id, "UTR-42")
+    async with store.uow() as uow:
+        worker = await uow.people.get(coop.workers[0].person_id)
+        assert worker is not None
+        await forget(uow, worker, LocalPhotoStore(tmp_path / "photos", b"k" * 32), None)
+    pool_before, out_before = await balance(store, POOL), await balance(store, PAYOUTS)
+    async with store.uow() as uow:
+        await payouts.mark_failed(uow, coop.admin, line.id)
+    assert await balance(store, w0) == 0  # not back on a balance nobody can be paid from
+    assert await balance(store, POOL) == pool_before + 24_000 and await balance(store, PAYOUTS) == out_before - 24_000
+    async with store.uow() as uow:
+        assert (await uow.payments.line(line.id)).status is LineStatus.FAILED  # type: ignore[union-attr]
+        with pytest.raises(payouts.PayoutError):  # pressed again: nothing twice
+            await payouts.mark_failed(uow, coop.admin, line.id)
+    async with store.reader() as uow:
+        events = [e.data for e in await chain_events(uow, "payout.unclaimed") if e.data["line_id"] == line.id]
+        assert events == [{"batch_id": report.batch.id, "line_id": line.id, "account": w0, "amount": 24_000,
+                           "to": POOL}]  # fmt: skip
+        assert [e for e in await chain_events(uow, "payout.failed") if e.data["line_id"] == line.id] == []
     await assert_ledger_invariants(store)

@@ -7,10 +7,11 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.ledger.model import PAYOUTS, restaurant_account, transfer, worker_account
+from core.ledger.model import PAYOUTS, POOL, restaurant_account, transfer, worker_account
 from core.members.model import Person
 from core.payments.model import LineStatus, Method, Missing, PayoutBatch, PayoutDetails, PayoutLine
 from core.ports import UnitOfWork
+from core.privacy import ERASED_CHANNEL
 from core.shared.clock import LOCAL_TZ, local_day
 from core.shared.events import (
     PayoutBatchCreated,
@@ -18,6 +19,7 @@ from core.shared.events import (
     PayoutDetailsChanged,
     PayoutLineFailed,
     PayoutSkipped,
+    PayoutUnclaimed,
     PayoutWaiting,
 )
 
@@ -199,12 +201,29 @@ async def fail_line(uow: UnitOfWork, line: PayoutLine, actor: str) -> PayoutLine
     """Put a returned (or refused) line's money back on the payee's balance, once."""
     if line.status is LineStatus.FAILED:
         raise PayoutError("decided")
+    payee = await uow.people.get(line.person_id)
+    if payee is None or payee.channel == ERASED_CHANNEL:
+        return await _unclaimed(uow, line, actor)
     tx_id = await uow.ledger.record(transfer("payout_reversal", f"line:{line.id}", PAYOUTS, line.account, line.amount,
                                              f"payout line {line.id} returned"), actor)  # fmt: skip
     if not await uow.payments.fail_line(line.id, tx_id):
         raise PayoutError("decided")
     uow.record(PayoutLineFailed(actor=actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
                                 amount=line.amount))  # fmt: skip
+    return line
+
+
+async def _unclaimed(uow: UnitOfWork, line: PayoutLine, actor: str) -> PayoutLine:
+    """A line the bank returned after its payee used /forget (it was paid, so nothing was owed
+    then): back on their balance it would be stuck for good, with no details, no contact and no
+    one to ask. It goes to the guarantee pool, as the rest of a forgotten person's balance does,
+    in one transaction and a chain event; the admins are told (by the event)."""
+    tx_id = await uow.ledger.record(transfer("payout_unclaimed", f"line:{line.id}", PAYOUTS, POOL, line.amount,
+                                             f"payout line {line.id} returned for a forgotten payee"), actor)  # fmt: skip
+    if not await uow.payments.fail_line(line.id, tx_id):
+        raise PayoutError("decided")
+    uow.record(PayoutUnclaimed(actor=actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
+                               amount=line.amount, to=POOL))  # fmt: skip
     return line
 
 
