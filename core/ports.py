@@ -940,6 +940,15 @@ class CardPaymentRepo(Protocol):
 class GovernanceRepo(Protocol):
     """Proposals, their seconds and their votes (one per member per proposal)."""
 
+    async def mark_pool_short_told(self, proposal_id: int, amount: int) -> bool:
+        """Remember the admins were told a passed appeal vote waits for the pool; False if they already were."""
+
+    async def set_polls_stop_pending(self, proposal_id: int, pending: bool) -> None:
+        """Mark a closed proposal's native polls as still to stop (or stopped)."""
+
+    async def polls_stop_pending(self, limit: int = 100) -> list[int]:
+        """Closed proposals whose native polls are still to stop, oldest first."""
+
     async def add(self, proposal: Proposal) -> Proposal:
         """Store a new proposal and give it its id."""
 

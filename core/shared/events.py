@@ -769,3 +769,14 @@ class FaceChecked(DomainEvent):
     similarity_bp: int | None = None
     second_similarity_bp: int | None = None
     contested_order: int | None = None  # someone_else: the refused order the donor contested
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealVoteWaitsForPool(DomainEvent):
+    """The members voted to change a dispute decision, but the guarantee pool cannot yet cover the
+    money the change needs: nothing is applied until it can (recorded once, when the admins are told)."""
+
+    type: ClassVar[str] = "dispute.vote_waits_for_pool"
+    proposal_id: int
+    dispute_id: int
+    short: int  # paise the pool lacks
