@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.funding.pledge_model import PledgeStatus
+from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
 from core.orders import timeouts

@@ -83,7 +83,7 @@ async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(conn
     report = await run_payouts(runtime.store, "2026-11-23", transfers=transfers)
     assert report.lines == [] and [(a, m) for _p, a, m in report.waiting] == [(account, 20_000)]
     await chat.run("""
-        worker-1 < ₹200 is ready for you, but your Stripe account cannot receive it yet: its setup is not finished (/payout stripe sends a new link). It waits in your earnings.
+        worker-1 < ₹200 is ready for you, but your Stripe account cannot receive it yet: its setup is not finished
     """)
     assert await balance(connect_env, account) == 20_000 and await balance(connect_env, PAYOUTS) == 0
     # Day 2: still nothing from Stripe: still waiting, not told again.

@@ -42,7 +42,7 @@ CHANGED_BY_SMS = """
     worker-sms > [tap Confirm]
     worker-sms < Saved. Your payouts go to XXXXXX6789 · HDFC0001234.
     worker-1   < Saved. Your payouts go to XXXXXX6789 · HDFC0001234.
-    worker-1   < Your payout details were changed from another of your chats: payouts now go to XXXXXX6789 · HDFC0001234, no longer to m***n@okaxis.
+    worker-1   < Your payout details were changed from another of your chats: payouts now go to XXXXXX6789 · HDFC0001234, no longer
     # Undone from the web chat: now the phone is the other chat, and is told.
     worker-1   > /payout murugan@okaxis
     worker-1   < Change your payouts from XXXXXX6789 · HDFC0001234 to m***n@okaxis? [Confirm] [Cancel]
