@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from core.adapters.sql.db import Database
+from core.adapters.sql.schema import outbox
 from core.adapters.sql.uow import Store
 from core.ledger.model import DEPOSITS, PAYOUTS, POOL, restaurant_account, transfer, worker_account
 from core.payments import payouts, topups
@@ -24,6 +27,8 @@ from core.payments.statements import CreditRow, Statement
 from core.privacy.forget import forget
 from core.schedule.jobs import run_payouts
 from core.seekers.photos import LocalPhotoStore
+from core.shared.bus import MessageBus
+from flows import payments_notify
 from tests.clock import FixedClock
 from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
 
@@ -352,8 +357,16 @@ async def test_a_line_returned_after_its_payee_used_forget_goes_to_the_pool_not_
         assert worker is not None
         await forget(uow, worker, LocalPhotoStore(tmp_path / "photos", b"k" * 32), None)
     pool_before, out_before = await balance(store, POOL), await balance(store, PAYOUTS)
-    async with store.uow() as uow:
+    told = MessageBus()
+    payments_notify.register(told)  # the notifications, written in the same transaction
+    async with Store(store.db, store.clock, told).uow() as uow:
         await payouts.mark_failed(uow, coop.admin, line.id)
+    async with store.reader() as uow:
+        texts = [(a, json.loads(p)["text"]) for a, p in await uow.conn.execute(
+            select(outbox.c.address, outbox.c.payload).where(outbox.c.payload.contains(f"Payout line {line.id} ")))]  # fmt: skip
+    # (On the shared PostgreSQL database other tests' admins hear it too: this cooperative's admin once.)
+    assert [t for t in texts if t[0] == coop.admin.address] == [(coop.admin.address, f"Payout line {line.id} (₹240) came back from the bank, but its payee has used "
+                                          "/forget: nobody can be paid it again, so it went to the guarantee pool.")]  # fmt: skip
     assert await balance(store, w0) == 0  # not back on a balance nobody can be paid from
     assert await balance(store, POOL) == pool_before + 24_000 and await balance(store, PAYOUTS) == out_before - 24_000
     async with store.uow() as uow:
