@@ -365,8 +365,9 @@ async def test_a_line_returned_after_its_payee_used_forget_goes_to_the_pool_not_
         texts = [(a, json.loads(p)["text"]) for a, p in await uow.conn.execute(
             select(outbox.c.address, outbox.c.payload).where(outbox.c.payload.contains(f"Payout line {line.id} ")))]  # fmt: skip
     # (On the shared PostgreSQL database other tests' admins hear it too: this cooperative's admin once.)
-    assert [t for t in texts if t[0] == coop.admin.address] == [(coop.admin.address, f"Payout line {line.id} (₹240) came back from the bank, but its payee has used "
-                                          "/forget: nobody can be paid it again, so it went to the guarantee pool.")]  # fmt: skip
+    assert [text for address, text in texts if address == coop.admin.address] == [
+        f"Payout line {line.id} (₹240) came back from the bank, but its payee has used /forget: nobody can be paid it "
+        "again, so it went to the guarantee pool."]
     assert await balance(store, w0) == 0  # not back on a balance nobody can be paid from
     assert await balance(store, POOL) == pool_before + 24_000 and await balance(store, PAYOUTS) == out_before - 24_000
     async with store.uow() as uow:
