@@ -208,6 +208,17 @@ async def test_a_tamil_worker_links_stripe_in_tamil(connect_env: dict[str, Any])
         worker-1 > [press payto:yes]
         worker-1 < உங்கள் ஸ்ட்ரைப் கணக்கை இங்கே அமைத்து முடியுங்கள்
     """)
+    # Money waits for an account Stripe has not enabled: what is missing, in Tamil, once for each thing.
+    await worker_earns(connect_env, 20_000)
+    runtime, stripe = connect_env["runtime"], connect_env["stripe"]
+    await run_payouts(runtime.store, "2026-11-23", transfers=runtime.services.transfers)
+    [acct] = stripe.accounts
+    await post_event(connect_env, event("account.updated", stripe.onboard(acct, enabled=False)))
+    await run_payouts(runtime.store, "2026-11-24", transfers=runtime.services.transfers)
+    await connect_env["chat"].run("""
+        worker-1 < உங்களுக்கு ₹200 தயார், ஆனால் உங்கள் ஸ்ட்ரைப் கணக்கு இன்னும் அதைப் பெற முடியாது
+        worker-1 < உங்களுக்கு ₹200 தயார், ஆனால் ஸ்ட்ரைப் உங்கள் கணக்கில் பணம் பெறுவதை இன்னும் இயக்கவில்லை
+    """)
     box = await connect_env["chat"].fetch("worker-1")
     for message in box.seen:
         text = re.sub(r"https?://\S+", " ", message["text"])
