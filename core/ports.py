@@ -855,6 +855,10 @@ class PaymentsRepo(Protocol):
     async def set_connect_state(self, account: str, ready: bool, missing: str, created: int) -> bool:
         """Store what Stripe said of an account; False (nothing changed) when a newer event was stored."""
 
+    async def connect_refused(self, account: str, missing: str) -> None:
+        """Stripe refused a transfer to an account: not ready until an account.updated newer than the
+        last one stored says otherwise."""
+
     async def mark_connect_told(self, account: str, missing: str) -> bool:
         """Remember the payee was told what their account misses; False if they already were."""
 

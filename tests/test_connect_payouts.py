@@ -152,6 +152,12 @@ async def test_a_transfer_stripe_refuses_fails_the_line_and_a_line_to_an_account
         worker-1 < Stripe could not send ₹150 to you. It is back in your earnings and goes out at the next payout
     """)
     assert await balance(connect_env, account) == 15_000 and stripe.transfers == []
+    # The next run does not fail a new line every day: it waits for Stripe to say the account is ready.
+    assert (await run_payouts(runtime.store, "2026-11-22", transfers=transfers)).waiting
+    await chat.run("""
+        worker-1 < ₹150 is ready for you, but Stripe has not enabled payouts on your account yet
+    """)
+    assert stripe.transfers == []
 
     # A line made while ready, then Stripe says the account is not: the line waits (pending, not failed).
     await post_event(connect_env, event("account.updated", stripe.onboard(acct)))

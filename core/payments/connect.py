@@ -18,7 +18,7 @@ import logging
 
 from core.members.model import Person
 from core.payments import payouts
-from core.payments.model import ConnectState, Method, PayoutDetails, PayoutLine
+from core.payments.model import ConnectState, Method, Missing, PayoutDetails, PayoutLine
 from core.ports import Store, TransferGateway, UnitOfWork
 from core.shared.events import ConnectAccountUpdated, PayoutLineTransferred
 
@@ -84,6 +84,9 @@ async def _pay(store: Store, gateway: TransferGateway, line: PayoutLine) -> str:
             if current is None or current.status.value != "pending":
                 return "changed"
             await payouts.fail_line(uow, current, "scheduler")
+            # Not ready after all (closed, restricted): later runs wait for Stripe's next account.updated
+            # instead of failing a new line every day.
+            await uow.payments.connect_refused(line.destination, Missing.REVIEW.value)
         return "refused"
     except Exception:  # not reached, or timed out: the same key is used again at the next run
         log.exception("payout line %s: transfer not made; tried again at the next run", line.id)

@@ -204,6 +204,14 @@ class PaymentsRepo:
         )  # fmt: skip
         return (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1
 
+    async def connect_refused(self, account: str, missing: str) -> None:
+        """Stripe refused a transfer to an account: not ready until an account.updated newer than the
+        last one stored says otherwise."""
+        if not await insert_ignore(self.conn, connect_accounts, {"account": account, "ready": False, "missing": missing,
+                                                                 "updated_at": self.now}, ["account"]):  # fmt: skip
+            await self.conn.execute(update(connect_accounts).where(connect_accounts.c.account == account)
+                                    .values(ready=False, missing=missing, updated_at=self.now))  # fmt: skip
+
     async def mark_connect_told(self, account: str, missing: str) -> bool:
         """Remember the payee was told what their account misses; False if they already were."""
         q = (
