@@ -380,3 +380,25 @@ async def test_a_line_returned_after_its_payee_used_forget_goes_to_the_pool_not_
                            "to": POOL}]  # fmt: skip
         assert [e for e in await chain_events(uow, "payout.failed") if e.data["line_id"] == line.id] == []
     await assert_ledger_invariants(store)
+
+
+async def test_what_stripe_said_of_a_connected_account_keeps_the_newest_and_each_telling_once(store: Store) -> None:
+    acct, unseen = f"acct_{uuid.uuid4().hex[:16]}", f"acct_{uuid.uuid4().hex[:16]}"
+    async with store.uow() as uow:
+        payments = uow.payments
+        assert await payments.set_connect_state(acct, False, "details", 100)
+        assert await payments.set_connect_state(acct, True, "", 200)
+        assert not await payments.set_connect_state(acct, False, "review", 150)  # older: changes nothing
+        assert await payments.connect_ready(acct) == (True, "", None)
+        await payments.connect_refused(acct, "review")  # a transfer refused: not ready any more
+        assert await payments.connect_ready(acct) == (False, "review", None)
+        assert await payments.mark_connect_told(acct, "review") is True
+        assert await payments.mark_connect_told(acct, "review") is False  # told once
+        assert await payments.mark_connect_told(acct, "details") is True  # something else missing: told
+        assert await payments.set_connect_state(acct, True, "", 300)
+        assert await payments.connect_ready(acct) == (True, "", None)  # ready again: the next problem is news
+        # An account Stripe never spoke of: not ready, its telling remembered.
+        assert await payments.connect_ready(unseen) is None
+        assert await payments.mark_connect_told(unseen, "details") is True
+        assert await payments.mark_connect_told(unseen, "details") is False
+        assert await payments.connect_ready(unseen) == (False, "details", "details")
