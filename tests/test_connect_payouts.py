@@ -109,8 +109,11 @@ async def test_a_worker_links_stripe_and_is_paid_by_transfer_once_onboarded(conn
     async with runtime.store.reader() as uow:
         assert (await uow.payments.connect_ready(acct))[:2] == (True, "")  # type: ignore[index]
         updates = [e.data for e in await chain_events(uow, "payout.connect_account")]
-    assert updates == [{"person_id": updates[0]["person_id"], "ready": False, "missing": "review"},
-                       {"person_id": updates[0]["person_id"], "ready": True, "missing": ""}]  # fmt: skip
+    flags = ("charges_enabled", "payouts_enabled", "details_submitted", "transfers_active")
+    assert updates == [{"person_id": updates[0]["person_id"], "ready": False, "missing": "review", **dict.fromkeys(flags, False),
+                        "details_submitted": True},
+                       {"person_id": updates[0]["person_id"], "ready": True, "missing": "", **dict.fromkeys(flags, True)}]  # fmt: skip
+    assert updates[0]["person_id"] is not None
 
     # Day 6: ready; the transfer is slow to answer (the SDK retries with the same key): one transfer.
     stripe.stall["/v1/transfers"] = 1.5
@@ -190,7 +193,8 @@ async def test_account_updated_for_an_account_nobody_uses_is_recorded_and_change
     assert (await connect_env["client"].post("/webhooks/stripe", content=body, headers=forged)).status_code == 400
     async with connect_env["runtime"].store.reader() as uow:
         assert [e.data for e in await chain_events(uow, "payout.connect_account")] == [
-            {"person_id": None, "ready": True, "missing": ""}]
+            {"person_id": None, "ready": True, "missing": "", "charges_enabled": True, "payouts_enabled": True,
+             "details_submitted": True, "transfers_active": True}]  # fmt: skip
     await assert_ledger_invariants(connect_env["runtime"].store)
 
 

@@ -62,7 +62,9 @@ async def apply_account_update(uow: UnitOfWork, state: ConnectState) -> str:
     if not await uow.payments.set_connect_state(state.account, state.ready, state.missing.value, state.created):
         return "old"
     person_id = await uow.payments.stripe_payee(state.account)
-    uow.record(ConnectAccountUpdated(actor="stripe", person_id=person_id, ready=state.ready, missing=state.missing.value))
+    uow.record(ConnectAccountUpdated(actor="stripe", person_id=person_id, ready=state.ready, missing=state.missing.value,
+                                     charges_enabled=state.charges_enabled, payouts_enabled=state.payouts_enabled,
+                                     details_submitted=state.details_submitted, transfers_active=state.transfers_active))  # fmt: skip
     return "ready" if state.ready else "not_ready"
 
 

@@ -496,6 +496,10 @@ class ConnectAccountUpdated(DomainEvent):
     person_id: int | None  # None: an account no payee uses (any more)
     ready: bool
     missing: str
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    transfers_active: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
