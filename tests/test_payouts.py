@@ -312,9 +312,11 @@ async def test_a_payee_without_details_is_told_once_then_again_when_more_is_owed
         store: Store, coop: Coop, clock: FixedClock) -> None:  # fmt: skip
     # Each run its own made-up day (the run is once per day, and other tests use the clock's days).
     w1, person_id = worker_account(coop.workers[1].id), coop.workers[1].person_id
+    told_bus = MessageBus()
+    payments_notify.register(told_bus)  # what the payee is sent, written with the run
 
     async def run() -> bool:
-        async with store.uow() as uow:
+        async with Store(store.db, store.clock, told_bus).uow() as uow:
             report = await payouts.run_payouts(uow, uuid.uuid4().hex[:10])
         assert [s for s in report.skipped if s[1] == w1] == [(person_id, w1, await balance(store, w1))]
         async with store.reader() as uow:
@@ -337,6 +339,12 @@ async def test_a_payee_without_details_is_told_once_then_again_when_more_is_owed
     assert await run() is True  # a week after the last time
     assert await run() is False  # and the same run again at once: nothing twice
     assert await balance(store, w1) == 40_000  # the money never moved
+    async with store.reader() as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        sent = [json.loads(p)["text"] for (p,) in await uow.conn.execute(
+            select(outbox.c.payload).where(outbox.c.address == person.address))]  # fmt: skip
+    assert [t.split(" is ready")[0] for t in sent if "I do not know where" in t] == ["₹300", "₹400", "₹400"]
     await assert_ledger_invariants(store)
 
 
