@@ -158,6 +158,8 @@ class PrivacyRepo:
         """Where they are paid, what was paid to them, their UPI top-ups and the bank rows credited to them."""
         return {
             "payout_details": await self._all(select(payout_details).where(payout_details.c.person_id == person_id)),
+            # When they were last told money waits for their payout details (and how much).
+            "payout_notices": await self._all(select(payout_skip_notices).where(payout_skip_notices.c.person_id == person_id)),
             "payout_lines": await self._all(select(payout_lines).where(payout_lines.c.person_id == person_id)
                                             .order_by(payout_lines.c.id)),  # fmt: skip
             "topup_requests": await self._all(select(topup_requests).where(topup_requests.c.person_id == person_id)
