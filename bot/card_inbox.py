@@ -1,4 +1,4 @@
-"""Stripe's payment notifications: stored in the inbox once per event id, then acted on in order.
+"""Stripe's notifications (payments, and connected accounts for payouts): stored in the inbox once per event id, then acted on in order.
 
 The same inbox as the chat channels (channel "stripe", one sender), so a crash between storing
 and acting loses nothing: pending events are acted on at the next start."""
@@ -10,8 +10,8 @@ import hashlib
 import logging
 from typing import Any
 
-from core.adapters.stripe.webhook import card_event
-from core.payments import cards
+from core.adapters.stripe.webhook import account_state, card_event
+from core.payments import cards, connect
 from core.ports import Store
 from core.shared.queues import InboxStatus
 
@@ -63,8 +63,12 @@ class CardInbox:
                 if found is None:
                     return False
                 message_id, payload = found
-                event = card_event(payload.get("event") or {})
-                outcome = "ignored" if event is None else await cards.apply_event(uow, event)
+                raw = payload.get("event") or {}
+                if (account := account_state(raw)) is not None:  # Connect: can a payee receive transfers yet
+                    outcome = await connect.apply_account_update(uow, account)
+                else:
+                    event = card_event(raw)
+                    outcome = "ignored" if event is None else await cards.apply_event(uow, event)
                 log.info("stripe event %s: %s", (payload.get("event") or {}).get("id"), outcome)
                 await uow.inbox.finish(message_id)
         except Exception as exc:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -312,8 +312,31 @@ POLL_CLOSED = "poll has already been closed"  # Telegram's words when stopPoll i
 
 
 async def stop_polls(store: Store, channel: TelegramChannel | Bot, meta_key: str, meta_value: int) -> int:
+    """Stop every native poll sent with meta {meta_key: meta_value}; return how many are stopped (see _stop_all)."""
+    return sum(1 for outcome in await _stop_all(store, channel, meta_key, meta_value) if outcome == "stopped")
+
+
+async def stop_pending_polls(store: Store, channel: TelegramChannel | Bot, proposal_ids: list[int] | None = None) -> int:
+    """Stop the polls of closed proposals marked "stop pending" (those given, else every marked one,
+    as the close job does after a crash between the close's commit and stopPoll); a proposal's mark
+    is cleared once none of its polls is left to retry. Return how many proposals were finished."""
+    if proposal_ids is None:
+        async with store.reader() as uow:
+            proposal_ids = await uow.governance.polls_stop_pending()
+    finished = 0
+    for proposal_id in proposal_ids:
+        if "retry" in await _stop_all(store, channel, "proposal", proposal_id):
+            continue  # Telegram not reached, or flood control: the next run of the close job tries again
+        async with store.uow() as uow:
+            await uow.governance.set_polls_stop_pending(proposal_id, False)
+        finished += 1
+    return finished
+
+
+async def _stop_all(store: Store, channel: TelegramChannel | Bot, meta_key: str, meta_value: int) -> list[str]:
     """Stop every native poll sent with meta {meta_key: meta_value} (a closed proposal's polls), so
-    members see it closed in Telegram; return how many are stopped now (already stopped counts).
+    members see it closed in Telegram; one outcome per poll: stopped (already stopped counts), gone
+    (the chat deleted, the bot blocked: nothing to do) or retry (Telegram not reached, flood control).
 
     Safe to run again: a poll stopped before is "already closed" to Telegram, which counts as done.
     A poll that cannot be stopped (the chat deleted, the bot blocked) is logged, never fatal: a vote
@@ -323,13 +346,13 @@ async def stop_polls(store: Store, channel: TelegramChannel | Bot, meta_key: str
                 if "/poll/" in str(r.provider_message_id or "")]  # fmt: skip
     bot, limiter = (channel.bot, channel.limiter) if isinstance(channel, TelegramChannel) else (channel, None)
 
-    async def stop(chat: str, message_id: int) -> bool:
+    async def stop(chat: str, message_id: int) -> str:
         for _attempt in range(3):
             try:
                 if limiter is not None:
                     await limiter.acquire(chat)
                 await bot.stop_poll(chat, message_id)
-                return True
+                return "stopped"
             except RetryAfter as exc:
                 if limiter is None:
                     await asyncio.sleep(retry_seconds(exc))
@@ -337,14 +360,16 @@ async def stop_polls(store: Store, channel: TelegramChannel | Bot, meta_key: str
                     limiter.retry_after(retry_seconds(exc), chat)
             except BadRequest as exc:
                 if POLL_CLOSED in str(exc).lower():
-                    return True  # stopped before (the close job or this function ran twice)
+                    return "stopped"  # stopped before (the close job or this function ran twice)
                 log.warning("%s %s: could not stop the poll sent to %s: %s", meta_key, meta_value, chat, exc)
-                return False
-            except TelegramError as exc:  # the chat is gone, the bot blocked, the network down
+                return "gone"
+            except (NetworkError, TimedOut) as exc:  # Telegram not reached: worth trying again
+                log.warning("%s %s: could not reach Telegram to stop the poll sent to %s: %s", meta_key, meta_value, chat, exc)
+                return "retry"
+            except TelegramError as exc:  # the chat is gone, the bot blocked
                 log.warning("%s %s: could not stop the poll sent to %s: %s", meta_key, meta_value, chat, exc)
-                return False
+                return "gone"
         log.warning("%s %s: flood control kept the poll to %s from being stopped", meta_key, meta_value, chat)
-        return False
+        return "retry"
 
-    done = await asyncio.gather(*(stop(r.address, int(str(r.provider_message_id).split("/")[0])) for r in rows))
-    return sum(done)
+    return list(await asyncio.gather(*(stop(r.address, int(str(r.provider_message_id).split("/")[0])) for r in rows)))

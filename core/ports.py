@@ -849,6 +849,28 @@ class PaymentsRepo(Protocol):
     async def fail_line(self, line_id: int, reversal_tx_id: int) -> bool:
         """Mark a line failed with its reversal; False if it already was."""
 
+    async def connect_ready(self, account: str) -> tuple[bool, str, str | None] | None:
+        """(ready, missing, last told) of a connected account; None before Stripe said anything."""
+
+    async def set_connect_state(self, account: str, ready: bool, missing: str, created: int) -> bool:
+        """Store what Stripe said of an account; False (nothing changed) when a newer event was stored."""
+
+    async def connect_refused(self, account: str, missing: str) -> None:
+        """Stripe refused a transfer to an account: not ready until an account.updated newer than the
+        last one stored says otherwise."""
+
+    async def mark_connect_told(self, account: str, missing: str) -> bool:
+        """Remember the payee was told what their account misses; False if they already were."""
+
+    async def stripe_payee(self, account: str) -> int | None:
+        """The person whose payouts go to this connected account."""
+
+    async def skip_notice(self, person_id: int) -> tuple[int, str] | None:
+        """(amount, when) a payee without details was last told money waits for them."""
+
+    async def set_skip_notice(self, person_id: int, amount: int) -> None:
+        """Remember that a payee was told now that `amount` waits for their payout details."""
+
 
 class PrivacyRepo(Protocol):
     """What the service holds about one person, its erasure (/forget) and the retention sweeps."""
@@ -921,6 +943,15 @@ class CardPaymentRepo(Protocol):
 
 class GovernanceRepo(Protocol):
     """Proposals, their seconds and their votes (one per member per proposal)."""
+
+    async def mark_pool_short_told(self, proposal_id: int, amount: int) -> bool:
+        """Remember the admins were told a passed appeal vote waits for the pool; False if they already were."""
+
+    async def set_polls_stop_pending(self, proposal_id: int, pending: bool) -> None:
+        """Mark a closed proposal's native polls as still to stop (or stopped)."""
+
+    async def polls_stop_pending(self, limit: int = 100) -> list[int]:
+        """Closed proposals whose native polls are still to stop, oldest first."""
 
     async def add(self, proposal: Proposal) -> Proposal:
         """Store a new proposal and give it its id."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.ports import UnitOfWork
 from core.shared.bus import MessageBus
-from core.shared.events import DisputeResolved, DomainEvent
+from core.shared.events import AppealVoteWaitsForPool, DisputeResolved, DomainEvent
 from flows.context import deliver_to
 from flows.dispute_text import resolution_label
 from flows.disputes import outcome_amounts, parties_of
@@ -40,6 +40,20 @@ async def on_vote_decided(event: DomainEvent, uow: UnitOfWork) -> None:
         await deliver_to(uow, person, Outbound(text))
 
 
+async def on_vote_waits_for_pool(event: DomainEvent, uow: UnitOfWork) -> None:
+    """The admins hear, once, that a passed appeal vote waits until the guarantee pool can cover it."""
+    assert isinstance(event, AppealVoteWaitsForPool)
+    dispute = await uow.disputes.get(event.dispute_id)
+    order_id = dispute.order_id if dispute is not None else 0
+    for admin in await uow.people.admins():
+        _ = translator(admin.language, admin.channel)
+        text = _("Order #{id}: the members voted to change the decision (proposal #{p}), but the guarantee pool is {amount} "
+                 "short of what the change needs. It is applied by itself as soon as the pool can cover it.")  # fmt: skip
+        await deliver_to(uow, admin, Outbound(text.format(id=order_id, p=event.proposal_id,
+                                                          amount=money(event.short, admin.language))))  # fmt: skip
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe the appeal-vote notifications."""
     bus.on(DisputeResolved, on_vote_decided)
+    bus.on(AppealVoteWaitsForPool, on_vote_waits_for_pool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.funding.pledge_model import PledgeStatus
 from core.ledger.model import MAX_POSTING, donor_account, restaurant_account, worker_account
 from core.members.model import Approval
 from core.orders import service as orders
@@ -36,6 +37,10 @@ async def help_(ctx: FlowContext, msg: Inbound) -> None:
     lines = [_("Ketpaar feeds people in need. Send a photo of a person who needs a meal, then their location.")]
     lines.append(_("/balance – your money · /orders – your meals · /cancel – stop what you are doing"))
     lines.append(_("/pledge – give money ahead for other people's meals · /pledges – yours"))
+    live = [p for p in await ctx.uow.pledges.for_person(ctx.person.id) if p.status is not PledgeStatus.CANCELLED]
+    if live:  # only pledgers have something to hear of
+        lines.append(_("/often {id} – hear of every meal your pledge #{id} pays for · /daily {id} – once a day").format(
+            id=live[0].id))  # fmt: skip
     lines.append(_("/topup 500 – add ₹500 to your balance by UPI"))
     lines.append(_("/campaign – fund a meal together with others · /give <code> <rupees> – give to a campaign"))
     lines.append(_("/campaigns – open campaigns near you · /nearby on – hear when one starts near you"))

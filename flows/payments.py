@@ -14,9 +14,9 @@ from core.payments.model import InvalidDetails, Method, PayoutDetails, parse_det
 from core.payments.upi import pay_link, qr_png
 from core.shared.clock import LOCAL_TZ, local_day
 from flows.common import parse_rupees, payload_args
-from flows.context import PHOTOLESS_CHANNELS, FlowContext
-from flows.i18n import money
-from flows.messages import Choice, Inbound
+from flows.context import PHOTOLESS_CHANNELS, POLLED_CHANNELS, FlowContext
+from flows.i18n import money, translator
+from flows.messages import Choice, Inbound, Outbound
 from flows.payments_notify import payout_place
 from flows.steps import Step
 
@@ -79,7 +79,7 @@ async def payout_details(ctx: FlowContext, msg: Inbound) -> None:
             await ctx.reply(_("Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC."))
             return
         if current is not None and current.method is Method.STRIPE:
-            await _link_stripe(ctx)  # the same account: nothing changes but a fresh onboarding link
+            await _link_stripe(ctx, msg)  # the same account: nothing changes but a fresh onboarding link
             return
         details = PayoutDetails(ctx.person.id, Method.STRIPE, "")  # the account is made once confirmed
     else:
@@ -129,22 +129,44 @@ async def payout_answer(ctx: FlowContext, msg: Inbound) -> None:
         return
     details = PayoutDetails(ctx.person.id, Method(str(data["method"])), str(data["destination"]), str(data["ifsc"]))
     if details.method is Method.STRIPE:
-        await _link_stripe(ctx)
+        await _link_stripe(ctx, msg)
         return
+    before = await ctx.uow.payments.details(ctx.person.id)
     try:
         await payouts.set_details(ctx.uow, ctx.person, details)
     except payouts.PayoutError:
         await ctx.reply(_("Payout details are for registered restaurants and delivery workers."))
         return
     await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)))
+    await tell_other_identities(ctx, msg, before, details)
 
 
-async def _link_stripe(ctx: FlowContext) -> None:
+async def tell_other_identities(ctx: FlowContext, msg: Inbound, before: PayoutDetails | None, after: PayoutDetails) -> None:
+    """Warn the payee on every linked identity but the one the change came from: a borrowed or
+    stolen phone must not redirect their pay unseen. Each in their language, with how to undo it."""
+    if before == after:
+        return
+    for channel, address in await ctx.uow.people.identities_of(ctx.person.id):
+        if (channel, address) == (msg.channel, msg.address):
+            continue
+        _ = translator(ctx.person.language, channel)
+        if before is None:
+            text = _("Payout details were added from another of your chats: your payouts now go to {where}.").format(
+                where=payout_place(_, after))  # fmt: skip
+        else:
+            text = _("Your payout details were changed from another of your chats: payouts now go to {where}, no longer to "
+                     "{old}.").format(where=payout_place(_, after), old=payout_place(_, before))  # fmt: skip
+        text += "\n" + _("Not you? Send /payout with your own details to change them back, and tell an admin.")
+        await ctx.uow.outbox.enqueue(channel, address, Outbound(text).to_payload(), delivered=channel in POLLED_CHANNELS)
+
+
+async def _link_stripe(ctx: FlowContext, msg: Inbound) -> None:
     """Make (or reuse) the payee's Stripe connected account and send its onboarding link."""
     _ = ctx._
     if ctx.services.transfers is None:
         await ctx.reply(_("Payouts by Stripe are not offered here. Send your UPI id, or your account number and IFSC."))
         return
+    before = await ctx.uow.payments.details(ctx.person.id)
     try:
         details, url = await connect.link_account(ctx.uow, ctx.services.transfers, ctx.person)
     except payouts.PayoutError:
@@ -152,6 +174,7 @@ async def _link_stripe(ctx: FlowContext) -> None:
         return
     await ctx.reply(_("Saved. Your payouts go to {where}.").format(where=payout_place(_, details)) + "\n" +
                     _("Finish setting up your Stripe account here (your bank details stay with Stripe): {url}").format(url=url))
+    await tell_other_identities(ctx, msg, before, details)
 
 
 async def earnings(ctx: FlowContext, msg: Inbound) -> None:

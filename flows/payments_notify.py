@@ -12,6 +12,8 @@ from core.shared.events import (
     PayoutLineFailed,
     PayoutLineTransferred,
     PayoutSkipped,
+    PayoutUnclaimed,
+    PayoutWaiting,
     StatementRowImported,
 )
 from flows.context import deliver_to
@@ -33,9 +35,23 @@ async def on_statement_row(event: DomainEvent, uow: UnitOfWork) -> None:
 async def on_payout_skipped(event: DomainEvent, uow: UnitOfWork) -> None:
     """A payee with money due but no payout details is told how to get it."""
     assert isinstance(event, PayoutSkipped)
-    if person := await uow.people.get(event.person_id):
+    if event.told and (person := await uow.people.get(event.person_id)):
         _ = translator(person.language, person.channel)
         text = _("{amount} is ready to be paid to you, but I do not know where. Send /payout with your UPI id or bank account.")
+        await deliver_to(uow, person, Outbound(text.format(amount=money(event.amount, person.language))))
+
+
+async def on_payout_waiting(event: DomainEvent, uow: UnitOfWork) -> None:
+    """A payee paid by Stripe whose account cannot receive transfers yet hears, once, what is missing."""
+    assert isinstance(event, PayoutWaiting)
+    if event.told and (person := await uow.people.get(event.person_id)):
+        _ = translator(person.language, person.channel)
+        if event.missing == "review":
+            text = _("{amount} is ready for you, but Stripe has not enabled payouts on your account yet (it may be "
+                     "checking your details or need a document: look in your Stripe account). It waits in your earnings.")
+        else:
+            text = _("{amount} is ready for you, but your Stripe account cannot receive it yet: its setup is not "
+                     "finished (/payout stripe sends a new link). It waits in your earnings.")  # fmt: skip
         await deliver_to(uow, person, Outbound(text.format(amount=money(event.amount, person.language))))
 
 
@@ -91,11 +107,23 @@ async def on_line_transferred(event: DomainEvent, uow: UnitOfWork) -> None:
             amount=money(line.amount, person.language), ref=line.reference)))  # fmt: skip
 
 
+async def on_line_unclaimed(event: DomainEvent, uow: UnitOfWork) -> None:
+    """The admins hear that a returned payout of a forgotten person went to the guarantee pool."""
+    assert isinstance(event, PayoutUnclaimed)
+    for admin in await uow.people.admins():
+        _ = translator(admin.language, admin.channel)
+        text = _("Payout line {line} ({amount}) came back from the bank, but its payee has used /forget: nobody can be "
+                 "paid it again, so it went to the guarantee pool.")  # fmt: skip
+        await deliver_to(uow, admin, Outbound(text.format(line=event.line_id, amount=money(event.amount, admin.language))))
+
+
 def register(bus: MessageBus) -> None:
     """Subscribe the money-in and money-out notifications."""
     bus.on(StatementRowImported, on_statement_row)
     bus.on(PayoutSkipped, on_payout_skipped)
+    bus.on(PayoutWaiting, on_payout_waiting)
     bus.on(PayoutBatchCreated, on_batch_created)
     bus.on(PayoutBatchPaid, on_batch_paid)
     bus.on(PayoutLineFailed, on_line_failed)
     bus.on(PayoutLineTransferred, on_line_transferred)
+    bus.on(PayoutUnclaimed, on_line_unclaimed)

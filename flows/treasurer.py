@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.payments import payouts, topups
 from core.payments.statements import MAX_TXN_ID, TXN_ID, UnreadableStatement, read_statement
+from core.privacy import ERASED_CHANNEL
 from flows.admin import find_person
 from flows.context import FlowContext
 from flows.i18n import money, translator
@@ -124,5 +125,8 @@ async def payout_failed(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("There is no payout line {id}.").format(id=line_id) if exc.reason == "unknown"
                         else _("Payout line {id} was already reversed.").format(id=line_id))  # fmt: skip
         return
+    payee = await ctx.uow.people.get(line.person_id)
+    if payee is None or payee.channel == ERASED_CHANNEL:
+        return  # it went to the pool: every admin, this one too, hears it from the payout.unclaimed event
     await ctx.reply(_("Payout line {id} reversed: {amount} is back with {name} and goes out at the next run.").format(
         id=line.id, amount=money(line.amount, lang), name=line.name))  # fmt: skip

@@ -92,11 +92,24 @@ class FakeStripe:
             pi.update(status="requires_payment_method", last_payment_error={"code": "card_declined", "decline_code": code})
             return json.loads(json.dumps(pi))
 
-    def onboard(self, account: str) -> None:
-        """The payee completes Stripe's onboarding: the account can receive transfers."""
+    def onboard(self, account: str, *, enabled: bool = True) -> dict[str, Any]:
+        """The payee completes Stripe's onboarding form; with `enabled`, Stripe also enables
+        transfers and payouts. Returns the account as an account.updated event carries it."""
         with self._lock:
-            self.accounts[account]["capabilities"]["transfers"] = "active"
-            self.accounts[account]["payouts_enabled"] = True
+            acct = self.accounts[account]
+            acct["details_submitted"] = True
+            acct["capabilities"]["transfers"] = "active" if enabled else "pending"
+            acct["payouts_enabled"] = acct["charges_enabled"] = enabled
+            acct["requirements"] = {"currently_due": [] if enabled else ["individual.verification.document"]}
+            return json.loads(json.dumps(acct))
+
+    def disable(self, account: str) -> dict[str, Any]:
+        """Stripe stops transfers to an account (a document due, the account closed); the account as sent."""
+        with self._lock:
+            acct = self.accounts[account]
+            acct["capabilities"]["transfers"] = "inactive"
+            acct["payouts_enabled"] = False
+            return json.loads(json.dumps(acct))
 
     def drop_hold(self, intent: str) -> dict[str, Any]:
         """Stripe cancels an uncaptured hold itself (7 days passed, or the bank withdrew it)."""
@@ -232,7 +245,8 @@ class FakeStripe:
 
             def work() -> tuple[int, Any]:
                 acct = {"id": f"acct_{uuid.uuid4().hex[:16]}", "object": "account", "type": params.get("type", "express"),
-                        "capabilities": {"transfers": "inactive"}, "payouts_enabled": False, "details_submitted": False}  # fmt: skip
+                        "capabilities": {"transfers": "inactive"}, "payouts_enabled": False, "charges_enabled": False,
+                        "details_submitted": False, "requirements": {"currently_due": ["external_account"]}}  # fmt: skip
                 self.accounts[acct["id"]] = acct
                 return 200, acct
 

@@ -4,12 +4,15 @@ what the close job does with the result (worked examples: curd rice ₹60 + fee 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from core.adapters.sql.db import Database
+from core.adapters.sql.schema import outbox
 from core.adapters.sql.uow import Store
 from core.governance import appeals
 from core.governance import service as governance
@@ -21,6 +24,8 @@ from core.orders import disputes
 from core.orders.dispute_model import DisputeError, DisputeStatus, Resolution
 from core.orders.lifecycle import Status
 from core.schedule.jobs import close_proposals
+from core.shared.bus import MessageBus
+from flows import appeal_notify
 from tests.clock import FixedClock
 from tests.helpers import assert_ledger_invariants, chain_events
 from tests.test_disputes import at, balances, disputed, second_admin
@@ -174,7 +179,18 @@ async def test_a_passed_vote_the_pool_cannot_cover_waits_with_nothing_written(st
     async with at(store, 30).uow() as uow:
         proposal = await appeals.put_to_vote(uow, dispute_id, await uow.people.get(kitchen.person_id), Resolution.SPLIT_MEAL)  # type: ignore[arg-type]
     await vote(store, 40, await person(store, worker.person_id), proposal.id, VoteChoice.YES)
-    assert await close_proposals(closing(store)) == {}
+    told = MessageBus()
+    appeal_notify.register(told)  # the admins' message, written with the close job's transaction
+    assert await close_proposals(Store(store.db, closing(store).clock, told)) == {}
+    assert await close_proposals(Store(store.db, at(store, 30 + 72 * 60 + 1).clock, told)) == {}  # a minute later
+    async with store.reader() as uow:
+        waits = [e.data for e in await chain_events(uow, "dispute.vote_waits_for_pool")]
+        texts = [json.loads(p)["text"] for (p,) in await uow.conn.execute(
+            select(outbox.c.payload).where(outbox.c.address == coop.admin.address))]  # fmt: skip
+    assert waits == [{"proposal_id": proposal.id, "dispute_id": dispute_id, "short": 10_500}]  # once, not every run
+    assert [t for t in texts if "guarantee pool is" in t] == [
+        f"Order #{order_id}: the members voted to change the decision (proposal #{proposal.id}), but the guarantee pool "
+        "is ₹105 short of what the change needs. It is applied by itself as soon as the pool can cover it."]
     async with store.reader() as uow:
         still = await uow.governance.get(proposal.id)
         assert await uow.ledger.existing("reverse", f"order:{order_id}:dispute:reverse:1") is None

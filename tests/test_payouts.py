@@ -7,20 +7,28 @@ import asyncio
 import csv
 import io
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from core.adapters.sql.db import Database
+from core.adapters.sql.schema import outbox
 from core.adapters.sql.uow import Store
-from core.ledger.model import DEPOSITS, PAYOUTS, restaurant_account, transfer, worker_account
+from core.ledger.model import DEPOSITS, PAYOUTS, POOL, restaurant_account, transfer, worker_account
 from core.payments import payouts, topups
 from core.payments.model import InvalidDetails, LineStatus, Method, PayoutDetails, new_reference, parse_details
 from core.payments.statements import CreditRow, Statement
+from core.privacy.forget import forget
 from core.schedule.jobs import run_payouts
+from core.seekers.photos import LocalPhotoStore
+from core.shared.bus import MessageBus
+from flows import payments_notify
 from tests.clock import FixedClock
 from tests.helpers import Coop, assert_ledger_invariants, chain_events, seed_coop
 
@@ -121,7 +129,7 @@ async def test_the_daily_run_pays_each_settled_balance_once_and_skips_whoever_ha
         tx_id = await uow.ledger.existing("payout", f"{report.batch.day}:{w0}")
         assert tx_id is not None and await uow.ledger.postings_of(tx_id) == [(w0, -24_000), (PAYOUTS, 24_000)]
         skipped = [e.data for e in await chain_events(uow, "payout.skipped") if e.data["account"] == w1]
-    assert skipped == [{"person_id": coop.workers[1].person_id, "account": w1, "amount": 30_000}]
+    assert skipped == [{"person_id": coop.workers[1].person_id, "account": w1, "amount": 30_000, "told": True}]
     assert line.reference == f"KETPAAR-B{report.batch.id}-L{line.id}"
     await assert_ledger_invariants(store)
 
@@ -298,3 +306,107 @@ async def test_money_a_dispute_decision_may_still_take_back_waits_for_the_appeal
     clock.advance(days=1, hours=1)  # the 24-hour appeal window has passed: paid the next day
     assert mine(coop, await run_payouts(store))[0] == [(w, earned, LineStatus.PENDING)]
     await assert_ledger_invariants(store)
+
+
+async def test_a_payee_without_details_is_told_once_then_again_when_more_is_owed_or_a_week_later(
+        store: Store, coop: Coop, clock: FixedClock) -> None:  # fmt: skip
+    # Each run its own made-up day (the run is once per day, and other tests use the clock's days).
+    w1, person_id = worker_account(coop.workers[1].id), coop.workers[1].person_id
+    told_bus = MessageBus()
+    payments_notify.register(told_bus)  # what the payee is sent, written with the run
+
+    async def run() -> bool:
+        async with Store(store.db, store.clock, told_bus).uow() as uow:
+            report = await payouts.run_payouts(uow, uuid.uuid4().hex[:10])
+        assert [s for s in report.skipped if s[1] == w1] == [(person_id, w1, await balance(store, w1))]
+        async with store.reader() as uow:
+            told: bool = [e.data for e in await chain_events(uow, "payout.skipped") if e.data["account"] == w1][-1]["told"]
+        return told
+
+    await earn(store, w1, 30_000)
+    assert await run() is True  # the first time: told
+    clock.advance(days=1)
+    assert await run() is False  # the same money the next day: not again
+    await earn(store, w1, 9_999)
+    clock.advance(days=1)
+    assert await run() is False  # grown by less than the payout minimum (₹100) since told
+    await earn(store, w1, 1)
+    clock.advance(hours=1)
+    assert await run() is True  # grown by ₹100 since told: told again
+    clock.advance(days=6, hours=23)
+    assert await run() is False
+    clock.advance(hours=1)
+    assert await run() is True  # a week after the last time
+    assert await run() is False  # and the same run again at once: nothing twice
+    assert await balance(store, w1) == 40_000  # the money never moved
+    async with store.reader() as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        sent = [json.loads(p)["text"] for (p,) in await uow.conn.execute(
+            select(outbox.c.payload).where(outbox.c.address == person.address))]  # fmt: skip
+    assert [t.split(" is ready")[0] for t in sent if "I do not know where" in t] == ["₹300", "₹400", "₹400"]
+    await assert_ledger_invariants(store)
+
+
+async def test_a_line_returned_after_its_payee_used_forget_goes_to_the_pool_not_to_a_dead_balance(
+        store: Store, coop: Coop, tmp_path: Path) -> None:  # fmt: skip
+    # The worker is paid ₹240 and the bank confirms it; nothing is owed, so they may /forget. Then
+    # the bank returns the line: the money cannot reach them again, so it goes to the guarantee pool.
+    w0 = worker_account(coop.workers[0].id)
+    await register(store, coop, 0, "murugan@okaxis")
+    await earn(store, w0, 24_000)
+    report = await run_payouts(store)
+    assert report.batch is not None
+    (line,) = [x for x in report.lines if x.account == w0]
+    async with store.uow() as uow:
+        await payouts.mark_paid(uow, coop.admin, report.batch.id, "UTR-42")
+    async with store.uow() as uow:
+        worker = await uow.people.get(coop.workers[0].person_id)
+        assert worker is not None
+        await forget(uow, worker, LocalPhotoStore(tmp_path / "photos", b"k" * 32), None)
+    pool_before, out_before = await balance(store, POOL), await balance(store, PAYOUTS)
+    told = MessageBus()
+    payments_notify.register(told)  # the notifications, written in the same transaction
+    async with Store(store.db, store.clock, told).uow() as uow:
+        await payouts.mark_failed(uow, coop.admin, line.id)
+    async with store.reader() as uow:
+        texts = [(a, json.loads(p)["text"]) for a, p in await uow.conn.execute(
+            select(outbox.c.address, outbox.c.payload).where(outbox.c.payload.contains(f"Payout line {line.id} ")))]  # fmt: skip
+    # (On the shared PostgreSQL database other tests' admins hear it too: this cooperative's admin once.)
+    assert [text for address, text in texts if address == coop.admin.address] == [
+        f"Payout line {line.id} (₹240) came back from the bank, but its payee has used /forget: nobody can be paid it "
+        "again, so it went to the guarantee pool."]
+    assert await balance(store, w0) == 0  # not back on a balance nobody can be paid from
+    assert await balance(store, POOL) == pool_before + 24_000 and await balance(store, PAYOUTS) == out_before - 24_000
+    async with store.uow() as uow:
+        assert (await uow.payments.line(line.id)).status is LineStatus.FAILED  # type: ignore[union-attr]
+        with pytest.raises(payouts.PayoutError):  # pressed again: nothing twice
+            await payouts.mark_failed(uow, coop.admin, line.id)
+    async with store.reader() as uow:
+        events = [e.data for e in await chain_events(uow, "payout.unclaimed") if e.data["line_id"] == line.id]
+        assert events == [{"batch_id": report.batch.id, "line_id": line.id, "account": w0, "amount": 24_000,
+                           "to": POOL}]  # fmt: skip
+        assert [e for e in await chain_events(uow, "payout.failed") if e.data["line_id"] == line.id] == []
+    await assert_ledger_invariants(store)
+
+
+async def test_what_stripe_said_of_a_connected_account_keeps_the_newest_and_each_telling_once(store: Store) -> None:
+    acct, unseen = f"acct_{uuid.uuid4().hex[:16]}", f"acct_{uuid.uuid4().hex[:16]}"
+    async with store.uow() as uow:
+        payments = uow.payments
+        assert await payments.set_connect_state(acct, False, "details", 100)
+        assert await payments.set_connect_state(acct, True, "", 200)
+        assert not await payments.set_connect_state(acct, False, "review", 150)  # older: changes nothing
+        assert await payments.connect_ready(acct) == (True, "", None)
+        await payments.connect_refused(acct, "review")  # a transfer refused: not ready any more
+        assert await payments.connect_ready(acct) == (False, "review", None)
+        assert await payments.mark_connect_told(acct, "review") is True
+        assert await payments.mark_connect_told(acct, "review") is False  # told once
+        assert await payments.mark_connect_told(acct, "details") is True  # something else missing: told
+        assert await payments.set_connect_state(acct, True, "", 300)
+        assert await payments.connect_ready(acct) == (True, "", None)  # ready again: the next problem is news
+        # An account Stripe never spoke of: not ready, its telling remembered.
+        assert await payments.connect_ready(unseen) is None
+        assert await payments.mark_connect_told(unseen, "details") is True
+        assert await payments.mark_connect_told(unseen, "details") is False
+        assert await payments.connect_ready(unseen) == (False, "details", "details")

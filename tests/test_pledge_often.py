@@ -133,3 +133,15 @@ async def test_with_two_pledges_the_typed_word_asks_which(app_env: dict[str, Any
         donor-1  > daily
         donor-1  < Which pledge? Send its number, for example /daily 2. [Once a day #1]
     """)
+
+
+async def test_help_shows_often_and_daily_only_to_someone_with_a_pledge(app_env: dict[str, Any]) -> None:
+    chat = app_env["chat"]
+    await chat.send("donor-1", "/help")
+    text = (await chat.expect("donor-1", "Ketpaar feeds people in need."))["text"]
+    assert "/often" not in text and "/daily" not in text
+    assert "/campaigns – open campaigns near you · /nearby on" in text
+    await chat.run(PLEDGE)
+    await chat.send("donor-1", "/help")
+    text = (await chat.expect("donor-1", "Ketpaar feeds people in need."))["text"]
+    assert "/often 1 – hear of every meal your pledge #1 pays for · /daily 1 – once a day" in text

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.telegram import stop_polls
+from core.adapters.sql.uow import UnitOfWork as SqlUnitOfWork
 from core.governance import service as governance
 from core.governance.model import VoteChoice
 from core.schedule.jobs import close_proposals
@@ -62,3 +63,46 @@ async def test_polls_are_stopped_at_close_once_and_a_deleted_chat_is_logged_not_
             async with store.reader() as uow:
                 closed = await uow.governance.get(proposal.id)
                 assert closed is not None and closed.status.value == "passed"
+
+
+async def test_polls_of_a_proposal_closed_just_before_a_crash_are_stopped_by_the_next_close_job(
+    app_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = users_on(CAST)
+    with FakeTelegram() as telegram:
+        async with channel_app(app_db, tmp_path / "var", users, telegram=telegram) as env:
+            chat, store, runtime = env["chat"], env["runtime"].store, env["runtime"]
+            async with store.uow() as uow:
+                w1, w2 = [await uow.people.find("telegram", users[f"worker-{n}"].address) for n in (1, 2)]
+                assert w1 and w2
+                proposal = await governance.propose(uow, w1, {}, "Meet on Sundays", "Decide together")
+            async with store.uow() as uow:
+                await governance.second(uow, w2, proposal.id)
+            await chat.settle()
+            polls = [p for p in telegram.polls.values()]
+            assert len(polls) == 3
+            env["clock"].advance(hours=73)
+
+            # The process dies right after the close commits: the after-commit stopPoll never runs.
+            with monkeypatch.context() as crash:
+                crash.setattr(SqlUnitOfWork, "later", lambda self, callback: None)
+                assert await close_proposals(store) == {"rejected": 1}  # nobody voted: missed quorum
+            async with store.reader() as uow:
+                assert (await uow.governance.get(proposal.id)).status.value == "rejected"  # type: ignore[union-attr]
+                assert await uow.governance.polls_stop_pending() == [proposal.id]
+            assert telegram.of("stopPoll") == [] and not any(p["is_closed"] for p in polls)
+
+            # The next close job: Telegram is down for one call (502): that poll is tried again later.
+            telegram.fail("stopPoll", status=502, description="Bad Gateway", retry_after=None)
+            await runtime.stop_pending_polls()
+            async with store.reader() as uow:
+                assert await uow.governance.polls_stop_pending() == [proposal.id]
+            assert sum(p["is_closed"] for p in polls) == 2
+            # And the one after: every poll is stopped, the mark cleared; again, nothing more is sent.
+            await runtime.stop_pending_polls()
+            assert all(p["is_closed"] for p in polls)
+            async with store.reader() as uow:
+                assert await uow.governance.polls_stop_pending() == []
+            calls = len(telegram.calls)
+            await runtime.stop_pending_polls()
+            assert len(telegram.calls) == calls

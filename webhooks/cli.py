@@ -103,6 +103,7 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
         elif name == "close-proposals":
             print(await jobs.close_proposals(runtime.store))
+            await runtime.stop_pending_polls()
         elif name == "open-day":
             print(await jobs.open_capacity_day(runtime.store))
         elif name == "checkpoint":

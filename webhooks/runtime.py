@@ -16,7 +16,7 @@ from bot.channel import ChannelSender
 from bot.outbox_sender import OutboxSender
 from bot.processor import InboxProcessor
 from bot.sms import SmsChannel
-from bot.telegram import TelegramChannel, edit_job_messages, stop_polls
+from bot.telegram import TelegramChannel, edit_job_messages, stop_pending_polls
 from bot.twilio_common import TwilioConfig
 from bot.whatsapp import WhatsAppChannel
 from bot.window_limit import Limits, LocalLimits
@@ -91,6 +91,12 @@ class Runtime:
         if self.signer is not None:
             await make_checkpoint(self.store, self.signer)
 
+    async def stop_pending_polls(self) -> None:
+        """Scheduled with the close job: stop the native polls of closed proposals still marked to
+        stop (a crash between the close and stopPoll, or Telegram down then)."""
+        if self.telegram is not None:
+            await stop_pending_polls(self.store, self.telegram)
+
     async def close(self) -> None:
         """Stop background work, finish queued messages, close connections."""
         self.stop.set()
@@ -139,9 +145,12 @@ def register_poll_stops(bus: MessageBus, store: Store, telegram: TelegramChannel
         if not isinstance(event, ProposalClosed) or event.outcome == "lapsed":  # a lapsed one was never polled
             return
         proposal_id = event.proposal_id
+        # Marked in the closing transaction: if the process dies before stopPoll (or Telegram is
+        # down), the close job finds the mark and stops the polls at its next run.
+        await uow.governance.set_polls_stop_pending(proposal_id, True)
 
         async def stop() -> None:
-            await stop_polls(store, telegram, "proposal", proposal_id)
+            await stop_pending_polls(store, telegram, [proposal_id])
 
         uow.later(stop)  # after the commit: the proposal is closed even if Telegram is down
 
@@ -278,7 +287,7 @@ async def start_background(runtime: Runtime) -> None:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
                                             runtime.checkpoint, payments=runtime.services.payments,
                                             card_events=card_events, transfers=runtime.services.transfers,
-                                            observe=runtime.metrics.observe_job)  # fmt: skip
+                                            poll_stops=runtime.stop_pending_polls, observe=runtime.metrics.observe_job)  # fmt: skip
         runtime.scheduler.start()
         from webhooks.readiness import hold_leadership  # imports this module: only when started
 

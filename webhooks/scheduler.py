@@ -66,7 +66,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
     *, payments: PaymentGateway | None = None, card_events: Job | None = None, transfers: TransferGateway | None = None,
-    observe: Observe | None = None,
+    poll_stops: Job | None = None, observe: Observe | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -97,6 +97,8 @@ def build_scheduler(
 
     async def close_proposals() -> None:
         await jobs.close_proposals(store)
+        if poll_stops is not None:
+            await poll_stops()  # polls of proposals closed before a crash (or with Telegram down)
 
     async def expire_campaigns() -> None:
         await jobs.expire_campaigns(store, board)

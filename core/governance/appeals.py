@@ -13,7 +13,7 @@ from core.orders import disputes
 from core.orders.dispute_model import DisputeError, DisputeStatus, Resolution
 from core.orders.model import ConcurrentUpdate
 from core.ports import UnitOfWork
-from core.shared.events import AppealPutToVote
+from core.shared.events import AppealPutToVote, AppealVoteWaitsForPool
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ async def put_to_vote(uow: UnitOfWork, dispute_id: int, person: Person, wanted: 
 async def close(uow: UnitOfWork, proposal_id: int) -> Proposal | None:
     """Close a proposal whose time is up (core/governance/service.py); an appeal's vote then
     applies its outcome. A passed appeal the guarantee pool cannot yet cover is left open, with
-    nothing written, and decided again at the next run."""
+    no money moved, and decided again at the next run; the admins are told once how much is short."""
     proposal = await uow.governance.get(proposal_id, lock=True)
     if proposal is not None and proposal.dispute_id is not None and await _passing(uow, proposal):
         try:
@@ -62,6 +62,10 @@ async def close(uow: UnitOfWork, proposal_id: int) -> Proposal | None:
             if exc.code != "pool_short":
                 raise
             log.warning("appeal vote %s passed but the pool is %s paise short; retried later", proposal_id, exc.amount)
+            # The admins hear it once (the pool fills by members' decisions, not by waiting), not every minute.
+            if await uow.governance.mark_pool_short_told(proposal_id, exc.amount):
+                uow.record(AppealVoteWaitsForPool(actor="scheduler", proposal_id=proposal_id,
+                                                  dispute_id=proposal.dispute_id, short=exc.amount))  # fmt: skip
             return None
     closed = await governance.close(uow, proposal_id)
     if closed is not None and closed.dispute_id is not None:

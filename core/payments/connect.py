@@ -6,7 +6,11 @@ as for the bank. Then each pending Stripe line is sent as one transfer, under th
 of the line (a call that times out is repeated by the next run and Stripe sees one transfer). A
 transfer Stripe refuses (the account not onboarded, closed) fails the line exactly as a bank
 return does: a new transaction gives the money back to the payee's balance, they are told, and
-the next run pays it again."""
+the next run pays it again.
+
+Only an account Stripe said is ready (account.updated: onboarding submitted, payouts and the
+transfers capability enabled) is paid: the run leaves the others' money on their balance and tells
+them once what is missing, and a pending line to an account that stopped being ready waits."""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import logging
 
 from core.members.model import Person
 from core.payments import payouts
-from core.payments.model import Method, PayoutDetails, PayoutLine
+from core.payments.model import ConnectState, Method, Missing, PayoutDetails, PayoutLine
 from core.ports import Store, TransferGateway, UnitOfWork
-from core.shared.events import PayoutLineTransferred
+from core.shared.events import ConnectAccountUpdated, PayoutLineTransferred
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,28 @@ async def pay_transfers(store: Store, gateway: TransferGateway) -> dict[str, int
         lines = await uow.payments.pending_lines(Method.STRIPE)
     done: dict[str, int] = {}
     for line in lines:
-        outcome = await _pay(store, gateway, line)
+        outcome = await _pay(store, gateway, line) if await _ready(store, line) else "waiting"
         done[outcome] = done.get(outcome, 0) + 1
     return done
+
+
+async def apply_account_update(uow: UnitOfWork, state: ConnectState) -> str:
+    """Record what Stripe said of a connected account (a chain event); an event older than the
+    one stored changes nothing. Return ready | not_ready | old."""
+    if not await uow.payments.set_connect_state(state.account, state.ready, state.missing.value, state.created):
+        return "old"
+    person_id = await uow.payments.stripe_payee(state.account)
+    uow.record(ConnectAccountUpdated(actor="stripe", person_id=person_id, ready=state.ready, missing=state.missing.value,
+                                     charges_enabled=state.charges_enabled, payouts_enabled=state.payouts_enabled,
+                                     details_submitted=state.details_submitted, transfers_active=state.transfers_active))  # fmt: skip
+    return "ready" if state.ready else "not_ready"
+
+
+async def _ready(store: Store, line: PayoutLine) -> bool:
+    """Whether a pending line's account can receive a transfer now (else it waits, told once)."""
+    async with store.uow() as uow:
+        details = PayoutDetails(line.person_id, Method.STRIPE, line.destination)
+        return await payouts.stripe_ready(uow, details, line.account, line.amount)
 
 
 async def _pay(store: Store, gateway: TransferGateway, line: PayoutLine) -> str:
@@ -63,6 +86,9 @@ async def _pay(store: Store, gateway: TransferGateway, line: PayoutLine) -> str:
             if current is None or current.status.value != "pending":
                 return "changed"
             await payouts.fail_line(uow, current, "scheduler")
+            # Not ready after all (closed, restricted): later runs wait for Stripe's next account.updated
+            # instead of failing a new line every day.
+            await uow.payments.connect_refused(line.destination, Missing.REVIEW.value)
         return "refused"
     except Exception:  # not reached, or timed out: the same key is used again at the next run
         log.exception("payout line %s: transfer not made; tried again at the next run", line.id)

@@ -159,3 +159,37 @@ class PayoutBatch:
     created_at: str
     bank_ref: str | None
     paid_at: str | None
+
+
+class Missing(StrEnum):
+    """What keeps a Stripe connected account from receiving transfers."""
+
+    NONE = ""  # ready: transfers and payouts enabled
+    DETAILS = "details"  # the payee has not finished Stripe's onboarding form
+    REVIEW = "review"  # the form is in, but Stripe has not enabled payouts yet (checks, a document due)
+
+
+@dataclass(frozen=True)
+class ConnectState:
+    """What Stripe last said about one connected account (its account.updated webhook)."""
+
+    account: str
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    transfers_active: bool  # the `transfers` capability is active
+    created: int = 0  # the event's time (seconds): an older event never overwrites a newer one
+
+    @property
+    def missing(self) -> Missing:
+        """What the payee still has to do (or wait for) before a transfer can reach them."""
+        if not self.details_submitted:
+            return Missing.DETAILS
+        if not (self.payouts_enabled and self.transfers_active):
+            return Missing.REVIEW
+        return Missing.NONE
+
+    @property
+    def ready(self) -> bool:
+        """Whether a transfer to this account can go now."""
+        return self.missing is Missing.NONE

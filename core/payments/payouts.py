@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from core.ledger.model import PAYOUTS, restaurant_account, transfer, worker_account
+from core.ledger.model import PAYOUTS, POOL, restaurant_account, transfer, worker_account
 from core.members.model import Person
-from core.payments.model import LineStatus, Method, PayoutBatch, PayoutDetails, PayoutLine
+from core.payments.model import LineStatus, Method, Missing, PayoutBatch, PayoutDetails, PayoutLine
 from core.ports import UnitOfWork
+from core.privacy import ERASED_CHANNEL
 from core.shared.clock import LOCAL_TZ, local_day
 from core.shared.events import (
     PayoutBatchCreated,
@@ -18,11 +19,16 @@ from core.shared.events import (
     PayoutDetailsChanged,
     PayoutLineFailed,
     PayoutSkipped,
+    PayoutUnclaimed,
+    PayoutWaiting,
 )
 
 # The ledger accounts that are paid out: what restaurants and workers earned, once settled.
 PAYEE_PREFIXES = ("restaurant:", "worker:")
 MAX_BANK_REF = 64
+# A payee without payout details hears of the money waiting once, then again only when it grew by
+# the payout minimum or after a week: a daily message saying the same thing would be noise.
+SKIP_RETELL_AFTER = timedelta(days=7)
 
 
 class PayoutError(Exception):
@@ -69,6 +75,7 @@ class RunReport:
     lines: list[PayoutLine] = field(default_factory=list)
     skipped: list[tuple[int, str, int]] = field(default_factory=list)  # (person id, account, amount)
     held: list[tuple[str, int]] = field(default_factory=list)  # (account, amount) waiting for an appeal
+    waiting: list[tuple[int, str, int]] = field(default_factory=list)  # (person id, account, amount): Stripe not ready
 
 
 async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
@@ -95,7 +102,11 @@ async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
         details = await uow.payments.details(person_id)
         if details is None:
             report.skipped.append((person_id, account, amount))
-            uow.record(PayoutSkipped(actor="scheduler", person_id=person_id, account=account, amount=amount))
+            told = await _tell_skipped(uow, person_id, amount, minimum)
+            uow.record(PayoutSkipped(actor="scheduler", person_id=person_id, account=account, amount=amount, told=told))
+            continue
+        if details.method is Method.STRIPE and not await stripe_ready(uow, details, account, amount):
+            report.waiting.append((person_id, account, amount))  # the money stays on their balance
             continue
         batch = batch or await uow.payments.add_batch(day)
         if batch is None:
@@ -111,6 +122,30 @@ async def run_payouts(uow: UnitOfWork, day: str) -> RunReport:
         uow.record(PayoutBatchCreated(actor="scheduler", batch_id=batch.id, day=day, lines=len(report.lines),
                                       total=sum(line.amount for line in report.lines)))  # fmt: skip
     return report
+
+
+async def _tell_skipped(uow: UnitOfWork, person_id: int, amount: int, minimum: int) -> bool:
+    """Whether to tell a payee without details now: the first time, when what waits grew by the
+    payout minimum since they were told, or a week after; remembered when so."""
+    last = await uow.payments.skip_notice(person_id)
+    due = last is None or amount >= last[0] + minimum or uow.at - datetime.fromisoformat(last[1]) >= SKIP_RETELL_AFTER
+    if due:
+        await uow.payments.set_skip_notice(person_id, amount)
+    return due
+
+
+async def stripe_ready(uow: UnitOfWork, details: PayoutDetails, account: str, amount: int) -> bool:
+    """Whether a payee's Stripe connected account can receive a transfer now. When not, a
+    payout.waiting chain event, and the payee is told what is missing once (again only when
+    something else is missing, or after the account was ready once)."""
+    state = await uow.payments.connect_ready(details.destination)
+    if state is not None and state[0]:
+        return True
+    missing = state[1] if state is not None and state[1] else Missing.DETAILS.value  # no word from Stripe yet
+    told = await uow.payments.mark_connect_told(details.destination, missing)
+    uow.record(PayoutWaiting(actor="scheduler", person_id=details.person_id, account=account, amount=amount,
+                             missing=missing, told=told))  # fmt: skip
+    return False
 
 
 async def _under_appeal(uow: UnitOfWork, appeal_window_hours: int) -> set[str]:
@@ -166,12 +201,29 @@ async def fail_line(uow: UnitOfWork, line: PayoutLine, actor: str) -> PayoutLine
     """Put a returned (or refused) line's money back on the payee's balance, once."""
     if line.status is LineStatus.FAILED:
         raise PayoutError("decided")
+    payee = await uow.people.get(line.person_id)
+    if payee is None or payee.channel == ERASED_CHANNEL:
+        return await _unclaimed(uow, line, actor)
     tx_id = await uow.ledger.record(transfer("payout_reversal", f"line:{line.id}", PAYOUTS, line.account, line.amount,
                                              f"payout line {line.id} returned"), actor)  # fmt: skip
     if not await uow.payments.fail_line(line.id, tx_id):
         raise PayoutError("decided")
     uow.record(PayoutLineFailed(actor=actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
                                 amount=line.amount))  # fmt: skip
+    return line
+
+
+async def _unclaimed(uow: UnitOfWork, line: PayoutLine, actor: str) -> PayoutLine:
+    """A line the bank returned after its payee used /forget (it was paid, so nothing was owed
+    then): back on their balance it would be stuck for good, with no details, no contact and no
+    one to ask. It goes to the guarantee pool, as the rest of a forgotten person's balance does,
+    in one transaction and a chain event; the admins are told (by the event)."""
+    tx_id = await uow.ledger.record(transfer("payout_unclaimed", f"line:{line.id}", PAYOUTS, POOL, line.amount,
+                                             f"payout line {line.id} returned for a forgotten payee"), actor)  # fmt: skip
+    if not await uow.payments.fail_line(line.id, tx_id):
+        raise PayoutError("decided")
+    uow.record(PayoutUnclaimed(actor=actor, batch_id=line.batch_id, line_id=line.id, account=line.account,
+                               amount=line.amount, to=POOL))  # fmt: skip
     return line
 
 

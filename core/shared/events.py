@@ -472,6 +472,47 @@ class PayoutSkipped(DomainEvent):
     person_id: int
     account: str
     amount: int
+    told: bool = True  # told at this run (once, then again only when the amount grew or a week passed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutWaiting(DomainEvent):
+    """Someone's balance was due a payout by Stripe, but their connected account cannot receive
+    transfers yet: the money stays on their balance (no line, nothing failed)."""
+
+    type: ClassVar[str] = "payout.waiting"
+    person_id: int
+    account: str
+    amount: int
+    missing: str  # details (onboarding not finished) | review (Stripe has not enabled payouts yet)
+    told: bool = True  # told at this run (once for each thing missing)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectAccountUpdated(DomainEvent):
+    """Stripe said whether a payee's connected account can receive transfers (account.updated)."""
+
+    type: ClassVar[str] = "payout.connect_account"
+    person_id: int | None  # None: an account no payee uses (any more)
+    ready: bool
+    missing: str
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    transfers_active: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutUnclaimed(DomainEvent):
+    """A payout line came back for someone who has used /forget: nobody can be paid it again, so
+    it went to the guarantee pool (like the balance given at /forget) and the admins were told."""
+
+    type: ClassVar[str] = "payout.unclaimed"
+    batch_id: int
+    line_id: int
+    account: str
+    amount: int
+    to: str  # the ledger account that took it (pool:guarantee)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -732,3 +773,14 @@ class FaceChecked(DomainEvent):
     similarity_bp: int | None = None
     second_similarity_bp: int | None = None
     contested_order: int | None = None  # someone_else: the refused order the donor contested
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealVoteWaitsForPool(DomainEvent):
+    """The members voted to change a dispute decision, but the guarantee pool cannot yet cover the
+    money the change needs: nothing is applied until it can (recorded once, when the admins are told)."""
+
+    type: ClassVar[str] = "dispute.vote_waits_for_pool"
+    proposal_id: int
+    dispute_id: int
+    short: int  # paise the pool lacks

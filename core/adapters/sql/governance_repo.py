@@ -67,6 +67,21 @@ class GovernanceRepo:
         q = select(proposals).order_by(proposals.c.id.desc()).limit(limit)
         return [_proposal(r) for r in await self.conn.execute(q)]
 
+    async def mark_pool_short_told(self, proposal_id: int, amount: int) -> bool:
+        """Remember the admins were told a passed appeal vote waits for the pool; False if they already were."""
+        q = (update(proposals).where(proposals.c.id == proposal_id, proposals.c.pool_short_told.is_(None))
+             .values(pool_short_told=amount))  # fmt: skip
+        return (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1
+
+    async def set_polls_stop_pending(self, proposal_id: int, pending: bool) -> None:
+        """Mark a closed proposal's native polls as still to stop (or stopped)."""
+        await self.conn.execute(update(proposals).where(proposals.c.id == proposal_id).values(polls_stop_pending=pending))
+
+    async def polls_stop_pending(self, limit: int = 100) -> list[int]:
+        """Closed proposals whose native polls are still to stop, oldest first."""
+        q = select(proposals.c.id).where(proposals.c.polls_stop_pending.is_(True)).order_by(proposals.c.id).limit(limit)
+        return [int(i) for (i,) in await self.conn.execute(q)]
+
     async def due(self, now: str, limit: int = 500) -> list[int]:
         """Active proposals whose time is up (voting ended, or seconds never came), oldest first."""
         q = select(proposals.c.id).where(proposals.c.status.in_([s.value for s in ACTIVE]),

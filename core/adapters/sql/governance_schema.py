@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, false
 
 from core.adapters.sql.schema import metadata
 
@@ -25,6 +25,11 @@ proposals = Table(
     Column("tally", Text, nullable=False, server_default="{}"),  # JSON {choice: count} at close
     Column("appeal", Text, nullable=False, server_default="{}"),  # JSON: what members are asked about an appeal
     Column("version", Integer, nullable=False, server_default="0"),
+    # A passed appeal vote the guarantee pool cannot cover yet: paise short when the admins were told (once).
+    Column("pool_short_told", BigInteger, nullable=True),
+    # Closed, but its native polls (Telegram) not yet stopped: the close job tries again (a crash
+    # between the commit and stopPoll must not leave members a poll that looks open).
+    Column("polls_stop_pending", Boolean, nullable=False, server_default=false()),
 )
 
 proposal_seconds = Table(

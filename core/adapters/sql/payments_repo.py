@@ -7,7 +7,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.sql.payments_schema import payout_batches, payout_details, payout_lines, statement_rows, topup_requests
+from core.adapters.sql.payments_schema import (
+    connect_accounts,
+    payout_batches,
+    payout_details,
+    payout_lines,
+    payout_skip_notices,
+    statement_rows,
+    topup_requests,
+)
 from core.adapters.sql.sqlhelpers import insert_ignore, is_postgres, new_id, upsert
 from core.payments.model import (
     LineStatus,
@@ -176,3 +184,61 @@ class PaymentsRepo:
             .values(status=LineStatus.FAILED.value, reversal_tx_id=reversal_tx_id)
         )
         return (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1
+
+    async def connect_ready(self, account: str) -> tuple[bool, str, str | None] | None:
+        """(ready, missing, last told) of a connected account; None before Stripe said anything."""
+        r = (await self.conn.execute(select(connect_accounts).where(connect_accounts.c.account == account))).first()
+        return (bool(r.ready), str(r.missing), r.told) if r else None
+
+    async def set_connect_state(self, account: str, ready: bool, missing: str, created: int) -> bool:
+        """Store what Stripe said of an account; False (nothing changed) when a newer event was stored."""
+        if await insert_ignore(self.conn, connect_accounts, {"account": account, "ready": ready, "missing": missing,
+                                                             "event_created": created, "updated_at": self.now}, ["account"]):  # fmt: skip
+            return True
+        q = (
+            update(connect_accounts)
+            .where(connect_accounts.c.account == account, connect_accounts.c.event_created <= created)
+            # Once ready, whatever goes missing later is worth telling again.
+            .values(ready=ready, missing=missing, event_created=created, updated_at=self.now,
+                    told=None if ready else connect_accounts.c.told)
+        )  # fmt: skip
+        return (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1
+
+    async def connect_refused(self, account: str, missing: str) -> None:
+        """Stripe refused a transfer to an account: not ready until an account.updated newer than the
+        last one stored says otherwise."""
+        if not await insert_ignore(self.conn, connect_accounts, {"account": account, "ready": False, "missing": missing,
+                                                                 "updated_at": self.now}, ["account"]):  # fmt: skip
+            await self.conn.execute(update(connect_accounts).where(connect_accounts.c.account == account)
+                                    .values(ready=False, missing=missing, updated_at=self.now))  # fmt: skip
+
+    async def mark_connect_told(self, account: str, missing: str) -> bool:
+        """Remember the payee was told what their account misses; False if they already were."""
+        q = (
+            update(connect_accounts)
+            .where(connect_accounts.c.account == account,
+                   (connect_accounts.c.told.is_(None)) | (connect_accounts.c.told != missing))
+            .values(told=missing)
+        )  # fmt: skip
+        if (await self.conn.execute(q.execution_options(preserve_rowcount=True))).rowcount == 1:
+            return True
+        # No webhook yet: the account's row is made now, not ready, with the telling remembered.
+        return await insert_ignore(self.conn, connect_accounts, {"account": account, "ready": False, "missing": missing,
+                                                                 "updated_at": self.now, "told": missing}, ["account"])  # fmt: skip
+
+    async def stripe_payee(self, account: str) -> int | None:
+        """The person whose payouts go to this connected account."""
+        q = select(payout_details.c.person_id).where(payout_details.c.method == Method.STRIPE.value,
+                                                     payout_details.c.destination == account)  # fmt: skip
+        return (await self.conn.execute(q.limit(1))).scalar_one_or_none()
+
+    async def skip_notice(self, person_id: int) -> tuple[int, str] | None:
+        """(amount, when) a payee without details was last told money waits for them."""
+        q = select(payout_skip_notices).where(payout_skip_notices.c.person_id == person_id)
+        r = (await self.conn.execute(q)).first()
+        return (int(r.amount), str(r.told_at)) if r else None
+
+    async def set_skip_notice(self, person_id: int, amount: int) -> None:
+        """Remember that a payee was told now that `amount` waits for their payout details."""
+        values = {"person_id": person_id, "amount": amount, "told_at": self.now}
+        await upsert(self.conn, payout_skip_notices, values, ["person_id"], ["amount", "told_at"])

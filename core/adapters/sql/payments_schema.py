@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text, false
 
 from core.adapters.sql.schema import metadata
 
@@ -67,4 +67,27 @@ payout_lines = Table(
     Column("status", String(12), nullable=False),  # pending | paid | failed
     Column("tx_id", Integer, nullable=False),
     Column("reversal_tx_id", Integer, nullable=True),
+)
+
+# What Stripe last said about a connected account (the account.updated webhook): only a ready
+# account is paid by transfer; the others' money waits on their balance.
+connect_accounts = Table(
+    "connect_accounts",
+    metadata,
+    Column("account", String(64), primary_key=True),  # acct_…
+    Column("ready", Boolean, nullable=False, server_default=false()),
+    Column("missing", String(16), nullable=False, server_default=""),  # "" | details | review
+    Column("event_created", BigInteger, nullable=False, server_default="0"),  # an older event changes nothing
+    Column("updated_at", String(32), nullable=False),
+    Column("told", String(16), nullable=True),  # the `missing` the payee was last told about
+)
+
+# When a payee without payout details was last told that money waits for them: told again only
+# when the amount grew by the payout minimum or a week passed, not at every run.
+payout_skip_notices = Table(
+    "payout_skip_notices",
+    metadata,
+    Column("person_id", ForeignKey("people.id"), primary_key=True),
+    Column("amount", BigInteger, nullable=False),  # paise owed when last told
+    Column("told_at", String(32), nullable=False),
 )

@@ -18,7 +18,14 @@ from core.adapters.sql.disputes_schema import disputes
 from core.adapters.sql.funding_schema import contributions
 from core.adapters.sql.governance_schema import proposal_seconds, proposals, ratings, votes
 from core.adapters.sql.identity_schema import deposit_requests, identities, link_codes, link_failures, web_sessions
-from core.adapters.sql.payments_schema import payout_details, payout_lines, statement_rows, topup_requests
+from core.adapters.sql.payments_schema import (
+    connect_accounts,
+    payout_details,
+    payout_lines,
+    payout_skip_notices,
+    statement_rows,
+    topup_requests,
+)
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
 from core.adapters.sql.schema import (
     board_jobs,
@@ -151,6 +158,8 @@ class PrivacyRepo:
         """Where they are paid, what was paid to them, their UPI top-ups and the bank rows credited to them."""
         return {
             "payout_details": await self._all(select(payout_details).where(payout_details.c.person_id == person_id)),
+            # When they were last told money waits for their payout details (and how much).
+            "payout_notices": await self._all(select(payout_skip_notices).where(payout_skip_notices.c.person_id == person_id)),
             "payout_lines": await self._all(select(payout_lines).where(payout_lines.c.person_id == person_id)
                                             .order_by(payout_lines.c.id)),  # fmt: skip
             "topup_requests": await self._all(select(topup_requests).where(topup_requests.c.person_id == person_id)
@@ -274,6 +283,11 @@ class PrivacyRepo:
     async def _erase_money(self, person_id: int) -> dict[str, int]:
         """Payout details go; payouts made stay in the books by amount and masked destination, nameless;
         top-up requests go (a late payment with their reference is then left to the treasurer)."""
+        # What Stripe said of their connected account: the account id would outlive the details.
+        stripe = select(payout_details.c.destination).where(payout_details.c.person_id == person_id,
+                                                            payout_details.c.method == "stripe")  # fmt: skip
+        await self.conn.execute(delete(connect_accounts).where(connect_accounts.c.account.in_(stripe)))
+        await self.conn.execute(delete(payout_skip_notices).where(payout_skip_notices.c.person_id == person_id))
         n = await self._count(delete(payout_details).where(payout_details.c.person_id == person_id))
         lines = await self.conn.execute(select(payout_lines).where(payout_lines.c.person_id == person_id))
         for line in list(lines):

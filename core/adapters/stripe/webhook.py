@@ -8,6 +8,7 @@ from typing import Any
 import stripe
 
 from core.payments.cards import CardEvent
+from core.payments.model import ConnectState
 
 TOLERANCE_SECONDS = 300  # Stripe's default: an older signature is refused (replay protection)
 
@@ -49,3 +50,18 @@ def card_event(event: dict[str, Any]) -> CardEvent | None:
     reason = str(error.get("decline_code") or error.get("code") or obj.get("cancellation_reason") or "")
     return CardEvent(event["id"], kind, str(obj.get("id") or ""), str(metadata.get("payment") or ""),
                      int(amount) if isinstance(amount, int) else 0, reason)  # fmt: skip
+
+
+def account_state(event: dict[str, Any]) -> ConnectState | None:
+    """What an account.updated notification says of a connected account; None for other events."""
+    obj = (event.get("data") or {}).get("object") or {}
+    if event["type"] != "account.updated" or not isinstance(obj, dict) or obj.get("object") != "account":
+        return None
+    if not isinstance(obj.get("id"), str) or not obj["id"].startswith("acct_"):
+        return None
+    capabilities: dict[str, Any] = obj["capabilities"] if isinstance(obj.get("capabilities"), dict) else {}
+    # An Express account reports its `transfers` capability; without that map, payouts_enabled decides alone.
+    transfers = capabilities.get("transfers") == "active" if "transfers" in capabilities else obj.get("payouts_enabled") is True
+    created = event.get("created")
+    return ConnectState(obj["id"], obj.get("charges_enabled") is True, obj.get("payouts_enabled") is True,
+                        obj.get("details_submitted") is True, transfers, created if isinstance(created, int) else 0)  # fmt: skip
