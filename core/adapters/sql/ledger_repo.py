@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql import chain_worker
@@ -91,6 +91,56 @@ class LedgerRepo:
             ]
         )
         return tx_id
+
+    async def record_many(self, txs: Sequence[Transaction], actor: str = "system") -> list[int]:
+        """Write several transactions as `record` writes each, in order; return their ids. PostgreSQL
+        in three round trips whatever their number: every guarded account's lock (sorted, one
+        total order), then the idempotency check and every guarded balance, then all the inserts.
+        Refused as a whole (InsufficientFunds) before anything is written when the transactions
+        together would drive a guarded account negative."""
+        if len(txs) < 2 or not is_postgres(self.conn) or len({tx.ref for tx in txs}) < len(txs):
+            return [await self.record(tx, actor) for tx in txs]
+        debits: dict[str, int] = {}
+        for tx in txs:
+            for p in tx.postings:
+                debits[p.account] = debits.get(p.account, 0) + p.amount
+        guarded = sorted({p.account for tx in txs for p in tx.postings if p.amount < 0 and is_guarded(p.account)})
+        if guarded:  # first, so the read below sees what an earlier holder committed
+            await self.conn.execute(text("SELECT count(pg_advisory_xact_lock(hashtext(a))) FROM "
+                                         "(SELECT a FROM unnest(CAST(:accounts AS VARCHAR[])) AS a ORDER BY a) AS s"),
+                                    {"accounts": guarded})  # fmt: skip
+        lt = ledger_transactions
+        found_q = select(func.count()).where(or_(*(and_(lt.c.kind == tx.kind, lt.c.ref == tx.ref) for tx in txs)))
+        sums = [select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == a).scalar_subquery()
+                for a in guarded]  # fmt: skip
+        found, *balances = (await self.conn.execute(select(found_q.scalar_subquery(), *sums))).one()
+        if found:  # a replay (in part): each on its own, idempotent or refused as `record` does
+            return [await self.record(tx, actor) for tx in txs]
+        for account, balance in zip(guarded, balances, strict=True):
+            if int(balance) + debits[account] < 0:
+                raise InsufficientFunds(account, int(balance), -debits[account])
+        heads = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:m{n} AS VARCHAR), {n})"
+                          for n in range(len(txs)))  # fmt: skip
+        lines = ", ".join(f"(CAST(:r{n} AS VARCHAR), CAST(:a{n}_{i} AS VARCHAR), CAST(:v{n}_{i} AS BIGINT), {n}, {i})"
+                          for n, tx in enumerate(txs) for i in range(len(tx.postings)))  # fmt: skip
+        args: dict[str, Any] = {"occurred_at": self.now, "day": self.day}
+        for n, tx in enumerate(txs):
+            args.update({f"k{n}": tx.kind, f"r{n}": tx.ref, f"m{n}": tx.memo})
+            for i, p in enumerate(tx.postings):
+                args.update({f"a{n}_{i}": p.account, f"v{n}_{i}": p.amount})
+        # Ids in the given order (the rows are inserted sorted); postings in posting order.
+        q = text(f"WITH tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                 f"SELECT h.kind, h.ref, h.memo, :occurred_at, :day FROM (VALUES {heads}) AS h(kind, ref, memo, n) "
+                 "ORDER BY h.n RETURNING id, kind, ref), "
+                 "p AS (INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount FROM tx "
+                 f"JOIN (VALUES {lines}) AS l(ref, account, amount, n, i) ON l.ref = tx.ref ORDER BY l.n, l.i) "
+                 "SELECT id, kind, ref FROM tx")  # fmt: skip
+        ids = {(str(k), str(r)): int(i) for i, k, r in await self.conn.execute(q, args)}
+        tx_ids = [ids[(tx.kind, tx.ref)] for tx in txs]
+        self._collect([LedgerTransactionRecorded(actor=actor, tx_id=tx_id, kind=tx.kind, ref=tx.ref,
+                                                 postings=[[p.account, p.amount] for p in tx.postings])
+                       for tx_id, tx in zip(tx_ids, txs, strict=True)])  # fmt: skip
+        return tx_ids
 
     async def _insert(self, tx: Transaction) -> int:
         """Store the transaction and its postings (in posting order); return its id. PostgreSQL
@@ -246,8 +296,12 @@ class ChainRepo:
                  "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed.encode()}
             )  # fmt: skip
             prev = digest
+        move_head = update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev)
+        if is_postgres(self.conn):  # the events and the head in one round trip
+            await self.conn.execute(move_head.add_cte(events.insert().values(rows).cte("appended")))
+            return
         await self.conn.execute(events.insert(), rows)
-        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
+        await self.conn.execute(move_head)
 
     async def head(self) -> tuple[int, str]:
         """(seq, hash) of the newest event."""
