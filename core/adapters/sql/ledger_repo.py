@@ -34,6 +34,15 @@ from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
 
 
+def _debits(txs: Sequence[Transaction]) -> tuple[list[str], dict[str, int]]:
+    """(the guarded accounts these transactions take from in all, sorted; every account's net move)."""
+    debits: dict[str, int] = {}
+    for tx in txs:
+        for p in tx.postings:
+            debits[p.account] = debits.get(p.account, 0) + p.amount
+    return sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)), debits
+
+
 class LedgerRepo:
     """Balanced transactions in integer paise; balances are sums of postings."""
 
@@ -104,6 +113,11 @@ class LedgerRepo:
         guarded account negative. PostgreSQL in two round trips whatever their number (`_fast`)."""
         if is_postgres(self.conn) and txs and len({(tx.kind, tx.ref) for tx in txs}) == len(txs):
             return await self._fast(txs, actor)
+        if len(txs) > 1:
+            guarded, debits = _debits(txs)
+            for account in guarded:
+                await self._lock(account)
+            await self._check_together(txs, guarded, debits)
         return [await self._record_one(tx, actor) for tx in txs]
 
     async def _fast(self, txs: Sequence[Transaction], actor: str) -> list[int]:
@@ -112,11 +126,7 @@ class LedgerRepo:
         and every guarded balance stays non-negative — read after the locks, so what an earlier
         holder committed is seen. When it inserts nothing, the plain check says why (a replay is
         idempotent, a reused ref or a shortfall is refused) with the locks still held."""
-        debits: dict[str, int] = {}
-        for tx in txs:
-            for p in tx.postings:
-                debits[p.account] = debits.get(p.account, 0) + p.amount
-        guarded = sorted(a for a, d in debits.items() if d < 0 and is_guarded(a))
+        guarded, debits = _debits(txs)
         if len(guarded) == 1:
             await self._lock(guarded[0])
         elif guarded:
@@ -148,29 +158,29 @@ class LedgerRepo:
                  "ORDER BY l.n, l.i) "
                  "SELECT id, kind, ref FROM tx")  # fmt: skip
         ids = {(str(k), str(r)): int(i) for i, k, r in await self.conn.execute(q, args)}
-        if not ids:
-            return await self._refused(txs, guarded, debits, actor)
+        if not ids:  # a shortfall (raised, nothing written) or a replay, each then as `record` does
+            await self._check_together(txs, guarded, debits)
+            return [await self._record_one(tx, actor) for tx in txs]
         tx_ids = [ids[(tx.kind, tx.ref)] for tx in txs]
         self._collect([LedgerTransactionRecorded(actor=actor, tx_id=tx_id, kind=tx.kind, ref=tx.ref,
                                                  postings=[[p.account, p.amount] for p in tx.postings])
                        for tx_id, tx in zip(tx_ids, txs, strict=True)])  # fmt: skip
         return tx_ids
 
-    async def _refused(self, txs: Sequence[Transaction], guarded: list[str], debits: dict[str, int],
-                       actor: str) -> list[int]:  # fmt: skip
-        """Why `_fast` inserted nothing: a shortfall raises InsufficientFunds (nothing written); a
-        replay, in whole or in part, goes through `_record_one` per transaction (idempotent, or
-        LedgerConflict for a reused ref)."""
+    async def _check_together(self, txs: Sequence[Transaction], guarded: list[str], debits: dict[str, int]) -> None:
+        """Raise InsufficientFunds when these transactions together would drive a guarded account
+        negative (the caller holds the accounts' locks); a replay in whole or in part is left to
+        `_record_one` per transaction (idempotent, or LedgerConflict for a reused ref)."""
         lt = ledger_transactions
         found_q = select(func.count()).where(or_(*(and_(lt.c.kind == tx.kind, lt.c.ref == tx.ref) for tx in txs)))
         sums = [select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == a).scalar_subquery()
                 for a in guarded]  # fmt: skip
         found, *balances = (await self.conn.execute(select(found_q.scalar_subquery(), *sums))).one()
-        if not found:
-            for account, balance in zip(guarded, balances, strict=True):
-                if int(balance) + debits[account] < 0:
-                    raise InsufficientFunds(account, int(balance), -debits[account])
-        return [await self._record_one(tx, actor) for tx in txs]
+        if found:
+            return
+        for account, balance in zip(guarded, balances, strict=True):
+            if int(balance) + debits[account] < 0:
+                raise InsufficientFunds(account, int(balance), -debits[account])
 
     async def _insert(self, tx: Transaction) -> int:
         """Store the transaction and its postings (in posting order); return its id. PostgreSQL
