@@ -743,10 +743,6 @@ class PledgeRepo(Protocol):
         order (rank, then oldest) after `after` = (rank, id); located ones by their box only (the
         caller checks the exact distance)."""
 
-    async def lock_available(self, pledge_id: int) -> Pledge | None:
-        """Lock an active pledge with money left (waiting for an order drawing on it now, then
-        reading what it left), or None when it has none; callers lock in (rank, id) order."""
-
     async def lock_requester(self, person_id: int, cap_name: str, default: int) -> int:
         """Lock the requester's row (their concurrent orders take turns, so the daily cap holds) and
         return the governed cap `cap_name` (`default` when never set)."""
@@ -771,9 +767,6 @@ class PledgeRepo(Protocol):
 
     async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
         """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
-
-    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
-        """Record what a pledge paid towards an order."""
 
     async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
         """A pledge's newest uses first."""

@@ -141,18 +141,6 @@ class PledgeRepo:
         params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1], "lim": limit}
         return [_pledge(r) for r in await self.conn.execute(CANDIDATES, params)]
 
-    async def lock_available(self, pledge_id: int) -> Pledge | None:
-        """Lock an active pledge with money left for this transaction, or None when it has none
-        (left). On PostgreSQL the row lock waits for an order drawing on it now and then reads
-        what that order left (READ COMMITTED re-checks the row); callers lock in allocation
-        order — (rank, id), one total order — so two orders never deadlock on pledges. SQLite
-        writers are serialised anyway."""
-        q = select(pledges).where(p.id == pledge_id, p.status == PledgeStatus.ACTIVE.value, p.remaining > 0)
-        if is_postgres(self.conn):
-            q = q.with_for_update()
-        row = (await self.conn.execute(q)).first()
-        return _pledge(row) if row else None
-
     async def lock_requester(self, person_id: int, cap_name: str, default: int) -> int:
         """Lock the requester's row (PostgreSQL) so that two of their orders drawing at once take
         turns and the daily cap holds, and read the governed cap (`default` when never set), in one
@@ -227,11 +215,6 @@ class PledgeRepo:
         q = (select(p.id).where(p.auto_renew.is_(True), p.status == PledgeStatus.ACTIVE.value, p.renew_on <= day)
              .order_by(p.id).limit(limit))  # fmt: skip
         return [int(i) for (i,) in await self.conn.execute(q)]
-
-    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
-        """Record what a pledge paid towards an order."""
-        await self.conn.execute(pledge_uses.insert().values(
-            pledge_id=pledge_id, order_id=order_id, amount=amount, day=day, at=self.now, area=area))  # fmt: skip
 
     async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
         """A pledge's newest uses first."""
