@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from core.campaigns.model import Campaign, Gift, Place
-    from core.funding.pledge_model import Pledge, PledgeStatus, PledgeTerms, PledgeUse
+    from core.funding.pledge_model import Pledge, PledgePick, PledgeStatus, PledgeTerms, PledgeUse
     from core.orders.dispute_model import Dispute
     from core.orders.funding import Contribution, Source
     from core.payments.card_model import CardPayment, CardStatus, Checkout, IntentState
@@ -273,6 +273,10 @@ class LedgerRepo(Protocol):
         
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
+
+    async def record_many(self, txs: Sequence[Transaction], actor: str = "system") -> list[int]:
+        """Write several transactions as `record` writes each, in order (in a few round trips);
+        return their ids; refused as a whole before anything is written when they overdraw."""
 
     async def balance(self, account: str, *, lock: bool = False) -> int:
         """Sum of an account's postings in paise; `lock` holds spending from it until commit."""
@@ -626,6 +630,9 @@ class ContributionRepo(Protocol):
     async def add(self, order_id: int, seq: int, source: Source, account: str, person_id: int, amount: int, tip: int) -> Contribution:
         """Store one contribution (its ledger transaction is already recorded)."""
 
+    async def add_many(self, items: Sequence[Contribution]) -> list[Contribution]:
+        """Store several contributions in one go, in order (`id` ignored); return them with their ids."""
+
     async def for_order(self, order_id: int) -> list[Contribution]:
         """An order's contributions in the order they were made."""
 
@@ -736,9 +743,18 @@ class PledgeRepo(Protocol):
         order (rank, then oldest) after `after` = (rank, id); located ones by their box only (the
         caller checks the exact distance)."""
 
-    async def lock_available(self, pledge_id: int) -> Pledge | None:
-        """Lock an active pledge with money left (waiting for an order drawing on it now, then
-        reading what it left), or None when it has none; callers lock in (rank, id) order."""
+    async def lock_requester(self, person_id: int, cap_name: str, default: int) -> int:
+        """Lock the requester's row (their concurrent orders take turns, so the daily cap holds) and
+        return the governed cap `cap_name` (`default` when never set)."""
+
+    async def pick(self, requester_id: int, day: str, lat: float, lng: float, hour: int, need: int, cap: int,
+                   after: tuple[int, int] = (0, 0), limit: int = 20) -> PledgePick:  # fmt: skip
+        """One pass of allocation's read, after `lock_requester`: what pledges paid today for the
+        requester's orders, and the candidates after `after` (not the requester's own), in
+        allocation order, that cover min(need, cap − that), row-locked as they are now."""
+
+    async def spend(self, order_id: int, draws: Sequence[tuple[int, int]], day: str, area: str) -> None:
+        """Take what each (pledge id, paise) paid towards an order off its pledge and record the uses."""
 
     async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
         """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
@@ -751,9 +767,6 @@ class PledgeRepo(Protocol):
 
     async def due_for_renewal(self, day: str, limit: int = 1000) -> list[int]:
         """Auto-renewing, active pledges whose renewal day is `day` or earlier, oldest first."""
-
-    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
-        """Record what a pledge paid towards an order."""
 
     async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
         """A pledge's newest uses first."""

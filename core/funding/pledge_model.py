@@ -147,3 +147,16 @@ class PledgeUse:
     amount: int
     at: str
     area: str  # the approximate area (about a kilometre), never the seeker's exact place
+
+
+@dataclass(frozen=True)
+class PledgePick:
+    """One pass of allocation's read: what the requester had pledges pay today, the pledges
+    picked for the order (row-locked, in allocation order, as they are now), and where a further
+    pass would go on — `after` = (rank, id) of the last candidate passed over, `more` whether
+    candidates may be left after it."""
+
+    drawn_today: int
+    locked: tuple[Pledge, ...]
+    after: tuple[int, int] | None
+    more: bool

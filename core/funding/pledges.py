@@ -11,6 +11,7 @@ from datetime import date
 
 from core.funding.pledge_model import RANK, Pledge, PledgeError, PledgeStatus, PledgeTerms
 from core.ledger.model import InsufficientFunds, donor_account, transfer
+from core.ledger.params import Params
 from core.orders import funding
 from core.orders.model import Order
 from core.ports import UnitOfWork
@@ -165,44 +166,44 @@ async def plan(uow: UnitOfWork, order: Order, need: int, *, page: int = 20) -> P
     """Choose what pledges would pay towards an order, writing nothing: up to `need` paise, within
     the requester's daily cap, never from the requester's own pledges — location+time, location,
     time, general; oldest first within each; each paying min(what it holds, what is still
-    needed). Each chosen pledge is row-locked, in that same order (one total order, so concurrent
-    orders never deadlock), so the plan stays true until the transaction ends."""
-    hour, lat, lng = local_hour(uow), order.seeker_lat, order.seeker_lng
-    need = min(need, await room_for(uow, order.donor_id, lock=True))
+    needed). The requester's row is locked first (their concurrent orders take turns, so the cap
+    holds), then each chosen pledge, in that same order (one total order, so concurrent orders
+    never deadlock), so the plan stays true until the transaction ends. Usually two round trips
+    (`lock_requester`, one `pick`); another pass only when pledges read were spent meanwhile."""
+    hour, lat, lng, requester = local_hour(uow), order.seeker_lat, order.seeker_lng, order.donor_id
+    cap = await uow.pledges.lock_requester(requester, "pledge_daily_cap_per_requester",
+                                           Params().pledge_daily_cap_per_requester)  # fmt: skip
     draws: list[tuple[Pledge, int]] = []
-    after = (0, 0)
-    while need > 0:
-        batch = await uow.pledges.candidates(lat, lng, hour, after, page)
-        for candidate in batch:
-            if need <= 0:
+    after, got, target = (0, 0), 0, None
+    while target is None or got < target:
+        picked = await uow.pledges.pick(requester, uow.day, lat, lng, hour, need - got, cap - got, after, page)
+        if target is None:
+            target = max(min(need, cap - picked.drawn_today), 0)
+        for pledge in picked.locked:
+            if got >= target:
                 break
-            if not may_pay(candidate, order.donor_id, lat, lng, hour):
-                continue  # their own pledge, or inside the box but outside the circle
-            pledge = await uow.pledges.lock_available(candidate.id)
-            if pledge is None:
-                continue  # spent (or paused) by another order meanwhile
-            take = min(pledge.remaining, need)
+            if not may_pay(pledge, requester, lat, lng, hour):
+                continue  # the store's filter is a metre generous at the circle's edge
+            take = min(pledge.remaining, target - got)
             draws.append((pledge, take))
-            need -= take
-        if len(batch) < page:
+            got += take
+        if picked.after is None or not picked.more:
             break
-        after = (RANK[batch[-1].terms.kind.value], batch[-1].id)
+        after = picked.after
     return Plan(tuple(draws))
 
 
 async def draw(uow: UnitOfWork, order: Order, planned: Plan, actor: str) -> Allocation:
     """Carry out a plan made in this transaction (its pledges are still locked): each use its own
-    contribution to the escrow."""
-    area = geo.approximate_area(order.seeker_lat, order.seeker_lng)
-    uses = []
-    for pledge, take in planned.draws:
-        await funding.contribute(uow, order.id, pledge.person_id, pledge.account, funding.Source.PLEDGE, take, 0, actor)
-        await uow.pledges.move(pledge.id, -take)
-        await uow.pledges.add_use(pledge.id, order.id, take, uow.day, area)
-        uses.append((pledge.id, take))
-    if uses:
-        uow.record(PledgeUsed(actor=actor, order_id=order.id, uses=[[i, a] for i, a in uses]))
-    return Allocation(tuple(uses))
+    contribution to the escrow, all written together."""
+    if not planned.draws:
+        return Allocation(())
+    parts = [(pledge.person_id, pledge.account, take) for pledge, take in planned.draws]
+    await funding.contribute_many(uow, order.id, funding.Source.PLEDGE, parts, actor)
+    uses = tuple((pledge.id, take) for pledge, take in planned.draws)
+    await uow.pledges.spend(order.id, uses, uow.day, geo.approximate_area(order.seeker_lat, order.seeker_lng))
+    uow.record(PledgeUsed(actor=actor, order_id=order.id, uses=[[i, a] for i, a in uses]))
+    return Allocation(uses)
 
 
 async def allocate(uow: UnitOfWork, order: Order, need: int, actor: str, *, page: int = 20) -> Allocation:

@@ -99,6 +99,23 @@ async def contribute(
     return await uow.contributions.add(order_id, seq, source, account, person_id, amount, tip)
 
 
+async def contribute_many(uow: UnitOfWork, order_id: int, source: Source, parts: Sequence[tuple[int, str, int]],
+                          actor: str) -> list[Contribution]:  # fmt: skip
+    """Move several contributions without tip, (person id, account, paise) each, into the order's
+    escrow, each its own ledger transaction as `contribute` makes it, in as few round trips as the
+    store allows; raises InsufficientFunds before anything is stored."""
+    if any(amount <= 0 for _p, _a, amount in parts):
+        raise ValueError("a contribution is a positive amount")
+    if not parts:
+        return []
+    first = len(await uow.contributions.for_order(order_id)) + 1
+    txs = [Transaction("fund", f"order:{order_id}:c{first + n}", (Posting(account, -amount), Posting(escrow_account(order_id), amount)),
+                       f"{source.value} contribution") for n, (_p, account, amount) in enumerate(parts)]  # fmt: skip
+    await uow.ledger.record_many(txs, actor)
+    return await uow.contributions.add_many([Contribution(0, order_id, first + n, source, account, person_id, amount, 0)
+                                             for n, (person_id, account, amount) in enumerate(parts)])  # fmt: skip
+
+
 async def refund_to_sources(uow: UnitOfWork, order_id: int, amount: int | None, why: str, actor: str, *, tips: bool = False) -> int:
     """Return `amount` paise (all that is held when None) from the escrow to the contributions'
     sources, in proportion to what each still holds (or, with `tips`, to the tip each gave);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,6 +31,17 @@ class ContributionRepo:
             order_id=order_id, seq=seq, source=source.value, account=account, person_id=person_id, amount=amount, tip=tip,
             created_at=self.now))  # fmt: skip
         return Contribution(new_id(result), order_id, seq, source, account, person_id, amount, tip)
+
+    async def add_many(self, items: Sequence[Contribution]) -> list[Contribution]:
+        """Store several contributions (their ledger transactions already recorded; `id` ignored)
+        in one statement, in order; return them with their ids."""
+        if not items:
+            return []
+        rows = [{"order_id": c.order_id, "seq": c.seq, "source": c.source.value, "account": c.account,
+                 "person_id": c.person_id, "amount": c.amount, "tip": c.tip, "created_at": self.now} for c in items]  # fmt: skip
+        result = await self.conn.execute(contributions.insert().values(rows).returning(contributions.c.id, contributions.c.seq))
+        ids = {int(seq): int(i) for i, seq in result}
+        return [replace(c, id=ids[c.seq]) for c in items]
 
     async def for_order(self, order_id: int) -> list[Contribution]:
         """An order's contributions in the order they were made."""

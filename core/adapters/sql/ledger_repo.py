@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql import chain_worker
@@ -32,6 +32,15 @@ from core.ledger.chain import (
 from core.ledger.model import InsufficientFunds, LedgerConflict, Transaction, is_guarded
 from core.ledger.params import PARAM_NAMES, Params
 from core.shared.events import DomainEvent, LedgerTransactionRecorded, ParameterChanged
+
+
+def _debits(txs: Sequence[Transaction]) -> tuple[list[str], dict[str, int]]:
+    """(the guarded accounts these transactions take from in all, sorted; every account's net move)."""
+    debits: dict[str, int] = {}
+    for tx in txs:
+        for p in tx.postings:
+            debits[p.account] = debits.get(p.account, 0) + p.amount
+    return sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)), debits
 
 
 class LedgerRepo:
@@ -57,6 +66,12 @@ class LedgerRepo:
 
         The same kind+ref again with the same postings is the same transaction (idempotent);
         with different postings it is a different one under a reused ref: refused loudly."""
+        if is_postgres(self.conn):
+            return (await self._fast([tx], actor))[0]
+        return await self._record_one(tx, actor)
+
+    async def _record_one(self, tx: Transaction, actor: str) -> int:
+        """`record` in plain statements: lock, check (idempotency and guarded balances), insert."""
         debits: dict[str, int] = {}
         for p in tx.postings:
             debits[p.account] = debits.get(p.account, 0) + p.amount
@@ -91,6 +106,81 @@ class LedgerRepo:
             ]
         )
         return tx_id
+
+    async def record_many(self, txs: Sequence[Transaction], actor: str = "system") -> list[int]:
+        """Write several transactions as `record` writes each, in order; return their ids. Refused as
+        a whole (InsufficientFunds) before anything is written when together they would drive a
+        guarded account negative. PostgreSQL in two round trips whatever their number (`_fast`)."""
+        if is_postgres(self.conn) and txs and len({(tx.kind, tx.ref) for tx in txs}) == len(txs):
+            return await self._fast(txs, actor)
+        if len(txs) > 1:
+            guarded, debits = _debits(txs)
+            for account in guarded:
+                await self._lock(account)
+            await self._check_together(txs, guarded, debits)
+        return [await self._record_one(tx, actor) for tx in txs]
+
+    async def _fast(self, txs: Sequence[Transaction], actor: str) -> list[int]:
+        """PostgreSQL: every guarded account's lock (sorted: one total order), then one statement
+        that inserts the transactions and their postings only when none of them is recorded yet
+        and every guarded balance stays non-negative — read after the locks, so what an earlier
+        holder committed is seen. When it inserts nothing, the plain check says why (a replay is
+        idempotent, a reused ref or a shortfall is refused) with the locks still held."""
+        guarded, debits = _debits(txs)
+        if len(guarded) == 1:
+            await self._lock(guarded[0])
+        elif guarded:
+            await self.conn.execute(text("SELECT count(pg_advisory_xact_lock(hashtext(a))) FROM "
+                                         "(SELECT a FROM unnest(CAST(:accounts AS VARCHAR[])) AS a ORDER BY a) AS s"),
+                                    {"accounts": guarded})  # fmt: skip
+        args: dict[str, Any] = {"occurred_at": self.now, "day": self.day}
+        for n, tx in enumerate(txs):
+            args.update({f"k{n}": tx.kind, f"r{n}": tx.ref, f"m{n}": tx.memo})
+            for i, p in enumerate(tx.postings):
+                args.update({f"a{n}_{i}": p.account, f"v{n}_{i}": p.amount})
+        for g, account in enumerate(guarded):
+            args.update({f"g{g}": account, f"d{g}": debits[account]})
+        heads = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:m{n} AS VARCHAR), {n})"
+                          for n in range(len(txs)))  # fmt: skip
+        lines = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:a{n}_{i} AS VARCHAR), "
+                          f"CAST(:v{n}_{i} AS BIGINT), {n}, {i})" for n, tx in enumerate(txs) for i in range(len(tx.postings)))  # fmt: skip
+        fits = "".join(f" AND (SELECT coalesce(sum(amount), 0) FROM postings WHERE account = CAST(:g{g} AS VARCHAR)) "
+                       f"+ CAST(:d{g} AS BIGINT) >= 0" for g in range(len(guarded)))  # fmt: skip
+        # Ids in the given order (the rows are inserted sorted); postings in posting order.
+        q = text(f"WITH h(kind, ref, memo, n) AS (VALUES {heads}), "
+                 "ok AS (SELECT NOT EXISTS (SELECT 1 FROM ledger_transactions t JOIN h ON t.kind = h.kind AND t.ref = h.ref)"
+                 f"{fits} AS ok), "
+                 "tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                 "SELECT h.kind, h.ref, h.memo, :occurred_at, :day FROM h WHERE (SELECT ok FROM ok) "
+                 "ORDER BY h.n RETURNING id, kind, ref), "
+                 "p AS (INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount FROM tx "
+                 f"JOIN (VALUES {lines}) AS l(kind, ref, account, amount, n, i) ON l.kind = tx.kind AND l.ref = tx.ref "
+                 "ORDER BY l.n, l.i) "
+                 "SELECT id, kind, ref FROM tx")  # fmt: skip
+        ids = {(str(k), str(r)): int(i) for i, k, r in await self.conn.execute(q, args)}
+        if not ids:  # a shortfall (raised, nothing written) or a replay, each then as `record` does
+            await self._check_together(txs, guarded, debits)
+            return [await self._record_one(tx, actor) for tx in txs]
+        tx_ids = [ids[(tx.kind, tx.ref)] for tx in txs]
+        self._collect([LedgerTransactionRecorded(actor=actor, tx_id=tx_id, kind=tx.kind, ref=tx.ref,
+                                                 postings=[[p.account, p.amount] for p in tx.postings])
+                       for tx_id, tx in zip(tx_ids, txs, strict=True)])  # fmt: skip
+        return tx_ids
+
+    async def _check_together(self, txs: Sequence[Transaction], guarded: list[str], debits: dict[str, int]) -> None:
+        """Raise InsufficientFunds when these transactions together would drive a guarded account
+        negative (the caller holds the accounts' locks); a replay in whole or in part is left to
+        `_record_one` per transaction (idempotent, or LedgerConflict for a reused ref)."""
+        lt = ledger_transactions
+        found_q = select(func.count()).where(or_(*(and_(lt.c.kind == tx.kind, lt.c.ref == tx.ref) for tx in txs)))
+        sums = [select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.account == a).scalar_subquery()
+                for a in guarded]  # fmt: skip
+        found, *balances = (await self.conn.execute(select(found_q.scalar_subquery(), *sums))).one()
+        if found:
+            return
+        for account, balance in zip(guarded, balances, strict=True):
+            if int(balance) + debits[account] < 0:
+                raise InsufficientFunds(account, int(balance), -debits[account])
 
     async def _insert(self, tx: Transaction) -> int:
         """Store the transaction and its postings (in posting order); return its id. PostgreSQL
@@ -246,8 +336,12 @@ class ChainRepo:
                  "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed.encode()}
             )  # fmt: skip
             prev = digest
+        move_head = update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev)
+        if is_postgres(self.conn):  # the events and the head in one round trip
+            await self.conn.execute(move_head.add_cte(events.insert().values(rows).cte("appended")))
+            return
         await self.conn.execute(events.insert(), rows)
-        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
+        await self.conn.execute(move_head)
 
     async def head(self) -> tuple[int, str]:
         """(seq, hash) of the newest event."""

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
 from core.adapters.sql.schema import orders, people
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
-from core.funding.pledge_model import RANK, ZONE_PRECISION, Pledge, PledgeKind, PledgeStatus, PledgeTerms, PledgeUse
+from core.funding.pledge_model import (
+    RANK,
+    ZONE_PRECISION,
+    Pledge,
+    PledgeKind,
+    PledgePick,
+    PledgeStatus,
+    PledgeTerms,
+    PledgeUse,
+)
 from core.shared import geo
 
 p = pledges.c
@@ -28,8 +37,9 @@ def _use(row: Any) -> PledgeUse:
     return PledgeUse(row.pledge_id, row.order_id, int(row.amount), row.at, row.area)
 
 
-def _rank_query(rank: int, timed: bool, placed: bool) -> str:
-    """One rank's part of the candidate query: its oldest matching pledges, `:lim` at most."""
+def _rank_query(rank: int, timed: bool, placed: bool, *, picking: bool = False) -> str:
+    """One rank's part of the candidate query: its oldest matching pledges, `:lim` at most;
+    `picking` also leaves out the requester's own pledges and those whose circle misses the place."""
     where = ["status = 'active'", f"rank = {rank}", "remaining > 0", f"{rank} >= :after_rank",
              f"(id > :after_id OR {rank} > :after_rank)"]  # fmt: skip
     if timed:  # local hours [start, end), wrapping past midnight when start > end
@@ -37,17 +47,56 @@ def _rank_query(rank: int, timed: bool, placed: bool) -> str:
                      "(start_hour > end_hour AND (start_hour <= :hour OR end_hour > :hour)))")  # fmt: skip
     if placed:  # the nine cells around the place (an index lookup each), then the place's box
         where.append("zone IN :cells AND lat_min <= :lat AND lat_max >= :lat AND lng_min <= :lng AND lng_max >= :lng")
+    if picking:
+        where.append("person_id <> :req")
+    if picking and placed:
+        # Haversine as geo.distance_m, a metre wider so that no pledge Python would take is left
+        # out by rounding; Python's `may_pay` still decides.
+        where.append(f"2 * {geo.EARTH_RADIUS_M!r} * asin(sqrt(power(sin(radians(:lat - lat) / 2), 2) + "
+                     "cos(radians(lat)) * cos(radians(:lat)) * power(sin(radians(:lng - lng) / 2), 2))) "
+                     "<= radius_m + 1")  # fmt: skip
     return f"SELECT * FROM (SELECT * FROM pledges WHERE {' AND '.join(where)} ORDER BY id LIMIT :lim) AS r{rank}"
+
+
+def _union(*, picking: bool = False) -> str:
+    """The four ranks' parts in allocation order, `:lim` rows at most in all."""
+    return " UNION ALL ".join(_rank_query(RANK[kind], kind in ("location_time", "time"),
+                                          kind in ("location_time", "location"), picking=picking)
+                              for kind in ("location_time", "location", "time", "general")) + " ORDER BY rank, id LIMIT :lim"  # fmt: skip
 
 
 # Written out once as text: building it with SQLAlchemy's constructs costs more per call than the
 # database spends on it (column proxies of four subqueries), and allocation runs it per order.
-CANDIDATES = text(
-    " UNION ALL ".join(_rank_query(RANK[kind], kind in ("location_time", "time"), kind in ("location_time", "location"))
-                       for kind in ("location_time", "location", "time", "general"))  # fmt: skip
-    + " ORDER BY rank, id LIMIT :lim"
+CANDIDATES = text(_union()).bindparams(bindparam("cells", expanding=True))
+
+# Allocation's read on PostgreSQL, one round trip (after the requester's row lock, so `drawn` sees
+# what their other orders committed): what pledges paid today for the requester's orders, the
+# candidates in allocation order, the prefix of them that covers what may still be drawn (by the
+# amounts read), and those pledges row-locked in (rank, id) order — one total order, so two
+# orders never deadlock — re-read as they are once locked (READ COMMITTED re-checks a locked row:
+# an order that drew on one meanwhile leaves it smaller, or spent and left out).
+PICK = text(
+    "WITH drawn AS (SELECT coalesce(sum(u.amount), 0) AS d FROM pledge_uses u JOIN orders o ON o.id = u.order_id "
+    "WHERE u.day = :day AND o.donor_id = :req), "
+    f"cand AS ({_union(picking=True)}), "
+    "run AS (SELECT id, rank, sum(remaining) OVER (ORDER BY rank, id ROWS UNBOUNDED PRECEDING) - remaining AS before "
+    "FROM cand), "
+    "picked AS (SELECT id, rank FROM run WHERE before < least(:need, :cap - (SELECT d FROM drawn))), "
+    "locked AS (SELECT p.* FROM pledges p WHERE p.id IN (SELECT id FROM picked) AND p.status = 'active' "
+    "AND p.remaining > 0 ORDER BY p.rank, p.id FOR UPDATE OF p) "
+    "SELECT (SELECT d FROM drawn) AS drawn_today, (SELECT count(*) FROM cand) AS seen, "
+    "(SELECT count(*) FROM picked) AS n_picked, "
+    "(SELECT rank FROM picked ORDER BY rank DESC, id DESC LIMIT 1) AS last_rank, "
+    "(SELECT id FROM picked ORDER BY rank DESC, id DESC LIMIT 1) AS last_id, locked.* "
+    "FROM (SELECT 1 AS one) AS one LEFT JOIN locked ON true ORDER BY locked.rank, locked.id"
 ).bindparams(bindparam("cells", expanding=True))
 
+# The requester's row lock and the governed cap's latest value, one round trip.
+LOCK_REQUESTER = text(
+    "WITH me AS (SELECT id FROM people WHERE id = :p FOR UPDATE) "
+    "SELECT (SELECT count(*) FROM me) AS locked, "
+    "(SELECT value FROM parameters WHERE name = :name ORDER BY id DESC LIMIT 1) AS value"
+)
 
 
 class PledgeRepo:
@@ -92,17 +141,61 @@ class PledgeRepo:
         params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1], "lim": limit}
         return [_pledge(r) for r in await self.conn.execute(CANDIDATES, params)]
 
-    async def lock_available(self, pledge_id: int) -> Pledge | None:
-        """Lock an active pledge with money left for this transaction, or None when it has none
-        (left). On PostgreSQL the row lock waits for an order drawing on it now and then reads
-        what that order left (READ COMMITTED re-checks the row); callers lock in allocation
-        order — (rank, id), one total order — so two orders never deadlock on pledges. SQLite
-        writers are serialised anyway."""
-        q = select(pledges).where(p.id == pledge_id, p.status == PledgeStatus.ACTIVE.value, p.remaining > 0)
+    async def lock_requester(self, person_id: int, cap_name: str, default: int) -> int:
+        """Lock the requester's row (PostgreSQL) so that two of their orders drawing at once take
+        turns and the daily cap holds, and read the governed cap (`default` when never set), in one
+        round trip; SQLite writers are serialised."""
+        q = LOCK_REQUESTER if is_postgres(self.conn) else text(LOCK_REQUESTER.text.replace(" FOR UPDATE", ""))
+        value = (await self.conn.execute(q, {"p": person_id, "name": cap_name})).one().value
+        return default if value is None else int(value)
+
+    async def pick(self, requester_id: int, day: str, lat: float, lng: float, hour: int, need: int, cap: int,
+                   after: tuple[int, int] = (0, 0), limit: int = 20) -> PledgePick:  # fmt: skip
+        """One pass of allocation's read (call `lock_requester` first): what pledges paid today for
+        this requester's orders, and the candidates after `after`, in allocation order, that cover
+        min(need, cap − that), row-locked as they are now. PostgreSQL in one round trip (`PICK`);
+        SQLite, whose writers are serialised, with the plain queries."""
         if is_postgres(self.conn):
-            q = q.with_for_update()
-        row = (await self.conn.execute(q)).first()
-        return _pledge(row) if row else None
+            cells = geo.neighbourhood(geo.encode(lat, lng, ZONE_PRECISION))
+            params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1],
+                      "lim": limit, "req": requester_id, "day": day, "need": need, "cap": cap}  # fmt: skip
+            rows = list(await self.conn.execute(PICK, params))
+            head = rows[0]
+            last = None if head.last_id is None else (int(head.last_rank), int(head.last_id))
+            locked = tuple(_pledge(r) for r in rows if r.id is not None)
+            return PledgePick(int(head.drawn_today), locked, last, head.n_picked < head.seen or head.seen == limit)
+        drawn = await self.drawn_for_requester(requester_id, day)
+        want, got, last = min(need, cap - drawn), 0, None
+        batch = await self.candidates(lat, lng, hour, after, limit)
+        taken: list[Pledge] = []
+        for candidate in batch:
+            if got >= want:
+                return PledgePick(drawn, tuple(taken), last, True)
+            last = (RANK[candidate.terms.kind.value], candidate.id)
+            if candidate.person_id == requester_id or not candidate.covers(lat, lng, hour):
+                continue
+            taken.append(candidate)
+            got += candidate.remaining
+        return PledgePick(drawn, tuple(taken), last, len(batch) == limit)
+
+    async def spend(self, order_id: int, draws: Sequence[tuple[int, int]], day: str, area: str) -> None:
+        """Take what each (pledge id, paise) paid towards an order off its pledge and record the
+        uses, in that order (after their ledger moves); PostgreSQL in one round trip."""
+        if not draws:
+            return
+        if is_postgres(self.conn):
+            pairs = ", ".join(f"(CAST(:i{n} AS INTEGER), CAST(:t{n} AS BIGINT))" for n in range(len(draws)))
+            rows = ", ".join(f"(:i{n}, :o, :t{n}, :day, :at, :area)" for n in range(len(draws)))
+            args = {f"{k}{n}": v for n, d in enumerate(draws) for k, v in zip(("i", "t"), d, strict=True)}
+            q = text(f"WITH m AS (UPDATE pledges SET remaining = pledges.remaining - v.take FROM (VALUES {pairs}) "
+                     "AS v(id, take) WHERE pledges.id = v.id) "
+                     f"INSERT INTO pledge_uses (pledge_id, order_id, amount, day, at, area) VALUES {rows}")  # fmt: skip
+            await self.conn.execute(q, {**args, "o": order_id, "day": day, "at": self.now, "area": area})
+            return
+        for pledge_id, take in draws:
+            await self.move(pledge_id, -take)
+        await self.conn.execute(pledge_uses.insert().values([
+            {"pledge_id": i, "order_id": order_id, "amount": t, "day": day, "at": self.now, "area": area} for i, t in draws]))  # fmt: skip
 
     async def move(self, pledge_id: int, remaining: int, total_in: int = 0, returned: int = 0) -> None:
         """Add to the pledge's money figures (negative `remaining` to spend) after its ledger move."""
@@ -122,11 +215,6 @@ class PledgeRepo:
         q = (select(p.id).where(p.auto_renew.is_(True), p.status == PledgeStatus.ACTIVE.value, p.renew_on <= day)
              .order_by(p.id).limit(limit))  # fmt: skip
         return [int(i) for (i,) in await self.conn.execute(q)]
-
-    async def add_use(self, pledge_id: int, order_id: int, amount: int, day: str, area: str) -> None:
-        """Record what a pledge paid towards an order."""
-        await self.conn.execute(pledge_uses.insert().values(
-            pledge_id=pledge_id, order_id=order_id, amount=amount, day=day, at=self.now, area=area))  # fmt: skip
 
     async def uses(self, pledge_id: int, limit: int = 10) -> list[PledgeUse]:
         """A pledge's newest uses first."""
