@@ -176,8 +176,24 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "guarded accounts may go below zero",
         "core/adapters/sql/ledger_repo.py",
-        "if int(balance) + debits[account] < 0:",
-        "if int(balance) + debits[account] < -(10**15):",
+        "            return int(found)\n        for account, balance in zip(guarded, balances, strict=True):\n"
+        "            if int(balance) + debits[account] < 0:",
+        "            return int(found)\n        for account, balance in zip(guarded, balances, strict=True):\n"
+        "            if int(balance) + debits[account] < -(10**15):",
+    ),
+    Mutation(
+        "guarded accounts may go below zero in the one-statement record (PostgreSQL)",
+        "core/adapters/sql/ledger_repo.py",
+        'f"+ CAST(:d{g} AS BIGINT) >= 0"',
+        'f"+ CAST(:d{g} AS BIGINT) >= -1000000000000000"',
+    ),
+    Mutation(
+        "several transactions together may overdraw",
+        "core/adapters/sql/ledger_repo.py",
+        "        if found:\n            return\n        for account, balance in zip(guarded, balances, strict=True):\n"
+        "            if int(balance) + debits[account] < 0:",
+        "        if found:\n            return\n        for account, balance in zip(guarded, balances, strict=True):\n"
+        "            if int(balance) + debits[account] < -(10**15):",
     ),
     Mutation(
         "idempotent ref check removed",
@@ -207,12 +223,15 @@ TESTS: tuple[str, ...] = (
     "tests/test_money_properties.py",
     "tests/test_lifecycle_shape.py",
     "tests/test_core_meal.py",
+    "tests/test_funding.py",
     "tests/test_order_paths.py",
     "tests/test_topup.py",
     "tests/test_order_state_machine.py",
     "tests/test_card_money.py",
     "tests/test_cards.py",
     "tests/test_order_money_machine.py",
+    "tests/test_pledge_fast.py",
+    "tests/test_pledge_concurrency.py",
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
