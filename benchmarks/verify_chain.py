@@ -46,7 +46,7 @@ from sqlalchemy import update  # noqa: E402
 
 from core.adapters.sql.db import Database  # noqa: E402
 from core.adapters.sql.migrate import upgrade  # noqa: E402
-from core.adapters.sql.schema import chain_head, events  # noqa: E402
+from core.adapters.sql.schema import chain_head, event_bodies, events  # noqa: E402
 from core.adapters.sql.uow import Store  # noqa: E402
 from core.ledger.audit import audit  # noqa: E402
 from core.ledger.chain import GENESIS, canonical_json, event_body, link_hash_text  # noqa: E402
@@ -107,7 +107,8 @@ async def load(url: str, n: int, bodies: list[bytes]) -> tuple[str, float]:
     try:
         async with db.write() as conn:
             for rows in build_batches(n, bodies):
-                await conn.execute(events.insert(), rows)
+                await conn.execute(events.insert(), [{k: v for k, v in r.items() if k != "body"} for r in rows])
+                await conn.execute(event_bodies.insert(), [{"seq": r["seq"], "body": r["body"]} for r in rows])
             head = bare_chain(bodies)
             await conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=n, hash=head))
     finally:

@@ -32,7 +32,7 @@ def fold_sqlite(path: str, after: int | None, upto: int | None) -> ChainFold:
     conn = sqlite3.connect(path)
     try:
         conn.execute("BEGIN")
-        return _fold(conn.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args),
+        return _fold(conn.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args),
                      _first_prev(conn.execute, where, args, after))  # fmt: skip
     finally:
         conn.close()
@@ -50,7 +50,7 @@ def fold_postgres(url: str, snapshot: str, after: int | None, upto: int | None) 
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             start = _first_prev(conn.execute, where, args, after)
             with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # server-side, bytea as raw bytes
-                cur.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args)
+                cur.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args)
                 return _fold(cur, start)
 
 
