@@ -131,3 +131,31 @@ async def test_sqlite_reads_the_bodies_in_a_plain_scan_of_the_table(sqlite_db: D
     async with sqlite_db.read() as conn:
         plan = (await conn.execute(text("EXPLAIN QUERY PLAN SELECT body FROM event_bodies ORDER BY seq"))).all()
     assert [row[-1] for row in plan] == ["SCAN event_bodies"]
+
+
+async def test_two_bodies_merged_into_one_row_across_a_newline_are_named(forgeable: Database) -> None:
+    # PostgreSQL's fast pass reads a chunk of bodies joined by newlines and splits them: a forger
+    # who moves the next body into this row after a newline keeps the pieces and the chain the
+    # same; the row count no longer matches the pieces, and the slow walk names the row.
+    store, head_seq = await a_log(forgeable)
+    target = head_seq // 2
+    async with forgeable.read() as conn:
+        rows = (await conn.execute(text("SELECT body FROM event_bodies WHERE seq IN (:a, :b) ORDER BY seq"),
+                                   {"a": target, "b": target + 1})).all()  # fmt: skip
+    await tamper(forgeable, "UPDATE event_bodies SET body = :b WHERE seq = :s", s=target,
+                 b=bytes(rows[0][0]) + b"\n" + bytes(rows[1][0]))  # fmt: skip
+    await tamper(forgeable, "DELETE FROM event_bodies WHERE seq = :s", s=target + 1)
+
+    report = await audit(store, columns_every=SPARSE)
+
+    assert (report.ok, report.broken_seq) == (False, target)
+    assert report.problem == f"event {target}: hash does not match the content"
+
+
+async def test_a_body_stored_before_the_first_event_fails_a_sampled_audit(forgeable: Database) -> None:
+    store, _ = await a_log(forgeable)
+    await tamper(forgeable, "INSERT INTO event_bodies (seq, body) VALUES (0, :b)", b=b"{}")
+
+    report = await audit(store, columns_every=SPARSE)
+
+    assert not report.ok
