@@ -315,9 +315,9 @@ class ChainRepo(Protocol):
     def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
 
-    async def event_rows(self) -> tuple[int, int]:
-        """(how many rows `events` holds, the highest seq among them; 0 when empty): with seq
-        unique, equal to the chain's length exactly when no event row is missing or extra."""
+    async def event_rows(self) -> tuple[int, int, int]:
+        """(how many rows `events` holds, the lowest and the highest seq among them; 0 when empty):
+        with seq unique, (n, 1, n) exactly when the rows are seq 1..n, none missing or extra."""
 
     async def position(self, n: int) -> tuple[int, str] | None:
         """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""

@@ -159,3 +159,15 @@ async def test_a_body_stored_before_the_first_event_fails_a_sampled_audit(forgea
     report = await audit(store, columns_every=SPARSE)
 
     assert not report.ok
+
+
+async def test_an_event_row_moved_to_seq_zero_fails_a_sampled_audit(forgeable: Database) -> None:
+    # As many event rows as bodies and the same highest seq, but one is not where its body is.
+    store, head_seq = await a_log(forgeable)
+    target = head_seq // 2
+    await tamper(forgeable, "UPDATE events SET seq = 0 WHERE seq = :s", s=target)
+
+    report = await audit(store, columns_every=SPARSE)
+
+    assert (report.ok, report.broken_seq) == (False, target)
+    assert report.problem == f"event {target}: missing or reordered event"

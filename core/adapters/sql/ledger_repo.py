@@ -333,10 +333,12 @@ class ChainRepo:
         async for rows in self._raw_rows(sql, batch, (type_,)):
             yield rows
 
-    async def event_rows(self) -> tuple[int, int]:
-        """(how many rows `events` holds, the highest seq among them; 0 when empty)."""
-        n, top = (await self.conn.execute(select(func.count(), func.coalesce(func.max(events.c.seq), 0)))).one()
-        return int(n), int(top)
+    async def event_rows(self) -> tuple[int, int, int]:
+        """(how many rows `events` holds, the lowest and the highest seq among them; 0 when empty)."""
+        e = events.c
+        n, low, top = (await self.conn.execute(select(func.count(), func.coalesce(func.min(e.seq), 0),
+                                                      func.coalesce(func.max(e.seq), 0)))).one()  # fmt: skip
+        return int(n), int(low), int(top)
 
     async def _raw_rows(self, sql: str, batch: int, args: tuple[Any, ...] = ()) -> AsyncIterator[list[Any]]:
         """Rows of a query through the driver's cursor (no SQLAlchemy row objects), chunk by chunk."""
