@@ -134,9 +134,9 @@ async def test_sqlite_reads_the_bodies_in_a_plain_scan_of_the_table(sqlite_db: D
 
 
 async def test_two_bodies_merged_into_one_row_across_a_newline_are_named(forgeable: Database) -> None:
-    # PostgreSQL's fast pass reads a chunk of bodies joined by newlines and splits them: a forger
-    # who moves the next body into this row after a newline keeps the pieces and the chain the
-    # same; the row count no longer matches the pieces, and the slow walk names the row.
+    # Guards any fast pass that reads chunks of bodies joined by newlines and splits them (tried on
+    # PostgreSQL): moving the next body into this row after a newline keeps the pieces and the
+    # chain the same; only the row count differs, and the slow walk names the row.
     store, head_seq = await a_log(forgeable)
     target = head_seq // 2
     async with forgeable.read() as conn:

@@ -69,16 +69,6 @@ class ChainFold:
         if self._tell is not None:
             self._tell(len(rows))
 
-    def bodies(self, bodies: Sequence[bytes]) -> None:
-        """Chain these bodies after the head (the same loop as `rows`, over bare bytes)."""
-        prev, sha256 = self.head, hashlib.sha256
-        for body in bodies:
-            prev = sha256(prev.encode() + body).hexdigest()
-        self.head = prev
-        self.count += len(bodies)
-        if self._tell is not None:
-            self._tell(len(bodies))
-
     def absorb(self, other: ChainFold) -> ChainFold:
         """Take over the result of the same range chained elsewhere (a thread or process of its own)."""
         self.start, self.head, self.count = other.start, other.head, other.count

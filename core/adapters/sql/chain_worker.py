@@ -38,42 +38,24 @@ def fold_sqlite(path: str, after: int | None, upto: int | None) -> ChainFold:
         conn.close()
 
 
-# One round trip per BATCH seqs: the server joins the chunk's bodies with a newline, which canonical
-# JSON never holds (json.dumps escapes every control character), so splitting gives the bodies back
-# exactly when there are as many pieces as rows. Measured on 1M events: less client CPU and no more
-# wall time than a binary server-side cursor (whose per-row messages the client parses), and
-# clearly less than COPY ... (FORMAT binary) parsed in Python.
-_AGG = ("SELECT string_agg(body, '\\x0a'::bytea ORDER BY seq), count(*) FROM event_bodies "
-        "WHERE seq > %(after)s AND seq <= %(upto)s")  # fmt: skip
-NEWLINE_IN_BODY = "a stored body holds a newline"  # a fold's head when one does: never a stored hash
-
-
 def fold_postgres(url: str, snapshot: str, after: int | None, upto: int | None) -> ChainFold:
     """Chain the range's hashed bytes on a PostgreSQL connection inside the audit's exported snapshot."""
     import psycopg
     from psycopg import sql
 
+    # A binary server-side cursor over the narrow table. Measured on 1M events against a chunk of
+    # 10k bodies joined by the server (string_agg ... ORDER BY seq, split on the newline canonical
+    # JSON never holds): about the same client CPU, but more wall time (the server sorts and
+    # concatenates); COPY ... (FORMAT binary) parsed in Python cost more client CPU than either.
     where, args = _where(after, upto, "%%(%s)s")
     with psycopg.connect(url) as conn:
         conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
         with conn.transaction():
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            done = ChainFold(_first_prev(conn.execute, where, args, after))
-            # from the lowest stored seq, whatever it is (a forged seq 0 is read, and breaks the chain)
-            bounds = conn.execute(f"SELECT min(seq) - 1, max(seq) FROM event_bodies WHERE {where}", args).fetchone()
-            lo, end = (int(bounds[0]), int(bounds[1])) if bounds and bounds[1] is not None else (0, 0)
-            with conn.cursor(binary=True) as cur:  # bytea as raw bytes
-                while lo < end:
-                    hi = min(lo + BATCH, end)
-                    joined, n = cur.execute(_AGG, {"after": lo, "upto": hi}).fetchone() or (None, 0)
-                    if n:
-                        bodies = bytes(joined).split(b"\n")
-                        if len(bodies) != n:  # not written by the application: the slow walk names it
-                            done.head = NEWLINE_IN_BODY
-                            return done
-                        done.bodies(bodies)
-                    lo = hi
-            return done
+            start = _first_prev(conn.execute, where, args, after)
+            with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # server-side, bytea as raw bytes
+                cur.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args)
+                return _fold(cur, start)
 
 
 def _first_prev(execute: Any, where: str, args: dict[str, Any], after: int | None) -> str:
