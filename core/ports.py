@@ -319,11 +319,16 @@ class ChainRepo(Protocol):
     def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
 
+    async def event_rows(self) -> tuple[int, int, int]:
+        """(how many rows `events` holds, the lowest and the highest seq among them; 0 when empty):
+        with seq unique, (n, 1, n) exactly when the rows are seq 1..n, none missing or extra."""
+
     async def position(self, n: int) -> tuple[int, str] | None:
         """(seq, prev_hash) of the `n`-th stored event in seq order (1-based), to name what broke."""
 
     def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
-        """The structured columns and hashed body of these events (None: of all), in seq order."""
+        """The structured columns and hashed body of these events (None: of all), in seq order (a body
+        whose event row is missing comes with None for its columns)."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""

@@ -60,6 +60,7 @@ async def pg_private(pg_fresh_url: str) -> AsyncIterator[Database]:
 
 async def _unguard(db: Database) -> None:
     await tamper(db, "ALTER TABLE events DISABLE TRIGGER events_append_only")
+    await tamper(db, "ALTER TABLE event_bodies DISABLE TRIGGER event_bodies_append_only")
 
 
 async def test_edited_bytes_inside_a_middle_range_are_named_on_postgres(pg_private: Database) -> None:
@@ -69,8 +70,9 @@ async def test_edited_bytes_inside_a_middle_range_are_named_on_postgres(pg_priva
         head_seq, _ = await uow.chain.head()
     target = head_seq // 2  # inside the second of three ranges
     await _unguard(pg_private)
-    await tamper(pg_private, "UPDATE events SET body = convert_to(replace(convert_from(body, 'UTF8'), 'system', 'forger'), "
-                 "'UTF8'), actor = replace(actor, 'system', 'forger') WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(pg_private, "UPDATE event_bodies SET body = convert_to(replace(convert_from(body, 'UTF8'), 'system', "
+                 "'forger'), 'UTF8') WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(pg_private, "UPDATE events SET actor = replace(actor, 'system', 'forger') WHERE seq = :s", s=target)
 
     report = await audit(store, ranges=3, range_min=1)
 
@@ -89,7 +91,7 @@ async def test_a_forged_link_where_a_range_starts_is_named_on_postgres(pg_privat
     first_of_second = head_seq // 3 + 1
     await _unguard(pg_private)
     async with pg_private.write() as conn:
-        rows = (await conn.execute(text("SELECT seq, body FROM events WHERE seq >= :s ORDER BY seq"),
+        rows = (await conn.execute(text("SELECT seq, body FROM event_bodies WHERE seq >= :s ORDER BY seq"),
                                    {"s": first_of_second})).all()  # fmt: skip
         prev = "a" * 64
         for seq, body in rows:
@@ -126,8 +128,9 @@ async def test_edited_bytes_inside_a_middle_range_are_named_on_sqlite(sqlite_db:
     async with store.reader() as uow:
         head_seq, _ = await uow.chain.head()
     target = head_seq // 2
-    await tamper(sqlite_db, "UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), 'system', 'forger') AS BLOB), "
-                 "actor = REPLACE(actor, 'system', 'forger') WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(sqlite_db, "UPDATE event_bodies SET body = CAST(REPLACE(CAST(body AS TEXT), 'system', 'forger') AS BLOB) "
+                 "WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(sqlite_db, "UPDATE events SET actor = REPLACE(actor, 'system', 'forger') WHERE seq = :s", s=target)
 
     report = await audit(store, ranges=3, range_min=1)
 
@@ -141,8 +144,9 @@ async def test_an_event_stored_past_the_head_fails_a_ranged_audit_on_sqlite(sqli
     await fresh_meal(store)
     async with store.reader() as uow:
         head_seq, head_hash = await uow.chain.head()
-    await tamper(sqlite_db, "INSERT INTO events (seq, type, occurred_at, actor, data, prev_hash, hash, body) "
-                 "VALUES (:s, 'x', 'now', 'forger', '{}', :p, :p, X'7b7d')", s=head_seq + 1, p=head_hash)  # fmt: skip
+    await tamper(sqlite_db, "INSERT INTO events (seq, type, occurred_at, actor, data, prev_hash, hash) "
+                 "VALUES (:s, 'x', 'now', 'forger', '{}', :p, :p)", s=head_seq + 1, p=head_hash)  # fmt: skip
+    await tamper(sqlite_db, "INSERT INTO event_bodies (seq, body) VALUES (:s, X'7b7d')", s=head_seq + 1)
 
     report = await audit(store, ranges=3, range_min=1)
 

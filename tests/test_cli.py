@@ -35,7 +35,7 @@ def test_ledger_verify_prints_count_and_head_then_names_a_tampered_event(env: Pa
     assert main(["ledger", "verify", "--columns-every", "1"]) == 1
     assert "BROKEN at seq 7: event 7: the stored columns differ from the hashed content" in capsys.readouterr().out
     with sqlite3.connect(env) as conn:  # the hashed bytes too: the chain itself breaks, whatever the sample
-        conn.execute("""UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), '"seq":7', '"seq":7 ') AS BLOB)
+        conn.execute("""UPDATE event_bodies SET body = CAST(REPLACE(CAST(body AS TEXT), '"seq":7', '"seq":7 ') AS BLOB)
                         WHERE seq = 7""")
     assert main(["ledger", "verify"]) == 1
     assert "BROKEN at seq 7: event 7: hash does not match the content" in capsys.readouterr().out

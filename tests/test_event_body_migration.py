@@ -67,7 +67,7 @@ async def test_postgres_events_before_0017_get_their_hashed_bytes_and_stay_appen
         db = await migrate_and_audit(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
         with pytest.raises(DBAPIError, match="append-only"):
             async with db.write() as conn:
-                await conn.execute(text("UPDATE events SET body = body WHERE seq = 1"))
+                await conn.execute(text("UPDATE event_bodies SET body = body WHERE seq = 1"))
         await db.dispose()
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -108,8 +108,9 @@ async def test_edited_hashed_bytes_are_named_by_their_seq(sqlite_db: Database) -
         head_seq, _ = await uow.chain.head()
     target = head_seq // 2
     # The forger edits the hashed bytes and the columns alike, leaving the stored hashes alone.
-    await tamper(sqlite_db, "UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), 'system', 'forger') AS BLOB), "
-                 "actor = REPLACE(actor, 'system', 'forger') WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(sqlite_db, "UPDATE event_bodies SET body = CAST(REPLACE(CAST(body AS TEXT), 'system', 'forger') AS BLOB) "
+                 "WHERE seq = :s", s=target)  # fmt: skip
+    await tamper(sqlite_db, "UPDATE events SET actor = REPLACE(actor, 'system', 'forger') WHERE seq = :s", s=target)
 
     report = await audit(store)
 
@@ -139,7 +140,7 @@ async def test_a_sampled_audit_checks_one_event_in_each_block_and_still_the_whol
     assert full.ok and sampled.ok and sampled.head == full.head == head
     assert full.columns_checked == head_seq
     assert head_seq // 4 <= sampled.columns_checked <= -(-head_seq // 4)  # the last block may be short
-    await tamper(sqlite_db, "UPDATE events SET body = CAST(REPLACE(CAST(body AS TEXT), '\"seq\"', '\"seq\" ') "
+    await tamper(sqlite_db, "UPDATE event_bodies SET body = CAST(REPLACE(CAST(body AS TEXT), '\"seq\"', '\"seq\" ') "
                  "AS BLOB) WHERE seq = 3")  # fmt: skip
     assert (await audit(store, columns_every=10**6)).problem == "event 3: hash does not match the content"
 
@@ -193,6 +194,9 @@ async def test_a_deleted_posting_fails_the_audit(sqlite_db: Database) -> None:
         pytest.param("UPDATE ledger_transactions SET memo = 'forged' WHERE id = :tx",
                      "UPDATE on ledger_transactions", id="update-transaction"),
         pytest.param("TRUNCATE events", "TRUNCATE on events", id="truncate-events"),
+        pytest.param("UPDATE event_bodies SET body = body WHERE seq = :seq", "UPDATE on event_bodies", id="update-body"),
+        pytest.param("DELETE FROM event_bodies WHERE seq = :seq", "DELETE on event_bodies", id="delete-body"),
+        pytest.param("TRUNCATE event_bodies", "TRUNCATE on event_bodies", id="truncate-bodies"),
         pytest.param("TRUNCATE postings", "TRUNCATE on postings", id="truncate-postings"),
     ],
 )  # fmt: skip

@@ -58,6 +58,10 @@ async def audit(store: Store, progress: Callable[[int], None] | None = None, *, 
             return await _name_break(uow, head_seq)
         # Pass 2: the columns the application reads must say exactly what was hashed.
         seqs = None if columns_every <= 1 else _sample(count, columns_every)
+        if seqs is not None and await uow.chain.event_rows() != (count, min(count, 1), count):
+            # the hashed bytes are all there, but an event's row is missing (or one is extra):
+            # a sample would likely miss it, the full walk names it
+            return await _name_break(uow, head_seq)
         checked, broken = await _compare_columns(uow, seqs, count, head, head_seq)
         if broken is not None:
             return broken
@@ -110,6 +114,8 @@ async def _compare_columns(uow: UnitOfWork, seqs: list[int] | None, count: int, 
                 checked += 1
                 if seqs is None and (seq != checked or prev_hash != prev):
                     return checked, await _name_break(uow, head_seq)
+                if prev_hash is None:  # a hashed body whose event row is gone (outer join: no columns)
+                    return checked, AuditReport(count, head, 0, f"event {seq}: its structured columns are missing", seq, checked)
                 if sha256(prev_hash.encode() + body).hexdigest() != digest:
                     return checked, AuditReport(count, head, 0, f"event {seq}: its stored hash does not match", seq, checked)
                 if spliced_body(seq, type_, occurred_at, actor, data_text).encode() != body:
@@ -126,7 +132,7 @@ async def _name_break(uow: UnitOfWork, head_seq: int) -> AuditReport:
         async for cols in stored:
             for seq, _type, _at, _actor, _data, prev_hash, digest, body in cols:
                 n += 1
-                if seq != n:
+                if seq != n or prev_hash is None:  # prev_hash None: the body is there, its event row not
                     return AuditReport(n - 1, head, 0, f"event {n}: missing or reordered event", n)
                 if prev_hash != head:
                     return AuditReport(n - 1, head, 0, f"event {n}: prev_hash does not match", n)

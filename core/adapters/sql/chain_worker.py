@@ -32,7 +32,7 @@ def fold_sqlite(path: str, after: int | None, upto: int | None) -> ChainFold:
     conn = sqlite3.connect(path)
     try:
         conn.execute("BEGIN")
-        return _fold(conn.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args),
+        return _fold(conn.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args),
                      _first_prev(conn.execute, where, args, after))  # fmt: skip
     finally:
         conn.close()
@@ -43,6 +43,10 @@ def fold_postgres(url: str, snapshot: str, after: int | None, upto: int | None) 
     import psycopg
     from psycopg import sql
 
+    # A binary server-side cursor over the narrow table. Measured on 1M events against a chunk of
+    # 10k bodies joined by the server (string_agg ... ORDER BY seq, split on the newline canonical
+    # JSON never holds): about the same client CPU, but more wall time (the server sorts and
+    # concatenates); COPY ... (FORMAT binary) parsed in Python cost more client CPU than either.
     where, args = _where(after, upto, "%%(%s)s")
     with psycopg.connect(url) as conn:
         conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
@@ -50,7 +54,7 @@ def fold_postgres(url: str, snapshot: str, after: int | None, upto: int | None) 
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             start = _first_prev(conn.execute, where, args, after)
             with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # server-side, bytea as raw bytes
-                cur.execute(f"SELECT body FROM events WHERE {where} ORDER BY seq", args)
+                cur.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args)
                 return _fold(cur, start)
 
 

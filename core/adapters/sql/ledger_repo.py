@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql import chain_worker
-from core.adapters.sql.schema import chain_head, events, ledger_transactions, parameters, postings
+from core.adapters.sql.schema import chain_head, event_bodies, events, ledger_transactions, parameters, postings
 from core.adapters.sql.sqlhelpers import is_postgres, new_id
 from core.ledger.chain import (
     GENESIS,
@@ -298,7 +298,7 @@ async def _in_processes(jobs: list[dict[str, Any]]) -> list[ChainFold]:
 
 def _sqlite_fold(conn: sqlite3.Connection, done: ChainFold, batch: int) -> None:
     """Feed every event's hashed bytes, in seq order, to `done` (in aiosqlite's thread)."""
-    cur = conn.execute("SELECT body FROM events ORDER BY seq")
+    cur = conn.execute("SELECT body FROM event_bodies ORDER BY seq")
     try:
         while rows := cur.fetchmany(batch):
             done.rows(rows)
@@ -325,7 +325,7 @@ class ChainRepo:
         if is_postgres(self.conn):
             q = q.with_for_update()
         seq, prev = (await self.conn.execute(q)).one()
-        rows = []
+        rows, bodies = [], []
         for ev in items:
             seq += 1
             data = json.loads(canonical_json(ev.data()))  # exactly what will be stored and re-read
@@ -333,14 +333,17 @@ class ChainRepo:
             digest = link_hash_text(prev, hashed)
             rows.append(
                 {"seq": seq, "type": ev.type, "occurred_at": occurred_at, "actor": ev.actor,
-                 "data": canonical_json(data), "prev_hash": prev, "hash": digest, "body": hashed.encode()}
+                 "data": canonical_json(data), "prev_hash": prev, "hash": digest}
             )  # fmt: skip
+            bodies.append({"seq": seq, "body": hashed.encode()})
             prev = digest
         move_head = update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev)
-        if is_postgres(self.conn):  # the events and the head in one round trip
-            await self.conn.execute(move_head.add_cte(events.insert().values(rows).cte("appended")))
+        if is_postgres(self.conn):  # the events, their bodies and the head in one round trip
+            await self.conn.execute(move_head.add_cte(events.insert().values(rows).cte("appended"))
+                                    .add_cte(event_bodies.insert().values(bodies).cte("bodies")))  # fmt: skip
             return
         await self.conn.execute(events.insert(), rows)
+        await self.conn.execute(event_bodies.insert(), bodies)  # same transaction: both or neither
         await self.conn.execute(move_head)
 
     async def head(self) -> tuple[int, str]:
@@ -395,7 +398,7 @@ class ChainRepo:
                 cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), upto]
                 folds = await _in_processes([{"url": f"sqlite:{url.database}", "after": cuts[i], "upto": cuts[i + 1]}
                                              for i in range(parts)])  # fmt: skip
-                beyond = (await self.conn.execute(text("SELECT count(*) FROM events WHERE seq > :u"), {"u": upto})).scalar_one()
+                beyond = (await self.conn.execute(text("SELECT count(*) FROM event_bodies WHERE seq > :u"), {"u": upto})).scalar_one()
                 folds[-1].count += int(beyond)
                 return [fold(f.start).absorb(f) for f in folds]
             done = fold(GENESIS)
@@ -405,7 +408,7 @@ class ChainRepo:
                 # the event loop per chunk (the hop and the GIL ping-pong cost more than hashing).
                 await raw._execute(_sqlite_fold, raw._conn, done, chain_worker.BATCH)
             else:  # another driver version: the same loop, chunk by chunk through the event loop
-                async for rows in self._raw_rows("SELECT body FROM events ORDER BY seq", chain_worker.BATCH):
+                async for rows in self._raw_rows("SELECT body FROM event_bodies ORDER BY seq", chain_worker.BATCH):
                     done.rows(rows)
             return [done]
         # PostgreSQL: the server's work per row (reading and sending it) costs about as much as
@@ -421,8 +424,16 @@ class ChainRepo:
 
     async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
-        async for rows in self._raw_rows("SELECT body FROM events WHERE type = %s ORDER BY seq", batch, (type_,)):
+        sql = "SELECT b.body FROM events e JOIN event_bodies b ON b.seq = e.seq WHERE e.type = %s ORDER BY e.seq"
+        async for rows in self._raw_rows(sql, batch, (type_,)):
             yield rows
+
+    async def event_rows(self) -> tuple[int, int, int]:
+        """(how many rows `events` holds, the lowest and the highest seq among them; 0 when empty)."""
+        e = events.c
+        n, low, top = (await self.conn.execute(select(func.count(), func.coalesce(func.min(e.seq), 0),
+                                                      func.coalesce(func.max(e.seq), 0)))).one()  # fmt: skip
+        return int(n), int(low), int(top)
 
     async def _raw_rows(self, sql: str, batch: int, args: tuple[Any, ...] = ()) -> AsyncIterator[list[Any]]:
         """Rows of a query through the driver's cursor (no SQLAlchemy row objects), chunk by chunk."""
@@ -444,19 +455,22 @@ class ChainRepo:
         return None if row is None else (int(row[0]), str(row[1]))
 
     async def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
-        """The structured columns and hashed body of these events (None: of all), in seq order."""
-        e = events.c
-        q = select(e.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, e.body).order_by(e.seq)
+        """The structured columns and hashed body of these events (None: of all), in seq order: every
+        stored body, with None for the columns of a body whose `events` row is missing."""
+        # The driver's cursor, not SQLAlchemy rows: a sampled audit of a million events looks up
+        # tens of thousands of them, and the row objects cost more than the lookups.
+        sql = ("SELECT b.seq, e.type, e.occurred_at, e.actor, e.data, e.prev_hash, e.hash, b.body "
+               "FROM event_bodies b LEFT JOIN events e ON e.seq = b.seq")  # fmt: skip
         if seqs is None:
-            result = await self.conn.stream(q.execution_options(yield_per=batch))
-            try:
-                async for part in result.partitions(batch):
-                    yield cast(list[StoredColumns], part)
-            finally:  # a caller that stops at a break closes the server-side cursor now, not at GC
-                await result.close()
+            async for rows in self._raw_rows(f"{sql} ORDER BY b.seq", batch):
+                yield cast(list[StoredColumns], rows)
             return
-        for i in range(0, len(seqs), 500):  # looked up by primary key, a few at a time
-            yield cast(list[StoredColumns], list(await self.conn.execute(q.where(e.seq.in_(seqs[i : i + 500])))))
+        postgres, step = is_postgres(self.conn), 500
+        for i in range(0, len(seqs), step):  # looked up by primary key, a chunk at a time
+            part = [int(s) for s in seqs[i : i + step]]
+            where = "b.seq = ANY(%s)" if postgres else f"b.seq IN ({', '.join('%s' for _ in part)})"
+            async for rows in self._raw_rows(f"{sql} WHERE {where} ORDER BY b.seq", step, (part,) if postgres else tuple(part)):
+                yield cast(list[StoredColumns], rows)
 
 
 class ParamRepo:

@@ -162,12 +162,20 @@ events = Table(
     Column("data", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    # The exact canonical JSON that was hashed (hash = sha256(prev_hash + body)): the audit reads and
-    # hashes it without re-serialising; the columns above are checked against it.
-    Column("body", LargeBinary, nullable=False, server_default=""),
 )
 
 Index("ix_events_type", events.c.type)
+
+# The exact canonical JSON of each event that was hashed (hash = sha256(prev_hash + body)), written
+# in the same transaction as its `events` row: the audit reads and hashes this narrow table without
+# re-serialising (and without reading the wide rows); the columns of `events` are checked against it.
+# On SQLite seq is the rowid (INTEGER PRIMARY KEY): a read in seq order is a plain table scan.
+event_bodies = Table(
+    "event_bodies",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
+    Column("body", LargeBinary, nullable=False),
+)
 
 # One row: the chain's head. Locking it serialises appends across processes.
 chain_head = Table(
