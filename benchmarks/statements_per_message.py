@@ -1,9 +1,9 @@
 """SQL statements per inbound message, counted (not timed): a machine-independent figure.
 
-    python benchmarks/statements_per_message.py [--postgres URL] [--batch N]
+    python benchmarks/statements_per_message.py [--postgres] [--batch N] [--show]
 
-Builds the real runtime (flows, router, inbox processor) on a fresh SQLite file (or a PostgreSQL
-database), then, for each kind of message, stores N of them from N different people and processes
+Builds the real runtime (flows, router, inbox processor) on a fresh SQLite file (or, with
+--postgres, a fresh PostgreSQL database and Redis for the job board), then, for each kind of message, stores N of them from N different people and processes
 them as one batch (`process_batch`, what `ketpaar work` and `serve` do), counting every statement
 the driver executes (a SQLAlchemy `before_cursor_execute` listener). Prints statements per message
 for a batch of 1 and for a batch of N: the first is what one person chatting alone costs, the
@@ -25,11 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from PIL import Image
 from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from inbound_load import PG_ADMIN_URL, REDIS_URL  # noqa: E402
 
 from core.members.registration import apply_worker  # noqa: E402
 from webhooks.runtime import Runtime, build_runtime  # noqa: E402
@@ -149,13 +153,24 @@ async def measure(url: str, data_dir: Path, batch: int, show: bool) -> list[tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use (default: a fresh SQLite file)")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database and Redis (default: SQLite)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--show", action="store_true", help="print the statements of a batch of one")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ketpaar-spm-"))
-    url = args.postgres or f"sqlite:///{tmp / 'spm.db'}"
-    results = asyncio.run(measure(url, tmp, args.batch, args.show))
+    name = f"ketpaar_spm_{secrets.token_hex(4)}"
+    url = f"sqlite:///{tmp / 'spm.db'}"
+    if args.postgres:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        os.environ.update(KETPAAR_REDIS_URL=REDIS_URL, KETPAAR_REDIS_PREFIX=f"{name}:")
+    try:
+        results = asyncio.run(measure(url, tmp, args.batch, args.show))
+    finally:
+        if args.postgres:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: SQL statements per message (process_batch)")
     print(f"{'message':42} {'alone':>7} {f'batch of {args.batch}':>12}")
     for name, alone, batched in results:

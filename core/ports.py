@@ -421,6 +421,9 @@ class InboxRepo(Protocol):
     async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
 
+    async def finish_many(self, message_ids: Collection[int]) -> None:
+        """Mark several messages processed in one statement (a batch)."""
+
 
 
 class OutboxRepo(Protocol):
@@ -605,6 +608,9 @@ class PromptRepo(Protocol):
 
     async def recent(self, person_id: int, limit: int = 50) -> list[Prompt]:
         """The person's newest prompts, open or closed, newest first."""
+
+    async def open_and_recent(self, person_id: int) -> tuple[list[Prompt], list[Prompt]]:
+        """`open_for` and `recent` (default limit) at once, in one round trip."""
 
     async def with_payload(self, person_id: int, payload: str) -> Prompt | None:
         """The person's prompt offering this payload: the newest open one, else the newest closed one."""

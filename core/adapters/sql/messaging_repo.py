@@ -134,6 +134,13 @@ class InboxRepo:
             update(inbox).where(inbox.c.id == message_id).values(status=status, processed_at=self.now, error=error)
         )
 
+    async def finish_many(self, message_ids: Collection[int]) -> None:
+        """Mark several messages processed in one statement (a batch)."""
+        if message_ids:
+            await self.conn.execute(
+                update(inbox).where(inbox.c.id.in_(message_ids)).values(status=InboxStatus.DONE, processed_at=self.now, error=None)
+            )
+
 
 def _meta_may_match(key: str, value: int | str) -> Any:
     """A LIKE that narrows the outbox to payloads that may carry meta key == value (the payload is
@@ -196,15 +203,15 @@ class OutboxRepo:
         chain-head row lock, so no transaction committing later can get a lower number)."""
         if not self.enqueued:
             return
-        q = select(chain_head.c.outbox_seq).where(chain_head.c.id == 1)
-        if self.conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        base = int((await self.conn.execute(q)).scalar_one())
         first, last = min(self.enqueued), max(self.enqueued)
+        # Taking the numbers is the row lock (one statement: the head moves by the span of ids, so
+        # every message gets base + 1 + (its id - first), all below the new head).
+        taken = update(chain_head).where(chain_head.c.id == 1).values(outbox_seq=chain_head.c.outbox_seq + (last - first + 1))
+        top = int((await self.conn.execute(taken.returning(chain_head.c.outbox_seq))).scalar_one())
+        base = top - (last - first + 1)
         await self.conn.execute(
             update(outbox).where(outbox.c.id.in_(self.enqueued)).values(seq=base + 1 + outbox.c.id - first)
         )
-        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(outbox_seq=base + 1 + last - first))
         self.enqueued = []
 
     async def for_recipient(self, channel: str, address: str, after: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
@@ -366,24 +373,39 @@ class OutboxRepo:
 
 
 class ConversationRepo:
-    """Where each person is in a conversation, as JSON (never pickled)."""
+    """Where each person is in a conversation, as JSON (never pickled).
+
+    What was read is remembered for the unit of work, so that putting back an unchanged state
+    (most messages: /help, a typed word that asks nothing) writes nothing."""
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self._read: dict[int, str] = {}  # person id -> the JSON stored now (read or written in this unit of work)
+
+    def forget(self) -> None:
+        """Drop what was read (a rolled-back savepoint or an erasure may have changed it)."""
+        self._read.clear()
 
     async def get(self, person_id: int) -> dict[str, Any]:
         """The stored step and answers, or an empty state (buttons are prompts: PromptRepo)."""
         q = select(conversations.c.state).where(conversations.c.person_id == person_id)
         raw = (await self.conn.execute(q)).scalar_one_or_none()
-        return json.loads(raw) if raw is not None else {}
+        if raw is None:
+            self._read.pop(person_id, None)
+            return {}
+        self._read[person_id] = raw
+        return dict(json.loads(raw))
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
-        """Replace the stored step and answers."""
+        """Replace the stored step and answers (nothing is written when they are what is stored)."""
         raw = json.dumps(state, sort_keys=True)
+        if self._read.get(person_id) == raw:
+            return
         await upsert(
             self.conn, conversations, {"person_id": person_id, "state": raw, "updated_at": self.now},
             ["person_id"], ["state", "updated_at"],
         )  # fmt: skip
+        self._read[person_id] = raw
 
 
 class PhotoRepo:

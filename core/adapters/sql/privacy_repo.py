@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, false, func, or_, select, tuple_, update
@@ -81,8 +81,9 @@ def spellings(needle: str) -> list[str]:
 class PrivacyRepo:
     """What the service holds about one person, and its erasure and retention."""
 
-    def __init__(self, conn: AsyncConnection, now: str) -> None:
+    def __init__(self, conn: AsyncConnection, now: str, changed_people: Callable[[], None] = lambda: None) -> None:
         self.conn, self.now = conn, now
+        self.changed_people = changed_people  # the unit of work's people repository forgets what it found
 
     async def _all(self, q: Any, *, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
         return [_plain(r, drop=drop) for r in await self.conn.execute(q)]
@@ -237,6 +238,7 @@ class PrivacyRepo:
         `current` is the identity whose oldest pending inbox message is being handled now (it goes
         too); later pending messages from it belong to whoever writes next. Web-chat sessions stay
         until `sessions_until`, so the page can still read the farewell."""
+        self.changed_people()
         addresses = await self._addresses(person_id)
         counts: dict[str, int] = {"identities": len(addresses)}
         if addresses:

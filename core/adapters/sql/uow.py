@@ -83,7 +83,12 @@ class UnitOfWork:
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
-        self.privacy = PrivacyRepo(conn, self.now)
+        self.privacy = PrivacyRepo(conn, self.now, self.forget_people)
+
+    def forget_people(self) -> None:
+        """Drop the people and conversation states remembered by this unit of work (after an erasure)."""
+        self.people.forget()
+        self.conversations.forget()
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""
@@ -142,6 +147,7 @@ class Store:
         except BaseException:
             del uow.events[marks[0]:], uow.after_commit[marks[1]:], uow.outbox.enqueued[marks[2]:]
             uow.dispatched = marks[3]
+            uow.forget_people()  # what it found, created or wrote may be undone with it
             raise
 
     @asynccontextmanager
