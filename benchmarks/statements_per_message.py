@@ -3,11 +3,12 @@
     python benchmarks/statements_per_message.py [--postgres] [--batch N] [--show]
 
 Builds the real runtime (flows, router, inbox processor) on a fresh SQLite file (or, with
---postgres, a fresh PostgreSQL database and Redis for the job board), then, for each kind of message, stores N of them from N different people and processes
-them as one batch (`process_batch`, what `ketpaar work` and `serve` do), counting every statement
-the driver executes (a SQLAlchemy `before_cursor_execute` listener). Prints statements per message
-for a batch of 1 and for a batch of N: the first is what one person chatting alone costs, the
-second what a busy inbox costs per message.
+--postgres, a fresh PostgreSQL database and Redis for the job board), then, for each kind of
+message, stores N of them from N different people and processes them as one batch (`process_batch`,
+what `ketpaar work` and `serve` do), counting every statement the driver executes (a SQLAlchemy
+`before_cursor_execute` listener). Prints statements per message for a batch of 1 and for a batch of
+N: the first is what one person chatting alone costs, the second what a busy inbox costs per
+message.
 """
 
 from __future__ import annotations

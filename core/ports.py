@@ -448,6 +448,13 @@ idempotency key, so nobody can tell afterwards whether the message went out. The
     async def enqueue(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> int:
         """Store a message for sending; `delivered` for channels read by polling (web chat)."""
 
+    def add(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> None:
+        """Store a message for sending with the transaction's others (inserted, numbered, at commit;
+        earlier if this transaction reads the outbox first)."""
+
+    async def flush(self) -> None:
+        """Insert the messages `add`ed so far now (before reading or changing the outbox table directly)."""
+
     async def number_at_commit(self) -> None:
         """Give this transaction's messages their commit-ordered `seq` (called last, under the
         chain-head row lock, so no transaction committing later can get a lower number)."""

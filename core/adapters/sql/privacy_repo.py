@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, false, func, or_, select, tuple_, update
@@ -81,9 +81,11 @@ def spellings(needle: str) -> list[str]:
 class PrivacyRepo:
     """What the service holds about one person, and its erasure and retention."""
 
-    def __init__(self, conn: AsyncConnection, now: str, changed_people: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, conn: AsyncConnection, now: str, before_erasing: Callable[[], Awaitable[None]] | None = None) -> None:
         self.conn, self.now = conn, now
-        self.changed_people = changed_people  # the unit of work's people repository forgets what it found
+        # The unit of work forgets the people it remembers and inserts the replies it holds, so that
+        # an erasure sees (and erases, or scrubs) everything this transaction wrote.
+        self.before_erasing = before_erasing
 
     async def _all(self, q: Any, *, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
         return [_plain(r, drop=drop) for r in await self.conn.execute(q)]
@@ -238,7 +240,8 @@ class PrivacyRepo:
         `current` is the identity whose oldest pending inbox message is being handled now (it goes
         too); later pending messages from it belong to whoever writes next. Web-chat sessions stay
         until `sessions_until`, so the page can still read the farewell."""
-        self.changed_people()
+        if self.before_erasing is not None:
+            await self.before_erasing()
         addresses = await self._addresses(person_id)
         counts: dict[str, int] = {"identities": len(addresses)}
         if addresses:
@@ -348,6 +351,8 @@ class PrivacyRepo:
     async def replace_text(self, needles: Sequence[str], replacement: str) -> int:
         """Replace whole-word occurrences of each needle in the free-text columns; return how many
         cells changed (other people's messages that quoted an erased name or number)."""
+        if self.before_erasing is not None:
+            await self.before_erasing()
         changed = 0
         for table, key, column in _FREE_TEXT:
             col, pk = table.c[column], table.c[key]

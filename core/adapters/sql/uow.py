@@ -83,12 +83,17 @@ class UnitOfWork:
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
-        self.privacy = PrivacyRepo(conn, self.now, self.forget_people)
+        self.privacy = PrivacyRepo(conn, self.now, self.before_erasing)
 
     def forget_people(self) -> None:
-        """Drop the people and conversation states remembered by this unit of work (after an erasure)."""
+        """Drop the people and conversation states remembered by this unit of work."""
         self.people.forget()
         self.conversations.forget()
+
+    async def before_erasing(self) -> None:
+        """Before an erasure: forget what is remembered, insert the held replies (so they are erased too)."""
+        self.forget_people()
+        await self.outbox.flush()
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""
@@ -119,7 +124,7 @@ class Store:
             uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
             # One head lock for every event of the transaction: a batch of messages appends once.
             await uow.chain.append(uow.events, uow.now)
-            wrote_messages = bool(uow.outbox.enqueued)
+            wrote_messages = uow.outbox.wrote
             await uow.outbox.number_at_commit()
         if wrote_messages:
             self._outbox_changed, changed = asyncio.Event(), self._outbox_changed
@@ -139,13 +144,14 @@ class Store:
         if not isinstance(unit, UnitOfWork):
             raise TypeError("a part of a batch needs this store's own unit of work")
         uow = unit
-        marks = len(uow.events), len(uow.after_commit), len(uow.outbox.enqueued), uow.dispatched
+        marks = len(uow.events), len(uow.after_commit), uow.outbox.mark(), uow.dispatched
         try:
             async with uow.conn.begin_nested():
                 yield
                 uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
         except BaseException:
-            del uow.events[marks[0]:], uow.after_commit[marks[1]:], uow.outbox.enqueued[marks[2]:]
+            del uow.events[marks[0]:], uow.after_commit[marks[1]:]
+            uow.outbox.undo(marks[2])
             uow.dispatched = marks[3]
             uow.forget_people()  # what it found, created or wrote may be undone with it
             raise
