@@ -83,15 +83,16 @@ class UnitOfWork:
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
-        self.privacy = PrivacyRepo(conn, self.now, self.before_erasing)
+        self.privacy = PrivacyRepo(conn, self.now, self.catch_up)
 
     def forget_people(self) -> None:
         """Drop the people and conversation states remembered by this unit of work."""
         self.people.forget()
         self.conversations.forget()
 
-    async def before_erasing(self) -> None:
-        """Before an erasure: forget what is remembered, insert the held replies (so they are erased too)."""
+    async def catch_up(self) -> None:
+        """Before an export or an erasure: forget what is remembered, insert the held replies (so
+        that they are exported, erased or scrubbed like the rest)."""
         self.forget_people()
         await self.outbox.flush()
 
