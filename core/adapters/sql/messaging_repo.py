@@ -424,37 +424,42 @@ class OutboxRepo:
 class ConversationRepo:
     """Where each person is in a conversation, as JSON (never pickled).
 
-    What was read is remembered for the unit of work, so that putting back an unchanged state
-    (most messages: /help, a typed word that asks nothing) writes nothing."""
+    What is stored is remembered for the unit of work (read here, written here, or read with the
+    person by the people repository: `seen`), so that the router's read costs no round trip and
+    putting back an unchanged state (most messages: /help, a typed word that asks nothing) writes
+    nothing. Only this repository writes conversations; an erasure makes it `forget`."""
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
-        self._read: dict[int, str] = {}  # person id -> the JSON stored now (read or written in this unit of work)
+        self._stored: dict[int, str | None] = {}  # person id -> the JSON stored now (None: no row)
 
     def forget(self) -> None:
-        """Drop what was read (a rolled-back savepoint or an erasure may have changed it)."""
-        self._read.clear()
+        """Drop what is remembered (a rolled-back savepoint or an erasure may have changed it)."""
+        self._stored.clear()
+
+    def seen(self, person_id: int, raw: str | None) -> None:
+        """Remember a state read by another statement of this transaction (None: no row)."""
+        self._stored[person_id] = raw
 
     async def get(self, person_id: int) -> dict[str, Any]:
         """The stored step and answers, or an empty state (buttons are prompts: PromptRepo)."""
-        q = select(conversations.c.state).where(conversations.c.person_id == person_id)
-        raw = (await self.conn.execute(q)).scalar_one_or_none()
-        if raw is None:
-            self._read.pop(person_id, None)
-            return {}
-        self._read[person_id] = raw
-        return dict(json.loads(raw))
+        if person_id in self._stored:
+            raw = self._stored[person_id]
+        else:
+            q = select(conversations.c.state).where(conversations.c.person_id == person_id)
+            raw = self._stored[person_id] = (await self.conn.execute(q)).scalar_one_or_none()
+        return dict(json.loads(raw)) if raw is not None else {}
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
         """Replace the stored step and answers (nothing is written when they are what is stored)."""
         raw = json.dumps(state, sort_keys=True)
-        if self._read.get(person_id) == raw:
+        if person_id in self._stored and self._stored[person_id] == raw:
             return
         await upsert(
             self.conn, conversations, {"person_id": person_id, "state": raw, "updated_at": self.now},
             ["person_id"], ["state", "updated_at"],
         )  # fmt: skip
-        self._read[person_id] = raw
+        self._stored[person_id] = raw
 
 
 class PhotoRepo:

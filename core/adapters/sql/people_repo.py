@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -12,6 +12,7 @@ from core.adapters.sql.identity_schema import identities
 from core.adapters.sql.schema import (
     capacity_days,
     capacity_log,
+    conversations,
     menu_items,
     people,
     restaurants,
@@ -45,9 +46,12 @@ class PeopleRepo:
     messages asks for the same sender in the router, the flows and the processor's log line):
     every write through this repository, an erasure and an undone savepoint forget them all."""
 
-    def __init__(self, conn: AsyncConnection, now: str) -> None:
+    def __init__(self, conn: AsyncConnection, now: str, saw_state: Callable[[int, str | None], None] | None = None) -> None:
         self.conn, self.now = conn, now
         self._found: dict[tuple[str, str], Person] = {}  # only people found: a miss is asked again
+        # A person found by an identity is about to be answered: their conversation state comes in
+        # the same statement and is handed to the unit of work's conversation repository.
+        self.saw_state = saw_state
 
     def forget(self) -> None:
         """Drop every remembered person (a write, an erasure or a rolled-back savepoint may change them)."""
@@ -63,10 +67,16 @@ class PeopleRepo:
         if (known := self._found.get((channel, address))) is not None:
             return known
         owner = select(identities.c.person_id).where(identities.c.channel == channel, identities.c.address == address)
-        row = (await self.conn.execute(_people_select().where(people.c.id == owner.scalar_subquery()))).first()
+        q = _people_select().where(people.c.id == owner.scalar_subquery())
+        if self.saw_state is not None:
+            state = select(conversations.c.state).where(conversations.c.person_id == people.c.id).scalar_subquery()
+            q = q.add_columns(state.label("conversation_state"))
+        row = (await self.conn.execute(q)).first()
         if row is None:
             return None
         self._found[(channel, address)] = person = _person(row)
+        if self.saw_state is not None:
+            self.saw_state(person.id, row.conversation_state)
         return person
 
     async def get_or_create(self, channel: str, address: str, *, language: str = "en") -> Person:

@@ -56,7 +56,8 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         self.dispatched = 0  # events already run through the bus (by a part of a batch)
         self.after_commit: list[AfterCommit] = []
-        self.people = PeopleRepo(conn, self.now)
+        self.conversations = ConversationRepo(conn, self.now)
+        self.people = PeopleRepo(conn, self.now, self.conversations.seen)  # a person comes with their state
         self.identity = IdentityRepo(conn, self.now)
         self.restaurants = RestaurantRepo(conn, self.now)
         self.workers = WorkerRepo(conn, self.now)
@@ -77,7 +78,6 @@ class UnitOfWork:
         self.params = ParamRepo(conn, self.now, self.record_all)
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)
-        self.conversations = ConversationRepo(conn, self.now)
         self.prompts = PromptRepo(conn, self.now)
         self.photos = PhotoRepo(conn, self.now)
         self.job_runs = JobRunRepo(conn, self.now)
