@@ -85,15 +85,16 @@ class UnitOfWork:
         self.screening = ScreeningRepo(conn, self.now)
         self.privacy = PrivacyRepo(conn, self.now, self.catch_up)
 
-    def forget_people(self) -> None:
-        """Drop the people and conversation states remembered by this unit of work."""
+    def forget_remembered(self) -> None:
+        """Drop the people, conversation states and parameters remembered by this unit of work."""
         self.people.forget()
         self.conversations.forget()
+        self.params.forget()
 
     async def catch_up(self) -> None:
         """Before an export or an erasure: forget what is remembered, insert the held replies (so
         that they are exported, erased or scrubbed like the rest)."""
-        self.forget_people()
+        self.forget_remembered()
         await self.outbox.flush()
 
     def record(self, event: DomainEvent) -> None:
@@ -154,7 +155,7 @@ class Store:
             del uow.events[marks[0]:], uow.after_commit[marks[1]:]
             uow.outbox.undo(marks[2])
             uow.dispatched = marks[3]
-            uow.forget_people()  # what it found, created or wrote may be undone with it
+            uow.forget_remembered()  # what it found, created or wrote may be undone with it
             raise
 
     @asynccontextmanager
