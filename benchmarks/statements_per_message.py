@@ -20,6 +20,7 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -120,8 +121,9 @@ CASES = [
 ]
 
 
-async def measure(url: str, data_dir: Path, batch: int, show: bool) -> list[tuple[str, float, float]]:
-    """(case, statements per message alone, per message in a batch of `batch`) for every case."""
+async def measure(url: str, data_dir: Path, batch: int, show: bool, rounds: int) -> list[tuple[str, float, float, float]]:
+    """(case, statements per message alone, per message in a batch of `batch`, least CPU ms per
+    message of this process in such a batch over `rounds`) for every case."""
     os.environ.update(KETPAAR_DATABASE_URL=url, KETPAAR_DATA_DIR=str(data_dir), KETPAAR_SCREENING="pass",
                       KETPAAR_PERSON_RATE_PER_MINUTE="0", KETPAAR_ADMINS="", KETPAAR_INBOX_WORKER="false")  # fmt: skip
     runtime = await build_runtime(Settings())
@@ -132,21 +134,25 @@ async def measure(url: str, data_dir: Path, batch: int, show: bool) -> list[tupl
     try:
         for n, case in enumerate(CASES):
             per: list[float] = []
-            for size in (1, batch):
-                people = [f"spm-{n}-{size}-{i}-{secrets.token_hex(3)}" for i in range(size)]
+            cpu: list[float] = []
+            for r, size in enumerate([1] + [batch] * max(1, rounds)):
+                people = [f"spm-{n}-{r}-{i}-{secrets.token_hex(3)}" for i in range(size)]
                 for address in people:
                     if case.prepare is not None:
                         await case.prepare(runtime, address)
                 for address in people:
                     await send(runtime, address, case.payload, photo if case.photo else None)
+                started = time.process_time()
                 async with counter.counting():
                     handled = await runtime.processor.process_batch(size)
+                cpu.append((time.process_time() - started) * 1000 / size)
                 assert handled == size, f"{case.name}: {handled} of {size} handled"
-                per.append(counter.count / size)
+                if r < 2:
+                    per.append(counter.count / size)
                 if show and size == 1:
                     print(f"--- {case.name}")
                     print("\n".join(f"    {s}" for s in counter.seen))
-            results.append((case.name, per[0], per[1]))
+            results.append((case.name, per[0], per[1], min(cpu[1:])))
     finally:
         await runtime.db.dispose()
     return results
@@ -157,6 +163,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database and Redis (default: SQLite)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--show", action="store_true", help="print the statements of a batch of one")
+    parser.add_argument("--rounds", type=int, default=3, help="batches timed for the CPU figure (the least is shown)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ketpaar-spm-"))
     name = f"ketpaar_spm_{secrets.token_hex(4)}"
@@ -167,15 +174,17 @@ def main() -> None:
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         os.environ.update(KETPAAR_REDIS_URL=REDIS_URL, KETPAAR_REDIS_PREFIX=f"{name}:")
     try:
-        results = asyncio.run(measure(url, tmp, args.batch, args.show))
+        results = asyncio.run(measure(url, tmp, args.batch, args.show, args.rounds))
     finally:
         if args.postgres:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: SQL statements per message (process_batch)")
-    print(f"{'message':42} {'alone':>7} {f'batch of {args.batch}':>12}")
-    for name, alone, batched in results:
-        print(f"{name:42} {alone:7.1f} {batched:12.1f}")
+    print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: SQL statements per message (process_batch); CPU of this "
+          f"process per message in a batch (least of {args.rounds}; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores: CPU time is less disturbed by other work than wall time, but not immune)")
+    print(f"{'message':42} {'alone':>7} {f'batch of {args.batch}':>12} {'CPU ms/msg':>11}")
+    for name, alone, batched, cpu in results:
+        print(f"{name:42} {alone:7.1f} {batched:12.1f} {cpu:11.2f}")
 
 
 if __name__ == "__main__":
