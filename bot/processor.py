@@ -238,7 +238,10 @@ class InboxProcessor:
                 self.limiter.hit(f"{row.channel}:{row.address}")
                 handled.append((row, step, person))
             # Their statuses in one statement, in the same transaction as their effects: all commit or none.
-            await uow.inbox.finish_many([row.id for row, _, _ in handled])
+            # Stamped now, after the claim, not at the transaction's start: a batch that started earlier
+            # in another process but claimed a sender's next message after this one committed must not
+            # look as if it had processed it first (processed_at grows with each sender's messages).
+            await uow.inbox.finish_many([row.id for row, _, _ in handled], self.store.clock.now().isoformat())
         seconds = time.perf_counter() - started
         for row, step, person in handled:
             self._report(Handled(row.channel, person, step, "handled", seconds))

@@ -421,8 +421,9 @@ class InboxRepo(Protocol):
     async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
 
-    async def finish_many(self, message_ids: Collection[int]) -> None:
-        """Mark several messages processed in one statement (a batch)."""
+    async def finish_many(self, message_ids: Collection[int], at: str | None = None) -> None:
+        """Mark several messages processed in one statement (a batch), at `at` (default: the
+        transaction's time)."""
 
 
 

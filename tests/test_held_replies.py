@@ -5,9 +5,11 @@ messages is the order they were stored in, whichever way they were stored."""
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.processor import InboxProcessor
@@ -30,7 +32,26 @@ async def replies(db: Database, tag: str) -> list[tuple[str, str, str]]:
     return [(r.address, json.loads(r.payload)["text"], r.status) for r in rows]
 
 
-async def test_a_failed_message_that_flushed_the_held_replies_takes_back_only_its_own(db: Database, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of this test's own: `process_batch` claims whatever is pending, also what another
+    test left pending in the session's database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_fresh_url"))
+    shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "own.db")
+    return f"sqlite:///{tmp_path / 'own.db'}"
+
+
+async def test_a_failed_message_that_flushed_the_held_replies_takes_back_only_its_own(fresh_url: str, tmp_path: Path) -> None:
+    db = Database(fresh_url)
+    try:
+        await flush_then_fail(db, tmp_path)
+    finally:
+        await db.dispose()
+
+
+async def flush_then_fail(db: Database, tmp_path: Path) -> None:
+    """A batch of three where the second flushes everyone's held replies and then fails."""
     tag = f"held-{uuid.uuid4().hex[:8]}"
     store = Store(db, SystemClock())
 

@@ -134,12 +134,12 @@ class InboxRepo:
             update(inbox).where(inbox.c.id == message_id).values(status=status, processed_at=self.now, error=error)
         )
 
-    async def finish_many(self, message_ids: Collection[int]) -> None:
-        """Mark several messages processed in one statement (a batch)."""
+    async def finish_many(self, message_ids: Collection[int], at: str | None = None) -> None:
+        """Mark several messages processed in one statement (a batch), at `at` (default: the
+        transaction's time)."""
         if message_ids:
-            await self.conn.execute(
-                update(inbox).where(inbox.c.id.in_(message_ids)).values(status=InboxStatus.DONE, processed_at=self.now, error=None)
-            )
+            await self.conn.execute(update(inbox).where(inbox.c.id.in_(message_ids))
+                                    .values(status=InboxStatus.DONE, processed_at=at or self.now, error=None))  # fmt: skip
 
 
 def _meta_may_match(key: str, value: int | str) -> Any:
