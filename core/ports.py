@@ -1150,8 +1150,13 @@ class Store(Protocol):
     def part(self, unit: UnitOfWork) -> AbstractAsyncContextManager[None]:
         """One part of a batch in `unit` (a savepoint): undone alone, with its events and messages, if it fails."""
 
-    async def outbox_changed(self, timeout: float) -> None:
-        """Wait until this process commits new outbound messages, or `timeout` seconds pass."""
+    @property
+    def outbox_commits(self) -> int:
+        """How many transactions with outbound messages this process has committed (a ticket for `outbox_changed`)."""
+
+    async def outbox_changed(self, timeout: float, since: int | None = None) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass; at once
+        if it has committed some since the ticket `since` was taken."""
 
     async def params(self) -> Params:
         """The current governed parameters."""

@@ -116,6 +116,7 @@ class Store:
     def __init__(self, db: Database, clock: Clock, bus: MessageBus | None = None) -> None:
         self.db, self.clock, self.bus = db, clock, bus or MessageBus()
         self._outbox_changed = asyncio.Event()  # set (and replaced) after commits with messages
+        self._outbox_commits = 0  # counted with it, so that a commit between a read and the wait is not missed
 
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
@@ -130,6 +131,7 @@ class Store:
             await uow.outbox.number_at_commit()
         if wrote_messages:
             self._outbox_changed, changed = asyncio.Event(), self._outbox_changed
+            self._outbox_commits += 1
             changed.set()
         for callback in uow.after_commit:
             try:
@@ -168,9 +170,17 @@ class Store:
             if uow.events:
                 raise RuntimeError("a read-only unit of work recorded events")
 
-    async def outbox_changed(self, timeout: float) -> None:
-        """Wait until this process commits new outbound messages, or `timeout` seconds pass
-        (other processes' commits are seen by the caller's next read)."""
+    @property
+    def outbox_commits(self) -> int:
+        """How many transactions with outbound messages this process has committed (a ticket for `outbox_changed`)."""
+        return self._outbox_commits
+
+    async def outbox_changed(self, timeout: float, since: int | None = None) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass; at once
+        if it has committed some since the ticket `since` was taken (other processes' commits are
+        seen by the caller's next read)."""
+        if since is not None and since != self._outbox_commits:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox_changed.wait(), timeout)
 
