@@ -229,8 +229,7 @@ class InboxProcessor:
                         msg = inbound_from_payload(row.channel, row.address, row.payload, photo)
                         step = step_of(msg)
                         await self.handler(uow, msg)
-                        await uow.inbox.finish(row.id)
-                        speaker = await uow.people.find(row.channel, row.address)
+                        speaker = await uow.people.find(row.channel, row.address)  # remembered: no round trip
                         person = f"person:{speaker.id}" if speaker is not None else ""
                 except Exception as exc:
                     log.exception("inbound message %s on %s failed", row.id, row.channel)  # no address: it may be a phone number
@@ -238,6 +237,11 @@ class InboxProcessor:
                     continue
                 self.limiter.hit(f"{row.channel}:{row.address}")
                 handled.append((row, step, person))
+            # Their statuses in one statement, in the same transaction as their effects: all commit or none.
+            # Stamped now, after the claim, not at the transaction's start: a batch that started earlier
+            # in another process but claimed a sender's next message after this one committed must not
+            # look as if it had processed it first (processed_at grows with each sender's messages).
+            await uow.inbox.finish_many([row.id for row, _, _ in handled], self.store.clock.now().isoformat())
         seconds = time.perf_counter() - started
         for row, step, person in handled:
             self._report(Handled(row.channel, person, step, "handled", seconds))

@@ -430,6 +430,10 @@ class InboxRepo(Protocol):
     async def finish(self, message_id: int, status: InboxStatus = InboxStatus.DONE, error: str | None = None) -> None:
         """Mark a message processed (or failed, with the error kept for operators)."""
 
+    async def finish_many(self, message_ids: Collection[int], at: str | None = None) -> None:
+        """Mark several messages processed in one statement (a batch), at `at` (default: the
+        transaction's time)."""
+
 
 
 class OutboxRepo(Protocol):
@@ -453,6 +457,13 @@ idempotency key, so nobody can tell afterwards whether the message went out. The
 
     async def enqueue(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> int:
         """Store a message for sending; `delivered` for channels read by polling (web chat)."""
+
+    def add(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> None:
+        """Store a message for sending with the transaction's others (inserted, numbered, at commit;
+        earlier if this transaction reads the outbox first)."""
+
+    async def flush(self) -> None:
+        """Insert the messages `add`ed so far now (before reading or changing the outbox table directly)."""
 
     async def number_at_commit(self) -> None:
         """Give this transaction's messages their commit-ordered `seq` (called last, under the
@@ -614,6 +625,9 @@ class PromptRepo(Protocol):
 
     async def recent(self, person_id: int, limit: int = 50) -> list[Prompt]:
         """The person's newest prompts, open or closed, newest first."""
+
+    async def open_and_recent(self, person_id: int) -> tuple[list[Prompt], list[Prompt]]:
+        """`open_for` and `recent` (default limit) at once, in one round trip."""
 
     async def with_payload(self, person_id: int, payload: str) -> Prompt | None:
         """The person's prompt offering this payload: the newest open one, else the newest closed one."""
@@ -1185,8 +1199,13 @@ class Store(Protocol):
     def part(self, unit: UnitOfWork) -> AbstractAsyncContextManager[None]:
         """One part of a batch in `unit` (a savepoint): undone alone, with its events and messages, if it fails."""
 
-    async def outbox_changed(self, timeout: float) -> None:
-        """Wait until this process commits new outbound messages, or `timeout` seconds pass."""
+    @property
+    def outbox_commits(self) -> int:
+        """How many transactions with outbound messages this process has committed (a ticket for `outbox_changed`)."""
+
+    async def outbox_changed(self, timeout: float, since: int | None = None) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass; at once
+        if it has committed some since the ticket `since` was taken."""
 
     async def params(self) -> Params:
         """The current governed parameters."""

@@ -44,9 +44,9 @@ async def deliver_to(uow: UnitOfWork, person: Person, message: Outbound) -> None
     Its buttons open a prompt beside the person's other open ones (flows/prompts.py), numbered
     so that a typed number or "yes" answers the right one."""
     payload = (await open_prompt(uow, person, message)).to_payload()
-    await uow.outbox.enqueue(person.channel, person.address, payload, delivered=person.channel in POLLED_CHANNELS)
+    uow.outbox.add(person.channel, person.address, payload, delivered=person.channel in POLLED_CHANNELS)
     if person.web_address:
-        await uow.outbox.enqueue("webchat", person.web_address, payload, delivered=True)  # the linked web page
+        uow.outbox.add("webchat", person.web_address, payload, delivered=True)  # the linked web page
 
 
 @dataclass

@@ -76,15 +76,16 @@ async def typed(uow: UnitOfWork, person_id: int, text: str) -> tuple[Prompt, Opt
     number no open prompt carries names the newest closed one that did (to answer it politely)."""
     meaning = understand(text)
     number = meaning.number if meaning.intent is Intent.NUMBER else None
-    for prompt in await uow.prompts.open_for(person_id):
+    open_prompts, recent = await uow.prompts.open_and_recent(person_id)  # one round trip for all three looks
+    for prompt in open_prompts:
         if option := option_for(prompt, text):
             return prompt, option
     # "ok" to a job offer someone else has just claimed: its handler says who was faster.
-    newest = await uow.prompts.recent(person_id, limit=1)
+    newest = recent[:1]
     if newest and newest[0].withdrawn_at is not None and (option := option_for(newest[0], text)):
         return newest[0], option
     if number is not None:
-        for prompt in await uow.prompts.recent(person_id):
+        for prompt in recent:
             if option := prompt.with_number(number):
                 return prompt, option
     return None

@@ -207,13 +207,16 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         runtime = rt(request)
         deadline = asyncio.get_running_loop().time() + min(wait, MAX_WAIT_S)
         while True:
+            # The ticket is taken before the read: a reply committed while the read is under way
+            # wakes the wait at once instead of waiting out the interval.
+            seen = runtime.store.outbox_commits
             async with runtime.store.reader() as uow:
                 rows = await uow.outbox.for_recipient(webchat.CHANNEL, caller.address, after)
             if rows or asyncio.get_running_loop().time() >= deadline or await request.is_disconnected():
                 break
             # Long polling: woken at once by this process's commits, re-read every interval
             # for messages committed by other app processes.
-            await runtime.store.outbox_changed(POLL_INTERVAL_S)
+            await runtime.store.outbox_changed(POLL_INTERVAL_S, seen)
         messages = [webchat.render(runtime.secret, caller.binding, caller.base, i, p) for i, p in rows]
         return JSONResponse({"messages": messages, "cursor": rows[-1][0] if rows else after})
 

@@ -474,17 +474,29 @@ class ChainRepo:
 
 
 class ParamRepo:
-    """Governed parameters with their full history."""
+    """Governed parameters with their full history.
+
+    The current values are read once per unit of work (a batch of messages reads them once, and
+    sees one set of terms throughout); a change through this repository or an undone savepoint
+    makes it read them again."""
 
     def __init__(self, conn: AsyncConnection, now: str, collect: Any) -> None:
         self.conn, self.now, self._collect = conn, now, collect
+        self._current: Params | None = None
+
+    def forget(self) -> None:
+        """Read the values again next time (a savepoint that changed them was undone)."""
+        self._current = None
 
     async def current(self) -> Params:
         """The latest value of every parameter (defaults for any never set)."""
+        if self._current is not None:
+            return self._current
         latest = select(parameters.c.name, func.max(parameters.c.id).label("id")).group_by(parameters.c.name).subquery()
         q = select(parameters.c.name, parameters.c.value).join(latest, latest.c.id == parameters.c.id)
         values = {name: int(value) for name, value in await self.conn.execute(q) if name in PARAM_NAMES}
-        return replace(Params(), **values)
+        self._current = replace(Params(), **values)
+        return self._current
 
     async def as_of(self, moment: str) -> Params:
         """The values in force at a moment (defaults for any not yet set then): an order keeps
@@ -522,6 +534,7 @@ class ParamRepo:
             await self._write(name, getattr(current, name), changes[name], source)
 
     async def _write(self, name: str, old: int | None, new: int, source: str) -> None:
+        self._current = None
         await self.conn.execute(
             parameters.insert().values(name=name, value=new, changed_at=self.now, source=source)
         )

@@ -134,6 +134,13 @@ class InboxRepo:
             update(inbox).where(inbox.c.id == message_id).values(status=status, processed_at=self.now, error=error)
         )
 
+    async def finish_many(self, message_ids: Collection[int], at: str | None = None) -> None:
+        """Mark several messages processed in one statement (a batch), at `at` (default: the
+        transaction's time)."""
+        if message_ids:
+            await self.conn.execute(update(inbox).where(inbox.c.id.in_(message_ids))
+                                    .values(status=InboxStatus.DONE, processed_at=at or self.now, error=None))  # fmt: skip
+
 
 def _meta_may_match(key: str, value: int | str) -> Any:
     """A LIKE that narrows the outbox to payloads that may carry meta key == value (the payload is
@@ -146,6 +153,7 @@ def _meta_matches(payload: dict[str, Any], key: str, value: int | str) -> bool:
     return bool(payload.get("meta", {}).get(key) == value)
 
 
+_ROWS_PER_INSERT = 500  # 9 columns a row: well under SQLite's 32,766 bound parameters a statement
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)  # a person's later messages wait behind these (order is kept)
 _GIVEN_UP = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN)
 
@@ -176,39 +184,76 @@ class OutboxRepo:
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
-        self.enqueued: list[int] = []  # numbered in commit order by number_at_commit()
+        self.enqueued: list[int] = []  # inserted by `enqueue`, numbered in commit order by number_at_commit()
+        self.held: list[dict[str, Any]] = []  # rows from `add`, inserted (already numbered) by number_at_commit()
+
+    def _row(self, channel: str, address: str, payload: dict[str, Any], delivered: bool) -> dict[str, Any]:
+        return {"channel": channel, "address": address, "payload": json.dumps(payload, ensure_ascii=False),
+                "status": OutboxStatus.SENT if delivered else OutboxStatus.PENDING, "created_at": self.now,
+                "sent_at": self.now if delivered else None, "next_attempt_at": self.now, "last_error": None}  # fmt: skip
 
     async def enqueue(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> int:
-        """Store a message for sending; `delivered` for channels read by polling (web chat)."""
-        result = await self.conn.execute(
-            outbox.insert().values(
-                channel=channel, address=address, payload=json.dumps(payload, ensure_ascii=False),
-                status=OutboxStatus.SENT if delivered else OutboxStatus.PENDING, created_at=self.now,
-                sent_at=self.now if delivered else None, next_attempt_at=self.now,
-            )
-        )  # fmt: skip
+        """Store a message for sending now and return its id; `delivered` for channels read by polling (web chat)."""
+        await self.flush()  # after the messages held before it: one transaction's messages keep their order
+        result = await self.conn.execute(outbox.insert().values(**self._row(channel, address, payload, delivered)))
         message_id = new_id(result)
         self.enqueued.append(message_id)
         return message_id
 
+    def add(self, channel: str, address: str, payload: dict[str, Any], *, delivered: bool = False) -> None:
+        """Store a message for sending with the transaction's others: all are inserted at commit in one
+        statement, already numbered (the flows' replies: no round trip per reply). Anything that
+        reads or changes the outbox table in this transaction inserts them first (`flush`)."""
+        self.held.append(self._row(channel, address, payload, delivered))
+
+    async def flush(self) -> None:
+        """Insert the held messages now (in one statement), to be numbered at commit like `enqueue`d ones."""
+        rows, self.held = self.held, []  # a new list: a savepoint's mark keeps the old one
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            inserted = await self.conn.execute(outbox.insert().values(rows[start:start + _ROWS_PER_INSERT])
+                                               .returning(outbox.c.id))  # fmt: skip
+            self.enqueued.extend(sorted(int(i) for (i,) in inserted))
+
+    def mark(self) -> tuple[int, list[dict[str, Any]]]:
+        """Where the messages of this transaction stand (to undo a savepoint's with `undo`)."""
+        return len(self.enqueued), list(self.held)
+
+    def undo(self, mark: tuple[int, list[dict[str, Any]]]) -> None:
+        """Forget the messages stored since `mark` (their savepoint was rolled back); messages held
+        before it but inserted inside it (a flush) were rolled back too, so they are held again."""
+        del self.enqueued[mark[0]:]
+        self.held = list(mark[1])
+
+    @property
+    def wrote(self) -> bool:
+        """Whether this transaction stores any message."""
+        return bool(self.enqueued or self.held)
+
     async def number_at_commit(self) -> None:
         """Give this transaction's messages their commit-ordered `seq` (called last, under the
-        chain-head row lock, so no transaction committing later can get a lower number)."""
-        if not self.enqueued:
+        chain-head row lock, so no transaction committing later can get a lower number): those
+        `enqueue`d already inserted first, then the held ones, inserted here with their numbers."""
+        if not self.wrote:
             return
-        q = select(chain_head.c.outbox_seq).where(chain_head.c.id == 1)
-        if self.conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        base = int((await self.conn.execute(q)).scalar_one())
-        first, last = min(self.enqueued), max(self.enqueued)
-        await self.conn.execute(
-            update(outbox).where(outbox.c.id.in_(self.enqueued)).values(seq=base + 1 + outbox.c.id - first)
-        )
-        await self.conn.execute(update(chain_head).where(chain_head.c.id == 1).values(outbox_seq=base + 1 + last - first))
-        self.enqueued = []
+        first, last = (min(self.enqueued), max(self.enqueued)) if self.enqueued else (0, -1)
+        span = last - first + 1 + len(self.held)
+        # Taking the numbers is the row lock (one statement: the head moves by the span, so every
+        # message gets a number above the old head and none above the new one).
+        taken = update(chain_head).where(chain_head.c.id == 1).values(outbox_seq=chain_head.c.outbox_seq + span)
+        base = int((await self.conn.execute(taken.returning(chain_head.c.outbox_seq))).scalar_one()) - span
+        if self.enqueued:
+            await self.conn.execute(
+                update(outbox).where(outbox.c.id.in_(self.enqueued)).values(seq=base + 1 + outbox.c.id - first)
+            )
+        after = base + 1 + last - first + 1
+        rows = [{**row, "seq": after + i} for i, row in enumerate(self.held)]
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            await self.conn.execute(outbox.insert().values(rows[start:start + _ROWS_PER_INSERT]))
+        self.enqueued, self.held = [], []
 
     async def for_recipient(self, channel: str, address: str, after: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
         """Committed messages to one recipient after a cursor (a `seq`), in commit order."""
+        await self.flush()
         q = (
             select(outbox.c.seq, outbox.c.payload)
             .where(outbox.c.channel == channel, outbox.c.address == address, outbox.c.seq > after)
@@ -223,6 +268,7 @@ class OutboxRepo:
 
         On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so several processes
         share the work without waiting on each other; SQLite writers are serialised anyway."""
+        await self.flush()
         if not channels:
             return []
         at = _iso(now or self.now)
@@ -254,6 +300,7 @@ class OutboxRepo:
 
     async def mark_sent(self, outbox_id: int, provider_message_id: str | None = None) -> None:
         """The provider accepted the message."""
+        await self.flush()
         await self.conn.execute(
             update(outbox).where(outbox.c.id == outbox_id)
             .values(status=OutboxStatus.SENT, sent_at=self.now, provider_message_id=provider_message_id, lease_until=None)
@@ -263,6 +310,7 @@ class OutboxRepo:
                          count_attempt: bool = True) -> None:  # fmt: skip
         """Not delivered this time: try again later (`count_attempt=False` for flood control,
         which is the bot's fault, not the message's)."""
+        await self.flush()
         values: dict[str, Any] = {"status": OutboxStatus.PENDING, "last_error": error[:2000],
                                   "next_attempt_at": _iso(next_attempt_at), "lease_until": None}  # fmt: skip
         if not count_attempt:
@@ -273,6 +321,7 @@ class OutboxRepo:
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         """Give up on a message, visibly: it is listed by `failed()` and can be retried."""
+        await self.flush()
         await self.conn.execute(
             update(outbox).where(outbox.c.id == outbox_id, outbox.c.status.in_(_UNSENT))
             .values(status=OutboxStatus.FAILED, last_error=error[:2000], lease_until=None)
@@ -283,6 +332,7 @@ class OutboxRepo:
         """Take back rows whose sender died mid-send; return (requeued, held as unknown).
 
         Rows another process is recovering right now are skipped (no lock waits, no deadlocks)."""
+        await self.flush()
         at = _iso(now or self.now)
         q = select(outbox.c.id, outbox.c.channel).where(outbox.c.status == OutboxStatus.SENDING, outbox.c.lease_until < at)
         if channels is not None:
@@ -305,6 +355,7 @@ class OutboxRepo:
 
     async def failed(self, limit: int = 100) -> list[OutboxRow]:
         """Messages given up on (failed) or of unknown fate, newest first, for operators."""
+        await self.flush()
         q = select(outbox).where(outbox.c.status.in_(_GIVEN_UP)).order_by(outbox.c.id.desc()).limit(limit)
         return [
             OutboxRow(int(r.id), r.channel, r.address, json.loads(r.payload), OutboxStatus(r.status), int(r.attempts),
@@ -314,6 +365,7 @@ class OutboxRepo:
 
     async def retry_failed(self, ids: Iterable[int] | None = None) -> int:
         """Send failed/unknown messages again (the given ids, or all); return how many."""
+        await self.flush()
         q = update(outbox).where(outbox.c.status.in_(_GIVEN_UP))
         if ids is not None:
             q = q.where(outbox.c.id.in_(list(ids)))
@@ -326,6 +378,7 @@ class OutboxRepo:
 
         The payload is JSON text on both databases, so a LIKE narrows the scan and the JSON
         decides; fine for the recent rows this is used on (a job is edited minutes after posting)."""
+        await self.flush()
         q = select(outbox).where(
             outbox.c.channel == channel, outbox.c.status == OutboxStatus.SENT, outbox.c.provider_message_id.is_not(None),
             _meta_may_match(key, value),
@@ -345,18 +398,21 @@ class OutboxRepo:
         offers of a job that was just claimed), so nobody is sent an offer that is already gone;
         return how many. A row being sent right now is left alone (it is edited or answered
         "no longer available" later)."""
+        why = f"withdrawn before sending: {key} {value} no longer applies"
+        await self.flush()
         q = select(outbox.c.id, outbox.c.payload).where(outbox.c.status == OutboxStatus.PENDING, _meta_may_match(key, value))
         ids = [int(r.id) for r in await self.conn.execute(q) if _meta_matches(json.loads(r.payload), key, value)]
         if not ids:
             return 0
         result = await self.conn.execute(
             update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.WITHDRAWN, last_error=f"withdrawn before sending: {key} {value} no longer applies")
+            .values(status=OutboxStatus.WITHDRAWN, last_error=why)
         )  # fmt: skip
         return int(result.rowcount or 0)
 
     async def by_provider_suffix(self, channel: str, suffix: str) -> OutboxRow | None:
         """The sent message whose provider id ends with `suffix` (e.g. a Telegram poll's id)."""
+        await self.flush()
         q = select(outbox).where(outbox.c.channel == channel, outbox.c.provider_message_id.like(f"%{suffix}"))
         r = (await self.conn.execute(q.order_by(outbox.c.id.desc()).limit(1))).first()
         if r is None:
@@ -366,24 +422,44 @@ class OutboxRepo:
 
 
 class ConversationRepo:
-    """Where each person is in a conversation, as JSON (never pickled)."""
+    """Where each person is in a conversation, as JSON (never pickled).
+
+    What is stored is remembered for the unit of work (read here, written here, or read with the
+    person by the people repository: `seen`), so that the router's read costs no round trip and
+    putting back an unchanged state (most messages: /help, a typed word that asks nothing) writes
+    nothing. Only this repository writes conversations; an erasure makes it `forget`."""
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self._stored: dict[int, str | None] = {}  # person id -> the JSON stored now (None: no row)
+
+    def forget(self) -> None:
+        """Drop what is remembered (a rolled-back savepoint or an erasure may have changed it)."""
+        self._stored.clear()
+
+    def seen(self, person_id: int, raw: str | None) -> None:
+        """Remember a state read by another statement of this transaction (None: no row)."""
+        self._stored[person_id] = raw
 
     async def get(self, person_id: int) -> dict[str, Any]:
         """The stored step and answers, or an empty state (buttons are prompts: PromptRepo)."""
-        q = select(conversations.c.state).where(conversations.c.person_id == person_id)
-        raw = (await self.conn.execute(q)).scalar_one_or_none()
-        return json.loads(raw) if raw is not None else {}
+        if person_id in self._stored:
+            raw = self._stored[person_id]
+        else:
+            q = select(conversations.c.state).where(conversations.c.person_id == person_id)
+            raw = self._stored[person_id] = (await self.conn.execute(q)).scalar_one_or_none()
+        return dict(json.loads(raw)) if raw is not None else {}
 
     async def put(self, person_id: int, state: dict[str, Any]) -> None:
-        """Replace the stored step and answers."""
+        """Replace the stored step and answers (nothing is written when they are what is stored)."""
         raw = json.dumps(state, sort_keys=True)
+        if person_id in self._stored and self._stored[person_id] == raw:
+            return
         await upsert(
             self.conn, conversations, {"person_id": person_id, "state": raw, "updated_at": self.now},
             ["person_id"], ["state", "updated_at"],
         )  # fmt: skip
+        self._stored[person_id] = raw
 
 
 class PhotoRepo:

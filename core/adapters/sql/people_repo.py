@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -12,6 +12,7 @@ from core.adapters.sql.identity_schema import identities
 from core.adapters.sql.schema import (
     capacity_days,
     capacity_log,
+    conversations,
     menu_items,
     people,
     restaurants,
@@ -39,10 +40,22 @@ def _people_select() -> Any:
 
 
 class PeopleRepo:
-    """People by id or by any of their channel identities."""
+    """People by id or by any of their channel identities.
 
-    def __init__(self, conn: AsyncConnection, now: str) -> None:
+    A person found by an identity is remembered for the rest of the unit of work (a batch of
+    messages asks for the same sender in the router, the flows and the processor's log line):
+    every write through this repository, an erasure and an undone savepoint forget them all."""
+
+    def __init__(self, conn: AsyncConnection, now: str, saw_state: Callable[[int, str | None], None] | None = None) -> None:
         self.conn, self.now = conn, now
+        self._found: dict[tuple[str, str], Person] = {}  # only people found: a miss is asked again
+        # A person found by an identity is about to be answered: their conversation state comes in
+        # the same statement and is handed to the unit of work's conversation repository.
+        self.saw_state = saw_state
+
+    def forget(self) -> None:
+        """Drop every remembered person (a write, an erasure or a rolled-back savepoint may change them)."""
+        self._found.clear()
 
     async def get(self, person_id: int) -> Person | None:
         """Load one person."""
@@ -51,9 +64,20 @@ class PeopleRepo:
 
     async def find(self, channel: str, address: str) -> Person | None:
         """Find someone by any of their channel identities."""
+        if (known := self._found.get((channel, address))) is not None:
+            return known
         owner = select(identities.c.person_id).where(identities.c.channel == channel, identities.c.address == address)
-        row = (await self.conn.execute(_people_select().where(people.c.id == owner.scalar_subquery()))).first()
-        return _person(row) if row else None
+        q = _people_select().where(people.c.id == owner.scalar_subquery())
+        if self.saw_state is not None:
+            state = select(conversations.c.state).where(conversations.c.person_id == people.c.id).scalar_subquery()
+            q = q.add_columns(state.label("conversation_state"))
+        row = (await self.conn.execute(q)).first()
+        if row is None:
+            return None
+        self._found[(channel, address)] = person = _person(row)
+        if self.saw_state is not None:
+            self.saw_state(person.id, row.conversation_state)
+        return person
 
     async def get_or_create(self, channel: str, address: str, *, language: str = "en") -> Person:
         """Return the person at this identity, creating them on first contact."""
@@ -71,6 +95,7 @@ class PeopleRepo:
 
     async def add_identity(self, person_id: int, channel: str, address: str) -> None:
         """Reach a person at one more identity (unchanged if that identity is already someone's)."""
+        self.forget()
         values = {"channel": channel, "address": address, "person_id": person_id, "created_at": self.now}
         await insert_ignore(self.conn, identities, values, ["channel", "address"])
 
@@ -81,12 +106,14 @@ class PeopleRepo:
 
     async def move_identity(self, channel: str, address: str, to_person: int) -> None:
         """Make an identity lead to another person (linking channels)."""
+        self.forget()
         await self.conn.execute(
             update(identities).where(identities.c.channel == channel, identities.c.address == address).values(person_id=to_person)
         )
 
     async def set_home(self, person_id: int, channel: str, address: str) -> None:
         """Set where notifications reach the person."""
+        self.forget()
         await self.conn.execute(update(people).where(people.c.id == person_id).values(channel=channel, address=address))
 
     async def retire(self, person_id: int) -> None:
@@ -107,6 +134,7 @@ class PeopleRepo:
         await self._set(person_id, **{name: value for name, value in flags.items() if value is not None})
 
     async def _set(self, person_id: int, **values: str | bool) -> None:
+        self.forget()
         if values:
             await self.conn.execute(update(people).where(people.c.id == person_id).values(**values))
 
@@ -124,6 +152,7 @@ class PeopleRepo:
 
     async def set_admins(self, person_ids: Collection[int]) -> tuple[list[int], list[int]]:
         """Make exactly these people admins; return (added, removed) person ids."""
+        self.forget()
         current = set((await self.conn.execute(select(people.c.id).where(people.c.is_admin.is_(True)))).scalars())
         wanted = set(person_ids)
         added, removed = sorted(wanted - current), sorted(current - wanted)
@@ -207,7 +236,7 @@ class RestaurantRepo:
 
     async def _load(self, where: Any) -> list[Restaurant]:
         rows = list(await self.conn.execute(select(restaurants).where(where).order_by(restaurants.c.id)))
-        menus = await self._menus([r.id for r in rows])
+        menus = await self._menus([r.id for r in rows]) if rows else {}  # most people run no restaurant
         return [_restaurant(r, menus[r.id]) for r in rows]
 
     async def get(self, restaurant_id: int) -> Restaurant | None:

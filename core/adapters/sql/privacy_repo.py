@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, false, func, or_, select, tuple_, update
@@ -88,8 +88,11 @@ def spellings(needle: str) -> list[str]:
 class PrivacyRepo:
     """What the service holds about one person, and its erasure and retention."""
 
-    def __init__(self, conn: AsyncConnection, now: str) -> None:
+    def __init__(self, conn: AsyncConnection, now: str, catch_up: Callable[[], Awaitable[None]] | None = None) -> None:
         self.conn, self.now = conn, now
+        # The unit of work forgets the people it remembers and inserts the replies it holds, so that
+        # an export or an erasure sees (and erases, or scrubs) everything this transaction wrote.
+        self.catch_up = catch_up
 
     async def _all(self, q: Any, *, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
         return [_plain(r, drop=drop) for r in await self.conn.execute(q)]
@@ -104,6 +107,8 @@ class PrivacyRepo:
 
     async def export(self, person_id: int, accounts: Sequence[str]) -> dict[str, Any]:
         """Every row about a person, as plain JSON values (secrets and others' words left out)."""
+        if self.catch_up is not None:
+            await self.catch_up()
         addresses = await self._addresses(person_id)
         pairs = tuple_(inbox.c.channel, inbox.c.address).in_(addresses) if addresses else false()
         out_pairs = tuple_(outbox.c.channel, outbox.c.address).in_(addresses) if addresses else false()
@@ -246,6 +251,8 @@ class PrivacyRepo:
         `current` is the identity whose oldest pending inbox message is being handled now (it goes
         too); later pending messages from it belong to whoever writes next. Web-chat sessions stay
         until `sessions_until`, so the page can still read the farewell."""
+        if self.catch_up is not None:
+            await self.catch_up()
         addresses = await self._addresses(person_id)
         counts: dict[str, int] = {"identities": len(addresses)}
         if addresses:
@@ -360,6 +367,8 @@ class PrivacyRepo:
     async def replace_text(self, needles: Sequence[str], replacement: str) -> int:
         """Replace whole-word occurrences of each needle in the free-text columns; return how many
         cells changed (other people's messages that quoted an erased name or number)."""
+        if self.catch_up is not None:
+            await self.catch_up()
         changed = 0
         for table, key, column in _FREE_TEXT:
             col, pk = table.c[column], table.c[key]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, text, update
+from sqlalchemy import and_, case, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import prompts
@@ -66,6 +66,19 @@ class PromptRepo:
         """The person's open prompts, newest first."""
         q = select(prompts).where(prompts.c.person_id == person_id, self._open()).order_by(prompts.c.id.desc())
         return [_prompt(r) for r in await self.conn.execute(q)]
+
+    async def open_and_recent(self, person_id: int) -> tuple[list[Prompt], list[Prompt]]:
+        """`open_for` and `recent` in one statement (what a typed answer is looked up in)."""
+        newest = select(prompts.c.id).where(prompts.c.person_id == person_id).order_by(prompts.c.id.desc()).limit(RECENT)
+        q = (
+            select(prompts, case((self._open(), 1), else_=0).label("is_open"))
+            .where(prompts.c.person_id == person_id, or_(self._open(), prompts.c.id.in_(newest)))
+            .order_by(prompts.c.id.desc())
+        )
+        rows = list(await self.conn.execute(q))
+        # The newest RECENT of all the person's prompts have the highest ids, so they lead the list;
+        # an open prompt older than them follows.
+        return [_prompt(r) for r in rows if r.is_open], [_prompt(r) for r in rows[:RECENT]]
 
     async def recent(self, person_id: int, limit: int = RECENT) -> list[Prompt]:
         """The person's newest prompts, open or closed, newest first."""

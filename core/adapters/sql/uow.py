@@ -56,7 +56,8 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         self.dispatched = 0  # events already run through the bus (by a part of a batch)
         self.after_commit: list[AfterCommit] = []
-        self.people = PeopleRepo(conn, self.now)
+        self.conversations = ConversationRepo(conn, self.now)
+        self.people = PeopleRepo(conn, self.now, self.conversations.seen)  # a person comes with their state
         self.identity = IdentityRepo(conn, self.now)
         self.restaurants = RestaurantRepo(conn, self.now)
         self.workers = WorkerRepo(conn, self.now)
@@ -77,13 +78,24 @@ class UnitOfWork:
         self.params = ParamRepo(conn, self.now, self.record_all)
         self.inbox = InboxRepo(conn, self.now)
         self.outbox = OutboxRepo(conn, self.now)
-        self.conversations = ConversationRepo(conn, self.now)
         self.prompts = PromptRepo(conn, self.now)
         self.photos = PhotoRepo(conn, self.now)
         self.job_runs = JobRunRepo(conn, self.now)
         self.timeouts = TimeoutRepo(conn, self.now)
         self.screening = ScreeningRepo(conn, self.now)
-        self.privacy = PrivacyRepo(conn, self.now)
+        self.privacy = PrivacyRepo(conn, self.now, self.catch_up)
+
+    def forget_remembered(self) -> None:
+        """Drop the people, conversation states and parameters remembered by this unit of work."""
+        self.people.forget()
+        self.conversations.forget()
+        self.params.forget()
+
+    async def catch_up(self) -> None:
+        """Before an export or an erasure: forget what is remembered, insert the held replies (so
+        that they are exported, erased or scrubbed like the rest)."""
+        self.forget_remembered()
+        await self.outbox.flush()
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""
@@ -104,6 +116,7 @@ class Store:
     def __init__(self, db: Database, clock: Clock, bus: MessageBus | None = None) -> None:
         self.db, self.clock, self.bus = db, clock, bus or MessageBus()
         self._outbox_changed = asyncio.Event()  # set (and replaced) after commits with messages
+        self._outbox_commits = 0  # counted with it, so that a commit between a read and the wait is not missed
 
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
@@ -114,10 +127,11 @@ class Store:
             uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
             # One head lock for every event of the transaction: a batch of messages appends once.
             await uow.chain.append(uow.events, uow.now)
-            wrote_messages = bool(uow.outbox.enqueued)
+            wrote_messages = uow.outbox.wrote
             await uow.outbox.number_at_commit()
         if wrote_messages:
             self._outbox_changed, changed = asyncio.Event(), self._outbox_changed
+            self._outbox_commits += 1
             changed.set()
         for callback in uow.after_commit:
             try:
@@ -134,14 +148,16 @@ class Store:
         if not isinstance(unit, UnitOfWork):
             raise TypeError("a part of a batch needs this store's own unit of work")
         uow = unit
-        marks = len(uow.events), len(uow.after_commit), len(uow.outbox.enqueued), uow.dispatched
+        marks = len(uow.events), len(uow.after_commit), uow.outbox.mark(), uow.dispatched
         try:
             async with uow.conn.begin_nested():
                 yield
                 uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
         except BaseException:
-            del uow.events[marks[0]:], uow.after_commit[marks[1]:], uow.outbox.enqueued[marks[2]:]
+            del uow.events[marks[0]:], uow.after_commit[marks[1]:]
+            uow.outbox.undo(marks[2])
             uow.dispatched = marks[3]
+            uow.forget_remembered()  # what it found, created or wrote may be undone with it
             raise
 
     @asynccontextmanager
@@ -154,9 +170,17 @@ class Store:
             if uow.events:
                 raise RuntimeError("a read-only unit of work recorded events")
 
-    async def outbox_changed(self, timeout: float) -> None:
-        """Wait until this process commits new outbound messages, or `timeout` seconds pass
-        (other processes' commits are seen by the caller's next read)."""
+    @property
+    def outbox_commits(self) -> int:
+        """How many transactions with outbound messages this process has committed (a ticket for `outbox_changed`)."""
+        return self._outbox_commits
+
+    async def outbox_changed(self, timeout: float, since: int | None = None) -> None:
+        """Wait until this process commits new outbound messages, or `timeout` seconds pass; at once
+        if it has committed some since the ticket `since` was taken (other processes' commits are
+        seen by the caller's next read)."""
+        if since is not None and since != self._outbox_commits:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox_changed.wait(), timeout)
 
