@@ -32,7 +32,7 @@ from tests.helpers import assert_ledger_invariants
 # today's counts (before this test: 16 alone, 11.3 a message in a batch of 16): raise them only
 # on purpose.
 ALONE = {"/help": 11, "banana": 10}  # /help 11 since it shows /often and /daily to pledgers
-PER_MESSAGE = {"/help": 5, "banana": 5}  # in a batch
+PER_MESSAGE = {"/help": 6, "banana": 5}  # in a batch (/help: the pledge read too)
 PER_BATCH = 5
 BATCH = 8
 
