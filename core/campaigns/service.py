@@ -115,18 +115,7 @@ async def give(uow: UnitOfWork, campaign_id: int, giver: Person, amount: int, *,
                   amount, "campaign contribution")  # fmt: skip
     await uow.ledger.record(tx, giver.actor)  # raises InsufficientFunds before anything is stored
     gift = await uow.campaigns.add_gift(campaign.id, seq, giver.id, amount, anonymous, key)
-    version = campaign.version
-    campaign.raised += amount
-    campaign.version += 1  # every gift is a new version, so a lost update is impossible without the lock too
-    uow.record(CampaignGiven(actor=giver.actor, campaign_id=campaign.id, seq=seq, person_id=giver.id, amount=amount,
-                             anonymous=anonymous, raised=campaign.raised, target=campaign.target))  # fmt: skip
-    if campaign.remaining == 0:
-        campaign.move("meet", giver.actor, gifts=seq)
-        await _place(uow, campaign, giver.actor)
-    elif campaign.status is CampaignStatus.CREATED:
-        campaign.move("give", giver.actor)
-    await uow.campaigns.save(campaign, version)
-    return GiveResult(campaign, gift)
+    return await _counted(uow, campaign, gift, giver)
 
 
 def card_gift_key(payment_id: int) -> str:
@@ -155,13 +144,19 @@ async def give_by_card(uow: UnitOfWork, campaign_id: int, giver: Person, amount:
         raise CampaignError("too_small", campaign.id, remaining=campaign.remaining)
     seq = len(await uow.campaigns.gifts(campaign.id)) + 1
     gift = await uow.campaigns.add_gift(campaign.id, seq, giver.id, amount, anonymous, key, payment_id=payment_id)
+    return await _counted(uow, campaign, gift, giver)
+
+
+async def _counted(uow: UnitOfWork, campaign: Campaign, gift: Gift, giver: Person) -> GiveResult:
+    """Count a stored gift: the campaign's new total and version, the chain event, and at the
+    target the order placed by itself."""
     version = campaign.version
-    campaign.raised += amount
-    campaign.version += 1
-    uow.record(CampaignGiven(actor=giver.actor, campaign_id=campaign.id, seq=seq, person_id=giver.id, amount=amount,
-                             anonymous=anonymous, raised=campaign.raised, target=campaign.target))  # fmt: skip
+    campaign.raised += gift.amount
+    campaign.version += 1  # every gift is a new version, so a lost update is impossible without the lock too
+    uow.record(CampaignGiven(actor=giver.actor, campaign_id=campaign.id, seq=gift.seq, person_id=giver.id, amount=gift.amount,
+                             anonymous=gift.anonymous, raised=campaign.raised, target=campaign.target))  # fmt: skip
     if campaign.remaining == 0:
-        campaign.move("meet", giver.actor, gifts=seq)
+        campaign.move("meet", giver.actor, gifts=gift.seq)
         await _place(uow, campaign, giver.actor)
     elif campaign.status is CampaignStatus.CREATED:
         campaign.move("give", giver.actor)
