@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -134,7 +136,7 @@ async def fill(db: Database, n: int, person_id: int, rng: random.Random) -> None
             await conn.execute(postings.insert(), lines)
 
 
-async def run(url: str, n_pledges: int, n_orders: int, show: bool = False) -> None:
+async def run(url: str, n_pledges: int, n_orders: int, show: bool = False, profile: bool = False) -> None:
     """Fill, then time allocation and the plain query; print the figures."""
     rng = random.Random(12)
     db = Database(url)
@@ -167,6 +169,7 @@ async def run(url: str, n_pledges: int, n_orders: int, show: bool = False) -> No
         transfer_only: list[float] = []
         used: list[int] = []
         sent: list[int] = []  # statements per allocation (BEGIN and COMMIT are not cursor executes)
+        profiler = cProfile.Profile() if profile else None
         for order_id, (lat, lng) in zip(order_ids, places, strict=True):
             start = time.perf_counter()
             async with store.reader() as uow:
@@ -177,11 +180,15 @@ async def run(url: str, n_pledges: int, n_orders: int, show: bool = False) -> No
                 await uow.ledger.record(transfer("bench", uuid.uuid4().hex, DEPOSITS, "donor:0", 100))
             transfer_only.append(time.perf_counter() - start)
             mark, start = counter.mark(), time.perf_counter()
+            if profiler:
+                profiler.enable()
             async with store.uow() as uow:
                 order = await uow.orders.get(order_id)
                 assert order is not None
                 got = await pledge_service.allocate(uow, order, NEED, requester.actor)
             alloc.append(time.perf_counter() - start)
+            if profiler:
+                profiler.disable()
             sent.append(counter.mark() - mark)
             if show and len(sent) == 1:
                 print(f"statements of the first allocation ({sent[0]}):")
@@ -202,6 +209,10 @@ async def run(url: str, n_pledges: int, n_orders: int, show: bool = False) -> No
               f"p99 {pct(query, 99):.2f} ms")  # fmt: skip
         print(f"  (one ledger transfer + commit:      p50 {pct(transfer_only, 50):.2f} ms  "
               f"p95 {pct(transfer_only, 95):.2f} ms  p99 {pct(transfer_only, 99):.2f} ms)")  # fmt: skip
+        if profiler:
+            # PROFILE_SORT (tottime, cumulative, ...) and PROFILE_FILTER (a path part, e.g. "/core/") narrow it.
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+            stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
     finally:
         await db.dispose()
 
@@ -213,13 +224,14 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--show", action="store_true", help="print the statements of the first allocation")
+    parser.add_argument("--profile", action="store_true", help="profile the allocations (cProfile, by own time)")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (its URL is printed)")
     args = parser.parse_args()
     if args.sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/bench.db"
             upgrade(url)
-            asyncio.run(run(url, args.pledges, args.orders, args.show))
+            asyncio.run(run(url, args.pledges, args.orders, args.show, args.profile))
         return 0
     name = f"ketpaar_pledge_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -227,7 +239,7 @@ def main() -> int:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         upgrade(url)
-        asyncio.run(run(url, args.pledges, args.orders, args.show))
+        asyncio.run(run(url, args.pledges, args.orders, args.show, args.profile))
     finally:
         if args.keep:
             print(f"kept {url}")

@@ -316,6 +316,12 @@ class ChainRepo(Protocol):
         of its first event (GENESIS for the first part), and the caller checks each start against
         the head of the part before. The last part runs to the end of the log."""
 
+    async def begin_fold(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                         range_min: int = 200_000) -> Awaitable[list[ChainFold]]:  # fmt: skip
+        """`fold_hashed`, started: when this returns, the fold no longer needs this unit of work's
+        connection (it reads on one of its own, or queues its statements behind the fold's), so
+        the caller may read on while the hash loop runs; the future ends with the folds."""
+
     def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
 
@@ -329,6 +335,11 @@ class ChainRepo(Protocol):
     def columns(self, seqs: Sequence[int] | None, batch: int = 5000) -> AsyncGenerator[list[StoredColumns], None]:
         """The structured columns and hashed body of these events (None: of all), in seq order (a body
         whose event row is missing comes with None for its columns)."""
+
+    async def unconfirmed_columns(self, seqs: Sequence[int]) -> tuple[int, list[int]]:
+        """(how many of these events the store confirmed itself — the stored hash follows from
+        prev_hash and the hashed bytes, the structured columns spell exactly those bytes — and
+        the seqs it did not confirm, for the caller to check: all of them on a store that cannot)."""
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: canonical JSON with the hashes."""
@@ -651,6 +662,9 @@ class ContributionRepo(Protocol):
 
     async def add_many(self, items: Sequence[Contribution]) -> list[Contribution]:
         """Store several contributions in one go, in order (`id` ignored); return them with their ids."""
+
+    async def next_seq(self, order_id: int) -> int:
+        """The number the order's next contribution gets (1 for its first)."""
 
     async def for_order(self, order_id: int) -> list[Contribution]:
         """An order's contributions in the order they were made."""

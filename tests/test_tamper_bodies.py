@@ -171,3 +171,28 @@ async def test_an_event_row_moved_to_seq_zero_fails_a_sampled_audit(forgeable: D
 
     assert (report.ok, report.broken_seq) == (False, target)
     assert report.problem == f"event {target}: missing or reordered event"
+
+
+async def test_the_store_confirms_sampled_columns_only_where_they_spell_the_hashed_bytes(forgeable: Database) -> None:
+    # On PostgreSQL the sampled column check runs on the server (sha256 and the body spliced with
+    # to_json): every event it confirms must be one the Python check passes, and each way of
+    # breaking a column must leave the event for the Python check. SQLite confirms nothing.
+    store, head_seq = await a_log(forgeable)
+    everything = list(range(1, head_seq + 1))
+    async with store.reader() as uow:
+        clean = await uow.chain.unconfirmed_columns(everything)
+    # One event per way of breaking it: a column (the actor, with characters JSON escapes), the
+    # stored hash, the stored prev_hash, the stored data, and the event row deleted.
+    await tamper(forgeable, "UPDATE events SET actor = :a WHERE seq = 2", a='person:"1"\\\n')
+    await tamper(forgeable, "UPDATE events SET hash = :h WHERE seq = 3", h="0" * 64)
+    await tamper(forgeable, "UPDATE events SET prev_hash = :h WHERE seq = 4", h="1" * 64)
+    await tamper(forgeable, "UPDATE events SET data = replace(data, '\"', ' \"') WHERE seq = 5")
+    await tamper(forgeable, "DELETE FROM events WHERE seq = 6")
+    async with store.reader() as uow:
+        confirmed, left = await uow.chain.unconfirmed_columns(everything)
+
+    if forgeable.is_sqlite:
+        assert clean == (0, everything) and (confirmed, left) == (0, everything)
+        return
+    assert clean == (head_seq, [])
+    assert (confirmed, left) == (head_seq - 5, [2, 3, 4, 5, 6])

@@ -43,7 +43,7 @@ async def _demo_seed(settings: Settings) -> int:
     return 0
 
 
-async def _verify(settings: Settings, columns_every: int = 64, ranges: int = 1) -> int:
+async def _verify(settings: Settings, columns_every: int = 64, ranges: int = 0) -> int:
     runtime = await build_runtime(settings)
     try:
         async with runtime.store.reader() as uow:
@@ -338,9 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger.add_argument("--columns-every", type=int, default=64, metavar="N",
                         help="with verify: every event's hashed bytes are chained; also compare the structured "
                              "columns of one random event in every N with them (1: of every event)")  # fmt: skip
-    ledger.add_argument("--ranges", type=int, default=1, metavar="K",
+    ledger.add_argument("--ranges", type=int, default=0, metavar="K",
                         help="with verify: chain a log of 400,000 events or more in K seq ranges, one worker "
-                             "process each (0: one per core; pays only when cores are idle)")  # fmt: skip
+                             "process each (0, the default: one per core; 1 is faster when every core is busy)")  # fmt: skip
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")

@@ -92,7 +92,7 @@ async def contribute(
     """Move one contribution from its source into the order's escrow (its own ledger transaction)."""
     if amount <= 0 or not 0 <= tip <= amount:
         raise ValueError("a contribution is a positive amount of which the tip is a part")
-    seq = len(await uow.contributions.for_order(order_id)) + 1
+    seq = await uow.contributions.next_seq(order_id)
     tx = Transaction("fund", f"order:{order_id}:c{seq}", (Posting(account, -amount), Posting(escrow_account(order_id), amount)),
                      f"{source.value} contribution")  # fmt: skip
     await uow.ledger.record(tx, actor)  # raises InsufficientFunds before anything is stored
@@ -108,7 +108,7 @@ async def contribute_many(uow: UnitOfWork, order_id: int, source: Source, parts:
         raise ValueError("a contribution is a positive amount")
     if not parts:
         return []
-    first = len(await uow.contributions.for_order(order_id)) + 1
+    first = await uow.contributions.next_seq(order_id)
     txs = [Transaction("fund", f"order:{order_id}:c{first + n}", (Posting(account, -amount), Posting(escrow_account(order_id), amount)),
                        f"{source.value} contribution") for n, (_p, account, amount) in enumerate(parts)]  # fmt: skip
     await uow.ledger.record_many(txs, actor)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from core.ledger.chain import GENESIS, ChainFold
@@ -32,8 +34,8 @@ def fold_sqlite(path: str, after: int | None, upto: int | None) -> ChainFold:
     conn = sqlite3.connect(path)
     try:
         conn.execute("BEGIN")
-        return _fold(conn.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args),
-                     _first_prev(conn.execute, where, args, after))  # fmt: skip
+        cur = conn.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args)
+        return _fold(iter(lambda: cur.fetchmany(BATCH), []), _first_prev(conn.execute, where, args, after))
     finally:
         conn.close()
 
@@ -43,19 +45,28 @@ def fold_postgres(url: str, snapshot: str, after: int | None, upto: int | None) 
     import psycopg
     from psycopg import sql
 
-    # A binary server-side cursor over the narrow table. Measured on 1M events against a chunk of
-    # 10k bodies joined by the server (string_agg ... ORDER BY seq, split on the newline canonical
-    # JSON never holds): about the same client CPU, but more wall time (the server sorts and
-    # concatenates); COPY ... (FORMAT binary) parsed in Python cost more client CPU than either.
+    # The narrow table streamed in libpq's chunked-rows mode (a plain cursor's `stream`): the
+    # server sends rows while this process hashes the ones before, with no round trip per chunk.
+    # Measured on 300k events (client CPU about the same as below): 0.15-0.22 s to receive them all
+    # against 0.34-0.51 s for a server-side cursor fetching 10k at a time (each FETCH a round trip
+    # in which client and server wait for each other), and 0.55-0.60 s for chunks of 10k bodies
+    # joined by the server (string_agg ... ORDER BY seq: the server sorts and concatenates); COPY
+    # ... (FORMAT binary) parsed in Python cost more client CPU than any of them.
     where, args = _where(after, upto, "%%(%s)s")
     with psycopg.connect(url) as conn:
         conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
         with conn.transaction():
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             start = _first_prev(conn.execute, where, args, after)
-            with conn.cursor(name="ketpaar_fold", binary=True) as cur:  # server-side, bytea as raw bytes
-                cur.execute(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args)
-                return _fold(cur, start)
+            with conn.cursor(binary=True) as cur:  # bytea as raw bytes
+                rows = cur.stream(f"SELECT body FROM event_bodies WHERE {where} ORDER BY seq", args, size=BATCH)
+                return _fold(_chunks(rows), start)
+
+
+def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
+    """Rows in lists of BATCH (the fold's unit, and the progress bar's step)."""
+    while chunk := list(islice(rows, BATCH)):
+        yield chunk
 
 
 def _first_prev(execute: Any, where: str, args: dict[str, Any], after: int | None) -> str:
@@ -67,10 +78,10 @@ def _first_prev(execute: Any, where: str, args: dict[str, Any], after: int | Non
     return str(first[0]) if first else ""
 
 
-def _fold(cur: Any, start: str) -> ChainFold:
-    """Chain every body the cursor yields, from `start`."""
+def _fold(chunks: Iterable[list[Any]], start: str) -> ChainFold:
+    """Chain every body of these chunks, from `start`."""
     done = ChainFold(start)
-    while chunk := cur.fetchmany(BATCH):
+    for chunk in chunks:
         done.rows(chunk)
     return done
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import TextClause, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.funding_schema import contributions
@@ -17,6 +18,18 @@ from core.orders.funding import Contribution, Source
 def _contribution(row: Any) -> Contribution:
     return Contribution(row.id, row.order_id, row.seq, Source(row.source), row.account, row.person_id, row.amount, row.tip,
                         row.refunded)  # fmt: skip
+
+
+_NEXT_SEQ = text("SELECT coalesce(max(seq), 0) + 1 FROM contributions WHERE order_id = :o")
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_many(n: int) -> TextClause:
+    """`n` contributions in one INSERT, returning (id, seq): written out as text once per `n` (the
+    multi-row insert construct is rebuilt and compiled on every call; pledge allocation makes one)."""
+    rows = ", ".join(f"(:o{i}, :q{i}, :s{i}, :a{i}, :p{i}, :m{i}, :t{i}, :at)" for i in range(n))
+    return text("INSERT INTO contributions (order_id, seq, source, account, person_id, amount, tip, created_at) "
+                f"VALUES {rows} RETURNING id, seq")  # fmt: skip
 
 
 class ContributionRepo:
@@ -37,11 +50,16 @@ class ContributionRepo:
         in one statement, in order; return them with their ids."""
         if not items:
             return []
-        rows = [{"order_id": c.order_id, "seq": c.seq, "source": c.source.value, "account": c.account,
-                 "person_id": c.person_id, "amount": c.amount, "tip": c.tip, "created_at": self.now} for c in items]  # fmt: skip
-        result = await self.conn.execute(contributions.insert().values(rows).returning(contributions.c.id, contributions.c.seq))
-        ids = {int(seq): int(i) for i, seq in result}
+        args: dict[str, Any] = {"at": self.now}
+        for n, c in enumerate(items):
+            args.update({f"o{n}": c.order_id, f"q{n}": c.seq, f"s{n}": c.source.value, f"a{n}": c.account,
+                         f"p{n}": c.person_id, f"m{n}": c.amount, f"t{n}": c.tip})  # fmt: skip
+        ids = {int(seq): int(i) for i, seq in await self.conn.execute(_insert_many(len(items)), args)}
         return [replace(c, id=ids[c.seq]) for c in items]
+
+    async def next_seq(self, order_id: int) -> int:
+        """The number the order's next contribution gets (1 for its first)."""
+        return int((await self.conn.execute(_NEXT_SEQ, {"o": order_id})).scalar_one())
 
     async def for_order(self, order_id: int) -> list[Contribution]:
         """An order's contributions in the order they were made."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -13,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import TextClause, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql import chain_worker
@@ -311,6 +312,32 @@ def _dumps(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# The audit's sampled column check, on the server (ok is NULL when a column is: not confirmed).
+_CONFIRM_COLUMNS = text(
+    "SELECT count(*) FILTER (WHERE ok), coalesce(array_agg(seq) FILTER (WHERE NOT ok), '{}') FROM ("
+    "SELECT b.seq, coalesce(e.hash = encode(sha256(convert_to(e.prev_hash, 'UTF8') || b.body), 'hex') "
+    "AND b.body = convert_to('{\"actor\":' || to_json(e.actor)::text || ',\"data\":' || e.data "
+    "|| ',\"occurred_at\":' || to_json(e.occurred_at)::text || ',\"seq\":' || e.seq::text "
+    "|| ',\"type\":' || to_json(e.type)::text || '}', 'UTF8'), false) AS ok "
+    "FROM event_bodies b LEFT JOIN events e ON e.seq = b.seq WHERE b.seq = ANY(CAST(:seqs AS BIGINT[]))) AS s"
+)
+
+_EVENT_KEYS = ("seq", "type", "occurred_at", "actor", "data", "prev_hash", "hash")
+
+
+@functools.lru_cache(maxsize=64)
+def _append_statement(n: int) -> TextClause:
+    """PostgreSQL: `n` events, their hashed bodies and the moved head in one statement. Written out
+    as text, once per `n`: SQLAlchemy's multi-row insert constructs, built and compiled anew on every
+    commit, cost more client time than the database spends on the statement (every write commits one)."""
+    keys = ", ".join(_EVENT_KEYS)
+    rows = ", ".join("(" + ", ".join(f":{k}{i}" for k in _EVENT_KEYS) + ")" for i in range(n))
+    bodies = ", ".join(f"(:seq{i}, :body{i})" for i in range(n))
+    return text(f"WITH appended AS (INSERT INTO events ({keys}) VALUES {rows}), "
+                f"bodies AS (INSERT INTO event_bodies (seq, body) VALUES {bodies}) "
+                "UPDATE chain_head SET seq = :head_seq, hash = :head_hash WHERE id = 1")  # fmt: skip
+
+
 class ChainRepo:
     """The append-only, hash-chained event log."""
 
@@ -337,11 +364,14 @@ class ChainRepo:
             )  # fmt: skip
             bodies.append({"seq": seq, "body": hashed.encode()})
             prev = digest
-        move_head = update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev)
         if is_postgres(self.conn):  # the events, their bodies and the head in one round trip
-            await self.conn.execute(move_head.add_cte(events.insert().values(rows).cte("appended"))
-                                    .add_cte(event_bodies.insert().values(bodies).cte("bodies")))  # fmt: skip
+            args: dict[str, Any] = {"head_seq": seq, "head_hash": prev}
+            for n, (row, body) in enumerate(zip(rows, bodies, strict=True)):
+                args.update({f"{k}{n}": row[k] for k in _EVENT_KEYS})
+                args[f"body{n}"] = body["body"]
+            await self.conn.execute(_append_statement(len(rows)), args)
             return
+        move_head = update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev)
         await self.conn.execute(events.insert(), rows)
         await self.conn.execute(event_bodies.insert(), bodies)  # same transaction: both or neither
         await self.conn.execute(move_head)
@@ -357,6 +387,17 @@ class ChainRepo:
         q = select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
         return [ChainedEvent(r.seq, r.type, r.occurred_at, r.actor, json.loads(r.data), r.prev_hash, r.hash)
                 for r in await self.conn.execute(q)]  # fmt: skip
+
+    async def unconfirmed_columns(self, seqs: Sequence[int]) -> tuple[int, list[int]]:
+        """(events confirmed by the store, seqs left for the caller to check; see the port).
+        PostgreSQL checks on the server, in one statement, what `audit` checks in Python (sha256,
+        and the body spliced from the columns with to_json quoting, which writes a JSON string
+        exactly as Python's json.dumps(ensure_ascii=False) does): during the audit the client's
+        core is busy with the hash loop and the server's is not. SQLite leaves them all."""
+        if not is_postgres(self.conn) or not seqs:
+            return 0, list(seqs)
+        row = (await self.conn.execute(_CONFIRM_COLUMNS, {"seqs": [int(s) for s in seqs]})).one()
+        return int(row[0]), sorted(int(s) for s in row[1])
 
     async def export_lines(self, after: int, limit: int) -> list[tuple[int, str]]:
         """(seq, published line) of up to `limit` events after `after`: the canonical JSON of the
@@ -387,6 +428,12 @@ class ChainRepo:
                           range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
         """Chain every stored event's hashed bytes in seq order, as this transaction sees them, off
         the event loop; a long log in up to `ranges` seq ranges in processes of their own (see the port)."""
+        return await (await self.begin_fold(fold, upto, ranges=ranges, range_min=range_min))
+
+    async def begin_fold(self, fold: Callable[[str], ChainFold], upto: int, *, ranges: int = 0,
+                         range_min: int = 200_000) -> asyncio.Future[list[ChainFold]]:  # fmt: skip
+        """`fold_hashed` started: what it needs of this connection is done when this returns, and
+        the future ends with its folds; meanwhile this unit of work may read on (see the port)."""
         parts = max(1, min(ranges or os.cpu_count() or 1, upto // max(1, range_min)))
         raw: Any = (await self.conn.get_raw_connection()).driver_connection  # psycopg or aiosqlite
         url = self.conn.engine.url
@@ -396,31 +443,48 @@ class ChainRepo:
                 # never change, so the last range stops at that head, and anything stored past it
                 # in this transaction's snapshot is counted here (the count check then fails).
                 cuts: list[int | None] = [None, *(upto * i // parts for i in range(1, parts)), upto]
-                folds = await _in_processes([{"url": f"sqlite:{url.database}", "after": cuts[i], "upto": cuts[i + 1]}
-                                             for i in range(parts)])  # fmt: skip
                 beyond = (await self.conn.execute(text("SELECT count(*) FROM event_bodies WHERE seq > :u"), {"u": upto})).scalar_one()
-                folds[-1].count += int(beyond)
-                return [fold(f.start).absorb(f) for f in folds]
+                jobs = [{"url": f"sqlite:{url.database}", "after": cuts[i], "upto": cuts[i + 1]} for i in range(parts)]
+
+                async def ranged() -> list[ChainFold]:
+                    folds = await _in_processes(jobs)
+                    folds[-1].count += int(beyond)
+                    return [fold(f.start).absorb(f) for f in folds]
+
+                return asyncio.ensure_future(ranged())
             done = fold(GENESIS)
-            if hasattr(raw, "_execute") and hasattr(raw, "_conn"):
-                # aiosqlite's own thread and connection (this transaction, so its snapshot): the
-                # plain sqlite3 cursor and the hash loop run there together, with no hop through
-                # the event loop per chunk (the hop and the GIL ping-pong cost more than hashing).
-                await raw._execute(_sqlite_fold, raw._conn, done, chain_worker.BATCH)
-            else:  # another driver version: the same loop, chunk by chunk through the event loop
-                async for rows in self._raw_rows("SELECT body FROM event_bodies ORDER BY seq", chain_worker.BATCH):
-                    done.rows(rows)
-            return [done]
+
+            async def whole() -> list[ChainFold]:
+                if hasattr(raw, "_execute") and hasattr(raw, "_conn"):
+                    # aiosqlite's own thread and connection (this transaction, so its snapshot):
+                    # the plain sqlite3 cursor and the hash loop run there together, with no hop
+                    # through the event loop per chunk (the hop and the GIL ping-pong cost more
+                    # than hashing). This unit of work's next statements queue behind it there.
+                    await raw._execute(_sqlite_fold, raw._conn, done, chain_worker.BATCH)
+                else:  # another driver version: the same loop, chunk by chunk through the event loop
+                    async for rows in self._raw_rows("SELECT body FROM event_bodies ORDER BY seq", chain_worker.BATCH):
+                        done.rows(rows)
+                return [done]
+
+            return asyncio.ensure_future(whole())
         # PostgreSQL: the server's work per row (reading and sending it) costs about as much as
         # hashing it, so the hash loop runs off this connection, in this transaction's snapshot
         # (exported, imported by each reader); a long log in seq ranges, one process each.
         snapshot = str((await self.conn.execute(text("SELECT pg_export_snapshot()"))).scalar_one())
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         if parts == 1:
-            return [fold(GENESIS).absorb(await asyncio.to_thread(chain_worker.fold_postgres, conninfo, snapshot, None, None))]
+
+            async def one() -> list[ChainFold]:
+                return [fold(GENESIS).absorb(await asyncio.to_thread(chain_worker.fold_postgres, conninfo, snapshot, None, None))]
+
+            return asyncio.ensure_future(one())
         cuts = [None, *(upto * i // parts for i in range(1, parts)), None]
-        jobs = [{"url": conninfo, "snapshot": snapshot, "after": cuts[i], "upto": cuts[i + 1]} for i in range(parts)]
-        return [fold(f.start).absorb(f) for f in await _in_processes(jobs)]
+        pg_jobs = [{"url": conninfo, "snapshot": snapshot, "after": cuts[i], "upto": cuts[i + 1]} for i in range(parts)]
+
+        async def several() -> list[ChainFold]:
+            return [fold(f.start).absorb(f) for f in await _in_processes(pg_jobs)]
+
+        return asyncio.ensure_future(several())
 
     async def bodies(self, type_: str, batch: int = 5000) -> AsyncIterator[list[HashedRow]]:
         """The hashed body bytes of every event of one type, in seq order."""
@@ -465,11 +529,16 @@ class ChainRepo:
             async for rows in self._raw_rows(f"{sql} ORDER BY b.seq", batch):
                 yield cast(list[StoredColumns], rows)
             return
-        postgres, step = is_postgres(self.conn), 500
-        for i in range(0, len(seqs), step):  # looked up by primary key, a chunk at a time
+        if is_postgres(self.conn):  # one statement, its rows streamed: one round trip per chunk read
+            part = [int(s) for s in seqs]
+            async for rows in self._raw_rows(f"{sql} WHERE b.seq = ANY(%s) ORDER BY b.seq", batch, (part,)):
+                yield cast(list[StoredColumns], rows)
+            return
+        step = 500  # SQLite: looked up by primary key, a chunk at a time (bound parameters are capped)
+        for i in range(0, len(seqs), step):
             part = [int(s) for s in seqs[i : i + step]]
-            where = "b.seq = ANY(%s)" if postgres else f"b.seq IN ({', '.join('%s' for _ in part)})"
-            async for rows in self._raw_rows(f"{sql} WHERE {where} ORDER BY b.seq", step, (part,) if postgres else tuple(part)):
+            where = f"b.seq IN ({', '.join('%s' for _ in part)})"
+            async for rows in self._raw_rows(f"{sql} WHERE {where} ORDER BY b.seq", step, tuple(part)):
                 yield cast(list[StoredColumns], rows)
 
 
