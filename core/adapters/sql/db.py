@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -44,6 +45,37 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it sat idle for `PING_AFTER_IDLE_S`: one that
+    the server or a firewall dropped meanwhile is replaced before a transaction fails on it. A
+    ping on every checkout (SQLAlchemy's pool_pre_ping) is a round trip more per transaction,
+    about a tenth of a busy one; a connection dropped while in steady use fails its transaction
+    once, is invalidated, and the work is retried (inbox messages stay pending until processed)."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["ketpaar_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("ketpaar_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()  # the ping opened a transaction on the driver's connection
+        except Exception as error:
+            # The pool replaces the connection and tries again (SQLAlchemy's documented recipe).
+            raise exc.DisconnectionError("connection dropped while idle") from error
+
+
 class Database:
     """One engine plus the right way to open a write or read transaction on it."""
 
@@ -52,12 +84,14 @@ class Database:
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         elif not pooled:
             kwargs.update(poolclass=NullPool)  # nothing left open by a board nobody closes
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
         # SQLite has one writer; queueing here avoids busy-waiting inside the driver.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         # The write transaction open in the current task, joined by nested write() calls so that
