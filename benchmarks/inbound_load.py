@@ -164,8 +164,8 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
            "KETPAAR_SESSIONS_PER_IP_PER_HOUR": "100000", "PYTHONPATH": str(ROOT)}  # fmt: skip
     if not args.sqlite:
         env.update(KETPAAR_REDIS_URL=REDIS_URL, KETPAAR_REDIS_PREFIX=f"{name}:")
-    if args.workers:
-        env["KETPAAR_INBOX_WORKER"] = "false"  # serve only stores; `ketpaar work` processes
+    if args.workers or args.accept_only:
+        env["KETPAAR_INBOX_WORKER"] = "false"  # serve only stores; `ketpaar work` processes (or nobody)
     port = free_port()
     command = [sys.executable, "-m", "webhooks.cli", "serve", "--port", str(port)]
     if args.serve_workers:
@@ -182,7 +182,7 @@ def ketpaar(args: argparse.Namespace, script_dir: Path) -> tuple[dict[str, float
         script.write_text(WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens))
         started = time.perf_counter()
         result = run_wrk(port, script, args.duration, args.connections)
-        while (counts := inbox_counts(url)).get("pending", 0):
+        while (counts := inbox_counts(url)).get("pending", 0) and not args.accept_only:
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
         return result, elapsed, sum(counts.values()), counts, replies_per_message(url), out_of_order(url)
@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--serve-workers", type=int, default=0,
                         help="N > 0: `ketpaar serve --workers N` (N storing web processes and N work processes)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite file, no Redis, instead of PostgreSQL + Redis")
+    parser.add_argument("--accept-only", action="store_true",
+                        help="nobody processes the inbox: the accept path alone (POSTs stored, none handled)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bare.lua"
@@ -212,6 +214,14 @@ def main() -> None:
         base = bare(script, args.duration, args.connections)
         result, elapsed, handled, counts, ratios, disordered = ketpaar(args, Path(tmp))
     rate = handled / elapsed
+    if args.accept_only:
+        print(f"accept path alone (nobody processes the inbox); {args.connections} connections, {args.people} people, "
+              f"{args.duration} s of wrk; load average {os.getloadavg()[0]:.1f}")
+        print(f"bare FastAPI endpoint:          {base['rps']:9,.0f} req/s   "
+              f"(p50 {base.get('p50', 0):.1f} ms, p99 {base.get('p99', 0):.1f} ms)")
+        print(f"ketpaar POST accepted:          {result['rps']:9,.0f} req/s   p50 {result.get('p50', 0):.1f} ms, "
+              f"p99 {result.get('p99', 0):.1f} ms, non-2xx {result['non2xx']:.0f}; stored {counts}")
+        return
     print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL + Redis'}; {args.connections} connections, "
           f"{args.people} people, {args.duration} s of wrk; {args.workers or 'no'} separate `ketpaar work` processes; "
           f"serve --workers {args.serve_workers or '(none)'}; "

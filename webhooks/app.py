@@ -17,6 +17,7 @@ from core.ratings import service as rating_service
 from core.seekers.screening import Screener
 from core.shared.clock import Clock
 from webhooks.campaign_routes import campaign_router
+from webhooks.heap import tune_for_serving
 from webhooks.metrics import CONTENT_TYPE, WebhookCounter, authorised
 from webhooks.mydata_routes import mydata_router
 from webhooks.readiness import readiness
@@ -31,8 +32,10 @@ from webhooks.webchat_routes import webchat_router
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, screener: Screener | None = None) -> FastAPI:
-    """Build the app; the runtime is created in the lifespan, never at import."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, screener: Screener | None = None,
+               serving: bool = False) -> FastAPI:  # fmt: skip
+    """Build the app; the runtime is created in the lifespan, never at import. `serving`: the
+    server's own process, which builds one app, tunes its garbage collector once started (webhooks.heap)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         runtime = await build_runtime(settings, clock=clock, screener=screener)
         app.state.runtime = runtime
         await start_background(runtime)
+        if serving:
+            tune_for_serving()  # after start-up: what is alive now is frozen
         try:
             yield
         finally:

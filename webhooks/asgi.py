@@ -13,4 +13,4 @@ def app_from_env() -> FastAPI:
     """One worker process's app: its settings come from the environment `serve` prepared."""
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, serving=True)

@@ -23,6 +23,7 @@ from flows import campaign_notify
 from webhooks import backup, money_cli
 from webhooks.demo import seed_demo
 from webhooks.doctor import Doctor, report
+from webhooks.heap import tune_for_serving
 from webhooks.logs import configure_logging
 from webhooks.progress import progress
 from webhooks.runtime import Runtime, build_runtime, start_background
@@ -188,6 +189,7 @@ async def _work(settings: Settings) -> int:
     import signal
 
     runtime = await build_runtime(settings)
+    tune_for_serving()  # a long-lived process: the collector tuned as for `serve` (webhooks.heap)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -209,7 +211,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 0) -> int:
     # The app learns where it listens: the demo users exist only on a loopback address.
     # On SIGTERM uvicorn stops accepting, lets open requests finish (up to the timeout), then the
     # lifespan's close drains the inbox and lets the outbox sender end its batch.
-    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(settings.model_copy(update={"host": host}), serving=True), host=host, port=port, log_level="info",
+                access_log=settings.access_log,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
     return 0
 
@@ -236,6 +239,7 @@ def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> 
         # A worker starting on a busy machine takes longer than the default 5 s to answer its first
         # health check (importing the app, the lifespan): given a minute instead of being restarted.
         uvicorn.run("webhooks.asgi:app_from_env", factory=True, host=host, port=port, workers=workers, timeout_worker_healthcheck=60,
+                    access_log=settings.access_log,
                     log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, log_config=None)  # fmt: skip
     finally:
         for proc in work:

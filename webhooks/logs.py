@@ -116,4 +116,6 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Also held here, for a server started some other way (uvicorn's own command line).
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO if settings.access_log else logging.WARNING)
     pin_noisy_loggers()

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # demo on this machine and closed (404) everywhere else.
     metrics_token: str | None = None
     log_format: str = "auto"  # auto: JSON outside the demo, readable text in it | json | text
+    # One line per HTTP request (uvicorn's access log, redacted): off by default, as it costs about a
+    # tenth of the accept path's CPU under load; /metrics counts requests per route and status anyway.
+    access_log: bool = False
 
     # Telegram: no token = Telegram off.
     telegram_bot_token: str | None = None
