@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import time
@@ -62,6 +63,19 @@ def parse_json(body: Any) -> dict[str, Any]:
         raise WebchatInputError("latitude and longitude must be finite numbers")
     # Impossible coordinates are still stored and answered politely by the flow.
     return {"kind": "location", "lat": lat, "lng": lng}
+
+
+def session_source(secret: bytes, host: str) -> str:
+    """Where a session is opened, as an opaque tag: a keyed hash of the client's network (its IPv4
+    address, or its IPv6 /64, which one household or host holds), never the address itself."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        network = host  # not an address (a test client, a unix socket): the name as it is
+    else:
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        network = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+    return "ip:" + hmac.new(secret, f"session-source:{network}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def sign_photo(secret: bytes, binding: str, photo_id: str, expires: int) -> str:

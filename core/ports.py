@@ -184,8 +184,13 @@ class WorkerRepo(Protocol):
 class IdentityRepo(Protocol):
     """Storage for proving who is who."""
 
-    async def add_session(self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str) -> None:
-        """Store a new web-chat session."""
+    async def add_session(
+        self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str, source: str | None = None
+    ) -> None:
+        """Store a new web-chat session (with where it was opened, if known)."""
+
+    async def session_source(self, address: str) -> str | None:
+        """Where the newest session of a web-chat address was opened; None if unknown."""
 
     async def session(self, session_id: str) -> SessionRow | None:
         """Load a session by id (valid or not: the caller checks)."""
@@ -205,8 +210,11 @@ class IdentityRepo(Protocol):
     async def take_link_code(self, code_hash: str) -> LinkCodeRow | None:
         """Find an unexpired, unused code and mark it used (one use only)."""
 
-    async def add_link_failure(self, person_id: int) -> None:
-        """Count one wrong link code entered by a person."""
+    async def add_link_failure(self, person_id: int, source: str | None = None) -> None:
+        """Count one wrong link code entered by a person (through a session from `source`, if any)."""
+
+    async def link_failures_from(self, source: str, since: str) -> int:
+        """Wrong link codes entered through sessions from one source since a time."""
 
     async def link_failures_since(self, person_id: int | None, since: str) -> int:
         """Wrong link codes a person entered since a time."""

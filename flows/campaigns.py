@@ -72,8 +72,7 @@ async def give_command(ctx: FlowContext, msg: Inbound) -> None:
     code = campaigns.normalise_code(words[0])
     campaign = await ctx.uow.campaigns.by_code(code) if code else None
     if campaign is None:
-        await ctx.reply(_("There is no campaign with the code {code}. Please check the code and try again.").format(
-            code=words[0][:16]))  # fmt: skip
+        await ctx.reply(no_campaign_text(ctx, words[0]))
         return
     if len(words) < 2:
         await ctx.reply(_("How much would you like to give? Send: /give {code} <rupees>").format(code=campaign.code))
@@ -83,6 +82,14 @@ async def give_command(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply(_("Please write the amount in rupees, for example: /give {code} 50").format(code=campaign.code))
         return
     await ask_give(ctx, campaign, amount)
+
+
+def no_campaign_text(ctx: FlowContext, typed: str) -> str:
+    """No campaign has the typed code: say so, repeating only what could be part of a code."""
+    _ = ctx._
+    if not (code := campaigns.echo_code(typed)):
+        return _("There is no campaign with that code. Please check the code and try again.")
+    return _("There is no campaign with the code {code}. Please check the code and try again.").format(code=code)
 
 
 async def ask_give(ctx: FlowContext, campaign: Campaign, amount: int) -> None:

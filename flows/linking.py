@@ -30,6 +30,8 @@ async def link(ctx: FlowContext, msg: Inbound) -> None:
         await ctx.reply({
             "too_many": _("Too many wrong codes ({tries}). Wait 10 minutes, then get a new code with /link.").format(
                 tries=LINK_CODE_TRIES),
+            "source_busy": _("Many wrong link codes came from where you are connecting. Please wait 10 minutes, "
+                             "then try again."),
             "paused": _("Linking is paused for a few minutes because many wrong codes were tried. "
                         "Please try again in 10 minutes."),
             "same_person": _("These chats are already one person."),

@@ -36,6 +36,15 @@ def read_int(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
+def typed_digits(text: str, shown: int = 12) -> str | None:
+    """A whole number as typed (ASCII or Tamil digits, any length) as ASCII digits to show back,
+    the first `shown` of them and "…" if longer; None if it is not a number."""
+    said = _plain(text)
+    if not (said.isascii() and said.isdigit()):
+        return None
+    return said if len(said) <= shown else said[:shown] + "…"
+
+
 def read_rupees(text: str, high: int) -> int | None:
     """An amount in rupees ("500", "₹1,000", "60.50") as paise, within 1..high; else None.
 

@@ -18,7 +18,7 @@ from flows.common import payload_args, payload_int
 from flows.context import FlowContext
 from flows.i18n import Translator, day, distance, money
 from flows.messages import Choice, Inbound
-from flows.numbers import MAX_ID, normalise, read_int, read_rupees
+from flows.numbers import MAX_ID, normalise, read_int, read_rupees, typed_digits
 from flows.onboarding import require_location
 from flows.steps import Step, Verb
 from flows.understand import typed_command
@@ -331,10 +331,22 @@ async def _typed_often(ctx: FlowContext, msg: Inbound, often: bool) -> None:
     words = msg.text.split()
     if typed_command(msg.text):  # the whole text is one spelling of the command ("once a day", "தினமும் ஒருமுறை")
         words = words[:1]
-    if len(words) == 2:
-        return await _set_often(ctx, read_int(words[1].lstrip("#"), 1, MAX_ID), often)
+    if len(words) != 2:
+        return await _ask_which(ctx, often, one_will_do=True)
+    if (pledge_id := read_int(words[1].lstrip("#"), 1, MAX_ID)) is not None:
+        return await _set_often(ctx, pledge_id, often)
+    if (number := typed_digits(words[1].lstrip("#"))) is not None:
+        # 0 or beyond any id (told before the database is asked: its ids are 32-bit): nobody's pledge
+        await ctx.reply(_("You have no pledge #{id}. Send /pledges to see yours.").format(id=number))
+        return
+    await _ask_which(ctx, often, one_will_do=False)  # a word that is no number: which pledge was meant?
+
+
+async def _ask_which(ctx: FlowContext, often: bool, *, one_will_do: bool) -> None:
+    """No pledge number: the one live pledge (when one will do), else ask which, with buttons."""
+    _ = ctx._
     live = [p for p in await ctx.uow.pledges.for_person(ctx.person.id) if p.status is not PledgeStatus.CANCELLED]
-    if len(live) == 1:  # the one pledge they have: no number needed
+    if len(live) == 1 and one_will_do:  # the one pledge they have: no number needed
         return await _set_often(ctx, live[0].id, often)
     if not live:
         await ctx.reply(_("You have no pledges yet. Send /pledge to give money ahead for other people's meals."))

@@ -34,7 +34,7 @@ from flows import (
 from flows.common import normalise
 from flows.context import FlowContext, Services
 from flows.messages import Inbound
-from flows.numbers import MAX_ID, read_int
+from flows.numbers import typed_digits
 from flows.steps import FREE_WORDS, TAKES_TYPED_INPUT, Verb
 from flows.understand import COMMAND_WORDS, Intent, understand
 
@@ -219,11 +219,12 @@ def command_of(text: str, own_words: bool = False) -> str:
         return meaning.value
     if own_words:
         return ""
-    # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one.
+    # A typed word with a number after it ("capacity 15", "அளவு 15") for commands that take one;
+    # any number, however large: the command itself says why it cannot be used.
     command = ALIASES.get(first) or COMMAND_WORDS.get(first, "")
     if command in TAKES_WORDS:
         return command
-    return command if command in TAKES_A_NUMBER and len(words) == 2 and read_int(words[1], 0, MAX_ID) is not None else ""
+    return command if command in TAKES_A_NUMBER and len(words) == 2 and typed_digits(words[1]) is not None else ""
 
 
 async def handle(uow: UnitOfWork, msg: Inbound, *, services: Services) -> None:

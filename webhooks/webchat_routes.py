@@ -248,8 +248,9 @@ def webchat_router(rt: Callable[[Request], Runtime], settings: Settings) -> APIR
         """Start a web-chat session for a new visitor (a fresh identity, never a chosen name)."""
         if not await new_session_allowed(request):
             return _error(429, "too many new sessions from this address; try again later")
+        source = webchat.session_source(rt(request).secret, ip_of(request))  # caps its share of wrong link codes
         async with rt(request).store.uow() as uow:
-            token, session = await open_session(uow)
+            token, session = await open_session(uow, source=source)
         response = JSONResponse({"address": session.address, "token": token}, status_code=201)
         set_cookie(response, token, 30 * 24 * 3600)
         return response

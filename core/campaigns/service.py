@@ -22,6 +22,7 @@ from core.shared.events import CampaignGiven, CampaignTransitioned, DomainEvent,
 # Share codes: no 0/O, 1/I/L, so a code read aloud or copied by hand is typed right.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
+ECHO_LENGTH = 12  # at most this much of a typed code is repeated back to its sender
 MAX_KEY = 64
 
 
@@ -50,6 +51,12 @@ def new_code() -> str:
 def normalise_code(text: str) -> str:
     """A typed code as stored: upper case, no spaces or dashes."""
     return "".join(c for c in text.upper() if c.isascii() and c.isalnum())[:16]
+
+
+def echo_code(text: str) -> str:
+    """What of a typed code may be repeated back: only share-code letters, upper case, capped
+    (never bidi controls, emoji or other text someone could make the reply say)."""
+    return "".join(c for c in text.upper() if c in CODE_ALPHABET)[:ECHO_LENGTH]
 
 
 async def start(uow: UnitOfWork, creator: Person, order_id: int, item_id: int, tip: int) -> Campaign:

@@ -30,6 +30,10 @@ LINK_CODE_DIGITS = 8
 # Wrong codes from everyone together within LINK_CODE_TTL before linking pauses for all: the
 # per-person limit alone lets an attacker with many sessions and addresses guess on.
 LINK_CODE_SERVICE_FAILURES = 200
+# Wrong codes counted within LINK_CODE_TTL through web-chat sessions opened from one source (the
+# web layer's tag of a network): past it that source's tries are refused uncounted, so a single
+# network with many sessions cannot spend the service-wide budget and pause linking for everyone.
+LINK_CODE_SOURCE_FAILURES = 20
 PERSON_NUMBER = re.compile(r"^#[0-9]{1,9}$")  # how people are named to admins: "#12"
 VISITOR_PREFIX = "w-"  # web-chat addresses handed to new visitors: never a chosen name
 _TOKEN = re.compile(r"^[0-9a-f]{32}\.[A-Za-z0-9_-]{20,64}$")
@@ -48,12 +52,15 @@ class WebSession:
     kind: str  # visitor | admin | demo
 
 
-async def open_session(uow: UnitOfWork, address: str | None = None, kind: str = "visitor") -> tuple[str, WebSession]:
-    """Start a session (for a fresh random address unless one is given); return (token, session)."""
+async def open_session(
+    uow: UnitOfWork, address: str | None = None, kind: str = "visitor", source: str | None = None
+) -> tuple[str, WebSession]:
+    """Start a session (for a fresh random address unless one is given) opened from `source` (an
+    opaque tag of where the request came from, if known); return (token, session)."""
     address = address or VISITOR_PREFIX + secrets.token_hex(8)
     session_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
     ttl = ADMIN_SESSION_TTL if kind == "admin" else SESSION_TTL
-    await uow.identity.add_session(session_id, _digest(secret), address, kind, (uow.at + ttl).isoformat())
+    await uow.identity.add_session(session_id, _digest(secret), address, kind, (uow.at + ttl).isoformat(), source)
     return f"{session_id}.{secret}", WebSession(session_id, address, kind)
 
 
@@ -147,7 +154,8 @@ async def sync_admins(uow: UnitOfWork, admins: Collection[tuple[str, str]]) -> t
 
 
 class LinkError(Exception):
-    """Linking refused; `reason` is too_many | paused | wrong_code | same_person | both_have_records."""
+    """Linking refused; `reason` is too_many | source_busy | paused | wrong_code | same_person |
+    both_have_records."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -179,11 +187,14 @@ async def redeem_link_code(uow: UnitOfWork, person: Person, channel: str, addres
     since = (uow.at - LINK_CODE_TTL).isoformat()
     if await uow.identity.link_failures_since(person.id, since) >= LINK_CODE_TRIES:
         raise LinkError("too_many")
+    source = await uow.identity.session_source(address) if channel == "webchat" else None
+    if source is not None and await uow.identity.link_failures_from(source, since) >= LINK_CODE_SOURCE_FAILURES:
+        raise LinkError("source_busy")  # refused before, and without, counting toward the service-wide budget
     if await uow.identity.link_failures_since(None, since) >= LINK_CODE_SERVICE_FAILURES:
         raise LinkError("paused")  # someone is guessing at scale: nobody's code can be found by chance
     row = await uow.identity.take_link_code(_digest(code))
     if row is None:
-        await uow.identity.add_link_failure(person.id)
+        await uow.identity.add_link_failure(person.id, source)
         raise LinkError("wrong_code")
     if row.person_id == person.id:
         raise LinkError("same_person")

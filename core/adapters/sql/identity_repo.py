@@ -20,10 +20,18 @@ class IdentityRepo:
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
 
-    async def add_session(self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str) -> None:
-        """Store a new web-chat session."""
+    async def add_session(
+        self, session_id: str, secret_hash: str, address: str, kind: str, expires_at: str, source: str | None = None
+    ) -> None:
+        """Store a new web-chat session (with where it was opened, if known)."""
         await self.conn.execute(web_sessions.insert().values(
-            id=session_id, secret_hash=secret_hash, address=address, kind=kind, created_at=self.now, expires_at=expires_at))  # fmt: skip
+            id=session_id, secret_hash=secret_hash, address=address, kind=kind, created_at=self.now, expires_at=expires_at,
+            source=source))  # fmt: skip
+
+    async def session_source(self, address: str) -> str | None:
+        """Where the newest session of a web-chat address was opened; None if unknown."""
+        q = select(web_sessions.c.source).where(web_sessions.c.address == address)
+        return (await self.conn.execute(q.order_by(web_sessions.c.created_at.desc()).limit(1))).scalar_one_or_none()
 
     async def session(self, session_id: str) -> SessionRow | None:
         """Load a session by id (valid or not: the caller checks)."""
@@ -73,9 +81,14 @@ class IdentityRepo:
         )  # fmt: skip
         return LinkCodeRow(row.id, row.person_id, row.channel, row.address) if result.rowcount == 1 else None
 
-    async def add_link_failure(self, person_id: int) -> None:
-        """Count one wrong link code entered by a person."""
-        await self.conn.execute(link_failures.insert().values(person_id=person_id, at=self.now))
+    async def add_link_failure(self, person_id: int, source: str | None = None) -> None:
+        """Count one wrong link code entered by a person (through a session from `source`, if any)."""
+        await self.conn.execute(link_failures.insert().values(person_id=person_id, at=self.now, source=source))
+
+    async def link_failures_from(self, source: str, since: str) -> int:
+        """Wrong link codes entered through sessions from one source since a time."""
+        q = select(func.count()).where(link_failures.c.source == source, link_failures.c.at >= since)
+        return int((await self.conn.execute(q)).scalar_one())
 
     async def link_failures_since(self, person_id: int | None, since: str) -> int:
         """Wrong link codes a person (or, with None, everyone) entered since a time."""

@@ -29,6 +29,7 @@ web_sessions = Table(
     Column("created_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),
     Column("revoked_at", String(32)),
+    Column("source", String(64)),  # where it was opened: an opaque tag from the web layer (no raw address)
 )
 
 # One-time codes that join a second channel identity to a person (valid 10 minutes, 5 tries).
@@ -45,15 +46,18 @@ link_codes = Table(
     Column("used_at", String(32)),
 )
 
-# Failed attempts to enter a link code, per person entering them (5 per code lifetime).
+# Failed attempts to enter a link code, per person entering them (5 per code lifetime), with the
+# source of the web-chat session they came through, if any (a capped share of the service budget).
 link_failures = Table(
     "link_failures",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("person_id", Integer, nullable=False),
     Column("at", String(32), nullable=False),
+    Column("source", String(64)),
 )
 Index("ix_link_failures_person_at", link_failures.c.person_id, link_failures.c.at)
+Index("ix_link_failures_source_at", link_failures.c.source, link_failures.c.at)
 
 # Single use of admin sign-in links: a nonce is written once, a second use finds it.
 used_tokens = Table(
