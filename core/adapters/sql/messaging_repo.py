@@ -99,6 +99,11 @@ class InboxRepo:
         second message would break their order); then the per-sender advisory lock that the
         one-sender path (`lock_sender`) takes too, so the two paths never hold one sender at once.
         SQLite: writers are serialised, so the transaction holds them all anyway."""
+        # Each pending row is kept when it is its sender's oldest: a correlated minimum (a subplan
+        # per row, one probe of ix_inbox_pending_sender), never an anti-join, which PostgreSQL
+        # plans as a nested loop over every pending row when its statistics still say there are
+        # few (a backlog arriving in a calm period): 428 ms for 5,000 pending, against 30 ms here
+        # on the same stale statistics and about 1.5 ms once they are current.
         older = inbox.alias("older")
         oldest = (select(func.min(older.c.id)).where(older.c.channel == inbox.c.channel, older.c.address == inbox.c.address,
                                                      older.c.status == InboxStatus.PENDING).scalar_subquery())  # fmt: skip

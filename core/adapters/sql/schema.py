@@ -262,6 +262,9 @@ inbox = Table(
 Index("ix_inbox_pending", inbox.c.channel, inbox.c.address, inbox.c.status)
 # Only the pending rows (0021): claiming a batch reads these, never the processed history.
 Index("ix_inbox_pending_only", inbox.c.id, postgresql_where=inbox.c.status == "pending", sqlite_where=inbox.c.status == "pending")
+# Each sender's pending rows in id order: "is this their oldest pending message?" is one probe.
+Index("ix_inbox_pending_sender", inbox.c.channel, inbox.c.address, inbox.c.id, postgresql_where=inbox.c.status == "pending",
+      sqlite_where=inbox.c.status == "pending")  # fmt: skip
 Index("ix_inbox_received_at", inbox.c.received_at)  # the message-log retention job
 
 outbox = Table(
