@@ -81,6 +81,25 @@ async def test_on_postgres_a_process_without_a_scheduler_knows_another_one_leads
 
 
 @pytest.mark.postgres
+async def test_a_scheduler_leading_another_database_on_the_server_does_not_count(pg_fresh_url: str, pg_url: str,
+                                                                                tmp_path: Path) -> None:  # fmt: skip
+    # Advisory locks belong to one database, but pg_locks lists the whole server's: a staging
+    # service's leader on the same PostgreSQL must not make this one look scheduled.
+    from core.adapters.sql import health
+    from core.adapters.sql.db import Database
+
+    other = Database(pg_url)
+    try:
+        async with other.exclusive(health.LEADER_LOCK) as held:
+            assert held
+            async with running_app(pg_fresh_url, tmp_path / "a", settings={"scheduler": False}, seed=False) as alone:
+                status, checks = await readyz(alone)
+    finally:
+        await other.dispose()
+    assert status == 503 and checks["scheduler"] == "none"
+
+
+@pytest.mark.postgres
 async def test_an_unreachable_database_is_not_ready(pg_fresh_url: str, tmp_path: Path) -> None:
     async with running_app(pg_fresh_url, tmp_path / "a", settings={"scheduler": True}, seed=False) as env:
         runtime = env["runtime"]

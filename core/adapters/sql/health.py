@@ -51,7 +51,9 @@ async def leader_known(db: Database) -> bool:
     """Whether some process holds the scheduler leader lock (PostgreSQL; SQLite is one process)."""
     if db.is_sqlite:
         return False
+    # Advisory locks are per database, but pg_locks lists every database's: only this one's leader counts.
     query = text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                  "AND ((classid::bigint << 32) | objid::bigint) = hashtext(:k)::bigint)")  # fmt: skip
     async with db.engine.connect() as conn:
         return bool((await conn.execute(query, {"k": f"ketpaar:{LEADER_LOCK}"})).scalar_one())
