@@ -789,10 +789,11 @@ class PledgeRepo(Protocol):
         return the governed cap `cap_name` (`default` when never set)."""
 
     async def pick(self, requester_id: int, day: str, lat: float, lng: float, hour: int, need: int, cap: int,
-                   after: tuple[int, int] = (0, 0), limit: int = 20) -> PledgePick:  # fmt: skip
+                   after: tuple[int, int] = (0, 0), limit: int = 20, *, order_id: int | None = None) -> PledgePick:  # fmt: skip
         """One pass of allocation's read, after `lock_requester`: what pledges paid today for the
         requester's orders, and the candidates after `after` (not the requester's own), in
-        allocation order, that cover min(need, cap − that), row-locked as they are now."""
+        allocation order, that cover min(need, cap − that), row-locked as they are now; with
+        `order_id`, where the store can in the same round trip, that order's next contribution number."""
 
     async def spend(self, order_id: int, draws: Sequence[tuple[int, int]], day: str, area: str) -> None:
         """Take what each (pledge id, paise) paid towards an order off its pledge and record the uses."""

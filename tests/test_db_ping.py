@@ -14,6 +14,12 @@ from core.adapters.sql.db import Database
 pytestmark = pytest.mark.postgres
 
 
+def drop(url: str, pid: int) -> None:
+    """End a server backend behind the pool's back (a restart, a firewall's idle timeout)."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
 async def backend_pid(db: Database) -> int:
     async with db.write() as conn:
         return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
@@ -40,8 +46,7 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_use(pg_fresh_u
     db = Database(pg_fresh_url)
     try:
         dropped = await backend_pid(db)
-        with psycopg.connect(pg_fresh_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+        drop(pg_fresh_url, dropped)
         replaced = await backend_pid(db)  # no error: the ping found it dead, the pool opened another
     finally:
         await db.dispose()
@@ -55,8 +60,7 @@ async def test_without_the_idle_ping_a_dropped_connection_fails_once(pg_fresh_ur
     db = Database(pg_fresh_url)
     try:
         dropped = await backend_pid(db)
-        with psycopg.connect(pg_fresh_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+        drop(pg_fresh_url, dropped)
         with pytest.raises(Exception, match="terminat|closed|connection"):
             await backend_pid(db)
         assert await backend_pid(db) != dropped  # invalidated: the next transaction gets a new one

@@ -56,10 +56,10 @@ async def test_allocation_sends_as_many_statements_for_three_pledges_as_for_one(
         second = await screened(store, await person_with(store, 0), *CHENNAI)
         three = await _allocate_counted(store, sent, first.id, MEAL)
         one = await _allocate_counted(store, sent, second.id, MEAL)
-        # the requester's lock and the cap; candidates, today's sum and the pledge locks; the
-        # contributions so far; the ledger's account locks; its insert; the contributions; the
-        # pledges' moves and uses; the chain head; the events
-        assert three == one == (MEAL, 9)
+        # the requester's lock and the cap; candidates, today's sum, the order's next contribution
+        # number and the pledge locks; the ledger's account locks; its insert; the contributions;
+        # the pledges' moves and uses; the chain head; the events
+        assert three == one == (MEAL, 8)
         async with store.reader() as uow:
             assert sum(r for r, _t, _b in (await uow.pledges.totals()).values()) == 0
         await assert_ledger_invariants(store)

@@ -160,3 +160,4 @@ class PledgePick:
     locked: tuple[Pledge, ...]
     after: tuple[int, int] | None
     more: bool
+    next_contribution: int | None = None  # the order's next contribution number, when read with them

@@ -152,9 +152,12 @@ class Allocation:
 
 @dataclass(frozen=True)
 class Plan:
-    """What pledges would pay towards an order: [(locked pledge, paise)] in allocation order."""
+    """What pledges would pay towards an order: [(locked pledge, paise)] in allocation order, and
+    the number its first contribution gets when the store read it with them (good until another
+    contribution to the order is made in this transaction: the draw follows the plan at once)."""
 
     draws: tuple[tuple[Pledge, int], ...]
+    first_contribution: int | None = None
 
     @property
     def total(self) -> int:
@@ -174,11 +177,12 @@ async def plan(uow: UnitOfWork, order: Order, need: int, *, page: int = 20) -> P
     cap = await uow.pledges.lock_requester(requester, "pledge_daily_cap_per_requester",
                                            Params().pledge_daily_cap_per_requester)  # fmt: skip
     draws: list[tuple[Pledge, int]] = []
-    after, got, target = (0, 0), 0, None
+    after, got, target, first = (0, 0), 0, None, None
     while target is None or got < target:
-        picked = await uow.pledges.pick(requester, uow.day, lat, lng, hour, need - got, cap - got, after, page)
+        picked = await uow.pledges.pick(requester, uow.day, lat, lng, hour, need - got, cap - got, after, page,
+                                        order_id=order.id if target is None else None)  # fmt: skip
         if target is None:
-            target = max(min(need, cap - picked.drawn_today), 0)
+            target, first = max(min(need, cap - picked.drawn_today), 0), picked.next_contribution
         for pledge in picked.locked:
             if got >= target:
                 break
@@ -190,7 +194,7 @@ async def plan(uow: UnitOfWork, order: Order, need: int, *, page: int = 20) -> P
         if picked.after is None or not picked.more:
             break
         after = picked.after
-    return Plan(tuple(draws))
+    return Plan(tuple(draws), first)
 
 
 async def draw(uow: UnitOfWork, order: Order, planned: Plan, actor: str) -> Allocation:
@@ -199,7 +203,7 @@ async def draw(uow: UnitOfWork, order: Order, planned: Plan, actor: str) -> Allo
     if not planned.draws:
         return Allocation(())
     parts = [(pledge.person_id, pledge.account, take) for pledge, take in planned.draws]
-    await funding.contribute_many(uow, order.id, funding.Source.PLEDGE, parts, actor)
+    await funding.contribute_many(uow, order.id, funding.Source.PLEDGE, parts, actor, first=planned.first_contribution)
     uses = tuple((pledge.id, take) for pledge, take in planned.draws)
     await uow.pledges.spend(order.id, uses, uow.day, geo.approximate_area(order.seeker_lat, order.seeker_lng))
     uow.record(PledgeUsed(actor=actor, order_id=order.id, uses=[[i, a] for i, a in uses]))

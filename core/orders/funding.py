@@ -100,15 +100,17 @@ async def contribute(
 
 
 async def contribute_many(uow: UnitOfWork, order_id: int, source: Source, parts: Sequence[tuple[int, str, int]],
-                          actor: str) -> list[Contribution]:  # fmt: skip
+                          actor: str, *, first: int | None = None) -> list[Contribution]:  # fmt: skip
     """Move several contributions without tip, (person id, account, paise) each, into the order's
     escrow, each its own ledger transaction as `contribute` makes it, in as few round trips as the
-    store allows; raises InsufficientFunds before anything is stored."""
+    store allows (`first`: the order's next contribution number, when the caller read it already);
+    raises InsufficientFunds before anything is stored."""
     if any(amount <= 0 for _p, _a, amount in parts):
         raise ValueError("a contribution is a positive amount")
     if not parts:
         return []
-    first = await uow.contributions.next_seq(order_id)
+    if first is None:
+        first = await uow.contributions.next_seq(order_id)
     txs = [Transaction("fund", f"order:{order_id}:c{first + n}", (Posting(account, -amount), Posting(escrow_account(order_id), amount)),
                        f"{source.value} contribution") for n, (_p, account, amount) in enumerate(parts)]  # fmt: skip
     await uow.ledger.record_many(txs, actor)

@@ -44,6 +44,40 @@ def _debits(txs: Sequence[Transaction]) -> tuple[list[str], dict[str, int]]:
     return sorted(a for a, d in debits.items() if d < 0 and is_guarded(a)), debits
 
 
+@functools.lru_cache(maxsize=32)
+def _insert_statement(postings: int) -> TextClause:
+    """PostgreSQL: one transaction and its `postings` postings in one statement, written out once per size."""
+    lines = ", ".join(f"(CAST(:a{i} AS VARCHAR), CAST(:v{i} AS BIGINT), {i})" for i in range(postings))
+    return text("WITH tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                "VALUES (:kind, :ref, :memo, :occurred_at, :day) RETURNING id) "
+                f"INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount "
+                f"FROM tx, (VALUES {lines}) AS l(account, amount, n) ORDER BY l.n RETURNING tx_id")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=128)
+def _fast_statement(postings_per_tx: tuple[int, ...], guarded: int) -> TextClause:
+    """`LedgerRepo._fast`'s statement for transactions of these numbers of postings and this many
+    guarded accounts: written out once per shape (allocations and batches repeat a few shapes),
+    as rebuilding and compiling it on every call cost more client time than the database's work."""
+    heads = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:m{n} AS VARCHAR), {n})"
+                      for n in range(len(postings_per_tx)))  # fmt: skip
+    lines = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:a{n}_{i} AS VARCHAR), "
+                      f"CAST(:v{n}_{i} AS BIGINT), {n}, {i})" for n, count in enumerate(postings_per_tx) for i in range(count))  # fmt: skip
+    fits = "".join(f" AND (SELECT coalesce(sum(amount), 0) FROM postings WHERE account = CAST(:g{g} AS VARCHAR)) "
+                   f"+ CAST(:d{g} AS BIGINT) >= 0" for g in range(guarded))  # fmt: skip
+    # Ids in the given order (the rows are inserted sorted); postings in posting order.
+    return text(f"WITH h(kind, ref, memo, n) AS (VALUES {heads}), "
+                "ok AS (SELECT NOT EXISTS (SELECT 1 FROM ledger_transactions t JOIN h ON t.kind = h.kind AND t.ref = h.ref)"
+                f"{fits} AS ok), "
+                "tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
+                "SELECT h.kind, h.ref, h.memo, :occurred_at, :day FROM h WHERE (SELECT ok FROM ok) "
+                "ORDER BY h.n RETURNING id, kind, ref), "
+                "p AS (INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount FROM tx "
+                f"JOIN (VALUES {lines}) AS l(kind, ref, account, amount, n, i) ON l.kind = tx.kind AND l.ref = tx.ref "
+                "ORDER BY l.n, l.i) "
+                "SELECT id, kind, ref FROM tx")  # fmt: skip
+
+
 class LedgerRepo:
     """Balanced transactions in integer paise; balances are sums of postings."""
 
@@ -141,23 +175,7 @@ class LedgerRepo:
                 args.update({f"a{n}_{i}": p.account, f"v{n}_{i}": p.amount})
         for g, account in enumerate(guarded):
             args.update({f"g{g}": account, f"d{g}": debits[account]})
-        heads = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:m{n} AS VARCHAR), {n})"
-                          for n in range(len(txs)))  # fmt: skip
-        lines = ", ".join(f"(CAST(:k{n} AS VARCHAR), CAST(:r{n} AS VARCHAR), CAST(:a{n}_{i} AS VARCHAR), "
-                          f"CAST(:v{n}_{i} AS BIGINT), {n}, {i})" for n, tx in enumerate(txs) for i in range(len(tx.postings)))  # fmt: skip
-        fits = "".join(f" AND (SELECT coalesce(sum(amount), 0) FROM postings WHERE account = CAST(:g{g} AS VARCHAR)) "
-                       f"+ CAST(:d{g} AS BIGINT) >= 0" for g in range(len(guarded)))  # fmt: skip
-        # Ids in the given order (the rows are inserted sorted); postings in posting order.
-        q = text(f"WITH h(kind, ref, memo, n) AS (VALUES {heads}), "
-                 "ok AS (SELECT NOT EXISTS (SELECT 1 FROM ledger_transactions t JOIN h ON t.kind = h.kind AND t.ref = h.ref)"
-                 f"{fits} AS ok), "
-                 "tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
-                 "SELECT h.kind, h.ref, h.memo, :occurred_at, :day FROM h WHERE (SELECT ok FROM ok) "
-                 "ORDER BY h.n RETURNING id, kind, ref), "
-                 "p AS (INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount FROM tx "
-                 f"JOIN (VALUES {lines}) AS l(kind, ref, account, amount, n, i) ON l.kind = tx.kind AND l.ref = tx.ref "
-                 "ORDER BY l.n, l.i) "
-                 "SELECT id, kind, ref FROM tx")  # fmt: skip
+        q = _fast_statement(tuple(len(tx.postings) for tx in txs), len(guarded))
         ids = {(str(k), str(r)): int(i) for i, k, r in await self.conn.execute(q, args)}
         if not ids:  # a shortfall (raised, nothing written) or a replay, each then as `record` does
             await self._check_together(txs, guarded, debits)
@@ -188,12 +206,8 @@ class LedgerRepo:
         in one round trip: the postings are inserted from the transaction's RETURNING."""
         values = {"kind": tx.kind, "ref": tx.ref, "memo": tx.memo, "occurred_at": self.now, "day": self.day}
         if is_postgres(self.conn):
-            lines = ", ".join(f"(CAST(:a{i} AS VARCHAR), CAST(:v{i} AS BIGINT), {i})" for i in range(len(tx.postings)))
             args = {f"{k}{i}": v for i, p in enumerate(tx.postings) for k, v in (("a", p.account), ("v", p.amount))}
-            q = text("WITH tx AS (INSERT INTO ledger_transactions (kind, ref, memo, occurred_at, day) "
-                     "VALUES (:kind, :ref, :memo, :occurred_at, :day) RETURNING id) "
-                     f"INSERT INTO postings (tx_id, account, amount) SELECT tx.id, l.account, l.amount "
-                     f"FROM tx, (VALUES {lines}) AS l(account, amount, n) ORDER BY l.n RETURNING tx_id")  # fmt: skip
+            q = _insert_statement(len(tx.postings))
             return int((await self.conn.execute(q, {**values, **args})).scalars().all()[0])  # a row per posting
         tx_id = new_id(await self.conn.execute(ledger_transactions.insert().values(**values)))
         await self.conn.execute(postings.insert(), [{"tx_id": tx_id, "account": p.account, "amount": p.amount}

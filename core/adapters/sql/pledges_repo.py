@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Numeric, bindparam, cast, func, or_, select, text, update
+from sqlalchemy import Numeric, TextClause, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.pledges_schema import pledge_uses, pledges
@@ -37,7 +38,7 @@ def _use(row: Any) -> PledgeUse:
     return PledgeUse(row.pledge_id, row.order_id, int(row.amount), row.at, row.area)
 
 
-def _rank_query(rank: int, timed: bool, placed: bool, *, picking: bool = False) -> str:
+def _rank_query(rank: int, timed: bool, placed: bool, *, picking: bool = False, array: bool = False) -> str:
     """One rank's part of the candidate query: its oldest matching pledges, `:lim` at most;
     `picking` also leaves out the requester's own pledges and those whose circle misses the place."""
     where = ["status = 'active'", f"rank = {rank}", "remaining > 0", f"{rank} >= :after_rank",
@@ -46,7 +47,8 @@ def _rank_query(rank: int, timed: bool, placed: bool, *, picking: bool = False) 
         where.append("((start_hour < end_hour AND start_hour <= :hour AND end_hour > :hour) OR "
                      "(start_hour > end_hour AND (start_hour <= :hour OR end_hour > :hour)))")  # fmt: skip
     if placed:  # the nine cells around the place (an index lookup each), then the place's box
-        where.append("zone IN :cells AND lat_min <= :lat AND lat_max >= :lat AND lng_min <= :lng AND lng_max >= :lng")
+        cells = "zone = ANY(CAST(:cells AS VARCHAR[]))" if array else "zone IN :cells"
+        where.append(f"{cells} AND lat_min <= :lat AND lat_max >= :lat AND lng_min <= :lng AND lng_max >= :lng")
     if picking:
         where.append("person_id <> :req")
     if picking and placed:
@@ -58,10 +60,11 @@ def _rank_query(rank: int, timed: bool, placed: bool, *, picking: bool = False) 
     return f"SELECT * FROM (SELECT * FROM pledges WHERE {' AND '.join(where)} ORDER BY id LIMIT :lim) AS r{rank}"
 
 
-def _union(*, picking: bool = False) -> str:
-    """The four ranks' parts in allocation order, `:lim` rows at most in all."""
+def _union(*, picking: bool = False, array: bool = False) -> str:
+    """The four ranks' parts in allocation order, `:lim` rows at most in all (`array`: the cells
+    as one PostgreSQL array parameter, which needs no rewriting of the statement per call)."""
     return " UNION ALL ".join(_rank_query(RANK[kind], kind in ("location_time", "time"),
-                                          kind in ("location_time", "location"), picking=picking)
+                                          kind in ("location_time", "location"), picking=picking, array=array)
                               for kind in ("location_time", "location", "time", "general")) + " ORDER BY rank, id LIMIT :lim"  # fmt: skip
 
 
@@ -72,13 +75,14 @@ CANDIDATES = text(_union()).bindparams(bindparam("cells", expanding=True))
 # Allocation's read on PostgreSQL, one round trip (after the requester's row lock, so `drawn` sees
 # what their other orders committed): what pledges paid today for the requester's orders, the
 # candidates in allocation order, the prefix of them that covers what may still be drawn (by the
-# amounts read), and those pledges row-locked in (rank, id) order — one total order, so two
+# amounts read), the order's next contribution number (a round trip less when the draw numbers its
+# contributions), and those pledges row-locked in (rank, id) order — one total order, so two
 # orders never deadlock — re-read as they are once locked (READ COMMITTED re-checks a locked row:
 # an order that drew on one meanwhile leaves it smaller, or spent and left out).
 PICK = text(
     "WITH drawn AS (SELECT coalesce(sum(u.amount), 0) AS d FROM pledge_uses u JOIN orders o ON o.id = u.order_id "
     "WHERE u.day = :day AND o.donor_id = :req), "
-    f"cand AS ({_union(picking=True)}), "
+    f"cand AS ({_union(picking=True, array=True)}), "
     "run AS (SELECT id, rank, sum(remaining) OVER (ORDER BY rank, id ROWS UNBOUNDED PRECEDING) - remaining AS before "
     "FROM cand), "
     "picked AS (SELECT id, rank FROM run WHERE before < least(:need, :cap - (SELECT d FROM drawn))), "
@@ -87,9 +91,10 @@ PICK = text(
     "SELECT (SELECT d FROM drawn) AS drawn_today, (SELECT count(*) FROM cand) AS seen, "
     "(SELECT count(*) FROM picked) AS n_picked, "
     "(SELECT rank FROM picked ORDER BY rank DESC, id DESC LIMIT 1) AS last_rank, "
-    "(SELECT id FROM picked ORDER BY rank DESC, id DESC LIMIT 1) AS last_id, locked.* "
+    "(SELECT id FROM picked ORDER BY rank DESC, id DESC LIMIT 1) AS last_id, "
+    "(SELECT coalesce(max(seq), 0) + 1 FROM contributions WHERE order_id = :order) AS next_contribution, locked.* "
     "FROM (SELECT 1 AS one) AS one LEFT JOIN locked ON true ORDER BY locked.rank, locked.id"
-).bindparams(bindparam("cells", expanding=True))
+)
 
 # The requester's row lock and the governed cap's latest value, one round trip.
 LOCK_REQUESTER = text(
@@ -97,6 +102,16 @@ LOCK_REQUESTER = text(
     "SELECT (SELECT count(*) FROM me) AS locked, "
     "(SELECT value FROM parameters WHERE name = :name ORDER BY id DESC LIMIT 1) AS value"
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _spend_statement(n: int) -> TextClause:
+    """PostgreSQL: `n` pledges' moves and uses in one statement, written out once per `n`."""
+    pairs = ", ".join(f"(CAST(:i{k} AS INTEGER), CAST(:t{k} AS BIGINT))" for k in range(n))
+    rows = ", ".join(f"(:i{k}, :o, :t{k}, :day, :at, :area)" for k in range(n))
+    return text(f"WITH m AS (UPDATE pledges SET remaining = pledges.remaining - v.take FROM (VALUES {pairs}) "
+                "AS v(id, take) WHERE pledges.id = v.id) "
+                f"INSERT INTO pledge_uses (pledge_id, order_id, amount, day, at, area) VALUES {rows}")  # fmt: skip
 
 
 class PledgeRepo:
@@ -150,7 +165,7 @@ class PledgeRepo:
         return default if value is None else int(value)
 
     async def pick(self, requester_id: int, day: str, lat: float, lng: float, hour: int, need: int, cap: int,
-                   after: tuple[int, int] = (0, 0), limit: int = 20) -> PledgePick:  # fmt: skip
+                   after: tuple[int, int] = (0, 0), limit: int = 20, *, order_id: int | None = None) -> PledgePick:  # fmt: skip
         """One pass of allocation's read (call `lock_requester` first): what pledges paid today for
         this requester's orders, and the candidates after `after`, in allocation order, that cover
         min(need, cap − that), row-locked as they are now. PostgreSQL in one round trip (`PICK`);
@@ -158,12 +173,13 @@ class PledgeRepo:
         if is_postgres(self.conn):
             cells = geo.neighbourhood(geo.encode(lat, lng, ZONE_PRECISION))
             params = {"lat": lat, "lng": lng, "hour": hour, "cells": cells, "after_rank": after[0], "after_id": after[1],
-                      "lim": limit, "req": requester_id, "day": day, "need": need, "cap": cap}  # fmt: skip
+                      "lim": limit, "req": requester_id, "day": day, "need": need, "cap": cap, "order": order_id or 0}  # fmt: skip
             rows = list(await self.conn.execute(PICK, params))
             head = rows[0]
             last = None if head.last_id is None else (int(head.last_rank), int(head.last_id))
             locked = tuple(_pledge(r) for r in rows if r.id is not None)
-            return PledgePick(int(head.drawn_today), locked, last, head.n_picked < head.seen or head.seen == limit)
+            following = int(head.next_contribution) if order_id is not None else None
+            return PledgePick(int(head.drawn_today), locked, last, head.n_picked < head.seen or head.seen == limit, following)
         drawn = await self.drawn_for_requester(requester_id, day)
         want, got, last = min(need, cap - drawn), 0, None
         batch = await self.candidates(lat, lng, hour, after, limit)
@@ -184,13 +200,8 @@ class PledgeRepo:
         if not draws:
             return
         if is_postgres(self.conn):
-            pairs = ", ".join(f"(CAST(:i{n} AS INTEGER), CAST(:t{n} AS BIGINT))" for n in range(len(draws)))
-            rows = ", ".join(f"(:i{n}, :o, :t{n}, :day, :at, :area)" for n in range(len(draws)))
             args = {f"{k}{n}": v for n, d in enumerate(draws) for k, v in zip(("i", "t"), d, strict=True)}
-            q = text(f"WITH m AS (UPDATE pledges SET remaining = pledges.remaining - v.take FROM (VALUES {pairs}) "
-                     "AS v(id, take) WHERE pledges.id = v.id) "
-                     f"INSERT INTO pledge_uses (pledge_id, order_id, amount, day, at, area) VALUES {rows}")  # fmt: skip
-            await self.conn.execute(q, {**args, "o": order_id, "day": day, "at": self.now, "area": area})
+            await self.conn.execute(_spend_statement(len(draws)), {**args, "o": order_id, "day": day, "at": self.now, "area": area})
             return
         for pledge_id, take in draws:
             await self.move(pledge_id, -take)
