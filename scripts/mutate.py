@@ -202,6 +202,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if False:",
     ),
     Mutation(
+        "pledge allocation numbers its contributions one past the order's next",
+        "core/adapters/sql/pledges_repo.py",
+        "(SELECT coalesce(max(seq), 0) + 1 FROM contributions WHERE order_id = :order)",
+        "(SELECT coalesce(max(seq), 0) + 2 FROM contributions WHERE order_id = :order)",
+    ),
+    Mutation(
+        "a pledge gives one paisa less than the ledger moved",
+        "core/adapters/sql/pledges_repo.py",
+        "UPDATE pledges SET remaining = pledges.remaining - v.take FROM",
+        "UPDATE pledges SET remaining = pledges.remaining - v.take + 1 FROM",
+    ),
+    Mutation(
         "card capture takes the whole hold",
         "core/payments/cards.py",
         'Due(p, "capture", p.charge - returned)',
