@@ -62,6 +62,10 @@ async def test_allocation_sends_as_many_statements_for_three_pledges_as_for_one(
         assert three == one == (MEAL, 8)
         async with store.reader() as uow:
             assert sum(r for r, _t, _b in (await uow.pledges.totals()).values()) == 0
+            # numbered from the order's next contribution (read with the candidates): 1, 2, 3 and 1
+            assert [c.seq for c in await uow.contributions.for_order(first.id)] == [1, 2, 3]
+            assert [c.seq for c in await uow.contributions.for_order(second.id)] == [1]
+            assert await uow.ledger.existing("fund", f"order:{first.id}:c3") is not None
         await assert_ledger_invariants(store)
     finally:
         await db.dispose()
