@@ -79,7 +79,7 @@ async def _columns_and_ledger(uow: UnitOfWork, count: int, head: str, columns_ev
     confirmed = 0
     if seqs is not None:  # what the store can confirm itself is not read here
         confirmed, seqs = await uow.chain.unconfirmed_columns(seqs)
-    checked, broken = await _compare_columns(uow, seqs, count, head, count)
+    checked, broken = await _compare_columns(uow, seqs, count, head)
     checked += confirmed
     if broken is not None:
         return broken
@@ -121,8 +121,8 @@ def _sample(count: int, every: int) -> list[int]:
     return [s for start in range(1, count + 1, every) if (s := start + secrets.randbelow(every)) <= count]
 
 
-async def _compare_columns(uow: UnitOfWork, seqs: list[int] | None, count: int, head: str,
-                           head_seq: int) -> tuple[int, AuditReport | None]:  # fmt: skip
+async def _compare_columns(uow: UnitOfWork, seqs: list[int] | None, count: int,
+                           head: str) -> tuple[int, AuditReport | None]:  # fmt: skip
     """(events compared, the report of the first whose columns or stored hashes differ from its
     hashed bytes, or None); with `seqs` None every event, also checking the stored links."""
     checked, prev, sha256 = 0, GENESIS, hashlib.sha256
@@ -131,7 +131,7 @@ async def _compare_columns(uow: UnitOfWork, seqs: list[int] | None, count: int, 
             for seq, type_, occurred_at, actor, data_text, prev_hash, digest, body in cols:
                 checked += 1
                 if seqs is None and (seq != checked or prev_hash != prev):
-                    return checked, await _name_break(uow, head_seq)
+                    return checked, await _name_break(uow, count)
                 if prev_hash is None:  # a hashed body whose event row is gone (outer join: no columns)
                     return checked, AuditReport(count, head, 0, f"event {seq}: its structured columns are missing", seq, checked)
                 if sha256(prev_hash.encode() + body).hexdigest() != digest:
