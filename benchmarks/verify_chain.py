@@ -1,6 +1,6 @@
 """How fast is `ketpaar ledger verify` on a long chain, compared with bare chained SHA-256?
 
-    python benchmarks/verify_chain.py --events 1000000 [--postgres] [--sample 64] [--ranges K]
+    python benchmarks/verify_chain.py --events 1000000 [--postgres [--keep] [--no-sqlite]] [--sample 64] [--ranges K]
 
 Builds a hash chain of N `order.transitioned` events with realistic small data dicts (the lifecycle
 of one order spread over 9 events, as core.orders.model records them), hashed exactly as
@@ -19,7 +19,7 @@ Then, in the same run, it times:
       that only imports the same modules (the difference is what the audit itself holds).
 
 It prints wall and CPU times and the ratios (a')/(b), (a)/(b). All must end at the stored head.
-  (a2) (a') with ranges=0: one seq range per core, each in a worker process: what plain
+  (a2) (a') with ranges=0: one seq range per core (PostgreSQL: per two cores), each in a worker process: what plain
       `ketpaar ledger verify` runs.
 The 2 cores are shared: only ratios measured in the same run mean anything; CPU time (of this
 process and its range workers: on PostgreSQL the server's work is not in it) is less disturbed by
@@ -114,6 +114,12 @@ async def load(url: str, n: int, bodies: list[bytes]) -> tuple[str, float]:
                 await conn.execute(event_bodies.insert(), [{"seq": r["seq"], "body": r["body"]} for r in rows])
             head = bare_chain(bodies)
             await conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=n, hash=head))
+        if url.startswith("postgresql"):
+            # what autovacuum does to a log this long in service (it vacuums a table after inserts):
+            # without it every index lookup of the sampled pass also visits the heap
+            async with db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM (ANALYZE) events, event_bodies")
     finally:
         await db.dispose()
     return head, time.perf_counter() - started
@@ -155,9 +161,14 @@ def child_rss(url: str, every: int | None) -> int:
     return int(out.stdout.split()[-1])
 
 
-async def measure(label: str, url: str, n: int, sample: int) -> None:
+async def measure(label: str, url: str, n: int, sample: int, *, reuse: bool = False) -> None:
     bodies: list[bytes] = []
-    head, load_s = await load(url, n, bodies)
+    if reuse:  # a database kept by an earlier --keep run: the same deterministic chain, not inserted again
+        for _ in build_batches(n, bodies):
+            pass
+        head, load_s = bare_chain(bodies), 0.0
+    else:
+        head, load_s = await load(url, n, bodies)
     load_before = os.getloadavg()
     full_w, full_c, report = await timed_audit(url, 1)
     assert report.ok and report.events == n and report.head == head and report.columns_checked == n, report
@@ -180,7 +191,7 @@ async def measure(label: str, url: str, n: int, sample: int) -> None:
     print(f"  (b)  bare chained sha256 in memory  {bare_w:8.3f} {bare_c:8.3f}")
     print(f"  (a') ledger verify, columns 1/{sample:<4}  {samp_w:8.3f} {samp_c:8.3f}"
           f"{samp_w / bare_w:27.2f}x {samp_c / bare_c:5.2f}x   ({sampled.columns_checked:,} events' columns checked)")
-    print(f"  (a2) ledger verify: a range per core  {one_w:8.3f} {one_c:8.3f}"
+    print(f"  (a2) ledger verify (ranges=0)     {one_w:8.3f} {one_c:8.3f}"
           f"{one_w / bare_w:27.2f}x {one_c / bare_c:5.2f}x")
     print(f"  (a)  audit, every event's columns   {full_w:8.3f} {full_c:8.3f}"
           f"{full_w / bare_w:27.2f}x {full_c / bare_c:5.2f}x")
@@ -200,19 +211,24 @@ async def child(url: str, mode: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     print(f"{args.events:,} events; the machine's 2 cores are shared, compare ratios only")
-    with tempfile.TemporaryDirectory(prefix="ketpaar-chain-") as tmp:
-        await measure("SQLite", f"sqlite:///{Path(tmp) / 'chain.db'}", args.events, args.sample)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory(prefix="ketpaar-chain-") as tmp:
+            await measure("SQLite", f"sqlite:///{Path(tmp) / 'chain.db'}", args.events, args.sample)
     if args.postgres:
         import psycopg
 
-        name = f"ketpaar_bench_{secrets.token_hex(4)}"
+        # --keep: one database per chain length, kept for the next run (drop it by hand when done)
+        name = f"ketpaar_bench_keep_{args.events}" if args.keep else f"ketpaar_bench_{secrets.token_hex(4)}"
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            kept = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+            if not kept:
+                conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            await measure("PostgreSQL", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", args.events, args.sample)
+            await measure("PostgreSQL", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", args.events, args.sample, reuse=kept)
         finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not args.keep:
+                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
@@ -224,6 +240,8 @@ if __name__ == "__main__":
     parser.add_argument("--sample", type=int, default=64, help="for (a'): check the columns of every Nth event")
     parser.add_argument("--postgres", action="store_true", help="also measure on a fresh PostgreSQL database")
     parser.add_argument("--ranges", type=int, default=1, help="for (a'): seq ranges at once, one worker process each (0: one per core)")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (ketpaar_bench_keep_N) and reuse it next time")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved timings, the best of each kept")
     parsed = parser.parse_args()
     RANGES, REPEAT = parsed.ranges, max(1, parsed.repeat)

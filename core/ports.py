@@ -319,7 +319,7 @@ class ChainRepo(Protocol):
                           range_min: int = 200_000) -> list[ChainFold]:  # fmt: skip
         """Chain every stored event's hashed bytes, in seq order, as this transaction sees them,
         off the event loop. The log is cut at seq boundaries below `upto` into at most `ranges`
-        parts (0: as many as the machine has cores; each at least `range_min` events) read and
+        parts (0: what suits the backend on this machine; each at least `range_min` events) read and
         hashed at once where the backend allows; each part's fold starts from the stored prev_hash
         of its first event (GENESIS for the first part), and the caller checks each start against
         the head of the part before. The last part runs to the end of the log."""

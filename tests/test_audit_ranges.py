@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
+from core.adapters.sql.chain_worker import _chunked, _where
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.ledger.audit import audit
@@ -151,3 +153,22 @@ async def test_an_event_stored_past_the_head_fails_a_ranged_audit_on_sqlite(sqli
     report = await audit(store, ranges=3, range_min=1)
 
     assert (report.ok, report.broken_seq) == (False, head_seq + 1)
+
+
+def test_the_chunked_reader_raises_a_failed_query_and_leaves_the_connection_usable(pg_url: str) -> None:
+    # The fold reads libpq's results itself: an error from the server must not pass for the end
+    # of the log (which would fail later as a short chain, or not at all for an empty range).
+    with psycopg.connect(pg_url) as conn:
+        with pytest.raises(psycopg.DatabaseError, match="division by zero"):
+            list(_chunked(conn.pgconn, "SELECT 1 / (3 - g) FROM generate_series(1, 3) g", []))
+        assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+def test_the_chunked_reader_hands_over_every_row_of_a_bounded_range(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        where, args = _where(10, 25_000, lambda i: f"${i}")
+        query = f"SELECT seq::text::bytea AS body FROM generate_series(1, 30000) seq WHERE {where} ORDER BY seq"
+        results = list(_chunked(conn.pgconn, query, [str(a).encode() for a in args]))
+    got = [int(r.get_value(i, 0)) for r in results for i in range(r.ntuples)]
+    assert got == list(range(11, 25_001))
+    assert len(results) > 1  # more than one chunk of BATCH rows

@@ -344,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "columns of one random event in every N with them (1: of every event)")  # fmt: skip
     ledger.add_argument("--ranges", type=int, default=0, metavar="K",
                         help="with verify: chain a log of 400,000 events or more in K seq ranges, one worker "
-                             "process each (0, the default: one per core; 1 is faster when every core is busy)")  # fmt: skip
+                             "process each (0, the default: one per core on SQLite, one per two on PostgreSQL, whose server "
+                             "streams each range; 1 is faster when every core is busy)")  # fmt: skip
     safety_cmd = sub.add_parser("safety", help="location safety model")
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")

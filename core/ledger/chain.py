@@ -69,6 +69,17 @@ class ChainFold:
         if self._tell is not None:
             self._tell(len(rows))
 
+    def values(self, count: int, value: Callable[[int, int], bytes]) -> None:
+        """Chain the bodies `value(i, 0)` for i in range(count) after the head: a driver's result
+        read in place (libpq's PQgetvalue), without building a row object per event."""
+        prev, sha256 = self.head, hashlib.sha256
+        for i in range(count):
+            prev = sha256(prev.encode() + value(i, 0)).hexdigest()
+        self.head = prev
+        self.count += count
+        if self._tell is not None:
+            self._tell(count)
+
     def absorb(self, other: ChainFold) -> ChainFold:
         """Take over the result of the same range chained elsewhere (a thread or process of its own)."""
         self.start, self.head, self.count = other.start, other.head, other.count
