@@ -210,21 +210,41 @@ class InboxProcessor:
     async def process_batch(self, limit: int = 64) -> int:
         """Claim the oldest pending message of up to `limit` different senders and process them all in
         one transaction (group commit): their effects, replies, chain events and inbox statuses commit
-        together, or, on a crash, not at all and the whole batch is done again. Each message runs in a
-        savepoint: one that fails is undone alone, then set aside and apologised for on its own.
-        Returns how many messages were handled or set aside (0: nothing to do)."""
+        together, or, on a crash, not at all and the whole batch is done again. The batch first runs
+        straight through; if a message fails, all of it is rolled back and done again with each
+        message in a savepoint, where one that fails is undone alone, then set aside and apologised
+        for on its own (a savepoint and its release are two of the six statements of a /help: paid
+        only for a batch that needs them). Returns how many messages were handled or set aside (0:
+        nothing to do)."""
+        warned = dict(self._warned)
+        try:
+            return await self._batch(limit, guarded=False)
+        except _Redo as redo:
+            log.warning("inbound message %s on %s failed; its batch is done again, each message on its own (%s)",
+                        redo.row.id, redo.row.channel, type(redo.__cause__).__name__)  # fmt: skip
+            self._warned = warned  # the warnings sent in the rolled-back batch were never sent
+            return await self._batch(limit, guarded=True)
+
+    async def _batch(self, limit: int, *, guarded: bool) -> int:
+        """`process_batch` once: with `guarded`, each message in a savepoint of its own; without,
+        the first failure raises _Redo and the transaction rolls back whole."""
         failed: list[tuple[ClaimedInbound, Exception]] = []
         handled: list[tuple[ClaimedInbound, str, str]] = []
         started = time.perf_counter()
         async with self.store.uow() as uow:
-            for row in await uow.inbox.claim_batch(limit, NOT_CHAT):
+            claimed = await uow.inbox.claim_batch(limit, NOT_CHAT)
+            # One query each for the whole batch: who the senders are (with their conversation
+            # states), and which of them have no restaurant, worker or pledge to look up.
+            known = await uow.people.find_many([(row.channel, row.address) for row in claimed])
+            await uow.remember_roles([person.id for person in known])
+            for row in claimed:
                 sender = (row.channel, row.address)
                 if self.limiter.retry_after(f"{row.channel}:{row.address}"):
                     await self._tell_too_fast_in(uow, sender)  # left pending: a later batch takes it
                     continue
                 step, person = "unknown", ""
                 try:
-                    async with self.store.part(uow):
+                    async with self.store.part(uow, savepoint=guarded):
                         photo = await self.staging.get(row.payload["photo_ref"]) if row.payload.get("photo_ref") else None
                         msg = inbound_from_payload(row.channel, row.address, row.payload, photo)
                         step = step_of(msg)
@@ -232,10 +252,11 @@ class InboxProcessor:
                         speaker = await uow.people.find(row.channel, row.address)  # remembered: no round trip
                         person = f"person:{speaker.id}" if speaker is not None else ""
                 except Exception as exc:
+                    if not guarded:
+                        raise _Redo(row) from exc
                     log.exception("inbound message %s on %s failed", row.id, row.channel)  # no address: it may be a phone number
                     failed.append((row, exc))
                     continue
-                self.limiter.hit(f"{row.channel}:{row.address}")
                 handled.append((row, step, person))
             # Their statuses in one statement, in the same transaction as their effects: all commit or none.
             # Stamped now, after the claim, not at the transaction's start: a batch that started earlier
@@ -244,6 +265,7 @@ class InboxProcessor:
             await uow.inbox.finish_many([row.id for row, _, _ in handled], self.store.clock.now().isoformat())
         seconds = time.perf_counter() - started
         for row, step, person in handled:
+            self.limiter.hit(f"{row.channel}:{row.address}")  # counted once it has committed
             self._report(Handled(row.channel, person, step, "handled", seconds))
             self._warned.pop((row.channel, row.address), None)
             if row.payload.get("photo_ref"):
@@ -343,6 +365,14 @@ class InboxProcessor:
             await deliver_to(uow, person, Outbound(
                 _("Sorry, something went wrong on our side. Your message is saved and the team will look at it. "
                   "Please try again in a moment.")))  # fmt: skip
+
+
+class _Redo(Exception):
+    """A message failed in a batch run without savepoints: roll it all back and run it guarded."""
+
+    def __init__(self, row: ClaimedInbound) -> None:
+        super().__init__(f"inbound message {row.id} failed")
+        self.row = row
 
 
 async def _first(*waits: Awaitable[object]) -> None:

@@ -52,6 +52,11 @@ class PeopleRepo(Protocol):
     async def find(self, channel: str, address: str) -> Person | None:
         """Find someone by any of their channel identities."""
 
+    async def find_many(self, identities: Sequence[tuple[str, str]]) -> list[Person]:
+        """Look up the people at these (channel, address) identities at once, for `find` to answer
+        without asking again in this unit of work (a batch of messages from different people);
+        returns those found."""
+
     async def get_or_create(self, channel: str, address: str, *, language: str = "en") -> Person:
         """Return the person at this identity, creating them on first contact."""
 
@@ -1196,6 +1201,10 @@ class UnitOfWork(Protocol):
         """People's own data: export, erasure, retention."""
 
 
+    async def remember_roles(self, person_ids: Collection[int]) -> None:
+        """Find out in one query which of these people run no restaurant, are no worker and have
+        no pledge, so that asking for those of them in this unit of work needs no round trip."""
+
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""
 
@@ -1219,8 +1228,9 @@ class Store(Protocol):
     def reader(self, *, snapshot: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """A read-only unit of work (it must record no events); `snapshot`: one state for all reads."""
 
-    def part(self, unit: UnitOfWork) -> AbstractAsyncContextManager[None]:
-        """One part of a batch in `unit` (a savepoint): undone alone, with its events and messages, if it fails."""
+    def part(self, unit: UnitOfWork, *, savepoint: bool = True) -> AbstractAsyncContextManager[None]:
+        """One part of a batch in `unit` (a savepoint): undone alone, with its events and messages, if
+        it fails. Without `savepoint` nothing is undone: the caller abandons the whole unit of work."""
 
     @property
     def outbox_commits(self) -> int:

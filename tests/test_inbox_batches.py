@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.accept import AcceptBatcher, Accepted, Proof, Refused, Submission
 from bot.processor import InboxProcessor
@@ -94,6 +94,48 @@ async def test_a_failing_message_is_set_aside_alone_and_the_rest_of_its_batch_co
     assert len(chained) == 4 and not any('"boom"' in d for d in chained)  # its event was undone with it
     assert await processor.process_batch(64) == 0  # nothing left pending: the failed one is not retried in a loop
     await assert_ledger_invariants(store)
+
+
+async def test_a_batch_that_needs_no_savepoint_takes_none_and_one_that_fails_is_done_again_with_them(
+    own_db: Database, tmp_path: Path
+) -> None:
+    tag = f"r-{uuid.uuid4().hex[:8]}"
+    store = Store(own_db, SystemClock())
+    photos = LocalPhotoStore(tmp_path / "p", b"k" * 32)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        statements.append(sql.split()[0].upper())
+
+    event.listen(own_db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await store_messages(store, tag, ["one", "two"])
+        assert await InboxProcessor(store, effects(set(), set()), photos, per_minute=0).process_batch(64) == 2
+        assert "SAVEPOINT" not in statements  # straight through: nothing failed, nothing to undo alone
+        statements.clear()
+        await store_messages(store, f"{tag}x", ["three", "boom"])
+        assert await InboxProcessor(store, effects(set(), {"boom"}), photos, per_minute=0).process_batch(64) == 2
+        assert statements.count("SAVEPOINT") == 2  # done again, each message in a savepoint of its own
+    finally:
+        event.remove(own_db.engine.sync_engine, "before_cursor_execute", seen)
+    statuses, replies, chained = await outcome(own_db, f"{tag}x")
+    assert statuses == {"three": "done", "boom": "failed"}
+    assert len([r for r in replies if "re three" in r]) == 1 and len(chained) == 1  # the first run left nothing
+    await assert_ledger_invariants(store)
+
+
+async def test_a_flood_warning_in_a_batch_that_is_done_again_is_sent_once(own_db: Database, tmp_path: Path) -> None:
+    tag = f"w-{uuid.uuid4().hex[:8]}"
+    store = Store(own_db, SystemClock())
+    processor = InboxProcessor(store, effects(set(), {"boom"}), LocalPhotoStore(tmp_path / "p", b"k" * 32), per_minute=1)
+    processor.limiter.hit(f"webchat:{tag}-0")  # this sender has had its message of the minute
+    await store_messages(store, tag, ["too soon", "boom"])
+
+    await processor.process_batch(64)
+
+    statuses, replies, _ = await outcome(own_db, tag)
+    assert statuses == {"too soon": "pending", "boom": "failed"}  # it waits its turn; the failure is set aside
+    assert len([r for r in replies if "faster than I can answer" in r]) == 1  # the rolled-back warning is sent again
 
 
 async def test_a_crash_mid_batch_loses_nothing_and_the_batch_done_again_doubles_nothing(own_db: Database, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.identity_schema import identities
@@ -67,13 +67,29 @@ class PeopleRepo:
         if (known := self._found.get((channel, address))) is not None:
             return known
         owner = select(identities.c.person_id).where(identities.c.channel == channel, identities.c.address == address)
-        q = _people_select().where(people.c.id == owner.scalar_subquery())
-        if self.saw_state is not None:
-            state = select(conversations.c.state).where(conversations.c.person_id == people.c.id).scalar_subquery()
-            q = q.add_columns(state.label("conversation_state"))
-        row = (await self.conn.execute(q)).first()
-        if row is None:
-            return None
+        row = (await self.conn.execute(self._with_state(_people_select().where(people.c.id == owner.scalar_subquery())))).first()
+        return None if row is None else self._remember(channel, address, row)
+
+    async def find_many(self, identities_: Sequence[tuple[str, str]]) -> list[Person]:
+        """Look up the people at these identities in one statement and remember them (see the port)."""
+        pairs = list(dict.fromkeys(identities_))
+        if wanted := [pair for pair in pairs if pair not in self._found]:
+            at = identities.alias("at")  # not `identities`: the web-address subquery correlates on that name
+            q = _people_select().add_columns(at.c.channel.label("at_channel"), at.c.address.label("at_address"))
+            q = q.join(at, at.c.person_id == people.c.id).where(tuple_(at.c.channel, at.c.address).in_(wanted))
+            for row in await self.conn.execute(self._with_state(q)):
+                self._remember(row.at_channel, row.at_address, row)
+        return [self._found[pair] for pair in pairs if pair in self._found]
+
+    def _with_state(self, q: Any) -> Any:
+        """The query with the person's conversation state, when the unit of work takes it from here."""
+        if self.saw_state is None:
+            return q
+        state = select(conversations.c.state).where(conversations.c.person_id == people.c.id).scalar_subquery()
+        return q.add_columns(state.label("conversation_state"))
+
+    def _remember(self, channel: str, address: str, row: Any) -> Person:
+        """The person on this row, remembered at this identity, their state handed on."""
         self._found[(channel, address)] = person = _person(row)
         if self.saw_state is not None:
             self.saw_state(person.id, row.conversation_state)
@@ -185,6 +201,7 @@ class RestaurantRepo:
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self.none_for: set[int] = set()  # people known to run no restaurant (UnitOfWork.remember_roles)
 
     async def create(
         self,
@@ -202,6 +219,7 @@ class RestaurantRepo:
         status: Approval = Approval.PENDING,
     ) -> Restaurant:
         """Register a restaurant with its menu."""
+        self.none_for.discard(person_id)
         result = await self.conn.execute(
             restaurants.insert().values(
                 person_id=person_id,
@@ -246,6 +264,8 @@ class RestaurantRepo:
 
     async def by_person(self, person_id: int) -> Restaurant | None:
         """The restaurant a person runs, if any."""
+        if person_id in self.none_for:
+            return None
         found = await self._load(restaurants.c.person_id == person_id)
         return found[0] if found else None
 
@@ -371,11 +391,13 @@ class WorkerRepo:
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self.none_for: set[int] = set()  # people known to be no worker (UnitOfWork.remember_roles)
 
     async def create(
         self, *, person_id: int, name: str, lat: float, lng: float, zone: str, status: Approval, online: bool = False
     ) -> Worker:
         """Register a worker."""
+        self.none_for.discard(person_id)
         result = await self.conn.execute(
             workers.insert().values(
                 person_id=person_id,
@@ -399,6 +421,8 @@ class WorkerRepo:
 
     async def by_person(self, person_id: int) -> Worker | None:
         """The worker record of a person, if any."""
+        if person_id in self.none_for:
+            return None
         row = (await self.conn.execute(select(workers).where(workers.c.person_id == person_id))).first()
         return _worker(row) if row else None
 

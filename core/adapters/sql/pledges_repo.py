@@ -119,9 +119,11 @@ class PledgeRepo:
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        self.none_for: set[int] = set()  # people known to have no pledge (UnitOfWork.remember_roles)
 
     async def add(self, person_id: int, terms: PledgeTerms, renew_on: str | None) -> Pledge:
         """Store a new active pledge holding nothing yet (its money comes by a ledger transaction)."""
+        self.none_for.discard(person_id)
         box = terms.box() or (None, None, None, None)
         values = {"person_id": person_id, "kind": terms.kind.value, "rank": RANK[terms.kind.value], "amount": terms.amount,
                   "lat": terms.lat, "lng": terms.lng, "radius_m": terms.radius_m, "zone": terms.zone(),
@@ -142,6 +144,8 @@ class PledgeRepo:
 
     async def for_person(self, person_id: int) -> list[Pledge]:
         """A donor's pledges, newest first."""
+        if person_id in self.none_for:
+            return []
         q = select(pledges).where(p.person_id == person_id).order_by(p.id.desc())
         return [_pledge(r) for r in await self.conn.execute(q)]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import ports
@@ -32,8 +33,10 @@ from core.adapters.sql.orders_repo import OrderRepo, TimeoutRepo
 from core.adapters.sql.payments_repo import PaymentsRepo
 from core.adapters.sql.people_repo import PeopleRepo, RestaurantRepo, WorkerRepo
 from core.adapters.sql.pledges_repo import PledgeRepo
+from core.adapters.sql.pledges_schema import pledges
 from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
+from core.adapters.sql.schema import people, restaurants, workers
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
 from core.shared.bus import MessageBus
@@ -86,10 +89,25 @@ class UnitOfWork:
         self.privacy = PrivacyRepo(conn, self.now, self.catch_up)
 
     def forget_remembered(self) -> None:
-        """Drop the people, conversation states and parameters remembered by this unit of work."""
+        """Drop the people, conversation states, roles and parameters remembered by this unit of work."""
         self.people.forget()
         self.conversations.forget()
         self.params.forget()
+        for absent in (self.restaurants.none_for, self.workers.none_for, self.pledges.none_for):
+            absent.clear()
+
+    async def remember_roles(self, person_ids: Collection[int]) -> None:
+        """Which of these people run no restaurant, are no worker, have no pledge: one query for a
+        batch of messages, where most senders are donors who are none of these (see the port)."""
+        if not person_ids:
+            return
+        has = [exists().where(table.c.person_id == people.c.id) for table in (restaurants, workers, pledges)]
+        q = select(people.c.id, *has).where(people.c.id.in_(sorted(set(person_ids))))
+        for person_id, restaurant, worker, pledge in await self.conn.execute(q):
+            for held, absent in ((restaurant, self.restaurants.none_for), (worker, self.workers.none_for),
+                                 (pledge, self.pledges.none_for)):  # fmt: skip
+                if not held:
+                    absent.add(person_id)
 
     async def catch_up(self) -> None:
         """Before an export or an erasure: forget what is remembered, insert the held replies (so
@@ -141,13 +159,18 @@ class Store:
                 log.exception("after-commit side effect failed; reconciliation will retry it")
 
     @asynccontextmanager
-    async def part(self, unit: ports.UnitOfWork) -> AsyncIterator[None]:
+    async def part(self, unit: ports.UnitOfWork, *, savepoint: bool = True) -> AsyncIterator[None]:
         """One part of a batch in `uow` (a savepoint): its events go through the bus at its end; if it
         fails, its writes, events, outbound messages and after-commit effects are all undone and the
-        error is raised, and the rest of the batch stands."""
+        error is raised, and the rest of the batch stands. Without `savepoint` (two statements less)
+        a failure undoes nothing here: the caller must roll the whole unit of work back."""
         if not isinstance(unit, UnitOfWork):
             raise TypeError("a part of a batch needs this store's own unit of work")
         uow = unit
+        if not savepoint:
+            yield
+            uow.dispatched = await self.bus.dispatch(uow, uow.dispatched)
+            return
         marks = len(uow.events), len(uow.after_commit), uow.outbox.mark(), uow.dispatched
         try:
             async with uow.conn.begin_nested():

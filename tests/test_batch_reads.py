@@ -1,0 +1,60 @@
+"""A batch of messages reads its senders and which of them have no restaurant, worker or pledge in
+one query each: what it remembers must never hide a row that exists, nor one created meanwhile."""
+
+from __future__ import annotations
+
+import uuid
+
+from core.adapters.sql.db import Database
+from core.adapters.sql.uow import Store
+from core.funding.pledge_model import PledgeTerms
+from core.members.model import Approval
+from core.shared.clock import SystemClock
+
+
+async def test_people_with_no_role_are_remembered_until_one_is_created(db: Database) -> None:
+    tag = uuid.uuid4().hex[:8]
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        donor = await uow.people.get_or_create("webchat", f"{tag}-donor")
+        rider = await uow.people.get_or_create("webchat", f"{tag}-rider")
+        worker = await uow.workers.create(person_id=rider.id, name="Ravi", lat=13.06, lng=80.24, zone="tf2dq",
+                                          status=Approval.APPROVED)  # fmt: skip
+        await uow.pledges.add(rider.id, PledgeTerms(amount=50_000), None)
+
+    async with store.uow() as uow:
+        found = await uow.people.find_many([("webchat", f"{tag}-donor"), ("webchat", f"{tag}-rider"), ("webchat", f"{tag}-none")])
+        assert sorted(p.id for p in found) == sorted([donor.id, rider.id])  # nobody at the third address
+        await uow.remember_roles([p.id for p in found])
+        assert (await uow.workers.by_person(rider.id)) == worker  # a role that exists is always read
+        assert len(await uow.pledges.for_person(rider.id)) == 1
+        assert await uow.workers.by_person(donor.id) is None
+        assert await uow.restaurants.by_person(donor.id) is None and await uow.pledges.for_person(donor.id) == []
+
+        # created in the same unit of work after the batch read: seen at once
+        made = await uow.workers.create(person_id=donor.id, name="Devi", lat=13.06, lng=80.24, zone="tf2dq",
+                                        status=Approval.PENDING)  # fmt: skip
+        await uow.pledges.add(donor.id, PledgeTerms(amount=10_000), None)
+        shop = await uow.restaurants.create(person_id=donor.id, name="Annam", address="Mylapore", lat=13.03, lng=80.27,
+                                            zone="tf2dq", daily_capacity=20, menu=[("Idli", 4_000)])  # fmt: skip
+        assert await uow.workers.by_person(donor.id) == made
+        assert [p.terms.amount for p in await uow.pledges.for_person(donor.id)] == [10_000]
+        assert await uow.restaurants.by_person(donor.id) == shop
+
+
+async def test_what_a_batch_remembers_is_forgotten_with_an_undone_part(db: Database) -> None:
+    # A part of a batch that fails is undone with whatever it found or created: the roles read
+    # before it are dropped too, so that nothing it did can leave a stale answer behind.
+    tag = uuid.uuid4().hex[:8]
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        donor = await uow.people.get_or_create("webchat", f"{tag}-donor")
+    async with store.uow() as uow:
+        await uow.remember_roles([donor.id])
+        assert donor.id in uow.workers.none_for
+        try:
+            async with store.part(uow):
+                raise ValueError("this part fails")
+        except ValueError:
+            pass
+        assert donor.id not in uow.workers.none_for and donor.id not in uow.pledges.none_for
