@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 import unicodedata
@@ -130,8 +131,9 @@ class InboxProcessor:
         # path (a webhook storing a message) always finds a database connection and a free event loop
         # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
         self.concurrency = max(1, concurrency)
-        self._slots = asyncio.Semaphore(self.concurrency)
-        self._locks: dict[Sender, asyncio.Lock] = {}
+        self.batch = 16  # messages of different senders a pump handles in one transaction
+        self._pumps = 0  # batch pumps running in this process (at most `concurrency`)
+        self._kicks = 0  # messages stored here so far: a pump that saw none arrive may stop
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -172,10 +174,32 @@ class InboxProcessor:
         return accepted
 
     def kick(self, channel: str, address: str) -> None:
-        """Make sure this sender's pending messages get processed."""
-        task = asyncio.create_task(self._drain((channel, address)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Make sure pending messages, this sender's among them, get processed: by the batch pumps
+        running, which see that one more arrived, or by one more while fewer than `concurrency` run."""
+        self._kicks += 1
+        if self._pumps < self.concurrency:
+            self._pumps += 1
+            task = asyncio.create_task(self._pump())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(self) -> None:
+        """Process batches (`process_batch`) until none is left to do: nothing pending but what a
+        running batch holds, and nothing stored since this pump's last batch began. A sender over
+        their limit waits, stored, and is taken up when their wait is over (nothing is dropped)."""
+        try:
+            while True:
+                kicks = self._kicks
+                done, wait = await self._process_batch(self.batch)
+                if done:
+                    continue
+                if wait:
+                    await self.sleep(wait)
+                    continue
+                if kicks == self._kicks:
+                    return
+        finally:
+            self._pumps -= 1
 
     async def drain(self) -> None:
         """Wait until everything scheduled so far has been processed (tests, shutdown)."""
@@ -216,21 +240,26 @@ class InboxProcessor:
         for on its own (a savepoint and its release are two of the six statements of a /help: paid
         only for a batch that needs them). Returns how many messages were handled or set aside (0:
         nothing to do)."""
-        warned = dict(self._warned)
+        return (await self._process_batch(limit))[0]
+
+    async def _process_batch(self, limit: int) -> tuple[int, float]:
+        """`process_batch`, and the shortest wait of a sender it left pending for the limiter (0: none)."""
         try:
             return await self._batch(limit, guarded=False)
         except _Redo as redo:
             log.warning("inbound message %s on %s failed; its batch is done again, each message on its own (%s)",
                         redo.row.id, redo.row.channel, type(redo.__cause__).__name__)  # fmt: skip
-            self._warned = warned  # the warnings sent in the rolled-back batch were never sent
+            for sender in redo.warned:  # the warnings of the rolled-back batch were never sent
+                self._warned.pop(sender, None)
             return await self._batch(limit, guarded=True)
 
-    async def _batch(self, limit: int, *, guarded: bool) -> int:
+    async def _batch(self, limit: int, *, guarded: bool) -> tuple[int, float]:
         """`process_batch` once: with `guarded`, each message in a savepoint of its own; without,
         the first failure raises _Redo and the transaction rolls back whole."""
         failed: list[tuple[ClaimedInbound, Exception]] = []
         handled: list[tuple[ClaimedInbound, str, str]] = []
         started = time.perf_counter()
+        limited_for, warned = 0.0, []
         async with self.store.uow() as uow:
             claimed = await uow.inbox.claim_batch(limit, NOT_CHAT)
             # One query each for the whole batch: who the senders are (with their conversation
@@ -239,8 +268,10 @@ class InboxProcessor:
             await uow.remember_roles([person.id for person in known])
             for row in claimed:
                 sender = (row.channel, row.address)
-                if self.limiter.retry_after(f"{row.channel}:{row.address}"):
-                    await self._tell_too_fast_in(uow, sender)  # left pending: a later batch takes it
+                if wait := self.limiter.retry_after(f"{row.channel}:{row.address}"):
+                    if await self._tell_too_fast_in(uow, sender):  # left pending: a later batch takes it
+                        warned.append(sender)
+                    limited_for = min(limited_for or wait, wait)
                     continue
                 step, person = "unknown", ""
                 try:
@@ -253,7 +284,7 @@ class InboxProcessor:
                         person = f"person:{speaker.id}" if speaker is not None else ""
                 except Exception as exc:
                     if not guarded:
-                        raise _Redo(row) from exc
+                        raise _Redo(row, warned) from exc
                     log.exception("inbound message %s on %s failed", row.id, row.channel)  # no address: it may be a phone number
                     failed.append((row, exc))
                     continue
@@ -267,13 +298,12 @@ class InboxProcessor:
         for row, step, person in handled:
             self.limiter.hit(f"{row.channel}:{row.address}")  # counted once it has committed
             self._report(Handled(row.channel, person, step, "handled", seconds))
-            self._warned.pop((row.channel, row.address), None)
             if row.payload.get("photo_ref"):
                 await self.staging.delete(row.payload["photo_ref"])
         for row, error in failed:
             await self._set_aside(row.id, (row.channel, row.address), error)
             self._report(Handled(row.channel, "", "unknown", "failed", seconds))
-        return len(handled) + len(failed)
+        return len(handled) + len(failed), limited_for
 
     async def recover(self) -> int:
         """After a restart, schedule every sender with unprocessed messages."""
@@ -284,67 +314,20 @@ class InboxProcessor:
             self.kick(channel, address)
         return len(senders)
 
-    async def _drain(self, sender: Sender) -> None:
-        key = f"{sender[0]}:{sender[1]}"
-        async with self._locks.setdefault(sender, asyncio.Lock()):
-            while True:
-                if wait := self.limiter.retry_after(key):
-                    await self._tell_too_fast(sender)
-                    await self.sleep(wait)  # stored messages wait their turn; none is dropped
-                async with self._slots:
-                    processed = await self._process_next(sender)
-                if not processed:
-                    break
-                self.limiter.hit(key)
-            self._warned.pop(sender, None)  # the flood is answered: a later one is told again
-
-    async def _tell_too_fast(self, sender: Sender) -> None:
-        """Tell a person once per flood that their messages will be answered in turn."""
-        if sender in self._warned:
-            return
-        async with self.store.uow() as uow:
-            await self._tell_too_fast_in(uow, sender)
-
-    async def _tell_too_fast_in(self, uow: UnitOfWork, sender: Sender) -> None:
-        """The same, in the caller's transaction."""
-        if sender in self._warned:
-            return
-        self._warned[sender] = self.limiter.clock()
+    async def _tell_too_fast_in(self, uow: UnitOfWork, sender: Sender) -> bool:
+        """Tell a person, in the caller's transaction, that their messages will be answered in turn:
+        once per flood (again only if they are still flooding two windows of the limit later).
+        True if told now."""
+        now = self.limiter.clock()
+        if now - self._warned.get(sender, -math.inf) < 2 * self.limiter.window_s:
+            return False
+        if len(self._warned) > 10_000:  # bounded: forget the floods long answered
+            self._warned = {k: t for k, t in self._warned.items() if now - t < 2 * self.limiter.window_s}
+        self._warned[sender] = now
         person = await _speaker(uow, sender)
         _ = translator(person.language, person.channel)
         text = _("You are sending messages faster than I can answer. I have kept them all and will answer each in turn.")
         await deliver_to(uow, person, Outbound(text))
-
-    async def _process_next(self, sender: Sender) -> bool:
-        """Process the sender's oldest pending message; False when there is none (or another process has it)."""
-        channel, address = sender
-        message_id = None
-        started, step, person = time.perf_counter(), "unknown", ""
-        try:
-            async with self.store.uow() as uow:
-                if not await uow.inbox.lock_sender(channel, address):
-                    return False
-                found = await uow.inbox.next_pending(channel, address)
-                if found is None:
-                    return False
-                message_id, payload = found
-                photo = await self.staging.get(payload["photo_ref"]) if payload.get("photo_ref") else None
-                msg = inbound_from_payload(channel, address, payload, photo)
-                step = step_of(msg)
-                await self.handler(uow, msg)
-                await uow.inbox.finish(message_id)
-                speaker = await uow.people.find(channel, address)
-                person = f"person:{speaker.id}" if speaker is not None else ""
-        except Exception as exc:
-            if message_id is None:
-                raise
-            log.exception("inbound message %s on %s failed", message_id, channel)  # no address: it may be a phone number
-            await self._set_aside(message_id, sender, exc)
-            self._report(Handled(channel, person, step, "failed", time.perf_counter() - started))
-            return True
-        self._report(Handled(channel, person, step, "handled", time.perf_counter() - started))
-        if payload.get("photo_ref"):
-            await self.staging.delete(payload["photo_ref"])
         return True
 
     def _report(self, handled: Handled) -> None:
@@ -370,9 +353,9 @@ class InboxProcessor:
 class _Redo(Exception):
     """A message failed in a batch run without savepoints: roll it all back and run it guarded."""
 
-    def __init__(self, row: ClaimedInbound) -> None:
+    def __init__(self, row: ClaimedInbound, warned: list[Sender]) -> None:
         super().__init__(f"inbound message {row.id} failed")
-        self.row = row
+        self.row, self.warned = row, warned  # the failed message; the senders told to slow down meanwhile
 
 
 async def _first(*waits: Awaitable[object]) -> None:
