@@ -113,7 +113,8 @@ def payload_digest(payload: dict[str, Any], photo: bytes | None) -> str:
 
 
 class InboxProcessor:
-    """Stores every inbound message once, then runs the flows for it in its own transaction.
+    """Stores every inbound message once, then runs the flows for it in a batch of different
+    senders' messages, one transaction for the batch (`process_batch`).
 
     Each person's messages are handled at most `per_minute` a minute: beyond that they wait,
     stored, and the person is told once that answers are coming (nothing is dropped)."""
@@ -127,9 +128,10 @@ class InboxProcessor:
         # False: this process only stores messages (the accept path) and `ketpaar work` processes
         # them, so that processing never shares the accept path's event loop.
         self.process = process
-        # At most this many messages are processed at once: the rest wait, stored, so that the accept
+        # At most this many batches are processed at once: the rest wait, stored, so that the accept
         # path (a webhook storing a message) always finds a database connection and a free event loop
-        # instead of queueing behind hundreds of flows. One person's messages stay in order regardless.
+        # instead of queueing behind hundreds of flows; several, so that one slow message (a face
+        # screened) holds up only its own batch. One person's messages stay in order regardless.
         self.concurrency = max(1, concurrency)
         self.batch = 16  # messages of different senders a pump handles in one transaction
         self._pumps = 0  # batch pumps running in this process (at most `concurrency`)

@@ -238,3 +238,37 @@ async def test_posts_arriving_together_are_stored_together_and_each_session_is_c
         stored = {a for (a,) in await conn.execute(select(inbox.c.address).where(inbox.c.address.in_(
             [mine.address, gone.address, "someone-else", "demo-user", "telegram-7"])))}  # fmt: skip
     assert stored == {mine.address, "demo-user", "telegram-7"}  # nothing stored for a refused sender
+
+
+async def test_one_serve_processes_what_arrives_together_in_batches_in_each_senders_order(
+    own_db: Database, tmp_path: Path
+) -> None:
+    # `serve` processing in its own process: messages stored together wake at most `concurrency`
+    # batch pumps, not a transaction each; everyone's messages are answered once, in order.
+    tag = f"p-{uuid.uuid4().hex[:8]}"
+    store = Store(own_db, SystemClock())
+    processor = InboxProcessor(store, effects(set(), set()), LocalPhotoStore(tmp_path / "p", b"k" * 32), per_minute=0)
+    claims: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT INBOX.ID"):
+            claims.append(sql)
+
+    event.listen(own_db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for round_ in range(3):  # each person's second and third messages arrive while the first are handled
+            await asyncio.gather(*(processor.receive("webchat", f"{tag}-{p}-{round_}", f"{tag}-{p}",
+                                                     {"kind": "text", "text": f"{p}.{round_}"})
+                                   for p in range(20)))  # fmt: skip
+        await processor.drain()
+    finally:
+        event.remove(own_db.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert len(claims) < 60 / 2  # 60 messages in far fewer transactions
+    async with own_db.read() as conn:
+        q = select(outbox.c.address, outbox.c.payload).where(outbox.c.address.startswith(f"{tag}-")).order_by(outbox.c.seq)
+        replies = [(a, p) for a, p in await conn.execute(q)]
+    for p in range(20):
+        mine = [payload for address, payload in replies if address == f"{tag}-{p}"]
+        assert mine == [f'{{"text": "re {p}.{r}"}}' for r in range(3)]  # once each, in the order sent
+    await assert_ledger_invariants(store)

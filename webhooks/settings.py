@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     outbox_sender: bool = True  # deliver queued Telegram/WhatsApp/SMS messages from this process
     person_rate_per_minute: int = 100  # messages handled per person a minute (more wait their turn); 0 = off
     inbox_worker: bool = True  # false: `serve` only stores inbound messages; `ketpaar work` processes them
-    processing_concurrency: int = 4  # inbound messages processed at once per app process (the rest wait, stored)
+    processing_concurrency: int = 4  # batches of inbound messages processed at once per app process (the rest wait, stored)
     ip_rate_per_minute: int = 300  # web-chat messages accepted per IP address a minute; 0 = off
     sessions_per_ip_per_hour: int = 30  # new web-chat sessions and admin sign-ins per IP address an hour
     # GET /metrics: with a token, only `Authorization: Bearer <token>`; without one, open in the
