@@ -55,6 +55,27 @@ def backends_cpu(database: str, seen: dict[int, float]) -> float:
     return sum(seen.values())
 
 
+def print_profile(path: Path, n: int = 25) -> None:
+    """The functions the work process spent its samples in (py-spy's collapsed stacks), inclusive
+    and own, of the samples taken while its event loop ran and was busy (start-up's imports and idle
+    waits in the event loop's select left out)."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] for f in stack.split(";")]
+        if "BaseEventLoop.run_forever" not in frames or frames[-1] in ("select", "poll", "epoll_wait", "_run_once"):
+            continue
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"  py-spy: {total:,} samples of the busy event loop; inclusive / own share of them:")
+    for frame, k in inclusive.most_common(n):
+        print(f"    {k / total:6.1%} {own[frame] / total:6.1%}  {frame}")
+
+
 def top_statements(since: int, n: int = 12) -> list[tuple[float, int, str]]:
     """(total ms, count, statement) of the statements logged after byte `since`, most time first."""
     with PG_LOG.open("rb") as log:
@@ -75,6 +96,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--py-spy", type=int, default=0, metavar="SECONDS",
+                        help="also sample the work process with py-spy for this long and print where its time went")
     parser.add_argument("--log-statements", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ketpaar-drain-"))
@@ -107,6 +130,11 @@ def main() -> None:
         started = time.perf_counter()
         work = subprocess.Popen([sys.executable, "-m", "webhooks.cli", "work"], env=env, cwd=tmp,
                                 stdout=subprocess.DEVNULL, stderr=open(tmp / "work.log", "wb"))  # fmt: skip
+        spy = None
+        if args.py_spy:  # sampled from outside: the CPU figures below then include py-spy's pauses
+            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(work.pid),
+                                    "--rate", "200", "--duration", str(args.py_spy), "--format", "raw", "--nonblocking",
+                                    "-o", str(tmp / "work.spy")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         while inbox_counts(url).get("pending", 0):
             backends_cpu(name, seen)
             time.sleep(0.2)
@@ -118,6 +146,9 @@ def main() -> None:
               f"{elapsed:.1f} s: {backlog / elapsed:,.0f} msgs/s; load average {os.getloadavg()[0]:.1f}")
         print(f"  CPU per message: work process {worker / backlog * 1000:.2f} ms (start-up included), "
               f"PostgreSQL backends {database / backlog * 1000:.2f} ms; inbox afterwards {counts}")
+        if spy is not None:
+            spy.wait()
+            print_profile(tmp / "work.spy")
         if args.log_statements and PG_LOG.exists():
             print("  server time by statement (logging on, so slower than without):")
             for ms, n, shape in top_statements(mark):
