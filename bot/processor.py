@@ -136,6 +136,10 @@ class InboxProcessor:
         self.batch = 16  # messages of different senders a pump handles in one transaction
         self._pumps = 0  # batch pumps running in this process (at most `concurrency`)
         self._kicks = 0  # messages stored here so far: a pump that saw none arrive may stop
+        # After a message fails, batches run guarded (a savepoint per message) for a while: a
+        # stream of failing messages must not have every batch it lands in done twice.
+        self.guard_for_s = 30.0
+        self._guarded_until = -math.inf
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = WindowLimiter(per_minute, 60.0)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -240,12 +244,14 @@ class InboxProcessor:
         straight through; if a message fails, all of it is rolled back and done again with each
         message in a savepoint, where one that fails is undone alone, then set aside and apologised
         for on its own (a savepoint and its release are two of the six statements of a /help: paid
-        only for a batch that needs them). Returns how many messages were handled or set aside (0:
-        nothing to do)."""
+        only for a batch that needs them, and for every batch during `guard_for_s` after a failure).
+        Returns how many messages were handled or set aside (0: nothing to do)."""
         return (await self._process_batch(limit))[0]
 
     async def _process_batch(self, limit: int) -> tuple[int, float]:
         """`process_batch`, and the shortest wait of a sender it left pending for the limiter (0: none)."""
+        if time.monotonic() < self._guarded_until:
+            return await self._batch(limit, guarded=True)
         try:
             return await self._batch(limit, guarded=False)
         except _Redo as redo:
@@ -253,6 +259,7 @@ class InboxProcessor:
                         redo.row.id, redo.row.channel, type(redo.__cause__).__name__)  # fmt: skip
             for sender in redo.warned:  # the warnings of the rolled-back batch were never sent
                 self._warned.pop(sender, None)
+            self._guarded_until = time.monotonic() + self.guard_for_s
             return await self._batch(limit, guarded=True)
 
     async def _batch(self, limit: int, *, guarded: bool) -> tuple[int, float]:
