@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from json.encoder import encode_basestring as _quote  # what json.dumps(ensure_ascii=False) uses
+from operator import itemgetter
 from typing import Any
 
 GENESIS = "0" * 64
@@ -61,20 +63,19 @@ class ChainFold:
 
     def rows(self, rows: Sequence[HashedRow]) -> None:
         """Chain these (body,) rows after the head."""
-        prev, sha256 = self.head, hashlib.sha256
-        for (body,) in rows:
-            prev = sha256(prev.encode() + body).hexdigest()
-        self.head = prev
-        self.count += len(rows)
-        if self._tell is not None:
-            self._tell(len(rows))
+        self._chain(map(itemgetter(0), rows), len(rows))
 
     def values(self, count: int, value: Callable[[int, int], bytes]) -> None:
         """Chain the bodies `value(i, 0)` for i in range(count) after the head: a driver's result
         read in place (libpq's PQgetvalue), without building a row object per event."""
+        self._chain(map(value, range(count), repeat(0, count)), count)
+
+    def _chain(self, bodies: Iterable[bytes], count: int) -> None:
+        """The hot loop: chain `count` bodies after the head (`map` over C callables: no Python
+        frame per body but this loop's)."""
         prev, sha256 = self.head, hashlib.sha256
-        for i in range(count):
-            prev = sha256(prev.encode() + value(i, 0)).hexdigest()
+        for body in bodies:
+            prev = sha256(prev.encode() + body).hexdigest()
         self.head = prev
         self.count += count
         if self._tell is not None:
