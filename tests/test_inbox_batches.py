@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from bot.accept import AcceptBatcher, Accepted, Proof, Refused, Submission
 from bot.processor import InboxProcessor
@@ -197,6 +197,31 @@ async def test_a_sender_whose_oldest_message_is_held_is_skipped_whole(pg_fresh_d
         await holder.inbox.finish(first[0].id)
     async with store.uow() as uow:  # once m0 is done, m1 is the one to take
         assert [c.payload["text"] for c in await uow.inbox.claim_batch(64) if c.address == tag] == ["m1"]
+
+
+@pytest.mark.postgres
+async def test_a_backlog_arriving_after_a_calm_period_is_claimed_without_reading_all_of_it(pg_fresh_db: Database) -> None:
+    """Statistics taken while nothing was pending must not make a claim read every pending row:
+    16 messages claimed from a 3,000-message backlog read tens of rows, not thousands."""
+    store = Store(pg_fresh_db, SystemClock())
+    async with pg_fresh_db.write_apart() as conn:  # statistics stay as the calm period left them
+        await conn.execute(text("ALTER TABLE inbox SET (autovacuum_enabled = false)"))
+    await store_messages(store, "calm", ["hello"] * 50)
+    async with store.uow() as uow:
+        await uow.inbox.finish_many([row.id for row in await uow.inbox.claim_batch(64)])
+    async with pg_fresh_db.write_apart() as conn:
+        await conn.execute(text("ANALYZE inbox"))
+    backlog = [NewInbound("webchat", f"b-{i}", f"b-{i % 100}", {"kind": "text", "text": f"m{i // 100}"}) for i in range(3000)]
+    async with store.uow() as uow:
+        await uow.inbox.store_many(backlog)
+    rows_read = text("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+                     "WHERE relname = 'inbox'")  # this backend's counts not yet reported: take the difference
+    async with store.uow() as uow:
+        before = (await uow.conn.execute(rows_read)).scalar_one()
+        claimed = await uow.inbox.claim_batch(16)
+        reads = (await uow.conn.execute(rows_read)).scalar_one() - before
+    assert [c.address for c in claimed] == [f"b-{i}" for i in range(16)] and {c.payload["text"] for c in claimed} == {"m0"}
+    assert reads < 200, f"claiming 16 read {reads} inbox rows"
 
 
 async def test_storing_a_batch_stores_each_provider_id_once_and_names_the_first_copy(db: Database) -> None:

@@ -16,6 +16,8 @@ from core.adapters.sql.sqlhelpers import insert_ignore, is_postgres, new_id, ups
 from core.shared.messaging import ClaimedInbound, NewInbound, OutboxRow
 from core.shared.queues import InboxStatus, OutboxStatus
 
+_CLAIM_PG = text("SELECT * FROM ketpaar_claim_inbox(:lim, CAST(:skip AS text[]))")
+
 
 class InboxRepo:
     """Inbound messages, stored once per provider id before anything acts on them."""
@@ -94,16 +96,18 @@ class InboxRepo:
         """Claim, for this transaction, the oldest pending message of up to `limit` different senders
         whose oldest message no other transaction holds (the rest of a sender's messages wait).
 
-        PostgreSQL: row locks with SKIP LOCKED, so several processes share the inbox without waiting
-        on each other, and a sender whose oldest message is held is skipped whole (taking their
-        second message would break their order); then the per-sender advisory lock that the
-        one-sender path (`lock_sender`) takes too, so the two paths never hold one sender at once.
-        SQLite: writers are serialised, so the transaction holds them all anyway."""
+        PostgreSQL: one call of `ketpaar_claim_inbox` (migration 0031): row locks with SKIP LOCKED, so
+        several processes share the inbox without waiting on each other, and a sender whose oldest
+        message is held is skipped whole (taking their second message would break their order); in
+        the same statement, the per-sender advisory lock that the one-sender path (`lock_sender`)
+        takes too, so the two paths never hold one sender at once. Its plan does not depend on the
+        table's statistics (see the migration). SQLite: writers are serialised, so the transaction
+        holds them all anyway."""
+        if is_postgres(self.conn):
+            rows = await self.conn.execute(_CLAIM_PG, {"lim": limit, "skip": sorted(skip_channels)})
+            return sorted((ClaimedInbound(int(i), c, a, json.loads(p)) for i, c, a, p in rows), key=lambda r: r.id)
         # Each pending row is kept when it is its sender's oldest: a correlated minimum (a subplan
-        # per row, one probe of ix_inbox_pending_sender), never an anti-join, which PostgreSQL
-        # plans as a nested loop over every pending row when its statistics still say there are
-        # few (a backlog arriving in a calm period): 428 ms for 5,000 pending, against 30 ms here
-        # on the same stale statistics and about 1.5 ms once they are current.
+        # per row, one probe of ix_inbox_pending_sender), never an anti-join.
         older = inbox.alias("older")
         oldest = (select(func.min(older.c.id)).where(older.c.channel == inbox.c.channel, older.c.address == inbox.c.address,
                                                      older.c.status == InboxStatus.PENDING).scalar_subquery())  # fmt: skip
@@ -112,15 +116,7 @@ class InboxRepo:
              .order_by(inbox.c.id).limit(limit))  # fmt: skip
         if skip_channels:
             q = q.where(inbox.c.channel.not_in(sorted(skip_channels)))
-        if is_postgres(self.conn):
-            q = q.with_for_update(skip_locked=True)
-        rows = [ClaimedInbound(int(i), c, a, json.loads(p)) for i, c, a, p in await self.conn.execute(q)]
-        if not rows or not is_postgres(self.conn):
-            return rows
-        keys = [f"inbox:{r.channel}:{r.address}" for r in rows]
-        held = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")
-        got = {k for (k,) in await self.conn.execute(held, {"keys": keys})}
-        return [r for r, k in zip(rows, keys, strict=True) if k in got]
+        return [ClaimedInbound(int(i), c, a, json.loads(p)) for i, c, a, p in await self.conn.execute(q)]
 
     async def last_received_at(self, channel: str, address: str) -> datetime | None:
         """When this sender's newest message arrived (WhatsApp's 24-hour window)."""
