@@ -46,7 +46,12 @@ class _Background:
 
 
 def telegram_router(get_runtime: Callable[[Request], TelegramRuntime]) -> APIRouter:
-    """POST /webhooks/telegram: 403 without the secret token; 200 once the update is stored."""
+    """POST /webhooks/telegram: 403 without the secret token; 200 once the update is stored.
+
+    A button tap (callback query) is answered in the response itself: Telegram runs a Bot API
+    method named in a webhook's reply (answerCallbackQuery, which stops the button's spinner), so
+    the tap costs no request of ours to the Bot API; its result is not known, as with a call that
+    times out, and a second answer to one query is refused by Telegram harmlessly."""
     router = APIRouter()
 
     @router.post("/webhooks/telegram", include_in_schema=False)
@@ -72,18 +77,22 @@ def telegram_router(get_runtime: Callable[[Request], TelegramRuntime]) -> APIRou
         if parsed is None:
             return JSONResponse({"ok": True, "ignored": True})
         try:
-            new = await receive(runtime, channel, parsed)
+            new = await receive(runtime, channel, parsed, answer_tap=False)
         except TelegramError as exc:
             # The photo could not be fetched now: let Telegram redeliver the update later.
             log.warning("telegram: update %s postponed: %s", parsed.provider_id, exc)
             return JSONResponse({"error": "try again"}, status_code=503)
+        if parsed.callback_query_id is not None:
+            return JSONResponse({"method": "answerCallbackQuery", "callback_query_id": parsed.callback_query_id})
         return JSONResponse({"ok": True, "duplicate": not new})
 
     return router
 
 
-async def receive(runtime: TelegramRuntime, channel: TelegramChannel, parsed: Parsed) -> bool:
-    """Store one parsed update (fetching its photo first) and schedule the flows; True if new."""
+async def receive(runtime: TelegramRuntime, channel: TelegramChannel, parsed: Parsed, *, answer_tap: bool = True) -> bool:
+    """Store one parsed update (fetching its photo first) and schedule the flows; True if new.
+    A button tap is answered through the Bot API (`answer_tap`) unless the caller answers it in
+    a webhook's reply."""
     payload = parsed.payload
     photo = None
     if parsed.photo_file_id is not None:
@@ -95,7 +104,7 @@ async def receive(runtime: TelegramRuntime, channel: TelegramChannel, parsed: Pa
     if payload["kind"] == "poll_answer":
         payload = await _with_poll_ref(runtime.store, payload)
     _, new = await runtime.processor.receive(CODE, parsed.provider_id, parsed.address, payload, photo)
-    if parsed.callback_query_id is not None:
+    if answer_tap and parsed.callback_query_id is not None:
         _Background.run(_answer(channel, parsed.callback_query_id))
     return new
 
