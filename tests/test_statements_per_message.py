@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.engine.interfaces import CacheStats
 
 from bot.processor import InboxProcessor
 from core.adapters.sql.board import SqlJobBoard
@@ -51,13 +52,17 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 class Statements:
-    """Counts the statements the driver executes while `on`."""
+    """Counts the statements the driver executes while `on`, and keeps those SQLAlchemy cannot cache
+    (compiled afresh each time: e.g. an INSERT given its rows with .values(rows))."""
 
     def __init__(self) -> None:
         self.on, self.count = False, 0
+        self.uncacheable: list[str] = []
 
-    def __call__(self, *_args: Any) -> None:
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         self.count += self.on
+        if self.on and context is not None and context.compiled is not None and context.cache_hit is CacheStats.NO_CACHE_KEY:
+            self.uncacheable.append(statement[:80])
 
 
 async def processed(db: Database, store: Store, processor: InboxProcessor, tag: str, text: str, people: int) -> int:
@@ -73,6 +78,7 @@ async def processed(db: Database, store: Store, processor: InboxProcessor, tag: 
     finally:
         counter.on = False
         event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
+    assert counter.uncacheable == [], "statements compiled afresh for every batch"
     return counter.count
 
 
