@@ -448,6 +448,9 @@ class InboxRepo(Protocol):
     async def last_received_at(self, channel: str, address: str) -> datetime | None:
         """When this sender's newest message arrived (WhatsApp's 24-hour window)."""
 
+    async def pending_photo_refs(self) -> set[str]:
+        """The staged photos that messages still waiting to be processed refer to."""
+
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
 
@@ -565,6 +568,9 @@ class PhotoRepo(Protocol):
 
     async def older_than(self, before: str, limit: int = 1000) -> list[str]:
         """Ids of photos stored before a time and not yet deleted (for the retention purge)."""
+
+    async def kept(self, photo_ids: Collection[str]) -> set[str]:
+        """Which of these ids have a record whose bytes are still meant to be kept (not deleted)."""
 
     async def get(self, photo_id: str) -> dict[str, Any] | None:
         """A photo's record, if it exists and was not deleted."""

@@ -102,6 +102,9 @@ async def _run_job(settings: Settings, name: str, day: str | None) -> int:
                 print(await campaign_notify.flush_progress(uow))
         elif name == "retention":
             print(await jobs.apply_retention(runtime.store), await jobs.end_erasures(runtime.store))
+        elif name == "purge":
+            print(await jobs.purge_expired_data(runtime.store, runtime.services.photos),
+                  await jobs.sweep_unrecorded_photos(runtime.store, runtime.services.photos, runtime.processor.staging))  # fmt: skip
         elif name == "close-proposals":
             print(await jobs.close_proposals(runtime.store))
             await runtime.stop_pending_polls()
@@ -350,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     safety_cmd.add_argument("action", choices=["train"])
     job = sub.add_parser("job", help="run a scheduled job now")
     job.add_argument("name", choices=["topup", "open-day", "reconcile-capacity", "reconcile-board", "settle",
-                                             "retention", "checkpoint", "cards", "cards-reconcile",
+                                             "retention", "purge", "checkpoint", "cards", "cards-reconcile",
                                              "close-proposals", "renew-pledges", "tell-pledgers", "expire-campaigns",
                                              "campaign-progress"])
     job.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday)")

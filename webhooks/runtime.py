@@ -291,7 +291,8 @@ async def start_background(runtime: Runtime) -> None:
         runtime.scheduler = build_scheduler(runtime.store, runtime.board, runtime.services.photos, runtime.retrain_safety,
                                             runtime.checkpoint, payments=runtime.services.payments,
                                             card_events=card_events, transfers=runtime.services.transfers,
-                                            poll_stops=runtime.stop_pending_polls, observe=runtime.metrics.observe_job)  # fmt: skip
+                                            poll_stops=runtime.stop_pending_polls, observe=runtime.metrics.observe_job,
+                                            staging=runtime.processor.staging)  # fmt: skip
         runtime.scheduler.start()
         from webhooks.readiness import hold_leadership  # imports this module: only when started
 

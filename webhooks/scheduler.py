@@ -66,7 +66,7 @@ def one_process_at_a_time(db: Database, name: str, job: Job, *, wait: bool = Fal
 def build_scheduler(
     store: Store, board: JobBoard, photos: LocalPhotoStore, retrain: Job | None = None, checkpoint: Job | None = None,
     *, payments: PaymentGateway | None = None, card_events: Job | None = None, transfers: TransferGateway | None = None,
-    poll_stops: Job | None = None, observe: Observe | None = None,
+    poll_stops: Job | None = None, observe: Observe | None = None, staging: LocalPhotoStore | None = None,
 ) -> AsyncIOScheduler:
     """Every job is idempotent, so a missed or repeated run does no harm; on PostgreSQL only one
     process runs a given job at a time."""
@@ -124,6 +124,7 @@ def build_scheduler(
     async def purge() -> None:
         await jobs.cancel_stale_drafts(store, board)
         await jobs.purge_expired_data(store, photos)
+        await jobs.sweep_unrecorded_photos(store, photos, staging)
         await jobs.end_erasures(store)
 
     async def retention() -> None:

@@ -21,7 +21,7 @@ from core.privacy.forget import FAREWELL_KEEP
 from core.seekers import safety
 from core.seekers.photo_records import delete_photos
 from core.seekers.photos import LocalPhotoStore
-from core.shared.events import CapacityMismatch, EmbeddingsPurged, RetentionApplied
+from core.shared.events import CapacityMismatch, EmbeddingsPurged, PhotosDeleted, RetentionApplied
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,39 @@ async def purge_expired_data(store: Store, photos: LocalPhotoStore) -> dict[str,
         if embeddings:
             uow.record(EmbeddingsPurged(actor="scheduler", count=embeddings))
     return {"photos": len(old), "embeddings": embeddings}
+
+
+# A photo file younger than this may belong to a transaction still running: the sweep leaves it.
+UNRECORDED_AFTER = timedelta(days=1)
+_IDS_PER_QUERY = 500
+
+
+async def sweep_unrecorded_photos(store: Store, photos: LocalPhotoStore, staging: LocalPhotoStore | None = None) -> dict[str, int]:
+    """Delete photo bytes that no record keeps, written more than a day ago. Retention goes by
+    the records, so without this they would stay for ever: a photo is written before its record,
+    and a transaction that then rolls back (a crash mid-batch, a failing message, a batch done
+    again) leaves the file with no record; a staged inbound photo stays when its message is set
+    aside as failed, or on a crash between the commit and the staging delete. Staged photos are
+    kept while a pending message refers to them. A chain event counts what went (no ids)."""
+    async with store.uow() as uow:
+        cutoff = (uow.at - UNRECORDED_AFTER).timestamp()
+        names = await photos.written_before(cutoff)
+        kept: set[str] = set()
+        for start in range(0, len(names), _IDS_PER_QUERY):
+            kept |= await uow.photos.kept(names[start:start + _IDS_PER_QUERY])
+        unrecorded = [name for name in names if name not in kept]
+        staged: list[str] = []
+        if staging is not None:
+            waiting = await uow.inbox.pending_photo_refs()
+            staged = [name for name in await staging.written_before(cutoff) if name not in waiting]
+        for name in unrecorded:
+            await photos.delete(name)
+        if staging is not None:
+            for name in staged:
+                await staging.delete(name)
+        if unrecorded or staged:
+            uow.record(PhotosDeleted(actor="scheduler", count=len(unrecorded) + len(staged), reason="unrecorded"))
+    return {"photos": len(unrecorded), "staged": len(staged)}
 
 
 async def apply_retention(store: Store) -> dict[str, int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import secrets
@@ -126,3 +127,18 @@ class LocalPhotoStore:
     async def delete(self, photo_id: str) -> None:
         """Remove a photo's bytes."""
         (self.root / photo_id).unlink(missing_ok=True)
+
+    async def written_before(self, cutoff: float) -> list[str]:
+        """Names of the files last written before `cutoff` (a POSIX time): photo ids, and the
+        temporary files of writes that never finished (named ".<id>.tmp")."""
+        return await asyncio.to_thread(self._written_before, cutoff)
+
+    def _written_before(self, cutoff: float) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = []
+        for entry in os.scandir(self.root):
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    names.append(entry.name)
+        return sorted(names)

@@ -126,7 +126,7 @@ class PhotosDeleted(DomainEvent):
 
     type: ClassVar[str] = "photos.deleted"
     count: int
-    reason: str  # retention | no_consent | replaced
+    reason: str  # retention | no_consent | replaced | unrecorded (bytes left by a rolled-back write)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -124,6 +124,11 @@ class InboxRepo:
         raw = (await self.conn.execute(q)).scalar_one_or_none()
         return datetime.fromisoformat(raw) if raw else None
 
+    async def pending_photo_refs(self) -> set[str]:
+        """The staged photos that messages still waiting to be processed refer to."""
+        q = select(inbox.c.payload).where(inbox.c.status == InboxStatus.PENDING, inbox.c.payload.like('%"photo_ref"%'))
+        return {str(ref) for (raw,) in await self.conn.execute(q) if (ref := json.loads(raw).get("photo_ref"))}
+
     async def pending_senders(self) -> list[tuple[str, str]]:
         """Every (channel, address) with unprocessed messages (for recovery after a crash)."""
         q = select(inbox.c.channel, inbox.c.address).where(inbox.c.status == InboxStatus.PENDING).distinct()
@@ -488,6 +493,13 @@ class PhotoRepo:
         """Ids of photos stored before a time and not yet deleted (for the retention purge)."""
         q = select(photos.c.id).where(photos.c.created_at < before, photos.c.deleted_at.is_(None))
         return [str(i) for (i,) in await self.conn.execute(q.order_by(photos.c.created_at).limit(limit))]
+
+    async def kept(self, photo_ids: Collection[str]) -> set[str]:
+        """Which of these ids have a record whose bytes are still meant to be kept (not deleted)."""
+        if not photo_ids:
+            return set()
+        q = select(photos.c.id).where(photos.c.id.in_(list(photo_ids)), photos.c.deleted_at.is_(None))
+        return {str(i) for (i,) in await self.conn.execute(q)}
 
     async def get(self, photo_id: str) -> dict[str, Any] | None:
         """A photo's record, if it exists and was not deleted."""
