@@ -1208,8 +1208,9 @@ class UnitOfWork(Protocol):
 
 
     async def remember_roles(self, person_ids: Collection[int]) -> None:
-        """Find out in one query which of these people run no restaurant, are no worker and have
-        no pledge, so that asking for those of them in this unit of work needs no round trip."""
+        """Find out in one query which of these people run no restaurant, are no worker, have no
+        pledge and have no prompt, so that asking for those of them in this unit of work needs no
+        round trip."""
 
     def record(self, event: DomainEvent) -> None:
         """Collect one event for the bus and the chain."""

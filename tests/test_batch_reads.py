@@ -58,3 +58,47 @@ async def test_what_a_batch_remembers_is_forgotten_with_an_undone_part(db: Datab
         except ValueError:
             pass
         assert donor.id not in uow.workers.none_for and donor.id not in uow.pledges.none_for
+
+
+async def test_prompts_remembered_for_a_batch_never_hide_one_opened_answered_or_withdrawn_meanwhile(db: Database) -> None:
+    tag = uuid.uuid4().hex[:8]
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        asked = await uow.people.get_or_create("webchat", f"{tag}-asked")
+        new = await uow.people.get_or_create("webchat", f"{tag}-new")
+        offer = await uow.prompts.open(asked.id, "job", [("Claim", "claim:1")], expires_at=None, ref=f"job:{tag}")
+
+    async with store.uow() as uow:
+        await uow.remember_roles([asked.id, new.id])
+        assert new.id in uow.prompts.none_for and asked.id not in uow.prompts.none_for
+        assert await uow.prompts.open_and_recent(new.id) == ([], []) and await uow.prompts.with_payload(new.id, "x") is None
+        # opened after the batch read, in the same unit of work: seen at once
+        question = await uow.prompts.open(new.id, "consent", [("Yes", "consent:yes")], expires_at=None)
+        assert [p.id for p in await uow.prompts.open_for(new.id)] == [question.id]
+        assert (await uow.prompts.with_payload(new.id, "consent:yes")) == question
+
+        open_prompts, recent = await uow.prompts.open_and_recent(asked.id)  # read once, then remembered
+        assert [p.id for p in open_prompts] == [offer.id] == [p.id for p in recent]
+        assert await uow.prompts.withdraw(f"job:{tag}") == 1
+        assert await uow.prompts.open_for(asked.id) == []  # withdrawn: no longer open
+        assert [p.withdrawn_at is not None for p in (await uow.prompts.open_and_recent(asked.id))[1]] == [True]
+        assert [p.id for p in (await uow.prompts.open_and_recent(new.id))[0]] == [question.id]  # remembered
+        assert await uow.prompts.answer(question.id)
+        assert await uow.prompts.open_for(new.id) == []  # answered: no longer open
+
+
+async def test_remembered_prompts_are_forgotten_with_an_undone_part(db: Database) -> None:
+    tag = uuid.uuid4().hex[:8]
+    store = Store(db, SystemClock())
+    async with store.uow() as uow:
+        person = await uow.people.get_or_create("webchat", f"{tag}-p")
+    async with store.uow() as uow:
+        await uow.remember_roles([person.id])
+        try:
+            async with store.part(uow):
+                await uow.prompts.open(person.id, "consent", [("Yes", "consent:yes")], expires_at=None)
+                assert len(await uow.prompts.open_and_recent(person.id)) == 2 and await uow.prompts.open_for(person.id)
+                raise ValueError("this part fails")
+        except ValueError:
+            pass
+        assert await uow.prompts.open_for(person.id) == []  # its prompt was undone with it, and so was the memory of it

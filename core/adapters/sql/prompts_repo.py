@@ -30,6 +30,17 @@ class PromptRepo:
 
     def __init__(self, conn: AsyncConnection, now: str) -> None:
         self.conn, self.now = conn, now
+        # People known to have no prompt at all (`UnitOfWork.remember_roles`, one query for a batch):
+        # every read about them answers "none" without a query, until `open` gives them one.
+        self.none_for: set[int] = set()
+        # What `open_and_recent` read per person, until this unit of work changes a prompt: a typed
+        # word is looked up in it, then answered with the open prompts' numbers (two reads, one query).
+        self._seen: dict[int, tuple[list[Prompt], list[Prompt]]] = {}
+
+    def forget(self) -> None:
+        """Drop what was remembered (a savepoint was undone, or another writer changed prompts)."""
+        self.none_for.clear()
+        self._seen.clear()
 
     def _open(self) -> Any:
         return and_(prompts.c.answered_at.is_(None), prompts.c.withdrawn_at.is_(None),
@@ -38,6 +49,8 @@ class PromptRepo:
     async def open(self, person_id: int, kind: str, options: Sequence[tuple[str, str]], *,
                    expires_at: str | None, ref: str | None = None) -> Prompt:  # fmt: skip
         """Open a prompt; the same question still open is withdrawn (asked again)."""
+        self.none_for.discard(person_id)
+        self._seen.pop(person_id, None)
         await self._lock(person_id)
         current = await self.open_for(person_id)
         if old := superseded(current, (payload for _, payload in options)):
@@ -64,11 +77,20 @@ class PromptRepo:
 
     async def open_for(self, person_id: int) -> list[Prompt]:
         """The person's open prompts, newest first."""
+        if person_id in self.none_for:
+            return []
+        if person_id in self._seen:
+            return list(self._seen[person_id][0])
         q = select(prompts).where(prompts.c.person_id == person_id, self._open()).order_by(prompts.c.id.desc())
         return [_prompt(r) for r in await self.conn.execute(q)]
 
     async def open_and_recent(self, person_id: int) -> tuple[list[Prompt], list[Prompt]]:
         """`open_for` and `recent` in one statement (what a typed answer is looked up in)."""
+        if person_id in self.none_for:
+            return [], []
+        if person_id in self._seen:
+            open_prompts, recent = self._seen[person_id]
+            return list(open_prompts), list(recent)
         newest = select(prompts.c.id).where(prompts.c.person_id == person_id).order_by(prompts.c.id.desc()).limit(RECENT)
         q = (
             select(prompts, case((self._open(), 1), else_=0).label("is_open"))
@@ -78,15 +100,21 @@ class PromptRepo:
         rows = list(await self.conn.execute(q))
         # The newest RECENT of all the person's prompts have the highest ids, so they lead the list;
         # an open prompt older than them follows.
-        return [_prompt(r) for r in rows if r.is_open], [_prompt(r) for r in rows[:RECENT]]
+        found = [_prompt(r) for r in rows if r.is_open], [_prompt(r) for r in rows[:RECENT]]
+        self._seen[person_id] = found
+        return list(found[0]), list(found[1])
 
     async def recent(self, person_id: int, limit: int = RECENT) -> list[Prompt]:
         """The person's newest prompts, open or closed, newest first."""
+        if person_id in self.none_for:
+            return []
         q = select(prompts).where(prompts.c.person_id == person_id).order_by(prompts.c.id.desc()).limit(limit)
         return [_prompt(r) for r in await self.conn.execute(q)]
 
     async def with_payload(self, person_id: int, payload: str) -> Prompt | None:
         """The person's prompt offering this payload: the newest open one, else the newest closed one."""
+        if person_id in self.none_for:
+            return None
         pattern = json.dumps(payload, ensure_ascii=False).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = select(prompts).where(prompts.c.person_id == person_id, prompts.c.options.like(f"%{pattern}%", escape="\\"))
         found = [p for p in (_prompt(r) for r in await self.conn.execute(q.order_by(prompts.c.id.desc())))
@@ -95,6 +123,7 @@ class PromptRepo:
 
     async def answer(self, prompt_id: int) -> bool:
         """Close a prompt as answered; False if it was no longer open."""
+        self._seen.clear()  # whosever it is, their open prompts change
         result = await self.conn.execute(
             update(prompts).where(prompts.c.id == prompt_id, self._open()).values(answered_at=self.now)
         )
@@ -102,6 +131,7 @@ class PromptRepo:
 
     async def withdraw(self, ref: str) -> int:
         """Close every open prompt about something that is gone (e.g. "job:42"); return how many."""
+        self._seen.clear()  # anyone's prompt may be about it
         result = await self.conn.execute(update(prompts).where(prompts.c.ref == ref, self._open()).values(withdrawn_at=self.now))
         return int(result.rowcount or 0)
 

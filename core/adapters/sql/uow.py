@@ -36,7 +36,7 @@ from core.adapters.sql.pledges_repo import PledgeRepo
 from core.adapters.sql.pledges_schema import pledges
 from core.adapters.sql.privacy_repo import PrivacyRepo
 from core.adapters.sql.prompts_repo import PromptRepo
-from core.adapters.sql.schema import people, restaurants, workers
+from core.adapters.sql.schema import people, prompts, restaurants, workers
 from core.adapters.sql.screening_repo import ScreeningRepo
 from core.ledger.params import Params
 from core.shared.bus import MessageBus
@@ -93,19 +93,21 @@ class UnitOfWork:
         self.people.forget()
         self.conversations.forget()
         self.params.forget()
+        self.prompts.forget()
         for absent in (self.restaurants.none_for, self.workers.none_for, self.pledges.none_for):
             absent.clear()
 
     async def remember_roles(self, person_ids: Collection[int]) -> None:
-        """Which of these people run no restaurant, are no worker, have no pledge: one query for a
-        batch of messages, where most senders are donors who are none of these (see the port)."""
+        """Which of these people run no restaurant, are no worker, have no pledge, have never been
+        asked a question (no prompt): one query for a batch of messages, where most senders are
+        donors who are none of these (see the port)."""
         if not person_ids:
             return
-        has = [exists().where(table.c.person_id == people.c.id) for table in (restaurants, workers, pledges)]
+        has = [exists().where(table.c.person_id == people.c.id) for table in (restaurants, workers, pledges, prompts)]
         q = select(people.c.id, *has).where(people.c.id.in_(sorted(set(person_ids))))
-        for person_id, restaurant, worker, pledge in await self.conn.execute(q):
+        for person_id, restaurant, worker, pledge, prompt in await self.conn.execute(q):
             for held, absent in ((restaurant, self.restaurants.none_for), (worker, self.workers.none_for),
-                                 (pledge, self.pledges.none_for)):  # fmt: skip
+                                 (pledge, self.pledges.none_for), (prompt, self.prompts.none_for)):  # fmt: skip
                 if not held:
                     absent.add(person_id)
 
