@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--top", type=int, default=25, help="with --py-spy: how many functions to list")
     parser.add_argument("--py-spy", type=int, default=0, metavar="SECONDS",
                         help="also sample the work process with py-spy for this long and print where its time went")
     parser.add_argument("--log-statements", action="store_true")
@@ -148,7 +149,7 @@ def main() -> None:
               f"PostgreSQL backends {database / backlog * 1000:.2f} ms; inbox afterwards {counts}")
         if spy is not None:
             spy.wait()
-            print_profile(tmp / "work.spy")
+            print_profile(tmp / "work.spy", args.top)
         if args.log_statements and PG_LOG.exists():
             print("  server time by statement (logging on, so slower than without):")
             for ms, n, shape in top_statements(mark):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.sql.schema import chain_head, conversations, inbox, job_runs, outbox, photos
@@ -17,6 +17,26 @@ from core.shared.messaging import ClaimedInbound, NewInbound, OutboxRow
 from core.shared.queues import InboxStatus, OutboxStatus
 
 _CLAIM_PG = text("SELECT * FROM ketpaar_claim_inbox(:lim, CAST(:skip AS text[]))")
+# Several rows in one INSERT. SQLite: rows as parameters of a statement compiled once and cached
+# (SQLAlchemy sends them as one multi-row INSERT). PostgreSQL: one array per column, so the
+# statement's text is the same whatever the number of rows: psycopg converts a statement's
+# placeholders once and caches it only up to 50 parameters, and the server prepares it once,
+# where a multi-row VALUES (9 parameters a row) was converted and parsed afresh for every batch.
+_STORE_INBOX = (sqlite.insert(inbox).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+                .returning(inbox.c.id, inbox.c.channel, inbox.c.provider_id))  # fmt: skip
+_STORE_INBOX_PG = text(
+    "INSERT INTO inbox (channel, provider_id, address, payload, status, received_at) "
+    "SELECT c, p, a, d, :status, :at FROM unnest(CAST(:channel AS varchar[]), CAST(:provider_id AS varchar[]), "
+    "CAST(:address AS varchar[]), CAST(:payload AS text[])) AS t(c, p, a, d) "
+    "ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id, channel, provider_id"
+)
+_OUTBOX_COLUMNS = ("channel", "address", "payload", "status", "next_attempt_at", "created_at", "sent_at", "last_error", "seq")
+_INSERT_OUTBOX_PG = text(
+    f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) SELECT * FROM unnest(CAST(:channel AS varchar[]), "
+    "CAST(:address AS varchar[]), CAST(:payload AS text[]), CAST(:status AS varchar[]), CAST(:next_attempt_at AS varchar[]), "
+    "CAST(:created_at AS varchar[]), CAST(:sent_at AS varchar[]), CAST(:last_error AS text[]), CAST(:seq AS bigint[])) "
+    "RETURNING id"
+)
 
 
 class InboxRepo:
@@ -71,15 +91,17 @@ class InboxRepo:
         unique: dict[tuple[str, str], NewInbound] = {}
         for row in rows:
             unique.setdefault((row.channel, row.provider_id), row)
-        dialect = postgresql if is_postgres(self.conn) else sqlite
-        values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
-                   "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
-                  for r in unique.values()]  # fmt: skip
-        # One statement compiled once and cached (SQLAlchemy sends the rows as one multi-row INSERT),
-        # instead of a new VALUES list to compile for every batch size.
-        stmt = (dialect.insert(inbox).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-                .returning(inbox.c.id, inbox.c.channel, inbox.c.provider_id))  # fmt: skip
-        inserted = {(c, p): int(i) for i, c, p in await self.conn.execute(stmt, values)}
+        if is_postgres(self.conn):
+            kept = list(unique.values())
+            arrays = {"channel": [r.channel for r in kept], "provider_id": [r.provider_id for r in kept],
+                      "address": [r.address for r in kept], "payload": [json.dumps(r.payload) for r in kept]}  # fmt: skip
+            result = await self.conn.execute(_STORE_INBOX_PG, {**arrays, "status": InboxStatus.PENDING, "at": self.now})
+        else:
+            values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
+                       "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
+                      for r in unique.values()]  # fmt: skip
+            result = await self.conn.execute(_STORE_INBOX, values)
+        inserted = {(c, p): int(i) for i, c, p in result}
         ids = dict(inserted)
         if missing := [key for key in unique if key not in inserted]:
             q = select(inbox.c.id, inbox.c.channel, inbox.c.provider_id).where(
@@ -163,6 +185,14 @@ def _meta_matches(payload: dict[str, Any], key: str, value: int | str) -> bool:
 # multi-row INSERT built from this statement, compiled once and cached; .values(rows) has no cache
 # key and was compiled afresh for every batch (5 % of a serve process's time under load).
 _INSERT_OUTBOX = outbox.insert().returning(outbox.c.id)
+
+
+async def _insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert outbox rows in one statement (see _INSERT_OUTBOX_PG); their ids."""
+    if is_postgres(conn):
+        arrays = {column: [row.get(column) for row in rows] for column in _OUTBOX_COLUMNS}
+        return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX_PG, arrays)]
+    return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX, rows)]
 _ROWS_PER_INSERT = 500  # 9 columns a row: well under SQLite's 32,766 bound parameters a statement
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)  # a person's later messages wait behind these (order is kept)
 _GIVEN_UP = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN)
@@ -220,8 +250,7 @@ class OutboxRepo:
         """Insert the held messages now (in one statement), to be numbered at commit like `enqueue`d ones."""
         rows, self.held = self.held, []  # a new list: a savepoint's mark keeps the old one
         for start in range(0, len(rows), _ROWS_PER_INSERT):
-            inserted = await self.conn.execute(_INSERT_OUTBOX, rows[start:start + _ROWS_PER_INSERT])
-            self.enqueued.extend(sorted(int(i) for (i,) in inserted))
+            self.enqueued.extend(sorted(await _insert_outbox(self.conn, rows[start:start + _ROWS_PER_INSERT])))
 
     def mark(self) -> tuple[int, list[dict[str, Any]]]:
         """Where the messages of this transaction stand (to undo a savepoint's with `undo`)."""
@@ -257,7 +286,7 @@ class OutboxRepo:
         after = base + 1 + last - first + 1
         rows = [{**row, "seq": after + i} for i, row in enumerate(self.held)]
         for start in range(0, len(rows), _ROWS_PER_INSERT):
-            await self.conn.execute(_INSERT_OUTBOX, rows[start:start + _ROWS_PER_INSERT])
+            await _insert_outbox(self.conn, rows[start:start + _ROWS_PER_INSERT])
         self.enqueued, self.held = [], []
 
     async def for_recipient(self, channel: str, address: str, after: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
