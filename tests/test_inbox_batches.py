@@ -239,6 +239,31 @@ async def test_storing_a_batch_stores_each_provider_id_once_and_names_the_first_
     assert [t.split('"text": "')[1][0] for t in texts] == ["a", "b", "c"]
 
 
+HOSTILE = ["NULL", "null", "", '{"a","b"}', "{}", "a,b", 'quote " and \\ backslash', "\\N", "'; DROP TABLE inbox; --",
+           "வணக்கம் 🙏", "\u202eevil", "x" * 4000]
+
+
+async def test_a_batch_of_hostile_texts_and_ids_is_stored_exactly_and_replies_come_back_exactly(db: Database) -> None:
+    """The rows of a batch go to PostgreSQL as one array per column: a text that looks like an
+    array literal, a NULL, a quote or a backslash must come back as sent, in order."""
+    tag = f"x-{uuid.uuid4().hex[:8]}"
+    store = Store(db, SystemClock())
+    rows = [NewInbound("webchat", f"{tag}-{text[:40]}-{i}", f"{tag}-{i % 3}", {"kind": "text", "text": text})
+            for i, text in enumerate(HOSTILE)]  # fmt: skip
+    async with store.uow() as uow:
+        stored = await uow.inbox.store_many(rows)
+        for i, text in enumerate(HOSTILE):
+            uow.outbox.add("webchat", f"{tag}-{i}", {"text": text, "n": i}, delivered=True)
+    assert all(new for _, new in stored) and [i for i, _ in stored] == sorted(i for i, _ in stored)  # ids in order
+    async with store.reader() as uow:
+        assert [await uow.inbox.payload(i) for i, _ in stored] == [{"kind": "text", "text": t} for t in HOSTILE]
+        replies = [(await uow.outbox.for_recipient("webchat", f"{tag}-{i}", 0))[0][1] for i in range(len(HOSTILE))]
+    assert replies == [{"text": t, "n": i} for i, t in enumerate(HOSTILE)]
+    async with db.read() as conn:
+        ids = [r for (r,) in await conn.execute(select(inbox.c.provider_id).where(inbox.c.address.startswith(tag)))]
+    assert sorted(ids) == sorted(r.provider_id for r in rows)
+
+
 async def test_posts_arriving_together_are_stored_together_and_each_session_is_checked_in_that_transaction(
     db: Database,
 ) -> None:
