@@ -262,6 +262,8 @@ async def test_a_batch_of_hostile_texts_and_ids_is_stored_exactly_and_replies_co
     async with db.read() as conn:
         ids = [r for (r,) in await conn.execute(select(inbox.c.provider_id).where(inbox.c.address.startswith(tag)))]
     assert sorted(ids) == sorted(r.provider_id for r in rows)
+    async with store.uow() as uow:  # nothing left pending for the tests that share this database
+        await uow.inbox.finish_many([i for i, _ in stored])
 
 
 async def test_posts_arriving_together_are_stored_together_and_each_session_is_checked_in_that_transaction(
