@@ -8,16 +8,21 @@ import uuid
 from core.adapters.sql.db import Database
 from core.adapters.sql.uow import Store
 from core.funding.pledge_model import PledgeTerms
-from core.members.model import Approval
+from core.members.model import Approval, Person
 from core.shared.clock import SystemClock
 
 
-async def test_people_with_no_role_are_remembered_until_one_is_created(db: Database) -> None:
+async def people_in(db: Database, *names: str) -> tuple[Store, str, list[Person]]:
+    """A store, this test's tag, and a web-chat person per name (at "<tag>-<name>")."""
     tag = uuid.uuid4().hex[:8]
     store = Store(db, SystemClock())
     async with store.uow() as uow:
-        donor = await uow.people.get_or_create("webchat", f"{tag}-donor")
-        rider = await uow.people.get_or_create("webchat", f"{tag}-rider")
+        return store, tag, [await uow.people.get_or_create("webchat", f"{tag}-{name}") for name in names]
+
+
+async def test_people_with_no_role_are_remembered_until_one_is_created(db: Database) -> None:
+    store, tag, (donor, rider) = await people_in(db, "donor", "rider")
+    async with store.uow() as uow:
         worker = await uow.workers.create(person_id=rider.id, name="Ravi", lat=13.06, lng=80.24, zone="tf2dq",
                                           status=Approval.APPROVED)  # fmt: skip
         await uow.pledges.add(rider.id, PledgeTerms(amount=50_000), None)
@@ -45,10 +50,7 @@ async def test_people_with_no_role_are_remembered_until_one_is_created(db: Datab
 async def test_what_a_batch_remembers_is_forgotten_with_an_undone_part(db: Database) -> None:
     # A part of a batch that fails is undone with whatever it found or created: the roles read
     # before it are dropped too, so that nothing it did can leave a stale answer behind.
-    tag = uuid.uuid4().hex[:8]
-    store = Store(db, SystemClock())
-    async with store.uow() as uow:
-        donor = await uow.people.get_or_create("webchat", f"{tag}-donor")
+    store, _, (donor,) = await people_in(db, "donor")
     async with store.uow() as uow:
         await uow.remember_roles([donor.id])
         assert donor.id in uow.workers.none_for
@@ -64,11 +66,8 @@ async def test_what_a_batch_remembers_is_forgotten_with_an_undone_part(db: Datab
 
 
 async def test_prompts_remembered_for_a_batch_never_hide_one_opened_answered_or_withdrawn_meanwhile(db: Database) -> None:
-    tag = uuid.uuid4().hex[:8]
-    store = Store(db, SystemClock())
+    store, tag, (asked, new) = await people_in(db, "asked", "new")
     async with store.uow() as uow:
-        asked = await uow.people.get_or_create("webchat", f"{tag}-asked")
-        new = await uow.people.get_or_create("webchat", f"{tag}-new")
         offer = await uow.prompts.open(asked.id, "job", [("Claim", "claim:1")], expires_at=None, ref=f"job:{tag}")
 
     async with store.uow() as uow:

@@ -129,13 +129,12 @@ async def sweep_unrecorded_photos(store: Store, photos: LocalPhotoStore, staging
         for start in range(0, len(names), _IDS_PER_QUERY):
             kept |= await uow.photos.kept(names[start:start + _IDS_PER_QUERY])
         unrecorded = [name for name in names if name not in kept]
+        for name in unrecorded:
+            await photos.delete(name)
         staged: list[str] = []
         if staging is not None:
             waiting = await uow.inbox.pending_photo_refs()
             staged = [name for name in await staging.written_before(cutoff) if name not in waiting]
-        for name in unrecorded:
-            await photos.delete(name)
-        if staging is not None:
             for name in staged:
                 await staging.delete(name)
         if unrecorded or staged:

@@ -17,26 +17,42 @@ from core.shared.messaging import ClaimedInbound, NewInbound, OutboxRow
 from core.shared.queues import InboxStatus, OutboxStatus
 
 _CLAIM_PG = text("SELECT * FROM ketpaar_claim_inbox(:lim, CAST(:skip AS text[]))")
+
+
+def _unnest(columns: dict[str, str]) -> str:
+    """A SELECT of one row per array element, one array parameter per column (PostgreSQL)."""
+    return "SELECT * FROM unnest(" + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items()) + ")"
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
+    """The rows as one list per column, for `_unnest`."""
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
 # Several rows in one INSERT. SQLite: rows as parameters of a statement compiled once and cached
-# (SQLAlchemy sends them as one multi-row INSERT). PostgreSQL: one array per column, so the
-# statement's text is the same whatever the number of rows: psycopg converts a statement's
-# placeholders once and caches it only up to 50 parameters, and the server prepares it once,
-# where a multi-row VALUES (9 parameters a row) was converted and parsed afresh for every batch.
+# (SQLAlchemy sends them as one multi-row INSERT; .values(rows) has no cache key and was compiled
+# afresh for every batch). PostgreSQL: one array per column, so the statement's text is the same
+# whatever the number of rows: psycopg converts a statement's placeholders once and caches it only
+# up to 50 parameters, and the server prepares it once, where a multi-row VALUES (6 or 9 parameters
+# a row) was converted and parsed afresh for every batch.
+_INBOX_COLUMNS = {"channel": "varchar", "provider_id": "varchar", "address": "varchar", "payload": "text",
+                  "status": "varchar", "received_at": "varchar"}  # fmt: skip
 _STORE_INBOX = (sqlite.insert(inbox).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
                 .returning(inbox.c.id, inbox.c.channel, inbox.c.provider_id))  # fmt: skip
-_STORE_INBOX_PG = text(
-    "INSERT INTO inbox (channel, provider_id, address, payload, status, received_at) "
-    "SELECT c, p, a, d, :status, :at FROM unnest(CAST(:channel AS varchar[]), CAST(:provider_id AS varchar[]), "
-    "CAST(:address AS varchar[]), CAST(:payload AS text[])) AS t(c, p, a, d) "
-    "ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id, channel, provider_id"
-)
-_OUTBOX_COLUMNS = ("channel", "address", "payload", "status", "next_attempt_at", "created_at", "sent_at", "last_error", "seq")
-_INSERT_OUTBOX_PG = text(
-    f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) SELECT * FROM unnest(CAST(:channel AS varchar[]), "
-    "CAST(:address AS varchar[]), CAST(:payload AS text[]), CAST(:status AS varchar[]), CAST(:next_attempt_at AS varchar[]), "
-    "CAST(:created_at AS varchar[]), CAST(:sent_at AS varchar[]), CAST(:last_error AS text[]), CAST(:seq AS bigint[])) "
-    "RETURNING id"
-)
+_STORE_INBOX_PG = text(f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) {_unnest(_INBOX_COLUMNS)} "
+                       "ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id, channel, provider_id")  # fmt: skip
+_OUTBOX_COLUMNS = {"channel": "varchar", "address": "varchar", "payload": "text", "status": "varchar",
+                   "next_attempt_at": "varchar", "created_at": "varchar", "sent_at": "varchar", "last_error": "text",
+                   "seq": "bigint"}  # fmt: skip
+_INSERT_OUTBOX = outbox.insert().returning(outbox.c.id)
+_INSERT_OUTBOX_PG = text(f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) {_unnest(_OUTBOX_COLUMNS)} RETURNING id")
+
+
+async def _insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert outbox rows in one statement; their ids."""
+    if is_postgres(conn):
+        return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX_PG, _columns(rows, _OUTBOX_COLUMNS))]
+    return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX, rows)]
 
 
 class InboxRepo:
@@ -91,15 +107,12 @@ class InboxRepo:
         unique: dict[tuple[str, str], NewInbound] = {}
         for row in rows:
             unique.setdefault((row.channel, row.provider_id), row)
+        values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
+                   "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
+                  for r in unique.values()]  # fmt: skip
         if is_postgres(self.conn):
-            kept = list(unique.values())
-            arrays = {"channel": [r.channel for r in kept], "provider_id": [r.provider_id for r in kept],
-                      "address": [r.address for r in kept], "payload": [json.dumps(r.payload) for r in kept]}  # fmt: skip
-            result = await self.conn.execute(_STORE_INBOX_PG, {**arrays, "status": InboxStatus.PENDING, "at": self.now})
+            result = await self.conn.execute(_STORE_INBOX_PG, _columns(values, _INBOX_COLUMNS))
         else:
-            values = [{"channel": r.channel, "provider_id": r.provider_id, "address": r.address,
-                       "payload": json.dumps(r.payload), "status": InboxStatus.PENDING, "received_at": self.now}
-                      for r in unique.values()]  # fmt: skip
             result = await self.conn.execute(_STORE_INBOX, values)
         inserted = {(c, p): int(i) for i, c, p in result}
         ids = dict(inserted)
@@ -181,18 +194,6 @@ def _meta_matches(payload: dict[str, Any], key: str, value: int | str) -> bool:
     return bool(payload.get("meta", {}).get(key) == value)
 
 
-# The held rows go as parameters, not as .values(rows): with RETURNING, SQLAlchemy sends them as one
-# multi-row INSERT built from this statement, compiled once and cached; .values(rows) has no cache
-# key and was compiled afresh for every batch (5 % of a serve process's time under load).
-_INSERT_OUTBOX = outbox.insert().returning(outbox.c.id)
-
-
-async def _insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert outbox rows in one statement (see _INSERT_OUTBOX_PG); their ids."""
-    if is_postgres(conn):
-        arrays = {column: [row.get(column) for row in rows] for column in _OUTBOX_COLUMNS}
-        return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX_PG, arrays)]
-    return [int(i) for (i,) in await conn.execute(_INSERT_OUTBOX, rows)]
 _ROWS_PER_INSERT = 500  # 9 columns a row: well under SQLite's 32,766 bound parameters a statement
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)  # a person's later messages wait behind these (order is kept)
 _GIVEN_UP = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN)
